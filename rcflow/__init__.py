@@ -1,0 +1,3 @@
+"""rcflow: release-candidate orchestration."""
+
+__version__ = "0.1.0"

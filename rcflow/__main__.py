@@ -1,0 +1,3 @@
+from rcflow.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""The few error types rcflow raises, each carrying its exit code.
+
+The CLI maps them to exit codes in one place (`cli.main`); everything below raises.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0  # success, including "already done"
+    FAILED = 1  # an effect or a required validation failed
+    USAGE = 2  # bad arguments or configuration
+    BLOCKED = 3  # a precondition or preflight check refused the step
+    CONFLICT = 4  # the world disagrees with the plan, or another run holds the lease
+
+
+class RcflowError(Exception):
+    """Base: a message for humans, an optional hint (what to run next)."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(RcflowError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(UsageError):
+    """Invalid rcflow.toml / [tool.rcflow]; the message names the file and key."""
+
+
+class VersionError(UsageError):
+    """A version that cannot be parsed, rendered or accepted as a target."""
+
+
+class VersionFileError(UsageError):
+    """A version file that cannot be read or updated as configured."""
+
+
+class BlockedError(RcflowError):
+    """One or more preconditions refuse the step; nothing was changed."""
+
+    exit_code = ExitCode.BLOCKED
+
+    def __init__(self, message: str, *, blockers: tuple[str, ...] = (), hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.blockers = blockers
+
+
+class ConflictError(RcflowError):
+    """The world holds something that contradicts the plan (a tag at another commit, a moved ref)."""
+
+    exit_code = ExitCode.CONFLICT
+
+
+class LeaseHeldError(ConflictError):
+    """Another live run holds the release lease."""
+
+
+class EffectError(RcflowError):
+    """An effect failed while applying; what was done so far is in the ledger."""
+
+    exit_code = ExitCode.FAILED
+
+
+class CommandError(RcflowError):
+    """A subprocess failed; carries its argv (never its environment) and output."""
+
+    def __init__(self, argv: tuple[str, ...], returncode: int, stdout: str, stderr: str) -> None:
+        detail = (stderr or stdout).strip().splitlines()
+        last = detail[-1] if detail else f"exit status {returncode}"
+        super().__init__(f"{argv[0]} {argv[1] if len(argv) > 1 else ''}".strip() + f": {last}")
+        self.argv = argv
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
