@@ -2,10 +2,259 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
+
+import semver
+
+from rcflow.errors import VersionError
 
 
 class Spelling(StrEnum):
     SEMVER = "semver"  # 1.4.0-rc.1
     PEP440 = "pep440"  # 1.4.0rc1
     TAG = "tag"  # v1.4.0-rc.1 (the configured tag prefix)
+
+
+PARTS = ("major", "minor", "patch")
+# Defaults shared by every function here and by callers that build their own config defaults.
+DEFAULT_TAG_PREFIX = "v"
+DEFAULT_RC_TOKEN = "rc"  # noqa: S105 - the RC word in a version, not a secret
+
+# A single semver prerelease identifier that is not purely numeric: anything else would either
+# not survive a semver parse or would compare numerically against the RC number.
+_RC_TOKEN = re.compile(r"[0-9A-Za-z-]*[A-Za-z-][0-9A-Za-z-]*")
+# PEP 440 normal form only, so that parsing accepts exactly what render produces. [0-9] rather
+# than \d: \d also matches non-ASCII digits, which int() would happily accept.
+_PEP440 = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:rc([1-9][0-9]*))?")
+
+
+def _check_rc_token(rc_token: str) -> None:
+    if not _RC_TOKEN.fullmatch(rc_token):
+        raise VersionError(f"not a usable rc token: {rc_token!r}")
+
+
+@dataclass(frozen=True)
+class Version:
+    """A final release or one of its release candidates; nothing else is representable."""
+
+    major: int
+    minor: int
+    patch: int
+    rc: int | None = None  # None = final; else the RC number (>= 1)
+
+    def __post_init__(self) -> None:
+        if min(self.major, self.minor, self.patch) < 0:
+            raise VersionError(
+                f"negative version component: {self.major}.{self.minor}.{self.patch}"
+            )
+        if self.rc is not None and self.rc < 1:
+            raise VersionError(f"rc numbers start at 1, got {self.rc}")
+
+    def _key(self) -> tuple[int, int, int, int, int]:
+        # A final sorts after all of its RCs, as in semver precedence.
+        if self.rc is None:
+            return (self.major, self.minor, self.patch, 1, 0)
+        return (self.major, self.minor, self.patch, 0, self.rc)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self._key() < other._key()
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self._key() <= other._key()
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self._key() > other._key()
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self._key() >= other._key()
+
+    @property
+    def is_final(self) -> bool:
+        return self.rc is None
+
+    @property
+    def base(self) -> Version:
+        return Version(self.major, self.minor, self.patch)
+
+    def with_rc(self, n: int) -> Version:
+        return Version(self.major, self.minor, self.patch, n)
+
+    def bump(self, part: str) -> Version:
+        """The next final after this version's base: 1.4.0-rc.2 bumped by patch is 1.4.1."""
+        if part == "major":
+            return Version(self.major + 1, 0, 0)
+        if part == "minor":
+            return Version(self.major, self.minor + 1, 0)
+        if part == "patch":
+            return Version(self.major, self.minor, self.patch + 1)
+        raise VersionError(f"not a version part: {part!r} (expected major, minor or patch)")
+
+    def render(
+        self,
+        spelling: Spelling,
+        *,
+        tag_prefix: str = DEFAULT_TAG_PREFIX,
+        rc_token: str = DEFAULT_RC_TOKEN,
+    ) -> str:
+        """SEMVER and TAG use `rc_token`; PEP440 always says "rc", the only RC word it knows."""
+        core = f"{self.major}.{self.minor}.{self.patch}"
+        if spelling is Spelling.PEP440:
+            return core if self.rc is None else f"{core}rc{self.rc}"
+        _check_rc_token(rc_token)
+        semver_form = core if self.rc is None else f"{core}-{rc_token}.{self.rc}"
+        if spelling is Spelling.SEMVER:
+            return semver_form
+        return f"{tag_prefix}{semver_form}"
+
+    def __str__(self) -> str:
+        return self.render(Spelling.SEMVER)
+
+
+def _parse_semver(text: str, rc_token: str) -> Version:
+    try:
+        sv = semver.Version.parse(text)
+    except (ValueError, TypeError):
+        raise VersionError(f"not a version: {text!r}") from None
+    if sv.build is not None:
+        raise VersionError(f"not a version: {text!r} (build metadata is not used)")
+    if sv.prerelease is None:
+        return Version(sv.major, sv.minor, sv.patch)
+    m = re.fullmatch(rf"{re.escape(rc_token)}\.([1-9][0-9]*)", sv.prerelease)
+    if m is None:
+        raise VersionError(f"not a version: {text!r} (prerelease must be {rc_token}.N, N >= 1)")
+    return Version(sv.major, sv.minor, sv.patch, int(m.group(1)))
+
+
+def _parse_one(text: str, spelling: Spelling, tag_prefix: str, rc_token: str) -> Version:
+    if spelling is Spelling.PEP440:
+        m = _PEP440.fullmatch(text)
+        if m is None:
+            raise VersionError(f"not a version: {text!r}")
+        rc = None if m.group(4) is None else int(m.group(4))
+        return Version(int(m.group(1)), int(m.group(2)), int(m.group(3)), rc)
+    if spelling is Spelling.SEMVER:
+        return _parse_semver(text, rc_token)
+    if not text.startswith(tag_prefix):
+        raise VersionError(f"not a version: {text!r} (expected prefix {tag_prefix!r})")
+    try:
+        return _parse_semver(text[len(tag_prefix) :], rc_token)
+    except VersionError:
+        raise VersionError(f"not a version: {text!r}") from None
+
+
+def parse(
+    text: str,
+    spelling: Spelling | None = None,
+    *,
+    tag_prefix: str = DEFAULT_TAG_PREFIX,
+    rc_token: str = DEFAULT_RC_TOKEN,
+) -> Version:
+    """Parse `text` in `spelling` (any of the three when None).
+
+    Only what `Version.render` can produce is accepted, so parse and render round-trip.
+    """
+    _check_rc_token(rc_token)
+    if spelling is not None:
+        return _parse_one(text, spelling, tag_prefix, rc_token)
+    for candidate in Spelling:
+        try:
+            return _parse_one(text, candidate, tag_prefix, rc_token)
+        except VersionError:
+            continue
+    raise VersionError(f"not a version: {text!r}")
+
+
+def parse_tag(
+    tag: str, *, tag_prefix: str = DEFAULT_TAG_PREFIX, rc_token: str = DEFAULT_RC_TOKEN
+) -> Version | None:
+    """The version a tag names, or None when the tag is not one of ours (never an error)."""
+    # A bad rc token is a configuration error, not a foreign tag: let it raise.
+    _check_rc_token(rc_token)
+    try:
+        return parse(tag, Spelling.TAG, tag_prefix=tag_prefix, rc_token=rc_token)
+    except VersionError:
+        return None
+
+
+def tag_name(
+    version: Version, *, tag_prefix: str = DEFAULT_TAG_PREFIX, rc_token: str = DEFAULT_RC_TOKEN
+) -> str:
+    return version.render(Spelling.TAG, tag_prefix=tag_prefix, rc_token=rc_token)
+
+
+def next_rc_number(used: Iterable[int]) -> int:
+    """One past the highest RC number ever used: withdrawn RCs keep their numbers."""
+    return max(used, default=0) + 1
+
+
+def resolve_target(
+    request: str,
+    current: Version | None,
+    last_final: Version | None,
+    auto_part: str | None = None,
+    *,
+    tag_prefix: str = DEFAULT_TAG_PREFIX,
+) -> Version:
+    """The final version a release cycle aims at.
+
+    `request` is a part ("major", "minor", "patch"), "auto" (use `auto_part`, computed from the
+    commits) or an explicit final "X.Y.Z". Parts bump from the greater of `current.base` (the
+    version in the files) and `last_final` (the last released tag). The result must be greater
+    than `last_final`. `tag_prefix` only names the last release tag in messages.
+    """
+    if request in PARTS or request == "auto":
+        if request == "auto":
+            if auto_part is None:
+                since = (
+                    "the start of history"
+                    if last_final is None
+                    else tag_name(last_final, tag_prefix=tag_prefix)
+                )
+                raise VersionError(
+                    f"no feat/fix/breaking commits since {since}: nothing to release; "
+                    "name a part or version explicitly"
+                )
+            part = auto_part
+        else:
+            part = request
+        bases = [v for v in (last_final,) if v is not None]
+        if current is not None:
+            bases.append(current.base)
+        if not bases:
+            raise VersionError(f"no current version to bump by {part}; name a version explicitly")
+        target = max(bases).bump(part)
+    else:
+        target = _parse_explicit_target(request)
+    if last_final is not None and not target > last_final:
+        raise VersionError(f"target {target} is not greater than the last release {last_final}")
+    return target
+
+
+def _parse_explicit_target(request: str) -> Version:
+    try:
+        target = parse(request, Spelling.SEMVER)
+    except VersionError:
+        # Say "must be final" for any prerelease, not just our rc spelling.
+        try:
+            prerelease = semver.Version.parse(request).prerelease
+        except ValueError:
+            prerelease = None
+        if prerelease is not None:
+            raise VersionError(f"a bump target must be a final version, not {request!r}") from None
+        raise VersionError(
+            f"not a version or part: {request!r} (expected major, minor, patch, auto or X.Y.Z)"
+        ) from None
+    if not target.is_final:
+        raise VersionError(f"a bump target must be a final version, not {request!r}")
+    return target
