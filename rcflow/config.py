@@ -1,0 +1,466 @@
+"""Configuration: ``rcflow.toml`` at the root, or ``[tool.rcflow]`` in ``pyproject.toml``.
+
+The two places take the same keys; having both is an error, having neither means defaults. Unknown
+keys and wrong types are errors, reported with the file and the key
+(``rcflow.toml: validate[0].timeout: not a duration: '5 min' (use 90s, 10m, 1h)``).
+
+Top-level keys
+--------------
+``tag_prefix``  (string, default ``"v"``)
+    Prepended to the semver of every tag: ``v1.4.0``, ``v1.4.0-rc.1``. May be empty.
+``rc_token``  (string, default ``"rc"``)
+    The pre-release word in RC versions (``1.4.0-rc.1``, ``1.4.0rc1``); lowercase letters only.
+``branch``  (string, default: the remote's default branch)
+    The release branch.
+``remote``  (string, default ``"origin"``)
+    The git remote tags and the ledger are pushed to.
+``forge``  (string, default ``"local"``)
+    Where releases are published. Only ``"local"`` is available for now.
+``rc_in_files``  (boolean, default ``false``)
+    Whether RC versions are written into the version files (otherwise only final versions are).
+``changelog``  (string, default: none)
+    Path of a Keep-a-Changelog file, relative to the root (e.g. ``"CHANGELOG.md"``); it need not
+    exist yet.
+``lease_ttl``  (duration, default ``"15m"``)
+    How long a run's lease on the release lasts without renewal.
+
+``[[version_file]]``  (array of tables, default: auto-detected)
+    ``path`` (string, required): relative to the root, must exist.
+    ``kind`` (string, optional): one of ``pyproject``, ``package.json``, ``cargo``, ``python``,
+    ``helm``, ``pattern``; by default detected from the file name (``pyproject.toml``,
+    ``package.json``, ``Cargo.toml``, ``Chart.yaml``, ``*.py``), or ``pattern`` when a pattern is
+    given.
+    ``pattern`` (string, regex): required when the kind cannot be detected; must contain a named
+    group ``(?P<version>...)``; compiled with ``re.MULTILINE``; every match is a reference.
+    ``spelling`` (string, optional): ``semver`` (``1.4.0-rc.1``), ``pep440`` (``1.4.0rc1``) or
+    ``tag`` (``v1.4.0-rc.1``); default ``pep440`` for ``pyproject`` and ``python`` files, ``semver``
+    otherwise.
+
+    Without any ``[[version_file]]``, the first of ``pyproject.toml``, ``package.json``,
+    ``Cargo.toml``, ``Chart.yaml`` at the root that holds a readable version is used.
+
+``[[validate]]``  (array of tables, default: none)
+    ``name`` (string, required): unique, letters, digits, ``_``, ``.``, ``-``.
+    ``run`` (string, required): a shell command, run in a clean worktree of the RC commit.
+    ``timeout`` (duration, default ``"30m"``).
+    ``required`` (boolean, default ``true``): whether a failure blocks promotion.
+
+Durations are a number of seconds or a string such as ``"90s"``, ``"10m"``, ``"1h"``, ``"1h30m"``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any, TypeVar
+
+from rcflow.errors import ConfigError, VersionFileError
+from rcflow.version import Spelling
+from rcflow.versionfiles import VersionFileKind, detect_kind, read_refs
+
+CONFIG_FILE = "rcflow.toml"
+PYPROJECT = "pyproject.toml"
+
+# The order matters: a Python project that also ships a package.json for tooling keeps its
+# version in pyproject.toml.
+AUTO_DETECT = ("pyproject.toml", "package.json", "Cargo.toml", "Chart.yaml")
+
+FORGES = ("local",)
+_PLANNED_FORGES = ("github",)
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_RC_TOKEN = re.compile(r"[a-z]+")
+# Characters git refuses in ref names (git check-ref-format), plus whitespace.
+_BAD_TAG_CHARS = re.compile(r"[\s~^:?*\[\\\x00-\x1f\x7f]")
+# A bare number is seconds only on its own: "1h30" would be ambiguous, so units are then required.
+_DURATION = re.compile(
+    r"(?P<bare>\d+(?:\.\d+)?)"
+    r"|(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?"
+)
+
+_TOP_KEYS = frozenset(
+    {
+        "tag_prefix",
+        "rc_token",
+        "branch",
+        "remote",
+        "forge",
+        "rc_in_files",
+        "changelog",
+        "lease_ttl",
+        "version_file",
+        "validate",
+    }
+)
+_VERSION_FILE_KEYS = frozenset({"path", "kind", "pattern", "spelling"})
+_VALIDATE_KEYS = frozenset({"name", "run", "timeout", "required"})
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class VersionFileConfig:
+    """One configured (or auto-detected) version file."""
+
+    path: str  # relative to the repository root, posix separators
+    kind: VersionFileKind
+    pattern: str | None  # set exactly when kind is PATTERN
+    spelling: Spelling | None  # None: the kind's default, resolved by the caller
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """One ``[[validate]]`` command."""
+
+    name: str
+    run: str
+    timeout: float  # seconds
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; ``source`` says where it came from, for messages."""
+
+    root: Path
+    source: str  # "rcflow.toml", "pyproject.toml [tool.rcflow]" or "defaults"
+    tag_prefix: str = "v"
+    rc_token: str = "rc"  # noqa: S105 - the pre-release word, not a secret
+    branch: str | None = None
+    remote: str = "origin"
+    forge: str = "local"
+    rc_in_files: bool = False
+    changelog: str | None = None
+    lease_ttl: float = 900.0
+    version_files: tuple[VersionFileConfig, ...] = ()
+    validations: tuple[ValidationConfig, ...] = ()
+
+
+def parse_duration(text: str | int | float, where: str) -> float:
+    """Seconds in ``text``: a positive number of seconds, or ``"90s"``, ``"10m"``, ``"1h30m"``.
+
+    ``where`` prefixes the error message (``rcflow.toml: validate[0].timeout``).
+    """
+    seconds: float | None = None
+    if isinstance(text, bool):
+        seconds = None
+    elif isinstance(text, int | float):
+        seconds = float(text)
+    elif isinstance(text, str):
+        match = _DURATION.fullmatch(text.strip())
+        if match is not None and match.group("bare"):
+            seconds = float(match.group("bare"))
+        elif match is not None and any(match.group(unit) for unit in "hms"):
+            seconds = (
+                float(match.group("h") or 0) * 3600
+                + float(match.group("m") or 0) * 60
+                + float(match.group("s") or 0)
+            )
+    if seconds is None or not math.isfinite(seconds):
+        raise ConfigError(f"{where}: not a duration: {text!r} (use 90s, 10m, 1h)")
+    if seconds <= 0:
+        raise ConfigError(f"{where}: must be longer than zero, got {text!r}")
+    return seconds
+
+
+def load_config(root: Path) -> Config:
+    """Read and validate the configuration of the repository at ``root``.
+
+    Raises `ConfigError` (one line naming the file and key) for anything invalid. Version files are
+    checked for existence and a usable kind/pattern, not read: reading them is the caller's job,
+    which reports problems with line numbers.
+    """
+    config_path = root / CONFIG_FILE
+    pyproject_path = root / PYPROJECT
+    tool_table = _tool_rcflow(pyproject_path) if pyproject_path.is_file() else None
+    if config_path.is_file():
+        if tool_table is not None:
+            raise ConfigError(
+                "both rcflow.toml and [tool.rcflow] in pyproject.toml; keep one",
+                hint="move the settings into one of them and delete the other",
+            )
+        source = CONFIG_FILE
+        data = _load_toml(config_path, CONFIG_FILE)
+        reader = _Reader(f"{CONFIG_FILE}:")
+    elif tool_table is not None:
+        source = f"{PYPROJECT} [tool.rcflow]"
+        data = tool_table
+        reader = _Reader(f"{PYPROJECT}: [tool.rcflow]")
+    else:
+        return Config(root=root, source="defaults", version_files=_auto_detect(root))
+    return _build(root, source, data, reader)
+
+
+def _load_toml(path: Path, label: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{label}: not UTF-8: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{label}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _tool_rcflow(pyproject_path: Path) -> dict[str, Any] | None:
+    data = _load_toml(pyproject_path, PYPROJECT)
+    tool = data.get("tool")
+    if not isinstance(tool, dict) or "rcflow" not in tool:
+        return None
+    table = tool["rcflow"]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{PYPROJECT}: [tool.rcflow] must be a table, got {_toml_type(table)}")
+    return table
+
+
+def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) -> Config:
+    reader.no_unknown_keys(data, _TOP_KEYS, "")
+    defaults = Config(root=root, source=source)
+
+    tag_prefix = reader.get(data, "tag_prefix", str, defaults.tag_prefix)
+    if _BAD_TAG_CHARS.search(tag_prefix) or ".." in tag_prefix or tag_prefix.startswith(("-", "/")):
+        raise reader.error("tag_prefix", f"{tag_prefix!r} cannot start a git tag name")
+
+    rc_token = reader.get(data, "rc_token", str, defaults.rc_token)
+    if not _RC_TOKEN.fullmatch(rc_token):
+        raise reader.error("rc_token", f"{rc_token!r} must be lowercase letters (a-z) only")
+
+    branch = reader.get_optional(data, "branch", str)
+    if branch is not None and not branch.strip():
+        raise reader.error("branch", "must not be empty")
+    remote = reader.get(data, "remote", str, defaults.remote)
+    if not remote.strip():
+        raise reader.error("remote", "must not be empty")
+
+    forge = reader.get(data, "forge", str, defaults.forge)
+    if forge in _PLANNED_FORGES:
+        raise ConfigError(f"{reader.label} forge {forge!r} is not available yet")
+    if forge not in FORGES:
+        allowed = ", ".join(repr(name) for name in FORGES)
+        raise ConfigError(f"{reader.label} forge {forge!r} is unknown (allowed: {allowed})")
+
+    changelog = reader.get_optional(data, "changelog", str)
+    if changelog is not None:
+        changelog = _relative_path(changelog, "changelog", reader)
+
+    lease_ttl = (
+        reader.get_duration(data, "lease_ttl", "") if "lease_ttl" in data else defaults.lease_ttl
+    )
+
+    version_files = _version_files(root, data, reader)
+    return Config(
+        root=root,
+        source=source,
+        tag_prefix=tag_prefix,
+        rc_token=rc_token,
+        branch=branch,
+        remote=remote,
+        forge=forge,
+        rc_in_files=reader.get(data, "rc_in_files", bool, defaults.rc_in_files),
+        changelog=changelog,
+        lease_ttl=lease_ttl,
+        version_files=version_files or _auto_detect(root),
+        validations=_validations(data, reader),
+    )
+
+
+def _version_files(
+    root: Path, data: Mapping[str, Any], reader: _Reader
+) -> tuple[VersionFileConfig, ...]:
+    entries = reader.tables(data, "version_file")
+    result: list[VersionFileConfig] = []
+    for index, entry in enumerate(entries):
+        at = f"version_file[{index}]"
+        reader.no_unknown_keys(entry, _VERSION_FILE_KEYS, at)
+        if "path" not in entry:
+            raise reader.error(f"{at}.path", "required")
+        path = _relative_path(reader.get(entry, "path", str, "", at), f"{at}.path", reader)
+        full = root / path
+        if not full.is_file():
+            raise reader.error(f"{at}.path", f"no such file {path!r}")
+        if not full.resolve().is_relative_to(root.resolve()):
+            raise reader.error(f"{at}.path", f"{path!r} is outside the repository")
+
+        pattern = reader.get_optional(entry, "pattern", str, at)
+        kind_text = reader.get_optional(entry, "kind", str, at)
+        kind = _choose(VersionFileKind, kind_text, f"{at}.kind", reader)
+        if kind is None:
+            kind = VersionFileKind.PATTERN if pattern is not None else detect_kind(path)
+        if kind is None:
+            raise reader.error(
+                at,
+                f"cannot tell the kind of {path!r}; add a pattern with a (?P<version>...) group",
+            )
+        if kind is VersionFileKind.PATTERN:
+            if pattern is None:
+                raise reader.error(f"{at}.pattern", "required for kind 'pattern'")
+            _check_pattern(pattern, f"{at}.pattern", reader)
+        elif pattern is not None:
+            raise reader.error(
+                f"{at}.pattern", f"only used with kind 'pattern', not {kind.value!r}"
+            )
+
+        spelling_text = reader.get_optional(entry, "spelling", str, at)
+        spelling = _choose(Spelling, spelling_text, f"{at}.spelling", reader)
+
+        item = VersionFileConfig(path=path, kind=kind, pattern=pattern, spelling=spelling)
+        if item in result:
+            raise reader.error(at, f"duplicates version_file[{result.index(item)}]")
+        result.append(item)
+    return tuple(result)
+
+
+def _check_pattern(pattern: str, at: str, reader: _Reader) -> None:
+    try:
+        regex = re.compile(pattern, re.MULTILINE)
+    except re.error as exc:
+        raise reader.error(at, f"invalid regex: {exc}") from exc
+    if "version" not in regex.groupindex:
+        raise ConfigError(f"{reader.where(at)} has no (?P<version>...) group")
+
+
+def _validations(data: Mapping[str, Any], reader: _Reader) -> tuple[ValidationConfig, ...]:
+    result: list[ValidationConfig] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(reader.tables(data, "validate")):
+        at = f"validate[{index}]"
+        reader.no_unknown_keys(entry, _VALIDATE_KEYS, at)
+        for required in ("name", "run"):
+            if required not in entry:
+                raise reader.error(f"{at}.{required}", "required")
+        name = reader.get(entry, "name", str, "", at)
+        if not _NAME.fullmatch(name):
+            raise reader.error(f"{at}.name", f"{name!r} may use only A-Z a-z 0-9 _ . -")
+        if name in seen:
+            raise reader.error(
+                f"{at}.name", f"duplicate name {name!r} (see validate[{seen[name]}])"
+            )
+        seen[name] = index
+        run = reader.get(entry, "run", str, "", at)
+        if not run.strip():
+            raise reader.error(f"{at}.run", "must not be empty")
+        timeout = reader.get_duration(entry, "timeout", "30m", at)
+        required_flag = reader.get(entry, "required", bool, True, at)
+        result.append(ValidationConfig(name=name, run=run, timeout=timeout, required=required_flag))
+    return tuple(result)
+
+
+def _auto_detect(root: Path) -> tuple[VersionFileConfig, ...]:
+    for name in AUTO_DETECT:
+        kind = detect_kind(name)
+        candidate = root / name
+        if kind is None or not candidate.is_file():
+            continue
+        try:
+            read_refs(kind, name, candidate.read_bytes().decode("utf-8"))
+        except (VersionFileError, OSError, UnicodeDecodeError):
+            # A pyproject.toml with a dynamic version, a private package.json without one...:
+            # not the version file, so keep looking.
+            continue
+        return (VersionFileConfig(path=name, kind=kind, pattern=None, spelling=None),)
+    return ()
+
+
+def _relative_path(text: str, key: str, reader: _Reader) -> str:
+    """``text`` as a normalised posix path inside the repository."""
+    if not text.strip():
+        raise reader.error(key, "must not be empty")
+    posix = text.replace("\\", "/")
+    if PurePosixPath(posix).is_absolute() or PureWindowsPath(text).drive:
+        raise reader.error(key, f"{text!r} must be relative to the repository root")
+    parts = [part for part in PurePosixPath(posix).parts if part != "."]
+    if ".." in parts:
+        raise reader.error(key, f"{text!r} must stay inside the repository (no '..')")
+    if not parts:
+        raise reader.error(key, f"{text!r} is not a file path")
+    return "/".join(parts)
+
+
+E = TypeVar("E", VersionFileKind, Spelling)
+
+
+def _choose(enum: type[E], text: str | None, key: str, reader: _Reader) -> E | None:
+    if text is None:
+        return None
+    try:
+        return enum(text)
+    except ValueError:
+        allowed = ", ".join(repr(member.value) for member in enum)
+        raise reader.error(key, f"unknown value {text!r} (allowed: {allowed})") from None
+
+
+def _toml_type(value: object) -> str:
+    names: list[tuple[type | tuple[type, ...], str]] = [
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a float"),
+        (str, "a string"),
+        (list, "an array"),
+        (dict, "a table"),
+        ((datetime, date, time), "a date/time"),
+    ]
+    for types, name in names:
+        if isinstance(value, types):
+            return name
+    return type(value).__name__
+
+
+class _Reader:
+    """Typed access to one config table, with errors that name the file and the key."""
+
+    def __init__(self, label: str) -> None:
+        # "rcflow.toml:" or "pyproject.toml: [tool.rcflow]": messages read "<label> <key>: ...".
+        self.label = label
+
+    def where(self, key: str) -> str:
+        return f"{self.label} {key}"
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.where(key)}: {problem}")
+
+    def no_unknown_keys(self, table: Mapping[str, Any], allowed: frozenset[str], at: str) -> None:
+        for key in table:
+            if key not in allowed:
+                dotted = f"{at}.{key}" if at else key
+                raise ConfigError(f"{self.label} unknown key {dotted!r}")
+
+    def get(self, table: Mapping[str, Any], key: str, kind: type[T], default: T, at: str = "") -> T:
+        value = self.get_optional(table, key, kind, at)
+        return default if value is None else value
+
+    def get_optional(
+        self, table: Mapping[str, Any], key: str, kind: type[T], at: str = ""
+    ) -> T | None:
+        if key not in table:
+            return None
+        value = table[key]
+        # bool is an int to Python but not to TOML; checking the exact type keeps them apart.
+        if type(value) is not kind:
+            names = {str: "a string", bool: "a boolean"}
+            dotted = f"{at}.{key}" if at else key
+            expected = names.get(kind, kind.__name__)
+            raise self.error(dotted, f"expected {expected}, got {_toml_type(value)}")
+        return value
+
+    def get_duration(self, table: Mapping[str, Any], key: str, default: str, at: str = "") -> float:
+        dotted = f"{at}.{key}" if at else key
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise self.error(dotted, f"expected a duration, got {_toml_type(value)}")
+        return parse_duration(value, self.where(dotted))
+
+    def tables(self, data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            raise self.error(
+                key, f"expected an array of tables ([[{key}]]), got {_toml_type(value)}"
+            )
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise self.error(f"{key}[{index}]", f"expected a table, got {_toml_type(item)}")
+        return value
