@@ -1,0 +1,326 @@
+"""Apply: the executor. The only code path that changes anything.
+
+Before each effect it checks whether the effect already holds (skip), or whether the world
+contradicts it (conflict: stop, change nothing more); after each effect succeeds it may append a
+ledger event. A mutating run holds the lease for its whole apply.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rcflow import ledger
+from rcflow.adapters.git import Git
+from rcflow.effects import (
+    Commit,
+    CreateRelease,
+    CreateTag,
+    DeleteRelease,
+    DeleteTag,
+    Effect,
+    PushBranch,
+    PushTag,
+    RecordEvent,
+    ResetBranch,
+    RetractRelease,
+    RevertCommit,
+    RunValidations,
+    VerifyVersionOnlyDiff,
+    WriteVersionFiles,
+)
+from rcflow.errors import ConflictError, EffectError, LeaseHeldError
+from rcflow.forge import Forge
+from rcflow.ledger import LEDGER_REF, Event, RunIdentity
+from rcflow.snapshot import Snapshot
+from rcflow.validators import command as command_validators
+
+
+class LedgerWriter:
+    """Appends events with compare-and-swap on the remote ledger ref."""
+
+    def __init__(self, git: Git, remote: str, tip: str | None, events: tuple[Event, ...], me: RunIdentity):
+        self.git = git
+        self.remote = remote
+        self.tip = tip
+        self.events = list(events)
+        self.me = me
+
+    def latest_kind(self, key: str) -> str | None:
+        """The kind of the newest event about key: what was last decided or done about it."""
+        for event in reversed(self.events):
+            if event.key == key:
+                return event.kind
+        return None
+
+    def append(self, kind: str, key: str, data: Mapping[str, Any]) -> Event:
+        stamped = dict(data)
+        head = self.git.head()
+        stamped.setdefault("head", head[0] if head else None)
+        if self.me.url:
+            stamped.setdefault("run_url", self.me.url)
+        event = Event(kind, key, ledger.now_iso(time.time()), self.me.actor, self.me.run, stamped)
+        sha = self.git.commit_tree(event.message(), self.tip)
+        # A non-fast-forward rejection means someone appended since we looked: that is the CAS.
+        self.git.push(self.remote, [f"{sha}:{LEDGER_REF}"])
+        self.git.update_ref(LEDGER_REF, sha)
+        self.tip = sha
+        stored = Event(event.kind, event.key, event.time, event.actor, event.run, event.data, sha)
+        self.events.append(stored)
+        return stored
+
+
+Report = Callable[[Effect, str], None]  # (effect, "done" | "skipped: why")
+
+
+@dataclass
+class Ports:
+    git: Git
+    forge: Forge
+    validation_progress: command_validators.Progress = field(default=lambda n, w, d: None)
+
+
+@dataclass
+class Applied:
+    effect: Effect
+    outcome: str  # "done" or "skipped: <why>"
+    results: list[command_validators.Outcome] = field(default_factory=list)
+
+
+def acquire_lease(
+    writer: LedgerWriter,
+    snapshot: Snapshot,
+    *,
+    command: str,
+    ttl: float,
+    break_lease: bool,
+) -> str | None:
+    """Take the release lease, or raise LeaseHeldError naming the holder. Returns a note."""
+    me = writer.me
+    held = ledger.current_lease(snapshot.ledger)
+    note = None
+    if held is not None:
+        live = ledger.lease_is_live(
+            held, now=snapshot.now, me=me, pid_alive=ledger.pid_alive(held.pid)
+        )
+        if live and not break_lease:
+            until = ledger.now_iso(held.expires)
+            raise LeaseHeldError(
+                f"{held.describe()} holds the release lease until {until}",
+                hint=f"wait for it to finish, or if it is dead: rcflow {command} --break-lease",
+            )
+        if live or snapshot.now < held.expires:
+            writer.append("lease_broken", held.run, {"by": me.run})
+            note = f"broke the lease of {held.describe()}"
+        else:
+            note = f"took over the expired lease of {held.describe()}"
+    writer.append(
+        "lease_acquired",
+        me.run,
+        {"host": me.host, "pid": me.pid, "expires": snapshot.now + ttl, "command": command},
+    )
+    return note
+
+
+def release_lease(writer: LedgerWriter) -> None:
+    writer.append("lease_released", writer.me.run, {})
+
+
+class Executor:
+    def __init__(self, ports: Ports, writer: LedgerWriter, report: Report) -> None:
+        self.git = ports.git
+        self.forge = ports.forge
+        self.ports = ports
+        self.writer = writer
+        self.report = report
+        self.results: list[command_validators.Outcome] = []
+
+    def apply(self, effects: tuple[Effect, ...]) -> list[Applied]:
+        applied = []
+        for effect in effects:
+            outcome = self.perform(effect)
+            self.report(effect, outcome)
+            applied.append(Applied(effect, outcome))
+        return applied
+
+    def perform(self, effect: Effect) -> str:
+        handler = getattr(self, f"_do_{effect.kind}")
+        result: str = handler(effect)
+        return result
+
+    # -- files and commits -----------------------------------------------------------------
+
+    def _do_write_version_files(self, e: WriteVersionFiles) -> str:
+        expected = dict(e.expected)
+        pending: dict[str, str] = {}
+        for path, new in e.contents:
+            current = _read(self.git.root / path)
+            if current == new:
+                continue
+            if current != expected.get(path):
+                raise ConflictError(f"{path} changed since the plan was made; re-run to re-plan")
+            pending[path] = new
+        if not pending:
+            return "skipped: the files already hold it"
+        self.git.write_files(pending)
+        return "done"
+
+    def _do_commit(self, e: Commit) -> str:
+        head = self.git.head()
+        sha = head[0] if head else ""
+        if sha != e.parent:
+            if head and head[1] == (e.parent,) and head[2] == e.message.splitlines()[0]:
+                return f"skipped: already committed as {sha[:7]}"
+            raise ConflictError(f"HEAD moved to {sha[:7]} since the plan was made; re-run to re-plan")
+        new = self.git.commit(e.paths, e.message)
+        return f"done: {new[:7]}"
+
+    def _do_verify_version_only_diff(self, e: VerifyVersionOnlyDiff) -> str:
+        allowed: dict[str, list[tuple[str, str]]] = {}
+        for path, old, new in e.allowed:
+            allowed.setdefault(path, []).append((old, new))
+        for path, removed, added in self.git.changed_lines(e.rc_sha, "HEAD"):
+            swaps = allowed.get(path, [])
+            if not any(removed.replace(old, new) == added and removed for old, new in swaps):
+                shown = (removed or added).strip()[:80]
+                raise ConflictError(
+                    f"the final commit differs from {e.rc_tag} beyond version strings "
+                    f"({path or 'a binary file'}: {shown!r}): nothing was tagged",
+                    hint="cut a new RC with `rcflow rc`",
+                )
+        return "done: only version strings differ"
+
+    def _do_revert_commit(self, e: RevertCommit) -> str:
+        head = self.git.head()
+        if head and head[2] == e.message.splitlines()[0]:
+            return f"skipped: already reverted in {head[0][:7]}"
+        new = self.git.revert(e.sha, e.message)
+        return f"done: {new[:7]}"
+
+    def _do_reset_branch(self, e: ResetBranch) -> str:
+        head = self.git.head()
+        target = self.git.resolve(e.to)
+        if head and head[0] == target:
+            return "skipped: already reset"
+        if not head or head[0] != e.drop:
+            raise ConflictError(f"HEAD is no longer {e.drop[:7]}; re-run to re-plan")
+        self.git.reset_keep(e.to)
+        return "done"
+
+    # -- tags and pushes -------------------------------------------------------------------
+
+    def _local_tag(self, name: str) -> str | None:
+        refs = self.git.refs(f"refs/tags/{name}")
+        return refs[0].commit if refs else None
+
+    def _do_create_tag(self, e: CreateTag) -> str:
+        target = e.target or (self.git.head() or ("",))[0]
+        existing = self._local_tag(e.name)
+        if existing == target:
+            return "skipped: the tag exists at that commit"
+        if existing is not None:
+            raise ConflictError(f"tag {e.name} already exists at {existing[:7]}, not {target[:7]}")
+        remote = self.git.remote_ref(self.writer.remote, f"refs/tags/{e.name}")
+        if remote is not None and remote != target:
+            raise ConflictError(f"tag {e.name} exists on {self.writer.remote} at {remote[:7]}, not {target[:7]}")
+        self.git.create_tag(e.name, target, e.message)
+        return "done"
+
+    def _do_push_tag(self, e: PushTag) -> str:
+        local = self._local_tag(e.name)
+        remote = self.git.remote_ref(e.remote, f"refs/tags/{e.name}")
+        if remote is not None and (local is None or remote == local):
+            return "skipped: the remote has it"
+        if remote is not None:
+            raise ConflictError(f"tag {e.name} is at {remote[:7]} on {e.remote}, not {(local or '')[:7]}")
+        if local is None:
+            raise EffectError(f"tag {e.name} does not exist here; re-run to re-plan")
+        self.git.push(e.remote, [f"refs/tags/{e.name}:refs/tags/{e.name}"])
+        return "done"
+
+    def _do_push_branch(self, e: PushBranch) -> str:
+        head = (self.git.head() or ("",))[0]
+        remote = self.git.remote_ref(e.remote, f"refs/heads/{e.branch}")
+        if remote == head:
+            return "skipped: the remote has it"
+        self.git.push(e.remote, [f"HEAD:refs/heads/{e.branch}"])
+        return "done"
+
+    def _do_delete_tag(self, e: DeleteTag) -> str:
+        if e.remote is None:
+            if self._local_tag(e.name) is None:
+                return "skipped: already gone"
+            self.git.delete_tag(e.name)
+            return "done"
+        if self.git.remote_ref(e.remote, f"refs/tags/{e.name}") is None:
+            return "skipped: already gone"
+        self.git.push(e.remote, [f":refs/tags/{e.name}"])
+        return "done"
+
+    # -- forge -----------------------------------------------------------------------------
+
+    def _do_create_release(self, e: CreateRelease) -> str:
+        if e.tag in self.forge.releases():
+            return "skipped: the release exists"
+        self.forge.create_release(e.tag, e.title, e.notes, prerelease=e.prerelease)
+        return "done"
+
+    def _do_retract_release(self, e: RetractRelease) -> str:
+        rel = self.forge.releases().get(e.tag)
+        if rel is None or rel.retracted:
+            return "skipped: nothing to mark"
+        self.forge.retract_release(e.tag, e.note)
+        return "done"
+
+    def _do_delete_release(self, e: DeleteRelease) -> str:
+        if e.tag not in self.forge.releases():
+            return "skipped: already gone"
+        self.forge.delete_release(e.tag)
+        return "done"
+
+    # -- validations and the ledger --------------------------------------------------------
+
+    def _do_run_validations(self, e: RunValidations) -> str:
+        outcomes = command_validators.run_all(
+            self.git,
+            e.validations,
+            tag=e.tag,
+            sha=e.sha,
+            version=e.version,
+            progress=self.ports.validation_progress,
+        )
+        self.results.extend(outcomes)
+        # Each result is recorded as soon as all have finished, bound to the sha it ran on.
+        for o in outcomes:
+            kind = "validation_passed" if o.passed else "validation_failed"
+            self.writer.append(
+                kind,
+                f"{e.tag}/{o.name}",
+                {"sha": e.sha, "duration": o.duration, "detail": o.detail, "log": o.log, "required": o.required},
+            )
+        failed = [o.name for o in outcomes if not o.passed and o.required]
+        self.writer.append(
+            "validate_completed",
+            e.tag,
+            {"sha": e.sha, "passed": not failed, "ran": [o.name for o in outcomes]},
+        )
+        return f"failed: {', '.join(failed)}" if failed else "done"
+
+    def _do_record_event(self, e: RecordEvent) -> str:
+        # A crash between an effect and its event leaves the event missing; a crash after the
+        # append but before the run noticed leaves it present: only the newest event counts.
+        if self.writer.latest_kind(e.key) == e.event:
+            return "skipped: already recorded"
+        self.writer.append(e.event, e.key, e.data)
+        return "done"
+
+
+def _read(path: Path) -> str | None:
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,356 @@
+"""The command line: parse, build the context, call a command, render. Nothing else.
+
+Every error becomes an exit code in one place (`_guard`), from the code its type carries.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from rcflow import __version__
+from rcflow.errors import ExitCode, RcflowError, UsageError
+
+app = typer.Typer(
+    name="rcflow",
+    help="Release-candidate orchestration: bump → rc → validate → promote, or roll back.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+Dir = Annotated[
+    Path | None, typer.Option("-C", help="Run as if started in this directory.", show_default=False)
+]
+BreakLease = Annotated[
+    bool, typer.Option("--break-lease", help="Take the release lease from a run that is dead.")
+]
+PlanFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--plan-file",
+        help="With --dry-run, save the plan; without, apply only if the world still matches it.",
+    ),
+]
+
+
+@dataclass
+class Options:
+    dry_run: bool = False
+    json: bool = False
+    yes: bool = False
+    path: Path | None = None
+
+
+def _options(ctx: typer.Context, dry_run: bool, json: bool, yes: bool, path: Path | None) -> Options:
+    """Options may come before or after the command name; either place counts."""
+    base: Options = ctx.obj if isinstance(ctx.obj, Options) else Options()
+    return Options(
+        dry_run=dry_run or base.dry_run,
+        json=json or base.json,
+        yes=yes or base.yes,
+        path=path or base.path,
+    )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rcflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    json: Json = False,
+    yes: Yes = False,
+    path: Dir = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    ctx.obj = Options(dry_run, json, yes, path)
+
+
+def _output(opts: Options) -> Any:
+    from rcflow.output import Output
+
+    return Output(json_mode=opts.json)
+
+
+def _guard(opts: Options, out: Any, resume: str | None, fn: Callable[[], int]) -> int:
+    """The one place errors turn into messages and exit codes."""
+    try:
+        return fn()
+    except RcflowError as err:
+        state = None
+        if resume and not isinstance(err, UsageError):
+            state = _state_after_failure(opts)
+        out.error(err, state=state, resume=resume if state else None)
+        return int(err.exit_code)
+    except KeyboardInterrupt:
+        out.error(RcflowError("interrupted"), state=_state_after_failure(opts), resume=resume)
+        return 130
+
+
+def _state_after_failure(opts: Options) -> str | None:
+    from rcflow import commands
+
+    try:
+        ctx = commands.load_context(opts.path or Path.cwd())
+        _, release = commands.status(ctx)
+    except Exception:  # the failure itself is what gets reported; a state is a bonus
+        return None
+    target = release.latest.tag if release.latest else release.target or release.last_final
+    return f"{release.state.value} ({target})" if target else release.state.value
+
+
+def _resume(step: str, extra: Sequence[str], opts: Options) -> str:
+    argv = ["rcflow", step, *extra, "--yes"]
+    if opts.path:
+        argv += ["-C", str(opts.path)]
+    return shlex.join(argv)
+
+
+def _step(
+    ctx: typer.Context,
+    step: str,
+    args: Any,
+    extra: Sequence[str],
+    dry_run: bool,
+    json: bool,
+    yes: bool,
+    path: Path | None,
+    break_lease: bool = False,
+    plan_file: Path | None = None,
+) -> None:
+    opts = _options(ctx, dry_run, json, yes, path)
+    out = _output(opts)
+
+    def go() -> int:
+        from rcflow import commands
+
+        c = commands.load_context(opts.path or Path.cwd())
+        hooks = _Hooks(out, opts)
+        result = commands.run_step(
+            c,
+            step,
+            args,
+            dry_run=opts.dry_run,
+            hooks=hooks,
+            break_lease=break_lease,
+            plan_file=plan_file,
+        )
+        out.step_result(result, c.config)
+        return int(ExitCode.FAILED if result.status in ("failed", "declined") else ExitCode.OK)
+
+    raise typer.Exit(_guard(opts, out, _resume(step, extra, opts), go))
+
+
+class _Hooks:
+    def __init__(self, out: Any, opts: Options) -> None:
+        self.out = out
+        self.opts = opts
+
+    def confirm(self, plan: Any) -> bool:
+        self.out.plan(plan, dry_run=False)
+        return True if self.opts.yes else bool(self.out.confirm(plan))
+
+    def effect(self, effect: Any, outcome: str) -> None:
+        self.out.effect(effect, outcome)
+
+    def validation(self, name: str, what: str, detail: str) -> None:
+        self.out.validation(name, what, detail)
+
+    def note(self, text: str) -> None:
+        self.out.note(text)
+
+
+@app.command()
+def status(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
+    """Show the last release, the release in flight, its RCs and validations, and what is next."""
+    opts = _options(ctx, False, json, False, path)
+    out = _output(opts)
+
+    def go() -> int:
+        from rcflow import commands
+
+        c = commands.load_context(opts.path or Path.cwd())
+        snap, release = commands.status(c)
+        out.status(snap, release, c.config)
+        return 0
+
+    raise typer.Exit(_guard(opts, out, None, go))
+
+
+@app.command()
+def bump(
+    ctx: typer.Context,
+    part: Annotated[
+        str, typer.Argument(help="major, minor, patch, auto (from conventional commits) or X.Y.Z.")
+    ] = "auto",
+    dry_run: DryRun = False,
+    json: Json = False,
+    yes: Yes = False,
+    path: Dir = None,
+    break_lease: BreakLease = False,
+    plan_file: PlanFile = None,
+) -> None:
+    """Write the next version into every version file in one commit, and push it."""
+    from rcflow.steps.bump import BumpArgs
+
+    _step(ctx, "bump", BumpArgs(part), [part], dry_run, json, yes, path, break_lease, plan_file)
+
+
+@app.command()
+def rc(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    json: Json = False,
+    yes: Yes = False,
+    path: Dir = None,
+    break_lease: BreakLease = False,
+    plan_file: PlanFile = None,
+) -> None:
+    """Tag the release commit vX.Y.Z-rc.N and push the tag."""
+    from rcflow.steps.rc import RcArgs
+
+    _step(ctx, "rc", RcArgs(), [], dry_run, json, yes, path, break_lease, plan_file)
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    rerun: Annotated[
+        list[str] | None,
+        typer.Option("--rerun", help="Run this validation again though it passed (repeatable)."),
+    ] = None,
+    dry_run: DryRun = False,
+    json: Json = False,
+    yes: Yes = False,
+    path: Dir = None,
+    break_lease: BreakLease = False,
+    plan_file: PlanFile = None,
+) -> None:
+    """Run the configured validations against exactly the latest RC's commit."""
+    from rcflow.steps.validate import ValidateArgs
+
+    names = tuple(rerun or ())
+    extra = [a for n in names for a in ("--rerun", n)]
+    _step(ctx, "validate", ValidateArgs(names), extra, dry_run, json, yes, path, break_lease, plan_file)
+
+
+@app.command()
+def promote(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    json: Json = False,
+    yes: Yes = False,
+    path: Dir = None,
+    break_lease: BreakLease = False,
+    plan_file: PlanFile = None,
+) -> None:
+    """Tag the validated RC's commit vX.Y.Z and push it; refused unless validation passed."""
+    from rcflow.steps.promote import PromoteArgs
+
+    _step(ctx, "promote", PromoteArgs(), [], dry_run, json, yes, path, break_lease, plan_file)
+
+
+@app.command()
+def rollback(
+    ctx: typer.Context,
+    what: Annotated[
+        str | None,
+        typer.Argument(help="The tag or version to undo; re-running with it is a no-op once done."),
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the ledger.")] = "",
+    dry_run: DryRun = False,
+    json: Json = False,
+    yes: Yes = False,
+    path: Dir = None,
+    break_lease: BreakLease = False,
+    plan_file: PlanFile = None,
+) -> None:
+    """Undo the newest transition: retract a release, withdraw an RC, or revert a bump."""
+    from rcflow.steps.rollback import RollbackArgs
+
+    args = RollbackArgs(what=what, reason=reason)
+    planned_what = what
+    extra = [planned_what] if planned_what else []
+    _step(ctx, "rollback", args, extra, dry_run, json, yes, path, break_lease, plan_file)
+
+
+@app.command()
+def log(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
+    """Print the ledger: who did what, when, on which commit, with which outcome."""
+    opts = _options(ctx, False, json, False, path)
+    out = _output(opts)
+
+    def go() -> int:
+        from rcflow import commands
+
+        c = commands.load_context(opts.path or Path.cwd())
+        out.log(commands.events(c))
+        return 0
+
+    raise typer.Exit(_guard(opts, out, None, go))
+
+
+@app.command()
+def rehearse(
+    ctx: typer.Context,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Rehearse on a generated sample repository.")
+    ] = False,
+    part: Annotated[str, typer.Option("--bump", help="What to bump.")] = "auto",
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the sandbox for inspection.")] = False,
+    json: Json = False,
+    path: Dir = None,
+) -> None:
+    """Run a whole release cycle in a throwaway sandbox; the real remote is untouched."""
+    opts = _options(ctx, False, json, True, path)
+    out = _output(opts)
+
+    def go() -> int:
+        from rcflow import rehearse as rehearsal
+
+        return rehearsal.run(
+            out, source=None if demo else (opts.path or Path.cwd()), part=part, keep=keep
+        )
+
+    raise typer.Exit(_guard(opts, out, None, go))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(
+            args=list(argv) if argv is not None else sys.argv[1:],
+            prog_name="rcflow",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return int(ExitCode.USAGE)
+    except click.exceptions.Abort:
+        return 130
+    return int(result) if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os._exit(main())

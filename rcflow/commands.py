@@ -1,0 +1,191 @@
+"""Commands as plain functions: observe → plan → (confirm) → lease → apply, and the read-only views.
+
+The CLI parses arguments and renders; everything a command does happens here, through the
+same path for every step, so dry-run is one switch: stop after planning.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from rcflow.adapters.git import Git
+from rcflow.adapters.local_forge import LocalForge
+from rcflow.apply import Applied, Executor, LedgerWriter, Ports, acquire_lease, release_lease
+from rcflow.config import Config, load_config
+from rcflow.effects import Effect
+from rcflow.errors import BlockedError, ConflictError, LeaseHeldError, RcflowError, UsageError
+from rcflow.forge import Forge
+from rcflow.ledger import Event, RunIdentity, current_lease, lease_is_live, pid_alive
+from rcflow.observe import observe
+from rcflow.plan import Plan
+from rcflow.snapshot import Snapshot
+from rcflow.states import Release, classify
+from rcflow.steps import bump, promote, rc, rollback, validate
+from rcflow.validators.command import Outcome
+
+PLANNERS: dict[str, Callable[[Snapshot, Config, Any], Plan]] = {
+    "bump": bump.plan,
+    "rc": rc.plan,
+    "validate": validate.plan,
+    "promote": promote.plan,
+    "rollback": rollback.plan,
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    root: Path
+    git_dir: Path
+    config: Config
+    git: Git
+    forge: Forge
+    me: RunIdentity
+
+
+def load_context(path: Path) -> Context:
+    root, git_dir = Git.discover(path)
+    config = load_config(root)
+    git = Git(root, git_dir)
+    forge = LocalForge(git_dir)
+    return Context(root, git_dir, config, git, forge, RunIdentity.current(git.identity()))
+
+
+class Hooks(Protocol):
+    """What a running command asks of its user interface."""
+
+    def confirm(self, plan: Plan) -> bool: ...
+
+    def effect(self, effect: Effect, outcome: str) -> None: ...
+
+    def validation(self, name: str, what: str, detail: str) -> None: ...
+
+    def note(self, text: str) -> None: ...
+
+
+@dataclass
+class StepResult:
+    step: str
+    status: Literal["done", "applied", "planned", "declined", "failed"]
+    plan: Plan
+    release: Release
+    snapshot: Snapshot
+    applied: list[Applied] = field(default_factory=list)
+    results: list[Outcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _plan(ctx: Context, step: str, args: Any) -> tuple[Snapshot, Plan]:
+    snap = observe(ctx.git, ctx.config, ctx.forge)
+    return snap, PLANNERS[step](snap, ctx.config, args)
+
+
+def _refuse(plan: Plan) -> None:
+    if plan.blockers:
+        raise BlockedError(f"{plan.step} refused: nothing was changed", blockers=plan.blockers)
+
+
+def _check_reviewed(plan: Plan, plan_file: Path) -> None:
+    try:
+        reviewed = json.loads(plan_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--plan-file {plan_file}: cannot read a plan: {exc}") from exc
+    if reviewed.get("step") != plan.step:
+        raise UsageError(f"--plan-file {plan_file}: a plan for {reviewed.get('step')}, not {plan.step}")
+    if reviewed.get("fingerprint") != plan.fingerprint:
+        raise ConflictError(
+            f"the repository changed since the plan in {plan_file} was made: nothing was applied",
+            hint=f"review a new plan: rcflow {plan.step} --dry-run --plan-file {plan_file}",
+        )
+
+
+def run_step(
+    ctx: Context,
+    step: str,
+    args: Any,
+    *,
+    dry_run: bool,
+    hooks: Hooks,
+    break_lease: bool = False,
+    plan_file: Path | None = None,
+) -> StepResult:
+    snap, plan = _plan(ctx, step, args)
+    if plan_file is not None and not dry_run:
+        _check_reviewed(plan, plan_file)
+    _refuse(plan)
+    release = classify(snap, ctx.config)
+    if plan.empty:
+        return StepResult(step, "done", plan, release, snap)
+    if dry_run:
+        if plan_file is not None:
+            plan_file.write_text(plan.dumps() + "\n", encoding="utf-8")
+        return StepResult(step, "planned", plan, release, snap)
+    if not hooks.confirm(plan):
+        return StepResult(step, "declined", plan, release, snap)
+
+    writer, note = _lease(ctx, step, args, snap, plan, break_lease)
+    if note:
+        hooks.note(note)
+    ports = Ports(ctx.git, ctx.forge, hooks.validation)
+    executor = Executor(ports, writer, hooks.effect)
+    try:
+        applied = executor.apply(plan.effects)
+    finally:
+        try:
+            release_lease(writer)
+        except RcflowError as exc:
+            hooks.note(f"could not release the lease ({exc.message}); it expires by itself")
+    after = observe(ctx.git, ctx.config, ctx.forge, with_commits=False)
+    failed = any(a.outcome.startswith("failed") for a in applied)
+    return StepResult(
+        step,
+        "failed" if failed else "applied",
+        plan,
+        classify(after, ctx.config),
+        after,
+        applied,
+        executor.results,
+    )
+
+
+def _lease(
+    ctx: Context, step: str, args: Any, snap: Snapshot, plan: Plan, break_lease: bool
+) -> tuple[LedgerWriter, str | None]:
+    """Take the lease; when another run appended meanwhile, look again before deciding."""
+    shown = [e.describe() for e in plan.effects]
+    for _ in range(3):
+        writer = LedgerWriter(ctx.git, ctx.config.remote, snap.ledger_tip, snap.ledger, ctx.me)
+        try:
+            note = acquire_lease(
+                writer, snap, command=step, ttl=ctx.config.lease_ttl, break_lease=break_lease
+            )
+            return writer, note
+        except LeaseHeldError:
+            raise
+        except ConflictError:
+            snap = observe(ctx.git, ctx.config, ctx.forge)
+            held = current_lease(snap.ledger)
+            if held and lease_is_live(held, now=snap.now, me=ctx.me, pid_alive=pid_alive(held.pid)):
+                raise LeaseHeldError(
+                    f"{held.describe()} took the release lease first",
+                    hint=f"wait for it to finish, then re-run rcflow {step}",
+                ) from None
+            again = PLANNERS[step](snap, ctx.config, args)
+            if [e.describe() for e in again.effects] != shown:
+                raise ConflictError(
+                    "the release changed while this run was starting: nothing was applied",
+                    hint=f"re-run rcflow {step} to see the new plan",
+                ) from None
+    raise ConflictError("the ledger kept changing; try again", hint=f"rcflow {step}")
+
+
+def status(ctx: Context) -> tuple[Snapshot, Release]:
+    snap = observe(ctx.git, ctx.config, ctx.forge, with_commits=False)
+    return snap, classify(snap, ctx.config)
+
+
+def events(ctx: Context) -> tuple[Event, ...]:
+    return observe(ctx.git, ctx.config, ctx.forge, with_commits=False).ledger

@@ -1,0 +1,199 @@
+"""Effects: the typed, frozen changes a plan is made of. Each says in one line what it will do.
+
+Effects are data. Only `apply` performs them, and before each it checks whether the effect
+already holds, so a re-run after a crash skips what is done and stops on what contradicts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Effect:
+    kind: ClassVar[str] = "effect"
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "description": self.describe(), **asdict(self)}
+
+
+@dataclass(frozen=True)
+class WriteVersionFiles(Effect):
+    kind: ClassVar[str] = "write_version_files"
+    version: str
+    contents: tuple[tuple[str, str], ...]  # (path, new text)
+    expected: tuple[tuple[str, str | None], ...]  # (path, text it had when planned)
+
+    def describe(self) -> str:
+        paths = ", ".join(p for p, _ in self.contents)
+        return f"write version {self.version} into {paths}"
+
+
+@dataclass(frozen=True)
+class Commit(Effect):
+    kind: ClassVar[str] = "commit"
+    paths: tuple[str, ...]
+    message: str
+    parent: str  # HEAD when planned: the commit lands on exactly this parent
+
+    def describe(self) -> str:
+        return f"commit {', '.join(self.paths)}: {self.message.splitlines()[0]}"
+
+
+@dataclass(frozen=True)
+class VerifyVersionOnlyDiff(Effect):
+    """rc_in_files promotion: prove the commit to tag differs from the RC only in version strings."""
+
+    kind: ClassVar[str] = "verify_version_only_diff"
+    rc_tag: str
+    rc_sha: str
+    rc_version: str  # the RC version as rendered in files, per spelling (any of them)
+    final_version: str
+    allowed: tuple[tuple[str, str, str], ...]  # (path, old value, new value) the diff may change
+
+    def describe(self) -> str:
+        return f"prove the final commit differs from {self.rc_tag} only in version strings"
+
+
+@dataclass(frozen=True)
+class CreateTag(Effect):
+    kind: ClassVar[str] = "create_tag"
+    name: str
+    target: str | None  # a commit; None = the commit the plan just made (HEAD at apply time)
+    message: str
+
+    def describe(self) -> str:
+        where = self.target[:7] if self.target else "the new commit"
+        return f"create annotated tag {self.name} on {where}"
+
+
+@dataclass(frozen=True)
+class PushTag(Effect):
+    kind: ClassVar[str] = "push_tag"
+    remote: str
+    name: str
+
+    def describe(self) -> str:
+        return f"push tag {self.name} to {self.remote}"
+
+
+@dataclass(frozen=True)
+class PushBranch(Effect):
+    kind: ClassVar[str] = "push_branch"
+    remote: str
+    branch: str
+
+    def describe(self) -> str:
+        return f"push {self.branch} to {self.remote}"
+
+
+@dataclass(frozen=True)
+class DeleteTag(Effect):
+    kind: ClassVar[str] = "delete_tag"
+    name: str
+    remote: str | None  # None: the local tag; else the tag on that remote
+
+    def describe(self) -> str:
+        return f"delete tag {self.name} " + (f"on {self.remote}" if self.remote else "locally")
+
+
+@dataclass(frozen=True)
+class RevertCommit(Effect):
+    kind: ClassVar[str] = "revert_commit"
+    sha: str
+    message: str
+
+    def describe(self) -> str:
+        return f"revert {self.sha[:7]} with a new commit"
+
+
+@dataclass(frozen=True)
+class ResetBranch(Effect):
+    """Drop an unpushed commit: only when it is HEAD, keeping any local changes (reset --keep)."""
+
+    kind: ClassVar[str] = "reset_branch"
+    drop: str
+    to: str
+
+    def describe(self) -> str:
+        return f"drop the unpushed commit {self.drop[:7]} (reset to {self.to[:7]})"
+
+
+@dataclass(frozen=True)
+class CreateRelease(Effect):
+    kind: ClassVar[str] = "create_release"
+    tag: str
+    title: str
+    notes: str
+    prerelease: bool
+
+    def describe(self) -> str:
+        what = "prerelease" if self.prerelease else "release"
+        return f"publish the {what} {self.tag} on the forge"
+
+
+@dataclass(frozen=True)
+class RetractRelease(Effect):
+    kind: ClassVar[str] = "retract_release"
+    tag: str
+    note: str
+
+    def describe(self) -> str:
+        return f"mark the release {self.tag} retracted on the forge"
+
+
+@dataclass(frozen=True)
+class DeleteRelease(Effect):
+    kind: ClassVar[str] = "delete_release"
+    tag: str
+
+    def describe(self) -> str:
+        return f"delete the release {self.tag} from the forge"
+
+
+@dataclass(frozen=True)
+class ValidationSpec:
+    name: str
+    run: str
+    timeout: float
+    required: bool
+
+
+@dataclass(frozen=True)
+class RunValidations(Effect):
+    kind: ClassVar[str] = "run_validations"
+    tag: str
+    sha: str
+    version: str  # the RC version, semver spelling (RCFLOW_VERSION for the commands)
+    validations: tuple[ValidationSpec, ...]
+
+    def describe(self) -> str:
+        if not self.validations:
+            return f"record that {self.tag} was signed off (no validations are configured)"
+        names = ", ".join(v.name for v in self.validations)
+        return f"run {names} on {self.tag} ({self.sha[:7]}) in a clean worktree"
+
+
+@dataclass(frozen=True)
+class RecordEvent(Effect):
+    kind: ClassVar[str] = "record_event"
+    event: str
+    key: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"record {self.event} {self.key} in the ledger"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "description": self.describe(),
+            "event": self.event,
+            "key": self.key,
+            "data": dict(self.data),
+        }

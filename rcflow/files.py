@@ -1,0 +1,97 @@
+"""The configured version files, read and rewritten in each file's own spelling. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rcflow.config import Config, VersionFileConfig
+from rcflow.errors import VersionError, VersionFileError
+from rcflow.version import Spelling, Version, parse
+from rcflow.versionfiles import VersionFileKind, VersionRef, read_refs, update
+
+
+@dataclass(frozen=True)
+class FoundVersion:
+    file: VersionFileConfig
+    ref: VersionRef
+    version: Version | None  # None: the text is not a version rcflow can render back
+    spelling: Spelling
+
+    @property
+    def where(self) -> str:
+        return f"{self.file.path}:{self.ref.line}"
+
+
+def _default_spelling(kind: VersionFileKind) -> Spelling:
+    return Spelling.PEP440 if kind in (VersionFileKind.PYPROJECT, VersionFileKind.PYTHON) else (
+        Spelling.SEMVER
+    )
+
+
+def spelling_of(file: VersionFileConfig, ref: VersionRef, config: Config) -> Spelling:
+    if file.spelling is not None:
+        return file.spelling
+    # An unconfigured reference keeps the spelling it already has (a chart's `appVersion: v1.3.0`).
+    if ref.value.startswith(config.tag_prefix) and config.tag_prefix:
+        try:
+            parse(ref.value, Spelling.TAG, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+        except VersionError:
+            pass
+        else:
+            return Spelling.TAG
+    return _default_spelling(file.kind)
+
+
+def read_versions(config: Config, texts: Mapping[str, str | None]) -> list[FoundVersion]:
+    """Every version reference in the configured files; raises on a missing file or none found."""
+    found: list[FoundVersion] = []
+    for file in config.version_files:
+        text = texts.get(file.path)
+        if text is None:
+            raise VersionFileError(f"{file.path}: file not found")
+        for ref in read_refs(file.kind, file.path, text, file.pattern):
+            spelling = spelling_of(file, ref, config)
+            try:
+                version: Version | None = parse(
+                    ref.value, spelling, tag_prefix=config.tag_prefix, rc_token=config.rc_token
+                )
+            except VersionError:
+                try:
+                    version = parse(ref.value, None, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+                except VersionError:
+                    version = None
+            found.append(FoundVersion(file, ref, version, spelling))
+    return found
+
+
+def primary_version(found: list[FoundVersion]) -> Version | None:
+    """The release version the files declare: the first configured reference."""
+    return found[0].version if found else None
+
+
+def mismatches(found: list[FoundVersion], expected: Version, config: Config) -> list[str]:
+    """Each reference that does not read `expected` in its own spelling, as `path:line: ...`."""
+    lines = []
+    for f in found:
+        want = expected.render(f.spelling, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+        if f.ref.value != want:
+            lines.append(f"{f.where}: {f.ref.key} is {f.ref.value!r}, expected {want!r}")
+    return lines
+
+
+def rewrite(config: Config, texts: Mapping[str, str | None], version: Version) -> dict[str, str]:
+    """New contents for every configured file that needs a change (all of them or an error)."""
+    found = read_versions(config, texts)
+    by_path: dict[str, dict[str, str]] = {}
+    for f in found:
+        rendered = version.render(f.spelling, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+        by_path.setdefault(f.file.path, {})[f.ref.key] = rendered
+    out: dict[str, str] = {}
+    for file in config.version_files:
+        old = texts[file.path]
+        assert old is not None  # read_versions raised otherwise
+        new = update(file.kind, file.path, old, by_path.get(file.path, {}), file.pattern)
+        if new != old:
+            out[file.path] = new
+    return out

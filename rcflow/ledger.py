@@ -1,0 +1,179 @@
+"""The ledger: an append-only log of release events stored in git on `refs/rcflow/ledger`.
+
+Each event is one commit (empty tree; the message carries a title line and the event as JSON).
+Appending is a fast-forward push of a commit whose parent is the tip rcflow observed, so git's
+own fast-forward rule makes the append a compare-and-swap: two writers cannot both win.
+
+The lease is an event too: `lease_acquired` names the run and an expiry; a mutating command
+takes it before its first effect and releases it after its last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+LEDGER_REF = "refs/rcflow/ledger"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    key: str  # what the event is about, unique per kind for idempotent appends (e.g. a tag)
+    time: str  # ISO 8601, UTC
+    actor: str
+    run: str  # the run id that wrote it
+    data: Mapping[str, Any] = field(default_factory=dict)
+    id: str = ""  # the ledger commit, once stored
+
+    def to_json(self) -> str:
+        body = {
+            "v": FORMAT,
+            "kind": self.kind,
+            "key": self.key,
+            "time": self.time,
+            "actor": self.actor,
+            "run": self.run,
+            "data": dict(self.data),
+        }
+        return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+    def message(self) -> str:
+        return f"rcflow: {self.kind} {self.key}\n\n{self.to_json()}\n"
+
+    @staticmethod
+    def from_message(commit: str, message: str) -> Event | None:
+        _, _, rest = message.partition("\n\n")
+        try:
+            body = json.loads(rest)
+        except json.JSONDecodeError:
+            return None  # not ours; the ledger ignores foreign commits rather than failing
+        if not isinstance(body, dict) or body.get("v") != FORMAT:
+            return None
+        return Event(
+            kind=str(body["kind"]),
+            key=str(body["key"]),
+            time=str(body["time"]),
+            actor=str(body["actor"]),
+            run=str(body["run"]),
+            data=body.get("data") or {},
+            id=commit,
+        )
+
+
+def now_iso(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """Who is acting: the person or CI job, the host, the process, and a run id."""
+
+    actor: str
+    run: str
+    host: str
+    pid: int
+    url: str | None
+
+    @staticmethod
+    def current(identity: str | None, env: Mapping[str, str] = os.environ) -> RunIdentity:
+        host = socket.gethostname()
+        pid = os.getpid()
+        if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_RUN_ID"):
+            server = env.get("GITHUB_SERVER_URL", "https://github.com")
+            repo = env.get("GITHUB_REPOSITORY", "")
+            run_id = env["GITHUB_RUN_ID"]
+            return RunIdentity(
+                actor=env.get("GITHUB_ACTOR", "github-actions"),
+                run=f"gha-{run_id}",
+                host=host,
+                pid=pid,
+                url=f"{server}/{repo}/actions/runs/{run_id}",
+            )
+        return RunIdentity(
+            actor=identity or env.get("USER", "unknown"),
+            run=f"{host}-{pid}-{uuid.uuid4().hex[:8]}",
+            host=host,
+            pid=pid,
+            url=None,
+        )
+
+
+@dataclass(frozen=True)
+class Lease:
+    run: str
+    actor: str
+    host: str
+    pid: int
+    expires: float
+    command: str
+    event_id: str
+
+    def describe(self) -> str:
+        return f"{self.actor} ({self.command}, run {self.run} on {self.host}, pid {self.pid})"
+
+
+def current_lease(events: Iterable[Event]) -> Lease | None:
+    """The newest lease that was not released (it may be expired; see `lease_is_live`)."""
+    lease: Lease | None = None
+    for event in events:
+        if event.kind == "lease_acquired":
+            d = event.data
+            lease = Lease(
+                run=event.run,
+                actor=event.actor,
+                host=str(d.get("host", "")),
+                pid=int(d.get("pid", 0)),
+                expires=float(d.get("expires", 0)),
+                command=str(d.get("command", "")),
+                event_id=event.id,
+            )
+        elif event.kind in ("lease_released", "lease_broken") and lease is not None:
+            if event.key == lease.run:
+                lease = None
+    return lease
+
+
+def lease_is_live(lease: Lease, *, now: float, me: RunIdentity, pid_alive: bool) -> bool:
+    """A lease binds others until it expires — unless its holder is provably gone.
+
+    On the holder's own host a dead pid proves the run crashed (the rule git uses for gc.pid),
+    so a maintainer re-running after a crash resumes at once; a CI re-run of the same workflow
+    run (same run id) is the same run resuming.
+    """
+    if lease.run == me.run:
+        return False
+    if now >= lease.expires:
+        return False
+    return not (lease.host == me.host and not pid_alive)
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def find(events: Iterable[Event], kind: str, key: str | None = None) -> list[Event]:
+    return [e for e in events if e.kind == kind and (key is None or e.key == key)]
+
+
+def has(events: Iterable[Event], kind: str, key: str) -> bool:
+    return any(e.kind == kind and e.key == key for e in events)

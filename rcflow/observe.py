@@ -1,0 +1,152 @@
+"""Observe: gather the facts into a Snapshot, read-only, in a handful of git processes.
+
+No local ref, file or ledger entry is written here (not even FETCH_HEAD): objects the remote
+has and this clone lacks are fetched into the object store only, so a dry run changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rcflow.adapters.git import Git, LogEntry
+from rcflow.config import Config
+from rcflow.forge import Forge
+from rcflow.ledger import LEDGER_REF, Event
+from rcflow.conventional import Commit
+from rcflow.snapshot import Snapshot, VersionFileFact
+from rcflow.version import parse_tag
+
+# The first release's changelog and tag message need commits since the start of history; a
+# bound keeps a 100,000-commit import from being read into memory to render a changelog.
+MAX_COMMITS = 2000
+
+
+def _events(git: Git, tip: str | None) -> tuple[Event, ...]:
+    if not tip:
+        return ()
+    entries = git.log(tip, reverse=True)
+    events = []
+    for entry in entries:
+        event = Event.from_message(entry.sha, f"{entry.subject}\n\n{entry.body}")
+        if event is not None:
+            events.append(event)
+    return tuple(events)
+
+
+def _read_work(root: Path, rel: str) -> str | None:
+    try:
+        with (root / rel).open(encoding="utf-8", newline="") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+
+
+def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True) -> Snapshot:
+    now = time.time()
+    status = git.status()
+    remote_name = config.remote
+    local_refs = git.refs("refs/tags", LEDGER_REF, f"refs/remotes/{remote_name}")
+    remote = git.remote(remote_name)
+
+    def ours(name: str) -> bool:
+        return parse_tag(name, tag_prefix=config.tag_prefix, rc_token=config.rc_token) is not None
+
+    local_tags: dict[str, str] = {}
+    local_ledger: str | None = None
+    tracking: dict[str, str] = {}
+    for ref in local_refs:
+        if ref.name.startswith("refs/tags/"):
+            name = ref.name[len("refs/tags/") :]
+            if ours(name):
+                local_tags[name] = ref.commit
+        elif ref.name == LEDGER_REF:
+            local_ledger = ref.sha
+        else:
+            tracking[ref.name.removeprefix(f"refs/remotes/{remote_name}/")] = ref.sha
+
+    remote_tags = {
+        name[len("refs/tags/") :]: sha
+        for name, sha in remote.refs.items()
+        if name.startswith("refs/tags/") and ours(name[len("refs/tags/") :])
+    }
+    release_branch = (
+        config.branch or remote.default_branch or tracking.get("HEAD") or status.branch or "main"
+    )
+    if release_branch.startswith("refs/remotes/"):
+        release_branch = release_branch.split("/", 3)[3]
+    remote_branch = remote.refs.get(f"refs/heads/{release_branch}")
+    remote_ledger = remote.refs.get(LEDGER_REF) if remote.reachable else local_ledger
+
+    # Fetch objects (never refs) this clone lacks: the ledger, RC commits, the branch tip.
+    wanted: dict[str, str] = {}
+    if remote_ledger:
+        wanted[LEDGER_REF] = remote_ledger
+    for name, sha in remote_tags.items():
+        if local_tags.get(name) != sha:
+            wanted[f"refs/tags/{name}"] = sha
+    if remote_branch and remote_branch != status.head:
+        wanted[f"refs/heads/{release_branch}"] = remote_branch
+    if wanted and remote.reachable:
+        present = git.has_objects(wanted.values())
+        missing = [ref for ref, sha in wanted.items() if sha not in present]
+        git.fetch_objects(remote_name, missing)
+
+    head_on_remote = False
+    remote_ahead = False
+    if status.head and remote_branch:
+        if remote_branch == status.head:
+            head_on_remote = True
+        else:
+            head_on_remote = git.is_ancestor(status.head, remote_branch)
+            remote_ahead = not git.is_ancestor(remote_branch, status.head)
+
+    paths = [f.path for f in config.version_files]
+    if config.changelog:
+        paths.append(config.changelog)
+    head_texts = git.show_files("HEAD", paths) if status.head else dict.fromkeys(paths)
+    root = git.root
+    files = tuple(
+        VersionFileFact(path, head_texts.get(path), _read_work(root, path)) for path in paths
+    )
+
+    commits: tuple[Commit, ...] = ()
+    if with_commits and status.head:
+        finals = [
+            (v, name)
+            for name in set(local_tags) | set(remote_tags)
+            if (v := parse_tag(name, tag_prefix=config.tag_prefix, rc_token=config.rc_token))
+            and v.is_final
+        ]
+        since = max(finals)[1] if finals else None
+        base = local_tags.get(since) or remote_tags.get(since) if since else None
+        entries: list[LogEntry] = git.log(
+            f"{base}..HEAD" if base else "HEAD", max_count=MAX_COMMITS
+        )
+        commits = tuple(Commit(e.sha, e.subject, e.body) for e in entries)
+
+    return Snapshot(
+        root=str(root),
+        git_dir=str(git.git_dir),
+        now=now,
+        head=status.head,
+        branch=status.branch,
+        release_branch=release_branch,
+        remote=remote_name,
+        dirty=status.dirty,
+        identity=git.identity(),
+        local_tags=local_tags,
+        remote_tags=remote_tags,
+        remote_reachable=remote.reachable,
+        remote_error=remote.error,
+        remote_branch=remote_branch,
+        local_remote_branch=tracking.get(release_branch),
+        head_on_remote=head_on_remote,
+        remote_ahead=remote_ahead,
+        ledger=_events(git, remote_ledger or local_ledger),
+        ledger_tip=remote_ledger,
+        local_ledger_tip=local_ledger,
+        files=files,
+        commits_since_final=commits,
+        releases=forge.releases(),
+    )

@@ -1,0 +1,303 @@
+"""The only module that prints: human text (rich), one JSON document, GitHub Actions files.
+
+Human progress and errors go to stderr, results to stdout; with --json stdout carries exactly one
+JSON document and nothing else. Inside GitHub Actions every command also writes its outputs and
+a job summary, and failures become `::error` annotations that carry the resume command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from rcflow.commands import StepResult
+from rcflow.config import Config
+from rcflow.effects import Effect
+from rcflow.errors import BlockedError, RcflowError
+from rcflow.ledger import Event, current_lease
+from rcflow.plan import Plan
+from rcflow.snapshot import Snapshot
+from rcflow.states import Release
+from rcflow.version import tag_name
+
+
+def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, Any]:
+    """The status as data: the JSON document, and what the human view is drawn from."""
+    prefix, token = config.tag_prefix, config.rc_token
+    latest = release.latest
+    if latest is not None:
+        tag: str | None = latest.tag
+    elif release.target is not None:
+        tag = None
+    elif release.last_final is not None:
+        tag = tag_name(release.last_final, tag_prefix=prefix, rc_token=token)
+    else:
+        tag = None
+    lease = current_lease(snap.ledger)
+    in_sync = snap.remote_reachable and not any(
+        "here but" in p or "exists here" in p for p in release.problems
+    )
+    return {
+        "state": release.state.value,
+        "version": str(release.last_final) if release.last_final else None,
+        "target": str(release.target) if release.target else None,
+        "rc": latest.number if latest else None,
+        "tag": tag,
+        "sha": latest.sha if latest else None,
+        "next": list(release.next),
+        "branch": snap.branch,
+        "release_branch": snap.release_branch,
+        "head": snap.head,
+        "files_version": str(release.files_version) if release.files_version else None,
+        "in_sync": in_sync,
+        "remote": snap.remote,
+        "remote_reachable": snap.remote_reachable,
+        "problems": list(release.problems),
+        "candidates": [
+            {
+                "tag": c.tag,
+                "sha": c.sha,
+                "local": c.local,
+                "remote": c.remote,
+                "validated": c.completed,
+                "validations": [
+                    {
+                        "name": r.name,
+                        "passed": r.passed,
+                        "required": r.required,
+                        "time": r.time,
+                        "duration": r.duration,
+                        "detail": r.detail,
+                    }
+                    for r in c.results
+                ],
+            }
+            for c in release.candidates
+        ],
+        "withdrawn": sorted(release.withdrawn_tags),
+        "retracted": sorted(release.retracted),
+        "lease": None
+        if lease is None or lease.expires < snap.now
+        else {"holder": lease.describe(), "expires": lease.expires},
+    }
+
+
+def step_view(result: StepResult, config: Config) -> dict[str, Any]:
+    view = status_view(result.snapshot, result.release, config)
+    return {
+        "step": result.step,
+        "status": result.status,
+        "plan": result.plan.to_json(),
+        "applied": [{"description": a.effect.describe(), "outcome": a.outcome} for a in result.applied],
+        "validations": [
+            {"name": o.name, "passed": o.passed, "detail": o.detail, "duration": o.duration, "log": o.log}
+            for o in result.results
+        ],
+        **{k: view[k] for k in ("state", "version", "target", "rc", "tag", "next", "problems")},
+    }
+
+
+class Output:
+    def __init__(self, *, json_mode: bool, env: Mapping[str, str] | None = None) -> None:
+        self.json_mode = json_mode
+        self.env = os.environ if env is None else env
+        self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        self.interactive = sys.stdin.isatty() and self.env.get("CI") != "true"
+        self._lock = threading.Lock()
+
+    # -- documents -------------------------------------------------------------------------
+
+    def document(self, doc: Mapping[str, Any]) -> None:
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+        sys.stdout.flush()
+
+    def say(self, text: str) -> None:
+        if not self.json_mode:
+            self.out.print(text)
+
+    def info(self, text: str) -> None:
+        if not self.json_mode:
+            self.err.print(text)
+
+    # -- plans and progress ----------------------------------------------------------------
+
+    def plan(self, plan: Plan, *, dry_run: bool) -> None:
+        if self.json_mode:
+            return
+        head = "Plan (dry run, nothing will change)" if dry_run else "Plan"
+        subject = plan.subject.get("tag") or plan.subject.get("version") or ""
+        self.out.print(f"[bold]{head}[/]: rcflow {plan.step} {escape(str(subject))} (state: {plan.state})")
+        for i, effect in enumerate(plan.effects, 1):
+            self.out.print(f"  {i}. {escape(effect.describe())}")
+        for note in plan.notes:
+            self.out.print(f"  [dim]· {escape(note)}[/]")
+
+    def confirm(self, plan: Plan) -> bool:
+        if not self.interactive:
+            return True
+        from rich.prompt import Confirm
+
+        return Confirm.ask(f"Apply these {len(plan.effects)} changes?", console=self.err, default=False)
+
+    def effect(self, effect: Effect, outcome: str) -> None:
+        if self.json_mode:
+            return
+        mark = "[green]✓[/]" if outcome.startswith("done") else "[yellow]✗[/]" if outcome.startswith("failed") else "[dim]·[/]"
+        extra = "" if outcome == "done" else f" [dim]({escape(outcome)})[/]"
+        with self._lock:
+            self.err.print(f"{mark} {escape(effect.describe())}{extra}")
+
+    def validation(self, name: str, what: str, detail: str) -> None:
+        if self.json_mode:
+            return
+        style = {"passed": "green", "failed": "red"}.get(what, "cyan")
+        with self._lock:
+            self.err.print(f"  [{style}]{escape(name)} {what}[/] [dim]{escape(detail)}[/]")
+
+    def note(self, text: str) -> None:
+        self.info(f"[dim]{escape(text)}[/]")
+
+    # -- results ---------------------------------------------------------------------------
+
+    def step_result(self, result: StepResult, config: Config) -> None:
+        view = step_view(result, config)
+        self.github(view, result)
+        if self.json_mode:
+            self.document(view)
+            return
+        plan = result.plan
+        if result.status == "done":
+            self.out.print(f"[green]Already done[/]: {escape(plan.done or 'nothing to change')}.")
+        elif result.status == "planned":
+            self.plan(plan, dry_run=True)
+            self.out.print("Dry run: nothing was changed.")
+        elif result.status == "declined":
+            self.out.print("Cancelled: nothing was changed.")
+        elif result.status == "failed":
+            failed = [o for o in result.results if not o.passed]
+            for o in failed:
+                self.out.print(f"[red]{escape(o.name)} failed[/] ({escape(o.detail)}); log: {escape(o.log)}")
+        self._state_line(view)
+
+    def _state_line(self, view: Mapping[str, Any]) -> None:
+        what = view.get("tag") or view.get("target") or view.get("version") or "no release"
+        nxt = ", ".join(f"rcflow {n}" for n in view["next"]) or "nothing"
+        self.out.print(f"State: [bold]{view['state']}[/] ({escape(str(what))}). Next: {escape(nxt)}.")
+
+    def status(self, snap: Snapshot, release: Release, config: Config) -> None:
+        view = status_view(snap, release, config)
+        self.github(view, None)
+        if self.json_mode:
+            self.document(view)
+            return
+        p = self.out.print
+        p(f"Last release: [bold]{escape(str(view['version'] or 'none'))}[/]")
+        if view["target"]:
+            p(f"In flight:    [bold]{escape(view['target'])}[/]")
+        p(f"State:        [bold]{view['state']}[/]")
+        for c in view["candidates"]:
+            where = "here and on " + view["remote"] if c["local"] and c["remote"] else (
+                "on " + view["remote"] if c["remote"] else "only here"
+            )
+            p(f"  {escape(c['tag'])} at {c['sha'][:7]} ({escape(where)})")
+            for r in c["validations"]:
+                mark = "[green]passed[/]" if r["passed"] else "[red]failed[/]"
+                req = "" if r["required"] else " (optional)"
+                p(f"    {escape(r['name'])}: {mark}{req} {escape(r['time'])}")
+        sync = "in sync" if view["in_sync"] else "[yellow]out of sync[/]"
+        p(f"Remote:       {escape(view['remote'])} ({sync})")
+        if view["lease"]:
+            p(f"Lease:        held by {escape(view['lease']['holder'])}")
+        for problem in view["problems"]:
+            p(f"[yellow]![/] {escape(problem)}")
+        p(f"Next:         {escape(', '.join('rcflow ' + n for n in view['next']))}")
+
+    def log(self, events: Iterable[Event]) -> None:
+        rows = [
+            {"time": e.time, "actor": e.actor, "kind": e.kind, "key": e.key, "run": e.run, "data": dict(e.data), "id": e.id}
+            for e in events
+        ]
+        if self.json_mode:
+            self.document({"events": rows})
+            return
+        if not rows:
+            self.out.print("The ledger is empty.")
+        for r in rows:
+            data = r["data"]
+            detail = ""
+            if r["kind"].startswith("validation_") or r["kind"] == "validate_completed":
+                detail = f" sha={str(data.get('sha', ''))[:7]} {data.get('detail', '')}".rstrip()
+            elif data.get("sha"):
+                detail = f" sha={str(data['sha'])[:7]}"
+            url = f" {data['run_url']}" if data.get("run_url") else ""
+            self.out.print(f"{r['time']}  {escape(r['actor']):<24} {r['kind']:<20} {escape(r['key'])}{escape(detail)}{escape(url)}")
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def error(self, err: RcflowError, *, state: str | None = None, resume: str | None = None) -> None:
+        blockers = err.blockers if isinstance(err, BlockedError) else ()
+        if self.json_mode:
+            self.document(
+                {
+                    "error": err.message,
+                    "exit_code": int(err.exit_code),
+                    "blockers": list(blockers),
+                    "hint": err.hint,
+                    "state": state,
+                    "resume": resume,
+                }
+            )
+        else:
+            self.err.print(f"[red]error[/]: {escape(err.message)}")
+            for b in blockers:
+                self.err.print(f"  [red]✗[/] {escape(b)}")
+            if err.hint:
+                self.err.print(f"  hint: {escape(err.hint)}")
+            if state:
+                self.err.print(f"  state: {escape(state)}" + (f"; resume with: {escape(resume)}" if resume else ""))
+        if self.env.get("GITHUB_ACTIONS") == "true":
+            text = err.message + (f" — resume with: {resume}" if resume else "")
+            sys.stdout.write(f"::error title=rcflow::{_annotation(text)}\n")
+            self._summary(f"### rcflow failed\n\n- error: {err.message}\n- state: {state}\n- resume: `{resume}`\n")
+
+    # -- GitHub Actions --------------------------------------------------------------------
+
+    def github(self, view: Mapping[str, Any], result: StepResult | None) -> None:
+        if self.env.get("GITHUB_ACTIONS") != "true":
+            return
+        outputs = {
+            "state": view.get("state"),
+            "version": view.get("version") or "",
+            "tag": view.get("tag") or "",
+            "rc": view.get("rc") or "",
+            "released": str(view.get("state") == "released").lower(),
+            "plan": json.dumps(result.plan.to_json()) if result else "",
+        }
+        path = self.env.get("GITHUB_OUTPUT")
+        if path:
+            with open(path, "a", encoding="utf-8") as fh:
+                for key, value in outputs.items():
+                    fh.write(f"{key}<<RCFLOW_EOF\n{value}\nRCFLOW_EOF\n")
+        lines = [f"### rcflow {result.step if result else 'status'}", ""]
+        if result:
+            lines += [f"- {a.effect.describe()}: {a.outcome}" for a in result.applied]
+        lines.append(f"- state: **{view.get('state')}** ({view.get('tag') or view.get('version') or 'no release'})")
+        self._summary("\n".join(lines) + "\n")
+
+    def _summary(self, text: str) -> None:
+        path = self.env.get("GITHUB_STEP_SUMMARY")
+        if path:
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(text)
+
+
+def _annotation(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

@@ -1,0 +1,225 @@
+"""The release states, derived — never stored — from a Snapshot: `classify(snapshot, config)`.
+
+Tags (local and remote), the version files at HEAD and the ledger are the only inputs, so a
+fresh CI runner and a maintainer's laptop compute the same state from the same git facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rcflow import ledger
+from rcflow.config import Config
+from rcflow.errors import VersionError, VersionFileError
+from rcflow.files import FoundVersion, mismatches, primary_version, read_versions
+from rcflow.ledger import Event
+from rcflow.snapshot import Snapshot
+from rcflow.version import Version, parse_tag, tag_name
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    BUMPED = "bumped"
+    CANDIDATE = "candidate"
+    VALIDATED = "validated"
+    REJECTED = "rejected"
+    RELEASED = "released"
+    RETRACTED = "retracted"
+
+
+# Commands a state allows next (the transition table of DESIGN §2).
+NEXT: dict[State, tuple[str, ...]] = {
+    State.IDLE: ("bump",),
+    State.BUMPED: ("rc", "bump", "rollback"),
+    State.CANDIDATE: ("validate", "rc", "rollback"),
+    State.REJECTED: ("rc", "validate", "rollback"),
+    State.VALIDATED: ("promote", "rc", "rollback"),
+    State.RELEASED: ("bump", "rollback"),
+    State.RETRACTED: ("bump",),
+}
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    name: str
+    passed: bool
+    sha: str
+    time: str
+    duration: float
+    detail: str
+    required: bool
+
+
+@dataclass(frozen=True)
+class Candidate:
+    number: int
+    tag: str
+    sha: str
+    local: bool
+    remote: bool
+    results: tuple[ValidationResult, ...]
+    completed: bool  # a `validate` run finished for this sha (evidence even with no validations)
+
+
+@dataclass(frozen=True)
+class Release:
+    state: State
+    last_final: Version | None  # the current release (newest final not retracted)
+    finals: tuple[Version, ...]  # every final not retracted, oldest first
+    highest_final: Version | None  # newest final ever, retracted ones included
+    files_version: Version | None
+    target: Version | None  # the version in flight
+    candidates: tuple[Candidate, ...]  # live RCs of the target, oldest first
+    used_rc_numbers: frozenset[int]
+    withdrawn_tags: frozenset[str]  # RC tags the ledger withdrew (their numbers stay used)
+    retracted: frozenset[str]  # final tags the ledger retracted
+    found: tuple[FoundVersion, ...]
+    problems: tuple[str, ...]  # facts that disagree: drift between local and remote, files
+    next: tuple[str, ...]
+
+    @property
+    def latest(self) -> Candidate | None:
+        return self.candidates[-1] if self.candidates else None
+
+    def final_tag(self, config: Config) -> str | None:
+        if self.target is None:
+            return None
+        return tag_name(self.target, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+
+
+def validation_results(
+    events: Iterable[Event], sha: str, config: Config
+) -> tuple[tuple[ValidationResult, ...], bool]:
+    """The newest result per validation name for sha, and whether a validate run completed."""
+    required = {v.name: v.required for v in config.validations}
+    latest: dict[str, ValidationResult] = {}
+    completed = False
+    for e in events:
+        if e.data.get("sha") != sha:
+            continue
+        if e.kind in ("validation_passed", "validation_failed"):
+            latest[e.key.rsplit("/", 1)[-1]] = ValidationResult(
+                name=e.key.rsplit("/", 1)[-1],
+                passed=e.kind == "validation_passed",
+                sha=sha,
+                time=e.time,
+                duration=float(e.data.get("duration", 0.0)),
+                detail=str(e.data.get("detail", "")),
+                required=required.get(e.key.rsplit("/", 1)[-1], False),
+            )
+        elif e.kind == "validate_completed":
+            completed = True
+    return tuple(latest.values()), completed
+
+
+def candidate_state(c: Candidate, config: Config) -> State:
+    by_name = {r.name: r for r in c.results}
+    required = [v.name for v in config.validations if v.required]
+    if any(name in by_name and not by_name[name].passed for name in required):
+        return State.REJECTED
+    if c.completed and all(name in by_name and by_name[name].passed for name in required):
+        return State.VALIDATED
+    return State.CANDIDATE
+
+
+def classify(s: Snapshot, config: Config) -> Release:
+    problems: list[str] = []
+    prefix, token = config.tag_prefix, config.rc_token
+    finals: dict[Version, str] = {}
+    rc_tags: dict[Version, dict[int, str]] = {}
+    for name in s.all_tags:
+        v = parse_tag(name, tag_prefix=prefix, rc_token=token)
+        if v is None:
+            continue
+        if v.rc is None:
+            finals[v] = name
+        else:
+            rc_tags.setdefault(v.base, {})[v.rc] = name
+        local, remote = s.local_tags.get(name), s.remote_tags.get(name)
+        if local and remote and local != remote:
+            problems.append(f"tag {name} is at {local[:7]} here but at {remote[:7]} on {s.remote}")
+        elif local and not remote and s.remote_reachable:
+            problems.append(f"tag {name} exists here but not on {s.remote}")
+
+    retracted = frozenset(e.key for e in s.ledger if e.kind == "retracted")
+    withdrawn = frozenset(e.key for e in s.ledger if e.kind == "rc_withdrawn")
+    for tag in sorted(withdrawn & s.all_tags):
+        problems.append(f"tag {tag} was withdrawn but still exists; `rcflow rollback` removes it")
+    live_finals = [v for v, t in finals.items() if t not in retracted]
+    last_final = max(live_finals, default=None)
+    highest_final = max(finals, default=None)
+
+    found: list[FoundVersion] = []
+    texts = {f.path: f.head_text for f in s.files}
+    try:
+        found = read_versions(config, texts)
+    except (VersionFileError, VersionError) as exc:
+        problems.append(exc.message)
+    files_version = primary_version(found)
+    if found and files_version is not None:
+        problems.extend(mismatches(found, files_version, config))
+
+    target: Version | None = None
+    if files_version is not None:
+        base = files_version.base
+        if base in finals:
+            target = None
+        elif highest_final is not None and base < highest_final:
+            problems.append(
+                f"the version files say {files_version} but {finals[highest_final]} is released"
+            )
+        else:
+            target = base
+
+    used: set[int] = set()
+    candidates: list[Candidate] = []
+    if target is not None:
+        used.update(rc_tags.get(target, {}))
+        for e in s.ledger:
+            if e.kind in ("rc_tagged", "rc_withdrawn"):
+                v = parse_tag(e.key, tag_prefix=prefix, rc_token=token)
+                if v is not None and v.base == target and v.rc is not None:
+                    used.add(v.rc)
+        for number, tag in sorted(rc_tags.get(target, {}).items()):
+            if tag in withdrawn:
+                continue
+            sha = s.tag_commit(tag) or ""
+            results, completed = validation_results(s.ledger, sha, config)
+            candidates.append(
+                Candidate(
+                    number=number,
+                    tag=tag,
+                    sha=sha,
+                    local=tag in s.local_tags,
+                    remote=tag in s.remote_tags,
+                    results=results,
+                    completed=completed,
+                )
+            )
+
+    if target is not None:
+        state = candidate_state(candidates[-1], config) if candidates else State.BUMPED
+    elif highest_final is not None and finals[highest_final] in retracted:
+        state = State.RETRACTED
+    elif last_final is not None and ledger.has(s.ledger, "promoted", finals[last_final]):
+        state = State.RELEASED
+    else:
+        state = State.IDLE
+
+    return Release(
+        state=state,
+        last_final=last_final,
+        finals=tuple(sorted(live_finals)),
+        highest_final=highest_final,
+        files_version=files_version,
+        target=target,
+        candidates=tuple(candidates),
+        used_rc_numbers=frozenset(used),
+        withdrawn_tags=withdrawn,
+        retracted=retracted,
+        found=tuple(found),
+        problems=tuple(problems),
+        next=NEXT[state],
+    )

@@ -1,0 +1,156 @@
+"""bump: put the target version into every version file in one commit, and push it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rcflow.checks import git as git_checks
+from rcflow.config import Config
+from rcflow.conventional import bump_part, prepend_changelog, render_changelog_section
+from rcflow.effects import Commit, Effect, PushBranch, RecordEvent, WriteVersionFiles
+from rcflow.errors import VersionError, VersionFileError
+from rcflow.plan import Plan
+from rcflow.snapshot import Snapshot
+from rcflow.states import State, classify
+from rcflow.steps import (
+    active_bump,
+    blockers,
+    final_texts,
+    head_texts,
+    unfinished_rollback,
+    version_key,
+    work_texts,
+)
+from rcflow.version import Version, parse, resolve_target, tag_name
+
+
+@dataclass(frozen=True)
+class BumpArgs:
+    request: str = "auto"  # major | minor | patch | auto | X.Y.Z
+
+
+def _current(s: Snapshot, files_version: Version | None, highest_final: Version | None) -> Version | None:
+    """The version parts bump from, chosen so that repeating the same bump changes nothing.
+
+    With a release behind us the base is the newest final ever (numbers are never reused); the
+    in-flight version in the files would otherwise be bumped again on every re-run. Before any
+    release, the base is what the files said before rcflow's own bump, as the ledger recorded.
+    """
+    if highest_final is not None:
+        return None
+    if files_version is not None:
+        event = active_bump(s, files_version.base)
+        if event is not None and event.data.get("from"):
+            try:
+                return parse(str(event.data["from"]))
+            except VersionError:
+                return files_version
+    return files_version
+
+
+def bump_message(target: Version) -> str:
+    return f"chore(release): bump version to {target}"
+
+
+def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
+    release = classify(s, config)
+    base = {
+        "step": "bump",
+        "state": release.state.value,
+        "fingerprint": s.fingerprint(),
+    }
+    refusals: list[str] = []
+    if not config.version_files:
+        refusals.append("no version file found: add a [[version_file]] to rcflow.toml")
+        return Plan(**base, blockers=tuple(refusals))
+    if release.files_version is None:
+        refusals.extend(release.problems or ["the version files hold no version rcflow can read"])
+        return Plan(**base, blockers=tuple(refusals))
+    if unfinished_rollback(s, config, release):
+        refusals.append("a rollback is unfinished: run `rcflow rollback` to complete it first")
+
+    auto = bump_part(s.commits_since_final, release.highest_final or release.files_version)
+    try:
+        target = resolve_target(
+            args.request,
+            _current(s, release.files_version, release.highest_final),
+            release.highest_final,
+            auto,
+            tag_prefix=config.tag_prefix,
+        )
+    except VersionError as exc:
+        return Plan(**base, blockers=(*refusals, exc.message))
+    tag = tag_name(target, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+    subject = {"version": str(target), "tag": tag}
+
+    in_flight = release.target
+    if release.state in (State.CANDIDATE, State.VALIDATED, State.REJECTED) and in_flight != target:
+        refusals.append(
+            f"{release.latest.tag if release.latest else in_flight} is in flight: promote it or "
+            "roll it back before bumping to another version"
+        )
+
+    need_write = release.files_version.base != target
+    effects: list[Effect] = []
+    if need_write:
+        try:
+            contents = final_texts(s, config, target)
+        except (VersionFileError, VersionError) as exc:
+            return Plan(**base, blockers=(*refusals, exc.message), subject=subject)
+        if config.changelog:
+            day = datetime.fromtimestamp(s.now, UTC).date().isoformat()
+            old = head_texts(s).get(config.changelog)
+            new = prepend_changelog(old, render_changelog_section(target, day, s.commits_since_final))
+            if new != old:
+                contents[config.changelog] = new
+        paths = sorted(contents)
+        works = work_texts(s)
+        # A crash between writing and committing leaves exactly the planned text behind: that is
+        # our own unfinished work, not a user's uncommitted change.
+        resumable = [p for p in paths if works.get(p) == contents[p]]
+        refusals.extend(blockers(git_checks.findings(s, allow_dirty=resumable, head_pushed=False)))
+        effects.append(
+            WriteVersionFiles(
+                version=str(target),
+                contents=tuple((p, contents[p]) for p in paths),
+                expected=tuple((p, works.get(p)) for p in paths),
+            )
+        )
+        effects.append(
+            Commit(
+                paths=tuple(paths),
+                message=bump_message(target),
+                parent=s.head or "",
+            )
+        )
+    else:
+        refusals.extend(blockers(git_checks.findings(s, clean=False, head_pushed=False)))
+
+    if need_write or not s.head_on_remote:
+        effects.append(PushBranch(s.remote, s.release_branch))
+    if need_write or active_bump(s, target) is None:
+        ours = need_write or bool(
+            s.commits_since_final and s.commits_since_final[0].subject == bump_message(target)
+        )
+        effects.append(
+            RecordEvent(
+                "bumped",
+                version_key(target),
+                {
+                    "from": str(release.files_version) if need_write else None,
+                    "to": str(target),
+                    "request": args.request,
+                    # apply stamps every event with HEAD: for our own commit, the bump commit
+                    "adopted": not ours,
+                },
+            )
+        )
+    if refusals:
+        return Plan(**base, blockers=tuple(refusals), subject=subject)
+    return Plan(
+        **base,
+        effects=tuple(effects),
+        done=f"the version files already say {target} and {s.remote} has the commit",
+        subject=subject,
+    )

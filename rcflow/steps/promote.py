@@ -1,0 +1,153 @@
+"""promote: tag the validated RC's exact commit `vX.Y.Z`, push it, publish the release."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rcflow.checks import git as git_checks
+from rcflow.config import Config
+from rcflow.effects import (
+    Commit,
+    CreateRelease,
+    CreateTag,
+    Effect,
+    PushBranch,
+    PushTag,
+    RecordEvent,
+    VerifyVersionOnlyDiff,
+    WriteVersionFiles,
+)
+from rcflow.errors import VersionError, VersionFileError
+from rcflow.files import read_versions
+from rcflow.plan import Plan
+from rcflow.snapshot import Snapshot
+from rcflow.states import Candidate, Release, State, classify
+from rcflow.steps import blockers, event_done, final_texts, head_texts, unfinished_rollback, work_texts
+from rcflow.version import Version, tag_name
+
+
+@dataclass(frozen=True)
+class PromoteArgs:
+    pass
+
+
+def _evidence(c: Candidate) -> str:
+    lines = [f"- {r.name}: {'passed' if r.passed else 'failed'} ({r.time})" for r in c.results]
+    return "\n".join(lines) or "- signed off with no validations configured"
+
+
+def _finish(s: Snapshot, tag: str, version: Version, rc_tag: str) -> list[Effect]:
+    """What completes a final tag that exists: pushed, released, recorded."""
+    effects: list[Effect] = []
+    if tag not in s.remote_tags:
+        effects.append(PushTag(s.remote, tag))
+    if tag not in s.releases:
+        effects.append(CreateRelease(tag, str(version), f"Promoted from {rc_tag}.", prerelease=False))
+    if not event_done(s, "promoted", tag):
+        data = {"version": str(version), "rc": rc_tag, "sha": s.tag_commit(tag)}
+        effects.append(RecordEvent("promoted", tag, data))
+    return effects
+
+
+def _refusal(release: Release) -> str:
+    latest = release.latest
+    if release.state is State.CANDIDATE and latest is not None:
+        return f"{latest.tag} has not passed validation: run `rcflow validate`"
+    if release.state is State.REJECTED and latest is not None:
+        failed = ", ".join(r.name for r in latest.results if not r.passed and r.required)
+        return (
+            f"{latest.tag} failed validation ({failed}): fix it, then cut a new RC with `rcflow rc`"
+        )
+    if release.state is State.BUMPED:
+        return f"{release.target} has no release candidate yet: run `rcflow rc`"
+    return "no release in flight: run `rcflow bump` first"
+
+
+def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
+    release = classify(s, config)
+    base = {"step": "promote", "state": release.state.value, "fingerprint": s.fingerprint()}
+    prefix, token = config.tag_prefix, config.rc_token
+    refusals: list[str] = []
+    if unfinished_rollback(s, config, release):
+        refusals.append("a rollback is unfinished: run `rcflow rollback` to complete it first")
+
+    if release.target is None:
+        # Nothing in flight: the files' version may be a final whose promotion was interrupted.
+        v = release.files_version
+        tag = tag_name(v.base, tag_prefix=prefix, rc_token=token) if v is not None else ""
+        started = [e for e in s.ledger if e.kind == "promoting" and e.key == tag]
+        if v is None or not started or tag in release.retracted:
+            return Plan(**base, blockers=(*refusals, _refusal(release)))
+        rc_tag = str(started[-1].data.get("rc"))
+        effects = _finish(s, tag, v.base, rc_tag)
+        return Plan(
+            **base,
+            effects=tuple(effects) if not refusals else (),
+            blockers=tuple(refusals),
+            done=f"{tag} is released (promoted from {rc_tag})",
+            subject={"version": str(v.base), "tag": tag, "rc_tag": rc_tag},
+        )
+
+    target = release.target
+    latest = release.latest
+    if release.state is not State.VALIDATED or latest is None:
+        return Plan(**base, blockers=(*refusals, _refusal(release)))
+    tag = tag_name(target, tag_prefix=prefix, rc_token=token)
+    subject = {"version": str(target), "tag": tag, "rc": latest.number, "rc_tag": latest.tag, "sha": latest.sha}
+    message = (
+        f"Release {target}\n\nPromoted from {latest.tag} ({latest.sha}).\n"
+        f"Validation evidence:\n{_evidence(latest)}\n"
+    )
+    # The decision comes first, so an interrupted promotion is recognised and finished, not
+    # mistaken for a final tag someone made by hand.
+    effects: list[Effect] = [RecordEvent("promoting", tag, {"rc": latest.tag, "sha": latest.sha})]
+    if not config.rc_in_files:
+        effects.append(CreateTag(tag, latest.sha, message))
+    else:
+        fv = release.files_version
+        if fv is not None and fv.rc is not None:
+            # The final commit must follow the validated RC directly, or the proof cannot hold.
+            if s.head != latest.sha:
+                refusals.append(
+                    f"{s.release_branch} moved since {latest.tag}: with rc_in_files the final "
+                    "commit must follow the RC directly; cut a new RC with `rcflow rc`"
+                )
+            try:
+                contents = final_texts(s, config, target)
+            except (VersionFileError, VersionError) as exc:
+                return Plan(**base, blockers=(*refusals, exc.message))
+            works = work_texts(s)
+            resumable = [p for p in contents if works.get(p) == contents[p]]
+            refusals.extend(blockers(git_checks.findings(s, allow_dirty=resumable)))
+            paths = tuple(sorted(contents))
+            effects += [
+                WriteVersionFiles(str(target), tuple((p, contents[p]) for p in paths), tuple((p, works.get(p)) for p in paths)),
+                Commit(paths, f"chore(release): {target}", s.head or ""),
+            ]
+        else:
+            refusals.extend(blockers(git_checks.findings(s, head_pushed=False)))
+        rc_version = target.with_rc(latest.number)
+        allowed = tuple(
+            (
+                f.file.path,
+                rc_version.render(f.spelling, tag_prefix=prefix, rc_token=token),
+                target.render(f.spelling, tag_prefix=prefix, rc_token=token),
+            )
+            for f in read_versions(config, head_texts(s))
+        )
+        effects += [
+            VerifyVersionOnlyDiff(latest.tag, latest.sha, str(rc_version), str(target), allowed),
+            PushBranch(s.remote, s.release_branch),
+            CreateTag(tag, None, message),
+        ]
+    effects += [
+        PushTag(s.remote, tag),
+        CreateRelease(tag, str(target), f"Promoted from {latest.tag}.", prerelease=False),
+        RecordEvent("promoted", tag, {"version": str(target), "rc": latest.tag, "sha": latest.sha}),
+    ]
+    return Plan(
+        **base,
+        effects=tuple(effects) if not refusals else (),
+        blockers=tuple(refusals),
+        subject=subject,
+    )

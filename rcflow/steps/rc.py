@@ -1,0 +1,133 @@
+"""rc: tag the release commit `vX.Y.Z-rc.N`, push the tag, publish the prerelease."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rcflow.checks import git as git_checks
+from rcflow.config import Config
+from rcflow.conventional import summarize
+from rcflow.effects import (
+    Commit,
+    CreateRelease,
+    CreateTag,
+    Effect,
+    PushBranch,
+    PushTag,
+    RecordEvent,
+    WriteVersionFiles,
+)
+from rcflow.errors import VersionError, VersionFileError
+from rcflow.plan import Plan
+from rcflow.snapshot import Snapshot
+from rcflow.states import State, classify
+from rcflow.steps import blockers, event_done, final_texts, unfinished_rollback, work_texts
+from rcflow.version import Version, next_rc_number, tag_name
+
+
+@dataclass(frozen=True)
+class RcArgs:
+    pass
+
+
+def rc_message(s: Snapshot, version: Version) -> str:
+    return f"Release candidate {version}\n\n{summarize(s.commits_since_final)}\n"
+
+
+def publish(s: Snapshot, config: Config, tag: str, version: Version, sha: str) -> list[Effect]:
+    """What makes an existing local RC tag complete: pushed, released, recorded."""
+    effects: list[Effect] = []
+    if tag not in s.remote_tags:
+        effects.append(PushTag(s.remote, tag))
+    if tag not in s.releases:
+        effects.append(
+            CreateRelease(tag, f"{version}", summarize(s.commits_since_final), prerelease=True)
+        )
+    if not event_done(s, "rc_tagged", tag):
+        data = {"sha": sha, "version": str(version.base), "rc": version.rc}
+        effects.append(RecordEvent("rc_tagged", tag, data))
+    return effects
+
+
+def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
+    release = classify(s, config)
+    base = {"step": "rc", "state": release.state.value, "fingerprint": s.fingerprint()}
+    if release.target is None or release.state not in (
+        State.BUMPED,
+        State.CANDIDATE,
+        State.REJECTED,
+        State.VALIDATED,
+    ):
+        return Plan(**base, blockers=("no release in flight: run `rcflow bump` first",))
+    target = release.target
+    refusals: list[str] = []
+    if unfinished_rollback(s, config, release):
+        refusals.append("a rollback is unfinished: run `rcflow rollback` to complete it first")
+
+    latest = release.latest
+    if latest is not None and latest.sha == s.head:
+        # This commit already has its RC: finish publishing it if a run was interrupted.
+        version = target.with_rc(latest.number)
+        effects = publish(s, config, latest.tag, version, latest.sha)
+        return Plan(
+            **base,
+            effects=tuple(effects) if not refusals else (),
+            blockers=tuple(refusals),
+            done=f"{latest.tag} already tags HEAD ({latest.sha[:7]})",
+            subject={"version": str(target), "tag": latest.tag, "rc": latest.number},
+        )
+
+    files_rc = release.files_version
+    effects: list[Effect] = []
+    if (
+        config.rc_in_files
+        and files_rc is not None
+        and files_rc.rc is not None
+        and files_rc.rc not in release.used_rc_numbers
+    ):
+        # The files already carry this RC (a run stopped after its version commit): tag it.
+        number = files_rc.rc
+        refusals.extend(blockers(git_checks.findings(s, head_pushed=False)))
+        if not s.head_on_remote:
+            effects.append(PushBranch(s.remote, s.release_branch))
+    else:
+        number = next_rc_number(release.used_rc_numbers)
+        if config.rc_in_files:
+            try:
+                contents = final_texts(s, config, target.with_rc(number))
+            except (VersionFileError, VersionError) as exc:
+                return Plan(**base, blockers=(*refusals, exc.message))
+            works = work_texts(s)
+            resumable = [p for p in contents if works.get(p) == contents[p]]
+            refusals.extend(blockers(git_checks.findings(s, allow_dirty=resumable)))
+            paths = tuple(sorted(contents))
+            effects += [
+                WriteVersionFiles(
+                    str(target.with_rc(number)),
+                    tuple((p, contents[p]) for p in paths),
+                    tuple((p, works.get(p)) for p in paths),
+                ),
+                Commit(paths, f"chore(release): {target.with_rc(number)}", s.head or ""),
+                PushBranch(s.remote, s.release_branch),
+            ]
+        else:
+            refusals.extend(blockers(git_checks.findings(s)))
+
+    version = target.with_rc(number)
+    tag = tag_name(version, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+    if tag in s.all_tags:
+        refusals.append(f"{tag} already exists at {(s.tag_commit(tag) or '')[:7]}, not at HEAD")
+    on_new_commit = any(isinstance(e, Commit) for e in effects)
+    effects.append(CreateTag(tag, None if on_new_commit else s.head, rc_message(s, version)))
+    effects.append(PushTag(s.remote, tag))
+    effects.append(CreateRelease(tag, str(version), summarize(s.commits_since_final), prerelease=True))
+    data: dict[str, object] = {"version": str(target), "rc": number}
+    if not on_new_commit:
+        data["sha"] = s.head
+    effects.append(RecordEvent("rc_tagged", tag, data))
+    return Plan(
+        **base,
+        effects=tuple(effects) if not refusals else (),
+        blockers=tuple(refusals),
+        subject={"version": str(target), "tag": tag, "rc": number},
+    )

@@ -1,0 +1,177 @@
+"""rollback: undo the newest transition that can be undone — and never reuse a version number.
+
+- released  → retracted: the tag stays, the ledger and forge mark it, the previous final is current;
+- an RC     → withdrawn: its tag is deleted here and on the remote, its number stays used;
+- bumped    → reverted: a revert commit when the bump was pushed, a reset when it was not.
+
+The decision is recorded in the ledger first and the rest completes it, so a re-run after a
+crash finishes the same rollback instead of undoing one more thing. Naming what to undo
+(`rcflow rollback v1.4.0-rc.2`) makes a repeated rollback a no-op once that thing is undone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rcflow.checks import git as git_checks
+from rcflow.config import Config
+from rcflow.effects import (
+    DeleteRelease,
+    DeleteTag,
+    Effect,
+    PushBranch,
+    RecordEvent,
+    ResetBranch,
+    RetractRelease,
+    RevertCommit,
+)
+from rcflow.plan import Plan
+from rcflow.snapshot import Snapshot
+from rcflow.states import State, classify
+from rcflow.ledger import Event
+from rcflow.steps import active_bump, blockers, unfinished_rollback, version_key
+from rcflow.version import Version, tag_name
+
+
+@dataclass(frozen=True)
+class RollbackArgs:
+    what: str | None = None  # a tag or version to undo; None = the newest undoable transition
+    reason: str = ""
+    keep_tag: bool = True
+
+
+def _matches(what: str | None, *names: str) -> bool:
+    return what is None or what in names
+
+
+def revert_message(version: str) -> str:
+    return f"chore(release): revert bump to {version}"
+
+
+def _revert_effects(s: Snapshot, version: str, bump_commit: str) -> list[Effect]:
+    if s.head == bump_commit and not s.head_on_remote:
+        return [ResetBranch(drop=bump_commit, to=f"{bump_commit}^")]
+    return [RevertCommit(bump_commit, revert_message(version)), PushBranch(s.remote, s.release_branch)]
+
+
+def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) -> list[Effect]:
+    """Finish a bump revert the ledger decided: the revert itself, then its push."""
+    decided: dict[str, Event] = {}
+    for e in s.ledger:
+        if e.kind == "bump_reverted":
+            decided[e.key] = e
+        elif e.kind == "bumped":
+            decided.pop(e.key, None)
+    effects: list[Effect] = []
+    for version, event in decided.items():
+        commit = str(event.data.get("commit") or "")
+        if files_version is not None and str(files_version.base) == version and commit:
+            effects += _revert_effects(s, version, commit)
+        elif (
+            s.commits_since_final
+            and s.commits_since_final[0].subject == revert_message(version)
+            and not s.head_on_remote
+        ):
+            effects.append(PushBranch(s.remote, s.release_branch))
+    return effects
+
+
+def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
+    release = classify(s, config)
+    base = {"step": "rollback", "state": release.state.value, "fingerprint": s.fingerprint()}
+    prefix, token = config.tag_prefix, config.rc_token
+
+    # 1. Finish rollbacks that were decided but not carried out.
+    effects: list[Effect] = unfinished_rollback(s, config, release)
+    effects += _pending_revert(s, config, release.files_version)
+    if effects:
+        refusals = blockers(git_checks.findings(s, head_pushed=False))
+        needs_tree = any(isinstance(e, RevertCommit | ResetBranch) for e in effects)
+        if not needs_tree:
+            refusals = blockers(git_checks.findings(s, clean=False, on_branch=False, head_pushed=False))
+        return Plan(
+            **base,
+            effects=tuple(effects) if not refusals else (),
+            blockers=tuple(refusals),
+            notes=("finishing a rollback that was interrupted",),
+        )
+
+    # 2. Already undone? Naming the thing makes a repeated rollback a no-op.
+    if args.what is not None:
+        if args.what in release.withdrawn_tags or args.what in release.retracted:
+            return Plan(**base, done=f"{args.what} is already rolled back")
+        for e in s.ledger:
+            if e.kind == "bump_reverted" and args.what in (e.key, tag_name_of(e.key, config)):
+                if release.target is None or version_key(release.target) != e.key:
+                    return Plan(**base, done=f"the bump to {e.key} is already reverted")
+
+    # 3. The newest undoable transition.
+    state = release.state
+    refusals: list[str] = []
+    latest = release.latest
+    if state in (State.CANDIDATE, State.VALIDATED, State.REJECTED) and latest is not None:
+        if not _matches(args.what, latest.tag):
+            refusals.append(f"{args.what} is not the newest transition: that is {latest.tag}")
+        refusals += blockers(git_checks.findings(s, clean=False, on_branch=False, head_pushed=False))
+        effects = [
+            RecordEvent("rc_withdrawn", latest.tag, {"sha": latest.sha, "rc": latest.number, "reason": args.reason}),
+        ]
+        if latest.remote:
+            effects.append(DeleteTag(latest.tag, s.remote))
+        if latest.local:
+            effects.append(DeleteTag(latest.tag, None))
+        if latest.tag in s.releases:
+            effects.append(DeleteRelease(latest.tag))
+        subject = {"version": str(release.target), "tag": latest.tag, "rc": latest.number}
+    elif state is State.BUMPED and release.target is not None:
+        target = release.target
+        tag = tag_name(target, tag_prefix=prefix, rc_token=token)
+        if not _matches(args.what, str(target), tag):
+            refusals.append(f"{args.what} is not the newest transition: that is the bump to {target}")
+        event = active_bump(s, target)
+        if event is None or event.data.get("adopted"):
+            refusals.append(
+                f"rcflow did not make the bump to {target}: revert that commit by hand"
+            )
+            commit = ""
+        else:
+            commit = str(event.data.get("head") or "")
+            if not commit:
+                refusals.append(f"the ledger does not say which commit bumped {target}")
+        refusals += blockers(git_checks.findings(s, head_pushed=False))
+        effects = [RecordEvent("bump_reverted", str(target), {"commit": commit, "reason": args.reason})]
+        if commit:
+            effects += _revert_effects(s, str(target), commit)
+        subject = {"version": str(target), "tag": tag}
+    elif state is State.RELEASED and release.last_final is not None:
+        tag = tag_name(release.last_final, tag_prefix=prefix, rc_token=token)
+        if not _matches(args.what, str(release.last_final), tag):
+            refusals.append(f"{args.what} is not the newest transition: that is the release {tag}")
+        refusals += blockers(git_checks.findings(s, clean=False, on_branch=False, head_pushed=False))
+        previous = max((v for v in release.finals if v < release.last_final), default=None)
+        effects = [
+            RecordEvent(
+                "retracted",
+                tag,
+                {
+                    "version": str(release.last_final),
+                    "previous": str(previous) if previous else None,
+                    "reason": args.reason,
+                },
+            )
+        ]
+        if tag in s.releases:
+            effects.append(RetractRelease(tag, f"Retracted: {args.reason or 'no reason given'}"))
+        subject = {"version": str(release.last_final), "tag": tag}
+    else:
+        return Plan(**base, blockers=(f"nothing to roll back in state {state.value}",))
+    return Plan(
+        **base,
+        effects=tuple(effects) if not refusals else (),
+        blockers=tuple(refusals),
+        subject=subject,
+    )
+
+
+def tag_name_of(version_text: str, config: Config) -> str:
+    return f"{config.tag_prefix}{version_text}"

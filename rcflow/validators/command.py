@@ -1,0 +1,112 @@
+"""Command validations: each `[[validate]] run = ...` in its own clean worktree of the RC commit.
+
+They run in parallel, each with its timeout; output goes to a log kept per RC under the git dir,
+so a failure can be read after the fact and nothing is left in the maintainer's work tree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from rcflow import proc
+from rcflow.adapters.git import Git
+from rcflow.effects import ValidationSpec
+
+Progress = Callable[[str, str, str], None]  # (validation name, what happened, detail)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    passed: bool
+    duration: float
+    detail: str  # "exit 0", "exit 3", "timed out after 600s", "could not start: ..."
+    log: str  # path of the log file
+    required: bool
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def _kill_group(p: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
+
+
+def _run_one(
+    git: Git,
+    spec: ValidationSpec,
+    tag: str,
+    sha: str,
+    version: str,
+    logs: Path,
+    work: Path,
+    progress: Progress,
+) -> Outcome:
+    log = logs / f"{_safe(spec.name)}.log"
+    tree = work / f"{_safe(tag)}-{_safe(spec.name)}"
+    start = time.monotonic()
+    progress(spec.name, "started", f"in a worktree of {sha[:7]}")
+    try:
+        if tree.exists():
+            git.worktree_remove(tree)
+        git.worktree_add(tree, sha)
+    except Exception as exc:  # a worktree that cannot be made fails this validation only
+        detail = f"could not check out {sha[:7]}: {exc}"
+        progress(spec.name, "failed", detail)
+        return Outcome(spec.name, False, 0.0, detail, str(log), spec.required)
+    env = {"RCFLOW_TAG": tag, "RCFLOW_SHA": sha, "RCFLOW_VERSION": version, "CI": os.environ.get("CI", "")}
+    try:
+        p = proc.start_shell(spec.run, cwd=tree, env=env, log_path=log)
+        try:
+            code = p.wait(timeout=spec.timeout)
+            detail = f"exit {code}"
+            passed = code == 0
+        except subprocess.TimeoutExpired:
+            _kill_group(p)
+            detail = f"timed out after {spec.timeout:g}s"
+            passed = False
+    finally:
+        try:
+            git.worktree_remove(tree)
+        except Exception:  # noqa: S110 - a leftover worktree is pruned on the next run
+            pass
+    duration = time.monotonic() - start
+    progress(spec.name, "passed" if passed else "failed", f"{detail} in {duration:.1f}s")
+    return Outcome(spec.name, passed, round(duration, 3), detail, str(log), spec.required)
+
+
+def run_all(
+    git: Git,
+    specs: Sequence[ValidationSpec],
+    *,
+    tag: str,
+    sha: str,
+    version: str,
+    progress: Progress,
+) -> list[Outcome]:
+    """Run every spec in parallel against sha; results in the order of specs."""
+    if not specs:
+        return []
+    logs = git.git_dir / "rcflow" / "logs" / _safe(tag)
+    work = git.git_dir / "rcflow" / "worktrees"
+    logs.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=min(len(specs), max(os.cpu_count() or 1, 2))) as pool:
+        futures = [
+            pool.submit(_run_one, git, spec, tag, sha, version, logs, work, progress)
+            for spec in specs
+        ]
+        return [f.result() for f in futures]
