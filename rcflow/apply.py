@@ -42,7 +42,9 @@ from rcflow.validators import command as command_validators
 class LedgerWriter:
     """Appends events with compare-and-swap on the remote ledger ref."""
 
-    def __init__(self, git: Git, remote: str, tip: str | None, events: tuple[Event, ...], me: RunIdentity):
+    def __init__(
+        self, git: Git, remote: str, tip: str | None, events: tuple[Event, ...], me: RunIdentity
+    ):
         self.git = git
         self.remote = remote
         self.tip = tip
@@ -174,7 +176,9 @@ class Executor:
         if sha != e.parent:
             if head and head[1] == (e.parent,) and head[2] == e.message.splitlines()[0]:
                 return f"skipped: already committed as {sha[:7]}"
-            raise ConflictError(f"HEAD moved to {sha[:7]} since the plan was made; re-run to re-plan")
+            raise ConflictError(
+                f"HEAD moved to {sha[:7]} since the plan was made; re-run to re-plan"
+            )
         new = self.git.commit(e.paths, e.message)
         return f"done: {new[:7]}"
 
@@ -225,7 +229,9 @@ class Executor:
             raise ConflictError(f"tag {e.name} already exists at {existing[:7]}, not {target[:7]}")
         remote = self.git.remote_ref(self.writer.remote, f"refs/tags/{e.name}")
         if remote is not None and remote != target:
-            raise ConflictError(f"tag {e.name} exists on {self.writer.remote} at {remote[:7]}, not {target[:7]}")
+            raise ConflictError(
+                f"tag {e.name} exists on {self.writer.remote} at {remote[:7]}, not {target[:7]}"
+            )
         self.git.create_tag(e.name, target, e.message)
         return "done"
 
@@ -235,7 +241,9 @@ class Executor:
         if remote is not None and (local is None or remote == local):
             return "skipped: the remote has it"
         if remote is not None:
-            raise ConflictError(f"tag {e.name} is at {remote[:7]} on {e.remote}, not {(local or '')[:7]}")
+            raise ConflictError(
+                f"tag {e.name} is at {remote[:7]} on {e.remote}, not {(local or '')[:7]}"
+            )
         if local is None:
             raise EffectError(f"tag {e.name} does not exist here; re-run to re-plan")
         self.git.push(e.remote, [f"refs/tags/{e.name}:refs/tags/{e.name}"])
@@ -299,7 +307,13 @@ class Executor:
             self.writer.append(
                 kind,
                 f"{e.tag}/{o.name}",
-                {"sha": e.sha, "duration": o.duration, "detail": o.detail, "log": o.log, "required": o.required},
+                {
+                    "sha": e.sha,
+                    "duration": o.duration,
+                    "detail": o.detail,
+                    "log": o.log,
+                    "required": o.required,
+                },
             )
         failed = [o.name for o in outcomes if not o.passed and o.required]
         self.writer.append(

@@ -54,7 +54,9 @@ class Options:
     path: Path | None = None
 
 
-def _options(ctx: typer.Context, dry_run: bool, json: bool, yes: bool, path: Path | None) -> Options:
+def _options(
+    ctx: typer.Context, dry_run: bool, json: bool, yes: bool, path: Path | None
+) -> Options:
     """Options may come before or after the command name; either place counts."""
     base: Options = ctx.obj if isinstance(ctx.obj, Options) else Options()
     return Options(
@@ -250,7 +252,18 @@ def validate(
 
     names = tuple(rerun or ())
     extra = [a for n in names for a in ("--rerun", n)]
-    _step(ctx, "validate", ValidateArgs(names), extra, dry_run, json, yes, path, break_lease, plan_file)
+    _step(
+        ctx,
+        "validate",
+        ValidateArgs(names),
+        extra,
+        dry_run,
+        json,
+        yes,
+        path,
+        break_lease,
+        plan_file,
+    )
 
 
 @app.command()

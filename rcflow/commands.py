@@ -94,7 +94,9 @@ def _check_reviewed(plan: Plan, plan_file: Path) -> None:
     except (OSError, json.JSONDecodeError) as exc:
         raise UsageError(f"--plan-file {plan_file}: cannot read a plan: {exc}") from exc
     if reviewed.get("step") != plan.step:
-        raise UsageError(f"--plan-file {plan_file}: a plan for {reviewed.get('step')}, not {plan.step}")
+        raise UsageError(
+            f"--plan-file {plan_file}: a plan for {reviewed.get('step')}, not {plan.step}"
+        )
     if reviewed.get("fingerprint") != plan.fingerprint:
         raise ConflictError(
             f"the repository changed since the plan in {plan_file} was made: nothing was applied",

@@ -47,7 +47,7 @@ class Commit(Effect):
 
 @dataclass(frozen=True)
 class VerifyVersionOnlyDiff(Effect):
-    """rc_in_files promotion: prove the commit to tag differs from the RC only in version strings."""
+    """rc_in_files promotion: prove the final commit differs from the RC only in versions."""
 
     kind: ClassVar[str] = "verify_version_only_diff"
     rc_tag: str

@@ -54,7 +54,7 @@ class BlockedError(RcflowError):
 
 
 class ConflictError(RcflowError):
-    """The world holds something that contradicts the plan (a tag at another commit, a moved ref)."""
+    """The world contradicts the plan (a tag at another commit, a moved ref)."""
 
     exit_code = ExitCode.CONFLICT
 

@@ -24,8 +24,10 @@ class FoundVersion:
 
 
 def _default_spelling(kind: VersionFileKind) -> Spelling:
-    return Spelling.PEP440 if kind in (VersionFileKind.PYPROJECT, VersionFileKind.PYTHON) else (
-        Spelling.SEMVER
+    return (
+        Spelling.PEP440
+        if kind in (VersionFileKind.PYPROJECT, VersionFileKind.PYTHON)
+        else (Spelling.SEMVER)
     )
 
 
@@ -58,7 +60,9 @@ def read_versions(config: Config, texts: Mapping[str, str | None]) -> list[Found
                 )
             except VersionError:
                 try:
-                    version = parse(ref.value, None, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+                    version = parse(
+                        ref.value, None, tag_prefix=config.tag_prefix, rc_token=config.rc_token
+                    )
                 except VersionError:
                     version = None
             found.append(FoundVersion(file, ref, version, spelling))
@@ -85,12 +89,13 @@ def rewrite(config: Config, texts: Mapping[str, str | None], version: Version) -
     found = read_versions(config, texts)
     by_path: dict[str, dict[str, str]] = {}
     for f in found:
-        rendered = version.render(f.spelling, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+        rendered = version.render(
+            f.spelling, tag_prefix=config.tag_prefix, rc_token=config.rc_token
+        )
         by_path.setdefault(f.file.path, {})[f.ref.key] = rendered
     out: dict[str, str] = {}
     for file in config.version_files:
-        old = texts[file.path]
-        assert old is not None  # read_versions raised otherwise
+        old = texts[file.path] or ""  # read_versions raised on a missing file
         new = update(file.kind, file.path, old, by_path.get(file.path, {}), file.pattern)
         if new != old:
             out[file.path] = new

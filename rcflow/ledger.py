@@ -139,9 +139,12 @@ def current_lease(events: Iterable[Event]) -> Lease | None:
                 command=str(d.get("command", "")),
                 event_id=event.id,
             )
-        elif event.kind in ("lease_released", "lease_broken") and lease is not None:
-            if event.key == lease.run:
-                lease = None
+        elif (
+            event.kind in ("lease_released", "lease_broken")
+            and lease is not None
+            and event.key == lease.run
+        ):
+            lease = None
     return lease
 
 

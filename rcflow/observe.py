@@ -11,9 +11,9 @@ from pathlib import Path
 
 from rcflow.adapters.git import Git, LogEntry
 from rcflow.config import Config
+from rcflow.conventional import Commit
 from rcflow.forge import Forge
 from rcflow.ledger import LEDGER_REF, Event
-from rcflow.conventional import Commit
 from rcflow.snapshot import Snapshot, VersionFileFact
 from rcflow.version import parse_tag
 

@@ -95,9 +95,17 @@ def step_view(result: StepResult, config: Config) -> dict[str, Any]:
         "step": result.step,
         "status": result.status,
         "plan": result.plan.to_json(),
-        "applied": [{"description": a.effect.describe(), "outcome": a.outcome} for a in result.applied],
+        "applied": [
+            {"description": a.effect.describe(), "outcome": a.outcome} for a in result.applied
+        ],
         "validations": [
-            {"name": o.name, "passed": o.passed, "detail": o.detail, "duration": o.duration, "log": o.log}
+            {
+                "name": o.name,
+                "passed": o.passed,
+                "detail": o.detail,
+                "duration": o.duration,
+                "log": o.log,
+            }
             for o in result.results
         ],
         **{k: view[k] for k in ("state", "version", "target", "rc", "tag", "next", "problems")},
@@ -134,7 +142,9 @@ class Output:
             return
         head = "Plan (dry run, nothing will change)" if dry_run else "Plan"
         subject = plan.subject.get("tag") or plan.subject.get("version") or ""
-        self.out.print(f"[bold]{head}[/]: rcflow {plan.step} {escape(str(subject))} (state: {plan.state})")
+        self.out.print(
+            f"[bold]{head}[/]: rcflow {plan.step} {escape(str(subject))} (state: {plan.state})"
+        )
         for i, effect in enumerate(plan.effects, 1):
             self.out.print(f"  {i}. {escape(effect.describe())}")
         for note in plan.notes:
@@ -145,12 +155,20 @@ class Output:
             return True
         from rich.prompt import Confirm
 
-        return Confirm.ask(f"Apply these {len(plan.effects)} changes?", console=self.err, default=False)
+        return Confirm.ask(
+            f"Apply these {len(plan.effects)} changes?", console=self.err, default=False
+        )
 
     def effect(self, effect: Effect, outcome: str) -> None:
         if self.json_mode:
             return
-        mark = "[green]✓[/]" if outcome.startswith("done") else "[yellow]✗[/]" if outcome.startswith("failed") else "[dim]·[/]"
+        mark = (
+            "[green]✓[/]"
+            if outcome.startswith("done")
+            else "[yellow]✗[/]"
+            if outcome.startswith("failed")
+            else "[dim]·[/]"
+        )
         extra = "" if outcome == "done" else f" [dim]({escape(outcome)})[/]"
         with self._lock:
             self.err.print(f"{mark} {escape(effect.describe())}{extra}")
@@ -184,13 +202,17 @@ class Output:
         elif result.status == "failed":
             failed = [o for o in result.results if not o.passed]
             for o in failed:
-                self.out.print(f"[red]{escape(o.name)} failed[/] ({escape(o.detail)}); log: {escape(o.log)}")
+                self.out.print(
+                    f"[red]{escape(o.name)} failed[/] ({escape(o.detail)}); log: {escape(o.log)}"
+                )
         self._state_line(view)
 
     def _state_line(self, view: Mapping[str, Any]) -> None:
         what = view.get("tag") or view.get("target") or view.get("version") or "no release"
         nxt = ", ".join(f"rcflow {n}" for n in view["next"]) or "nothing"
-        self.out.print(f"State: [bold]{view['state']}[/] ({escape(str(what))}). Next: {escape(nxt)}.")
+        self.out.print(
+            f"State: [bold]{view['state']}[/] ({escape(str(what))}). Next: {escape(nxt)}."
+        )
 
     def status(self, snap: Snapshot, release: Release, config: Config) -> None:
         view = status_view(snap, release, config)
@@ -204,8 +226,10 @@ class Output:
             p(f"In flight:    [bold]{escape(view['target'])}[/]")
         p(f"State:        [bold]{view['state']}[/]")
         for c in view["candidates"]:
-            where = "here and on " + view["remote"] if c["local"] and c["remote"] else (
-                "on " + view["remote"] if c["remote"] else "only here"
+            where = (
+                "here and on " + view["remote"]
+                if c["local"] and c["remote"]
+                else ("on " + view["remote"] if c["remote"] else "only here")
             )
             p(f"  {escape(c['tag'])} at {c['sha'][:7]} ({escape(where)})")
             for r in c["validations"]:
@@ -221,8 +245,16 @@ class Output:
         p(f"Next:         {escape(', '.join('rcflow ' + n for n in view['next']))}")
 
     def log(self, events: Iterable[Event]) -> None:
-        rows = [
-            {"time": e.time, "actor": e.actor, "kind": e.kind, "key": e.key, "run": e.run, "data": dict(e.data), "id": e.id}
+        rows: list[dict[str, Any]] = [
+            {
+                "time": e.time,
+                "actor": e.actor,
+                "kind": e.kind,
+                "key": e.key,
+                "run": e.run,
+                "data": dict(e.data),
+                "id": e.id,
+            }
             for e in events
         ]
         if self.json_mode:
@@ -238,11 +270,15 @@ class Output:
             elif data.get("sha"):
                 detail = f" sha={str(data['sha'])[:7]}"
             url = f" {data['run_url']}" if data.get("run_url") else ""
-            self.out.print(f"{r['time']}  {escape(r['actor']):<24} {r['kind']:<20} {escape(r['key'])}{escape(detail)}{escape(url)}")
+            who = escape(r["actor"])
+            what = escape(f"{r['key']}{detail}{url}")
+            self.out.print(f"{r['time']}  {who:<24} {r['kind']:<20} {what}")
 
     # -- errors ----------------------------------------------------------------------------
 
-    def error(self, err: RcflowError, *, state: str | None = None, resume: str | None = None) -> None:
+    def error(
+        self, err: RcflowError, *, state: str | None = None, resume: str | None = None
+    ) -> None:
         blockers = err.blockers if isinstance(err, BlockedError) else ()
         if self.json_mode:
             self.document(
@@ -262,11 +298,17 @@ class Output:
             if err.hint:
                 self.err.print(f"  hint: {escape(err.hint)}")
             if state:
-                self.err.print(f"  state: {escape(state)}" + (f"; resume with: {escape(resume)}" if resume else ""))
+                self.err.print(
+                    f"  state: {escape(state)}"
+                    + (f"; resume with: {escape(resume)}" if resume else "")
+                )
         if self.env.get("GITHUB_ACTIONS") == "true":
             text = err.message + (f" — resume with: {resume}" if resume else "")
             sys.stdout.write(f"::error title=rcflow::{_annotation(text)}\n")
-            self._summary(f"### rcflow failed\n\n- error: {err.message}\n- state: {state}\n- resume: `{resume}`\n")
+            self._summary(
+                f"### rcflow failed\n\n- error: {err.message}\n- state: {state}\n"
+                f"- resume: `{resume}`\n"
+            )
 
     # -- GitHub Actions --------------------------------------------------------------------
 
@@ -289,7 +331,8 @@ class Output:
         lines = [f"### rcflow {result.step if result else 'status'}", ""]
         if result:
             lines += [f"- {a.effect.describe()}: {a.outcome}" for a in result.applied]
-        lines.append(f"- state: **{view.get('state')}** ({view.get('tag') or view.get('version') or 'no release'})")
+        what = view.get("tag") or view.get("version") or "no release"
+        lines.append(f"- state: **{view.get('state')}** ({what})")
         self._summary("\n".join(lines) + "\n")
 
     def _summary(self, text: str) -> None:

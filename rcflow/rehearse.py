@@ -7,6 +7,8 @@ and shows every step, including a promotion refused before validation and a re-r
 
 from __future__ import annotations
 
+import json
+import shlex
 import shutil
 import sys
 import tempfile
@@ -55,18 +57,15 @@ def _demo_repo(sandbox: Path) -> Path:
         'description = "A sample project for the rcflow demo"\n',
         encoding="utf-8",
     )
-    py = shlex_quote(sys.executable)
+    py = shlex.quote(sys.executable)
+    unit = f"{py} -c 'print(\"12 tests passed\")'"
+    smoke = f'{py} -c \'import greeting; assert greeting.greet("Ada") == "Hello, Ada!"\''
+    # json.dumps spells a valid TOML basic string for these ASCII commands.
     (work / "rcflow.toml").write_text(
         "# rcflow demo configuration\n"
         'changelog = "CHANGELOG.md"\n\n'
-        "[[validate]]\n"
-        'name = "unit"\n'
-        f"run = \"{py} -c 'print(\\\"12 tests passed\\\")'\"\n"
-        'timeout = "2m"\n\n'
-        "[[validate]]\n"
-        'name = "smoke"\n'
-        f"run = \"{py} -c 'import tomllib; print(tomllib.load(open(\\\"pyproject.toml\\\", \\\"rb\\\"))[\\\"project\\\"][\\\"version\\\"])'\"\n"
-        'timeout = "1m"\n',
+        f'[[validate]]\nname = "unit"\nrun = {json.dumps(unit)}\ntimeout = "2m"\n\n'
+        f'[[validate]]\nname = "smoke"\nrun = {json.dumps(smoke)}\ntimeout = "1m"\n',
         encoding="utf-8",
     )
     gitadapter.run_git(work, "add", ".")
@@ -80,12 +79,6 @@ def _demo_repo(sandbox: Path) -> Path:
     return work
 
 
-def shlex_quote(path: str) -> str:
-    import shlex
-
-    return shlex.quote(path)
-
-
 def _sandbox_of(source: Path, sandbox: Path) -> Path:
     """A bare copy of source's origin (plus its local branch) and a fresh clone of that copy."""
     root, _ = gitadapter.Git.discover(source)
@@ -94,7 +87,9 @@ def _sandbox_of(source: Path, sandbox: Path) -> Path:
     url = ctx.git.config_value(f"remote.{remote}.url")
     if not url:
         raise UsageError(f"{root}: no remote named {remote} to rehearse against")
-    if not any(url.startswith(p) for p in ("/", "file:", "http:", "https:", "ssh:", "git@", "git:")):
+    if not any(
+        url.startswith(p) for p in ("/", "file:", "http:", "https:", "ssh:", "git@", "git:")
+    ):
         url = str((root / url).resolve())
     mirror = sandbox / "origin.git"
     gitadapter.clone_mirror(url, mirror)
@@ -138,7 +133,9 @@ def run(out: Any, *, source: Path | None, part: str, keep: bool) -> int:
             out.say("pyproject.toml says 1.3.0, v1.3.0 is tagged, one `feat:` commit since.")
         else:
             work = _sandbox_of(source, sandbox)
-            out.say(f"[bold]Rehearsal[/] in {work} (origin: a bare copy; the real remote is untouched)")
+            out.say(
+                f"[bold]Rehearsal[/] in {work} (origin: a bare copy; the real remote is untouched)"
+            )
         ctx = commands.load_context(work)
         snap, release = commands.status(ctx)
         out.status(snap, release, ctx.config)
@@ -146,7 +143,9 @@ def run(out: Any, *, source: Path | None, part: str, keep: bool) -> int:
         sequence: list[tuple[str, Any, str]] = [("bump", BumpArgs(part), "bump the version")]
         sequence.append(("rc", RcArgs(), "tag a release candidate"))
         if source is None:
-            sequence.append(("promote", PromoteArgs(), "promote before validation (must be refused)"))
+            sequence.append(
+                ("promote", PromoteArgs(), "promote before validation (must be refused)")
+            )
         sequence += [
             ("validate", ValidateArgs(), "validate the exact RC commit"),
             ("promote", PromoteArgs(), "promote the validated RC"),

@@ -60,9 +60,7 @@ class Snapshot:
             "remote_branch": self.remote_branch,
             "ledger": self.ledger_tip,
             "files": [(f.path, f.head_text, f.work_text) for f in self.files],
-            "releases": sorted(
-                (t, r.prerelease, r.retracted) for t, r in self.releases.items()
-            ),
+            "releases": sorted((t, r.prerelease, r.retracted) for t, r in self.releases.items()),
         }
         blob = json.dumps(facts, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

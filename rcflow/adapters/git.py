@@ -70,9 +70,7 @@ class Git:
     # -- reads -----------------------------------------------------------------------------
 
     def _run(self, *args: str, check: bool = True, input: str | None = None) -> proc.Result:
-        return proc.run(
-            ("git", *args), cwd=self.root, env=_git_env(), check=check, input=input
-        )
+        return proc.run(("git", *args), cwd=self.root, env=_git_env(), check=check, input=input)
 
     @staticmethod
     def discover(path: Path) -> tuple[Path, Path]:
@@ -149,7 +147,7 @@ class Git:
         return {line.split(" ")[0] for line in out.splitlines() if not line.endswith(" missing")}
 
     def fetch_objects(self, remote: str, refs: Sequence[str]) -> None:
-        """Fetch the objects behind remote refs without writing any local ref (not even FETCH_HEAD)."""
+        """Fetch the objects behind remote refs; no local ref is written, not even FETCH_HEAD."""
         if refs:
             self._run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, *refs)
 
@@ -233,7 +231,7 @@ class Git:
         return ident.rsplit(">", 1)[0] + ">" if ">" in ident else None
 
     def changed_lines(self, old: str, new: str) -> list[tuple[str, str, str]]:
-        """(path, removed line, added line) triples of a zero-context diff; ('','','') for binary."""
+        """(path, removed, added) line triples of a zero-context diff; ('', '', '') if binary."""
         out = self._run("diff", "--unified=0", "--no-color", "--no-ext-diff", old, new).stdout
         path = ""
         removed: list[str] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from rcflow.checks import git as git_checks
 from rcflow.config import Config
@@ -30,7 +31,9 @@ class BumpArgs:
     request: str = "auto"  # major | minor | patch | auto | X.Y.Z
 
 
-def _current(s: Snapshot, files_version: Version | None, highest_final: Version | None) -> Version | None:
+def _current(
+    s: Snapshot, files_version: Version | None, highest_final: Version | None
+) -> Version | None:
     """The version parts bump from, chosen so that repeating the same bump changes nothing.
 
     With a release behind us the base is the newest final ever (numbers are never reused); the
@@ -55,18 +58,14 @@ def bump_message(target: Version) -> str:
 
 def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
     release = classify(s, config)
-    base = {
-        "step": "bump",
-        "state": release.state.value,
-        "fingerprint": s.fingerprint(),
-    }
+    new = partial(Plan, "bump", release.state.value, s.fingerprint())
     refusals: list[str] = []
     if not config.version_files:
         refusals.append("no version file found: add a [[version_file]] to rcflow.toml")
-        return Plan(**base, blockers=tuple(refusals))
+        return new(blockers=tuple(refusals))
     if release.files_version is None:
         refusals.extend(release.problems or ["the version files hold no version rcflow can read"])
-        return Plan(**base, blockers=tuple(refusals))
+        return new(blockers=tuple(refusals))
     if unfinished_rollback(s, config, release):
         refusals.append("a rollback is unfinished: run `rcflow rollback` to complete it first")
 
@@ -80,7 +79,7 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
             tag_prefix=config.tag_prefix,
         )
     except VersionError as exc:
-        return Plan(**base, blockers=(*refusals, exc.message))
+        return new(blockers=(*refusals, exc.message))
     tag = tag_name(target, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
     subject = {"version": str(target), "tag": tag}
 
@@ -97,13 +96,15 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
         try:
             contents = final_texts(s, config, target)
         except (VersionFileError, VersionError) as exc:
-            return Plan(**base, blockers=(*refusals, exc.message), subject=subject)
+            return new(blockers=(*refusals, exc.message), subject=subject)
         if config.changelog:
             day = datetime.fromtimestamp(s.now, UTC).date().isoformat()
             old = head_texts(s).get(config.changelog)
-            new = prepend_changelog(old, render_changelog_section(target, day, s.commits_since_final))
-            if new != old:
-                contents[config.changelog] = new
+            updated = prepend_changelog(
+                old, render_changelog_section(target, day, s.commits_since_final)
+            )
+            if updated != old:
+                contents[config.changelog] = updated
         paths = sorted(contents)
         works = work_texts(s)
         # A crash between writing and committing leaves exactly the planned text behind: that is
@@ -147,9 +148,8 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
             )
         )
     if refusals:
-        return Plan(**base, blockers=tuple(refusals), subject=subject)
-    return Plan(
-        **base,
+        return new(blockers=tuple(refusals), subject=subject)
+    return new(
         effects=tuple(effects),
         done=f"the version files already say {target} and {s.remote} has the commit",
         subject=subject,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from rcflow.checks import git as git_checks
 from rcflow.config import Config
@@ -22,7 +23,14 @@ from rcflow.files import read_versions
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
 from rcflow.states import Candidate, Release, State, classify
-from rcflow.steps import blockers, event_done, final_texts, head_texts, unfinished_rollback, work_texts
+from rcflow.steps import (
+    blockers,
+    event_done,
+    final_texts,
+    head_texts,
+    unfinished_rollback,
+    work_texts,
+)
 from rcflow.version import Version, tag_name
 
 
@@ -42,7 +50,9 @@ def _finish(s: Snapshot, tag: str, version: Version, rc_tag: str) -> list[Effect
     if tag not in s.remote_tags:
         effects.append(PushTag(s.remote, tag))
     if tag not in s.releases:
-        effects.append(CreateRelease(tag, str(version), f"Promoted from {rc_tag}.", prerelease=False))
+        effects.append(
+            CreateRelease(tag, str(version), f"Promoted from {rc_tag}.", prerelease=False)
+        )
     if not event_done(s, "promoted", tag):
         data = {"version": str(version), "rc": rc_tag, "sha": s.tag_commit(tag)}
         effects.append(RecordEvent("promoted", tag, data))
@@ -65,7 +75,7 @@ def _refusal(release: Release) -> str:
 
 def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
     release = classify(s, config)
-    base = {"step": "promote", "state": release.state.value, "fingerprint": s.fingerprint()}
+    new = partial(Plan, "promote", release.state.value, s.fingerprint())
     prefix, token = config.tag_prefix, config.rc_token
     refusals: list[str] = []
     if unfinished_rollback(s, config, release):
@@ -77,12 +87,11 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
         tag = tag_name(v.base, tag_prefix=prefix, rc_token=token) if v is not None else ""
         started = [e for e in s.ledger if e.kind == "promoting" and e.key == tag]
         if v is None or not started or tag in release.retracted:
-            return Plan(**base, blockers=(*refusals, _refusal(release)))
+            return new(blockers=(*refusals, _refusal(release)))
         rc_tag = str(started[-1].data.get("rc"))
-        effects = _finish(s, tag, v.base, rc_tag)
-        return Plan(
-            **base,
-            effects=tuple(effects) if not refusals else (),
+        finishing = _finish(s, tag, v.base, rc_tag)
+        return new(
+            effects=tuple(finishing) if not refusals else (),
             blockers=tuple(refusals),
             done=f"{tag} is released (promoted from {rc_tag})",
             subject={"version": str(v.base), "tag": tag, "rc_tag": rc_tag},
@@ -91,9 +100,15 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
     target = release.target
     latest = release.latest
     if release.state is not State.VALIDATED or latest is None:
-        return Plan(**base, blockers=(*refusals, _refusal(release)))
+        return new(blockers=(*refusals, _refusal(release)))
     tag = tag_name(target, tag_prefix=prefix, rc_token=token)
-    subject = {"version": str(target), "tag": tag, "rc": latest.number, "rc_tag": latest.tag, "sha": latest.sha}
+    subject = {
+        "version": str(target),
+        "tag": tag,
+        "rc": latest.number,
+        "rc_tag": latest.tag,
+        "sha": latest.sha,
+    }
     message = (
         f"Release {target}\n\nPromoted from {latest.tag} ({latest.sha}).\n"
         f"Validation evidence:\n{_evidence(latest)}\n"
@@ -115,13 +130,17 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
             try:
                 contents = final_texts(s, config, target)
             except (VersionFileError, VersionError) as exc:
-                return Plan(**base, blockers=(*refusals, exc.message))
+                return new(blockers=(*refusals, exc.message))
             works = work_texts(s)
             resumable = [p for p in contents if works.get(p) == contents[p]]
             refusals.extend(blockers(git_checks.findings(s, allow_dirty=resumable)))
             paths = tuple(sorted(contents))
             effects += [
-                WriteVersionFiles(str(target), tuple((p, contents[p]) for p in paths), tuple((p, works.get(p)) for p in paths)),
+                WriteVersionFiles(
+                    str(target),
+                    tuple((p, contents[p]) for p in paths),
+                    tuple((p, works.get(p)) for p in paths),
+                ),
                 Commit(paths, f"chore(release): {target}", s.head or ""),
             ]
         else:
@@ -145,8 +164,7 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
         CreateRelease(tag, str(target), f"Promoted from {latest.tag}.", prerelease=False),
         RecordEvent("promoted", tag, {"version": str(target), "rc": latest.tag, "sha": latest.sha}),
     ]
-    return Plan(
-        **base,
+    return new(
         effects=tuple(effects) if not refusals else (),
         blockers=tuple(refusals),
         subject=subject,

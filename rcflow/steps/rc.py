@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from rcflow.checks import git as git_checks
 from rcflow.config import Config
@@ -51,14 +52,14 @@ def publish(s: Snapshot, config: Config, tag: str, version: Version, sha: str) -
 
 def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
     release = classify(s, config)
-    base = {"step": "rc", "state": release.state.value, "fingerprint": s.fingerprint()}
+    new = partial(Plan, "rc", release.state.value, s.fingerprint())
     if release.target is None or release.state not in (
         State.BUMPED,
         State.CANDIDATE,
         State.REJECTED,
         State.VALIDATED,
     ):
-        return Plan(**base, blockers=("no release in flight: run `rcflow bump` first",))
+        return new(blockers=("no release in flight: run `rcflow bump` first",))
     target = release.target
     refusals: list[str] = []
     if unfinished_rollback(s, config, release):
@@ -68,10 +69,9 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
     if latest is not None and latest.sha == s.head:
         # This commit already has its RC: finish publishing it if a run was interrupted.
         version = target.with_rc(latest.number)
-        effects = publish(s, config, latest.tag, version, latest.sha)
-        return Plan(
-            **base,
-            effects=tuple(effects) if not refusals else (),
+        finishing = publish(s, config, latest.tag, version, latest.sha)
+        return new(
+            effects=tuple(finishing) if not refusals else (),
             blockers=tuple(refusals),
             done=f"{latest.tag} already tags HEAD ({latest.sha[:7]})",
             subject={"version": str(target), "tag": latest.tag, "rc": latest.number},
@@ -96,7 +96,7 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
             try:
                 contents = final_texts(s, config, target.with_rc(number))
             except (VersionFileError, VersionError) as exc:
-                return Plan(**base, blockers=(*refusals, exc.message))
+                return new(blockers=(*refusals, exc.message))
             works = work_texts(s)
             resumable = [p for p in contents if works.get(p) == contents[p]]
             refusals.extend(blockers(git_checks.findings(s, allow_dirty=resumable)))
@@ -120,13 +120,14 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
     on_new_commit = any(isinstance(e, Commit) for e in effects)
     effects.append(CreateTag(tag, None if on_new_commit else s.head, rc_message(s, version)))
     effects.append(PushTag(s.remote, tag))
-    effects.append(CreateRelease(tag, str(version), summarize(s.commits_since_final), prerelease=True))
+    effects.append(
+        CreateRelease(tag, str(version), summarize(s.commits_since_final), prerelease=True)
+    )
     data: dict[str, object] = {"version": str(target), "rc": number}
     if not on_new_commit:
         data["sha"] = s.head
     effects.append(RecordEvent("rc_tagged", tag, data))
-    return Plan(
-        **base,
+    return new(
         effects=tuple(effects) if not refusals else (),
         blockers=tuple(refusals),
         subject={"version": str(target), "tag": tag, "rc": number},

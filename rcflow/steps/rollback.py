@@ -12,6 +12,7 @@ crash finishes the same rollback instead of undoing one more thing. Naming what 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from rcflow.checks import git as git_checks
 from rcflow.config import Config
@@ -25,10 +26,10 @@ from rcflow.effects import (
     RetractRelease,
     RevertCommit,
 )
+from rcflow.ledger import Event
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
 from rcflow.states import State, classify
-from rcflow.ledger import Event
 from rcflow.steps import active_bump, blockers, unfinished_rollback, version_key
 from rcflow.version import Version, tag_name
 
@@ -51,7 +52,10 @@ def revert_message(version: str) -> str:
 def _revert_effects(s: Snapshot, version: str, bump_commit: str) -> list[Effect]:
     if s.head == bump_commit and not s.head_on_remote:
         return [ResetBranch(drop=bump_commit, to=f"{bump_commit}^")]
-    return [RevertCommit(bump_commit, revert_message(version)), PushBranch(s.remote, s.release_branch)]
+    return [
+        RevertCommit(bump_commit, revert_message(version)),
+        PushBranch(s.remote, s.release_branch),
+    ]
 
 
 def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) -> list[Effect]:
@@ -78,19 +82,21 @@ def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) 
 
 def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
     release = classify(s, config)
-    base = {"step": "rollback", "state": release.state.value, "fingerprint": s.fingerprint()}
+    new = partial(Plan, "rollback", release.state.value, s.fingerprint())
     prefix, token = config.tag_prefix, config.rc_token
 
     # 1. Finish rollbacks that were decided but not carried out.
     effects: list[Effect] = unfinished_rollback(s, config, release)
     effects += _pending_revert(s, config, release.files_version)
+    refusals: list[str] = []
     if effects:
         refusals = blockers(git_checks.findings(s, head_pushed=False))
         needs_tree = any(isinstance(e, RevertCommit | ResetBranch) for e in effects)
         if not needs_tree:
-            refusals = blockers(git_checks.findings(s, clean=False, on_branch=False, head_pushed=False))
-        return Plan(
-            **base,
+            refusals = blockers(
+                git_checks.findings(s, clean=False, on_branch=False, head_pushed=False)
+            )
+        return new(
             effects=tuple(effects) if not refusals else (),
             blockers=tuple(refusals),
             notes=("finishing a rollback that was interrupted",),
@@ -99,22 +105,30 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
     # 2. Already undone? Naming the thing makes a repeated rollback a no-op.
     if args.what is not None:
         if args.what in release.withdrawn_tags or args.what in release.retracted:
-            return Plan(**base, done=f"{args.what} is already rolled back")
+            return new(done=f"{args.what} is already rolled back")
         for e in s.ledger:
-            if e.kind == "bump_reverted" and args.what in (e.key, tag_name_of(e.key, config)):
-                if release.target is None or version_key(release.target) != e.key:
-                    return Plan(**base, done=f"the bump to {e.key} is already reverted")
+            if (
+                e.kind == "bump_reverted"
+                and args.what in (e.key, tag_name_of(e.key, config))
+                and (release.target is None or version_key(release.target) != e.key)
+            ):
+                return new(done=f"the bump to {e.key} is already reverted")
 
     # 3. The newest undoable transition.
     state = release.state
-    refusals: list[str] = []
     latest = release.latest
     if state in (State.CANDIDATE, State.VALIDATED, State.REJECTED) and latest is not None:
         if not _matches(args.what, latest.tag):
             refusals.append(f"{args.what} is not the newest transition: that is {latest.tag}")
-        refusals += blockers(git_checks.findings(s, clean=False, on_branch=False, head_pushed=False))
+        refusals += blockers(
+            git_checks.findings(s, clean=False, on_branch=False, head_pushed=False)
+        )
         effects = [
-            RecordEvent("rc_withdrawn", latest.tag, {"sha": latest.sha, "rc": latest.number, "reason": args.reason}),
+            RecordEvent(
+                "rc_withdrawn",
+                latest.tag,
+                {"sha": latest.sha, "rc": latest.number, "reason": args.reason},
+            ),
         ]
         if latest.remote:
             effects.append(DeleteTag(latest.tag, s.remote))
@@ -127,19 +141,21 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
         target = release.target
         tag = tag_name(target, tag_prefix=prefix, rc_token=token)
         if not _matches(args.what, str(target), tag):
-            refusals.append(f"{args.what} is not the newest transition: that is the bump to {target}")
+            refusals.append(
+                f"{args.what} is not the newest transition: that is the bump to {target}"
+            )
         event = active_bump(s, target)
         if event is None or event.data.get("adopted"):
-            refusals.append(
-                f"rcflow did not make the bump to {target}: revert that commit by hand"
-            )
+            refusals.append(f"rcflow did not make the bump to {target}: revert that commit by hand")
             commit = ""
         else:
             commit = str(event.data.get("head") or "")
             if not commit:
                 refusals.append(f"the ledger does not say which commit bumped {target}")
         refusals += blockers(git_checks.findings(s, head_pushed=False))
-        effects = [RecordEvent("bump_reverted", str(target), {"commit": commit, "reason": args.reason})]
+        effects = [
+            RecordEvent("bump_reverted", str(target), {"commit": commit, "reason": args.reason})
+        ]
         if commit:
             effects += _revert_effects(s, str(target), commit)
         subject = {"version": str(target), "tag": tag}
@@ -147,7 +163,9 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
         tag = tag_name(release.last_final, tag_prefix=prefix, rc_token=token)
         if not _matches(args.what, str(release.last_final), tag):
             refusals.append(f"{args.what} is not the newest transition: that is the release {tag}")
-        refusals += blockers(git_checks.findings(s, clean=False, on_branch=False, head_pushed=False))
+        refusals += blockers(
+            git_checks.findings(s, clean=False, on_branch=False, head_pushed=False)
+        )
         previous = max((v for v in release.finals if v < release.last_final), default=None)
         effects = [
             RecordEvent(
@@ -164,9 +182,8 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
             effects.append(RetractRelease(tag, f"Retracted: {args.reason or 'no reason given'}"))
         subject = {"version": str(release.last_final), "tag": tag}
     else:
-        return Plan(**base, blockers=(f"nothing to roll back in state {state.value}",))
-    return Plan(
-        **base,
+        return new(blockers=(f"nothing to roll back in state {state.value}",))
+    return new(
         effects=tuple(effects) if not refusals else (),
         blockers=tuple(refusals),
         subject=subject,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from rcflow.config import Config
 from rcflow.effects import RunValidations, ValidationSpec
@@ -18,10 +19,10 @@ class ValidateArgs:
 
 def plan(s: Snapshot, config: Config, args: ValidateArgs) -> Plan:
     release = classify(s, config)
-    base = {"step": "validate", "state": release.state.value, "fingerprint": s.fingerprint()}
+    new = partial(Plan, "validate", release.state.value, s.fingerprint())
     latest = release.latest
     if latest is None or release.state not in (State.CANDIDATE, State.REJECTED, State.VALIDATED):
-        return Plan(**base, blockers=("no release candidate to validate: run `rcflow rc` first",))
+        return new(blockers=("no release candidate to validate: run `rcflow rc` first",))
     subject = {
         "version": str(release.target),
         "tag": latest.tag,
@@ -32,8 +33,7 @@ def plan(s: Snapshot, config: Config, args: ValidateArgs) -> Plan:
     unknown = [name for name in args.rerun if name not in known]
     if unknown:
         names = ", ".join(sorted(known)) or "none are configured"
-        return Plan(
-            **base,
+        return new(
             blockers=(f"--rerun {unknown[0]}: no such validation ({names})",),
             subject=subject,
         )
@@ -44,14 +44,23 @@ def plan(s: Snapshot, config: Config, args: ValidateArgs) -> Plan:
         if v.name not in passed or v.name in args.rerun
     )
     if not todo and latest.completed:
-        return Plan(
-            **base,
+        return new(
             done=f"every validation already passed for {latest.tag} ({latest.sha[:7]})",
             subject=subject,
         )
-    return Plan(
-        **base,
-        effects=(RunValidations(latest.tag, latest.sha, str(release.target.with_rc(latest.number)) if release.target else latest.tag, todo),),
-        notes=tuple(f"{name} already passed for {latest.sha[:7]}: skipped" for name in sorted(passed) if name not in args.rerun and name in known),
+    return new(
+        effects=(
+            RunValidations(
+                latest.tag,
+                latest.sha,
+                str(release.target.with_rc(latest.number)) if release.target else latest.tag,
+                todo,
+            ),
+        ),
+        notes=tuple(
+            f"{name} already passed for {latest.sha[:7]}: skipped"
+            for name in sorted(passed)
+            if name not in args.rerun and name in known
+        ),
         subject=subject,
     )

@@ -6,6 +6,7 @@ so a failure can be read after the fact and nothing is left in the maintainer's 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -38,10 +39,8 @@ def _safe(name: str) -> str:
 
 
 def _kill_group(p: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(p.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     p.wait()
 
 
@@ -67,7 +66,12 @@ def _run_one(
         detail = f"could not check out {sha[:7]}: {exc}"
         progress(spec.name, "failed", detail)
         return Outcome(spec.name, False, 0.0, detail, str(log), spec.required)
-    env = {"RCFLOW_TAG": tag, "RCFLOW_SHA": sha, "RCFLOW_VERSION": version, "CI": os.environ.get("CI", "")}
+    env = {
+        "RCFLOW_TAG": tag,
+        "RCFLOW_SHA": sha,
+        "RCFLOW_VERSION": version,
+        "CI": os.environ.get("CI", ""),
+    }
     try:
         p = proc.start_shell(spec.run, cwd=tree, env=env, log_path=log)
         try:
@@ -79,10 +83,9 @@ def _run_one(
             detail = f"timed out after {spec.timeout:g}s"
             passed = False
     finally:
-        try:
+        # A leftover worktree is removed by the next run of the same validation.
+        with contextlib.suppress(Exception):
             git.worktree_remove(tree)
-        except Exception:  # noqa: S110 - a leftover worktree is pruned on the next run
-            pass
     duration = time.monotonic() - start
     progress(spec.name, "passed" if passed else "failed", f"{detail} in {duration:.1f}s")
     return Outcome(spec.name, passed, round(duration, 3), detail, str(log), spec.required)

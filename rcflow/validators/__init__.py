@@ -1,0 +1,1 @@
+"""Validators: ways to gather evidence that an RC commit is good."""
