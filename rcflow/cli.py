@@ -17,7 +17,7 @@ import click
 import typer
 
 from rcflow import __version__
-from rcflow.errors import ExitCode, RcflowError, UsageError
+from rcflow.errors import BlockedError, ExitCode, RcflowError, UsageError
 
 app = typer.Typer(
     name="rcflow",
@@ -101,7 +101,9 @@ def _guard(opts: Options, out: Any, resume: str | None, fn: Callable[[], int]) -
         state = None
         if resume and not isinstance(err, UsageError):
             state = _state_after_failure(opts)
-        out.error(err, state=state, resume=resume if state else None)
+        # Refusals changed nothing, so there is nothing to resume; they say what to do instead.
+        resumable = state is not None and not isinstance(err, BlockedError)
+        out.error(err, state=state, resume=resume if resumable else None)
         return int(err.exit_code)
     except KeyboardInterrupt:
         out.error(RcflowError("interrupted"), state=_state_after_failure(opts), resume=resume)

@@ -15,8 +15,16 @@ from rcflow.effects import DeleteTag, Effect, RetractRelease
 from rcflow.files import rewrite
 from rcflow.ledger import Event
 from rcflow.snapshot import Snapshot
-from rcflow.states import Release
-from rcflow.version import Version, parse_tag
+from rcflow.states import Release, State
+from rcflow.version import Version, parse_tag, tag_name
+
+
+def released_done(release: Release, config: Config) -> str | None:
+    """When the version in the files is released already, the pre-release steps are done."""
+    if release.state is State.RELEASED and release.last_final is not None:
+        tag = tag_name(release.last_final, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+        return f"{release.last_final} is already released as {tag}"
+    return None
 
 
 def blockers(found: Iterable[Finding]) -> list[str]:

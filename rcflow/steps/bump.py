@@ -70,6 +70,10 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
         refusals.append("a rollback is unfinished: run `rcflow rollback` to complete it first")
 
     auto = bump_part(s.commits_since_final, release.highest_final or release.files_version)
+    if args.request == "auto" and auto is None and release.target is None:
+        # Nothing releasable is not an error: a re-dispatched bump after a release is a no-op.
+        since = release.highest_final or release.files_version
+        return new(blockers=tuple(refusals), done=f"no feat, fix or breaking commits since {since}")
     try:
         target = resolve_target(
             args.request,

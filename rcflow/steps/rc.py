@@ -22,7 +22,14 @@ from rcflow.errors import VersionError, VersionFileError
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
 from rcflow.states import State, classify
-from rcflow.steps import blockers, event_done, final_texts, unfinished_rollback, work_texts
+from rcflow.steps import (
+    blockers,
+    event_done,
+    final_texts,
+    released_done,
+    unfinished_rollback,
+    work_texts,
+)
 from rcflow.version import Version, next_rc_number, tag_name
 
 
@@ -59,6 +66,8 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
         State.REJECTED,
         State.VALIDATED,
     ):
+        if done := released_done(release, config):
+            return new(done=done)
         return new(blockers=("no release in flight: run `rcflow bump` first",))
     target = release.target
     refusals: list[str] = []

@@ -10,6 +10,7 @@ from rcflow.effects import RunValidations, ValidationSpec
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
 from rcflow.states import State, classify
+from rcflow.steps import released_done
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ def plan(s: Snapshot, config: Config, args: ValidateArgs) -> Plan:
     new = partial(Plan, "validate", release.state.value, s.fingerprint())
     latest = release.latest
     if latest is None or release.state not in (State.CANDIDATE, State.REJECTED, State.VALIDATED):
+        if done := released_done(release, config):
+            return new(done=done)
         return new(blockers=("no release candidate to validate: run `rcflow rc` first",))
     subject = {
         "version": str(release.target),

@@ -1,0 +1,274 @@
+"""Shared fixtures: real git in temp dirs with a bare origin, in a hermetic environment.
+
+A `Project` is a clone with a bare `origin` on disk: pyproject.toml at 1.3.0, tag v1.3.0 and one
+`feat:` commit since, all pushed — the state a new user starts from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from rcflow import commands
+from rcflow.adapters.git import Git
+from rcflow.cli import app
+from rcflow.commands import Context, StepResult
+
+GIT_WRITES = (
+    "write_files",
+    "commit",
+    "create_tag",
+    "delete_tag",
+    "push",
+    "commit_tree",
+    "update_ref",
+    "revert",
+    "reset_keep",
+)
+FORGE_WRITES = ("create_release", "retract_release", "delete_release")
+
+
+@pytest.fixture(autouse=True)
+def hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    home = tmp_path_factory.mktemp("home")
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text(
+        "[user]\n\tname = Test Maintainer\n\temail = maintainer@example.invalid\n"
+        "[init]\n\tdefaultBranch = main\n"
+        "[commit]\n\tgpgsign = false\n[tag]\n\tgpgsign = false\n"
+        "[protocol \"file\"]\n\tallow = always\n",
+        encoding="utf-8",
+    )
+    for key in list(os.environ):
+        if key.startswith(("GIT_", "GITHUB_", "RCFLOW_")) or key in ("CI", "GH_TOKEN"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("LC_ALL", "C")
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+class Hooks:
+    """Non-interactive hooks that remember what happened."""
+
+    def __init__(self) -> None:
+        self.effects: list[tuple[str, str]] = []
+        self.validations: list[tuple[str, str, str]] = []
+        self.notes: list[str] = []
+
+    def confirm(self, plan: Any) -> bool:
+        return True
+
+    def effect(self, effect: Any, outcome: str) -> None:
+        self.effects.append((effect.describe(), outcome))
+
+    def validation(self, name: str, what: str, detail: str) -> None:
+        self.validations.append((name, what, detail))
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+class Crash(Exception):
+    """An injected failure at a port boundary (a push that failed, a forge that timed out)."""
+
+
+class _FailingPorts:
+    """Lets `after` port writes succeed, then fails the next one once (then works again)."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self.calls = 0
+        self.fired = False
+        self.failed_call: str | None = None
+
+    def wrap(self, obj: Any, names: tuple[str, ...]) -> None:
+        for name in names:
+            original = getattr(obj, name)
+
+            def wrapper(*args: Any, __name: str = name, __orig: Any = original, **kw: Any) -> Any:
+                if not self.fired and self.calls >= self.after:
+                    self.fired = True
+                    self.failed_call = __name
+                    raise Crash(f"injected failure at {__name}")
+                self.calls += 1
+                return __orig(*args, **kw)
+
+            setattr(obj, name, wrapper)
+
+
+class Project:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.origin = base / "origin.git"
+        self.root = base / "work"
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    def create(self, version: str = "1.3.0", *, tag: bool = True, config: str | None = None) -> Project:
+        git(self.base, "init", "--quiet", "--bare", "--initial-branch=main", str(self.origin))
+        git(self.base, "init", "--quiet", "--initial-branch=main", str(self.root))
+        git(self.root, "remote", "add", "origin", str(self.origin))
+        self.write("pyproject.toml", f'[project]\nname = "demo"\nversion = "{version}"\n')
+        if config is not None:
+            self.write("rcflow.toml", config)
+        self.commit("feat: initial release")
+        if tag:
+            git(self.root, "tag", "-a", f"v{version}", "-m", f"Release {version}")
+        self.write("feature.py", "def feature():\n    return 42\n")
+        self.commit("feat: add a feature")
+        git(self.root, "push", "--quiet", "origin", "main", *([f"v{version}"] if tag else []))
+        git(self.root, "branch", "--quiet", "--set-upstream-to=origin/main")
+        return self
+
+    def write(self, rel: str, text: str) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    def read(self, rel: str) -> str:
+        return (self.root / rel).read_text(encoding="utf-8")
+
+    def commit(self, message: str) -> str:
+        git(self.root, "add", "-A")
+        git(self.root, "commit", "--quiet", "-m", message)
+        return self.head()
+
+    def push(self) -> None:
+        git(self.root, "push", "--quiet", "origin", "HEAD:refs/heads/main")
+
+    def git(self, *args: str) -> str:
+        return git(self.root, *args)
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD")
+
+    # -- facts -----------------------------------------------------------------------------
+
+    def local_tags(self) -> dict[str, str]:
+        out = self.git("for-each-ref", "--format=%(refname:short) %(*objectname)%(objectname)", "refs/tags")
+        return {line.split()[0]: line.split()[1][:40] for line in out.splitlines()}
+
+    def remote_tags(self) -> dict[str, str]:
+        out = git(self.origin, "for-each-ref", "--format=%(refname:short) %(*objectname)%(objectname)", "refs/tags")
+        return {line.split()[0]: line.split()[1][:40] for line in out.splitlines()}
+
+    def world(self) -> dict[str, Any]:
+        """Everything a run could change: refs here and on origin, tracked files, forge store."""
+        forge = self.root / ".git" / "rcflow" / "forge"
+        return {
+            "local_refs": self.git("for-each-ref", "--format=%(refname) %(objectname)"),
+            "remote_refs": git(self.origin, "for-each-ref", "--format=%(refname) %(objectname)"),
+            "head": self.head(),
+            "status": self.git("status", "--porcelain"),
+            "files": {
+                p: self.read(p) for p in self.git("ls-files").splitlines() if (self.root / p).is_file()
+            },
+            "forge": sorted(
+                (str(p.relative_to(forge)), p.read_text()) for p in forge.rglob("*") if p.is_file()
+            )
+            if forge.exists()
+            else [],
+        }
+
+    def ledger(self) -> list[dict[str, Any]]:
+        """The ledger on origin, oldest first, as (kind, key, data) dicts."""
+        try:
+            out = git(self.origin, "log", "--reverse", "--format=%B%x1e", "refs/rcflow/ledger")
+        except subprocess.CalledProcessError:
+            return []
+        events = []
+        for record in out.split("\x1e"):
+            record = record.strip()
+            if record:
+                body = json.loads(record.split("\n\n", 1)[1])
+                events.append(body)
+        return events
+
+    def kinds(self) -> list[str]:
+        return [e["kind"] for e in self.ledger() if not e["kind"].startswith("lease_")]
+
+    # -- running rcflow --------------------------------------------------------------------
+
+    def cli(self, *args: str) -> CliResult:
+        """rcflow in-process through typer's runner (stdin is not a TTY: no prompts)."""
+        result = CliRunner().invoke(app, [*args, "-C", str(self.root)], catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
+        """rcflow as a real subprocess, the way users and CI run it."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "rcflow", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    def status(self) -> dict[str, Any]:
+        result = self.cli("status", "--json")
+        assert result.exit_code == 0, result.stderr
+        return result.json()  # type: ignore[no-any-return]
+
+    def ctx(self) -> Context:
+        return commands.load_context(self.root)
+
+    def step(self, step: str, args: Any, *, ctx: Context | None = None, dry_run: bool = False) -> StepResult:
+        return commands.run_step(ctx or self.ctx(), step, args, dry_run=dry_run, hooks=Hooks())
+
+    def failing_ctx(self, after: int) -> tuple[Context, _FailingPorts]:
+        """A context whose git and forge writes fail once, after `after` writes succeeded."""
+        ctx = self.ctx()
+        failing = _FailingPorts(after)
+        g = Git(ctx.git.root, ctx.git.git_dir)
+        failing.wrap(g, GIT_WRITES)
+        failing.wrap(ctx.forge, FORGE_WRITES)
+        return dataclasses.replace(ctx, git=g), failing
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path).create()
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Iterator[Any]:
+    count = 0
+
+    def make(**kw: Any) -> Project:
+        nonlocal count
+        count += 1
+        base = tmp_path / f"p{count}"
+        base.mkdir()
+        return Project(base).create(**kw)
+
+    yield make
