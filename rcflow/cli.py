@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from rcflow import __version__
@@ -111,11 +110,11 @@ def _guard(opts: Options, out: Any, resume: str | None, fn: Callable[[], int]) -
 
 
 def _state_after_failure(opts: Options) -> str | None:
-    from rcflow import commands
+    from rcflow import context
 
     try:
-        ctx = commands.load_context(opts.path or Path.cwd())
-        _, release = commands.status(ctx)
+        ctx = context.load_context(opts.path or Path.cwd())
+        _, release = context.status(ctx)
     except Exception:  # the failure itself is what gets reported; a state is a bonus
         return None
     target = release.latest.tag if release.latest else release.target or release.last_final
@@ -190,10 +189,10 @@ def status(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
     out = _output(opts)
 
     def go() -> int:
-        from rcflow import commands
+        from rcflow import context
 
-        c = commands.load_context(opts.path or Path.cwd())
-        snap, release = commands.status(c)
+        c = context.load_context(opts.path or Path.cwd())
+        snap, release = context.status(c)
         out.status(snap, release, c.config)
         return 0
 
@@ -315,10 +314,10 @@ def log(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
     out = _output(opts)
 
     def go() -> int:
-        from rcflow import commands
+        from rcflow import context
 
-        c = commands.load_context(opts.path or Path.cwd())
-        out.log(commands.events(c))
+        c = context.load_context(opts.path or Path.cwd())
+        out.log(context.events(c))
         return 0
 
     raise typer.Exit(_guard(opts, out, None, go))
@@ -350,21 +349,19 @@ def rehearse(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Standalone mode lets the parser report usage errors itself (exit 2, as ExitCode.USAGE);
+    # every command ends in typer.Exit carrying the code `_guard` chose.
     command = typer.main.get_command(app)
     try:
-        result = command.main(
+        command.main(
             args=list(argv) if argv is not None else sys.argv[1:],
             prog_name="rcflow",
-            standalone_mode=False,
+            standalone_mode=True,
         )
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return int(ExitCode.USAGE)
-    except click.exceptions.Abort:
-        return 130
-    return int(result) if isinstance(result, int) else 0
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else int(ExitCode.USAGE))
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

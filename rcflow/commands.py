@@ -12,20 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from rcflow.adapters.git import Git
-from rcflow.adapters.local_forge import LocalForge
 from rcflow.apply import Applied, Executor, LedgerWriter, Ports, acquire_lease, release_lease
-from rcflow.config import Config, load_config
+from rcflow.config import Config
+from rcflow.context import Context, events, load_context, status
 from rcflow.effects import Effect
 from rcflow.errors import BlockedError, ConflictError, LeaseHeldError, RcflowError, UsageError
-from rcflow.forge import Forge
-from rcflow.ledger import Event, RunIdentity, current_lease, lease_is_live, pid_alive
+from rcflow.ledger import current_lease, lease_is_live, pid_alive
 from rcflow.observe import observe
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
 from rcflow.states import Release, classify
 from rcflow.steps import bump, promote, rc, rollback, validate
 from rcflow.validators.command import Outcome
+
+__all__ = ["Context", "Hooks", "StepResult", "events", "load_context", "run_step", "status"]
 
 PLANNERS: dict[str, Callable[[Snapshot, Config, Any], Plan]] = {
     "bump": bump.plan,
@@ -34,24 +34,6 @@ PLANNERS: dict[str, Callable[[Snapshot, Config, Any], Plan]] = {
     "promote": promote.plan,
     "rollback": rollback.plan,
 }
-
-
-@dataclass(frozen=True)
-class Context:
-    root: Path
-    git_dir: Path
-    config: Config
-    git: Git
-    forge: Forge
-    me: RunIdentity
-
-
-def load_context(path: Path) -> Context:
-    root, git_dir = Git.discover(path)
-    config = load_config(root)
-    git = Git(root, git_dir)
-    forge = LocalForge(git_dir)
-    return Context(root, git_dir, config, git, forge, RunIdentity.current(git.identity()))
 
 
 class Hooks(Protocol):
@@ -182,12 +164,3 @@ def _lease(
                     hint=f"re-run rcflow {step} to see the new plan",
                 ) from None
     raise ConflictError("the ledger kept changing; try again", hint=f"rcflow {step}")
-
-
-def status(ctx: Context) -> tuple[Snapshot, Release]:
-    snap = observe(ctx.git, ctx.config, ctx.forge, with_commits=False)
-    return snap, classify(snap, ctx.config)
-
-
-def events(ctx: Context) -> tuple[Event, ...]:
-    return observe(ctx.git, ctx.config, ctx.forge, with_commits=False).ledger

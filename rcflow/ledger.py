@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -88,6 +86,9 @@ class RunIdentity:
 
     @staticmethod
     def current(identity: str | None, env: Mapping[str, str] = os.environ) -> RunIdentity:
+        import socket
+        import uuid
+
         host = socket.gethostname()
         pid = os.getpid()
         if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_RUN_ID"):

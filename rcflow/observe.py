@@ -43,11 +43,18 @@ def _read_work(root: Path, rel: str) -> str | None:
 
 
 def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True) -> Snapshot:
+    """Facts for a plan (with_commits, the default) or for a read-only view (without)."""
     now = time.time()
-    status = git.status()
     remote_name = config.remote
-    local_refs = git.refs("refs/tags", LEDGER_REF, f"refs/remotes/{remote_name}")
-    remote = git.remote(remote_name)
+    paths = [f.path for f in config.version_files]
+    if config.changelog:
+        paths.append(config.changelog)
+    status, local_refs, remote, head_texts, identity = git.first_look(
+        remote_name,
+        ("refs/tags", LEDGER_REF, f"refs/remotes/{remote_name}"),
+        paths,
+        identity=with_commits,
+    )
 
     def ours(name: str) -> bool:
         return parse_tag(name, tag_prefix=config.tag_prefix, rc_token=config.rc_token) is not None
@@ -101,10 +108,6 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
             head_on_remote = git.is_ancestor(status.head, remote_branch)
             remote_ahead = not git.is_ancestor(remote_branch, status.head)
 
-    paths = [f.path for f in config.version_files]
-    if config.changelog:
-        paths.append(config.changelog)
-    head_texts = git.show_files("HEAD", paths) if status.head else dict.fromkeys(paths)
     root = git.root
     files = tuple(
         VersionFileFact(path, head_texts.get(path), _read_work(root, path)) for path in paths
@@ -134,7 +137,7 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
         release_branch=release_branch,
         remote=remote_name,
         dirty=status.dirty,
-        identity=git.identity(),
+        identity=identity,
         local_tags=local_tags,
         remote_tags=remote_tags,
         remote_reachable=remote.reachable,

@@ -12,20 +12,30 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-
-from rcflow.commands import StepResult
-from rcflow.config import Config
-from rcflow.effects import Effect
 from rcflow.errors import BlockedError, RcflowError
-from rcflow.ledger import Event, current_lease
-from rcflow.plan import Plan
-from rcflow.snapshot import Snapshot
-from rcflow.states import Release
+from rcflow.ledger import current_lease
 from rcflow.version import tag_name
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from rcflow.commands import StepResult
+    from rcflow.config import Config
+    from rcflow.effects import Effect
+    from rcflow.ledger import Event
+    from rcflow.plan import Plan
+    from rcflow.snapshot import Snapshot
+    from rcflow.states import Release
+
+
+def escape(text: str) -> str:
+    """Make text safe inside rich markup (a bracket in a message must not become a style)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, Any]:
@@ -116,10 +126,21 @@ class Output:
     def __init__(self, *, json_mode: bool, env: Mapping[str, str] | None = None) -> None:
         self.json_mode = json_mode
         self.env = os.environ if env is None else env
-        self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
-        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
         self.interactive = sys.stdin.isatty() and self.env.get("CI") != "true"
         self._lock = threading.Lock()
+
+    # rich is imported only when something is drawn: a --json run never pays for it.
+    @cached_property
+    def out(self) -> Console:
+        from rich.console import Console
+
+        return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+
+    @cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
     # -- documents -------------------------------------------------------------------------
 

@@ -56,6 +56,45 @@ def run(
     return result
 
 
+@dataclass(frozen=True)
+class Call:
+    argv: tuple[str, ...]
+    input: str | None = None
+
+
+def run_parallel(
+    calls: Sequence[Call], *, cwd: Path | str | None = None, env: Mapping[str, str] | None = None
+) -> list[Result]:
+    """Run independent read-only commands at once (the read path's latency is their maximum).
+
+    Results come back in the order of calls; none is checked, the caller decides.
+    """
+    full_env = None if env is None else {**os.environ, **env}
+    procs = [
+        subprocess.Popen(
+            list(call.argv),
+            cwd=cwd,
+            env=full_env,
+            stdin=subprocess.PIPE if call.input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for call in calls
+    ]
+    results = []
+    for call, p in zip(calls, procs, strict=True):
+        out, err = p.communicate(call.input.encode() if call.input is not None else None)
+        results.append(
+            Result(
+                call.argv,
+                p.returncode,
+                out.decode("utf-8", errors="replace"),
+                err.decode("utf-8", errors="replace"),
+            )
+        )
+    return results
+
+
 def start_shell(
     command: str,
     *,

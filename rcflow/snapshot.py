@@ -6,7 +6,6 @@ is computed by `states.classify`; what to do about it by the steps.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,6 +61,8 @@ class Snapshot:
             "files": [(f.path, f.head_text, f.work_text) for f in self.files],
             "releases": sorted((t, r.prerelease, r.retracted) for t, r in self.releases.items()),
         }
+        import hashlib
+
         blob = json.dumps(facts, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-
-import semver
 
 from rcflow.errors import VersionError
 
@@ -122,6 +121,8 @@ class Version:
 
 
 def _parse_semver(text: str, rc_token: str) -> Version:
+    import semver  # only explicit versions need the full grammar; tags take the fast path
+
     try:
         sv = semver.Version.parse(text)
     except (ValueError, TypeError):
@@ -175,16 +176,31 @@ def parse(
     raise VersionError(f"not a version: {text!r}")
 
 
+@functools.lru_cache(maxsize=16)
+def _tag_pattern(tag_prefix: str, rc_token: str) -> re.Pattern[str]:
+    # The exact grammar render produces; ASCII digits only, no leading zeros, rc numbers >= 1.
+    n = "(0|[1-9][0-9]*)"
+    return re.compile(
+        rf"{re.escape(tag_prefix)}{n}\.{n}\.{n}(?:-{re.escape(rc_token)}\.([1-9][0-9]*))?"
+    )
+
+
+@functools.lru_cache(maxsize=8192)
 def parse_tag(
     tag: str, *, tag_prefix: str = DEFAULT_TAG_PREFIX, rc_token: str = DEFAULT_RC_TOKEN
 ) -> Version | None:
-    """The version a tag names, or None when the tag is not one of ours (never an error)."""
+    """The version a tag names, or None when the tag is not one of ours (never an error).
+
+    Called for every tag of a repository on each run (thousands), so it is one cached regex
+    match instead of a general parse; the tests hold it equal to `parse(tag, Spelling.TAG)`.
+    """
     # A bad rc token is a configuration error, not a foreign tag: let it raise.
     _check_rc_token(rc_token)
-    try:
-        return parse(tag, Spelling.TAG, tag_prefix=tag_prefix, rc_token=rc_token)
-    except VersionError:
+    m = _tag_pattern(tag_prefix, rc_token).fullmatch(tag)
+    if m is None:
         return None
+    rc = None if m.group(4) is None else int(m.group(4))
+    return Version(int(m.group(1)), int(m.group(2)), int(m.group(3)), rc)
 
 
 def tag_name(
@@ -246,6 +262,8 @@ def _parse_explicit_target(request: str) -> Version:
         target = parse(request, Spelling.SEMVER)
     except VersionError:
         # Say "must be final" for any prerelease, not just our rc spelling.
+        import semver
+
         try:
             prerelease = semver.Version.parse(request).prerelease
         except ValueError:

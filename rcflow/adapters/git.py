@@ -86,56 +86,46 @@ class Git:
         top, git_dir = result.stdout.splitlines()[:2]
         return Path(top), Path(git_dir)
 
+    _STATUS = ("git", "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=no")
+    _REFS = ("git", "for-each-ref", "--format=%(refname)%09%(objectname)%09%(*objectname)")
+
     def status(self) -> StatusFact:
-        out = self._run("status", "--porcelain=v2", "--branch", "-z", "--untracked-files=no").stdout
-        head: str | None = None
-        branch: str | None = None
-        dirty: list[str] = []
-        entries = iter(out.split("\0"))
-        for entry in entries:
-            if entry.startswith("# branch.oid "):
-                oid = entry.split(" ", 2)[2]
-                head = None if oid == "(initial)" else oid
-            elif entry.startswith("# branch.head "):
-                name = entry.split(" ", 2)[2]
-                branch = None if name == "(detached)" else name
-            elif entry.startswith("1 "):
-                dirty.append(entry.split(" ", 8)[8])
-            elif entry.startswith("2 "):
-                dirty.append(entry.split(" ", 9)[9])
-                next(entries, None)  # the rename's original path
-            elif entry.startswith("u "):
-                dirty.append(entry.split(" ", 10)[10])
-        return StatusFact(head, branch, tuple(dirty))
+        return _parse_status(self._run(*self._STATUS[1:]).stdout)
+
+    def first_look(
+        self, remote: str, ref_patterns: Sequence[str], paths: Sequence[str], *, identity: bool
+    ) -> tuple[StatusFact, list[RefFact], RemoteFacts, dict[str, str | None], str | None]:
+        """The read path's independent facts, gathered by git processes running side by side."""
+        calls = [
+            proc.Call(self._STATUS),
+            proc.Call((*self._REFS, *ref_patterns)),
+            proc.Call(("git", "ls-remote", "--symref", remote)),
+        ]
+        if paths:
+            calls.append(
+                proc.Call(("git", "cat-file", "--batch"), "".join(f"HEAD:{p}\n" for p in paths))
+            )
+        if identity:
+            calls.append(proc.Call(("git", "var", "GIT_COMMITTER_IDENT")))
+        results = proc.run_parallel(calls, cwd=self.root, env=_git_env())
+        for r in results[:2]:
+            if not r.ok:
+                raise CommandError(r.argv, r.returncode, r.stdout, r.stderr)
+        status = _parse_status(results[0].stdout)
+        refs = _parse_refs(results[1].stdout)
+        remote_facts = _parse_remote(results[2])
+        files: dict[str, str | None] = dict.fromkeys(paths)
+        if paths and status.head and results[3].ok:
+            files = _parse_batch(results[3].stdout, paths)
+        ident = _parse_identity(results[-1]) if identity else None
+        return status, refs, remote_facts, files, ident
 
     def refs(self, *patterns: str) -> list[RefFact]:
-        fmt = "%(refname)%09%(objectname)%09%(*objectname)"
-        out = self._run("for-each-ref", f"--format={fmt}", *patterns).stdout
-        facts = []
-        for line in out.splitlines():
-            name, sha, peeled = line.split("\t")
-            facts.append(RefFact(name, sha, peeled or sha))
-        return facts
+        return _parse_refs(self._run(*self._REFS[1:], *patterns).stdout)
 
     def remote(self, remote: str) -> RemoteFacts:
         """Every ref on the remote, peeled, and its default branch: one `ls-remote`."""
-        result = self._run("ls-remote", "--symref", remote, check=False)
-        if not result.ok:
-            lines = result.stderr.strip().splitlines()
-            return RemoteFacts(False, lines[-1] if lines else "unreachable", None, {})
-        refs: dict[str, str] = {}
-        default = None
-        for line in result.stdout.splitlines():
-            left, _, name = line.partition("\t")
-            if left.startswith("ref: "):
-                if name == "HEAD":
-                    default = left[5:].removeprefix("refs/heads/")
-                continue
-            if name.endswith("^{}"):
-                refs[name[:-3]] = left  # the peeled commit wins over the tag object
-            else:
-                refs.setdefault(name, left)
-        return RemoteFacts(True, None, default, refs)
+        return _parse_remote(self._run("ls-remote", "--symref", remote, check=False))
 
     def has_objects(self, shas: Iterable[str]) -> set[str]:
         wanted = [s for s in shas if s]
@@ -159,25 +149,7 @@ class Git:
         if not paths:
             return {}
         query = "".join(f"{rev}:{p}\n" for p in paths)
-        raw = proc.run(
-            ("git", "cat-file", "--batch"), cwd=self.root, env=_git_env(), input=query
-        ).stdout
-        result: dict[str, str | None] = {}
-        pos = 0
-        for path in paths:
-            end = raw.index("\n", pos)
-            header = raw[pos:end]
-            pos = end + 1
-            if header.endswith(" missing") or header.endswith(" ambiguous"):
-                result[path] = None
-                continue
-            size = int(header.rsplit(" ", 1)[1])
-            # text=True decoded the stream; sizes are in bytes, so slice on the encoded form.
-            body_bytes = raw[pos:].encode("utf-8")[:size]
-            body = body_bytes.decode("utf-8")
-            result[path] = body
-            pos += len(body) + 1
-        return result
+        return _parse_batch(self._run("cat-file", "--batch", input=query).stdout, paths)
 
     def log(
         self, rev_range: str, *, max_count: int | None = None, reverse: bool = False
@@ -224,11 +196,7 @@ class Git:
 
     def identity(self) -> str | None:
         """`Name <email>` git would commit with, or None when git has no identity."""
-        result = self._run("var", "GIT_COMMITTER_IDENT", check=False)
-        if not result.ok:
-            return None
-        ident = result.stdout.strip()
-        return ident.rsplit(">", 1)[0] + ">" if ">" in ident else None
+        return _parse_identity(self._run("var", "GIT_COMMITTER_IDENT", check=False))
 
     def changed_lines(self, old: str, new: str) -> list[tuple[str, str, str]]:
         """(path, removed, added) line triples of a zero-context diff; ('', '', '') if binary."""
@@ -382,3 +350,80 @@ def run_git(cwd: Path, *args: str) -> str:
         return proc.run(("git", *args), cwd=cwd, env=_git_env()).stdout
     except CommandError as exc:
         raise EffectError(exc.message) from exc
+
+
+# -- parsers for the read path's output ------------------------------------------------------
+
+
+def _parse_status(out: str) -> StatusFact:
+    head: str | None = None
+    branch: str | None = None
+    dirty: list[str] = []
+    entries = iter(out.split("\0"))
+    for entry in entries:
+        if entry.startswith("# branch.oid "):
+            oid = entry.split(" ", 2)[2]
+            head = None if oid == "(initial)" else oid
+        elif entry.startswith("# branch.head "):
+            name = entry.split(" ", 2)[2]
+            branch = None if name == "(detached)" else name
+        elif entry.startswith("1 "):
+            dirty.append(entry.split(" ", 8)[8])
+        elif entry.startswith("2 "):
+            dirty.append(entry.split(" ", 9)[9])
+            next(entries, None)  # the rename's original path
+        elif entry.startswith("u "):
+            dirty.append(entry.split(" ", 10)[10])
+    return StatusFact(head, branch, tuple(dirty))
+
+
+def _parse_refs(out: str) -> list[RefFact]:
+    facts = []
+    for line in out.splitlines():
+        name, sha, peeled = line.split("\t")
+        facts.append(RefFact(name, sha, peeled or sha))
+    return facts
+
+
+def _parse_remote(result: proc.Result) -> RemoteFacts:
+    if not result.ok:
+        lines = result.stderr.strip().splitlines()
+        return RemoteFacts(False, lines[-1] if lines else "unreachable", None, {})
+    refs: dict[str, str] = {}
+    default = None
+    for line in result.stdout.splitlines():
+        left, _, name = line.partition("\t")
+        if left.startswith("ref: "):
+            if name == "HEAD":
+                default = left[5:].removeprefix("refs/heads/")
+            continue
+        if name.endswith("^{}"):
+            refs[name[:-3]] = left  # the peeled commit wins over the tag object
+        else:
+            refs.setdefault(name, left)
+    return RemoteFacts(True, None, default, refs)
+
+
+def _parse_batch(raw: str, paths: Sequence[str]) -> dict[str, str | None]:
+    # Sizes in headers count bytes; work on bytes so non-ASCII content slices correctly.
+    data = raw.encode("utf-8")
+    result: dict[str, str | None] = {}
+    pos = 0
+    for path in paths:
+        end = data.index(b"\n", pos)
+        header = data[pos:end].decode()
+        pos = end + 1
+        if header.endswith((" missing", " ambiguous")):
+            result[path] = None
+            continue
+        size = int(header.rsplit(" ", 1)[1])
+        result[path] = data[pos : pos + size].decode("utf-8", errors="replace")
+        pos += size + 1
+    return result
+
+
+def _parse_identity(result: proc.Result) -> str | None:
+    if not result.ok:
+        return None
+    ident = result.stdout.strip()
+    return ident.rsplit(">", 1)[0] + ">" if ">" in ident else None

@@ -1,0 +1,171 @@
+"""Benchmark `rcflow status` against raw git and a Python-subprocess floor (DESIGN §13).
+
+Generates (once, cached under bench/.work/) a repository of 100,000 commits and 2,000 annotated
+tags with a bare origin on disk, then times, side by side, the median of several runs of:
+
+- raw git: the same git commands rcflow's read path runs, from one shell;
+- floor:   a fresh Python process running those commands with subprocess;
+- rcflow:  `rcflow status --json` in a fresh process;
+- peers:   commitizen (`cz version --project`) and python-semantic-release
+           (`semantic-release --noop version --print`) when they are installed.
+
+Target: rcflow within 2x the floor. Usage: python bench/bench_status.py [--commits N] [--tags N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "Bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+    "HOME": str(WORK),
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LC_ALL": "C",
+}
+
+# The read path of `rcflow status`, as git commands (see rcflow/observe.py).
+GIT_READS = [
+    ["git", "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=no"],
+    [
+        "git",
+        "for-each-ref",
+        "--format=%(refname)%09%(objectname)%09%(*objectname)",
+        "refs/tags",
+        "refs/rcflow/ledger",
+        "refs/remotes/origin",
+    ],
+    ["git", "ls-remote", "--symref", "origin"],
+    ["git", "cat-file", "--batch"],  # fed "HEAD:pyproject.toml"
+    ["git", "var", "GIT_COMMITTER_IDENT"],
+]
+
+
+def fast_import_stream(commits: int, tags: int) -> bytes:
+    every = max(commits // tags, 1)
+    out: list[bytes] = []
+    tagged = 0
+    version = "0.0.0"
+    for i in range(1, commits + 1):
+        tag_now = i % every == 0 and tagged < tags
+        if tag_now:
+            tagged += 1
+            version = f"{tagged // 100}.{tagged % 100}.0"
+        content = f'[project]\nname = "bench"\nversion = "{version}"\n'.encode()
+        note = f"{i}\n".encode()
+        msg = (f"feat: change {i}\n" if i % 7 == 0 else f"fix: change {i}\n").encode()
+        out.append(b"commit refs/heads/main\n")
+        out.append(f"mark :{i}\n".encode())
+        out.append(f"committer Bench <bench@example.invalid> {1_600_000_000 + i} +0000\n".encode())
+        out.append(f"data {len(msg)}\n".encode() + msg)
+        if i > 1:
+            out.append(f"from :{i - 1}\n".encode())
+        out.append(f"M 100644 inline pyproject.toml\ndata {len(content)}\n".encode() + content)
+        out.append(f"M 100644 inline counter.txt\ndata {len(note)}\n".encode() + note)
+        if tag_now:
+            tmsg = f"Release {version}\n".encode()
+            out.append(f"tag v{version}\nfrom :{i}\n".encode())
+            out.append(f"tagger Bench <bench@example.invalid> {1_600_000_000 + i} +0000\n".encode())
+            out.append(f"data {len(tmsg)}\n".encode() + tmsg)
+    return b"".join(out)
+
+
+def generate(commits: int, tags: int) -> Path:
+    repo = WORK / f"repo-{commits}-{tags}"
+    if (repo / ".git").is_dir():
+        return repo
+    shutil.rmtree(repo, ignore_errors=True)
+    repo.mkdir(parents=True)
+    run(["git", "init", "--quiet", "--initial-branch=main", str(repo)], WORK)
+    stream = fast_import_stream(commits, tags)
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=stream, check=True, env=ENV)
+    run(["git", "checkout", "--quiet", "main"], repo)
+    origin = WORK / f"origin-{commits}-{tags}.git"
+    shutil.rmtree(origin, ignore_errors=True)
+    run(["git", "clone", "--quiet", "--bare", str(repo), str(origin)], WORK)
+    run(["git", "remote", "add", "origin", str(origin)], repo)
+    run(["git", "fetch", "--quiet", "origin"], repo)
+    run(["git", "branch", "--quiet", "--set-upstream-to=origin/main"], repo)
+    run(["git", "gc", "--quiet"], repo)
+    return repo
+
+
+def run(argv: list[str], cwd: Path, stdin: bytes | None = None) -> None:
+    subprocess.run(argv, cwd=cwd, env=ENV, input=stdin, check=True, capture_output=True)
+
+
+def median_time(argv: list[str], cwd: Path, runs: int) -> float:
+    samples = []
+    run(argv, cwd)  # warm the page cache
+    for _ in range(runs):
+        start = time.perf_counter()
+        run(argv, cwd)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--commits", type=int, default=100_000)
+    parser.add_argument("--tags", type=int, default=2_000)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    WORK.mkdir(exist_ok=True)
+
+    start = time.perf_counter()
+    repo = generate(args.commits, args.tags)
+    print(f"repository: {repo} ({args.commits} commits, {args.tags} tags) "
+          f"ready in {time.perf_counter() - start:.1f}s")
+
+    shell = " && ".join(
+        " ".join(f"'{a}'" for a in cmd) + (" <<< 'HEAD:pyproject.toml'" if "--batch" in cmd else "")
+        + " >/dev/null"
+        for cmd in GIT_READS
+    )
+    floor = (
+        "import subprocess\n"
+        f"for cmd in {GIT_READS!r}:\n"
+        "    subprocess.run(cmd, capture_output=True, input=b'HEAD:pyproject.toml\\n' "
+        "if '--batch' in cmd else None, check=True)\n"
+    )
+    rcflow = [sys.executable, "-m", "rcflow", "status", "--json"]
+    cases: list[tuple[str, list[str]]] = [
+        ("raw git", ["bash", "-c", shell]),
+        ("python floor", [sys.executable, "-c", floor]),
+        ("rcflow status", rcflow),
+    ]
+    if shutil.which("cz"):
+        cases.append(("commitizen", ["cz", "version", "--project"]))
+    if shutil.which("semantic-release"):
+        cases.append(("python-semantic-release", ["semantic-release", "--noop", "version", "--print"]))
+
+    results = {}
+    for name, argv in cases:
+        try:
+            results[name] = median_time(argv, repo, args.runs)
+        except subprocess.CalledProcessError as exc:
+            print(f"{name}: failed ({exc.returncode}): {exc.stderr.decode(errors='replace')[-200:]}")
+    base = results.get("python floor")
+    print(f"\nmedian of {args.runs} runs")
+    for name, seconds in results.items():
+        ratio = f"{seconds / base:.2f}x floor" if base else ""
+        print(f"  {name:<26} {seconds * 1000:8.1f} ms   {ratio}")
+    if base and "rcflow status" in results:
+        ok = results["rcflow status"] <= 2 * base
+        print(f"\ntarget (rcflow within 2x the floor): {'met' if ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
