@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,10 @@ from pathlib import Path
 from rcflow import proc
 from rcflow.adapters.git import Git
 from rcflow.effects import ValidationSpec
+
+# git's worktree bookkeeping (.git/worktrees) is not safe against concurrent add/remove; the
+# commands themselves run in parallel, only their checkouts are made one at a time.
+_WORKTREES = threading.Lock()
 
 Progress = Callable[[str, str, str], None]  # (validation name, what happened, detail)
 
@@ -59,9 +64,10 @@ def _run_one(
     start = time.monotonic()
     progress(spec.name, "started", f"in a worktree of {sha[:7]}")
     try:
-        if tree.exists():
-            git.worktree_remove(tree)
-        git.worktree_add(tree, sha)
+        with _WORKTREES:
+            if tree.exists():
+                git.worktree_remove(tree)
+            git.worktree_add(tree, sha)
     except Exception as exc:  # a worktree that cannot be made fails this validation only
         detail = f"could not check out {sha[:7]}: {exc}"
         progress(spec.name, "failed", detail)
@@ -84,7 +90,7 @@ def _run_one(
             passed = False
     finally:
         # A leftover worktree is removed by the next run of the same validation.
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), _WORKTREES:
             git.worktree_remove(tree)
     duration = time.monotonic() - start
     progress(spec.name, "passed" if passed else "failed", f"{detail} in {duration:.1f}s")
