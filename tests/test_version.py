@@ -356,3 +356,29 @@ def test_resolve_target_parts_always_exceed_last_final(
         assert target > last_final
     if current is not None:
         assert target > current
+
+
+@given(
+    st.integers(0, 10_000),
+    st.integers(0, 10_000),
+    st.integers(0, 10_000),
+    st.one_of(st.none(), st.integers(1, 500)),
+    st.sampled_from(["v", "", "release-"]),
+    st.sampled_from(["rc", "beta"]),
+)
+def test_parse_tag_fast_path_agrees_with_parse(
+    major: int, minor: int, patch: int, rc: int | None, prefix: str, token: str
+) -> None:
+    tag = Version(major, minor, patch, rc).render(Spelling.TAG, tag_prefix=prefix, rc_token=token)
+    assert parse_tag(tag, tag_prefix=prefix, rc_token=token) == parse(
+        tag, Spelling.TAG, tag_prefix=prefix, rc_token=token
+    )
+
+
+@pytest.mark.parametrize(
+    "tag", ["v01.2.3", "v1.2.3-rc.0", "v1.2.3-rc.01", "v1.2.3-rc1", "v1.2.3 ", "v١.2.3", "v1.2"]
+)
+def test_parse_tag_fast_path_rejects_what_parse_rejects(tag: str) -> None:
+    assert parse_tag(tag) is None
+    with pytest.raises(VersionError):
+        parse(tag, Spelling.TAG)
