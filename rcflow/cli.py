@@ -95,6 +95,8 @@ def _output(opts: Options) -> Any:
 def _guard(opts: Options, out: Any, resume: str | None, fn: Callable[[], int]) -> int:
     """The one place errors turn into messages and exit codes."""
     try:
+        if opts.path is not None and not opts.path.is_dir():
+            raise UsageError(f"-C {opts.path}: no such directory")
         return fn()
     except RcflowError as err:
         state = None
@@ -139,12 +141,17 @@ def _step(
     path: Path | None,
     break_lease: bool = False,
     plan_file: Path | None = None,
+    check: Callable[[], object] | None = None,
 ) -> None:
     opts = _options(ctx, dry_run, json, yes, path)
     out = _output(opts)
+    resume = _resume(step, extra, opts)
 
     def go() -> int:
         from rcflow import commands
+
+        if check is not None:
+            check()  # arguments the parser cannot judge: a usage error, not a refusal
 
         c = commands.load_context(opts.path or Path.cwd())
         hooks = _Hooks(out, opts)
@@ -157,10 +164,10 @@ def _step(
             break_lease=break_lease,
             plan_file=plan_file,
         )
-        out.step_result(result, c.config)
+        out.step_result(result, c.config, resume=resume)
         return int(ExitCode.FAILED if result.status in ("failed", "declined") else ExitCode.OK)
 
-    raise typer.Exit(_guard(opts, out, _resume(step, extra, opts), go))
+    raise typer.Exit(_guard(opts, out, resume, go))
 
 
 class _Hooks:
@@ -215,7 +222,15 @@ def bump(
     """Write the next version into every version file in one commit, and push it."""
     from rcflow.steps.bump import BumpArgs
 
-    _step(ctx, "bump", BumpArgs(part), [part], dry_run, json, yes, path, break_lease, plan_file)
+    def check() -> None:
+        if part not in ("major", "minor", "patch", "auto"):
+            from rcflow.version import resolve_target
+
+            resolve_target(part, None, None)  # raises VersionError (usage) unless X.Y.Z
+
+    _step(
+        ctx, "bump", BumpArgs(part), [part], dry_run, json, yes, path, break_lease, plan_file, check
+    )
 
 
 @app.command()

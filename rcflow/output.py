@@ -40,6 +40,8 @@ def escape(text: str) -> str:
 
 def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, Any]:
     """The status as data: the JSON document, and what the human view is drawn from."""
+    from rcflow.states import State, candidate_state
+
     prefix, token = config.tag_prefix, config.rc_token
     latest = release.latest
     if latest is not None:
@@ -76,7 +78,9 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, A
                 "sha": c.sha,
                 "local": c.local,
                 "remote": c.remote,
-                "validated": c.completed,
+                # passed every required validation, not merely "a validate run finished"
+                "validated": candidate_state(c, config) is State.VALIDATED,
+                "completed": c.completed,
                 "validations": [
                     {
                         "name": r.name,
@@ -206,9 +210,18 @@ class Output:
 
     # -- results ---------------------------------------------------------------------------
 
-    def step_result(self, result: StepResult, config: Config) -> None:
+    def step_result(self, result: StepResult, config: Config, *, resume: str | None = None) -> None:
         view = step_view(result, config)
         self.github(view, result)
+        if result.status == "failed":
+            outcomes = [a.outcome for a in result.applied if a.outcome.startswith("failed")]
+            what = view.get("tag") or view.get("target") or view.get("version")
+            self._annotate(
+                f"{result.step} {'; '.join(outcomes) or 'failed'}",
+                (),
+                state=f"{view['state']} ({what})" if what else str(view["state"]),
+                resume=resume,
+            )
         if self.json_mode:
             self.document(view)
             return
@@ -323,13 +336,26 @@ class Output:
                     f"  state: {escape(state)}"
                     + (f"; resume with: {escape(resume)}" if resume else "")
                 )
-        if self.env.get("GITHUB_ACTIONS") == "true":
-            text = err.message + (f" — resume with: {resume}" if resume else "")
-            sys.stdout.write(f"::error title=rcflow::{_annotation(text)}\n")
-            self._summary(
-                f"### rcflow failed\n\n- error: {err.message}\n- state: {state}\n"
-                f"- resume: `{resume}`\n"
-            )
+        self._annotate(err.message, blockers, state=state, resume=resume)
+
+    def _annotate(
+        self, message: str, blockers: Iterable[str], *, state: str | None, resume: str | None
+    ) -> None:
+        """In GitHub Actions: an `::error` annotation (why, and how to resume) and a summary."""
+        if self.env.get("GITHUB_ACTIONS") != "true":
+            return
+        blockers = list(blockers)
+        text = "; ".join([message, *blockers]) + (f" — resume with: {resume}" if resume else "")
+        # With --json, stdout carries one document only; the runner reads commands on stderr too.
+        stream = sys.stderr if self.json_mode else sys.stdout
+        stream.write(f"::error title=rcflow::{_annotation(text)}\n")
+        stream.flush()
+        lines = [f"- error: {message}", *(f"- blocked: {b}" for b in blockers)]
+        if state:
+            lines.append(f"- state: {state}")
+        if resume:
+            lines.append(f"- resume: `{resume}`")
+        self._summary("### rcflow failed\n\n" + "\n".join(lines) + "\n")
 
     # -- GitHub Actions --------------------------------------------------------------------
 

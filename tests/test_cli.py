@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -359,17 +358,49 @@ def test_exit_3_for_a_refusal(project: Project) -> None:
     assert project.world() == before
 
 
+def race_tag_on_origin(project: Project, tag: str, at: str) -> None:
+    """When this clone creates `tag`, another run puts the same tag on origin at another commit.
+
+    A `reference-transaction` hook fires after rcflow checked the remote and before it pushes:
+    the race a real second run could win.
+    """
+    hook = project.root / ".git" / "hooks" / "reference-transaction"
+    hook.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = committed ] || exit 0\n'
+        f'grep -q " refs/tags/{tag}$" || exit 0\n'
+        f'git --git-dir="{project.origin}" tag {tag} {at} 2>/dev/null || true\n',
+        encoding="utf-8",
+    )
+    hook.chmod(0o755)
+
+
 def test_exit_4_for_a_conflict(project: Project) -> None:
-    """A tag made by hand at another commit on the remote: the world contradicts the plan."""
+    """Another run pushed the same RC tag at another commit meanwhile: stop, move nothing."""
     to_state(project, "bumped")
-    other = push_commit_elsewhere(project)
-    git(project.origin, "tag", "v1.4.0-rc.1", other)
-    git(project.root, "pull", "--quiet", "--ff-only")
+    elsewhere = project.git("rev-parse", "HEAD~1")
+    race_tag_on_origin(project, "v1.4.0-rc.1", elsewhere)
     result = project.cli("rc", "--json")
-    # rcflow sees the hand-made tag and refuses or reports the conflict; it never moves it.
-    assert result.exit_code in (3, 4), (result.stdout, result.stderr)
-    assert doc(result)["exit_code"] == result.exit_code
-    assert project.remote_tags()["v1.4.0-rc.1"] == other
+    assert result.exit_code == 4, (result.stdout, result.stderr)
+    data = doc(result)
+    assert data["exit_code"] == 4
+    assert "v1.4.0-rc.1" in data["error"]
+    assert data["resume"] == f"rcflow rc --yes -C {project.root}"
+    assert project.remote_tags()["v1.4.0-rc.1"] == elsewhere
+    assert "rc_tagged" not in project.kinds()
+    kinds = [e["kind"] for e in project.ledger()]
+    assert kinds[-2:] == ["lease_acquired", "lease_released"]
+
+
+def test_a_hand_made_rc_tag_on_head_is_adopted_not_moved(project: Project) -> None:
+    to_state(project, "bumped")
+    head = project.head()
+    git(project.origin, "tag", "v1.4.0-rc.1", head)
+    result = project.cli("rc", "--json")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert doc(result)["state"] == "candidate"
+    assert project.remote_tags()["v1.4.0-rc.1"] == head
+    assert project.kinds()[-1] == "rc_tagged"
 
 
 def test_dash_c_outside_a_git_repository(tmp_path: Path) -> None:
@@ -624,5 +655,4 @@ def test_dry_run_in_a_real_process_changes_nothing(project: Project) -> None:
     assert "Dry run" in result.stdout
     assert project.world() == before
     assert project.ledger() == []
-    assert subprocess.run(["git", "-C", str(project.root), "status", "--porcelain"],
-                          capture_output=True, text=True, check=True).stdout == ""
+    assert project.git("status", "--porcelain") == ""
