@@ -147,9 +147,13 @@ def classify(s: Snapshot, config: Config) -> Release:
     withdrawn = frozenset(e.key for e in s.ledger if e.kind == "rc_withdrawn")
     for tag in sorted(withdrawn & s.all_tags):
         problems.append(f"tag {tag} was withdrawn but still exists; `rcflow rollback` removes it")
-    live_finals = [v for v, t in finals.items() if t not in retracted]
-    last_final = max(live_finals, default=None)
-    highest_final = max(finals, default=None)
+    # Finals have no RC part, so a plain tuple key orders them (thousands of tags: no __lt__).
+    live_finals = sorted(
+        (v for v, t in finals.items() if t not in retracted),
+        key=lambda v: (v.major, v.minor, v.patch),
+    )
+    last_final = live_finals[-1] if live_finals else None
+    highest_final = max(finals, key=lambda v: (v.major, v.minor, v.patch), default=None)
 
     found: list[FoundVersion] = []
     texts = {f.path: f.head_text for f in s.files}
@@ -211,7 +215,7 @@ def classify(s: Snapshot, config: Config) -> Release:
     return Release(
         state=state,
         last_final=last_final,
-        finals=tuple(sorted(live_finals)),
+        finals=tuple(live_finals),
         highest_final=highest_final,
         files_version=files_version,
         target=target,
