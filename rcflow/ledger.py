@@ -55,15 +55,11 @@ class Event:
             return None  # not ours; the ledger ignores foreign commits rather than failing
         if not isinstance(body, dict) or body.get("v") != FORMAT:
             return None
-        return Event(
-            kind=str(body["kind"]),
-            key=str(body["key"]),
-            time=str(body["time"]),
-            actor=str(body["actor"]),
-            run=str(body["run"]),
-            data=body.get("data") or {},
-            id=commit,
-        )
+        fields = {name: body.get(name) for name in ("kind", "key", "time", "actor", "run")}
+        data = body.get("data") or {}
+        if not all(isinstance(f, str) for f in fields.values()) or not isinstance(data, dict):
+            return None  # JSON that is not a whole event is as foreign as any other commit
+        return Event(**{k: str(v) for k, v in fields.items()}, data=data, id=commit)
 
 
 def now_iso(now: float) -> str:
