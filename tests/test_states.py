@@ -1,0 +1,404 @@
+"""classify(): the release state derived from hand-built facts, no git involved."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rcflow.config import Config, ValidationConfig, VersionFileConfig
+from rcflow.ledger import Event
+from rcflow.snapshot import Snapshot, VersionFileFact
+from rcflow.states import NEXT, Release, State, classify
+from rcflow.version import Spelling, next_rc_number, parse
+from rcflow.versionfiles import VersionFileKind
+
+A, B, C, D = ("a" * 40, "b" * 40, "c" * 40, "d" * 40)
+PYPROJECT = VersionFileConfig("pyproject.toml", VersionFileKind.PYPROJECT, None, None)
+DEPLOY = VersionFileConfig(
+    "deploy.yaml", VersionFileKind.PATTERN, r"image: demo:(?P<version>\S+)", Spelling.TAG
+)
+UNIT = ValidationConfig("unit", "make test", 60.0, True)
+LINT = ValidationConfig("lint", "make lint", 60.0, False)
+
+
+def config(
+    *, validations: Iterable[ValidationConfig] = (UNIT,), files: Iterable[VersionFileConfig] = ()
+) -> Config:
+    return Config(
+        root=Path("/repo"),
+        source="test",
+        version_files=tuple(files) or (PYPROJECT,),
+        validations=tuple(validations),
+    )
+
+
+def pyproject(version: str) -> str:
+    return f'[project]\nname = "demo"\nversion = "{version}"\n'
+
+
+def snapshot(
+    version: str | None = "1.4.0",
+    *,
+    tags: Mapping[str, str] | None = None,
+    local: Mapping[str, str] | None = None,
+    remote: Mapping[str, str] | None = None,
+    ledger: Iterable[Event] = (),
+    files: Mapping[str, str | None] | None = None,
+    reachable: bool = True,
+    head: str = D,
+) -> Snapshot:
+    """Facts with defaults: `tags` are both here and on the remote; v1.3.0 is released."""
+    both = {"v1.3.0": A} if tags is None else dict(tags)
+    texts = dict(files) if files is not None else {"pyproject.toml": None}
+    if files is None and version is not None:
+        texts["pyproject.toml"] = pyproject(version)
+    return Snapshot(
+        root="/repo",
+        git_dir="/repo/.git",
+        now=1_800_000_000.0,
+        head=head,
+        branch="main",
+        release_branch="main",
+        remote="origin",
+        dirty=(),
+        identity="Someone <s@example.invalid>",
+        local_tags={**both, **(local or {})},
+        remote_tags={**both, **(remote or {})} if reachable else {},
+        remote_reachable=reachable,
+        remote_error=None if reachable else "unreachable",
+        remote_branch=head,
+        local_remote_branch=head,
+        head_on_remote=True,
+        remote_ahead=False,
+        ledger=tuple(ledger),
+        ledger_tip="e" * 40 if ledger else None,
+        local_ledger_tip="e" * 40 if ledger else None,
+        files=tuple(VersionFileFact(p, t, t) for p, t in texts.items()),
+        commits_since_final=(),
+    )
+
+
+def ev(kind: str, key: str, **data: Any) -> Event:
+    return Event(kind, key, "2026-01-01T00:00:00Z", "Someone <s@example.invalid>", "run", data)
+
+
+def passed(tag: str, sha: str, name: str = "unit") -> Event:
+    return ev("validation_passed", f"{tag}/{name}", sha=sha, duration=1.0, detail="exit 0")
+
+
+def failed(tag: str, sha: str, name: str = "unit") -> Event:
+    return ev("validation_failed", f"{tag}/{name}", sha=sha, duration=1.0, detail="exit 1")
+
+
+def completed(tag: str, sha: str) -> Event:
+    return ev("validate_completed", tag, sha=sha)
+
+
+def classify_(s: Snapshot, c: Config | None = None) -> Release:
+    return classify(s, c or config())
+
+
+# -- every state -------------------------------------------------------------------------------
+
+
+def test_idle_after_a_release_made_by_hand() -> None:
+    r = classify_(snapshot("1.3.0"))
+    assert r.state is State.IDLE
+    assert r.last_final == parse("1.3.0") == r.highest_final
+    assert r.target is None and r.candidates == () and r.problems == ()
+    assert r.next == ("bump",)
+
+
+def test_released_needs_the_ledger_to_say_promoted() -> None:
+    tags = {"v1.3.0": A, "v1.4.0-rc.1": B, "v1.4.0": B}
+    r = classify_(snapshot("1.4.0", tags=tags, ledger=[ev("promoted", "v1.4.0")]))
+    assert r.state is State.RELEASED
+    assert r.last_final == parse("1.4.0")
+    assert r.finals == (parse("1.3.0"), parse("1.4.0"))
+    assert r.target is None
+    assert r.next == ("bump", "rollback")
+    # The same tags without the ledger's word: a release rcflow did not make.
+    assert classify_(snapshot("1.4.0", tags=tags)).state is State.IDLE
+
+
+def test_bumped() -> None:
+    r = classify_(snapshot("1.4.0"))
+    assert r.state is State.BUMPED
+    assert r.target == parse("1.4.0")
+    assert r.files_version == parse("1.4.0")
+    assert r.last_final == parse("1.3.0")
+    assert r.used_rc_numbers == frozenset()
+    assert r.next == ("rc", "bump", "rollback")
+
+
+def test_no_release_yet_the_files_version_is_in_flight() -> None:
+    r = classify_(snapshot("0.1.0", tags={}))
+    assert r.state is State.BUMPED
+    assert r.target == parse("0.1.0")
+    assert r.last_final is None and r.highest_final is None
+
+
+def test_candidate() -> None:
+    r = classify_(snapshot(tags={"v1.3.0": A, "v1.4.0-rc.1": B}))
+    assert r.state is State.CANDIDATE
+    assert r.latest is not None
+    assert (r.latest.number, r.latest.tag, r.latest.sha) == (1, "v1.4.0-rc.1", B)
+    assert r.latest.local and r.latest.remote
+    assert r.latest.results == () and not r.latest.completed
+    assert r.next == ("validate", "rc", "rollback")
+
+
+def test_validated() -> None:
+    ledger = [ev("rc_tagged", "v1.4.0-rc.1", sha=B), passed("v1.4.0-rc.1", B)]
+    tags = {"v1.3.0": A, "v1.4.0-rc.1": B}
+    # Results alone are not enough: the validate run must have completed.
+    assert classify_(snapshot(tags=tags, ledger=ledger)).state is State.CANDIDATE
+    r = classify_(snapshot(tags=tags, ledger=[*ledger, completed("v1.4.0-rc.1", B)]))
+    assert r.state is State.VALIDATED
+    assert r.next == ("promote", "rc", "rollback")
+    assert [(v.name, v.passed, v.required, v.sha) for v in r.latest.results] == [  # type: ignore[union-attr]
+        ("unit", True, True, B)
+    ]
+
+
+def test_rejected() -> None:
+    tags = {"v1.3.0": A, "v1.4.0-rc.1": B}
+    r = classify_(snapshot(tags=tags, ledger=[failed("v1.4.0-rc.1", B)]))
+    # A required failure rejects even before the run is recorded as completed.
+    assert r.state is State.REJECTED
+    assert r.next == ("rc", "validate", "rollback")
+    # The newest result per validation counts: a re-run that passed validates.
+    later = [failed("v1.4.0-rc.1", B), passed("v1.4.0-rc.1", B), completed("v1.4.0-rc.1", B)]
+    assert classify_(snapshot(tags=tags, ledger=later)).state is State.VALIDATED
+    flaky = [passed("v1.4.0-rc.1", B), completed("v1.4.0-rc.1", B), failed("v1.4.0-rc.1", B)]
+    assert classify_(snapshot(tags=tags, ledger=flaky)).state is State.REJECTED
+
+
+def test_retracted_final_falls_back_but_the_highest_stays() -> None:
+    tags = {"v1.3.0": A, "v1.4.0-rc.1": B, "v1.4.0": B}
+    ledger = [ev("promoted", "v1.3.0"), ev("promoted", "v1.4.0"), ev("retracted", "v1.4.0")]
+    r = classify_(snapshot("1.4.0", tags=tags, ledger=ledger))
+    assert r.state is State.RETRACTED
+    assert r.last_final == parse("1.3.0")
+    assert r.highest_final == parse("1.4.0")
+    assert r.finals == (parse("1.3.0"),)
+    assert r.retracted == frozenset({"v1.4.0"})
+    assert r.target is None
+    assert r.next == ("bump",)
+
+    # The next bump goes past the retracted number, never back to it.
+    after = classify_(snapshot("1.4.1", tags=tags, ledger=ledger))
+    assert after.state is State.BUMPED and after.target == parse("1.4.1")
+    assert after.last_final == parse("1.3.0") and after.highest_final == parse("1.4.0")
+
+    # Files that go back below a released number are a problem, not a target.
+    back = classify_(snapshot("1.3.5", tags=tags, ledger=ledger))
+    assert back.target is None
+    assert any("1.3.5" in p and "v1.4.0" in p for p in back.problems)
+
+
+def test_retracting_an_older_final_does_not_retract_the_newest() -> None:
+    tags = {"v1.2.0": C, "v1.3.0": A}
+    ledger = [ev("promoted", "v1.3.0"), ev("retracted", "v1.2.0")]
+    r = classify_(snapshot("1.3.0", tags=tags, ledger=ledger))
+    assert r.state is State.RELEASED
+    assert r.last_final == parse("1.3.0")
+    assert r.finals == (parse("1.3.0"),)
+
+
+@pytest.mark.parametrize("state", list(State))
+def test_every_state_has_a_next_command(state: State) -> None:
+    assert NEXT[state], state
+
+
+# -- RC numbering ------------------------------------------------------------------------------
+
+
+def test_withdrawn_rcs_keep_their_numbers() -> None:
+    tags = {"v1.3.0": A, "v1.4.0-rc.2": C}
+    ledger = [
+        ev("rc_tagged", "v1.4.0-rc.1", sha=B),
+        ev("rc_withdrawn", "v1.4.0-rc.1", sha=B, rc=1),
+        ev("rc_tagged", "v1.4.0-rc.2", sha=C),
+    ]
+    r = classify_(snapshot(tags=tags, ledger=ledger))
+    assert r.used_rc_numbers == frozenset({1, 2})
+    assert r.withdrawn_tags == frozenset({"v1.4.0-rc.1"})
+    assert [c.tag for c in r.candidates] == ["v1.4.0-rc.2"]
+    assert next_rc_number(r.used_rc_numbers) == 3
+    assert r.problems == ()
+
+
+def test_every_rc_withdrawn_is_bumped_again_with_numbers_used() -> None:
+    ledger = [
+        ev("rc_tagged", "v1.4.0-rc.1", sha=B),
+        ev("rc_withdrawn", "v1.4.0-rc.1"),
+        ev("rc_tagged", "v1.4.0-rc.2", sha=C),
+        ev("rc_withdrawn", "v1.4.0-rc.2"),
+    ]
+    r = classify_(snapshot(ledger=ledger))
+    assert r.state is State.BUMPED
+    assert r.candidates == ()
+    assert next_rc_number(r.used_rc_numbers) == 3
+
+
+def test_an_rc_tag_deleted_by_hand_still_used_its_number() -> None:
+    r = classify_(snapshot(ledger=[ev("rc_tagged", "v1.4.0-rc.3", sha=B)]))
+    assert r.state is State.BUMPED
+    assert r.used_rc_numbers == frozenset({3})
+    assert next_rc_number(r.used_rc_numbers) == 4
+
+
+def test_rc_numbers_are_per_version_and_sorted_numerically() -> None:
+    tags = {"v1.3.0": A, "v1.3.0-rc.7": C, "v1.4.0-rc.9": B, "v1.4.0-rc.10": C}
+    r = classify_(snapshot(tags=tags, ledger=[ev("rc_tagged", "v1.5.0-rc.20")]))
+    assert r.used_rc_numbers == frozenset({9, 10})
+    assert [c.number for c in r.candidates] == [9, 10]
+    assert r.latest is not None and r.latest.tag == "v1.4.0-rc.10"
+
+
+def test_a_withdrawn_tag_that_still_exists_is_a_problem_not_a_candidate() -> None:
+    tags = {"v1.3.0": A, "v1.4.0-rc.1": B}
+    r = classify_(snapshot(tags=tags, ledger=[ev("rc_withdrawn", "v1.4.0-rc.1")]))
+    assert r.state is State.BUMPED
+    assert r.candidates == ()
+    assert any("v1.4.0-rc.1" in p and "withdrawn" in p for p in r.problems)
+
+
+def test_foreign_and_other_prefix_tags_are_ignored() -> None:
+    tags = {"v1.3.0": A, "release-2.0.0": B, "v9.0.0-beta.1": B, "nightly": C}
+    r = classify_(snapshot("1.3.0", tags=tags))
+    assert r.state is State.IDLE
+    assert r.highest_final == parse("1.3.0")
+
+
+# -- problems: drift and files -----------------------------------------------------------------
+
+
+def test_local_and_remote_tag_drift() -> None:
+    r = classify_(
+        snapshot(
+            local={"v1.4.0-rc.1": B, "v1.4.0-rc.2": C},
+            remote={"v1.4.0-rc.1": C},
+        )
+    )
+    assert any("v1.4.0-rc.1" in p and "here but at" in p for p in r.problems), r.problems
+    assert any("v1.4.0-rc.2" in p and "not on origin" in p for p in r.problems), r.problems
+    rc1 = next(c for c in r.candidates if c.number == 1)
+    assert rc1.sha == C  # the remote is the shared truth
+    rc2 = next(c for c in r.candidates if c.number == 2)
+    assert rc2.local and not rc2.remote
+
+
+def test_a_remote_only_tag_is_no_problem() -> None:
+    r = classify_(snapshot(remote={"v1.4.0-rc.1": B}))
+    assert r.problems == ()
+    assert r.latest is not None and not r.latest.local and r.latest.remote
+
+
+def test_an_unreachable_remote_reports_no_missing_tags() -> None:
+    r = classify_(snapshot(tags={}, local={"v1.3.0": A, "v1.4.0-rc.1": B}, reachable=False))
+    assert r.problems == ()
+    assert r.state is State.CANDIDATE
+
+
+def test_version_file_mismatch_is_a_problem_with_file_and_line() -> None:
+    c = config(files=(PYPROJECT, DEPLOY))
+    files = {"pyproject.toml": pyproject("1.4.0"), "deploy.yaml": "kind: x\nimage: demo:v1.3.0\n"}
+    r = classify_(snapshot(files=files), c)
+    assert r.files_version == parse("1.4.0")
+    assert r.state is State.BUMPED
+    assert len(r.problems) == 1
+    assert "deploy.yaml:2" in r.problems[0]
+    assert "'v1.3.0'" in r.problems[0] and "'v1.4.0'" in r.problems[0]
+
+    files["deploy.yaml"] = "kind: x\nimage: demo:v1.4.0\n"
+    assert classify_(snapshot(files=files), c).problems == ()
+
+
+def test_a_missing_version_file_is_a_problem() -> None:
+    r = classify_(snapshot(None, files={"pyproject.toml": None}))
+    assert r.files_version is None
+    assert r.target is None
+    assert any("pyproject.toml" in p for p in r.problems)
+
+
+def test_a_version_file_without_a_version_is_a_problem() -> None:
+    r = classify_(snapshot(files={"pyproject.toml": '[project]\nname = "demo"\n'}))
+    assert r.files_version is None
+    assert r.problems
+
+
+# -- validation results are bound to the sha ---------------------------------------------------
+
+
+def test_a_result_for_another_sha_does_not_count() -> None:
+    tags = {"v1.3.0": A, "v1.4.0-rc.1": B}
+    other = [passed("v1.4.0-rc.1", C), completed("v1.4.0-rc.1", C)]
+    r = classify_(snapshot(tags=tags, ledger=other))
+    assert r.state is State.CANDIDATE
+    assert r.latest is not None and r.latest.results == () and not r.latest.completed
+    # A failure on another sha does not reject this one either.
+    assert classify_(snapshot(tags=tags, ledger=[failed("v1.4.0-rc.1", C)])).state is (
+        State.CANDIDATE
+    )
+
+
+def test_a_new_rc_on_a_new_commit_starts_unvalidated() -> None:
+    tags = {"v1.3.0": A, "v1.4.0-rc.1": B, "v1.4.0-rc.2": C}
+    ledger = [passed("v1.4.0-rc.1", B), completed("v1.4.0-rc.1", B)]
+    r = classify_(snapshot(tags=tags, ledger=ledger))
+    assert r.state is State.CANDIDATE
+    rc1, rc2 = r.candidates
+    assert rc1.completed and rc1.results
+    assert not rc2.completed and rc2.results == ()
+
+
+def test_a_tag_moved_by_hand_loses_its_validation() -> None:
+    """Results are bound to the sha the tag pointed at, so moving a tag cannot inherit them."""
+    ledger = [passed("v1.4.0-rc.1", B), completed("v1.4.0-rc.1", B)]
+    assert (
+        classify_(snapshot(tags={"v1.3.0": A, "v1.4.0-rc.1": B}, ledger=ledger)).state
+        is State.VALIDATED
+    )
+    moved = classify_(snapshot(tags={"v1.3.0": A, "v1.4.0-rc.1": C}, ledger=ledger))
+    assert moved.state is State.CANDIDATE
+
+
+def test_optional_validations_do_not_block() -> None:
+    c = config(validations=(UNIT, LINT))
+    tags = {"v1.3.0": A, "v1.4.0-rc.1": B}
+    ledger = [passed("v1.4.0-rc.1", B), failed("v1.4.0-rc.1", B, "lint")]
+    r = classify_(snapshot(tags=tags, ledger=[*ledger, completed("v1.4.0-rc.1", B)]), c)
+    assert r.state is State.VALIDATED
+    lint = next(v for v in r.latest.results if v.name == "lint")  # type: ignore[union-attr]
+    assert not lint.passed and not lint.required
+
+    # An optional pass cannot stand in for a required validation that never ran.
+    only_lint = [passed("v1.4.0-rc.1", B, "lint"), completed("v1.4.0-rc.1", B)]
+    assert classify_(snapshot(tags=tags, ledger=only_lint), c).state is State.CANDIDATE
+
+
+def test_a_required_validation_added_after_the_run_is_still_needed() -> None:
+    tags = {"v1.3.0": A, "v1.4.0-rc.1": B}
+    ledger = [passed("v1.4.0-rc.1", B), completed("v1.4.0-rc.1", B)]
+    extra = ValidationConfig("e2e", "make e2e", 60.0, True)
+    assert classify_(snapshot(tags=tags, ledger=ledger), config()).state is State.VALIDATED
+    r = classify_(snapshot(tags=tags, ledger=ledger), config(validations=(UNIT, extra)))
+    assert r.state is State.CANDIDATE
+
+
+def test_no_validations_configured_a_completed_run_signs_off() -> None:
+    c = config(validations=())
+    tags = {"v1.3.0": A, "v1.4.0-rc.1": B}
+    assert classify_(snapshot(tags=tags), c).state is State.CANDIDATE
+    r = classify_(snapshot(tags=tags, ledger=[completed("v1.4.0-rc.1", B)]), c)
+    assert r.state is State.VALIDATED
+
+
+def test_classify_is_a_pure_function_of_the_facts() -> None:
+    s = snapshot(tags={"v1.3.0": A, "v1.4.0-rc.1": B}, ledger=[failed("v1.4.0-rc.1", B)])
+    assert classify_(s) == classify_(s)
