@@ -325,8 +325,14 @@ class Executor:
 
     def _do_record_event(self, e: RecordEvent) -> str:
         # A crash between an effect and its event leaves the event missing; a crash after the
-        # append but before the run noticed leaves it present: only the newest event counts.
-        if self.writer.latest_kind(e.key) == e.event:
+        # append but before the run noticed leaves it present: only the newest event counts, and
+        # only if it says the same (a second bump to a version records its own commit and origin).
+        latest = next((x for x in reversed(self.writer.events) if x.key == e.key), None)
+        if (
+            latest is not None
+            and latest.kind == e.event
+            and all(latest.data.get(k) == v for k, v in e.data.items())
+        ):
             return "skipped: already recorded"
         self.writer.append(e.event, e.key, e.data)
         return "done"

@@ -1,0 +1,345 @@
+"""Random command sequences against one real project each, checked against a small model.
+
+The model knows the lifecycle of DESIGN §2 and nothing of rcflow's code: versions are tuples,
+RCs are (number, sha) pairs, validation is a set of validated shas. After every step the real
+repository must agree with it (`status --json`), and the world must keep the promises that hold
+whatever the sequence: tags never move or come back, final tags sit on validated RC commits, RC
+numbers are never reused, local and remote tags agree, and a refusal changes nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from tests.conftest import Project
+
+V = tuple[int, int, int]
+Outcome = Literal["applied", "done", "refused"]
+
+CONFIG = '[[validate]]\nname = "unit"\nrun = "true"\n'
+
+
+def vs(v: V) -> str:
+    return ".".join(map(str, v))
+
+
+def bumped(v: V, part: str) -> V:
+    major, minor, patch = v
+    if part == "major":
+        return (major + 1, 0, 0)
+    if part == "minor":
+        return (major, minor + 1, 0)
+    return (major, minor, patch + 1)
+
+
+@dataclass
+class Rc:
+    number: int
+    sha: str
+
+
+@dataclass
+class Bump:
+    commit: str
+    before: V | None
+    adopted: bool
+
+
+@dataclass
+class Model:
+    """The release as the lifecycle says it should be, driven by the same commands."""
+
+    files: V
+    history: list[tuple[str, str]]  # (sha, subject) of the release branch, oldest first
+    finals: dict[V, str] = field(default_factory=dict)  # final version -> tagged commit
+    promoted: set[V] = field(default_factory=set)
+    retracted: set[V] = field(default_factory=set)
+    rcs: dict[V, list[Rc]] = field(default_factory=dict)  # live RCs per version
+    used: dict[V, set[int]] = field(default_factory=dict)
+    withdrawn: set[str] = field(default_factory=set)
+    validated: set[str] = field(default_factory=set)  # shas a validate run passed on
+    bumps: dict[V, Bump | None] = field(default_factory=dict)  # rcflow's own live bump
+
+    # -- derived, as DESIGN §2 derives it ------------------------------------------------------
+
+    @property
+    def head(self) -> str:
+        return self.history[-1][0]
+
+    @property
+    def highest(self) -> V:
+        return max(self.finals)
+
+    @property
+    def last_final(self) -> V:
+        return max(v for v in self.finals if v not in self.retracted)
+
+    @property
+    def target(self) -> V | None:
+        if self.files in self.finals or self.files < self.highest:
+            return None
+        return self.files
+
+    def live(self) -> list[Rc]:
+        return self.rcs.get(self.target, []) if self.target else []
+
+    def state(self) -> str:
+        if self.target is not None:
+            live = self.live()
+            if not live:
+                return "bumped"
+            return "validated" if live[-1].sha in self.validated else "candidate"
+        if self.highest in self.retracted:
+            return "retracted"
+        return "released" if self.last_final in self.promoted else "idle"
+
+    def feats_since(self, sha: str) -> bool:
+        shas = [s for s, _ in self.history]
+        return any(subj.startswith("feat") for _, subj in self.history[shas.index(sha) + 1 :])
+
+    def rc_tag(self, v: V, n: int) -> str:
+        return f"v{vs(v)}-rc.{n}"
+
+    # -- commands --------------------------------------------------------------------------
+
+    def bump(self, part: str, head_after: str) -> Outcome:
+        state, target = self.state(), self.target
+        auto = "minor" if self.feats_since(self.finals[self.highest]) else None
+        if part == "auto" and auto is None:
+            return "done" if target is None else "refused"
+        new = bumped(self.highest, auto if part == "auto" else part)
+        if state in ("candidate", "validated") and new != target:
+            return "refused"
+        if self.files != new:
+            self.history.append((head_after, f"chore(release): bump version to {vs(new)}"))
+            self.bumps[new] = Bump(head_after, self.files, adopted=False)
+            self.files = new
+            return "applied"
+        if self.bumps.get(new) is not None:
+            return "done"
+        ours = self.history[-1][1] == f"chore(release): bump version to {vs(new)}"
+        self.bumps[new] = Bump(self.head, None, adopted=not ours)
+        return "applied"
+
+    def rc(self) -> Outcome:
+        state, target = self.state(), self.target
+        if target is None or state not in ("bumped", "candidate", "validated"):
+            return "done" if state == "released" else "refused"
+        live = self.rcs.setdefault(target, [])
+        if live and live[-1].sha == self.head:
+            return "done"
+        used = self.used.setdefault(target, set())
+        number = max(used, default=0) + 1
+        used.add(number)
+        live.append(Rc(number, self.head))
+        return "applied"
+
+    def validate(self) -> Outcome:
+        state, live = self.state(), self.live()
+        if not live or state not in ("candidate", "validated"):
+            return "done" if state == "released" else "refused"
+        if live[-1].sha in self.validated:
+            return "done"
+        self.validated.add(live[-1].sha)
+        return "applied"
+
+    def promote(self) -> Outcome:
+        state, target = self.state(), self.target
+        if target is None:
+            started = self.files in self.promoted and self.files not in self.retracted
+            return "done" if started else "refused"
+        if state != "validated":
+            return "refused"
+        self.finals[target] = self.live()[-1].sha
+        self.promoted.add(target)
+        return "applied"
+
+    def rollback(self, head_after: str) -> Outcome:
+        state, target = self.state(), self.target
+        if state in ("candidate", "validated") and target is not None:
+            rc = self.rcs[target].pop()
+            self.withdrawn.add(self.rc_tag(target, rc.number))
+            return "applied"
+        if state == "bumped" and target is not None:
+            bump = self.bumps.get(target)
+            if bump is None or bump.adopted or bump.before is None:
+                return "refused"
+            self.history.append((head_after, f"chore(release): revert bump to {vs(target)}"))
+            self.bumps[target] = None
+            self.files = bump.before
+            return "applied"
+        if state == "released":
+            self.retracted.add(self.last_final)
+            return "applied"
+        return "refused"
+
+
+class ReleaseMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.base = Path(tempfile.mkdtemp(prefix="rcflow-model-"))
+        self.project = Project(self.base).create(config=CONFIG)
+        log = self.project.git("log", "--reverse", "--format=%H %s").splitlines()
+        history = [(line[:40], line[41:]) for line in log]
+        self.model = Model(files=(1, 3, 0), history=history, finals={(1, 3, 0): history[0][0]})
+        self.seen: dict[str, str] = dict(self.project.remote_tags())  # every tag ever, first sha
+        self.commits = 0
+        self.trace: list[str] = []
+
+    def teardown(self) -> None:
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    # -- running a command and checking what it did ----------------------------------------
+
+    def run(self, args: tuple[str, ...], predict: Any) -> None:
+        before, ledger = self.project.world(), self.project.ledger()
+        result = self.project.cli(*args)
+        head_after = self.project.head()
+        expected: Outcome = predict(head_after)
+        self.trace.append(f"{' '.join(args)} -> {result.exit_code} ({expected})")
+        where = f"{self.trace}\n{result.stdout}\n{result.stderr}"
+        assert result.exit_code in (0, 1, 3), where
+        if result.exit_code == 3:
+            assert self.project.world() == before, f"a refusal changed the world: {where}"
+            assert self.project.ledger() == ledger, f"a refusal wrote the ledger: {where}"
+        assert {"applied": 0, "done": 0, "refused": 3}[expected] == result.exit_code, where
+        if expected == "done":
+            assert "Already done" in result.stdout, where
+            assert self.project.world() == before, where
+            assert self.project.ledger() == ledger, where
+        if expected == "applied":
+            assert self.project.ledger() != ledger, where
+        if result.exit_code == 0:
+            assert self.project.local_tags() == self.project.remote_tags(), where
+        state = self.project.status()["state"]
+        assert state == self.model.state(), f"rcflow says {state}, the model {where}"
+
+    # -- rules -----------------------------------------------------------------------------
+
+    @rule(part=st.sampled_from(["patch", "minor", "auto"]))
+    def bump(self, part: str) -> None:
+        self.run(("bump", part), lambda head: self.model.bump(part, head))
+
+    @rule()
+    def rc(self) -> None:
+        self.run(("rc",), lambda head: self.model.rc())
+
+    @rule()
+    def validate(self) -> None:
+        self.run(("validate",), lambda head: self.model.validate())
+
+    @rule()
+    def promote(self) -> None:
+        self.run(("promote",), lambda head: self.model.promote())
+
+    @rule()
+    def rollback(self) -> None:
+        self.run(("rollback",), lambda head: self.model.rollback(head))
+
+    @precondition(lambda self: self.commits < 3)
+    @rule()
+    def new_commit(self) -> None:
+        self.commits += 1
+        self.project.write(f"feature_{self.commits}.py", f"VALUE = {self.commits}\n")
+        sha = self.project.commit(f"feat: feature {self.commits}")
+        self.project.push()
+        self.model.history.append((sha, f"feat: feature {self.commits}"))
+        self.trace.append("commit feat + push")
+        assert self.project.status()["state"] == self.model.state(), self.trace
+
+    # -- what holds whatever happened ------------------------------------------------------
+
+    @invariant()
+    def tags_never_move_or_come_back(self) -> None:
+        local, remote = self.project.local_tags(), self.project.remote_tags()
+        for tags in (local, remote):
+            for name, sha in tags.items():
+                first = self.seen.setdefault(name, sha)
+                assert sha == first, f"{name} moved from {first[:7]} to {sha[:7]}: {self.trace}"
+                assert name not in self.model.withdrawn, f"{name} came back: {self.trace}"
+        for name in set(self.seen) - set(local) - set(remote):
+            assert name in self.model.withdrawn, f"{name} vanished: {self.trace}"
+
+    @invariant()
+    def finals_sit_on_validated_rc_commits(self) -> None:
+        tags = self.project.remote_tags()
+        events = self.project.ledger()
+        passed = {
+            e["data"]["sha"]
+            for e in events
+            if e["kind"] == "validate_completed" and e["data"].get("passed")
+        }
+        for name, sha in tags.items():
+            if "-rc." in name or name == "v1.3.0":
+                continue
+            rcs = [t for t, s in tags.items() if t.startswith(f"{name}-rc.") and s == sha]
+            assert rcs, f"{name} is on no RC of its version: {self.trace}"
+            assert sha in passed, f"{name} is on {sha[:7]}, never validated: {self.trace}"
+
+    @invariant()
+    def rc_numbers_are_never_reused(self) -> None:
+        tagged = [e["key"] for e in self.project.ledger() if e["kind"] == "rc_tagged"]
+        assert len(tagged) == len(set(tagged)), f"an RC was tagged twice: {tagged} {self.trace}"
+        for name in self.model.withdrawn:
+            assert name not in self.project.local_tags(), self.trace
+        assert set(tagged) >= {t for t in self.seen if "-rc." in t}, self.trace
+
+    @invariant()
+    def the_model_agrees_on_the_rc_numbers(self) -> None:
+        target = self.model.target
+        data = self.project.status()
+        assert data["target"] == (vs(target) if target else None), self.trace
+        live = self.model.live()
+        assert data["rc"] == (live[-1].number if live else None), self.trace
+
+
+def test_random_command_sequences_keep_the_promises() -> None:
+    run_state_machine_as_test(
+        ReleaseMachine,
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=8,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        ),
+    )
+
+
+# -- sequences the machine found, replayed as plain tests --------------------------------------
+
+
+def replay(*steps: tuple[str, ...]) -> ReleaseMachine:
+    machine = ReleaseMachine()
+    try:
+        for name, *args in steps:
+            getattr(machine, name)(*args)
+            machine.tags_never_move_or_come_back()
+            machine.finals_sit_on_validated_rc_commits()
+            machine.rc_numbers_are_never_reused()
+            machine.the_model_agrees_on_the_rc_numbers()
+    finally:
+        machine.teardown()
+    return machine
+
+
+def test_rollback_after_bumping_back_to_a_version_reverts_the_newest_bump() -> None:
+    """1.3.1, then 1.4.0, then 1.3.1 again: rolling back must restore 1.4.0 (the newest bump).
+
+    The second `bumped 1.3.1` was skipped as "already recorded" (the first one had the same kind
+    and key), so the ledger pointed at the first bump commit and rollback reverted that one.
+    """
+    replay(("bump", "patch"), ("bump", "minor"), ("bump", "patch"), ("rollback",), ("rollback",))
