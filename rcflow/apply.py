@@ -30,6 +30,7 @@ from rcflow.effects import (
     RevertCommit,
     RunValidations,
     VerifyVersionOnlyDiff,
+    WriteFile,
     WriteVersionFiles,
 )
 from rcflow.errors import ConflictError, EffectError, LeaseHeldError
@@ -68,10 +69,12 @@ class LedgerWriter:
         sha = self.git.commit_tree(event.message(), self.tip)
         # A non-fast-forward rejection means someone appended since we looked: that is the CAS.
         self.git.push(self.remote, [f"{sha}:{LEDGER_REF}"])
-        self.git.update_ref(LEDGER_REF, sha)
+        # Pushed, the event is on the ledger: the next append builds on it even if updating the
+        # local copy of the ref fails (else releasing the lease after that failure is rejected).
         self.tip = sha
         stored = Event(event.kind, event.key, event.time, event.actor, event.run, event.data, sha)
         self.events.append(stored)
+        self.git.update_ref(LEDGER_REF, sha)
         return stored
 
 
@@ -132,13 +135,20 @@ def release_lease(writer: LedgerWriter) -> None:
 
 
 class Executor:
-    def __init__(self, ports: Ports, writer: LedgerWriter, report: Report) -> None:
+    def __init__(self, ports: Ports, writer: LedgerWriter | None, report: Report) -> None:
         self.git = ports.git
         self.forge = ports.forge
         self.ports = ports
-        self.writer = writer
+        self._writer = writer
         self.report = report
         self.results: list[command_validators.Outcome] = []
+
+    @property
+    def writer(self) -> LedgerWriter:
+        """The ledger; plans without release effects (`rcflow init`) run without one."""
+        if self._writer is None:
+            raise EffectError("this plan has no ledger to record events in")
+        return self._writer
 
     def apply(self, effects: tuple[Effect, ...]) -> list[Applied]:
         applied = []
@@ -168,6 +178,16 @@ class Executor:
         if not pending:
             return "skipped: the files already hold it"
         self.git.write_files(pending)
+        return "done"
+
+    def _do_write_file(self, e: WriteFile) -> str:
+        current = _read(self.git.root / e.path)
+        if current == e.content:
+            return "skipped: already there"
+        if current is not None and not e.overwrite:
+            raise ConflictError(f"{e.path} exists with other content", hint="rerun with --force")
+        (self.git.root / e.path).parent.mkdir(parents=True, exist_ok=True)
+        self.git.write_files({e.path: e.content})
         return "done"
 
     def _do_commit(self, e: Commit) -> str:

@@ -190,6 +190,56 @@ class _Hooks:
 
 
 @app.command()
+def init(
+    ctx: typer.Context,
+    forge: Annotated[
+        str | None, typer.Option("--forge", help="local or github (default: detected from origin).")
+    ] = None,
+    branch: Annotated[
+        str | None, typer.Option("--branch", help="The release branch (default: detected).")
+    ] = None,
+    tag_prefix: Annotated[str, typer.Option("--tag-prefix", help="Tag prefix.")] = "v",
+    validation: Annotated[
+        list[str] | None,
+        typer.Option("--validate", help="A validation as NAME=COMMAND (repeatable)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace files that differ.")] = False,
+    dry_run: DryRun = False,
+    json: Json = False,
+    yes: Yes = False,
+    path: Dir = None,
+) -> None:
+    """Write rcflow.toml and a safe GitHub Actions release workflow (--force to replace files)."""
+    opts = _options(ctx, dry_run, json, yes, path)
+    out = _output(opts)
+
+    def go() -> int:
+        from rcflow import commands
+        from rcflow.scaffold import InitOptions
+
+        pairs = []
+        for item in validation or ():
+            name, sep, command = item.partition("=")
+            if not sep or not name.strip() or not command.strip():
+                raise UsageError(f"--validate {item!r}: expected NAME=COMMAND")
+            pairs.append((name.strip(), command.strip()))
+        options = InitOptions(
+            forge=forge, branch=branch, tag_prefix=tag_prefix, validate=tuple(pairs)
+        )
+        result = commands.run_init(
+            opts.path or Path.cwd(),
+            options,
+            force=force,
+            dry_run=opts.dry_run,
+            hooks=_Hooks(out, opts),
+        )
+        out.init_result(result)
+        return int(ExitCode.FAILED if result.status == "declined" else ExitCode.OK)
+
+    raise typer.Exit(_guard(opts, out, None, go))
+
+
+@app.command()
 def status(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
     """Show the last release, the release in flight, its RCs and validations, and what is next."""
     opts = _options(ctx, False, json, False, path)

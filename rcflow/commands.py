@@ -6,20 +6,24 @@ same path for every step, so dry-run is one switch: stop after planning.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from rcflow.adapters.git import Git
+from rcflow.adapters.local_forge import LocalForge
 from rcflow.apply import Applied, Executor, LedgerWriter, Ports, acquire_lease, release_lease
 from rcflow.config import Config
 from rcflow.context import Context, events, load_context, status
-from rcflow.effects import Effect
+from rcflow.effects import Effect, WriteFile
 from rcflow.errors import BlockedError, ConflictError, LeaseHeldError, RcflowError, UsageError
 from rcflow.ledger import current_lease, lease_is_live, pid_alive
 from rcflow.observe import observe
 from rcflow.plan import Plan
+from rcflow.scaffold import InitOptions, detect, next_steps, plan_init
 from rcflow.snapshot import Snapshot
 from rcflow.states import Release, classify
 from rcflow.steps import bump, promote, rc, rollback, validate
@@ -163,4 +167,45 @@ def _lease(
                     "the release changed while this run was starting: nothing was applied",
                     hint=f"re-run rcflow {step} to see the new plan",
                 ) from None
+        except BaseException:
+            # A failure after the lease was pushed (updating the local ref) must not leave it held.
+            if writer.latest_kind(ctx.me.run) == "lease_acquired":
+                with contextlib.suppress(RcflowError):
+                    release_lease(writer)
+            raise
     raise ConflictError("the ledger kept changing; try again", hint=f"rcflow {step}")
+
+
+@dataclass
+class InitResult:
+    status: Literal["done", "applied", "planned", "declined"]
+    plan: Plan
+    applied: list[Applied]
+    next_steps: list[str]
+
+
+def run_init(
+    path: Path, options: InitOptions, *, force: bool, dry_run: bool, hooks: Hooks
+) -> InitResult:
+    """Write rcflow.toml and the release workflows; an existing different file needs --force."""
+    root, git_dir = Git.discover(path)
+    files = plan_init(root, options)
+    clashes = [f.path for f in files if f.exists and not f.same and not force]
+    plan = Plan(
+        "init",
+        "-",
+        "",
+        effects=tuple(WriteFile(f.path, f.content, f.exists) for f in files if not f.same),
+        blockers=tuple(f"{p} exists with other content (--force replaces it)" for p in clashes),
+        done="rcflow.toml and the workflows are already in place",
+    )
+    _refuse(plan)
+    steps = next_steps(detect(root), options)
+    if plan.empty:
+        return InitResult("done", plan, [], steps)
+    if dry_run:
+        return InitResult("planned", plan, [], steps)
+    if not hooks.confirm(plan):
+        return InitResult("declined", plan, [], steps)
+    executor = Executor(Ports(Git(root, git_dir), LocalForge(git_dir)), None, hooks.effect)
+    return InitResult("applied", plan, executor.apply(plan.effects), steps)

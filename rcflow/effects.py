@@ -35,6 +35,19 @@ class WriteVersionFiles(Effect):
 
 
 @dataclass(frozen=True)
+class WriteFile(Effect):
+    """`rcflow init`: create a file, or replace one only when the user said --force."""
+
+    kind: ClassVar[str] = "write_file"
+    path: str
+    content: str
+    overwrite: bool
+
+    def describe(self) -> str:
+        return f"{'overwrite' if self.overwrite else 'create'} {self.path}"
+
+
+@dataclass(frozen=True)
 class Commit(Effect):
     kind: ClassVar[str] = "commit"
     paths: tuple[str, ...]

@@ -22,7 +22,7 @@ from rcflow.version import tag_name
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from rcflow.commands import StepResult
+    from rcflow.commands import InitResult, StepResult
     from rcflow.config import Config
     from rcflow.effects import Effect
     from rcflow.ledger import Event
@@ -240,6 +240,33 @@ class Output:
                     f"[red]{escape(o.name)} failed[/] ({escape(o.detail)}); log: {escape(o.log)}"
                 )
         self._state_line(view)
+
+    def init_result(self, result: InitResult) -> None:
+        if self.json_mode:
+            self.document(
+                {
+                    "step": "init",
+                    "status": result.status,
+                    "plan": result.plan.to_json(),
+                    "applied": [
+                        {"description": a.effect.describe(), "outcome": a.outcome}
+                        for a in result.applied
+                    ],
+                    "next_steps": result.next_steps,
+                }
+            )
+            return
+        if result.status == "done":
+            self.out.print(f"[green]Already done[/]: {escape(result.plan.done)}.")
+        elif result.status == "planned":
+            self.plan(result.plan, dry_run=True)
+            self.out.print("Dry run: nothing was changed.")
+        elif result.status == "declined":
+            self.out.print("Cancelled: nothing was changed.")
+            return
+        self.out.print("Next steps:")
+        for line in result.next_steps:
+            self.out.print(f"  - {escape(line)}")
 
     def _state_line(self, view: Mapping[str, Any]) -> None:
         what = view.get("tag") or view.get("target") or view.get("version") or "no release"

