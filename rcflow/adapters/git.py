@@ -139,7 +139,9 @@ class Git:
     def fetch_objects(self, remote: str, refs: Sequence[str]) -> None:
         """Fetch the objects behind remote refs; no local ref is written, not even FETCH_HEAD."""
         if refs:
-            self._run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, *refs)
+            self._run(
+                "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=", remote, *refs
+            )
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         return self._run("merge-base", "--is-ancestor", ancestor, descendant, check=False).ok

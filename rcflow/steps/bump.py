@@ -49,11 +49,34 @@ def _current(
                 return parse(str(event.data["from"]))
             except VersionError:
                 return files_version
+        # A run that stopped between its bump commit and its ledger event: the commit says.
+        return own_bump_from(s, files_version.base) or files_version
     return files_version
+
+
+PREVIOUS = "Previous-version: "
 
 
 def bump_message(target: Version) -> str:
     return f"chore(release): bump version to {target}"
+
+
+def commit_message(target: Version, previous: Version) -> str:
+    """The bump commit's message: it carries the version it bumped from, for a resumed run."""
+    return f"{bump_message(target)}\n\n{PREVIOUS}{previous}\n"
+
+
+def own_bump_from(s: Snapshot, version: Version) -> Version | None:
+    """When HEAD is rcflow's commit bumping the files to version: what they said before it."""
+    if not s.commits_since_final or s.commits_since_final[0].subject != bump_message(version):
+        return None
+    for line in s.commits_since_final[0].body.splitlines():
+        if line.startswith(PREVIOUS):
+            try:
+                return parse(line[len(PREVIOUS) :].strip())
+            except VersionError:
+                return None
+    return None
 
 
 def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
@@ -125,7 +148,7 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
         effects.append(
             Commit(
                 paths=tuple(paths),
-                message=bump_message(target),
+                message=commit_message(target, release.files_version),
                 parent=s.head or "",
             )
         )
@@ -138,12 +161,13 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
         ours = need_write or bool(
             s.commits_since_final and s.commits_since_final[0].subject == bump_message(target)
         )
+        previous = release.files_version if need_write else own_bump_from(s, target)
         effects.append(
             RecordEvent(
                 "bumped",
                 version_key(target),
                 {
-                    "from": str(release.files_version) if need_write else None,
+                    "from": str(previous) if previous is not None else None,
                     "to": str(target),
                     "request": args.request,
                     # apply stamps every event with HEAD: for our own commit, the bump commit

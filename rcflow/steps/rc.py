@@ -86,6 +86,16 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
             subject={"version": str(target), "tag": latest.tag, "rc": latest.number},
         )
 
+    for c in release.candidates:
+        # An RC tag of this version that rcflow never recorded (made by hand, or by a run that
+        # stopped before its event) on another commit: tagging around it would leave an RC
+        # nobody validated, or an unfinished one, in the release's history.
+        if c.sha != s.head and not event_done(s, "rc_tagged", c.tag):
+            refusals.append(
+                f"{c.tag} exists at {c.sha[:7]}, not at HEAD, and the ledger has no record of it: "
+                f"withdraw it with `rcflow rollback {c.tag}` (its number stays used)"
+            )
+
     files_rc = release.files_version
     effects: list[Effect] = []
     if (

@@ -1,0 +1,578 @@
+"""rc: tag the bumped commit vX.Y.Z-rc.N, push it, publish the prerelease; once; N never reused."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from typing import Any, cast
+
+import pytest
+
+from rcflow import commands
+from rcflow.errors import ConflictError, RcflowError
+from rcflow.steps.rc import RcArgs
+from tests.conftest import Hooks, Project, git
+
+MakeProject = Callable[..., Project]
+
+RC_IN_FILES = "rc_in_files = true\n"
+
+
+def crash_type(p: Project) -> type[Exception]:
+    """The fixtures' Crash (pytest imports conftest as `conftest`; here it is `tests.conftest`)."""
+    return cast(type[Exception], sys.modules[type(p).__module__].Crash)
+
+
+def bumped(p: Project, request: str = "auto") -> str:
+    result = p.cli("bump", request)
+    assert result.exit_code == 0, result.stderr
+    return p.head()
+
+
+def add_commit(p: Project, message: str, *, push: bool = True) -> str:
+    path = p.root / "work.txt"
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    p.write("work.txt", existing + message + "\n")
+    sha = p.commit(message)
+    if push:
+        p.push()
+    return sha
+
+
+def origin_head(p: Project) -> str:
+    return git(p.origin, "rev-parse", "main")
+
+
+def origin_log(p: Project) -> list[str]:
+    return git(p.origin, "log", "--format=%s", "main").splitlines()
+
+
+def tag_message(p: Project, tag: str, *, where: str = "local") -> str:
+    cwd = p.root if where == "local" else p.origin
+    return git(cwd, "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}")
+
+
+def tag_type(p: Project, tag: str) -> str:
+    return git(p.origin, "cat-file", "-t", f"refs/tags/{tag}")
+
+
+def forge_release(p: Project, tag: str) -> dict[str, Any] | None:
+    path = p.root / ".git" / "rcflow" / "forge" / "releases" / f"{tag}.json"
+    if not path.exists():
+        return None
+    return cast(dict[str, Any], json.loads(path.read_text(encoding="utf-8")))
+
+
+def forge_tags(p: Project) -> list[str]:
+    folder = p.root / ".git" / "rcflow" / "forge" / "releases"
+    return sorted(f.stem for f in folder.glob("*.json")) if folder.is_dir() else []
+
+
+def events(p: Project, kind: str) -> list[dict[str, Any]]:
+    return [e for e in p.ledger() if e["kind"] == kind]
+
+
+def held_lease(ledger: list[dict[str, Any]]) -> str | None:
+    holder = None
+    for e in ledger:
+        if e["kind"] == "lease_acquired":
+            holder = e["run"]
+        elif e["kind"] in ("lease_released", "lease_broken") and e["key"] == holder:
+            holder = None
+    return holder
+
+
+def rc_tags(tags: dict[str, str]) -> dict[str, str]:
+    return {name: sha for name, sha in tags.items() if "-rc." in name}
+
+
+def assert_refused(p: Project, args: tuple[str, ...], *messages: str) -> None:
+    world, ledger = p.world(), p.ledger()
+    result = p.cli(*args)
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    for message in messages:
+        assert message in result.stderr, result.stderr
+    assert "nothing was changed" in result.stderr
+    assert p.world() == world
+    assert p.ledger() == ledger
+
+
+# -- happy path ----------------------------------------------------------------------------------
+
+
+def test_rc_tags_pushes_publishes_and_records(project: Project) -> None:
+    feat = project.head()
+    bump = bumped(project)
+    result = project.cli("rc")
+    assert result.exit_code == 0, result.stderr
+
+    assert project.head() == bump  # rc makes no commit by default
+    assert rc_tags(project.local_tags()) == {"v1.4.0-rc.1": bump}
+    assert rc_tags(project.remote_tags()) == {"v1.4.0-rc.1": bump}
+    assert tag_type(project, "v1.4.0-rc.1") == "tag"  # annotated
+    message = (
+        "Release candidate 1.4.0-rc.1\n\n"
+        f"{bump[:7]} chore(release): bump version to 1.4.0\n"
+        f"{feat[:7]} feat: add a feature"
+    )
+    assert tag_message(project, "v1.4.0-rc.1") == message
+    assert tag_message(project, "v1.4.0-rc.1", where="origin") == message
+    assert (
+        git(
+            project.origin,
+            "for-each-ref",
+            "--format=%(taggername) %(taggeremail)",
+            "refs/tags/v1.4.0-rc.1",
+        )
+        == "Test Maintainer <maintainer@example.invalid>"
+    )
+
+    assert forge_tags(project) == ["v1.4.0-rc.1"]
+    assert forge_release(project, "v1.4.0-rc.1") == {
+        "tag": "v1.4.0-rc.1",
+        "title": "1.4.0-rc.1",
+        "prerelease": True,
+        "notes": (
+            f"{bump[:7]} chore(release): bump version to 1.4.0\n{feat[:7]} feat: add a feature"
+        ),
+    }
+
+    assert project.kinds() == ["bumped", "rc_tagged"]
+    (tagged,) = events(project, "rc_tagged")
+    assert tagged["key"] == "v1.4.0-rc.1"
+    assert tagged["data"] == {"sha": bump, "version": "1.4.0", "rc": 1, "head": bump}
+    assert [e["kind"] for e in project.ledger()][-3:] == [
+        "lease_acquired",
+        "rc_tagged",
+        "lease_released",
+    ]
+    assert held_lease(project.ledger()) is None
+
+    status = project.status()
+    assert (status["state"], status["tag"], status["rc"], status["sha"]) == (
+        "candidate",
+        "v1.4.0-rc.1",
+        1,
+        bump,
+    )
+    assert status["next"] == ["validate", "rc", "rollback"]
+    assert project.git("status", "--porcelain") == ""
+
+
+def test_rc_through_run_step_reports_each_effect(project: Project) -> None:
+    bump = bumped(project)
+    result = project.step("rc", RcArgs())
+    assert result.status == "applied"
+    assert [(a.effect.describe(), a.outcome) for a in result.applied] == [
+        (f"create annotated tag v1.4.0-rc.1 on {bump[:7]}", "done"),
+        ("push tag v1.4.0-rc.1 to origin", "done"),
+        ("publish the prerelease v1.4.0-rc.1 on the forge", "done"),
+        ("record rc_tagged v1.4.0-rc.1 in the ledger", "done"),
+    ]
+    assert result.release.state.value == "candidate"
+
+
+def test_second_run_is_a_noop(project: Project) -> None:
+    bump = bumped(project)
+    assert project.cli("rc").exit_code == 0
+    world, ledger = project.world(), project.ledger()
+    again = project.cli("rc")
+    assert again.exit_code == 0, again.stderr
+    assert "Already done" in again.stdout
+    assert f"v1.4.0-rc.1 already tags HEAD ({bump[:7]})" in again.stdout
+    assert project.world() == world
+    assert project.ledger() == ledger
+
+
+def test_dry_run_changes_nothing(project: Project) -> None:
+    bumped(project)
+    world, ledger = project.world(), project.ledger()
+    result = project.cli("rc", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "Dry run: nothing was changed." in result.stdout
+    assert "v1.4.0-rc.1" in result.stdout
+    assert project.world() == world
+    assert project.ledger() == ledger
+
+
+def test_a_new_commit_gets_the_next_rc(project: Project) -> None:
+    bump = bumped(project)
+    assert project.cli("rc").exit_code == 0
+    fix = add_commit(project, "fix: found during rc.1")
+    result = project.cli("rc")
+    assert result.exit_code == 0, result.stderr
+    assert rc_tags(project.remote_tags()) == {"v1.4.0-rc.1": bump, "v1.4.0-rc.2": fix}
+    assert rc_tags(project.local_tags()) == {"v1.4.0-rc.1": bump, "v1.4.0-rc.2": fix}
+    assert tag_message(project, "v1.4.0-rc.2").splitlines() == [
+        "Release candidate 1.4.0-rc.2",
+        "",
+        f"{fix[:7]} fix: found during rc.1",
+        f"{bump[:7]} chore(release): bump version to 1.4.0",
+        f"{project.git('rev-parse', 'HEAD~2')[:7]} feat: add a feature",
+    ]
+    assert [e["key"] for e in events(project, "rc_tagged")] == ["v1.4.0-rc.1", "v1.4.0-rc.2"]
+    assert events(project, "rc_tagged")[1]["data"] == {
+        "sha": fix,
+        "version": "1.4.0",
+        "rc": 2,
+        "head": fix,
+    }
+    assert forge_tags(project) == ["v1.4.0-rc.1", "v1.4.0-rc.2"]
+    status = project.status()
+    assert (status["state"], status["tag"], status["sha"]) == ("candidate", "v1.4.0-rc.2", fix)
+    assert [c["tag"] for c in status["candidates"]] == ["v1.4.0-rc.1", "v1.4.0-rc.2"]
+
+    world = project.world()
+    again = project.cli("rc")
+    assert again.exit_code == 0 and "Already done" in again.stdout
+    assert project.world() == world
+
+
+# -- refusals ------------------------------------------------------------------------------------
+
+
+def test_refuses_without_a_bump(project: Project) -> None:
+    assert project.status()["state"] == "idle"
+    assert_refused(project, ("rc",), "no release in flight: run `rcflow bump` first")
+    assert project.ledger() == []
+
+
+def test_refuses_a_dirty_tree(project: Project) -> None:
+    bumped(project)
+    project.write("feature.py", "dirty\n")
+    assert_refused(project, ("rc",), "uncommitted changes in feature.py")
+
+
+def test_refuses_the_wrong_branch(project: Project) -> None:
+    bumped(project)
+    project.git("switch", "--quiet", "-c", "topic")
+    assert_refused(project, ("rc",), "on topic, not the release branch main")
+
+
+def test_refuses_a_head_not_pushed(project: Project) -> None:
+    bumped(project)
+    local = add_commit(project, "fix: not pushed yet", push=False)
+    assert_refused(project, ("rc",), f"HEAD {local[:7]} is not on origin/main")
+    assert rc_tags(project.remote_tags()) == {}
+
+
+def test_refuses_when_origin_is_ahead(project: Project) -> None:
+    bumped(project)
+    other = project.base / "other"
+    git(project.base, "clone", "--quiet", str(project.origin), str(other))
+    (other / "theirs.txt").write_text("x\n", encoding="utf-8")
+    git(other, "add", "theirs.txt")
+    git(other, "commit", "--quiet", "-m", "fix: theirs")
+    git(other, "push", "--quiet", "origin", "main")
+    assert_refused(project, ("rc",), "origin/main has commits this clone lacks")
+
+
+def test_refuses_a_foreign_rc_tag_at_another_commit(project: Project) -> None:
+    """v1.4.0-rc.1 already on origin, by hand, at another commit: rc must not tag around it."""
+    feat = project.head()
+    bumped(project)
+    git(project.origin, "tag", "-a", "v1.4.0-rc.1", "-m", "made by hand", feat)
+    assert_refused(
+        project,
+        ("rc",),
+        f"v1.4.0-rc.1 exists at {feat[:7]}, not at HEAD, and the ledger has no record of it",
+        "rcflow rollback v1.4.0-rc.1",
+    )
+    assert rc_tags(project.remote_tags()) == {"v1.4.0-rc.1": feat}
+    assert rc_tags(project.local_tags()) == {}
+    assert forge_tags(project) == []
+    # the way out it names: withdraw it, then rc.2 (never rc.1 again) tags HEAD
+    assert project.cli("rollback", "v1.4.0-rc.1").exit_code == 0
+    assert rc_tags(project.remote_tags()) == {}
+    assert project.cli("rc").exit_code == 0
+    assert rc_tags(project.remote_tags()) == {"v1.4.0-rc.2": project.head()}
+
+
+def test_a_tag_pushed_by_someone_else_meanwhile_is_a_conflict(project: Project) -> None:
+    """The tag appears on origin at another commit after rc planned: stop, tag nothing."""
+    feat = project.head()
+    bumped(project)
+    ctx = project.ctx()
+    original = ctx.git.update_ref
+    calls: list[str] = []
+
+    def update_ref(ref: str, new: str) -> None:
+        if not calls:  # the lease was just pushed: now someone else pushes the same tag
+            git(project.origin, "tag", "-a", "v1.4.0-rc.1", "-m", "theirs", feat)
+        calls.append(ref)
+        original(ref, new)
+
+    ctx.git.update_ref = update_ref  # type: ignore[method-assign]
+    with pytest.raises(ConflictError, match=r"tag v1\.4\.0-rc\.1 exists on origin at"):
+        commands.run_step(ctx, "rc", RcArgs(), dry_run=False, hooks=Hooks())
+    assert rc_tags(project.remote_tags()) == {"v1.4.0-rc.1": feat}
+    assert rc_tags(project.local_tags()) == {}
+    assert forge_tags(project) == []
+    assert project.kinds() == ["bumped"]
+    assert held_lease(project.ledger()) is None
+
+
+def test_refuses_a_local_hand_made_rc_tag(project: Project) -> None:
+    """A local tag of the same name at another commit (made by hand) is refused too."""
+    feat = project.head()
+    bumped(project)
+    project.git("tag", "-a", "v1.4.0-rc.1", "-m", "mine, by hand", feat)
+    world, ledger = project.world(), project.ledger()
+    result = project.cli("rc")
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    assert f"v1.4.0-rc.1 exists at {feat[:7]}, not at HEAD" in result.stderr
+    assert project.world() == world
+    assert project.ledger() == ledger
+
+
+# -- numbers are never reused --------------------------------------------------------------------
+
+
+def test_a_withdrawn_number_is_not_reused(project: Project) -> None:
+    bump = bumped(project)
+    assert project.cli("rc").exit_code == 0
+    back = project.cli("rollback")
+    assert back.exit_code == 0, back.stderr
+    assert rc_tags(project.remote_tags()) == {}
+    assert rc_tags(project.local_tags()) == {}
+    assert forge_tags(project) == []
+    assert project.status()["state"] == "bumped"
+
+    fix = add_commit(project, "fix: the reason rc.1 was withdrawn")
+    result = project.cli("rc")
+    assert result.exit_code == 0, result.stderr
+    assert rc_tags(project.remote_tags()) == {"v1.4.0-rc.2": fix}
+    assert forge_tags(project) == ["v1.4.0-rc.2"]
+    assert [(e["kind"], e["key"]) for e in project.ledger() if e["kind"].startswith("rc_")] == [
+        ("rc_tagged", "v1.4.0-rc.1"),
+        ("rc_withdrawn", "v1.4.0-rc.1"),
+        ("rc_tagged", "v1.4.0-rc.2"),
+    ]
+    assert events(project, "rc_withdrawn")[0]["data"]["sha"] == bump
+    status = project.status()
+    assert (status["state"], status["tag"], status["rc"]) == ("candidate", "v1.4.0-rc.2", 2)
+
+
+def test_a_withdrawn_number_is_not_reused_on_the_same_commit(project: Project) -> None:
+    bump = bumped(project)
+    assert project.cli("rc").exit_code == 0
+    assert project.cli("rollback", "v1.4.0-rc.1").exit_code == 0
+    assert project.cli("rc").exit_code == 0
+    assert rc_tags(project.remote_tags()) == {"v1.4.0-rc.2": bump}
+    # and again: rc.2 withdrawn, the next is rc.3
+    assert project.cli("rollback", "v1.4.0-rc.2").exit_code == 0
+    assert project.cli("rc").exit_code == 0
+    assert rc_tags(project.remote_tags()) == {"v1.4.0-rc.3": bump}
+    assert rc_tags(project.local_tags()) == {"v1.4.0-rc.3": bump}
+
+
+# -- rc_in_files ---------------------------------------------------------------------------------
+
+
+def test_rc_in_files_writes_commits_pushes_and_tags_that_commit(make_project: MakeProject) -> None:
+    p = make_project(config=RC_IN_FILES)
+    bump = bumped(p)
+    result = p.cli("rc")
+    assert result.exit_code == 0, result.stderr
+
+    head = p.head()
+    assert head != bump
+    assert p.git("rev-parse", "HEAD^") == bump
+    assert p.read("pyproject.toml") == '[project]\nname = "demo"\nversion = "1.4.0rc1"\n'
+    assert p.git("log", "-1", "--format=%s") == "chore(release): 1.4.0-rc.1"
+    assert p.git("show", "--format=", "--name-only", "HEAD").splitlines() == ["pyproject.toml"]
+    assert origin_head(p) == head
+    assert rc_tags(p.remote_tags()) == {"v1.4.0-rc.1": head}
+    assert rc_tags(p.local_tags()) == {"v1.4.0-rc.1": head}
+    assert git(p.origin, "show", "v1.4.0-rc.1:pyproject.toml").endswith('version = "1.4.0rc1"')
+    assert forge_tags(p) == ["v1.4.0-rc.1"]
+    (tagged,) = events(p, "rc_tagged")
+    assert (tagged["key"], tagged["data"]["rc"], tagged["data"]["version"]) == (
+        "v1.4.0-rc.1",
+        1,
+        "1.4.0",
+    )
+    assert tagged["data"]["head"] == head
+    status = p.status()
+    assert (status["state"], status["tag"], status["sha"], status["problems"]) == (
+        "candidate",
+        "v1.4.0-rc.1",
+        head,
+        [],
+    )
+
+    world, ledger = p.world(), p.ledger()
+    again = p.cli("rc")
+    assert again.exit_code == 0 and "Already done" in again.stdout
+    assert (p.world(), p.ledger()) == (world, ledger)
+
+    fix = add_commit(p, "fix: during rc.1")
+    second = p.cli("rc")
+    assert second.exit_code == 0, second.stderr
+    head2 = p.head()
+    assert p.git("rev-parse", "HEAD^") == fix
+    assert p.read("pyproject.toml") == '[project]\nname = "demo"\nversion = "1.4.0rc2"\n'
+    assert p.git("log", "-1", "--format=%s") == "chore(release): 1.4.0-rc.2"
+    assert origin_head(p) == head2
+    assert rc_tags(p.remote_tags()) == {"v1.4.0-rc.1": head, "v1.4.0-rc.2": head2}
+    assert [e["key"] for e in events(p, "rc_tagged")] == ["v1.4.0-rc.1", "v1.4.0-rc.2"]
+
+
+def test_rc_in_files_refuses_a_dirty_tree(make_project: MakeProject) -> None:
+    p = make_project(config=RC_IN_FILES)
+    bumped(p)
+    p.write("pyproject.toml", p.read("pyproject.toml") + "# my edit\n")
+    assert_refused(p, ("rc",), "uncommitted changes in pyproject.toml")
+
+
+# -- crash and resume ----------------------------------------------------------------------------
+
+
+def crash_and_resume(make_project: MakeProject, **kw: Any) -> list[str]:
+    """Fail each port write of `rc` in turn, re-run, compare with an uninterrupted run."""
+    twin = make_project(**kw)
+    bumped(twin)
+    counting, counter = twin.failing_ctx(after=10**6)  # counts the writes, never fails
+    commands.run_step(counting, "rc", RcArgs(), dry_run=False, hooks=Hooks())
+    before_release = counter.calls - 3  # the last three writes give the lease back
+    twin_files = twin.read("pyproject.toml")
+    twin_log = origin_log(twin)
+    (twin_tagged,) = events(twin, "rc_tagged")
+    twin_release = forge_release(twin, "v1.4.0-rc.1")
+    assert twin_release is not None
+
+    crashed: list[str] = []
+    for k in range(40):
+        p = make_project(**kw)
+        bump = bumped(p)
+        ctx, failing = p.failing_ctx(after=k)
+        try:
+            commands.run_step(ctx, "rc", RcArgs(), dry_run=False, hooks=Hooks())
+        except (crash_type(p), RcflowError) as exc:
+            assert failing.fired, f"k={k}: {exc!r} without an injected failure"
+        if not failing.fired:
+            assert k == counter.calls
+            break
+        assert failing.failed_call is not None
+        crashed.append(failing.failed_call)
+        where = f"k={k} ({failing.failed_call})"
+        resumed = p.step("rc", RcArgs())
+        assert resumed.status in ("applied", "done"), where
+
+        head = p.head()
+        assert p.read("pyproject.toml") == twin_files, where
+        assert origin_log(p) == twin_log, where
+        assert origin_head(p) == head, where
+        assert p.git("status", "--porcelain") == "", where
+        if kw.get("config") != RC_IN_FILES:
+            assert head == bump, where
+        assert rc_tags(p.remote_tags()) == {"v1.4.0-rc.1": head}, where
+        assert rc_tags(p.local_tags()) == {"v1.4.0-rc.1": head}, where
+        assert tag_type(p, "v1.4.0-rc.1") == "tag", where
+        release = forge_release(p, "v1.4.0-rc.1")
+        assert release is not None, where
+        assert (release["title"], release["prerelease"]) == ("1.4.0-rc.1", True), where
+        ledger = p.ledger()
+        assert [e["kind"] for e in ledger if not e["kind"].startswith("lease_")] == [
+            "bumped",
+            "rc_tagged",
+        ], where
+        (tagged,) = (e for e in ledger if e["kind"] == "rc_tagged")
+        assert tagged["key"] == "v1.4.0-rc.1", where
+        assert (tagged["data"]["rc"], tagged["data"]["version"]) == (1, "1.4.0"), where
+        assert tagged["data"]["head"] == head, where
+        assert tagged["data"].get("sha", head) == head, where
+        if before_release <= k < before_release + 2:
+            # giving the lease back failed after the work was done: it stays until it expires
+            assert held_lease(ledger) == ctx.me.run, where
+        else:
+            assert held_lease(ledger) is None, where
+        again = p.step("rc", RcArgs())
+        assert (again.status, again.snapshot.head) == ("done", head), where
+    else:
+        pytest.fail("the injected failure never stopped firing")
+    assert twin_tagged["key"] == "v1.4.0-rc.1"
+    return crashed
+
+
+def test_crash_after_every_write_then_resume(make_project: MakeProject) -> None:
+    crashed = crash_and_resume(make_project)
+    # lease (3 writes), tag, push, release, event (3), lease release (3)
+    assert crashed == [
+        "commit_tree",
+        "push",
+        "update_ref",
+        "create_tag",
+        "push",
+        "create_release",
+        "commit_tree",
+        "push",
+        "update_ref",
+        "commit_tree",
+        "push",
+        "update_ref",
+    ]
+
+
+def test_crash_after_every_write_then_resume_rc_in_files(make_project: MakeProject) -> None:
+    crashed = crash_and_resume(make_project, config=RC_IN_FILES)
+    assert crashed[3:7] == ["write_files", "commit", "push", "create_tag"]
+    assert len(crashed) == 15
+
+
+HARD_CRASH = textwrap.dedent(
+    """
+    import os, sys
+    from rcflow.adapters import git as adapter
+
+    original = adapter.Git.push
+
+    def push(self, remote, refspecs):
+        if any(spec.startswith("refs/tags/") for spec in refspecs):
+            os._exit(9)  # the machine dies mid-push: no finally, no lease release
+        return original(self, remote, refspecs)
+
+    adapter.Git.push = push
+    from rcflow.cli import main
+
+    sys.exit(main(["rc", "--yes", "-C", sys.argv[1]]))
+    """
+)
+
+
+def test_hard_crash_during_the_tag_push_then_resume(project: Project) -> None:
+    bump = bumped(project)
+    died = subprocess.run(
+        [sys.executable, "-c", HARD_CRASH, str(project.root)],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=dict(os.environ),
+        check=False,
+    )
+    assert died.returncode == 9, died.stderr
+    # it died after tagging here, before the tag reached origin, holding the lease
+    assert rc_tags(project.local_tags()) == {"v1.4.0-rc.1": bump}
+    assert rc_tags(project.remote_tags()) == {}
+    dead_run = held_lease(project.ledger())
+    assert dead_run is not None
+    assert project.kinds() == ["bumped"]
+
+    result = project.run("rc")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert rc_tags(project.remote_tags()) == {"v1.4.0-rc.1": bump}
+    assert rc_tags(project.local_tags()) == {"v1.4.0-rc.1": bump}
+    assert forge_tags(project) == ["v1.4.0-rc.1"]
+    assert project.kinds() == ["bumped", "rc_tagged"]
+    ledger = project.ledger()
+    assert ("lease_broken", dead_run) in [(e["kind"], e["key"]) for e in ledger]
+    assert held_lease(ledger) is None
+    assert "broke the lease of Test Maintainer" in result.stdout + result.stderr
+
+    again = project.run("rc")
+    assert again.exit_code == 0 and "Already done" in again.stdout
