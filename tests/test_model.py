@@ -250,6 +250,20 @@ class ReleaseMachine(RuleBasedStateMachine):
     def rollback(self) -> None:
         self.run(("rollback",), lambda head: self.model.rollback(head))
 
+    @rule(data=st.data())
+    def proceed(self, data: st.DataObject) -> None:
+        """The step the lifecycle suggests next, so that short runs reach the late states too."""
+        options: dict[str, list[tuple[str, ...]]] = {
+            "idle": [("bump", "minor"), ("bump", "patch")],
+            "bumped": [("rc",), ("rollback",)],
+            "candidate": [("validate",), ("rollback",)],
+            "validated": [("promote",), ("rc",), ("rollback",)],
+            "released": [("bump", "patch"), ("bump", "auto"), ("rollback",)],
+            "retracted": [("bump", "patch"), ("bump", "minor")],
+        }
+        name, *args = data.draw(st.sampled_from(options[self.model.state()]))
+        getattr(self, name)(*args)
+
     @precondition(lambda self: self.commits < 3)
     @rule()
     def new_commit(self) -> None:
@@ -343,3 +357,19 @@ def test_rollback_after_bumping_back_to_a_version_reverts_the_newest_bump() -> N
     and key), so the ledger pointed at the first bump commit and rollback reverted that one.
     """
     replay(("bump", "patch"), ("bump", "minor"), ("bump", "patch"), ("rollback",), ("rollback",))
+
+
+def test_a_finished_bump_revert_is_not_redone_when_a_later_revert_restores_the_version() -> None:
+    """1.4.0, 1.3.1, 1.4.0 again; roll back twice (→ 1.3.1 → 1.4.0); a third rollback refuses.
+
+    It used to "finish a rollback that was interrupted" — the first revert, long finished — and
+    revert the bump commit a second time, changing the version files with no ledger event.
+    """
+    replay(
+        ("bump", "minor"),
+        ("bump", "patch"),
+        ("bump", "minor"),
+        ("rollback",),
+        ("rollback",),
+        ("rollback",),
+    )

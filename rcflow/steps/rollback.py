@@ -58,6 +58,16 @@ def _revert_effects(s: Snapshot, version: str, bump_commit: str) -> list[Effect]
     ]
 
 
+def _reverted_since(s: Snapshot, version: str, bump_commit: str) -> bool:
+    """Whether the branch has our revert commit for version, newer than the bump it reverts."""
+    for commit in s.commits_since_final:  # newest first
+        if commit.sha == bump_commit:
+            return False
+        if commit.subject == revert_message(version):
+            return True
+    return False
+
+
 def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) -> list[Effect]:
     """Finish a bump revert the ledger decided: the revert itself, then its push."""
     decided: dict[str, Event] = {}
@@ -70,6 +80,8 @@ def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) 
     for version, event in decided.items():
         commit = str(event.data.get("commit") or "")
         if files_version is not None and str(files_version.base) == version and commit:
+            if _reverted_since(s, version, commit):
+                continue  # done; a later change (another revert) brought the version back
             effects += _revert_effects(s, version, commit)
         elif (
             s.commits_since_final
