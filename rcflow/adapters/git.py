@@ -296,7 +296,10 @@ class Git:
             )
         except gitpython.GitCommandError as exc:
             text = f"{exc.stdout or ''}\n{exc.stderr or ''}"
-            if "[rejected]" in text or "! " in text or "stale info" in text:
+            # "cannot lock ref": another push updated the ref while this one was being received
+            # (the compare-and-swap lost on the remote's side, reported as "[remote rejected]").
+            lost = ("[rejected]", "! ", "stale info", "cannot lock ref")
+            if any(sign in text for sign in lost):
                 raise ConflictError(
                     f"{remote} rejected {' '.join(refspecs)}: the remote changed since rcflow "
                     "looked"

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from rcflow import ledger
 from rcflow.checks import Finding
 from rcflow.config import Config
-from rcflow.effects import DeleteTag, Effect, RetractRelease
+from rcflow.effects import DeleteRelease, DeleteTag, Effect, RetractRelease
 from rcflow.files import rewrite
 from rcflow.ledger import Event
 from rcflow.snapshot import Snapshot
@@ -81,6 +81,8 @@ def unfinished_rollback(s: Snapshot, config: Config, release: Release) -> list[E
             effects.append(DeleteTag(tag, s.remote))
         if tag in s.local_tags:
             effects.append(DeleteTag(tag, None))
+        if tag in s.releases:
+            effects.append(DeleteRelease(tag))
     for tag in sorted(release.retracted):
         rel = s.releases.get(tag)
         if rel is not None and not rel.retracted:

@@ -18,8 +18,9 @@ from rcflow.effects import (
     VerifyVersionOnlyDiff,
     WriteVersionFiles,
 )
-from rcflow.errors import VersionError, VersionFileError
+from rcflow.errors import ConflictError, VersionError, VersionFileError
 from rcflow.files import read_versions
+from rcflow.ledger import Event
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
 from rcflow.states import Candidate, Release, State, classify
@@ -28,6 +29,7 @@ from rcflow.steps import (
     event_done,
     final_texts,
     head_texts,
+    tag_version,
     unfinished_rollback,
     work_texts,
 )
@@ -73,6 +75,47 @@ def _refusal(release: Release) -> str:
     return "no release in flight: run `rcflow bump` first"
 
 
+def _validated_rc_sha(s: Snapshot, config: Config, base: Version) -> str | None:
+    """The commit of base's newest live RC, when rcflow validated it."""
+    withdrawn = {e.key for e in s.ledger if e.kind == "rc_withdrawn"}
+    numbered = [
+        (v.rc, name)
+        for name in s.all_tags
+        if name not in withdrawn
+        and (v := tag_version(name, config)) is not None
+        and v.rc is not None
+        and v.base == base
+    ]
+    sha = s.tag_commit(max(numbered)[1]) if numbered else None
+    if sha is None:
+        return None
+    validated = any(e.kind == "validate_completed" and e.data.get("sha") == sha for e in s.ledger)
+    return sha if validated else None
+
+
+def _check_final_tag(
+    s: Snapshot, config: Config, version: Version, tag: str, started: list[Event]
+) -> None:
+    """A final tag rcflow did not promote, at another commit than the RC: stop, change nothing.
+
+    Whether it was there before the promotion or pushed by someone while an interrupted one
+    waited to be finished, finishing would publish and record a commit nobody validated.
+    """
+    actual = s.tag_commit(tag)
+    if actual is None or event_done(s, "promoted", tag) or config.rc_in_files:
+        return  # rc_in_files: the final commit is not the RC's; apply proves it before tagging
+    expected = (
+        str(started[-1].data.get("sha") or "") if started else _validated_rc_sha(s, config, version)
+    )
+    if expected and actual != expected:
+        where = f"on {s.remote}" if tag in s.remote_tags else "here"
+        raise ConflictError(
+            f"tag {tag} exists {where} at {actual[:7]}, not at the validated RC commit "
+            f"{expected[:7]}: nothing was changed",
+            hint=f"delete the stray tag {tag} if it is a mistake, then re-run rcflow promote",
+        )
+
+
 def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
     release = classify(s, config)
     new = partial(Plan, "promote", release.state.value, s.fingerprint())
@@ -86,6 +129,8 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
         v = release.files_version
         tag = tag_name(v.base, tag_prefix=prefix, rc_token=token) if v is not None else ""
         started = [e for e in s.ledger if e.kind == "promoting" and e.key == tag]
+        if v is not None and tag not in release.retracted:
+            _check_final_tag(s, config, v.base, tag, started)
         if v is None or not started or tag in release.retracted:
             return new(blockers=(*refusals, _refusal(release)))
         rc_tag = str(started[-1].data.get("rc"))

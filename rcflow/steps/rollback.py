@@ -31,6 +31,7 @@ from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
 from rcflow.states import State, classify
 from rcflow.steps import active_bump, blockers, unfinished_rollback, version_key
+from rcflow.steps.bump import bump_message
 from rcflow.version import Version, tag_name
 
 
@@ -56,6 +57,14 @@ def _revert_effects(s: Snapshot, version: str, bump_commit: str) -> list[Effect]
         RevertCommit(bump_commit, revert_message(version)),
         PushBranch(s.remote, s.release_branch),
     ]
+
+
+def _unrecorded_bump(s: Snapshot, target: Version) -> str:
+    """HEAD when it is rcflow's own bump commit that a stopped run did not record yet."""
+    last = s.commits_since_final[0] if s.commits_since_final else None
+    if last is not None and last.sha == s.head and last.subject == bump_message(target):
+        return last.sha
+    return ""
 
 
 def _reverted_since(s: Snapshot, version: str, bump_commit: str) -> bool:
@@ -157,7 +166,10 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
                 f"{args.what} is not the newest transition: that is the bump to {target}"
             )
         event = active_bump(s, target)
-        if event is None or event.data.get("adopted"):
+        own = _unrecorded_bump(s, target) if event is None else ""
+        if own:
+            commit = own
+        elif event is None or event.data.get("adopted"):
             refusals.append(f"rcflow did not make the bump to {target}: revert that commit by hand")
             commit = ""
         else:
