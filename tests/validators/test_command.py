@@ -1,0 +1,220 @@
+"""Command validations run directly: worktree, environment, logs, timeouts, order of results."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from rcflow.adapters.git import Git
+from rcflow.effects import ValidationSpec
+from rcflow.validators.command import run_all
+from tests.conftest import Project
+
+PY = shlex.quote(sys.executable)
+TAG = "v1.4.0-rc.1"
+
+
+class Progress:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str]] = []
+
+    def __call__(self, name: str, what: str, detail: str) -> None:
+        self.seen.append((name, what, detail))
+
+
+def spec(name: str, run: str, timeout: float = 60.0, required: bool = True) -> ValidationSpec:
+    return ValidationSpec(name, run, timeout, required)
+
+
+def repo(project: Project) -> Git:
+    return Git(project.root, project.root / ".git")
+
+
+def first_commit(project: Project) -> str:
+    return project.git("rev-parse", "v1.3.0^{commit}")
+
+
+def only_main_worktree(project: Project) -> bool:
+    out = project.git("worktree", "list", "--porcelain")
+    return [line for line in out.splitlines() if line.startswith("worktree ")] == [
+        f"worktree {project.root}"
+    ]
+
+
+def test_no_specs_runs_nothing(project: Project) -> None:
+    progress = Progress()
+    assert (
+        run_all(repo(project), [], tag=TAG, sha=project.head(), version="x", progress=progress)
+        == []
+    )
+    assert progress.seen == []
+    assert not (project.root / ".git" / "rcflow").exists()
+
+
+def test_runs_at_the_given_commit_with_its_environment(project: Project, tmp_path: Path) -> None:
+    sha = first_commit(project)
+    out = tmp_path / "env.txt"
+    run = (
+        f'{{ git rev-parse HEAD; echo "$RCFLOW_TAG|$RCFLOW_SHA|$RCFLOW_VERSION"; '
+        f"ls; }} > {shlex.quote(str(out))}"
+    )
+
+    [outcome] = run_all(
+        repo(project),
+        [spec("env", run)],
+        tag=TAG,
+        sha=sha,
+        version="1.4.0-rc.1",
+        progress=Progress(),
+    )
+
+    assert (outcome.name, outcome.passed, outcome.detail, outcome.required) == (
+        "env",
+        True,
+        "exit 0",
+        True,
+    )
+    head, env, *files = out.read_text().splitlines()
+    assert head == sha
+    assert env == f"{TAG}|{sha}|1.4.0-rc.1"
+    # feature.py came in a later commit: the worktree is the given commit, not HEAD.
+    assert files == ["pyproject.toml"]
+    assert only_main_worktree(project)
+
+
+def test_results_keep_the_order_of_specs_and_say_what_happened(project: Project) -> None:
+    progress = Progress()
+    specs = [
+        spec("slowpass", "sleep 0.5; echo slow"),
+        spec("fastfail", "echo nope >&2; exit 7", required=False),
+    ]
+
+    outcomes = run_all(
+        repo(project), specs, tag=TAG, sha=project.head(), version="1.4.0-rc.1", progress=progress
+    )
+
+    assert [(o.name, o.passed, o.detail, o.required) for o in outcomes] == [
+        ("slowpass", True, "exit 0", True),
+        ("fastfail", False, "exit 7", False),
+    ]
+    assert outcomes[0].duration >= 0.5
+    logs = project.root / ".git" / "rcflow" / "logs" / TAG
+    assert [o.log for o in outcomes] == [str(logs / "slowpass.log"), str(logs / "fastfail.log")]
+    assert (logs / "slowpass.log").read_text() == "slow\n"
+    assert (logs / "fastfail.log").read_text() == "nope\n"
+    whats = {(name, what) for name, what, _ in progress.seen}
+    assert whats == {
+        ("slowpass", "started"),
+        ("slowpass", "passed"),
+        ("fastfail", "started"),
+        ("fastfail", "failed"),
+    }
+    # fastfail finished while slowpass was still running: they ran side by side.
+    finished = [name for name, what, _ in progress.seen if what in ("passed", "failed")]
+    assert finished == ["fastfail", "slowpass"]
+    assert only_main_worktree(project)
+
+
+def test_timeout_kills_the_whole_process_group(project: Project, tmp_path: Path) -> None:
+    marker = tmp_path / "late.txt"
+    # The grandchild would write the marker after 2s if it survived its group being killed.
+    run = f"(sleep 2; echo survived > {shlex.quote(str(marker))}) & sleep 30"
+
+    start = time.monotonic()
+    [outcome] = run_all(
+        repo(project),
+        [spec("hang", run, timeout=0.5)],
+        tag=TAG,
+        sha=project.head(),
+        version="1.4.0-rc.1",
+        progress=Progress(),
+    )
+
+    assert time.monotonic() - start < 10
+    assert (outcome.passed, outcome.detail) == (False, "timed out after 0.5s")
+    time.sleep(2.5)
+    assert not marker.exists()
+    assert only_main_worktree(project)
+
+
+def test_a_commit_that_cannot_be_checked_out_fails_only_that_validation(project: Project) -> None:
+    missing = "0" * 40
+    outcomes = run_all(
+        repo(project),
+        [spec("unit", "true")],
+        tag=TAG,
+        sha=missing,
+        version="1.4.0-rc.1",
+        progress=Progress(),
+    )
+
+    [outcome] = outcomes
+    assert outcome.passed is False
+    assert outcome.detail.startswith("could not check out 0000000: ")
+    assert only_main_worktree(project)
+
+
+def test_a_leftover_worktree_from_a_crashed_run_is_replaced(project: Project) -> None:
+    sha = project.head()
+    leftover = project.root / ".git" / "rcflow" / "worktrees" / f"{TAG}-unit"
+    project.git("worktree", "add", "--detach", str(leftover), first_commit(project))
+    (leftover / "junk.txt").write_text("from a crashed run\n")
+
+    [outcome] = run_all(
+        repo(project),
+        [spec("unit", "test ! -e junk.txt && test -e feature.py")],
+        tag=TAG,
+        sha=sha,
+        version="1.4.0-rc.1",
+        progress=Progress(),
+    )
+
+    assert (outcome.passed, outcome.detail) == (True, "exit 0")
+    assert not leftover.exists()
+    assert only_main_worktree(project)
+
+
+def test_names_are_made_safe_for_file_names(project: Project) -> None:
+    [outcome] = run_all(
+        repo(project),
+        [spec("a/b c", "echo hi")],
+        tag="v1.4.0-rc.1",
+        sha=project.head(),
+        version="1.4.0-rc.1",
+        progress=Progress(),
+    )
+
+    log = project.root / ".git" / "rcflow" / "logs" / TAG / "a_b_c.log"
+    assert outcome.log == str(log)
+    assert log.read_text() == "hi\n"
+
+
+def test_a_second_run_overwrites_the_log(project: Project) -> None:
+    git = repo(project)
+    for word in ("first", "second"):
+        run_all(
+            git,
+            [spec("unit", f"echo {word}")],
+            tag=TAG,
+            sha=project.head(),
+            version="1.4.0-rc.1",
+            progress=Progress(),
+        )
+    assert (project.root / ".git" / "rcflow" / "logs" / TAG / "unit.log").read_text() == "second\n"
+
+
+def test_maintainer_work_tree_is_untouched(project: Project) -> None:
+    project.write("feature.py", "dirty = True\n")
+    [outcome] = run_all(
+        repo(project),
+        [spec("unit", f"{PY} -c \"import pathlib; pathlib.Path('out.txt').write_text('x')\"")],
+        tag=TAG,
+        sha=project.head(),
+        version="1.4.0-rc.1",
+        progress=Progress(),
+    )
+    assert outcome.passed is True
+    assert project.git("status", "--porcelain", "--untracked-files=all") == "M feature.py"
+    assert project.read("feature.py") == "dirty = True\n"
