@@ -1,3 +1,3 @@
-from rcflow.cli import main
+from rcflow.entry import main
 
 raise SystemExit(main())

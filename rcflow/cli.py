@@ -1,6 +1,7 @@
 """The command line: parse, build the context, call a command, render. Nothing else.
 
-Every error becomes an exit code in one place (`_guard`), from the code its type carries.
+Every error becomes an exit code in one place (`rcflow.boundary.guard`), from the code its type
+carries. The entry point (`rcflow.entry`) answers plain `status` and `log` without this module.
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from rcflow import __version__
-from rcflow.errors import BlockedError, ExitCode, RcflowError, UsageError
+from rcflow.boundary import Options, guard, output, show_log, show_status
+from rcflow.errors import ExitCode, UsageError
 
 app = typer.Typer(
     name="rcflow",
@@ -43,14 +44,6 @@ PlanFile = Annotated[
         help="With --dry-run, save the plan; without, apply only if the world still matches it.",
     ),
 ]
-
-
-@dataclass
-class Options:
-    dry_run: bool = False
-    json: bool = False
-    yes: bool = False
-    path: Path | None = None
 
 
 def _options(
@@ -86,43 +79,6 @@ def _main(
     ctx.obj = Options(dry_run, json, yes, path)
 
 
-def _output(opts: Options) -> Any:
-    from rcflow.output import Output
-
-    return Output(json_mode=opts.json)
-
-
-def _guard(opts: Options, out: Any, resume: str | None, fn: Callable[[], int]) -> int:
-    """The one place errors turn into messages and exit codes."""
-    try:
-        if opts.path is not None and not opts.path.is_dir():
-            raise UsageError(f"-C {opts.path}: no such directory")
-        return fn()
-    except RcflowError as err:
-        state = None
-        if resume and not isinstance(err, UsageError):
-            state = _state_after_failure(opts)
-        # Refusals changed nothing, so there is nothing to resume; they say what to do instead.
-        resumable = state is not None and not isinstance(err, BlockedError)
-        out.error(err, state=state, resume=resume if resumable else None)
-        return int(err.exit_code)
-    except KeyboardInterrupt:
-        out.error(RcflowError("interrupted"), state=_state_after_failure(opts), resume=resume)
-        return 130
-
-
-def _state_after_failure(opts: Options) -> str | None:
-    from rcflow import context
-
-    try:
-        ctx = context.load_context(opts.path or Path.cwd())
-        _, release = context.status(ctx)
-    except Exception:  # the failure itself is what gets reported; a state is a bonus
-        return None
-    target = release.latest.tag if release.latest else release.target or release.last_final
-    return f"{release.state.value} ({target})" if target else release.state.value
-
-
 def _resume(step: str, extra: Sequence[str], opts: Options) -> str:
     argv = ["rcflow", step, *extra, "--yes"]
     if opts.path:
@@ -144,7 +100,7 @@ def _step(
     check: Callable[[], object] | None = None,
 ) -> None:
     opts = _options(ctx, dry_run, json, yes, path)
-    out = _output(opts)
+    out = output(opts)
     resume = _resume(step, extra, opts)
 
     def go() -> int:
@@ -167,7 +123,7 @@ def _step(
         out.step_result(result, c.config, resume=resume)
         return int(ExitCode.FAILED if result.status in ("failed", "declined") else ExitCode.OK)
 
-    raise typer.Exit(_guard(opts, out, resume, go))
+    raise typer.Exit(guard(opts, out, resume, go))
 
 
 class _Hooks:
@@ -211,7 +167,7 @@ def init(
 ) -> None:
     """Write rcflow.toml and a safe GitHub Actions release workflow (--force to replace files)."""
     opts = _options(ctx, dry_run, json, yes, path)
-    out = _output(opts)
+    out = output(opts)
 
     def go() -> int:
         from rcflow import commands
@@ -236,24 +192,13 @@ def init(
         out.init_result(result)
         return int(ExitCode.FAILED if result.status == "declined" else ExitCode.OK)
 
-    raise typer.Exit(_guard(opts, out, None, go))
+    raise typer.Exit(guard(opts, out, None, go))
 
 
 @app.command()
 def status(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
     """Show the last release, the release in flight, its RCs and validations, and what is next."""
-    opts = _options(ctx, False, json, False, path)
-    out = _output(opts)
-
-    def go() -> int:
-        from rcflow import context
-
-        c = context.load_context(opts.path or Path.cwd())
-        snap, release = context.status(c)
-        out.status(snap, release, c.config)
-        return 0
-
-    raise typer.Exit(_guard(opts, out, None, go))
+    raise typer.Exit(show_status(_options(ctx, False, json, False, path)))
 
 
 @app.command()
@@ -375,17 +320,7 @@ def rollback(
 @app.command()
 def log(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
     """Print the ledger: who did what, when, on which commit, with which outcome."""
-    opts = _options(ctx, False, json, False, path)
-    out = _output(opts)
-
-    def go() -> int:
-        from rcflow import context
-
-        c = context.load_context(opts.path or Path.cwd())
-        out.log(context.events(c))
-        return 0
-
-    raise typer.Exit(_guard(opts, out, None, go))
+    raise typer.Exit(show_log(_options(ctx, False, json, False, path)))
 
 
 @app.command()
@@ -401,7 +336,7 @@ def rehearse(
 ) -> None:
     """Run a whole release cycle in a throwaway sandbox; the real remote is untouched."""
     opts = _options(ctx, False, json, True, path)
-    out = _output(opts)
+    out = output(opts)
 
     def go() -> int:
         from rcflow import rehearse as rehearsal
@@ -410,7 +345,7 @@ def rehearse(
             out, source=None if demo else (opts.path or Path.cwd()), part=part, keep=keep
         )
 
-    raise typer.Exit(_guard(opts, out, None, go))
+    raise typer.Exit(guard(opts, out, None, go))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,89 @@
+"""Where a command meets the user: options, the output, and the one error → exit-code map.
+
+Free of the argument parser, so that the entry point can answer `status` and `log` without
+loading it (DESIGN §13); the typer app in `rcflow.cli` uses the same pieces for every command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rcflow.errors import BlockedError, RcflowError, UsageError
+
+if TYPE_CHECKING:
+    from rcflow.output import Output
+
+
+@dataclass
+class Options:
+    dry_run: bool = False
+    json: bool = False
+    yes: bool = False
+    path: Path | None = None
+
+
+def output(opts: Options) -> Output:
+    from rcflow.output import Output
+
+    return Output(json_mode=opts.json)
+
+
+def guard(opts: Options, out: Output, resume: str | None, fn: Callable[[], int]) -> int:
+    """The one place errors turn into messages and exit codes (the code each error type carries)."""
+    try:
+        if opts.path is not None and not opts.path.is_dir():
+            raise UsageError(f"-C {opts.path}: no such directory")
+        return fn()
+    except RcflowError as err:
+        state = None
+        if resume and not isinstance(err, UsageError):
+            state = state_after_failure(opts)
+        # Refusals changed nothing, so there is nothing to resume; they say what to do instead.
+        resumable = state is not None and not isinstance(err, BlockedError)
+        out.error(err, state=state, resume=resume if resumable else None)
+        return int(err.exit_code)
+    except KeyboardInterrupt:
+        out.error(RcflowError("interrupted"), state=state_after_failure(opts), resume=resume)
+        return 130
+
+
+def state_after_failure(opts: Options) -> str | None:
+    from rcflow import context
+
+    try:
+        ctx = context.load_context(opts.path or Path.cwd())
+        _, release = context.status(ctx)
+    except Exception:  # the failure itself is what gets reported; a state is a bonus
+        return None
+    target = release.latest.tag if release.latest else release.target or release.last_final
+    return f"{release.state.value} ({target})" if target else release.state.value
+
+
+def show_status(opts: Options) -> int:
+    out = output(opts)
+
+    def go() -> int:
+        from rcflow import context
+
+        c = context.load_context(opts.path or Path.cwd())
+        snap, release = context.status(c)
+        out.status(snap, release, c.config)
+        return 0
+
+    return guard(opts, out, None, go)
+
+
+def show_log(opts: Options) -> int:
+    out = output(opts)
+
+    def go() -> int:
+        from rcflow import context
+
+        c = context.load_context(opts.path or Path.cwd())
+        out.log(context.events(c))
+        return 0
+
+    return guard(opts, out, None, go)
