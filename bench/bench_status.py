@@ -125,11 +125,14 @@ def main() -> int:
 
     start = time.perf_counter()
     repo = generate(args.commits, args.tags)
-    print(f"repository: {repo} ({args.commits} commits, {args.tags} tags) "
-          f"ready in {time.perf_counter() - start:.1f}s")
+    print(
+        f"repository: {repo} ({args.commits} commits, {args.tags} tags) "
+        f"ready in {time.perf_counter() - start:.1f}s"
+    )
 
     shell = " && ".join(
-        " ".join(f"'{a}'" for a in cmd) + (" <<< 'HEAD:pyproject.toml'" if "--batch" in cmd else "")
+        " ".join(f"'{a}'" for a in cmd)
+        + (" <<< 'HEAD:pyproject.toml'" if "--batch" in cmd else "")
         + " >/dev/null"
         for cmd in GIT_READS
     )
@@ -148,14 +151,18 @@ def main() -> int:
     if shutil.which("cz"):
         cases.append(("commitizen", ["cz", "version", "--project"]))
     if shutil.which("semantic-release"):
-        cases.append(("python-semantic-release", ["semantic-release", "--noop", "version", "--print"]))
+        cases.append(
+            ("python-semantic-release", ["semantic-release", "--noop", "version", "--print"])
+        )
 
     results = {}
     for name, argv in cases:
         try:
             results[name] = median_time(argv, repo, args.runs)
         except subprocess.CalledProcessError as exc:
-            print(f"{name}: failed ({exc.returncode}): {exc.stderr.decode(errors='replace')[-200:]}")
+            print(
+                f"{name}: failed ({exc.returncode}): {exc.stderr.decode(errors='replace')[-200:]}"
+            )
     base = results.get("python floor")
     print(f"\nmedian of {args.runs} runs")
     for name, seconds in results.items():

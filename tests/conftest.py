@@ -46,7 +46,7 @@ def hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
         "[user]\n\tname = Test Maintainer\n\temail = maintainer@example.invalid\n"
         "[init]\n\tdefaultBranch = main\n"
         "[commit]\n\tgpgsign = false\n[tag]\n\tgpgsign = false\n"
-        "[protocol \"file\"]\n\tallow = always\n",
+        '[protocol "file"]\n\tallow = always\n',
         encoding="utf-8",
     )
     for key in list(os.environ):
@@ -131,7 +131,9 @@ class Project:
 
     # -- set-up ----------------------------------------------------------------------------
 
-    def create(self, version: str = "1.3.0", *, tag: bool = True, config: str | None = None) -> Project:
+    def create(
+        self, version: str = "1.3.0", *, tag: bool = True, config: str | None = None
+    ) -> Project:
         git(self.base, "init", "--quiet", "--bare", "--initial-branch=main", str(self.origin))
         git(self.base, "init", "--quiet", "--initial-branch=main", str(self.root))
         git(self.root, "remote", "add", "origin", str(self.origin))
@@ -172,11 +174,18 @@ class Project:
     # -- facts -----------------------------------------------------------------------------
 
     def local_tags(self) -> dict[str, str]:
-        out = self.git("for-each-ref", "--format=%(refname:short) %(*objectname)%(objectname)", "refs/tags")
+        out = self.git(
+            "for-each-ref", "--format=%(refname:short) %(*objectname)%(objectname)", "refs/tags"
+        )
         return {line.split()[0]: line.split()[1][:40] for line in out.splitlines()}
 
     def remote_tags(self) -> dict[str, str]:
-        out = git(self.origin, "for-each-ref", "--format=%(refname:short) %(*objectname)%(objectname)", "refs/tags")
+        out = git(
+            self.origin,
+            "for-each-ref",
+            "--format=%(refname:short) %(*objectname)%(objectname)",
+            "refs/tags",
+        )
         return {line.split()[0]: line.split()[1][:40] for line in out.splitlines()}
 
     def world(self) -> dict[str, Any]:
@@ -188,7 +197,9 @@ class Project:
             "head": self.head(),
             "status": self.git("status", "--porcelain"),
             "files": {
-                p: self.read(p) for p in self.git("ls-files").splitlines() if (self.root / p).is_file()
+                p: self.read(p)
+                for p in self.git("ls-files").splitlines()
+                if (self.root / p).is_file()
             },
             "forge": sorted(
                 (str(p.relative_to(forge)), p.read_text()) for p in forge.rglob("*") if p.is_file()
@@ -242,7 +253,9 @@ class Project:
     def ctx(self) -> Context:
         return commands.load_context(self.root)
 
-    def step(self, step: str, args: Any, *, ctx: Context | None = None, dry_run: bool = False) -> StepResult:
+    def step(
+        self, step: str, args: Any, *, ctx: Context | None = None, dry_run: bool = False
+    ) -> StepResult:
         return commands.run_step(ctx or self.ctx(), step, args, dry_run=dry_run, hooks=Hooks())
 
     def failing_ctx(self, after: int) -> tuple[Context, _FailingPorts]:

@@ -1,4 +1,4 @@
-"""`rcflow init` through the CLI: writes the config and workflows once, never overwrites silently."""
+"""`rcflow init` through the CLI: writes the config and workflows once, never overwrites blindly."""
 
 from __future__ import annotations
 
