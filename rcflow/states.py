@@ -209,6 +209,12 @@ def classify(s: Snapshot, config: Config) -> Release:
         state = State.RETRACTED
     elif last_final is not None and ledger.has(s.ledger, "promoted", finals[last_final]):
         state = State.RELEASED
+    elif last_final is not None and ledger.has(s.ledger, "promoting", finals[last_final]):
+        # The final tag exists but the promotion stopped before it was recorded as done.
+        state = State.RELEASED
+        problems.append(
+            f"the promotion of {finals[last_final]} is unfinished: `rcflow promote` completes it"
+        )
     else:
         state = State.IDLE
 
@@ -225,5 +231,7 @@ def classify(s: Snapshot, config: Config) -> Release:
         retracted=retracted,
         found=tuple(found),
         problems=tuple(problems),
-        next=NEXT[state],
+        next=("promote", *NEXT[state])
+        if any("promotion of" in p for p in problems)
+        else NEXT[state],
     )

@@ -41,10 +41,13 @@ def plan(s: Snapshot, config: Config, args: ValidateArgs) -> Plan:
             subject=subject,
         )
     passed = {r.name for r in latest.results if r.passed}
+    # An optional validation that failed already said what it had to say about this sha;
+    # only required ones are retried on their own (any one can be retried with --rerun).
+    settled = passed | {r.name for r in latest.results if not r.passed and not r.required}
     todo = tuple(
         ValidationSpec(v.name, v.run, v.timeout, v.required)
         for v in config.validations
-        if v.name not in passed or v.name in args.rerun
+        if v.name not in settled or v.name in args.rerun
     )
     if not todo and latest.completed:
         return new(

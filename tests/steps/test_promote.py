@@ -11,7 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from rcflow import commands
+from rcflow.apply import LedgerWriter
+from rcflow.errors import EffectError
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.promote import PromoteArgs
 from rcflow.steps.rc import RcArgs
@@ -354,3 +358,30 @@ def test_rc_in_files_refuses_when_someone_committed_after_the_rc(make_project: A
     assert p.world() == world
     assert p.ledger() == ledger
     assert FINAL not in p.remote_tags()
+
+
+def test_status_names_an_unfinished_promotion_and_promote_finishes_it(
+    make_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = make_project()
+    for step, args in (("bump", BumpArgs("auto")), ("rc", RcArgs()), ("validate", ValidateArgs())):
+        assert p.step(step, args).status == "applied"
+    original = LedgerWriter.append
+
+    def fail_on_promoted(self: LedgerWriter, kind: str, key: str, data: Any) -> Any:
+        if kind == "promoted":
+            raise EffectError("the ledger push failed")
+        return original(self, kind, key, data)
+
+    monkeypatch.setattr(LedgerWriter, "append", fail_on_promoted)
+    assert p.cli("promote").exit_code == 1
+    monkeypatch.setattr(LedgerWriter, "append", original)
+
+    status = p.status()
+    assert status["state"] == "released"
+    assert status["next"][0] == "promote"
+    assert "the promotion of v1.4.0 is unfinished" in " ".join(status["problems"])
+    finished = p.cli("promote")
+    assert finished.exit_code == 0, finished.stderr
+    assert p.kinds().count("promoted") == 1
+    assert p.status()["next"] == ["bump", "rollback"]

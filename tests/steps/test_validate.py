@@ -303,6 +303,27 @@ def test_failing_optional_validation_still_validates(make_project: Any, tmp_path
     assert p.remote_tags()["v1.4.0"] == rc_sha(p)
 
 
+def test_a_failed_optional_validation_is_not_retried_by_a_plain_rerun(
+    make_project: Any, tmp_path: Path
+) -> None:
+    config = validation("unit", counted(tmp_path, "unit")) + validation(
+        "bench", counted(tmp_path, "bench", "fail"), required=False
+    )
+    p = candidate(make_project, config)
+    assert p.cli("validate").exit_code == 0
+    world, ledger = p.world(), p.ledger()
+
+    again = p.cli("validate")
+
+    assert again.exit_code == 0, again.stderr
+    assert "Already done" in again.stdout
+    assert (p.world(), p.ledger()) == (world, ledger)
+    assert sorted(runs(tmp_path)) == ["bench", "unit"]  # in parallel: any order
+    rerun = p.cli("validate", "--rerun", "bench")
+    assert rerun.exit_code == 0
+    assert sorted(runs(tmp_path)) == ["bench", "bench", "unit"]
+
+
 # -- re-runs ----------------------------------------------------------------------------------
 
 
