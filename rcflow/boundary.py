@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 from rcflow.errors import BlockedError, RcflowError, UsageError
 
 if TYPE_CHECKING:
+    from rcflow.effects import Effect
     from rcflow.output import Output
+    from rcflow.plan import Plan
 
 
 @dataclass
@@ -23,6 +25,27 @@ class Options:
     json: bool = False
     yes: bool = False
     path: Path | None = None
+
+
+class OutputHooks:
+    """What a running command asks of the user, answered through the output module."""
+
+    def __init__(self, out: Output, *, yes: bool) -> None:
+        self.out = out
+        self.yes = yes
+
+    def confirm(self, plan: Plan) -> bool:
+        self.out.plan(plan, dry_run=False)
+        return self.yes or self.out.confirm(plan)
+
+    def effect(self, effect: Effect, outcome: str) -> None:
+        self.out.effect(effect, outcome)
+
+    def validation(self, name: str, what: str, detail: str) -> None:
+        self.out.validation(name, what, detail)
+
+    def note(self, text: str) -> None:
+        self.out.note(text)
 
 
 def output(opts: Options) -> Output:

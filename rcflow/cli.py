@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from rcflow import __version__
-from rcflow.boundary import Options, guard, output, show_log, show_status
+from rcflow.boundary import Options, OutputHooks, guard, output, show_log, show_status
 from rcflow.errors import ExitCode, UsageError
 
 app = typer.Typer(
@@ -110,7 +110,7 @@ def _step(
             check()  # arguments the parser cannot judge: a usage error, not a refusal
 
         c = commands.load_context(opts.path or Path.cwd())
-        hooks = _Hooks(out, opts)
+        hooks = OutputHooks(out, yes=opts.yes)
         result = commands.run_step(
             c,
             step,
@@ -124,25 +124,6 @@ def _step(
         return int(ExitCode.FAILED if result.status in ("failed", "declined") else ExitCode.OK)
 
     raise typer.Exit(guard(opts, out, resume, go))
-
-
-class _Hooks:
-    def __init__(self, out: Any, opts: Options) -> None:
-        self.out = out
-        self.opts = opts
-
-    def confirm(self, plan: Any) -> bool:
-        self.out.plan(plan, dry_run=False)
-        return True if self.opts.yes else bool(self.out.confirm(plan))
-
-    def effect(self, effect: Any, outcome: str) -> None:
-        self.out.effect(effect, outcome)
-
-    def validation(self, name: str, what: str, detail: str) -> None:
-        self.out.validation(name, what, detail)
-
-    def note(self, text: str) -> None:
-        self.out.note(text)
 
 
 @app.command()
@@ -187,7 +168,7 @@ def init(
             options,
             force=force,
             dry_run=opts.dry_run,
-            hooks=_Hooks(out, opts),
+            hooks=OutputHooks(out, yes=opts.yes),
         )
         out.init_result(result)
         return int(ExitCode.FAILED if result.status == "declined" else ExitCode.OK)

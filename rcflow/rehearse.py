@@ -17,6 +17,7 @@ from typing import Any
 
 from rcflow import commands
 from rcflow.adapters import git as gitadapter
+from rcflow.boundary import OutputHooks
 from rcflow.errors import BlockedError, ExitCode, RcflowError, UsageError
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.promote import PromoteArgs
@@ -24,24 +25,6 @@ from rcflow.steps.rc import RcArgs
 from rcflow.steps.validate import ValidateArgs
 
 _IDENTITY = ("-c", "user.name=rcflow rehearsal", "-c", "user.email=rehearsal@rcflow.invalid")
-
-
-class _Hooks:
-    def __init__(self, out: Any) -> None:
-        self.out = out
-
-    def confirm(self, plan: Any) -> bool:
-        self.out.plan(plan, dry_run=False)
-        return True
-
-    def effect(self, effect: Any, outcome: str) -> None:
-        self.out.effect(effect, outcome)
-
-    def validation(self, name: str, what: str, detail: str) -> None:
-        self.out.validation(name, what, detail)
-
-    def note(self, text: str) -> None:
-        self.out.note(text)
 
 
 def _demo_repo(sandbox: Path) -> Path:
@@ -110,7 +93,7 @@ def _step(out: Any, work: Path, step: str, args: Any, title: str) -> tuple[int, 
     out.say(f"\n[bold cyan]▶ {title}[/]  [dim]$ rcflow {step}{_argtext(args)}[/]")
     ctx = commands.load_context(work)
     try:
-        result = commands.run_step(ctx, step, args, dry_run=False, hooks=_Hooks(out))
+        result = commands.run_step(ctx, step, args, dry_run=False, hooks=OutputHooks(out, yes=True))
     except BlockedError as err:
         out.error(err)
         return int(err.exit_code), "blocked"

@@ -10,8 +10,16 @@ from collections.abc import Iterable
 
 from rcflow import ledger
 from rcflow.checks import Finding
+from rcflow.checks import git as git_checks
 from rcflow.config import Config
-from rcflow.effects import DeleteRelease, DeleteTag, Effect, RetractRelease
+from rcflow.effects import (
+    Commit,
+    DeleteRelease,
+    DeleteTag,
+    Effect,
+    RetractRelease,
+    WriteVersionFiles,
+)
 from rcflow.files import rewrite
 from rcflow.ledger import Event
 from rcflow.snapshot import Snapshot
@@ -105,6 +113,29 @@ def tag_version(tag: str, config: Config) -> Version | None:
 def final_texts(s: Snapshot, config: Config, version: Version) -> dict[str, str]:
     """New contents that put `version` into every version file (from HEAD's text)."""
     return rewrite(config, head_texts(s), version)
+
+
+def version_commit(
+    s: Snapshot, config: Config, version: Version, message: str
+) -> tuple[list[Effect], list[str]]:
+    """Effects that commit `version` into every version file, and the git refusals for it.
+
+    Our own planned text left uncommitted by an interrupted run is resumable work, not a user's
+    uncommitted change, so it does not block.
+    """
+    contents = final_texts(s, config, version)
+    works = work_texts(s)
+    resumable = [p for p in contents if works.get(p) == contents[p]]
+    paths = tuple(sorted(contents))
+    effects: list[Effect] = [
+        WriteVersionFiles(
+            str(version),
+            tuple((p, contents[p]) for p in paths),
+            tuple((p, works.get(p)) for p in paths),
+        ),
+        Commit(paths, message, s.head or ""),
+    ]
+    return effects, blockers(git_checks.findings(s, allow_dirty=resumable))
 
 
 def event_done(s: Snapshot, kind: str, key: str) -> bool:

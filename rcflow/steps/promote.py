@@ -8,7 +8,6 @@ from functools import partial
 from rcflow.checks import git as git_checks
 from rcflow.config import Config
 from rcflow.effects import (
-    Commit,
     CreateRelease,
     CreateTag,
     Effect,
@@ -16,7 +15,6 @@ from rcflow.effects import (
     PushTag,
     RecordEvent,
     VerifyVersionOnlyDiff,
-    WriteVersionFiles,
 )
 from rcflow.errors import ConflictError, VersionError, VersionFileError
 from rcflow.files import read_versions
@@ -27,11 +25,10 @@ from rcflow.states import Candidate, Release, State, classify
 from rcflow.steps import (
     blockers,
     event_done,
-    final_texts,
     head_texts,
     tag_version,
     unfinished_rollback,
-    work_texts,
+    version_commit,
 )
 from rcflow.version import Version, tag_name
 
@@ -173,21 +170,11 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
                     "commit must follow the RC directly; cut a new RC with `rcflow rc`"
                 )
             try:
-                contents = final_texts(s, config, target)
+                commit, found = version_commit(s, config, target, f"chore(release): {target}")
             except (VersionFileError, VersionError) as exc:
                 return new(blockers=(*refusals, exc.message))
-            works = work_texts(s)
-            resumable = [p for p in contents if works.get(p) == contents[p]]
-            refusals.extend(blockers(git_checks.findings(s, allow_dirty=resumable)))
-            paths = tuple(sorted(contents))
-            effects += [
-                WriteVersionFiles(
-                    str(target),
-                    tuple((p, contents[p]) for p in paths),
-                    tuple((p, works.get(p)) for p in paths),
-                ),
-                Commit(paths, f"chore(release): {target}", s.head or ""),
-            ]
+            effects += commit
+            refusals += found
         else:
             refusals.extend(blockers(git_checks.findings(s, head_pushed=False)))
         rc_version = target.with_rc(latest.number)

@@ -16,7 +16,6 @@ from rcflow.effects import (
     PushBranch,
     PushTag,
     RecordEvent,
-    WriteVersionFiles,
 )
 from rcflow.errors import VersionError, VersionFileError
 from rcflow.plan import Plan
@@ -25,10 +24,9 @@ from rcflow.states import State, classify
 from rcflow.steps import (
     blockers,
     event_done,
-    final_texts,
     released_done,
     unfinished_rollback,
-    work_texts,
+    version_commit,
 )
 from rcflow.version import Version, next_rc_number, tag_name
 
@@ -112,23 +110,13 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
     else:
         number = next_rc_number(release.used_rc_numbers)
         if config.rc_in_files:
+            version = target.with_rc(number)
             try:
-                contents = final_texts(s, config, target.with_rc(number))
+                commit, found = version_commit(s, config, version, f"chore(release): {version}")
             except (VersionFileError, VersionError) as exc:
                 return new(blockers=(*refusals, exc.message))
-            works = work_texts(s)
-            resumable = [p for p in contents if works.get(p) == contents[p]]
-            refusals.extend(blockers(git_checks.findings(s, allow_dirty=resumable)))
-            paths = tuple(sorted(contents))
-            effects += [
-                WriteVersionFiles(
-                    str(target.with_rc(number)),
-                    tuple((p, contents[p]) for p in paths),
-                    tuple((p, works.get(p)) for p in paths),
-                ),
-                Commit(paths, f"chore(release): {target.with_rc(number)}", s.head or ""),
-                PushBranch(s.remote, s.release_branch),
-            ]
+            effects += [*commit, PushBranch(s.remote, s.release_branch)]
+            refusals += found
         else:
             refusals.extend(blockers(git_checks.findings(s)))
 
