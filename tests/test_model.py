@@ -1,10 +1,12 @@
 """Random command sequences against one real project each, checked against a small model.
 
 The model knows the lifecycle of DESIGN §2 and nothing of rcflow's code: versions are tuples,
-RCs are (number, sha) pairs, validation is a set of validated shas. After every step the real
+RCs are (number, sha) pairs, validation passes on a commit unless its tree has `BROKEN` (some
+commits add it, others remove it), and its results are sets of shas. After every step the real
 repository must agree with it (`status --json`), and the world must keep the promises that hold
 whatever the sequence: tags never move or come back, final tags sit on validated RC commits, RC
-numbers are never reused, local and remote tags agree, and a refusal changes nothing.
+numbers are never reused, local and remote tags agree, and a refusal changes nothing. Exit codes
+are predicted too: 0 applied or already done, 1 a required validation failed, 3 refused.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from hypothesis.stateful import (
 from tests.conftest import Project
 
 V = tuple[int, int, int]
-Outcome = Literal["applied", "done", "refused"]
+Outcome = Literal["applied", "done", "failed", "refused"]
+EXIT = {"applied": 0, "done": 0, "failed": 1, "refused": 3}
+IN_FLIGHT = ("candidate", "validated", "rejected")
 
-CONFIG = '[[validate]]\nname = "unit"\nrun = "true"\n'
+CONFIG = '[[validate]]\nname = "unit"\nrun = "test ! -e BROKEN"\n'
 
 
 def vs(v: V) -> str:
@@ -64,7 +68,7 @@ class Model:
     """The release as the lifecycle says it should be, driven by the same commands."""
 
     files: V
-    history: list[tuple[str, str]]  # (sha, subject) of the release branch, oldest first
+    history: list[tuple[str, str, bool]]  # (sha, subject, BROKEN in tree?), oldest first
     finals: dict[V, str] = field(default_factory=dict)  # final version -> tagged commit
     promoted: set[V] = field(default_factory=set)
     retracted: set[V] = field(default_factory=set)
@@ -72,6 +76,7 @@ class Model:
     used: dict[V, set[int]] = field(default_factory=dict)
     withdrawn: set[str] = field(default_factory=set)
     validated: set[str] = field(default_factory=set)  # shas a validate run passed on
+    failed: set[str] = field(default_factory=set)  # shas a validate run failed on
     bumps: dict[V, Bump | None] = field(default_factory=dict)  # rcflow's own live bump
 
     # -- derived, as DESIGN §2 derives it ------------------------------------------------------
@@ -102,14 +107,27 @@ class Model:
             live = self.live()
             if not live:
                 return "bumped"
-            return "validated" if live[-1].sha in self.validated else "candidate"
+            sha = live[-1].sha
+            if sha in self.failed:
+                return "rejected"
+            return "validated" if sha in self.validated else "candidate"
         if self.highest in self.retracted:
             return "retracted"
         return "released" if self.last_final in self.promoted else "idle"
 
+    @property
+    def broken(self) -> bool:
+        return self.history[-1][2]
+
+    def commit(self, sha: str, subject: str, broken: bool | None = None) -> None:
+        self.history.append((sha, subject, self.broken if broken is None else broken))
+
     def feats_since(self, sha: str) -> bool:
-        shas = [s for s, _ in self.history]
-        return any(subj.startswith("feat") for _, subj in self.history[shas.index(sha) + 1 :])
+        shas = [h[0] for h in self.history]
+        return any(h[1].startswith("feat") for h in self.history[shas.index(sha) + 1 :])
+
+    def is_broken(self, sha: str) -> bool:
+        return next(h[2] for h in self.history if h[0] == sha)
 
     def rc_tag(self, v: V, n: int) -> str:
         return f"v{vs(v)}-rc.{n}"
@@ -122,10 +140,10 @@ class Model:
         if part == "auto" and auto is None:
             return "done" if target is None else "refused"
         new = bumped(self.highest, auto if part == "auto" else part)
-        if state in ("candidate", "validated") and new != target:
+        if state in IN_FLIGHT and new != target:
             return "refused"
         if self.files != new:
-            self.history.append((head_after, f"chore(release): bump version to {vs(new)}"))
+            self.commit(head_after, f"chore(release): bump version to {vs(new)}")
             self.bumps[new] = Bump(head_after, self.files, adopted=False)
             self.files = new
             return "applied"
@@ -137,7 +155,7 @@ class Model:
 
     def rc(self) -> Outcome:
         state, target = self.state(), self.target
-        if target is None or state not in ("bumped", "candidate", "validated"):
+        if target is None or state not in ("bumped", *IN_FLIGHT):
             return "done" if state == "released" else "refused"
         live = self.rcs.setdefault(target, [])
         if live and live[-1].sha == self.head:
@@ -150,11 +168,15 @@ class Model:
 
     def validate(self) -> Outcome:
         state, live = self.state(), self.live()
-        if not live or state not in ("candidate", "validated"):
+        if not live or state not in IN_FLIGHT:
             return "done" if state == "released" else "refused"
-        if live[-1].sha in self.validated:
+        sha = live[-1].sha
+        if sha in self.validated:
             return "done"
-        self.validated.add(live[-1].sha)
+        if self.is_broken(sha):
+            self.failed.add(sha)  # a failed required validation is run again by the next validate
+            return "failed"
+        self.validated.add(sha)
         return "applied"
 
     def promote(self) -> Outcome:
@@ -170,7 +192,7 @@ class Model:
 
     def rollback(self, head_after: str) -> Outcome:
         state, target = self.state(), self.target
-        if state in ("candidate", "validated") and target is not None:
+        if state in IN_FLIGHT and target is not None:
             rc = self.rcs[target].pop()
             self.withdrawn.add(self.rc_tag(target, rc.number))
             return "applied"
@@ -178,7 +200,7 @@ class Model:
             bump = self.bumps.get(target)
             if bump is None or bump.adopted or bump.before is None:
                 return "refused"
-            self.history.append((head_after, f"chore(release): revert bump to {vs(target)}"))
+            self.commit(head_after, f"chore(release): revert bump to {vs(target)}")
             self.bumps[target] = None
             self.files = bump.before
             return "applied"
@@ -194,7 +216,7 @@ class ReleaseMachine(RuleBasedStateMachine):
         self.base = Path(tempfile.mkdtemp(prefix="rcflow-model-"))
         self.project = Project(self.base).create(config=CONFIG)
         log = self.project.git("log", "--reverse", "--format=%H %s").splitlines()
-        history = [(line[:40], line[41:]) for line in log]
+        history = [(line[:40], line[41:], False) for line in log]
         self.model = Model(files=(1, 3, 0), history=history, finals={(1, 3, 0): history[0][0]})
         self.seen: dict[str, str] = dict(self.project.remote_tags())  # every tag ever, first sha
         self.commits = 0
@@ -216,14 +238,14 @@ class ReleaseMachine(RuleBasedStateMachine):
         if result.exit_code == 3:
             assert self.project.world() == before, f"a refusal changed the world: {where}"
             assert self.project.ledger() == ledger, f"a refusal wrote the ledger: {where}"
-        assert {"applied": 0, "done": 0, "refused": 3}[expected] == result.exit_code, where
+        assert EXIT[expected] == result.exit_code, where
         if expected == "done":
             assert "Already done" in result.stdout, where
             assert self.project.world() == before, where
             assert self.project.ledger() == ledger, where
-        if expected == "applied":
+        if expected in ("applied", "failed"):
             assert self.project.ledger() != ledger, where
-        if result.exit_code == 0:
+        if result.exit_code in (0, 1):
             assert self.project.local_tags() == self.project.remote_tags(), where
         state = self.project.status()["state"]
         assert state == self.model.state(), f"rcflow says {state}, the model {where}"
@@ -258,22 +280,42 @@ class ReleaseMachine(RuleBasedStateMachine):
             "bumped": [("rc",), ("rollback",)],
             "candidate": [("validate",), ("rollback",)],
             "validated": [("promote",), ("rc",), ("rollback",)],
+            "rejected": [("rc",), ("rollback",), ("validate",)],
             "released": [("bump", "patch"), ("bump", "auto"), ("rollback",)],
             "retracted": [("bump", "patch"), ("bump", "minor")],
         }
         name, *args = data.draw(st.sampled_from(options[self.model.state()]))
         getattr(self, name)(*args)
 
-    @precondition(lambda self: self.commits < 3)
-    @rule()
-    def new_commit(self) -> None:
+    def push_commit(self, subject: str, *, broken: bool) -> None:
         self.commits += 1
         self.project.write(f"feature_{self.commits}.py", f"VALUE = {self.commits}\n")
-        sha = self.project.commit(f"feat: feature {self.commits}")
+        marker = self.project.root / "BROKEN"
+        if broken:
+            marker.write_text("the build is broken\n", encoding="utf-8")
+        else:
+            marker.unlink(missing_ok=True)
+        sha = self.project.commit(subject)
         self.project.push()
-        self.model.history.append((sha, f"feat: feature {self.commits}"))
-        self.trace.append("commit feat + push")
+        self.model.commit(sha, subject, broken)
+        self.trace.append(f"commit {subject!r} + push")
         assert self.project.status()["state"] == self.model.state(), self.trace
+
+    @precondition(lambda self: self.commits < 4)
+    @rule()
+    def new_commit(self) -> None:
+        """A new feature, pushed (it keeps the build as it was)."""
+        self.push_commit(f"feat: feature {self.commits + 1}", broken=self.model.broken)
+
+    @precondition(lambda self: self.commits < 4 and not self.model.broken)
+    @rule()
+    def break_the_build(self) -> None:
+        self.push_commit("chore: a change that breaks the build", broken=True)
+
+    @precondition(lambda self: self.commits < 4 and self.model.broken)
+    @rule()
+    def fix_the_build(self) -> None:
+        self.push_commit("chore: repair the build", broken=False)
 
     # -- what holds whatever happened ------------------------------------------------------
 
