@@ -142,7 +142,10 @@ def main() -> int:
         "    subprocess.run(cmd, capture_output=True, input=b'HEAD:pyproject.toml\\n' "
         "if '--batch' in cmd else None, check=True)\n"
     )
-    rcflow = [sys.executable, "-m", "rcflow", "status", "--json"]
+    # The console script, as users run it (`python -m` would add runpy's start-up on top).
+    script = Path(sys.executable).with_name("rcflow")
+    launcher = [str(script)] if script.exists() else [sys.executable, "-m", "rcflow"]
+    rcflow = [*launcher, "status", "--json"]
     cases: list[tuple[str, list[str]]] = [
         ("raw git", ["bash", "-c", shell]),
         ("python floor", [sys.executable, "-c", floor]),

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rcflow.adapters.git import Git, LogEntry
 from rcflow.config import Config
-from rcflow.conventional import Commit
 from rcflow.forge import Forge
 from rcflow.ledger import LEDGER_REF, Event
 from rcflow.snapshot import Snapshot, VersionFileFact
+
+if TYPE_CHECKING:
+    from rcflow.conventional import Commit
 from rcflow.version import parse_tag
 
 # The first release's changelog and tag message need commits since the start of history; a
@@ -115,6 +118,8 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
 
     commits: tuple[Commit, ...] = ()
     if with_commits and status.head:
+        from rcflow.conventional import Commit  # only plans read commit messages
+
         finals = [
             (v, name)
             for name in set(local_tags) | set(remote_tags)

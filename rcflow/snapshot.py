@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from rcflow.conventional import Commit
 from rcflow.forge import ReleaseFact
 from rcflow.ledger import Event
+
+if TYPE_CHECKING:
+    from rcflow.conventional import Commit
 
 
 @dataclass(frozen=True)
