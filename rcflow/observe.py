@@ -18,7 +18,7 @@ from rcflow.snapshot import Snapshot, VersionFileFact
 
 if TYPE_CHECKING:
     from rcflow.conventional import Commit
-from rcflow.version import parse_tag
+from rcflow.version import parse_tag, tag_matcher
 
 # The first release's changelog and tag message need commits since the start of history; a
 # bound keeps a 100,000-commit import from being read into memory to render a changelog.
@@ -59,8 +59,7 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
         identity=with_commits,
     )
 
-    def ours(name: str) -> bool:
-        return parse_tag(name, tag_prefix=config.tag_prefix, rc_token=config.rc_token) is not None
+    ours = tag_matcher(config.tag_prefix, config.rc_token)
 
     local_tags: dict[str, str] = {}
     local_ledger: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -174,6 +174,13 @@ def parse(
         except VersionError:
             continue
     raise VersionError(f"not a version: {text!r}")
+
+
+def tag_matcher(tag_prefix: str, rc_token: str) -> Callable[[str], bool]:
+    """A fast test for "is this one of our tags" (no Version is built) for scanning all refs."""
+    _check_rc_token(rc_token)
+    pattern = _tag_pattern(tag_prefix, rc_token)
+    return lambda name: pattern.fullmatch(name) is not None
 
 
 @functools.lru_cache(maxsize=16)
