@@ -268,6 +268,18 @@ class Project:
         return dataclasses.replace(ctx, git=g), failing
 
 
+def assert_refused(p: Project, args: tuple[str, ...], *messages: str) -> None:
+    """A refusal: exit 3, every message on stderr, and nothing changed anywhere."""
+    world, ledger = p.world(), p.ledger()
+    result = p.cli(*args)
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    for message in messages:
+        assert message in result.stderr, result.stderr
+    assert "nothing was changed" in result.stderr
+    assert p.world() == world
+    assert p.ledger() == ledger
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     return Project(tmp_path).create()

@@ -12,7 +12,7 @@ import pytest
 from rcflow import commands
 from rcflow.errors import RcflowError
 from rcflow.steps.bump import BumpArgs
-from tests.conftest import Hooks, Project, git
+from tests.conftest import Hooks, Project, assert_refused, git
 
 MakeProject = Callable[..., Project]
 
@@ -70,17 +70,6 @@ def push_from_other_clone(p: Project, message: str) -> str:
     git(other, "commit", "--quiet", "-m", message)
     git(other, "push", "--quiet", "origin", "main")
     return git(other, "rev-parse", "HEAD")
-
-
-def assert_refused(p: Project, args: tuple[str, ...], *messages: str) -> None:
-    world, ledger = p.world(), p.ledger()
-    result = p.cli(*args)
-    assert result.exit_code == 3, (result.stdout, result.stderr)
-    for message in messages:
-        assert message in result.stderr, result.stderr
-    assert "nothing was changed" in result.stderr
-    assert p.world() == world
-    assert p.ledger() == ledger
 
 
 # -- happy paths -----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 from rcflow import commands
 from rcflow.errors import ConflictError, RcflowError
 from rcflow.steps.rc import RcArgs
-from tests.conftest import Hooks, Project, git
+from tests.conftest import Hooks, Project, assert_refused, git
 
 MakeProject = Callable[..., Project]
 
@@ -88,17 +88,6 @@ def held_lease(ledger: list[dict[str, Any]]) -> str | None:
 
 def rc_tags(tags: dict[str, str]) -> dict[str, str]:
     return {name: sha for name, sha in tags.items() if "-rc." in name}
-
-
-def assert_refused(p: Project, args: tuple[str, ...], *messages: str) -> None:
-    world, ledger = p.world(), p.ledger()
-    result = p.cli(*args)
-    assert result.exit_code == 3, (result.stdout, result.stderr)
-    for message in messages:
-        assert message in result.stderr, result.stderr
-    assert "nothing was changed" in result.stderr
-    assert p.world() == world
-    assert p.ledger() == ledger
 
 
 # -- happy path ----------------------------------------------------------------------------------
