@@ -66,10 +66,6 @@ def now_iso(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_time(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-
-
 @dataclass(frozen=True)
 class RunIdentity:
     """Who is acting: the person or CI job, the host, the process, and a run id."""

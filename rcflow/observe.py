@@ -147,7 +147,6 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
         remote_reachable=remote.reachable,
         remote_error=remote.error,
         remote_branch=remote_branch,
-        local_remote_branch=tracking.get(release_branch),
         head_on_remote=head_on_remote,
         remote_ahead=remote_ahead,
         ledger=_events(git, remote_ledger or local_ledger),

@@ -41,7 +41,6 @@ class Snapshot:
     remote_reachable: bool
     remote_error: str | None
     remote_branch: str | None  # the release branch's commit on the remote
-    local_remote_branch: str | None  # refs/remotes/<remote>/<branch>, as last fetched
     head_on_remote: bool  # HEAD is the remote branch tip or one of its ancestors
     remote_ahead: bool  # the remote branch has commits HEAD lacks
     ledger: tuple[Event, ...]

@@ -16,7 +16,7 @@ from rcflow.errors import VersionError, VersionFileError
 from rcflow.files import FoundVersion, mismatches, primary_version, read_versions
 from rcflow.ledger import Event
 from rcflow.snapshot import Snapshot
-from rcflow.version import Version, parse_tag, tag_name
+from rcflow.version import Version, parse_tag
 
 
 class State(StrEnum):
@@ -82,11 +82,6 @@ class Release:
     @property
     def latest(self) -> Candidate | None:
         return self.candidates[-1] if self.candidates else None
-
-    def final_tag(self, config: Config) -> str | None:
-        if self.target is None:
-            return None
-        return tag_name(self.target, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
 
 
 def validation_results(

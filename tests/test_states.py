@@ -70,7 +70,6 @@ def snapshot(
         remote_reachable=reachable,
         remote_error=None if reachable else "unreachable",
         remote_branch=head,
-        local_remote_branch=head,
         head_on_remote=True,
         remote_ahead=False,
         ledger=tuple(ledger),

@@ -146,13 +146,6 @@ class Git:
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         return self._run("merge-base", "--is-ancestor", ancestor, descendant, check=False).ok
 
-    def show_files(self, rev: str, paths: Sequence[str]) -> dict[str, str | None]:
-        """Contents of paths at rev in one `cat-file --batch`; None where the path is absent."""
-        if not paths:
-            return {}
-        query = "".join(f"{rev}:{p}\n" for p in paths)
-        return _parse_batch(self._run("cat-file", "--batch", input=query).stdout, paths)
-
     def log(
         self, rev_range: str, *, max_count: int | None = None, reverse: bool = False
     ) -> list[LogEntry]:

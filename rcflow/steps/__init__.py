@@ -64,19 +64,6 @@ def active_bump(s: Snapshot, target: Version) -> Event | None:
     return found
 
 
-def reverted_bump(s: Snapshot, target: Version) -> Event | None:
-    """A `bump_reverted` decision for target that no later `bumped` superseded."""
-    found: Event | None = None
-    for e in s.ledger:
-        if e.key != version_key(target):
-            continue
-        if e.kind == "bump_reverted":
-            found = e
-        elif e.kind == "bumped":
-            found = None
-    return found
-
-
 def unfinished_rollback(s: Snapshot, config: Config, release: Release) -> list[Effect]:
     """Effects that finish rollbacks the ledger decided but git or the forge do not show yet.
 

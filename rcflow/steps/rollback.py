@@ -39,7 +39,6 @@ from rcflow.version import Version, tag_name
 class RollbackArgs:
     what: str | None = None  # a tag or version to undo; None = the newest undoable transition
     reason: str = ""
-    keep_tag: bool = True
 
 
 def _matches(what: str | None, *names: str) -> bool:

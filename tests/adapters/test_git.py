@@ -44,11 +44,12 @@ def test_parse_status_of_an_unborn_branch() -> None:
     assert (status.head, status.branch, status.dirty) == (None, "main", ())
 
 
-def test_show_files_reads_several_paths_in_one_batch_with_non_ascii(project: Project) -> None:
+def test_first_look_reads_several_files_in_one_batch_with_non_ascii(project: Project) -> None:
     project.write("notes.md", "Überall — ünïcödé\n")
     project.commit("docs: notes")
 
-    files = adapter(project).show_files("HEAD", ["notes.md", "missing.txt", "pyproject.toml"])
+    paths = ["notes.md", "missing.txt", "pyproject.toml"]
+    *_, files, _ = adapter(project).first_look("origin", (), paths, identity=False)
 
     assert files["notes.md"] == "Überall — ünïcödé\n"
     assert files["missing.txt"] is None
@@ -89,7 +90,7 @@ def test_first_look_matches_the_single_reads(project: Project) -> None:
     assert status == g.status()
     assert refs == g.refs("refs/tags")
     assert remote == g.remote("origin")
-    assert files == g.show_files("HEAD", ["pyproject.toml"])
+    assert files == {"pyproject.toml": project.read("pyproject.toml")}
     assert ident == "Test Maintainer <maintainer@example.invalid>"
 
 
