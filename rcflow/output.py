@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from rcflow.version import tag_name
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.status import Status
 
     from rcflow.commands import InitResult, StepResult
     from rcflow.config import Config
@@ -132,6 +134,8 @@ class Output:
         self.env = os.environ if env is None else env
         self.interactive = sys.stdin.isatty() and self.env.get("CI") != "true"
         self._lock = threading.Lock()
+        self._running: dict[str, float] = {}
+        self._spinner: Status | None = None
 
     # rich is imported only when something is drawn: a --json run never pays for it.
     @cached_property
@@ -204,6 +208,26 @@ class Output:
         style = {"passed": "green", "failed": "red"}.get(what, "cyan")
         with self._lock:
             self.err.print(f"  [{style}]{escape(name)} {what}[/] [dim]{escape(detail)}[/]")
+            if what == "started":
+                self._running[name] = time.monotonic()
+            else:
+                self._running.pop(name, None)
+            if self.err.is_terminal:
+                self._live_progress()
+
+    def _live_progress(self) -> None:
+        """On a terminal, a spinner line names what is still running (CI logs get lines only)."""
+        if not self._running:
+            if self._spinner is not None:
+                self._spinner.stop()
+                self._spinner = None
+            return
+        text = "running " + ", ".join(sorted(self._running))
+        if self._spinner is None:
+            self._spinner = self.err.status(text)
+            self._spinner.start()
+        else:
+            self._spinner.update(text)
 
     def note(self, text: str) -> None:
         self.info(f"[dim]{escape(text)}[/]")
