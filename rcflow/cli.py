@@ -160,8 +160,18 @@ def init(
             if not sep or not name.strip() or not command.strip():
                 raise UsageError(f"--validate {item!r}: expected NAME=COMMAND")
             pairs.append((name.strip(), command.strip()))
+        chosen = branch
+        if out.interactive and not opts.yes and not opts.json:
+            # On a terminal init asks what it cannot know; flags answer the same in CI.
+            found = commands.init_facts(opts.path or Path.cwd())
+            chosen = chosen or out.ask("Release branch", str(found["default_branch"]))
+            if not pairs and not found["config"]:
+                default = "pytest -q" if found["has_tests"] else ""
+                command = out.ask("Command that validates an RC (empty: none)", default)
+                if command:
+                    pairs.append(("tests", command))
         options = InitOptions(
-            forge=forge, branch=branch, tag_prefix=tag_prefix, validate=tuple(pairs)
+            forge=forge, branch=chosen, tag_prefix=tag_prefix, validate=tuple(pairs)
         )
         result = commands.run_init(
             opts.path or Path.cwd(),

@@ -184,6 +184,12 @@ class InitResult:
     next_steps: list[str]
 
 
+def init_facts(path: Path) -> dict[str, Any]:
+    """What `init` detects, for the questions it asks on a terminal."""
+    root, _ = Git.discover(path)
+    return detect(root)
+
+
 def run_init(
     path: Path, options: InitOptions, *, force: bool, dry_run: bool, hooks: Hooks
 ) -> InitResult:

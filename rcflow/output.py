@@ -170,14 +170,26 @@ class Output:
         if self.json_mode:
             return
         head = "Plan (dry run, nothing will change)" if dry_run else "Plan"
-        subject = plan.subject.get("tag") or plan.subject.get("version") or ""
+        # A bump is about a version (its tag does not exist yet); the other steps about a tag.
+        key = ("version", "tag") if plan.step == "bump" else ("tag", "version")
+        subject = plan.subject.get(key[0]) or plan.subject.get(key[1]) or ""
         self.out.print(
-            f"[bold]{head}[/]: rcflow {plan.step} {escape(str(subject))} (state: {plan.state})"
+            f"[bold]{head}[/]: "
+            + escape(" ".join(p for p in ("rcflow", plan.step, str(subject)) if p))
+            + (f" (state: {plan.state})" if plan.state != "-" else "")
         )
         for i, effect in enumerate(plan.effects, 1):
             self.out.print(f"  {i}. {escape(effect.describe())}")
         for note in plan.notes:
             self.out.print(f"  [dim]· {escape(note)}[/]")
+
+    def ask(self, question: str, default: str) -> str:
+        """One question on a terminal; elsewhere the default, unasked."""
+        if not self.interactive:
+            return default
+        from rich.prompt import Prompt
+
+        return Prompt.ask(question, console=self.err, default=default).strip()
 
     def confirm(self, plan: Plan) -> bool:
         if not self.interactive:

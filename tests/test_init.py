@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from rcflow.cli import app
@@ -108,3 +110,38 @@ def test_init_rejects_a_malformed_validation_flag(tmp_path: Path) -> None:
     assert code == 2
     assert "expected NAME=COMMAND" in err
     assert contents(root) == dict.fromkeys(FILES)
+
+
+def test_on_a_terminal_init_asks_for_the_branch_and_the_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rcflow.output import Output
+
+    root = repo(tmp_path)
+    (root / "tests").mkdir()
+    asked: list[tuple[str, str]] = []
+    answers = iter(["release", "make check"])
+    original_init = Output.__init__
+
+    def terminal_init(self: Output, **kw: Any) -> None:
+        original_init(self, **kw)
+        self.interactive = True
+
+    def ask(self: Output, question: str, default: str) -> str:
+        asked.append((question, default))
+        return next(answers)
+
+    monkeypatch.setattr(Output, "__init__", terminal_init)
+    monkeypatch.setattr(Output, "ask", ask)
+    monkeypatch.setattr(Output, "confirm", lambda self, plan: True)
+
+    code, _, _ = init(root)
+
+    assert code == 0
+    assert asked == [
+        ("Release branch", "main"),
+        ("Command that validates an RC (empty: none)", "pytest -q"),
+    ]
+    config = load_config(root)
+    assert config.branch == "release"
+    assert [(v.name, v.run) for v in config.validations] == [("tests", "make check")]
