@@ -24,6 +24,12 @@ Top-level keys
 ``lease_ttl``  (duration, default ``"15m"``)
     How long a run's lease on the release lasts without renewal.
 
+``previous_names``  (array of strings, default ``[]``)
+    Earlier ``owner/repo`` names of this repository (after a rename or a transfer); ``rcflow
+    doctor`` reports references to them that were left behind.
+``allow_references``  (array of strings, default ``[]``)
+    Stale references to leave alone: an exact reference text, or an ``owner/repo`` name.
+
 ``[[version_file]]``  (array of tables, default: auto-detected)
     ``path`` (string, required): relative to the root, must exist.
     ``kind`` (string, optional): one of ``pyproject``, ``package.json``, ``cargo``, ``python``,
@@ -95,8 +101,11 @@ _TOP_KEYS = frozenset(
         "lease_ttl",
         "version_file",
         "validate",
+        "previous_names",
+        "allow_references",
     }
 )
+_OWNER_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+")
 _VERSION_FILE_KEYS = frozenset({"path", "kind", "pattern", "spelling"})
 _VALIDATE_KEYS = frozenset({"name", "run", "timeout", "required"})
 
@@ -138,6 +147,8 @@ class Config:
     changelog: str | None = None
     lease_ttl: float = 900.0
     version_files: tuple[VersionFileConfig, ...] = ()
+    previous_names: tuple[str, ...] = ()  # earlier "owner/repo" names of this repository
+    allow_references: tuple[str, ...] = ()  # stale references to leave alone (text or owner/repo)
     validations: tuple[ValidationConfig, ...] = ()
 
 
@@ -253,6 +264,10 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
     )
 
     version_files = _version_files(root, data, reader)
+    previous = reader.get_strings(data, "previous_names")
+    for index, name in enumerate(previous):
+        if not _OWNER_REPO.fullmatch(name):
+            raise reader.error(f"previous_names[{index}]", f"{name!r} is not owner/repo")
     return Config(
         root=root,
         source=source,
@@ -266,6 +281,8 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
         lease_ttl=lease_ttl,
         version_files=version_files or _auto_detect(root),
         validations=_validations(data, reader),
+        previous_names=previous,
+        allow_references=reader.get_strings(data, "allow_references"),
     )
 
 
@@ -453,6 +470,15 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise self.error(dotted, f"expected a duration, got {_toml_type(value)}")
         return parse_duration(value, self.where(dotted))
+
+    def get_strings(self, table: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list):
+            raise self.error(key, f"expected an array of strings, got {_toml_type(value)}")
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise self.error(f"{key}[{index}]", "expected a non-empty string")
+        return tuple(value)
 
     def tables(self, data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
         value = data.get(key, [])

@@ -459,3 +459,34 @@ def test_duplicate_validation_name(tmp_path: Path) -> None:
 def test_validation_errors(tmp_path: Path, entry: str, message: str) -> None:
     write(tmp_path, "rcflow.toml", f"[[validate]]\n{entry}\n")
     assert config_error(tmp_path) == message
+
+
+def test_previous_names_and_allowed_references(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "rcflow.toml",
+        'previous_names = ["old-org/repo", "older/Repo.py"]\n'
+        'allow_references = ["github.com/old-org/repo/blob/v1/LICENSE"]\n',
+    )
+    config = load_config(tmp_path)
+    assert config.previous_names == ("old-org/repo", "older/Repo.py")
+    assert config.allow_references == ("github.com/old-org/repo/blob/v1/LICENSE",)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('previous_names = "old-org/repo"\n', "rcflow.toml: previous_names: expected an array"),
+        (
+            'previous_names = ["old-org"]\n',
+            "rcflow.toml: previous_names[0]: 'old-org' is not owner/repo",
+        ),
+        (
+            "allow_references = [1]\n",
+            "rcflow.toml: allow_references[0]: expected a non-empty string",
+        ),
+    ],
+)
+def test_previous_names_errors(tmp_path: Path, text: str, message: str) -> None:
+    write(tmp_path, "rcflow.toml", text)
+    assert message in config_error(tmp_path)
