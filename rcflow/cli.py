@@ -309,6 +309,23 @@ def rollback(
 
 
 @app.command()
+def doctor(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
+    """Preflight: every finding that would break a release, with file:line and the fix."""
+    opts = _options(ctx, False, json, False, path)
+    out = output(opts)
+
+    def go() -> int:
+        from rcflow import commands
+
+        found = commands.doctor(commands.load_context(opts.path or Path.cwd()))
+        out.findings(found)
+        blocked = any(f.severity == "error" for f in found)
+        return int(ExitCode.BLOCKED if blocked else ExitCode.OK)
+
+    raise typer.Exit(guard(opts, out, None, go))
+
+
+@app.command()
 def log(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
     """Print the ledger: who did what, when, on which commit, with which outcome."""
     raise typer.Exit(show_log(_options(ctx, False, json, False, path)))

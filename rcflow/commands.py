@@ -16,6 +16,9 @@ from typing import Any, Literal, Protocol
 from rcflow.adapters.git import Git
 from rcflow.adapters.local_forge import LocalForge
 from rcflow.apply import Applied, Executor, LedgerWriter, Ports, acquire_lease, release_lease
+from rcflow.checks import Finding
+from rcflow.checks import git as git_checks
+from rcflow.checks import versions as version_checks
 from rcflow.config import Config
 from rcflow.context import Context, events, load_context, status
 from rcflow.effects import Effect, WriteFile
@@ -215,3 +218,12 @@ def run_init(
         return InitResult("declined", plan, [], steps)
     executor = Executor(Ports(Git(root, git_dir), LocalForge(git_dir)), None, hooks.effect)
     return InitResult("applied", plan, executor.apply(plan.effects), steps)
+
+
+def doctor(ctx: Context) -> list[Finding]:
+    """Every preflight finding, read-only: git, version consistency, stale references, workflows."""
+    snap = observe(ctx.git, ctx.config, ctx.forge)
+    release = classify(snap, ctx.config)
+    found = git_checks.findings(snap, head_pushed=False)
+    found += version_checks.findings(release, ctx.config)
+    return sorted(found, key=lambda f: (f.severity != "error", f.where or "", f.id))

@@ -155,4 +155,5 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
         files=files,
         commits_since_final=commits,
         releases=forge.releases(),
+        shallow=(git.git_dir / "shallow").exists(),
     )

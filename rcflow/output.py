@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.status import Status
 
+    from rcflow.checks import Finding
     from rcflow.commands import InitResult, StepResult
     from rcflow.config import Config
     from rcflow.effects import Effect
@@ -303,6 +304,37 @@ class Output:
         self.out.print("Next steps:")
         for line in result.next_steps:
             self.out.print(f"  - {escape(line)}")
+
+    def findings(self, found: Sequence[Finding]) -> None:
+        errors = sum(f.severity == "error" for f in found)
+        warnings = len(found) - errors
+        if self.json_mode:
+            self.document(
+                {
+                    "findings": [
+                        {
+                            "id": f.id,
+                            "severity": f.severity,
+                            "where": f.where,
+                            "message": f.message,
+                            "fix": f.fix,
+                        }
+                        for f in found
+                    ],
+                    "errors": errors,
+                    "warnings": warnings,
+                }
+            )
+            return
+        for f in found:
+            mark = "[red]✗ error[/]" if f.severity == "error" else "[yellow]! warning[/]"
+            where = f"{f.where}: " if f.where else ""
+            self.out.print(f"{mark} [bold]{f.id}[/] {escape(where + f.message)}")
+            self.out.print(f"    fix: {escape(f.fix)}")
+        if not found:
+            self.out.print("[green]No findings[/]: nothing blocks a release.")
+        else:
+            self.out.print(f"{errors} error(s), {warnings} warning(s).")
 
     def _state_line(self, view: Mapping[str, Any]) -> None:
         what = view.get("tag") or view.get("target") or view.get("version") or "no release"

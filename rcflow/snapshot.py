@@ -49,6 +49,7 @@ class Snapshot:
     files: tuple[VersionFileFact, ...]
     commits_since_final: tuple[Commit, ...]  # newest first, since the last final tag
     releases: Mapping[str, ReleaseFact] = field(default_factory=dict)
+    shallow: bool = False  # a shallow clone (a CI checkout without fetch-depth: 0)
 
     def fingerprint(self) -> str:
         """A digest of every fact a plan depends on; a reviewed plan is refused when it changed."""

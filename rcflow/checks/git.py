@@ -80,6 +80,24 @@ def findings(
                 f"git push {s.remote} {s.release_branch}",
             )
         )
+    if s.shallow:
+        found.append(
+            Finding(
+                "git.shallow",
+                "error",
+                "this is a shallow clone: history and tags are incomplete",
+                "git fetch --unshallow --tags (in GitHub Actions: checkout with fetch-depth: 0)",
+            )
+        )
+    if s.remote_tags and not s.local_tags:
+        found.append(
+            Finding(
+                "git.tags",
+                "warning",
+                f"none of {s.remote}'s release tags are fetched here",
+                f"git fetch --tags {s.remote} (in GitHub Actions: checkout with fetch-tags: true)",
+            )
+        )
     if identity and not s.identity:
         found.append(
             Finding(

@@ -1,0 +1,76 @@
+"""rcflow doctor: findings with ids and file:line, exit 3 on errors, silent on a clean twin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Project, git
+
+MANIFEST_CONFIG = (
+    '[[version_file]]\npath = "pyproject.toml"\n\n'
+    '[[version_file]]\npath = "deploy/kustomization.yaml"\n'
+    "pattern = 'newTag: (?P<version>\\S+)'\n"
+    'spelling = "tag"\n'
+)
+
+
+def manifest_project(make_project: Any, pin: str) -> Project:
+    p: Project = make_project()
+    p.write("rcflow.toml", MANIFEST_CONFIG)
+    p.write("deploy/kustomization.yaml", f"images:\n  - name: app\n    newTag: {pin}\n")
+    p.commit("chore: deploy manifest")
+    p.push()
+    return p
+
+
+def test_a_clean_repository_has_no_findings(make_project: Any) -> None:
+    p = manifest_project(make_project, "v1.3.0")
+    result = p.cli("doctor")
+    assert result.exit_code == 0, result.stdout
+    assert "No findings" in result.stdout
+    assert p.cli("doctor", "--json").json() == {"findings": [], "errors": 0, "warnings": 0}
+
+
+def test_a_manifest_pinning_the_previous_rc_is_reported_with_file_and_line(
+    make_project: Any,
+) -> None:
+    p = manifest_project(make_project, "v1.3.0-rc.2")
+
+    result = p.cli("doctor", "--json")
+
+    assert result.exit_code == 3
+    [finding] = result.json()["findings"]
+    assert finding["id"] == "version.mismatch"
+    assert finding["where"] == "deploy/kustomization.yaml:3"
+    assert finding["message"] == "pattern is 'v1.3.0-rc.2', expected 'v1.3.0'"
+
+
+def test_a_look_alike_spelling_is_a_mismatch(make_project: Any) -> None:
+    p = manifest_project(make_project, "v1.3.0.rc.1")
+    [finding] = p.cli("doctor", "--json").json()["findings"]
+    assert (finding["id"], finding["where"]) == ("version.mismatch", "deploy/kustomization.yaml:3")
+
+
+def test_git_state_findings(project: Project) -> None:
+    project.write("feature.py", "changed\n")
+    project.git("checkout", "--quiet", "-b", "topic")
+
+    result = project.cli("doctor", "--json")
+
+    assert result.exit_code == 3
+    ids = [f["id"] for f in result.json()["findings"]]
+    assert ids == ["git.branch", "git.dirty"]
+
+
+def test_a_shallow_ci_checkout_is_named(project: Project) -> None:
+    shallow = project.base / "shallow"
+    git(project.base, "clone", "--quiet", "--depth=1", f"file://{project.origin}", str(shallow))
+    other = Project(project.base)
+    other.root = shallow
+
+    result = other.cli("doctor", "--json")
+
+    assert result.exit_code == 3
+    found = {f["id"]: f for f in result.json()["findings"]}
+    assert "git.shallow" in found
+    assert "fetch-depth: 0" in found["git.shallow"]["fix"]
