@@ -40,7 +40,7 @@ def findings(release: Release, config: Config) -> list[Finding]:
                     "version.mismatch",
                     "error",
                     f"{f.ref.key} is {f.ref.value!r}, expected {want!r}",
-                    f"set it to {want!r} (`rcflow bump {expected.base}` rewrites every file)",
+                    f"set it to {want!r}",
                     f.where,
                 )
             )
