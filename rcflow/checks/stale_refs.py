@@ -73,19 +73,19 @@ def findings(
     cur_owner, cur_repo = _split(current)
     allowed = {a.strip().casefold() for a in allow if a.strip()}
     names: list[tuple[str, str]] = []
+    seen = {f"{cur_owner}/{cur_repo}".casefold()} | allowed
     for name in previous:
         owner, repo = _split(name)
         key = f"{owner}/{repo}".casefold()
-        if key == f"{cur_owner}/{cur_repo}".casefold() or key in allowed:
-            continue
-        if (owner, repo) not in names:
+        if key not in seen:
+            seen.add(key)
             names.append((owner, repo))
     if not names:
         return []
 
     forms = _forms(names, cur_owner, cur_repo)
     needles = _needles(names, cur_owner)
-    texts = sorted(a for a in allowed)
+    texts = [re.compile(re.escape(a), re.I) for a in sorted(allowed)]
     hits: dict[tuple[str, int, Kind], list[_Hit]] = {}
     for path, line, content in _grep(root, needles):
         for hit in _scan(path, line, content, forms, texts):
@@ -121,45 +121,31 @@ def _forms(names: Sequence[tuple[str, str]], cur_owner: str, cur_repo: str) -> l
     for owner, repo in names:
         o, r = re.escape(owner), re.escape(repo)
         old = f"{owner}/{repo}"
+        github = rf"{_HOST_START}(?P<ref>(?:www\.)?github\.com[:/]{o}/{r}){_END}"
+        raw = rf"{_HOST_START}(?P<ref>raw\.githubusercontent\.com/{o}/{r})/"
+        pages = rf"{_HOST_START}(?P<ref>{o}\.github\.io/{r}){_END}"
+        action = rf"(?<![\w-])uses:[ \t]*[\"']?(?P<ref>{o}/{r}(?:/[^\s\"'@]*)?@[^\s\"'#]*)"
         forms += [
-            _Form(
-                "github",
-                re.compile(rf"{_HOST_START}(?:www\.)?github\.com[:/]{o}/{r}{_END}", re.I),
-                old,
-                new,
-            ),
-            _Form(
-                "raw",
-                re.compile(rf"{_HOST_START}raw\.githubusercontent\.com/{o}/{r}/", re.I),
-                old,
-                new,
-            ),
+            _Form("github", re.compile(github, re.I), old, new),
+            _Form("raw", re.compile(raw, re.I), old, new),
             _Form(
                 "pages",
-                re.compile(rf"{_HOST_START}{o}\.github\.io/{r}{_END}", re.I),
+                re.compile(pages, re.I),
                 f"{owner}.github.io/{repo}",
                 f"{cur_owner}.github.io/{cur_repo}",
             ),
-            _Form(
-                "action",
-                re.compile(
-                    rf"(?<![\w-])uses:[ \t]*[\"']?\K?{o}/{r}(?:/[^\s\"'@]*)?@[^\s\"'#]*".replace(
-                        r"\K?", ""
-                    ),
-                    re.I,
-                ),
-                old,
-                new,
-            ),
+            _Form("action", re.compile(action, re.I), old, new),
         ]
         if owner.casefold() != cur_owner.casefold() and owner.casefold() not in ghcr_owners:
             ghcr_owners.append(owner.casefold())
+            ghcr = rf"{_HOST_START}(?P<ref>ghcr\.io/{o}/(?:[\w./-]*[\w-])?)"
+            # image names on ghcr.io are lowercase
             forms.append(
                 _Form(
                     "ghcr",
-                    re.compile(rf"{_HOST_START}ghcr\.io/{o}/[\w./-]*[\w-]", re.I),
+                    re.compile(ghcr, re.I),
                     f"ghcr.io/{owner}/",
-                    f"ghcr.io/{cur_owner}/",
+                    f"ghcr.io/{cur_owner.lower()}/",
                 )
             )
     return forms
@@ -215,27 +201,22 @@ def _grep(root: Path, needles: Sequence[str]) -> Iterator[tuple[str, int, str]]:
 
 
 def _scan(
-    path: str, line: int, content: str, forms: Sequence[_Form], allowed: Sequence[str]
+    path: str, line: int, content: str, forms: Sequence[_Form], allowed: Sequence[re.Pattern[str]]
 ) -> Iterator[_Hit]:
-    folded = content.casefold()
     for form in forms:
         for m in form.pattern.finditer(content):
-            if _is_allowed(folded, m.start(), m.end(), allowed):
+            if _is_allowed(content, m.start("ref"), m.end("ref"), allowed):
                 continue
-            text = m.group(0)
+            text = m.group("ref")
             fix = _replace(text, form.old, form.new)
             yield _Hit(path, line, form.kind, text, fix)
 
 
-def _is_allowed(folded: str, start: int, end: int, allowed: Sequence[str]) -> bool:
+def _is_allowed(content: str, start: int, end: int, allowed: Sequence[re.Pattern[str]]) -> bool:
     """Whether an allow-listed text occurs on the line covering the match [start, end)."""
-    for text in allowed:
-        at = folded.find(text)
-        while at >= 0:
-            if at <= start and end <= at + len(text):
-                return True
-            at = folded.find(text, at + 1)
-    return False
+    return any(
+        m.start() <= start and end <= m.end() for text in allowed for m in text.finditer(content)
+    )
 
 
 def _replace(text: str, old: str, new: str) -> str:
