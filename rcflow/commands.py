@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 from rcflow.adapters.git import Git
 from rcflow.adapters.local_forge import LocalForge
 from rcflow.apply import Applied, Executor, LedgerWriter, Ports, acquire_lease, release_lease
-from rcflow.checks import Finding
+from rcflow.checks import Finding, stale_refs
 from rcflow.checks import git as git_checks
 from rcflow.checks import versions as version_checks
 from rcflow.config import Config
@@ -26,7 +26,7 @@ from rcflow.errors import BlockedError, ConflictError, LeaseHeldError, RcflowErr
 from rcflow.ledger import current_lease, lease_is_live, pid_alive
 from rcflow.observe import observe
 from rcflow.plan import Plan
-from rcflow.scaffold import InitOptions, detect, next_steps, plan_init
+from rcflow.scaffold import InitOptions, detect, github_repo, next_steps, plan_init
 from rcflow.snapshot import Snapshot
 from rcflow.states import Release, classify
 from rcflow.steps import bump, promote, rc, rollback, validate
@@ -226,4 +226,24 @@ def doctor(ctx: Context) -> list[Finding]:
     release = classify(snap, ctx.config)
     found = git_checks.findings(snap, head_pushed=False)
     found += version_checks.findings(release, ctx.config)
+    if ctx.config.previous_names:
+        url = ctx.git.config_value(f"remote.{ctx.config.remote}.url") or ""
+        current = github_repo(url)
+        if current is None:
+            found.append(
+                Finding(
+                    "stale-ref.unknown-name",
+                    "warning",
+                    f"{ctx.config.remote} is not a github.com URL: this repository's current "
+                    "name is unknown, so stale references were not searched",
+                    f"point {ctx.config.remote} at github.com/OWNER/REPO",
+                )
+            )
+        else:
+            found += stale_refs.findings(
+                ctx.root,
+                current,
+                ctx.config.previous_names,
+                allow=ctx.config.allow_references,
+            )
     return sorted(found, key=lambda f: (f.severity != "error", f.where or "", f.id))

@@ -74,3 +74,35 @@ def test_a_shallow_ci_checkout_is_named(project: Project) -> None:
     found = {f["id"]: f for f in result.json()["findings"]}
     assert "git.shallow" in found
     assert "fetch-depth: 0" in found["git.shallow"]["fix"]
+
+
+def test_stale_references_after_a_move_are_reported(project: Project) -> None:
+    # origin reads as the repository's new GitHub name; git fetches it from the bare repo on disk.
+    project.git("remote", "set-url", "origin", "https://github.com/new-org/repo.git")
+    project.git("config", f"url.{project.origin}.insteadOf", "https://github.com/new-org/repo.git")
+    project.write("rcflow.toml", 'previous_names = ["old-org/repo"]\n')
+    project.write(
+        ".github/workflows/release.yml",
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: docker push ghcr.io/old-org/app:latest\n",
+    )
+    project.write("README.md", "Clone https://github.com/old-org/repo.git\nor new-org/repo.\n")
+    project.commit("docs: references")
+    project.push()
+
+    result = project.cli("doctor", "--json")
+
+    assert result.exit_code == 3
+    found = [(f["id"], f["severity"], f["where"]) for f in result.json()["findings"]]
+    assert found == [
+        ("stale-ref.ghcr", "error", ".github/workflows/release.yml:6"),
+        ("stale-ref.github", "warning", "README.md:1"),
+    ]
+
+
+def test_without_a_github_origin_the_search_says_why_it_was_skipped(project: Project) -> None:
+    project.write("rcflow.toml", 'previous_names = ["old-org/repo"]\n')
+    project.commit("chore: config")
+    project.push()
+    [finding] = project.cli("doctor", "--json").json()["findings"]
+    assert (finding["id"], finding["severity"]) == ("stale-ref.unknown-name", "warning")
