@@ -19,6 +19,7 @@ from rcflow.apply import Applied, Executor, LedgerWriter, Ports, acquire_lease, 
 from rcflow.checks import Finding, stale_refs
 from rcflow.checks import git as git_checks
 from rcflow.checks import versions as version_checks
+from rcflow.checks import workflows as workflow_checks
 from rcflow.config import Config
 from rcflow.context import Context, events, load_context, status
 from rcflow.effects import Effect, WriteFile
@@ -226,9 +227,16 @@ def doctor(ctx: Context) -> list[Finding]:
     release = classify(snap, ctx.config)
     found = git_checks.findings(snap, head_pushed=False)
     found += version_checks.findings(release, ctx.config)
+    url = ctx.git.config_value(f"remote.{ctx.config.remote}.url") or ""
+    current = github_repo(url)
+    found += workflow_checks.findings(
+        ctx.root,
+        tag_prefix=ctx.config.tag_prefix,
+        rc_token=ctx.config.rc_token,
+        owner=current.split("/")[0] if current else None,
+        actionlint=workflow_checks.find_actionlint(ctx.root),
+    )
     if ctx.config.previous_names:
-        url = ctx.git.config_value(f"remote.{ctx.config.remote}.url") or ""
-        current = github_repo(url)
         if current is None:
             found.append(
                 Finding(

@@ -106,3 +106,21 @@ def test_without_a_github_origin_the_search_says_why_it_was_skipped(project: Pro
     project.push()
     [finding] = project.cli("doctor", "--json").json()["findings"]
     assert (finding["id"], finding["severity"]) == ("stale-ref.unknown-name", "warning")
+
+
+def test_release_workflow_findings(project: Project) -> None:
+    project.write(
+        ".github/workflows/release.yml",
+        "on:\n  workflow_dispatch:\n    inputs:\n      version:\n        type: string\n"
+        "permissions:\n  contents: read\n"
+        "jobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n"
+        '      - run: echo "${{ inputs.version }}"\n',
+    )
+    project.commit("ci: release workflow")
+    project.push()
+
+    result = project.cli("doctor", "--json")
+
+    assert result.exit_code == 3
+    found = [(f["id"], f["where"]) for f in result.json()["findings"]]
+    assert ("workflow.script-injection", ".github/workflows/release.yml:12") in found

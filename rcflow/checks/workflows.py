@@ -152,7 +152,7 @@ def _convert(node: Any, depth: int = 0) -> _Node:
 
 
 def _load(text: str) -> _Node:
-    import yaml  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    import yaml
 
     try:
         composed = yaml.compose(text, Loader=yaml.SafeLoader)
