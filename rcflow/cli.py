@@ -37,6 +37,13 @@ Dir = Annotated[
 BreakLease = Annotated[
     bool, typer.Option("--break-lease", help="Take the release lease from a run that is dead.")
 ]
+SkipCheck = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--skip-check",
+        help="Waive a preflight finding by id (repeatable); the waiver goes in the ledger.",
+    ),
+]
 PlanFile = Annotated[
     Path | None,
     typer.Option(
@@ -98,6 +105,7 @@ def _step(
     break_lease: bool = False,
     plan_file: Path | None = None,
     check: Callable[[], object] | None = None,
+    skip: Sequence[str] | None = None,
 ) -> None:
     opts = _options(ctx, dry_run, json, yes, path)
     out = output(opts)
@@ -119,6 +127,7 @@ def _step(
             hooks=hooks,
             break_lease=break_lease,
             plan_file=plan_file,
+            skip=tuple(skip or ()),
         )
         out.step_result(result, c.config, resume=resume)
         return int(ExitCode.FAILED if result.status in ("failed", "declined") else ExitCode.OK)
@@ -204,6 +213,7 @@ def bump(
     path: Dir = None,
     break_lease: BreakLease = False,
     plan_file: PlanFile = None,
+    skip_check: SkipCheck = None,
 ) -> None:
     """Write the next version into every version file in one commit, and push it."""
     from rcflow.steps.bump import BumpArgs
@@ -215,7 +225,18 @@ def bump(
             resolve_target(part, None, None)  # raises VersionError (usage) unless X.Y.Z
 
     _step(
-        ctx, "bump", BumpArgs(part), [part], dry_run, json, yes, path, break_lease, plan_file, check
+        ctx,
+        "bump",
+        BumpArgs(part),
+        [part],
+        dry_run,
+        json,
+        yes,
+        path,
+        break_lease,
+        plan_file,
+        check=check,
+        skip=skip_check,
     )
 
 
@@ -228,11 +249,24 @@ def rc(
     path: Dir = None,
     break_lease: BreakLease = False,
     plan_file: PlanFile = None,
+    skip_check: SkipCheck = None,
 ) -> None:
     """Tag the release commit vX.Y.Z-rc.N and push the tag."""
     from rcflow.steps.rc import RcArgs
 
-    _step(ctx, "rc", RcArgs(), [], dry_run, json, yes, path, break_lease, plan_file)
+    _step(
+        ctx,
+        "rc",
+        RcArgs(),
+        [],
+        dry_run,
+        json,
+        yes,
+        path,
+        break_lease,
+        plan_file,
+        skip=skip_check,
+    )
 
 
 @app.command()
@@ -277,11 +311,24 @@ def promote(
     path: Dir = None,
     break_lease: BreakLease = False,
     plan_file: PlanFile = None,
+    skip_check: SkipCheck = None,
 ) -> None:
     """Tag the validated RC's commit vX.Y.Z and push it; refused unless validation passed."""
     from rcflow.steps.promote import PromoteArgs
 
-    _step(ctx, "promote", PromoteArgs(), [], dry_run, json, yes, path, break_lease, plan_file)
+    _step(
+        ctx,
+        "promote",
+        PromoteArgs(),
+        [],
+        dry_run,
+        json,
+        yes,
+        path,
+        break_lease,
+        plan_file,
+        skip=skip_check,
+    )
 
 
 @app.command()
@@ -298,6 +345,7 @@ def rollback(
     path: Dir = None,
     break_lease: BreakLease = False,
     plan_file: PlanFile = None,
+    skip_check: SkipCheck = None,
 ) -> None:
     """Undo the newest transition: retract a release, withdraw an RC, or revert a bump."""
     from rcflow.steps.rollback import RollbackArgs
@@ -305,7 +353,19 @@ def rollback(
     args = RollbackArgs(what=what, reason=reason)
     planned_what = what
     extra = [planned_what] if planned_what else []
-    _step(ctx, "rollback", args, extra, dry_run, json, yes, path, break_lease, plan_file)
+    _step(
+        ctx,
+        "rollback",
+        args,
+        extra,
+        dry_run,
+        json,
+        yes,
+        path,
+        break_lease,
+        plan_file,
+        skip=skip_check,
+    )
 
 
 @app.command()

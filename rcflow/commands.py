@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -22,7 +22,7 @@ from rcflow.checks import versions as version_checks
 from rcflow.checks import workflows as workflow_checks
 from rcflow.config import Config
 from rcflow.context import Context, events, load_context, status
-from rcflow.effects import Effect, WriteFile
+from rcflow.effects import Effect, RecordEvent, WriteFile
 from rcflow.errors import BlockedError, ConflictError, LeaseHeldError, RcflowError, UsageError
 from rcflow.ledger import current_lease, lease_is_live, pid_alive
 from rcflow.observe import observe
@@ -103,12 +103,14 @@ def run_step(
     hooks: Hooks,
     break_lease: bool = False,
     plan_file: Path | None = None,
+    skip: Sequence[str] = (),
 ) -> StepResult:
     snap, plan = _plan(ctx, step, args)
     if plan_file is not None and not dry_run:
         _check_reviewed(plan, plan_file)
     _refuse(plan)
     release = classify(snap, ctx.config)
+    plan = _preflight(ctx, step, release, plan, skip)
     if plan.empty:
         return StepResult(step, "done", plan, release, snap)
     if dry_run:
@@ -226,7 +228,13 @@ def doctor(ctx: Context) -> list[Finding]:
     snap = observe(ctx.git, ctx.config, ctx.forge)
     release = classify(snap, ctx.config)
     found = git_checks.findings(snap, head_pushed=False)
-    found += version_checks.findings(release, ctx.config)
+    found += repository_findings(ctx, release, versions=True)
+    return sorted(found, key=lambda f: (f.severity != "error", f.where or "", f.id))
+
+
+def repository_findings(ctx: Context, release: Release, *, versions: bool) -> list[Finding]:
+    """The checks beyond git's state: version consistency, release workflows, stale references."""
+    found = version_checks.findings(release, ctx.config) if versions else []
     url = ctx.git.config_value(f"remote.{ctx.config.remote}.url") or ""
     current = github_repo(url)
     found += workflow_checks.findings(
@@ -254,4 +262,34 @@ def doctor(ctx: Context) -> list[Finding]:
                 ctx.config.previous_names,
                 allow=ctx.config.allow_references,
             )
-    return sorted(found, key=lambda f: (f.severity != "error", f.where or "", f.id))
+    return found
+
+
+# Which steps run the repository checks before their first effect (git's are in every plan);
+# the version files must agree before an RC is cut and before it is promoted.
+PREFLIGHT = {"bump": False, "rc": True, "promote": True, "rollback": False}
+
+
+def _preflight(ctx: Context, step: str, release: Release, plan: Plan, skip: Sequence[str]) -> Plan:
+    """Refuse on any error finding not waived; record each waiver in the ledger with the run."""
+    if step not in PREFLIGHT or plan.empty:
+        return plan
+    found = repository_findings(ctx, release, versions=PREFLIGHT[step])
+    errors = [f for f in found if f.severity == "error"]
+    blocking = [f for f in errors if f.id not in skip]
+    if blocking:
+        raise BlockedError(
+            f"{step} refused by preflight: nothing was changed",
+            blockers=tuple(f"{f.id}: {f.line()}" for f in blocking),
+            hint="`rcflow doctor` lists every finding; --skip-check ID waives one",
+        )
+    waivers = tuple(
+        RecordEvent(
+            "check_waived",
+            f"{f.id}@{f.where or '-'}",
+            {"step": step, "message": f.message, "version": plan.subject.get("version")},
+        )
+        for f in errors
+        if f.id in skip
+    )
+    return replace(plan, effects=(*waivers, *plan.effects)) if waivers else plan

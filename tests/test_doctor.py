@@ -124,3 +124,67 @@ def test_release_workflow_findings(project: Project) -> None:
     assert result.exit_code == 3
     found = [(f["id"], f["where"]) for f in result.json()["findings"]]
     assert ("workflow.script-injection", ".github/workflows/release.yml:12") in found
+
+
+# -- preflight before the mutating steps --------------------------------------------------------
+
+
+def test_rc_is_refused_while_a_manifest_disagrees_and_a_waiver_is_recorded(
+    make_project: Any,
+) -> None:
+    p = manifest_project(make_project, "v1.3.0")
+    assert p.cli("bump", "minor").exit_code == 0
+    p.write("deploy/kustomization.yaml", "images:\n  - name: app\n    newTag: v1.3.0\n")
+    p.commit("chore: pin the old image again")
+    p.push()
+    world, ledger = p.world(), p.ledger()
+
+    refused = p.cli("rc")
+
+    assert refused.exit_code == 3
+    assert "refused by preflight" in refused.stderr
+    assert "version.mismatch" in refused.stderr and "deploy/kustomization.yaml:3" in refused.stderr
+    assert (p.world(), p.ledger()) == (world, ledger)
+
+    waived = p.cli("rc", "--skip-check", "version.mismatch")
+
+    assert waived.exit_code == 0, waived.stderr
+    assert "v1.4.0-rc.1" in p.remote_tags()
+    [event] = [e for e in p.ledger() if e["kind"] == "check_waived"]
+    assert event["key"] == "version.mismatch@deploy/kustomization.yaml:3"
+    assert event["data"]["step"] == "rc"
+
+
+def test_bump_is_refused_by_a_script_injection_in_the_release_workflow(project: Project) -> None:
+    project.write(
+        ".github/workflows/release.yml",
+        "on:\n  workflow_dispatch:\n    inputs:\n      version:\n        type: string\n"
+        "permissions:\n  contents: read\n"
+        "jobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n"
+        '      - run: echo "${{ inputs.version }}"\n',
+    )
+    project.commit("ci: release workflow")
+    project.push()
+
+    refused = project.cli("bump", "--dry-run")
+
+    assert refused.exit_code == 3
+    assert "workflow.script-injection" in refused.stderr
+    assert project.ledger() == []
+
+
+def test_an_already_done_step_runs_no_preflight(project: Project) -> None:
+    assert project.cli("bump", "minor").exit_code == 0
+    assert project.cli("rc").exit_code == 0
+    # An untracked workflow: not a change git status reports, but one doctor reads.
+    project.write(
+        ".github/workflows/x.yml",
+        "on: workflow_dispatch\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+        '      - run: echo "${{ github.event.inputs.x }}"\n',
+    )
+    assert project.cli("doctor").exit_code == 3
+
+    done = project.cli("rc")
+
+    assert done.exit_code == 0
+    assert "Already done" in done.stdout
