@@ -6,6 +6,7 @@ loading it (DESIGN §13); the typer app in `rcflow.cli` uses the same pieces for
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,61 @@ class OutputHooks:
 def output(opts: Options) -> Output:
     from rcflow.output import Output
 
-    return Output(json_mode=opts.json)
+    out = Output(json_mode=opts.json)
+
+    def alert(message: str, blockers: list[str], state: str | None, resume: str | None) -> None:
+        send_alert(opts, out, message, blockers, state, resume)
+
+    out.on_failure = alert
+    return out
+
+
+def send_alert(
+    opts: Options,
+    out: Output,
+    message: str,
+    blockers: list[str],
+    state: str | None,
+    resume: str | None,
+) -> None:
+    """POST a failure to the configured webhook; a failed alert is a note, never a new error."""
+    try:
+        from rcflow.adapters.git import Git
+        from rcflow.config import load_config
+
+        root, _ = Git.discover(opts.path or Path.cwd())
+        name = load_config(root).notify_webhook_env
+        url = os.environ.get(name) if name else None
+        if not url:
+            return
+        from rcflow.adapters import notify
+
+        lines = [f"rcflow failed: {message}", *(f"• {b}" for b in blockers)]
+        if state:
+            lines.append(f"state: {state}")
+        if resume:
+            lines.append(f"resume with: {resume}")
+        run = os.environ.get("GITHUB_RUN_ID")
+        repo = os.environ.get("GITHUB_REPOSITORY")
+        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+        run_url = f"{server}/{repo}/actions/runs/{run}" if run and repo else None
+        if run_url:
+            lines.append(run_url)
+        notify.post_json(
+            url,
+            {
+                "text": "\n".join(lines),
+                "rcflow": {
+                    "error": message,
+                    "blockers": blockers,
+                    "state": state,
+                    "resume": resume,
+                    "run_url": run_url,
+                },
+            },
+        )
+    except Exception as exc:  # the failure being reported matters more than its alert
+        out.note(f"could not send the alert ({type(exc).__name__})")
 
 
 def guard(opts: Options, out: Output, resume: str | None, fn: Callable[[], int]) -> int:

@@ -30,6 +30,11 @@ Top-level keys
 ``allow_references``  (array of strings, default ``[]``)
     Stale references to leave alone: an exact reference text, or an ``owner/repo`` name.
 
+``[notify]``  (table, optional)
+    ``webhook_env`` (string): the name of an environment variable holding a webhook URL; a failed
+    or refused step POSTs ``{"text": ...}`` (Slack-compatible) there. The URL itself stays out of
+    the repository because such URLs carry credentials.
+
 ``[[version_file]]``  (array of tables, default: auto-detected)
     ``path`` (string, required): relative to the root, must exist.
     ``kind`` (string, optional): one of ``pyproject``, ``package.json``, ``cargo``, ``python``,
@@ -103,8 +108,11 @@ _TOP_KEYS = frozenset(
         "validate",
         "previous_names",
         "allow_references",
+        "notify",
     }
 )
+_NOTIFY_KEYS = frozenset({"webhook_env"})
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OWNER_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+")
 _VERSION_FILE_KEYS = frozenset({"path", "kind", "pattern", "spelling"})
 _VALIDATE_KEYS = frozenset({"name", "run", "timeout", "required"})
@@ -149,6 +157,8 @@ class Config:
     version_files: tuple[VersionFileConfig, ...] = ()
     previous_names: tuple[str, ...] = ()  # earlier "owner/repo" names of this repository
     allow_references: tuple[str, ...] = ()  # stale references to leave alone (text or owner/repo)
+    # The environment variable that holds the alert webhook URL (URLs carry tokens: not in git).
+    notify_webhook_env: str | None = None
     validations: tuple[ValidationConfig, ...] = ()
 
 
@@ -268,6 +278,15 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
     for index, name in enumerate(previous):
         if not _OWNER_REPO.fullmatch(name):
             raise reader.error(f"previous_names[{index}]", f"{name!r} is not owner/repo")
+    notify = data.get("notify", {})
+    if not isinstance(notify, dict):
+        raise reader.error("notify", f"expected a table, got {_toml_type(notify)}")
+    reader.no_unknown_keys(notify, _NOTIFY_KEYS, "notify")
+    webhook_env = reader.get_optional(notify, "webhook_env", str, "notify")
+    if webhook_env is not None and not _ENV_NAME.fullmatch(webhook_env):
+        raise reader.error(
+            "notify.webhook_env", f"{webhook_env!r} is not an environment variable name"
+        )
     return Config(
         root=root,
         source=source,
@@ -283,6 +302,7 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
         validations=_validations(data, reader),
         previous_names=previous,
         allow_references=reader.get_strings(data, "allow_references"),
+        notify_webhook_env=webhook_env,
     )
 
 

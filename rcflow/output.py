@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -136,6 +136,8 @@ class Output:
         self.interactive = sys.stdin.isatty() and self.env.get("CI") != "true"
         self._lock = threading.Lock()
         self._running: dict[str, float] = {}
+        # Called with (message, blockers, state, resume) when a command fails.
+        self.on_failure: Callable[[str, list[str], str | None, str | None], None] | None = None
         self._spinner: Status | None = None
 
     # rich is imported only when something is drawn: a --json run never pays for it.
@@ -436,10 +438,15 @@ class Output:
     def _annotate(
         self, message: str, blockers: Iterable[str], *, state: str | None, resume: str | None
     ) -> None:
-        """In GitHub Actions: an `::error` annotation (why, and how to resume) and a summary."""
+        """In GitHub Actions: an `::error` annotation (why, and how to resume) and a summary.
+
+        Everywhere: the alert hook (a webhook), when one is set.
+        """
+        blockers = list(blockers)
+        if self.on_failure is not None:
+            self.on_failure(message, blockers, state, resume)
         if self.env.get("GITHUB_ACTIONS") != "true":
             return
-        blockers = list(blockers)
         text = "; ".join([message, *blockers]) + (f" — resume with: {resume}" if resume else "")
         # With --json, stdout carries one document only; the runner reads commands on stderr too.
         stream = sys.stderr if self.json_mode else sys.stdout

@@ -490,3 +490,21 @@ def test_previous_names_and_allowed_references(tmp_path: Path) -> None:
 def test_previous_names_errors(tmp_path: Path, text: str, message: str) -> None:
     write(tmp_path, "rcflow.toml", text)
     assert message in config_error(tmp_path)
+
+
+def test_notify_webhook_env(tmp_path: Path) -> None:
+    write(tmp_path, "rcflow.toml", '[notify]\nwebhook_env = "SLACK_RELEASES"\n')
+    assert load_config(tmp_path).notify_webhook_env == "SLACK_RELEASES"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[notify]\nwebhook = "https://hooks.example/x"\n', "unknown key 'notify.webhook'"),
+        ('[notify]\nwebhook_env = "not a name"\n', "notify.webhook_env: 'not a name'"),
+        ('notify = "x"\n', "notify: expected a table"),
+    ],
+)
+def test_notify_errors(tmp_path: Path, text: str, message: str) -> None:
+    write(tmp_path, "rcflow.toml", text)
+    assert message in config_error(tmp_path)
