@@ -6,6 +6,14 @@ from typing import Any
 
 from tests.conftest import Project, git
 
+# Line 12 interpolates a dispatch input straight into the script: a script injection.
+INJECTABLE_WORKFLOW = (
+    "on:\n  workflow_dispatch:\n    inputs:\n      version:\n        type: string\n"
+    "permissions:\n  contents: read\n"
+    "jobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n"
+    '      - run: echo "${{ inputs.version }}"\n'
+)
+
 MANIFEST_CONFIG = (
     '[[version_file]]\npath = "pyproject.toml"\n\n'
     '[[version_file]]\npath = "deploy/kustomization.yaml"\n'
@@ -111,10 +119,7 @@ def test_without_a_github_origin_the_search_says_why_it_was_skipped(project: Pro
 def test_release_workflow_findings(project: Project) -> None:
     project.write(
         ".github/workflows/release.yml",
-        "on:\n  workflow_dispatch:\n    inputs:\n      version:\n        type: string\n"
-        "permissions:\n  contents: read\n"
-        "jobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n"
-        '      - run: echo "${{ inputs.version }}"\n',
+        INJECTABLE_WORKFLOW,
     )
     project.commit("ci: release workflow")
     project.push()
@@ -158,10 +163,7 @@ def test_rc_is_refused_while_a_manifest_disagrees_and_a_waiver_is_recorded(
 def test_bump_is_refused_by_a_script_injection_in_the_release_workflow(project: Project) -> None:
     project.write(
         ".github/workflows/release.yml",
-        "on:\n  workflow_dispatch:\n    inputs:\n      version:\n        type: string\n"
-        "permissions:\n  contents: read\n"
-        "jobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n"
-        '      - run: echo "${{ inputs.version }}"\n',
+        INJECTABLE_WORKFLOW,
     )
     project.commit("ci: release workflow")
     project.push()
