@@ -70,15 +70,18 @@ def send_alert(
     resume: str | None,
 ) -> None:
     """POST a failure to the configured webhook; a failed alert is a note, never a new error."""
-    try:
-        from rcflow.adapters.git import Git
-        from rcflow.config import load_config
+    from rcflow.adapters.git import Git
+    from rcflow.config import load_config
 
+    try:
         root, _ = Git.discover(opts.path or Path.cwd())
         name = load_config(root).notify_webhook_env
-        url = os.environ.get(name) if name else None
-        if not url:
-            return
+    except (RcflowError, OSError):
+        return  # no repository or no valid config: nothing says where to send an alert
+    url = os.environ.get(name) if name else None
+    if not url:
+        return
+    try:
         from rcflow.adapters import notify
 
         lines = [f"rcflow failed: {message}", *(f"• {b}" for b in blockers)]
