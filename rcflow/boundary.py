@@ -123,7 +123,7 @@ def guard(opts: Options, out: Output, resume: str | None, fn: Callable[[], int])
         if resume and not isinstance(err, UsageError):
             state = state_after_failure(opts)
         # Refusals changed nothing, so there is nothing to resume; they say what to do instead.
-        resumable = state is not None and not isinstance(err, BlockedError)
+        resumable = state is not None and not isinstance(err, BlockedError) and not err.untouched
         out.error(err, state=state, resume=resume if resumable else None)
         return int(err.exit_code)
     except KeyboardInterrupt:

@@ -417,19 +417,26 @@ def rehearse(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Standalone mode lets the parser report usage errors itself (exit 2, as ExitCode.USAGE);
-    # every command ends in typer.Exit carrying the code `_guard` chose.
+    """Run the app; every command ends in typer.Exit carrying the code `guard` chose."""
+    args = list(argv) if argv is not None else sys.argv[1:]
     command = typer.main.get_command(app)
     try:
-        command.main(
-            args=list(argv) if argv is not None else sys.argv[1:],
-            prog_name="rcflow",
-            standalone_mode=True,
-        )
-    except SystemExit as exc:
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else int(ExitCode.USAGE))
-    return 0
+        result = command.main(args=args, prog_name="rcflow", standalone_mode=False)
+    except Exception as exc:
+        # The parser's own errors (an unknown option, a missing argument). typer vendors click in
+        # some versions and not in others, so they are recognised by what they can do.
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        describe = getattr(exc, "format_message", None)
+        if not callable(show) or not callable(describe) or not isinstance(code, int):
+            if type(exc).__name__ == "Abort":  # Ctrl-C or EOF at a prompt
+                return 130
+            raise
+        if "--json" in args:
+            output(Options(json=True)).error(UsageError(str(describe())))
+        else:
+            show()
+        return code
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

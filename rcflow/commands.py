@@ -90,6 +90,7 @@ def _check_reviewed(plan: Plan, plan_file: Path) -> None:
     if reviewed.get("fingerprint") != plan.fingerprint:
         raise ConflictError(
             f"the repository changed since the plan in {plan_file} was made: nothing was applied",
+            untouched=True,
             hint=f"review a new plan: rcflow {plan.step} --dry-run --plan-file {plan_file}",
         )
 
@@ -171,6 +172,7 @@ def _lease(
             if [e.describe() for e in again.effects] != shown:
                 raise ConflictError(
                     "the release changed while this run was starting: nothing was applied",
+                    untouched=True,
                     hint=f"re-run rcflow {step} to see the new plan",
                 ) from None
         except BaseException:

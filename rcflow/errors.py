@@ -21,10 +21,12 @@ class RcflowError(Exception):
 
     exit_code: ExitCode = ExitCode.FAILED
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, untouched: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # Raised before anything was changed: there is nothing to resume, only to re-plan.
+        self.untouched = untouched
 
 
 class UsageError(RcflowError):

@@ -569,6 +569,7 @@ def test_plan_file_refused_when_the_repository_changed(project: Project) -> None
     result = project.cli("rc", "--plan-file", str(plan_file))
     assert result.exit_code == 4, (result.stdout, result.stderr)
     assert "changed since the plan" in result.stderr
+    assert "resume with" not in result.stderr  # nothing was applied: re-plan, do not resume
     assert project.world() == before
     assert project.ledger() == ledger
 
@@ -656,3 +657,18 @@ def test_dry_run_in_a_real_process_changes_nothing(project: Project) -> None:
     assert project.world() == before
     assert project.ledger() == []
     assert project.git("status", "--porcelain") == ""
+
+
+def test_a_parse_error_with_json_is_still_one_json_document(project: Project) -> None:
+    result = project.run("--json", "rc", "--frob")
+    assert result.exit_code == 2
+    doc = json.loads(result.stdout)
+    assert doc["error"] == "No such option: --frob"
+    assert doc["exit_code"] == 2
+
+
+def test_a_parse_error_without_json_is_clicks_usage_text(project: Project) -> None:
+    result = project.run("rc", "--frob")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "No such option: --frob" in result.stderr
