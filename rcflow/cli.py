@@ -409,9 +409,21 @@ def rehearse(
     def go() -> int:
         from rcflow import rehearse as rehearsal
 
-        return rehearsal.run(
-            out, source=None if demo else (opts.path or Path.cwd()), part=part, keep=keep
+        trail: list[dict[str, Any]] = []
+        inner = out
+        if opts.json:
+            inner = output(Options(json=True))
+            inner.silent = True
+        code = rehearsal.run(
+            inner,
+            source=None if demo else (opts.path or Path.cwd()),
+            part=part,
+            keep=keep,
+            trail=trail,
         )
+        if opts.json:
+            out.document({"rehearsal": "complete" if code == 0 else "stopped", "steps": trail})
+        return code
 
     raise typer.Exit(guard(opts, out, None, go))
 

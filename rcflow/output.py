@@ -136,6 +136,8 @@ class Output:
         self.interactive = sys.stdin.isatty() and self.env.get("CI") != "true"
         self._lock = threading.Lock()
         self._running: dict[str, float] = {}
+        # A silent --json output draws nothing: its caller prints one document of its own.
+        self.silent = False
         # Called with (message, blockers, state, resume) when a command fails.
         self.on_failure: Callable[[str, list[str], str | None, str | None], None] | None = None
         self._spinner: Status | None = None
@@ -156,6 +158,8 @@ class Output:
     # -- documents -------------------------------------------------------------------------
 
     def document(self, doc: Mapping[str, Any]) -> None:
+        if self.silent:
+            return
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
         sys.stdout.flush()
 

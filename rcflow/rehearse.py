@@ -89,16 +89,23 @@ def _sandbox_of(source: Path, sandbox: Path) -> Path:
     return work
 
 
-def _step(out: Any, work: Path, step: str, args: Any, title: str) -> tuple[int, str]:
+def _step(
+    out: Any, work: Path, step: str, args: Any, title: str, trail: list[dict[str, Any]]
+) -> tuple[int, str]:
     out.say(f"\n[bold cyan]▶ {title}[/]  [dim]$ rcflow {step}{_argtext(args)}[/]")
     ctx = commands.load_context(work)
     try:
         result = commands.run_step(ctx, step, args, dry_run=False, hooks=OutputHooks(out, yes=True))
     except BlockedError as err:
         out.error(err)
+        trail.append({"step": step, "title": title, "exit_code": int(err.exit_code)})
         return int(err.exit_code), "blocked"
     out.step_result(result, ctx.config)
-    return (1 if result.status == "failed" else 0), result.release.state.value
+    code, state = (1 if result.status == "failed" else 0), result.release.state.value
+    trail.append(
+        {"step": step, "title": title, "exit_code": code, "status": result.status, "state": state}
+    )
+    return code, state
 
 
 def _argtext(args: Any) -> str:
@@ -107,7 +114,10 @@ def _argtext(args: Any) -> str:
     return ""
 
 
-def run(out: Any, *, source: Path | None, part: str, keep: bool) -> int:
+def run(
+    out: Any, *, source: Path | None, part: str, keep: bool, trail: list[dict[str, Any]]
+) -> int:
+    """The whole cycle; each step's outcome is appended to trail (the --json document)."""
     sandbox = Path(tempfile.mkdtemp(prefix="rcflow-rehearse-"))
     try:
         if source is None:
@@ -136,7 +146,7 @@ def run(out: Any, *, source: Path | None, part: str, keep: bool) -> int:
         if source is None:
             sequence.append(("promote", PromoteArgs(), "run promote again (nothing to do)"))
         for step, args, title in sequence:
-            code, state = _step(out, work, step, args, title)
+            code, state = _step(out, work, step, args, title, trail)
             refused_on_purpose = "must be refused" in title
             if refused_on_purpose and code != int(ExitCode.BLOCKED):
                 raise RcflowError("the demo expected promote to be refused before validation")

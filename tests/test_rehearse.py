@@ -50,3 +50,19 @@ def test_demo_shows_every_step(project: Project) -> None:
         "Rehearsal complete",
     ):
         assert text in out, text
+
+
+def test_rehearse_json_is_one_document(project: Project) -> None:
+    result = project.run("rehearse", "--demo", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = result.json()
+    assert doc["rehearsal"] == "complete"
+    assert [(s["step"], s["exit_code"]) for s in doc["steps"]] == [
+        ("bump", 0),
+        ("rc", 0),
+        ("promote", 3),
+        ("validate", 0),
+        ("promote", 0),
+        ("promote", 0),
+    ]
+    assert doc["steps"][-1]["status"] == "done"
