@@ -143,6 +143,20 @@ def state_after_failure(opts: Options) -> str | None:
     return f"{release.state.value} ({target})" if target else release.state.value
 
 
+def github_outputs(opts: Options, out: Output, command: str) -> None:
+    """Inside GitHub Actions every command leaves the release's outputs and a summary."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    from rcflow import context
+
+    try:
+        c = context.load_context(opts.path or Path.cwd())
+        snap, release = context.status(c)
+    except RcflowError:
+        return  # e.g. init in a repository without a remote yet: nothing to report
+    out.release_outputs(snap, release, c.config, command)
+
+
 def show_status(opts: Options) -> int:
     out = output(opts)
 
@@ -165,6 +179,7 @@ def show_log(opts: Options) -> int:
 
         c = context.load_context(opts.path or Path.cwd())
         out.log(context.events(c))
+        github_outputs(opts, out, "log")
         return 0
 
     return guard(opts, out, None, go)

@@ -16,7 +16,15 @@ from typing import Annotated, Any
 import typer
 
 from rcflow import __version__
-from rcflow.boundary import Options, OutputHooks, guard, output, show_log, show_status
+from rcflow.boundary import (
+    Options,
+    OutputHooks,
+    github_outputs,
+    guard,
+    output,
+    show_log,
+    show_status,
+)
 from rcflow.errors import ExitCode, UsageError
 
 app = typer.Typer(
@@ -190,6 +198,7 @@ def init(
             hooks=OutputHooks(out, yes=opts.yes),
         )
         out.init_result(result)
+        github_outputs(opts, out, "init")
         return int(ExitCode.FAILED if result.status == "declined" else ExitCode.OK)
 
     raise typer.Exit(guard(opts, out, None, go))
@@ -379,6 +388,7 @@ def doctor(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
 
         found = commands.doctor(commands.load_context(opts.path or Path.cwd()))
         out.findings(found)
+        github_outputs(opts, out, "doctor")
         blocked = any(f.severity == "error" for f in found)
         return int(ExitCode.BLOCKED if blocked else ExitCode.OK)
 

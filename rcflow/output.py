@@ -379,6 +379,12 @@ class Output:
             p(f"[yellow]![/] {escape(problem)}")
         p(f"Next:         {escape(', '.join('rcflow ' + n for n in view['next']))}")
 
+    def release_outputs(
+        self, snap: Snapshot, release: Release, config: Config, command: str
+    ) -> None:
+        """For commands that are not release steps: the same GitHub outputs and summary."""
+        self.github(status_view(snap, release, config), None, command)
+
     def log(self, events: Iterable[Event]) -> None:
         rows: list[dict[str, Any]] = [
             {
@@ -465,7 +471,9 @@ class Output:
 
     # -- GitHub Actions --------------------------------------------------------------------
 
-    def github(self, view: Mapping[str, Any], result: StepResult | None) -> None:
+    def github(
+        self, view: Mapping[str, Any], result: StepResult | None, command: str = "status"
+    ) -> None:
         if self.env.get("GITHUB_ACTIONS") != "true":
             return
         outputs = {
@@ -481,7 +489,7 @@ class Output:
             with open(path, "a", encoding="utf-8") as fh:
                 for key, value in outputs.items():
                     fh.write(f"{key}<<RCFLOW_EOF\n{value}\nRCFLOW_EOF\n")
-        lines = [f"### rcflow {result.step if result else 'status'}", ""]
+        lines = [f"### rcflow {result.step if result else command}", ""]
         if result:
             lines += [f"- {a.effect.describe()}: {a.outcome}" for a in result.applied]
         what = view.get("tag") or view.get("version") or "no release"

@@ -672,3 +672,19 @@ def test_a_parse_error_without_json_is_clicks_usage_text(project: Project) -> No
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "No such option: --frob" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["log", "doctor", "status"])
+def test_every_command_leaves_the_release_outputs_in_actions(
+    project: Project, actions: tuple[Path, Path], command: str
+) -> None:
+    output, summary = actions
+    to_state(project, "candidate")
+    output.write_text("")
+    summary.write_text("")
+
+    assert project.cli(command).exit_code == 0
+
+    outputs = read_outputs(output)
+    assert (outputs["state"], outputs["tag"], outputs["rc"]) == ("candidate", "v1.4.0-rc.1", "1")
+    assert summary.read_text().startswith(f"### rcflow {command}\n")
