@@ -268,6 +268,17 @@ class Project:
         return dataclasses.replace(ctx, git=g), failing
 
 
+def held_lease(ledger: list[dict[str, Any]]) -> str | None:
+    """The run holding the lease by the ledger's events (expiry aside), or None."""
+    holder = None
+    for e in ledger:
+        if e["kind"] == "lease_acquired":
+            holder = e["run"]
+        elif e["kind"] in ("lease_released", "lease_broken") and e["key"] == holder:
+            holder = None
+    return holder
+
+
 def assert_refused(p: Project, args: tuple[str, ...], *messages: str) -> None:
     """A refusal: exit 3, every message on stderr, and nothing changed anywhere."""
     world, ledger = p.world(), p.ledger()

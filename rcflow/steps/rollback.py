@@ -32,7 +32,7 @@ from rcflow.snapshot import Snapshot
 from rcflow.states import State, classify
 from rcflow.steps import active_bump, blockers, unfinished_rollback, version_key
 from rcflow.steps.bump import bump_message
-from rcflow.version import Version, tag_name
+from rcflow.version import Version, parse, tag_name
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
         for e in s.ledger:
             if (
                 e.kind == "bump_reverted"
-                and args.what in (e.key, tag_name_of(e.key, config))
+                and args.what in (e.key, tag_name(parse(e.key), tag_prefix=prefix, rc_token=token))
                 and (release.target is None or version_key(release.target) != e.key)
             ):
                 return new(done=f"the bump to {e.key} is already reverted")
@@ -211,7 +211,3 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
         blockers=tuple(refusals),
         subject=subject,
     )
-
-
-def tag_name_of(version_text: str, config: Config) -> str:
-    return f"{config.tag_prefix}{version_text}"

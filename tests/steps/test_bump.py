@@ -12,7 +12,7 @@ import pytest
 from rcflow import commands
 from rcflow.errors import RcflowError
 from rcflow.steps.bump import BumpArgs
-from tests.conftest import Hooks, Project, assert_refused, git
+from tests.conftest import Hooks, Project, assert_refused, git, held_lease
 
 MakeProject = Callable[..., Project]
 
@@ -587,17 +587,6 @@ def test_first_release_explicit_version_without_tags(make_project: MakeProject) 
 
 
 # -- crash and resume ----------------------------------------------------------------------------
-
-
-def held_lease(ledger: list[dict[str, Any]]) -> str | None:
-    """The run holding the lease by the ledger's events (expiry aside), or None."""
-    holder = None
-    for e in ledger:
-        if e["kind"] == "lease_acquired":
-            holder = e["run"]
-        elif e["kind"] in ("lease_released", "lease_broken") and e["key"] == holder:
-            holder = None
-    return holder
 
 
 def tracked_texts(p: Project, feat: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ import pytest
 from rcflow import commands
 from rcflow.errors import ConflictError, RcflowError
 from rcflow.steps.rc import RcArgs
-from tests.conftest import Hooks, Project, assert_refused, git
+from tests.conftest import Hooks, Project, assert_refused, git, held_lease
 
 MakeProject = Callable[..., Project]
 
@@ -74,16 +74,6 @@ def forge_tags(p: Project) -> list[str]:
 
 def events(p: Project, kind: str) -> list[dict[str, Any]]:
     return [e for e in p.ledger() if e["kind"] == kind]
-
-
-def held_lease(ledger: list[dict[str, Any]]) -> str | None:
-    holder = None
-    for e in ledger:
-        if e["kind"] == "lease_acquired":
-            holder = e["run"]
-        elif e["kind"] in ("lease_released", "lease_broken") and e["key"] == holder:
-            holder = None
-    return holder
 
 
 def rc_tags(tags: dict[str, str]) -> dict[str, str]:
