@@ -31,7 +31,14 @@ $(LINTERS): tools/install-ci-linters.sh $(STAMP)
 	VENV=$(VENV) bash tools/install-ci-linters.sh
 	@touch $@
 
-unit: $(STAMP) $(LINTERS)
+# Real servers the artifact tests start on 127.0.0.1 (Debian's docker-registry, pypiserver).
+SERVERS := .tools/.test-servers
+
+$(SERVERS): tools/install-test-servers.sh $(STAMP)
+	VENV=$(VENV) bash tools/install-test-servers.sh
+	@mkdir -p .tools && touch $@
+
+unit: $(STAMP) $(LINTERS) $(SERVERS)
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck unit
