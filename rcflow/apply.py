@@ -13,22 +13,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rcflow import ledger
+from rcflow import assets, ledger
 from rcflow.adapters.git import Git
 from rcflow.effects import (
+    BuildAssets,
+    CarryAssets,
     Commit,
     CreateRelease,
     CreateTag,
     DeleteRelease,
     DeleteTag,
     Effect,
+    MarkLatest,
+    PublishRelease,
     PushBranch,
     PushTag,
     RecordEvent,
     ResetBranch,
     RetractRelease,
     RevertCommit,
+    RunHook,
     RunValidations,
+    UploadAssets,
     VerifyVersionOnlyDiff,
     WriteFile,
     WriteVersionFiles,
@@ -291,9 +297,91 @@ class Executor:
     # -- forge -----------------------------------------------------------------------------
 
     def _do_create_release(self, e: CreateRelease) -> str:
-        if e.tag in self.forge.releases():
-            return "skipped: the release exists"
-        self.forge.create_release(e.tag, e.title, e.notes, prerelease=e.prerelease)
+        existing = self.forge.releases().get(e.tag)
+        if existing is not None:
+            if existing.prerelease != e.prerelease and not existing.retracted:
+                what = "prerelease" if existing.prerelease else "release"
+                raise ConflictError(
+                    f"the forge already has {e.tag} as a {what}: nothing was changed"
+                )
+            return "skipped: the release exists" + (" (a draft)" if existing.draft else "")
+        self.forge.create_release(e.tag, e.title, e.notes, prerelease=e.prerelease, draft=e.draft)
+        return "done"
+
+    def _do_build_assets(self, e: BuildAssets) -> str:
+        if assets.complete_on_forge(self.forge.releases().get(e.tag)):
+            return "skipped: the release has its assets"
+        stage = assets.stage_dir(self.git.git_dir, e.tag)
+        if assets.staged(stage) is not None:
+            return "skipped: already built (staged in the git dir)"
+        sha = e.sha or (self.git.head() or ("",))[0]
+        env = {"RCFLOW_VERSION": e.version, "RCFLOW_TAG": e.tag, "RCFLOW_PEP440": e.pep440}
+        sums = assets.build(
+            self.git,
+            tag=e.tag,
+            sha=sha,
+            command=e.command,
+            patterns=e.files,
+            env=env,
+            timeout=e.timeout,
+        )
+        return f"done: {len(sums)} file(s)"
+
+    def _do_upload_assets(self, e: UploadAssets) -> str:
+        if assets.complete_on_forge(self.forge.releases().get(e.tag)):
+            return "skipped: the release has its assets"
+        stage = assets.stage_dir(self.git.git_dir, e.tag)
+        sums = assets.staged(stage)
+        if sums is None:
+            raise EffectError(
+                f"the assets of {e.tag} are not staged here (built on another machine?)",
+                hint="re-run `rcflow rc` to build them again",
+            )
+        uploaded = assets.upload_missing(self.forge, e.tag, stage, sums)
+        return f"done: {len(uploaded)} uploaded" if uploaded else "skipped: all present"
+
+    def _do_carry_assets(self, e: CarryAssets) -> str:
+        import tempfile
+
+        target = self.forge.releases().get(e.tag)
+        if target is not None and not target.draft:
+            return "skipped: the release is published"
+        with tempfile.TemporaryDirectory(prefix="rcflow-carry-") as scratch:
+            carried = assets.carry(self.forge, e.source, e.tag, Path(scratch))
+        return f"done: {len(carried)} carried" if carried else "skipped: nothing to carry"
+
+    def _do_publish_release(self, e: PublishRelease) -> str:
+        rel = self.forge.releases().get(e.tag)
+        if rel is None:
+            raise EffectError(f"the forge has no release {e.tag} to publish; re-run to finish it")
+        if not rel.draft and (rel.latest or not e.latest):
+            return "skipped: already published"
+        self.forge.publish_release(e.tag, latest=e.latest)
+        return "done"
+
+    def _do_mark_latest(self, e: MarkLatest) -> str:
+        rel = self.forge.releases().get(e.tag)
+        if rel is None:
+            return "skipped: the forge has no such release"
+        if rel.latest:
+            return "skipped: already the latest"
+        self.forge.set_latest(e.tag)
+        return "done"
+
+    def _do_run_hook(self, e: RunHook) -> str:
+        if ledger.has(tuple(self.writer.events), "hook_succeeded", e.key):
+            return "skipped: it already succeeded"
+        log = self.git.git_dir / "rcflow" / "logs" / e.tag / f"{e.hook}.log"
+        ok, detail = command_validators.run_once(
+            e.command, cwd=self.git.root, env=dict(e.env), log=log, timeout=e.timeout
+        )
+        if not ok:
+            self.writer.append("hook_failed", e.key, {"detail": detail, "log": str(log)})
+            raise EffectError(
+                f"the {e.hook} hook failed ({detail}); its output is in {log}",
+                hint=None,
+            )
+        self.writer.append("hook_succeeded", e.key, {"detail": detail, "log": str(log)})
         return "done"
 
     def _do_retract_release(self, e: RetractRelease) -> str:

@@ -348,6 +348,10 @@ def rollback(
         typer.Argument(help="The tag or version to undo; re-running with it is a no-op once done."),
     ] = None,
     reason: Annotated[str, typer.Option("--reason", help="Why, for the ledger.")] = "",
+    delete_tag: Annotated[
+        bool,
+        typer.Option("--delete-tag", help="Retracting a release: delete its tag too."),
+    ] = False,
     dry_run: DryRun = False,
     json: Json = False,
     yes: Yes = False,
@@ -359,9 +363,11 @@ def rollback(
     """Undo the newest transition: retract a release, withdraw an RC, or revert a bump."""
     from rcflow.steps.rollback import RollbackArgs
 
-    args = RollbackArgs(what=what, reason=reason)
+    args = RollbackArgs(what=what, reason=reason, delete_tag=delete_tag)
     planned_what = what
     extra = [planned_what] if planned_what else []
+    if delete_tag:
+        extra.append("--delete-tag")
     _step(
         ctx,
         "rollback",

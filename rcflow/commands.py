@@ -70,6 +70,12 @@ class StepResult:
 
 def _plan(ctx: Context, step: str, args: Any) -> tuple[Snapshot, Plan]:
     snap = observe(ctx.git, ctx.config, ctx.forge)
+    if snap.forge_error is not None:
+        # Planned without the forge's facts, a step would redo releases that exist.
+        raise BlockedError(
+            f"{step} refused: the {snap.forge} forge cannot be read: nothing was changed",
+            blockers=(snap.forge_error,),
+        )
     return snap, PLANNERS[step](snap, ctx.config, args)
 
 

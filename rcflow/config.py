@@ -14,8 +14,14 @@ Top-level keys
     The release branch.
 ``remote``  (string, default ``"origin"``)
     The git remote tags and the ledger are pushed to.
-``forge``  (string, default ``"local"``)
-    Where releases are published. Only ``"local"`` is available for now.
+``forge``  (string, default: automatic)
+    Where releases are published: ``"github"`` or ``"local"`` (JSON files in the git dir). By
+    default ``"github"`` when the remote is a GitHub URL or ``GITHUB_REPOSITORY`` is set, else
+    ``"local"``.
+``github_api_url``  (string, default: ``GITHUB_API_URL`` or ``https://api.github.com``)
+    The REST API of a GitHub Enterprise Server (``https://ghe.example.com/api/v3``).
+``github_repository``  (string, default: from the remote's URL, else ``GITHUB_REPOSITORY``)
+    The repository as ``owner/repo``.
 ``rc_in_files``  (boolean, default ``false``)
     Whether RC versions are written into the version files (otherwise only final versions are).
 ``changelog``  (string, default: none)
@@ -34,6 +40,19 @@ Top-level keys
     ``webhook_env`` (string): the name of an environment variable holding a webhook URL; a failed
     or refused step POSTs ``{"text": ...}`` (Slack-compatible) there. The URL itself stays out of
     the repository because such URLs carry credentials.
+
+``[assets]``  (table, optional)
+    ``files`` (array of globs, required): files to attach to the RC's release, relative to a
+    clean worktree of the RC commit (``["dist/*"]``). ``build`` (string, optional): a shell
+    command run there first, with ``RCFLOW_VERSION``, ``RCFLOW_TAG`` and ``RCFLOW_PEP440`` set.
+    ``timeout`` (duration, default ``"30m"``). A ``SHA256SUMS`` asset is added; ``promote``
+    carries the same bytes to the final release.
+
+``[hooks]``  (table, optional)
+    ``after_promote``, ``after_rollback`` (strings): shell commands run once after that step
+    succeeded (a registry publish, a yank), with ``RCFLOW_TAG``, ``RCFLOW_VERSION``,
+    ``RCFLOW_PEP440`` (and ``RCFLOW_PREVIOUS_TAG`` after a rollback). ``timeout`` (duration,
+    default ``"30m"``). A hook's success is recorded, so re-runs skip it.
 
 ``[[version_file]]``  (array of tables, default: auto-detected)
     ``path`` (string, required): relative to the root, must exist.
@@ -81,8 +100,7 @@ PYPROJECT = "pyproject.toml"
 # version in pyproject.toml.
 AUTO_DETECT = ("pyproject.toml", "package.json", "Cargo.toml", "Chart.yaml")
 
-FORGES = ("local",)
-_PLANNED_FORGES = ("github",)
+FORGES = ("local", "github")
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _RC_TOKEN = re.compile(r"[a-z]+")
@@ -109,8 +127,15 @@ _TOP_KEYS = frozenset(
         "previous_names",
         "allow_references",
         "notify",
+        "github_api_url",
+        "github_repository",
+        "assets",
+        "hooks",
     }
 )
+_ASSETS_KEYS = frozenset({"files", "build", "timeout"})
+_HOOKS = ("after_promote", "after_rollback")
+_HOOKS_KEYS = frozenset({*_HOOKS, "timeout"})
 _NOTIFY_KEYS = frozenset({"webhook_env"})
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OWNER_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+")
@@ -118,6 +143,24 @@ _VERSION_FILE_KEYS = frozenset({"path", "kind", "pattern", "spelling"})
 _VALIDATE_KEYS = frozenset({"name", "run", "timeout", "required"})
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AssetsConfig:
+    files: tuple[str, ...]  # globs relative to the RC worktree
+    build: str | None = None
+    timeout: float = 1800.0
+
+
+@dataclass(frozen=True)
+class HooksConfig:
+    after_promote: str | None = None
+    after_rollback: str | None = None
+    timeout: float = 1800.0
+
+    def command(self, hook: str) -> str | None:
+        value: str | None = getattr(self, hook)
+        return value
 
 
 @dataclass(frozen=True)
@@ -150,7 +193,7 @@ class Config:
     rc_token: str = "rc"  # noqa: S105 - the pre-release word, not a secret
     branch: str | None = None
     remote: str = "origin"
-    forge: str = "local"
+    forge: str | None = None  # None: chosen from the remote (see `choose_forge`)
     rc_in_files: bool = False
     changelog: str | None = None
     lease_ttl: float = 900.0
@@ -160,6 +203,10 @@ class Config:
     # The environment variable that holds the alert webhook URL (URLs carry tokens: not in git).
     notify_webhook_env: str | None = None
     validations: tuple[ValidationConfig, ...] = ()
+    github_api_url: str | None = None
+    github_repository: str | None = None
+    assets: AssetsConfig | None = None
+    hooks: HooksConfig = HooksConfig()
 
 
 def parse_duration(text: str | int | float, where: str) -> float:
@@ -258,10 +305,8 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
     if not remote.strip():
         raise reader.error("remote", "must not be empty")
 
-    forge = reader.get(data, "forge", str, defaults.forge)
-    if forge in _PLANNED_FORGES:
-        raise ConfigError(f"{reader.label} forge {forge!r} is not available yet")
-    if forge not in FORGES:
+    forge = reader.get_optional(data, "forge", str)
+    if forge is not None and forge not in FORGES:
         allowed = ", ".join(repr(name) for name in FORGES)
         raise ConfigError(f"{reader.label} forge {forge!r} is unknown (allowed: {allowed})")
 
@@ -287,7 +332,17 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
         raise reader.error(
             "notify.webhook_env", f"{webhook_env!r} is not an environment variable name"
         )
+    api_url = reader.get_optional(data, "github_api_url", str)
+    if api_url is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", api_url):
+        raise reader.error("github_api_url", f"{api_url!r} is not an http(s) URL")
+    repository = reader.get_optional(data, "github_repository", str)
+    if repository is not None and not _OWNER_REPO.fullmatch(repository):
+        raise reader.error("github_repository", f"{repository!r} is not owner/repo")
     return Config(
+        github_api_url=api_url.rstrip("/") if api_url else None,
+        github_repository=repository,
+        assets=_assets(data, reader),
+        hooks=_hooks(data, reader),
         root=root,
         source=source,
         tag_prefix=tag_prefix,
@@ -385,6 +440,49 @@ def _validations(data: Mapping[str, Any], reader: _Reader) -> tuple[ValidationCo
         required_flag = reader.get(entry, "required", bool, True, at)
         result.append(ValidationConfig(name=name, run=run, timeout=timeout, required=required_flag))
     return tuple(result)
+
+
+def _table(data: Mapping[str, Any], key: str, reader: _Reader) -> Mapping[str, Any] | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise reader.error(key, f"expected a table ([{key}]), got {_toml_type(value)}")
+    return value
+
+
+def _assets(data: Mapping[str, Any], reader: _Reader) -> AssetsConfig | None:
+    table = _table(data, "assets", reader)
+    if table is None:
+        return None
+    reader.no_unknown_keys(table, _ASSETS_KEYS, "assets")
+    if "files" not in table:
+        raise reader.error("assets.files", 'required (globs such as ["dist/*"])')
+    files = reader.get_strings(table, "files", "assets")
+    if not files:
+        raise reader.error("assets.files", "must name at least one glob")
+    for index, glob in enumerate(files):
+        _relative_path(glob, f"assets.files[{index}]", reader)
+    build = reader.get_optional(table, "build", str, "assets")
+    if build is not None and not build.strip():
+        raise reader.error("assets.build", "must not be empty")
+    timeout = reader.get_duration(table, "timeout", "30m", "assets")
+    return AssetsConfig(files=files, build=build, timeout=timeout)
+
+
+def _hooks(data: Mapping[str, Any], reader: _Reader) -> HooksConfig:
+    table = _table(data, "hooks", reader)
+    if table is None:
+        return HooksConfig()
+    reader.no_unknown_keys(table, _HOOKS_KEYS, "hooks")
+    commands = {}
+    for hook in _HOOKS:
+        command = reader.get_optional(table, hook, str, "hooks")
+        if command is not None and not command.strip():
+            raise reader.error(f"hooks.{hook}", "must not be empty")
+        commands[hook] = command
+    timeout = reader.get_duration(table, "timeout", "30m", "hooks")
+    return HooksConfig(timeout=timeout, **commands)
 
 
 def _auto_detect(root: Path) -> tuple[VersionFileConfig, ...]:
@@ -491,13 +589,14 @@ class _Reader:
             raise self.error(dotted, f"expected a duration, got {_toml_type(value)}")
         return parse_duration(value, self.where(dotted))
 
-    def get_strings(self, table: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    def get_strings(self, table: Mapping[str, Any], key: str, at: str = "") -> tuple[str, ...]:
+        dotted = f"{at}.{key}" if at else key
         value = table.get(key, [])
         if not isinstance(value, list):
-            raise self.error(key, f"expected an array of strings, got {_toml_type(value)}")
+            raise self.error(dotted, f"expected an array of strings, got {_toml_type(value)}")
         for index, item in enumerate(value):
             if not isinstance(item, str) or not item.strip():
-                raise self.error(f"{key}[{index}]", "expected a non-empty string")
+                raise self.error(f"{dotted}[{index}]", "expected a non-empty string")
         return tuple(value)
 
     def tables(self, data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:

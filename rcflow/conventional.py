@@ -116,9 +116,34 @@ def bump_part(commits: Iterable[Commit], current: Version | None) -> str | None:
     return None
 
 
-def _entry(sha: str, scope: str | None, text: str) -> str:
-    prefix = f"**{scope}:** " if scope else ""
-    return f"- {prefix}{' '.join(text.split())} ({sha[:7]})"
+@dataclass(frozen=True)
+class Entry:
+    sha: str
+    scope: str | None
+    text: str
+
+    def markdown(self) -> str:
+        prefix = f"**{self.scope}:** " if self.scope else ""
+        return f"- {prefix}{' '.join(self.text.split())} ({self.sha[:7]})"
+
+
+def grouped(commits: Sequence[Commit]) -> list[tuple[str, list[Entry]]]:
+    """Commits as Keep a Changelog sections (breaking changes first); empty sections left out."""
+    breaking: list[Entry] = []
+    sections: dict[str, list[Entry]] = {name: [] for name in _SECTION_ORDER}
+    for commit in commits:
+        cc = parse_commit(commit)
+        if cc is None:
+            sections["Other"].append(Entry(commit.sha, None, _first_line(commit.subject)))
+            continue
+        if cc.breaking:
+            breaking.append(Entry(cc.sha, cc.scope, cc.breaking_note or cc.description))
+        if cc.type in _NO_CHANGELOG:
+            continue
+        section = _SECTION_OF.get(cc.type, "Changed")
+        sections[section].append(Entry(cc.sha, cc.scope, cc.description))
+    blocks = [(_BREAKING_HEADING, breaking)] + [(name, sections[name]) for name in _SECTION_ORDER]
+    return [(name, entries) for name, entries in blocks if entries]
 
 
 def render_changelog_section(
@@ -128,25 +153,9 @@ def render_changelog_section(
 
     With `compare_url`, a link reference definition for the heading follows the entries.
     """
-    breaking: list[str] = []
-    sections: dict[str, list[str]] = {name: [] for name in _SECTION_ORDER}
-    for commit in commits:
-        cc = parse_commit(commit)
-        if cc is None:
-            sections["Other"].append(_entry(commit.sha, None, _first_line(commit.subject)))
-            continue
-        if cc.breaking:
-            breaking.append(_entry(cc.sha, cc.scope, cc.breaking_note or cc.description))
-        if cc.type in _NO_CHANGELOG:
-            continue
-        section = _SECTION_OF.get(cc.type, "Changed")
-        sections[section].append(_entry(cc.sha, cc.scope, cc.description))
-
-    blocks = [(_BREAKING_HEADING, breaking)] + [(name, sections[name]) for name in _SECTION_ORDER]
     body = "\n".join(
-        f"### {name}\n\n" + "".join(f"{line}\n" for line in entries)
-        for name, entries in blocks
-        if entries
+        f"### {name}\n\n" + "".join(f"{e.markdown()}\n" for e in entries)
+        for name, entries in grouped(commits)
     )
     text = f"## [{version}] - {date}\n\n" + (body or "- No notable changes.\n")
     if compare_url:

@@ -144,10 +144,93 @@ class CreateRelease(Effect):
     title: str
     notes: str
     prerelease: bool
+    draft: bool = False  # a final starts as a draft: assets go on before anyone can see it
 
     def describe(self) -> str:
+        if self.draft:
+            return f"create the draft release {self.tag} on the forge"
         what = "prerelease" if self.prerelease else "release"
         return f"publish the {what} {self.tag} on the forge"
+
+
+@dataclass(frozen=True)
+class BuildAssets(Effect):
+    """Run `[assets] build` in a clean worktree of the RC and stage the files it made."""
+
+    kind: ClassVar[str] = "build_assets"
+    tag: str
+    sha: str | None  # None: the commit the plan just made (HEAD at apply time)
+    version: str  # semver spelling
+    pep440: str
+    command: str | None  # None: the files are committed; only collect them
+    files: tuple[str, ...]  # globs, relative to the worktree
+    timeout: float
+
+    def describe(self) -> str:
+        what = f"run `{self.command}` and collect" if self.command else "collect"
+        where = self.sha[:7] if self.sha else "the new commit"
+        return f"{what} {', '.join(self.files)} for {self.tag} from {where}"
+
+
+@dataclass(frozen=True)
+class UploadAssets(Effect):
+    """Upload the staged assets of tag, with their SHA256SUMS, skipping what is there."""
+
+    kind: ClassVar[str] = "upload_assets"
+    tag: str
+
+    def describe(self) -> str:
+        return f"upload the assets of {self.tag} with SHA256SUMS"
+
+
+@dataclass(frozen=True)
+class CarryAssets(Effect):
+    """Copy the RC's assets byte for byte onto the final's draft, verified by the RC's sums."""
+
+    kind: ClassVar[str] = "carry_assets"
+    source: str
+    tag: str
+
+    def describe(self) -> str:
+        return f"carry the assets of {self.source} over to {self.tag}, verified by SHA256SUMS"
+
+
+@dataclass(frozen=True)
+class PublishRelease(Effect):
+    kind: ClassVar[str] = "publish_release"
+    tag: str
+    latest: bool = True
+
+    def describe(self) -> str:
+        return f"publish the release {self.tag}" + (" as latest" if self.latest else "")
+
+
+@dataclass(frozen=True)
+class MarkLatest(Effect):
+    kind: ClassVar[str] = "mark_latest"
+    tag: str
+
+    def describe(self) -> str:
+        return f"make {self.tag} the latest release again"
+
+
+@dataclass(frozen=True)
+class RunHook(Effect):
+    """A `[hooks]` command, run once: its success is a ledger event a re-run finds."""
+
+    kind: ClassVar[str] = "run_hook"
+    hook: str  # "after_promote" | "after_rollback"
+    tag: str
+    command: str
+    env: tuple[tuple[str, str], ...]
+    timeout: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.tag}/{self.hook}"
+
+    def describe(self) -> str:
+        return f"run the {self.hook} hook `{self.command}` for {self.tag}"
 
 
 @dataclass(frozen=True)

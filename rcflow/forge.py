@@ -1,10 +1,27 @@
-"""The Forge protocol: where releases live (the local store, or GitHub in a later adapter)."""
+"""The Forge protocol: where releases and their assets live (the local store, or GitHub).
+
+Both forges hold the same facts and take the same small set of writes, so a plan is the same
+whichever forge carries it out; only the adapters know HTTP, JSON files or PyGithub.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
+
+CHECKSUMS = "SHA256SUMS"
+# Retraction is recorded in the release notes themselves, so any reader of the forge (a person
+# on the releases page, or rcflow observing) sees it; the marker makes it unambiguous to parse.
+RETRACTED_MARKER = "<!-- rcflow:retracted -->"
+
+
+@dataclass(frozen=True)
+class AssetFact:
+    name: str
+    size: int
+    sha256: str | None  # hex; None when the forge does not say (then rcflow hashes a download)
 
 
 @dataclass(frozen=True)
@@ -16,17 +33,55 @@ class ReleaseFact:
     prerelease: bool
     retracted: bool
     notes: str = ""
+    draft: bool = False
+    latest: bool = False
+    immutable: bool = False
+    assets: tuple[AssetFact, ...] = ()
+    url: str = ""
+
+    def asset(self, name: str) -> AssetFact | None:
+        return next((a for a in self.assets if a.name == name), None)
 
 
 class Forge(Protocol):
     name: str
 
     def releases(self) -> Mapping[str, ReleaseFact]:
-        """Every release the forge holds, by tag (read-only)."""
+        """Every release the forge holds, drafts included, by tag (read-only)."""
         ...
 
-    def create_release(self, tag: str, title: str, notes: str, *, prerelease: bool) -> None: ...
+    def create_release(
+        self, tag: str, title: str, notes: str, *, prerelease: bool, draft: bool
+    ) -> None: ...
+
+    def upload_asset(self, tag: str, path: Path, name: str) -> None: ...
+
+    def download_asset(self, tag: str, name: str, dest: Path) -> None: ...
+
+    def publish_release(self, tag: str, *, latest: bool) -> None:
+        """A draft becomes visible; with latest, it becomes the repository's latest release."""
+        ...
+
+    def set_latest(self, tag: str) -> None: ...
 
     def retract_release(self, tag: str, note: str) -> None: ...
 
     def delete_release(self, tag: str) -> None: ...
+
+
+def parse_checksums(text: str) -> dict[str, str]:
+    """`sha256sum` output (`<hex>  <name>`, `*` for binary mode) → {name: hex}."""
+    sums: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        digest, _, name = line.partition(" ")
+        name = name.lstrip(" ").removeprefix("*")
+        if len(digest) != 64 or not name:
+            raise ValueError(f"not a {CHECKSUMS} line: {line[:80]!r}")
+        sums[name] = digest.lower()
+    return sums
+
+
+def render_checksums(sums: Mapping[str, str]) -> str:
+    return "".join(f"{digest}  {name}\n" for name, digest in sorted(sums.items()))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from rcflow.adapters.git import Git, LogEntry
 from rcflow.config import Config
+from rcflow.errors import RcflowError
 from rcflow.forge import Forge
 from rcflow.ledger import LEDGER_REF, Event
 from rcflow.snapshot import Snapshot, VersionFileFact
@@ -132,6 +133,14 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
         )
         commits = tuple(Commit(e.sha, e.subject, e.body) for e in entries)
 
+    # A forge that cannot be read (no token, GitHub down) still leaves git's facts to show;
+    # the steps refuse on forge_error before changing anything.
+    forge_error: str | None = None
+    try:
+        releases = forge.releases()
+    except RcflowError as exc:
+        releases, forge_error = {}, exc.message
+
     return Snapshot(
         root=str(root),
         git_dir=str(git.git_dir),
@@ -154,6 +163,8 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
         local_ledger_tip=local_ledger,
         files=files,
         commits_since_final=commits,
-        releases=forge.releases(),
+        releases=releases,
+        forge=forge.name,
+        forge_error=forge_error,
         shallow=(git.git_dir / "shallow").exists(),
     )

@@ -12,12 +12,14 @@ import shlex
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rcflow import commands
 from rcflow.adapters import git as gitadapter
 from rcflow.boundary import OutputHooks
+from rcflow.config import HooksConfig
 from rcflow.errors import BlockedError, ExitCode, RcflowError, UsageError
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.promote import PromoteArgs
@@ -65,7 +67,7 @@ def _demo_repo(sandbox: Path) -> Path:
 def _sandbox_of(source: Path, sandbox: Path) -> Path:
     """A bare copy of source's origin (plus its local branch) and a fresh clone of that copy."""
     root, _ = gitadapter.Git.discover(source)
-    ctx = commands.load_context(root)
+    ctx = commands.load_context(root, forge="local")
     remote = ctx.config.remote
     url = ctx.git.config_value(f"remote.{remote}.url")
     if not url:
@@ -89,11 +91,17 @@ def _sandbox_of(source: Path, sandbox: Path) -> Path:
     return work
 
 
+def _sandbox_context(work: Path) -> commands.Context:
+    """The sandbox's context: the local forge, and no hooks (they publish for real)."""
+    ctx = commands.load_context(work, forge="local")
+    return replace(ctx, config=replace(ctx.config, hooks=HooksConfig()))
+
+
 def _step(
     out: Any, work: Path, step: str, args: Any, title: str, trail: list[dict[str, Any]]
 ) -> tuple[int, str]:
     out.say(f"\n[bold cyan]▶ {title}[/]  [dim]$ rcflow {step}{_argtext(args)}[/]")
-    ctx = commands.load_context(work)
+    ctx = _sandbox_context(work)
     try:
         result = commands.run_step(ctx, step, args, dry_run=False, hooks=OutputHooks(out, yes=True))
     except BlockedError as err:
@@ -129,7 +137,7 @@ def run(
             out.say(
                 f"[bold]Rehearsal[/] in {work} (origin: a bare copy; the real remote is untouched)"
             )
-        ctx = commands.load_context(work)
+        ctx = _sandbox_context(work)
         snap, release = commands.status(ctx)
         out.status(snap, release, ctx.config)
 
@@ -155,8 +163,8 @@ def run(
                 return code
 
         out.say("\n[bold cyan]▶ the audit trail[/]  [dim]$ rcflow log[/]")
-        out.log(commands.events(commands.load_context(work)))
-        ctx = commands.load_context(work)
+        out.log(commands.events(_sandbox_context(work)))
+        ctx = _sandbox_context(work)
         snap, release = commands.status(ctx)
         out.say("")
         out.status(snap, release, ctx.config)

@@ -50,6 +50,8 @@ class Snapshot:
     commits_since_final: tuple[Commit, ...]  # newest first, since the last final tag
     releases: Mapping[str, ReleaseFact] = field(default_factory=dict)
     shallow: bool = False  # a shallow clone (a CI checkout without fetch-depth: 0)
+    forge: str = "local"
+    forge_error: str | None = None  # the forge could not be read: releases is empty, not known
 
     def fingerprint(self) -> str:
         """A digest of every fact a plan depends on; a reviewed plan is refused when it changed."""
@@ -62,7 +64,10 @@ class Snapshot:
             "remote_branch": self.remote_branch,
             "ledger": self.ledger_tip,
             "files": [(f.path, f.head_text, f.work_text) for f in self.files],
-            "releases": sorted((t, r.prerelease, r.retracted) for t, r in self.releases.items()),
+            "releases": sorted(
+                (t, r.prerelease, r.retracted, r.draft, sorted(a.name for a in r.assets))
+                for t, r in self.releases.items()
+            ),
         }
         import hashlib
 

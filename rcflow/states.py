@@ -139,6 +139,12 @@ def classify(s: Snapshot, config: Config) -> Release:
             problems.append(f"tag {name} exists here but not on {s.remote}")
 
     retracted = frozenset(e.key for e in s.ledger if e.kind == "retracted")
+    for tag in retracted:
+        # A retracted release whose tag was deleted (`rollback --delete-tag`) still used its
+        # number: it stays among the finals so no later bump can release that version again.
+        v = parse_tag(tag, tag_prefix=prefix, rc_token=token)
+        if v is not None and v.rc is None:
+            finals.setdefault(v, tag)
     withdrawn = frozenset(e.key for e in s.ledger if e.kind == "rc_withdrawn")
     for tag in sorted(withdrawn & s.all_tags):
         problems.append(f"tag {tag} was withdrawn but still exists; `rcflow rollback` removes it")

@@ -13,18 +13,25 @@ from rcflow.checks import Finding
 from rcflow.checks import git as git_checks
 from rcflow.config import Config
 from rcflow.effects import (
+    BuildAssets,
+    CarryAssets,
     Commit,
+    CreateRelease,
     DeleteRelease,
     DeleteTag,
     Effect,
+    MarkLatest,
+    PublishRelease,
     RetractRelease,
+    RunHook,
+    UploadAssets,
     WriteVersionFiles,
 )
 from rcflow.files import rewrite
 from rcflow.ledger import Event
 from rcflow.snapshot import Snapshot
 from rcflow.states import Release, State
-from rcflow.version import Version, parse_tag, tag_name
+from rcflow.version import Spelling, Version, parse_tag, tag_name
 
 
 def released_done(release: Release, config: Config) -> str | None:
@@ -78,10 +85,104 @@ def unfinished_rollback(s: Snapshot, config: Config, release: Release) -> list[E
             effects.append(DeleteTag(tag, None))
         if tag in s.releases:
             effects.append(DeleteRelease(tag))
+        effects += pending_hooks(s, config, decision(s, "rc_withdrawn", tag), tag)
     for tag in sorted(release.retracted):
+        event = decision(s, "retracted", tag)
         rel = s.releases.get(tag)
         if rel is not None and not rel.retracted:
             effects.append(RetractRelease(tag, retraction_note(s, tag)))
+        previous = str(event.data.get("previous_tag") or "") if event else ""
+        current = (
+            tag_name(release.last_final, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+            if release.last_final
+            else None
+        )
+        prev_rel = s.releases.get(previous)
+        # Only while that previous final is still the current release: a newer one since then
+        # is latest by its own right.
+        if previous and previous == current and prev_rel is not None and not prev_rel.latest:
+            effects.append(MarkLatest(previous))
+        if event is not None and event.data.get("delete_tag"):
+            if tag in s.remote_tags:
+                effects.append(DeleteTag(tag, s.remote))
+            if tag in s.local_tags:
+                effects.append(DeleteTag(tag, None))
+        effects += pending_hooks(s, config, event, tag)
+    return effects
+
+
+def decision(s: Snapshot, kind: str, key: str) -> Event | None:
+    return next((e for e in reversed(s.ledger) if e.kind == kind and e.key == key), None)
+
+
+def hook_env(
+    config: Config, version: Version, tag: str, **extra: str
+) -> tuple[tuple[str, str], ...]:
+    pep440 = version.render(Spelling.PEP440, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+    env = {"RCFLOW_TAG": tag, "RCFLOW_VERSION": str(version), "RCFLOW_PEP440": pep440, **extra}
+    return tuple(sorted(env.items()))
+
+
+def pending_hooks(s: Snapshot, config: Config, event: Event | None, tag: str) -> list[Effect]:
+    """The hooks a decision event promised (its "hooks" list) that have not succeeded yet.
+
+    The list is fixed when the step is decided, so adding a hook to the config later never runs
+    it for releases that were finished before.
+    """
+    if event is None:
+        return []
+    effects: list[Effect] = []
+    version = tag_version(tag, config)
+    for hook in event.data.get("hooks") or []:
+        command = config.hooks.command(str(hook))
+        if command is None or version is None:
+            continue
+        if ledger.has(s.ledger, "hook_succeeded", f"{tag}/{hook}"):
+            continue
+        extra = {}
+        if event.data.get("previous_tag"):
+            extra["RCFLOW_PREVIOUS_TAG"] = str(event.data["previous_tag"])
+        if event.kind == "promoting" and event.data.get("rc"):
+            extra["RCFLOW_RC_TAG"] = str(event.data["rc"])
+        env = hook_env(config, version, tag, **extra)
+        effects.append(RunHook(str(hook), tag, command, env, config.hooks.timeout))
+    return effects
+
+
+def build_assets(config: Config, tag: str, sha: str | None, version: Version) -> list[Effect]:
+    a = config.assets
+    if a is None:
+        return []
+    pep440 = version.render(Spelling.PEP440, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+    return [BuildAssets(tag, sha, str(version), pep440, a.build, a.files, a.timeout)]
+
+
+def publish_release(
+    s: Snapshot,
+    config: Config,
+    tag: str,
+    title: str,
+    notes: str,
+    *,
+    prerelease: bool,
+    carry_from: str | None = None,
+) -> list[Effect]:
+    """What puts a release on the forge, from whatever part of it is already there.
+
+    Always draft first, assets next, then publish: a published release may be immutable (GitHub's
+    immutable releases), so nothing is added to it afterwards.
+    """
+    rel = s.releases.get(tag)
+    if rel is not None and not rel.draft:
+        return []
+    effects: list[Effect] = []
+    if rel is None:
+        effects.append(CreateRelease(tag, title, notes, prerelease=prerelease, draft=True))
+    if carry_from is not None:
+        effects.append(CarryAssets(carry_from, tag))
+    elif config.assets is not None:
+        effects.append(UploadAssets(tag))
+    effects.append(PublishRelease(tag, latest=not prerelease))
     return effects
 
 

@@ -8,24 +8,29 @@ from functools import partial
 from rcflow.checks import git as git_checks
 from rcflow.config import Config
 from rcflow.effects import (
-    CreateRelease,
     CreateTag,
     Effect,
     PushBranch,
     PushTag,
     RecordEvent,
+    RunHook,
     VerifyVersionOnlyDiff,
 )
 from rcflow.errors import ConflictError, VersionError, VersionFileError
 from rcflow.files import read_versions
 from rcflow.ledger import Event
+from rcflow.notes import render_notes
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
 from rcflow.states import Candidate, Release, State, classify
 from rcflow.steps import (
     blockers,
+    decision,
     event_done,
     head_texts,
+    hook_env,
+    pending_hooks,
+    publish_release,
     tag_version,
     unfinished_rollback,
     version_commit,
@@ -43,18 +48,41 @@ def _evidence(c: Candidate) -> str:
     return "\n".join(lines) or "- signed off with no validations configured"
 
 
-def _finish(s: Snapshot, tag: str, version: Version, rc_tag: str) -> list[Effect]:
-    """What completes a final tag that exists: pushed, released, recorded."""
+def _notes(
+    s: Snapshot, config: Config, release: Release, version: Version, tag: str, rc_tag: str
+) -> str:
+    """The final's notes: the commits up to the RC's commit (not what the branch got since)."""
+    rc_sha = s.tag_commit(rc_tag)
+    commits = list(s.commits_since_final)
+    shas = [c.sha for c in commits]
+    if rc_sha in shas:
+        commits = commits[shas.index(rc_sha) :]
+    previous = (
+        tag_name(release.last_final, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+        if release.last_final and release.last_final != version
+        else None
+    )
+    text = render_notes(
+        config.root, commits, version=version, tag=tag, previous_tag=previous, prerelease=False
+    )
+    return f"{text}\nPromoted from {rc_tag}" + (f" ({rc_sha[:7]})" if rc_sha else "") + ".\n"
+
+
+def _finish(
+    s: Snapshot, config: Config, release: Release, tag: str, version: Version, rc_tag: str
+) -> list[Effect]:
+    """What completes a final tag that exists: pushed, released with the RC's assets, recorded."""
     effects: list[Effect] = []
     if tag not in s.remote_tags:
         effects.append(PushTag(s.remote, tag))
-    if tag not in s.releases:
-        effects.append(
-            CreateRelease(tag, str(version), f"Promoted from {rc_tag}.", prerelease=False)
-        )
+    notes = _notes(s, config, release, version, tag, rc_tag)
+    effects += publish_release(
+        s, config, tag, str(version), notes, prerelease=False, carry_from=rc_tag
+    )
     if not event_done(s, "promoted", tag):
         data = {"version": str(version), "rc": rc_tag, "sha": s.tag_commit(tag)}
         effects.append(RecordEvent("promoted", tag, data))
+    effects += pending_hooks(s, config, decision(s, "promoting", tag), tag)
     return effects
 
 
@@ -131,7 +159,7 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
         if v is None or not started or tag in release.retracted:
             return new(blockers=(*refusals, _refusal(release)))
         rc_tag = str(started[-1].data.get("rc"))
-        finishing = _finish(s, tag, v.base, rc_tag)
+        finishing = _finish(s, config, release, tag, v.base, rc_tag)
         return new(
             effects=tuple(finishing) if not refusals else (),
             blockers=tuple(refusals),
@@ -157,7 +185,10 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
     )
     # The decision comes first, so an interrupted promotion is recognised and finished, not
     # mistaken for a final tag someone made by hand.
-    effects: list[Effect] = [RecordEvent("promoting", tag, {"rc": latest.tag, "sha": latest.sha})]
+    hooks = ["after_promote"] if config.hooks.after_promote else []
+    effects: list[Effect] = [
+        RecordEvent("promoting", tag, {"rc": latest.tag, "sha": latest.sha, "hooks": hooks})
+    ]
     if not config.rc_in_files:
         effects.append(CreateTag(tag, latest.sha, message))
     else:
@@ -191,11 +222,29 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
             PushBranch(s.remote, s.release_branch),
             CreateTag(tag, None, message),
         ]
-    effects += [
-        PushTag(s.remote, tag),
-        CreateRelease(tag, str(target), f"Promoted from {latest.tag}.", prerelease=False),
-        RecordEvent("promoted", tag, {"version": str(target), "rc": latest.tag, "sha": latest.sha}),
-    ]
+    effects.append(PushTag(s.remote, tag))
+    effects += publish_release(
+        s,
+        config,
+        tag,
+        str(target),
+        _notes(s, config, release, target, tag, latest.tag),
+        prerelease=False,
+        carry_from=latest.tag,
+    )
+    effects.append(
+        RecordEvent("promoted", tag, {"version": str(target), "rc": latest.tag, "sha": latest.sha})
+    )
+    if hooks:
+        effects.append(
+            RunHook(
+                "after_promote",
+                tag,
+                config.hooks.after_promote or "",
+                hook_env(config, target, tag, RCFLOW_RC_TAG=latest.tag),
+                config.hooks.timeout,
+            )
+        )
     return new(
         effects=tuple(effects) if not refusals else (),
         blockers=tuple(refusals),

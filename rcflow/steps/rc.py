@@ -10,7 +10,6 @@ from rcflow.config import Config
 from rcflow.conventional import summarize
 from rcflow.effects import (
     Commit,
-    CreateRelease,
     CreateTag,
     Effect,
     PushBranch,
@@ -18,12 +17,15 @@ from rcflow.effects import (
     RecordEvent,
 )
 from rcflow.errors import VersionError, VersionFileError
+from rcflow.notes import render_notes
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
-from rcflow.states import State, classify
+from rcflow.states import Release, State, classify
 from rcflow.steps import (
     blockers,
+    build_assets,
     event_done,
+    publish_release,
     released_done,
     unfinished_rollback,
     version_commit,
@@ -40,15 +42,35 @@ def rc_message(s: Snapshot, version: Version) -> str:
     return f"Release candidate {version}\n\n{summarize(s.commits_since_final)}\n"
 
 
-def publish(s: Snapshot, config: Config, tag: str, version: Version, sha: str) -> list[Effect]:
-    """What makes an existing local RC tag complete: pushed, released, recorded."""
+def notes(s: Snapshot, config: Config, release: Release, version: Version, tag: str) -> str:
+    previous = (
+        tag_name(release.last_final, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+        if release.last_final
+        else None
+    )
+    return render_notes(
+        config.root,
+        s.commits_since_final,
+        version=version,
+        tag=tag,
+        previous_tag=previous,
+        prerelease=True,
+    )
+
+
+def publish(
+    s: Snapshot, config: Config, release: Release, tag: str, version: Version, sha: str
+) -> list[Effect]:
+    """What makes an existing local RC tag complete: pushed, released with assets, recorded."""
     effects: list[Effect] = []
     if tag not in s.remote_tags:
         effects.append(PushTag(s.remote, tag))
-    if tag not in s.releases:
-        effects.append(
-            CreateRelease(tag, f"{version}", summarize(s.commits_since_final), prerelease=True)
-        )
+    rel = s.releases.get(tag)
+    if rel is None or rel.draft:
+        effects += build_assets(config, tag, sha, version)
+    effects += publish_release(
+        s, config, tag, str(version), notes(s, config, release, version, tag), prerelease=True
+    )
     if not event_done(s, "rc_tagged", tag):
         data = {"sha": sha, "version": str(version.base), "rc": version.rc}
         effects.append(RecordEvent("rc_tagged", tag, data))
@@ -76,7 +98,7 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
     if latest is not None and latest.sha == s.head:
         # This commit already has its RC: finish publishing it if a run was interrupted.
         version = target.with_rc(latest.number)
-        finishing = publish(s, config, latest.tag, version, latest.sha)
+        finishing = publish(s, config, release, latest.tag, version, latest.sha)
         return new(
             effects=tuple(finishing) if not refusals else (),
             blockers=tuple(refusals),
@@ -125,10 +147,13 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
     if tag in s.all_tags:
         refusals.append(f"{tag} already exists at {(s.tag_commit(tag) or '')[:7]}, not at HEAD")
     on_new_commit = any(isinstance(e, Commit) for e in effects)
-    effects.append(CreateTag(tag, None if on_new_commit else s.head, rc_message(s, version)))
+    sha = None if on_new_commit else s.head
+    # Built before tagging: a build that fails leaves no RC behind to withdraw.
+    effects += build_assets(config, tag, sha, version)
+    effects.append(CreateTag(tag, sha, rc_message(s, version)))
     effects.append(PushTag(s.remote, tag))
-    effects.append(
-        CreateRelease(tag, str(version), summarize(s.commits_since_final), prerelease=True)
+    effects += publish_release(
+        s, config, tag, str(version), notes(s, config, release, version, tag), prerelease=True
     )
     data: dict[str, object] = {"version": str(target), "rc": number}
     if not on_new_commit:

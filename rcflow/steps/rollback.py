@@ -20,17 +20,26 @@ from rcflow.effects import (
     DeleteRelease,
     DeleteTag,
     Effect,
+    MarkLatest,
     PushBranch,
     RecordEvent,
     ResetBranch,
     RetractRelease,
     RevertCommit,
+    RunHook,
 )
 from rcflow.ledger import Event
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
 from rcflow.states import State, classify
-from rcflow.steps import active_bump, blockers, unfinished_rollback, version_key
+from rcflow.steps import (
+    active_bump,
+    blockers,
+    hook_env,
+    tag_version,
+    unfinished_rollback,
+    version_key,
+)
 from rcflow.steps.bump import bump_message
 from rcflow.version import Version, parse, tag_name
 
@@ -39,6 +48,7 @@ from rcflow.version import Version, parse, tag_name
 class RollbackArgs:
     what: str | None = None  # a tag or version to undo; None = the newest undoable transition
     reason: str = ""
+    delete_tag: bool = False  # retracting a release also deletes its tag
 
 
 def _matches(what: str | None, *names: str) -> bool:
@@ -100,6 +110,15 @@ def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) 
     return effects
 
 
+def _hooks(config: Config, hooks: list[str], tag: str, **extra: str) -> list[Effect]:
+    version = tag_version(tag, config)
+    command = config.hooks.after_rollback
+    if not hooks or command is None or version is None:
+        return []
+    env = hook_env(config, version, tag, **extra)
+    return [RunHook("after_rollback", tag, command, env, config.hooks.timeout)]
+
+
 def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
     release = classify(s, config)
     new = partial(Plan, "rollback", release.state.value, s.fingerprint())
@@ -143,11 +162,16 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
         refusals += blockers(
             git_checks.findings(s, clean=False, on_branch=False, head_pushed=False)
         )
+        if args.delete_tag:
+            refusals.append(
+                "--delete-tag is for a released version; a withdrawn RC's tag goes anyway"
+            )
+        hooks = ["after_rollback"] if config.hooks.after_rollback else []
         effects = [
             RecordEvent(
                 "rc_withdrawn",
                 latest.tag,
-                {"sha": latest.sha, "rc": latest.number, "reason": args.reason},
+                {"sha": latest.sha, "rc": latest.number, "reason": args.reason, "hooks": hooks},
             ),
         ]
         if latest.remote:
@@ -156,6 +180,7 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
             effects.append(DeleteTag(latest.tag, None))
         if latest.tag in s.releases:
             effects.append(DeleteRelease(latest.tag))
+        effects += _hooks(config, hooks, latest.tag)
         subject = {"version": str(release.target), "tag": latest.tag, "rc": latest.number}
     elif state is State.BUMPED and release.target is not None:
         target = release.target
@@ -164,6 +189,8 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
             refusals.append(
                 f"{args.what} is not the newest transition: that is the bump to {target}"
             )
+        if args.delete_tag:
+            refusals.append("--delete-tag is for a released version, not a bump")
         event = active_bump(s, target)
         own = _unrecorded_bump(s, target) if event is None else ""
         if own:
@@ -190,6 +217,10 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
             git_checks.findings(s, clean=False, on_branch=False, head_pushed=False)
         )
         previous = max((v for v in release.finals if v < release.last_final), default=None)
+        previous_tag = (
+            tag_name(previous, tag_prefix=prefix, rc_token=token) if previous is not None else None
+        )
+        hooks = ["after_rollback"] if config.hooks.after_rollback else []
         effects = [
             RecordEvent(
                 "retracted",
@@ -197,12 +228,24 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
                 {
                     "version": str(release.last_final),
                     "previous": str(previous) if previous else None,
+                    "previous_tag": previous_tag,
                     "reason": args.reason,
+                    "delete_tag": args.delete_tag,
+                    "hooks": hooks,
                 },
             )
         ]
         if tag in s.releases:
             effects.append(RetractRelease(tag, f"Retracted: {args.reason or 'no reason given'}"))
+        if previous_tag is not None and previous_tag in s.releases:
+            effects.append(MarkLatest(previous_tag))
+        if args.delete_tag:
+            if tag in s.remote_tags:
+                effects.append(DeleteTag(tag, s.remote))
+            if tag in s.local_tags:
+                effects.append(DeleteTag(tag, None))
+        extra = {"RCFLOW_PREVIOUS_TAG": previous_tag} if previous_tag else {}
+        effects += _hooks(config, hooks, tag, **extra)
         subject = {"version": str(release.last_final), "tag": tag}
     else:
         return new(blockers=(f"nothing to roll back in state {state.value}",))

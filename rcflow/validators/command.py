@@ -13,7 +13,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +95,44 @@ def _run_one(
     duration = time.monotonic() - start
     progress(spec.name, "passed" if passed else "failed", f"{detail} in {duration:.1f}s")
     return Outcome(spec.name, passed, round(duration, 3), detail, str(log), spec.required)
+
+
+def run_once(
+    command: str,
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    log: Path,
+    timeout: float,
+) -> tuple[bool, str]:
+    """A configured command (a build, a hook) run to completion: (succeeded, "exit 0" …)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        p = proc.start_shell(command, cwd=cwd, env=env, log_path=log)
+    except OSError as exc:
+        return False, f"could not start: {exc.strerror or exc}"
+    try:
+        code = p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(p)
+        return False, f"timed out after {timeout:g}s"
+    return code == 0, f"exit {code}"
+
+
+@contextlib.contextmanager
+def worktree(git: Git, name: str, sha: str) -> Iterator[Path]:
+    """A clean, detached checkout of sha under the git dir, removed afterwards."""
+    tree = git.git_dir / "rcflow" / "worktrees" / _safe(name)
+    tree.parent.mkdir(parents=True, exist_ok=True)
+    with _WORKTREES:
+        if tree.exists():
+            git.worktree_remove(tree)
+        git.worktree_add(tree, sha)
+    try:
+        yield tree
+    finally:
+        with contextlib.suppress(Exception), _WORKTREES:
+            git.worktree_remove(tree)
 
 
 def run_all(

@@ -1,0 +1,507 @@
+"""The `github` forge: releases and their assets through GitHub's REST API.
+
+PyGithub is imported here only, and only when a request is made: `rcflow status --help` and a
+repository on the local forge never pay for it. Every call goes through `_call`, which retries
+what GitHub says is transient (5xx, dropped connections, secondary rate limits) with exponential
+backoff and jitter, and turns everything else into one line that says what to fix. The token
+never reaches a message: errors are built from GitHub's status and message only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from rcflow.errors import ConflictError, EffectError, RcflowError
+from rcflow.forge import RETRACTED_MARKER, AssetFact, ReleaseFact
+
+PUBLIC_API = "https://api.github.com"
+TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
+_SCP = re.compile(r"(?:[^@/]+@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^:]+)")
+_OWNER_REPO = re.compile(
+    r"/*(?P<owner>[A-Za-z0-9][A-Za-z0-9-]*)/(?P<repo>[A-Za-z0-9._-]+?)(?:\.git)?/*"
+)
+_PUBLIC_HOSTS = ("github.com", "www.github.com")
+# A wait longer than this (an exhausted hourly quota) is not worth holding the lease for: fail
+# with the time to resume instead.
+_MAX_WAIT = 120.0
+
+T = TypeVar("T")
+
+
+class GitHubError(EffectError):
+    """A GitHub API call that failed for good; the message says what to fix."""
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+def github_repo(url: str, hosts: tuple[str, ...] = _PUBLIC_HOSTS) -> str | None:
+    """``owner/repo`` when ``url`` is a remote on one of hosts (https, ssh or scp-like)."""
+    url = url.strip()
+    path: str | None = None
+    scp = _SCP.fullmatch(url)
+    if scp is not None and "://" not in url:
+        if scp.group("host").lower() in hosts:
+            path = scp.group("path")
+    else:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return None
+        host = (parts.hostname or "").lower()
+        if parts.scheme in ("https", "http", "ssh", "git") and host in hosts:
+            path = parts.path
+    if path is None:
+        return None
+    match = _OWNER_REPO.fullmatch(path)
+    if match is None:
+        return None
+    return f"{match.group('owner')}/{match.group('repo')}"
+
+
+def web_hosts(api_url: str) -> tuple[str, ...]:
+    """The git hosts that belong to an API: github.com for the public API, else the GHES host."""
+    if api_url.rstrip("/") == PUBLIC_API:
+        return _PUBLIC_HOSTS
+    host = (urlsplit(api_url).hostname or "").lower()
+    return (host, host.removeprefix("api."))
+
+
+def token_from_env(env: Mapping[str, str] | None = None) -> str | None:
+    env = os.environ if env is None else env
+    for name in TOKEN_VARS:
+        if env.get(name):
+            return env[name]
+    return None
+
+
+@dataclass(frozen=True)
+class RepoFacts:
+    """What GitHub says about the repository and the token (for preflight checks)."""
+
+    full_name: str  # the canonical owner/repo (after a rename or transfer)
+    default_branch: str
+    can_push: bool
+    token_expires: str | None  # GitHub's github-authentication-token-expiration header
+    accepted_permissions: str | None
+    scopes: str | None  # X-OAuth-Scopes of a classic token
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class GitHubForge:
+    name = "github"
+
+    def __init__(
+        self,
+        repository: str,
+        token: str | None,
+        *,
+        api_url: str = PUBLIC_API,
+        attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: int = 30,
+    ) -> None:
+        self.repository = repository
+        self.api_url = api_url.rstrip("/")
+        self._token = token
+        self.attempts = attempts
+        self.sleep = sleep
+        self.timeout = timeout
+        self._repo: Any = None
+        self.waits: list[float] = []  # what the retries waited, for the curious (and tests)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _client_repo(self) -> Any:
+        if self._repo is None:
+            if not self._token:
+                raise GitHubError(
+                    "no GitHub token: set GITHUB_TOKEN or GH_TOKEN",
+                    hint="a token with contents: write (and actions: write to dispatch workflows)",
+                )
+            from github import Auth, Github
+
+            # GitHub asks clients to space writes on github.com (secondary rate limits); an
+            # Enterprise server or a test server has its own limits, which the retries handle.
+            public = self.api_url == PUBLIC_API
+            client = Github(
+                base_url=self.api_url,
+                auth=Auth.Token(self._token),
+                retry=None,  # one retry policy, ours: it knows which writes are safe to repeat
+                timeout=self.timeout,
+                per_page=100,
+                seconds_between_requests=None,
+                seconds_between_writes=1.0 if public else None,
+                lazy=True,
+            )
+            self._repo = client.get_repo(self.repository)
+        return self._repo
+
+    def _call(
+        self, what: str, fn: Callable[[], T], *, landed: Callable[[], bool] | None = None
+    ) -> T:
+        """fn, retried while GitHub says the failure is transient.
+
+        A write whose answer was lost may have happened: before repeating it, `landed` asks
+        GitHub whether it did (so a retried create never makes a second draft).
+        """
+        from github import GithubException
+        from requests import exceptions as http
+
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return fn()
+            except GithubException as exc:
+                wait = _transient_wait(exc.status, _headers(exc), _message(exc), attempt)
+                if wait is None or attempt == self.attempts:
+                    raise _explain(what, exc.status, _headers(exc), exc.data, self) from None
+            except (http.ConnectionError, http.Timeout, http.ChunkedEncodingError) as exc:
+                wait = _backoff(attempt)
+                if attempt == self.attempts:
+                    raise GitHubError(
+                        f"GitHub did not answer while {what} ({type(exc).__name__}) "
+                        f"after {self.attempts} attempts"
+                    ) from None
+            if wait > _MAX_WAIT:
+                raise GitHubError(
+                    f"GitHub's rate limit stops {what} for {wait:.0f}s",
+                    status=429,
+                    hint="resume after the limit resets",
+                )
+            self.waits.append(wait)
+            self.sleep(wait)
+            if landed is not None and self._quiet(landed):
+                return None  # type: ignore[return-value]  # the write landed; callers ignore it
+        raise AssertionError("unreachable")
+
+    def _quiet(self, check: Callable[[], bool]) -> bool:
+        try:
+            return check()
+        except Exception:  # a failed look is not an answer; the retry decides
+            return False
+
+    def _list(self) -> list[Any]:
+        repo = self._client_repo()
+        return self._call("listing releases", lambda: list(repo.get_releases()))
+
+    def _find(self, tag: str) -> Any:
+        """The release for tag, drafts included (GitHub's by-tag lookup skips drafts)."""
+        matches = [r for r in self._list() if r.tag_name == tag]
+        if not matches:
+            raise GitHubError(f"GitHub has no release {tag}", status=404)
+        # Two drafts for one tag can only come from outside rcflow; the published one wins.
+        matches.sort(key=lambda r: (not r.draft, r.id))
+        return matches[-1]
+
+    def _latest_id(self) -> int | None:
+        from github import UnknownObjectException
+
+        repo = self._client_repo()
+
+        def get() -> int | None:
+            try:
+                return int(repo.get_latest_release().id)
+            except UnknownObjectException:
+                return None
+
+        return self._call("reading the latest release", get)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def releases(self) -> Mapping[str, ReleaseFact]:
+        found: dict[str, ReleaseFact] = {}
+        raw = self._list()
+        latest = self._latest_id() if any(not r.draft for r in raw) else None
+        for r in sorted(raw, key=lambda r: (not r.draft, r.id)):  # published after drafts
+            body = r.body or ""
+            found[r.tag_name] = ReleaseFact(
+                tag=r.tag_name,
+                title=r.title or "",
+                prerelease=bool(r.prerelease),
+                retracted=body.startswith(RETRACTED_MARKER),
+                notes=body,
+                draft=bool(r.draft),
+                latest=r.id == latest,
+                immutable=bool(r.raw_data.get("immutable", False)),
+                assets=tuple(
+                    AssetFact(a["name"], int(a["size"]), _digest(a.get("digest")))
+                    for a in r.raw_data.get("assets", [])
+                    if a.get("state", "uploaded") == "uploaded"
+                ),
+                url=r.html_url or "",
+            )
+        return found
+
+    def repo_facts(self) -> RepoFacts:
+        repo = self._client_repo()
+
+        def get() -> RepoFacts:
+            repo._requester  # noqa: B018 - the lazy repository makes its requester on demand
+            headers, data = repo._requester.requestJsonAndCheck("GET", repo.url)
+            lower = {k.lower(): v for k, v in headers.items()}
+            permissions = data.get("permissions") or {}
+            return RepoFacts(
+                full_name=str(data["full_name"]),
+                default_branch=str(data.get("default_branch") or ""),
+                can_push=bool(permissions.get("push")),
+                token_expires=lower.get("github-authentication-token-expiration"),
+                accepted_permissions=lower.get("x-accepted-github-permissions"),
+                scopes=lower.get("x-oauth-scopes"),
+            )
+
+        return self._call(f"reading {self.repository}", get)
+
+    def download_asset(self, tag: str, name: str, dest: Path) -> None:
+        release = self._find(tag)
+        asset = next((a for a in release.raw_data.get("assets", []) if a["name"] == name), None)
+        if asset is None:
+            raise GitHubError(f"{tag} has no asset {name} on GitHub", status=404)
+        url = str(asset["url"])
+
+        def fetch() -> None:
+            import requests
+
+            headers = {
+                "Accept": "application/octet-stream",
+                "Authorization": f"Bearer {self._token}",
+                "User-Agent": "rcflow",
+            }
+            # requests drops the Authorization header when the redirect leaves the API host
+            # (GitHub serves asset bytes from another domain).
+            with requests.get(url, headers=headers, stream=True, timeout=self.timeout) as answer:
+                if answer.status_code >= 400:
+                    from github import GithubException
+
+                    raise GithubException(answer.status_code, {}, dict(answer.headers))
+                with dest.open("wb") as fh:
+                    for block in answer.iter_content(1 << 20):
+                        fh.write(block)
+
+        self._call(f"downloading {name} from {tag}", fetch)
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def create_release(
+        self, tag: str, title: str, notes: str, *, prerelease: bool, draft: bool = False
+    ) -> None:
+        repo = self._client_repo()
+        self._call(
+            f"creating the release {tag}",
+            lambda: repo.create_git_release(
+                tag,
+                name=title,
+                message=notes,
+                draft=draft,
+                prerelease=prerelease,
+                make_latest="false",  # a final becomes latest when it is published, not before
+            ),
+            landed=lambda: tag in self.releases(),
+        )
+
+    def upload_asset(self, tag: str, path: Path, name: str) -> None:
+        release = self._find(tag)
+        for asset in release.raw_data.get("assets", []):
+            if asset["name"] == name and asset.get("state") != "uploaded":
+                # An upload cut off midway leaves a "starter" asset that blocks the name.
+                self._delete_asset(int(asset["id"]), name)
+        digest = _sha256(path)
+
+        def landed() -> bool:
+            fact = self.releases()[tag].asset(name)
+            return fact is not None and fact.sha256 in (digest, None)
+
+        self._call(
+            f"uploading {name} to {tag}",
+            lambda: release.upload_asset(
+                str(path), name=name, content_type="application/octet-stream"
+            ),
+            landed=landed,
+        )
+
+    def _delete_asset(self, asset_id: int, name: str) -> None:
+        repo = self._client_repo()
+        url = f"{repo.url}/releases/assets/{asset_id}"
+        self._call(
+            f"removing the unfinished upload {name}",
+            lambda: repo._requester.requestJsonAndCheck("DELETE", url),
+        )
+
+    def publish_release(self, tag: str, *, latest: bool) -> None:
+        release = self._find(tag)
+        self._call(
+            f"publishing {tag}",
+            lambda: release.update_release(
+                release.title or tag,
+                release.body or "",
+                draft=False,
+                prerelease=bool(release.prerelease),
+                make_latest="true" if latest else "false",
+            ),
+        )
+
+    def set_latest(self, tag: str) -> None:
+        release = self._find(tag)
+        self._call(
+            f"making {tag} the latest release",
+            lambda: release.update_release(
+                release.title or tag,
+                release.body or "",
+                draft=False,
+                prerelease=False,
+                make_latest="true",
+            ),
+        )
+
+    def retract_release(self, tag: str, note: str) -> None:
+        release = self._find(tag)
+        body = release.body or ""
+        if body.startswith(RETRACTED_MARKER):
+            return
+        self._call(
+            f"retracting {tag}",
+            lambda: release.update_release(
+                release.title or tag,
+                f"{RETRACTED_MARKER}\n> [!WARNING]\n> {note}\n\n{body}",
+                draft=False,
+                prerelease=True,
+                make_latest="false",
+            ),
+        )
+
+    def delete_release(self, tag: str) -> None:
+        try:
+            release = self._find(tag)
+        except GitHubError as exc:
+            if exc.status == 404:
+                return
+            raise
+        self._call(
+            f"deleting the release {tag}",
+            release.delete_release,
+            landed=lambda: tag not in self.releases(),
+        )
+
+
+# -- error handling ------------------------------------------------------------------------
+
+
+def _digest(value: object) -> str | None:
+    if isinstance(value, str) and value.startswith("sha256:"):
+        return value.removeprefix("sha256:")
+    return None
+
+
+def _headers(exc: Any) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (exc.headers or {}).items()}
+
+
+def _message(exc: Any) -> str:
+    data = exc.data if isinstance(exc.data, dict) else {}
+    return str(data.get("message") or exc.message or "")
+
+
+def _backoff(attempt: int) -> float:
+    """1, 2, 4, 8 … seconds (at most 30), each with ±50% jitter so racing runs spread out."""
+    base: float = min(30.0, 2.0 ** (attempt - 1))
+    return base * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not cryptography
+
+
+def _transient_wait(
+    status: int, headers: Mapping[str, str], message: str, attempt: int
+) -> float | None:
+    """Seconds to wait before retrying, or None when the failure will not go away by itself."""
+    if status >= 500 or status == 0:
+        return _backoff(attempt)
+    if status not in (403, 429):
+        return None
+    if "retry-after" in headers:
+        try:
+            return max(float(headers["retry-after"]), 0.0)
+        except ValueError:
+            try:
+                return max(
+                    parsedate_to_datetime(headers["retry-after"]).timestamp() - time.time(), 0.0
+                )
+            except (TypeError, ValueError):
+                return _backoff(attempt)
+    if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
+        try:
+            return max(float(headers["x-ratelimit-reset"]) - time.time(), 0.0) + 1.0
+        except ValueError:
+            return _backoff(attempt)
+    if status == 429 or "rate limit" in message.lower():
+        # GitHub: without a header, wait at least a minute before retrying a secondary limit.
+        return max(60.0, _backoff(attempt))
+    return None
+
+
+def _explain(
+    what: str, status: int, headers: Mapping[str, str], data: object, forge: GitHubForge
+) -> RcflowError:
+    body = data if isinstance(data, dict) else {}
+    message = str(body.get("message") or "").strip()
+    repo = forge.repository
+    if status == 401:
+        return GitHubError(
+            f"GitHub refused the token while {what} (401 {message or 'Bad credentials'}): "
+            "it is wrong, revoked or expired",
+            status=status,
+            hint="set GITHUB_TOKEN or GH_TOKEN to a valid token",
+        )
+    if status == 403:
+        needs = headers.get("x-accepted-github-permissions")
+        need = f": the token needs {needs.replace('=', ': ')}" if needs else ""
+        return GitHubError(
+            f"GitHub denied {what} (403 {message or 'Forbidden'}){need}",
+            status=status,
+            hint="grant the permission to the token (in a workflow: `permissions:`), then resume",
+        )
+    if status == 404:
+        return GitHubError(
+            f"GitHub has no {repo}, or the token cannot see it, while {what} (404)",
+            status=status,
+            hint="check github_repository and the remote URL; a private repository needs a "
+            "token with access to it",
+        )
+    if status == 422:
+        details = []
+        for e in body.get("errors") or []:
+            if isinstance(e, dict):
+                details.append(
+                    str(e.get("message") or f"{e.get('field', '')} {e.get('code', '')}".strip())
+                )
+            else:
+                details.append(str(e))
+        detail = f": {'; '.join(details)}" if details else ""
+        if any("already_exists" in d for d in details):
+            return ConflictError(f"GitHub already has it while {what} (422 {message}{detail})")
+        return GitHubError(
+            f"GitHub rejected {what} (422 {message or 'Unprocessable'}{detail})", status=status
+        )
+    return GitHubError(f"GitHub failed while {what} ({status} {message or 'error'})", status=status)
+
+
+@contextmanager
+def scratch_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="rcflow-assets-") as name:
+        yield Path(name)
