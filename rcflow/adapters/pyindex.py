@@ -1,0 +1,514 @@
+"""Python package indexes: publish each dist file exactly once, decided by asking the index.
+
+`publish` reads what the index already holds for the project (the simple API: PEP 691 JSON when
+the index offers it, else PEP 503 HTML with `#sha256=` fragments; a file listed without a hash is
+downloaded and hashed), skips files that are there with the same sha256, refuses — before
+uploading anything — when a file is there with another sha256 (a published file is never replaced
+and never re-cut as `.postN`), uploads the missing ones through the legacy upload API (the
+multipart `:action=file_upload` form twine sends), then verifies every file's sha256 as the index
+reports it.
+
+Credentials: the password or API token comes from an environment variable, `RCFLOW_INDEX_PASSWORD`
+unless the caller names another; the username from `RCFLOW_INDEX_USERNAME`, default `__token__`
+(PyPI's username for API tokens). They are sent to the upload URL, and to the simple API only when
+it answers 401 and lives on the same scheme://host:port as the upload URL.
+
+Errors: `IndexAccessError` (a `BlockedError`: credentials missing or refused), `PackageIndexError`
+(an `EffectError`: transport failures and unexpected answers), `ConflictError` (a file already on
+the index with other bytes), `UsageError` (a path that is not a readable wheel or sdist). Messages
+are one line and never contain the password.
+"""
+
+from __future__ import annotations
+
+import email
+import email.message
+import email.policy
+import hashlib
+import json
+import re
+import tarfile
+import time
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+
+from rcflow.errors import BlockedError, ConflictError, EffectError, UsageError
+
+if TYPE_CHECKING:
+    import requests
+
+PASSWORD_ENV = "RCFLOW_INDEX_PASSWORD"  # noqa: S105 - a variable name, not a password
+USERNAME_ENV = "RCFLOW_INDEX_USERNAME"
+TOKEN_USERNAME = "__token__"  # noqa: S105 - PyPI's fixed username for API tokens
+
+_SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+_ACCEPT = f"{_SIMPLE_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+
+
+class PackageIndexError(EffectError):
+    """An index request failed or answered something rcflow cannot accept."""
+
+
+class IndexAccessError(BlockedError):
+    """The index wants credentials that are missing, or refused the ones given."""
+
+
+def normalize(name: str) -> str:
+    """PEP 503 project name normalization: runs of `-_.` become `-`, lower case."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# --- dist files ------------------------------------------------------------------------------
+
+# Core metadata fields the upload form carries besides the required ones (twine's names).
+_SINGLE_FIELDS = {
+    "Summary": "summary",
+    "Home-page": "home_page",
+    "Download-URL": "download_url",
+    "Author": "author",
+    "Author-email": "author_email",
+    "Maintainer": "maintainer",
+    "Maintainer-email": "maintainer_email",
+    "License": "license",
+    "License-Expression": "license_expression",
+    "Keywords": "keywords",
+    "Requires-Python": "requires_python",
+    "Description-Content-Type": "description_content_type",
+}
+_MULTI_FIELDS = {
+    "Classifier": "classifiers",
+    "Requires-Dist": "requires_dist",
+    "Provides-Dist": "provides_dist",
+    "Obsoletes-Dist": "obsoletes_dist",
+    "Requires-External": "requires_external",
+    "Project-URL": "project_urls",
+    "Provides-Extra": "provides_extras",
+    "Platform": "platform",
+    "Supported-Platform": "supported_platform",
+    "Dynamic": "dynamic",
+    "License-File": "license_files",
+}
+
+
+@dataclass(frozen=True)
+class DistFile:
+    """A wheel or sdist with the metadata its upload needs, read from the file itself."""
+
+    path: Path
+    name: str
+    version: str
+    filetype: Literal["bdist_wheel", "sdist"]
+    pyversion: str  # the wheel's python tag ("py3"), "source" for an sdist
+    metadata_version: str
+    sha256: str
+    extra_fields: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+    @property
+    def project(self) -> str:
+        return normalize(self.name)
+
+    @classmethod
+    def read(cls, path: Path) -> DistFile:
+        """Read METADATA (wheel) or PKG-INFO (sdist); UsageError if it is neither."""
+        name = path.name
+        try:
+            if name.endswith(".whl"):
+                parts = name[: -len(".whl")].split("-")
+                if len(parts) not in (5, 6):
+                    raise UsageError(f"{path}: not a wheel file name")
+                filetype: Literal["bdist_wheel", "sdist"] = "bdist_wheel"
+                pyversion = parts[-3]
+                raw = _wheel_metadata(path)
+            elif name.endswith((".tar.gz", ".zip")):
+                filetype, pyversion = "sdist", "source"
+                raw = _sdist_metadata(path)
+            else:
+                raise UsageError(f"{path}: not a wheel (.whl) or sdist (.tar.gz, .zip)")
+        except (OSError, zipfile.BadZipFile, tarfile.TarError) as exc:
+            raise UsageError(f"{path}: cannot read ({type(exc).__name__})") from None
+        message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        required = [message.get(key) for key in ("Metadata-Version", "Name", "Version")]
+        if not all(required):
+            raise UsageError(f"{path}: metadata lacks Metadata-Version, Name or Version")
+        metadata_version, project, version = (str(value) for value in required)
+        if not normalize(name).startswith(normalize(project) + "-"):
+            raise UsageError(f"{path}: the file name does not match the project {project!r}")
+        return cls(
+            path=path,
+            name=project,
+            version=version,
+            filetype=filetype,
+            pyversion=pyversion,
+            metadata_version=metadata_version,
+            sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+            extra_fields=_form_fields(message),
+        )
+
+
+def _wheel_metadata(path: Path) -> bytes:
+    with zipfile.ZipFile(path) as archive:
+        found = [n for n in archive.namelist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)]
+        if len(found) != 1:
+            raise UsageError(f"{path}: expected one *.dist-info/METADATA, found {len(found)}")
+        return archive.read(found[0])
+
+
+def _sdist_metadata(path: Path) -> bytes:
+    """The top directory's PKG-INFO (sdists may carry others, e.g. in an egg-info dir)."""
+    if path.name.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            found = [n for n in archive.namelist() if re.fullmatch(r"[^/]+/PKG-INFO", n)]
+            if len(found) == 1:
+                return archive.read(found[0])
+    else:
+        with tarfile.open(path, "r:gz") as archive:
+            members = [m for m in archive.getmembers() if re.fullmatch(r"[^/]+/PKG-INFO", m.name)]
+            handle = archive.extractfile(members[0]) if len(members) == 1 else None
+            if handle is not None:
+                return handle.read()
+    raise UsageError(f"{path}: no PKG-INFO in the sdist's top directory")
+
+
+def _form_fields(message: email.message.Message) -> tuple[tuple[str, str], ...]:
+    fields: list[tuple[str, str]] = []
+    for header, value in message.items():
+        key = _SINGLE_FIELDS.get(header) or _MULTI_FIELDS.get(header)
+        if key:
+            fields.append((key, str(value)))
+    body = message.get_payload()
+    description = message.get("Description") or (body if isinstance(body, str) else "")
+    if description.strip():
+        fields.append(("description", str(description)))
+    return tuple(fields)
+
+
+# --- the index client ------------------------------------------------------------------------
+
+
+class _Links(HTMLParser):
+    """The `<a href>`s of a PEP 503 project page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.hrefs.append(href)
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    """A file the index lists: its URL, and its sha256 when the listing gives one."""
+
+    url: str
+    sha256: str | None
+
+
+def parse_project_page(content_type: str, body: bytes, page_url: str) -> dict[str, IndexFile]:
+    """Filename → IndexFile, from a PEP 691 JSON or PEP 503 HTML project page."""
+    files: dict[str, IndexFile] = {}
+    if content_type.split(";")[0].strip() == _SIMPLE_JSON:
+        for entry in json.loads(body).get("files", []):
+            digest = (entry.get("hashes") or {}).get("sha256")
+            url = urljoin(page_url, entry["url"])
+            files[entry["filename"]] = IndexFile(url, digest)
+        return files
+    links = _Links()
+    links.feed(body.decode("utf-8", errors="replace"))
+    for href in links.hrefs:
+        url, fragment = urldefrag(urljoin(page_url, href))
+        algorithm, _, value = fragment.partition("=")
+        filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        files[filename] = IndexFile(url, value if algorithm == "sha256" and value else None)
+    return files
+
+
+class PackageIndex:
+    """One index: where uploads go, where its simple API is, and who uploads."""
+
+    def __init__(
+        self,
+        upload_url: str,
+        simple_url: str,
+        username: str = TOKEN_USERNAME,
+        password: str | None = None,
+        *,
+        password_source: str = PASSWORD_ENV,
+        timeout: float = 120.0,
+    ) -> None:
+        for url in (upload_url, simple_url):
+            parts = urlsplit(url)
+            local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+            if parts.scheme != "https" and not (parts.scheme == "http" and local):
+                raise UsageError(f"index URL {url!r}: https only (plain http on loopback)")
+        self.upload_url = upload_url
+        self.simple_url = simple_url.rstrip("/") + "/"
+        self.username = username
+        self.password_source = password_source
+        self.timeout = timeout
+        self._password = password
+        self._session: requests.Session | None = None
+        self._reads_need_auth = False
+
+    def __repr__(self) -> str:
+        return f"PackageIndex({self.upload_url!r}, {self.simple_url!r}, {self.username!r})"
+
+    @classmethod
+    def from_env(
+        cls,
+        upload_url: str,
+        simple_url: str,
+        env: Mapping[str, str],
+        *,
+        password_env: str = PASSWORD_ENV,
+        username_env: str = USERNAME_ENV,
+    ) -> PackageIndex:
+        """The index with credentials from the environment (no password: anonymous)."""
+        return cls(
+            upload_url,
+            simple_url,
+            env.get(username_env) or TOKEN_USERNAME,
+            env.get(password_env) or None,
+            password_source=password_env,
+        )
+
+    def files(self, project: str) -> dict[str, str]:
+        """Filename → sha256 of every file the index holds for project (any version).
+
+        Skip-existing is decided per file name, and file names carry the version, so no version
+        filter is needed (nor PEP 440 parsing to apply one).
+        """
+        page_url = urljoin(self.simple_url, normalize(project) + "/")
+        response = self._get(page_url, {"Accept": _ACCEPT})
+        if response.status_code == 404:
+            return {}
+        self._expect(response, (200,), f"list {normalize(project)}")
+        listed = parse_project_page(
+            response.headers.get("Content-Type", ""), response.content, response.url
+        )
+        return {name: f.sha256 or self._hash_download(name, f.url) for name, f in listed.items()}
+
+    def upload(self, dist: DistFile) -> Literal["uploaded", "exists"]:
+        """Upload one file; "exists" when the index says it already has that file name."""
+        fields: list[tuple[str, str]] = [
+            (":action", "file_upload"),
+            ("protocol_version", "1"),
+            ("name", dist.name),
+            ("version", dist.version),
+            ("filetype", dist.filetype),
+            ("pyversion", dist.pyversion),
+            ("metadata_version", dist.metadata_version),
+            ("sha256_digest", dist.sha256),
+            *dist.extra_fields,
+        ]
+        with dist.path.open("rb") as content:
+            response = self._post(fields, (dist.filename, content))
+        if response.status_code in (200, 201):
+            return "uploaded"
+        # pypiserver answers 409; PyPI 400 "File already exists" (the text is its documented API).
+        if response.status_code == 409 or (
+            response.status_code == 400 and "already exist" in _reason(response).lower()
+        ):
+            return "exists"
+        self._expect(response, (), f"upload {dist.filename}")
+        raise AssertionError("unreachable")  # _expect raised
+
+    def can_upload(self) -> None:
+        """Prove the credentials may upload, uploading nothing.
+
+        An upload form without a file: indexes authenticate before they validate the form
+        (pypiserver: 401/403, then 400 "Missing 'content'"; PyPI: 403, then 400), so 400 means
+        the credentials were accepted. It cannot prove per-project rights (a PyPI token scoped
+        to another project passes here and fails at the upload).
+        """
+        response = self._post([(":action", "file_upload"), ("protocol_version", "1")], None)
+        if response.status_code not in (200, 201, 400):
+            self._expect(response, (), "check the upload credentials")
+
+    # HTTP.
+
+    def _post(
+        self, fields: Sequence[tuple[str, str]], content: tuple[str, object] | None
+    ) -> requests.Response:
+        parts: list[tuple[str, tuple[str | None, object]]] = [(k, (None, v)) for k, v in fields]
+        if content is not None:
+            parts.append(("content", (content[0], content[1])))
+        return self._request("POST", self.upload_url, files=parts, authenticate=True)
+
+    def _get(self, url: str, headers: Mapping[str, str]) -> requests.Response:
+        """GET, with credentials only once the index asked for them (and only to its own host)."""
+        same_origin = self._same_origin(url)
+        known = self._reads_need_auth and same_origin
+        response = self._request("GET", url, headers=headers, authenticate=known)
+        if response.status_code == 401 and same_origin and not known:
+            self._reads_need_auth = True
+            response = self._request("GET", url, headers=headers, authenticate=True)
+        return response
+
+    def _same_origin(self, url: str) -> bool:
+        ours, theirs = urlsplit(self.upload_url), urlsplit(url)
+        return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        files: object = None,
+        authenticate: bool,
+    ) -> requests.Response:
+        import requests  # lazily: only publishing needs HTTP (DESIGN §13)
+
+        if self._session is None:
+            self._session = requests.Session()
+            self._session.headers["User-Agent"] = "rcflow"
+            self._session.trust_env = False  # no ~/.netrc credentials sent to indexes
+        auth = None
+        if authenticate and self._password is not None:
+            auth = (self.username, self._password)
+        try:
+            return self._session.request(
+                method,
+                url,
+                headers=dict(headers or {}),
+                files=files,  # type: ignore[arg-type]
+                auth=auth,
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            host = urlsplit(url).netloc
+            raise PackageIndexError(f"{host}: {method} failed: {type(exc).__name__}") from None
+
+    def _hash_download(self, filename: str, url: str) -> str:
+        """The sha256 of a file the listing gave no hash for: download it and hash it."""
+        response = self._get(url, {})
+        self._expect(response, (200,), f"download {filename}")
+        return hashlib.sha256(response.content).hexdigest()
+
+    def _expect(self, response: requests.Response, ok: tuple[int, ...], what: str) -> None:
+        status = response.status_code
+        if status in ok:
+            return
+        host = urlsplit(response.url or self.upload_url).netloc
+        if status in (401, 403):
+            if self._password is None:
+                raise IndexAccessError(
+                    f"{host} needs credentials to {what} (HTTP {status}); none were given",
+                    hint=f"set {self.password_source} (and {USERNAME_ENV} unless it is a token)",
+                )
+            raise IndexAccessError(
+                f"{host} refused the credentials from {self.password_source} "
+                f"(user {self.username}) to {what} (HTTP {status})",
+                hint=f"check {self.password_source}, and that the account may upload",
+            )
+        raise PackageIndexError(f"{host}: could not {what}: HTTP {status} {_reason(response)}")
+
+
+def _reason(response: requests.Response) -> str:
+    """The index's own words, one line (PyPI: in the status line; pypiserver: in the body)."""
+    text = response.reason or ""
+    if response.text and len(response.text) < 2000 and "<" not in response.text:
+        text = f"{text} {response.text}"
+    return " ".join(text.split())[:200]
+
+
+# --- publishing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What publishing did with one file: skipped (already there, same bytes) or uploaded."""
+
+    target: str
+    action: Literal["skipped", "uploaded"]
+    sha256: str
+
+    def describe(self) -> str:
+        verb = "already on the index" if self.action == "skipped" else "uploaded"
+        return f"{self.target} {verb} (sha256 {self.sha256[:12]}…)"
+
+
+def publish(
+    index: PackageIndex,
+    paths: Sequence[Path],
+    *,
+    verify_timeout: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Outcome]:
+    """Upload what the index lacks, skip what it has, refuse what it has with other bytes.
+
+    Every conflict is found before the first upload, so a conflict changes nothing. Verification
+    polls for up to `verify_timeout` seconds: PyPI's simple pages are served from a CDN that can
+    lag a few seconds behind an upload.
+    """
+    dists = [DistFile.read(path) for path in paths]
+    names = [d.filename for d in dists]
+    if len(set(names)) != len(names):
+        raise UsageError("the same file name is listed twice: " + ", ".join(sorted(names)))
+    on_index = {project: index.files(project) for project in {d.project for d in dists}}
+    conflicts = [
+        _conflict(d, on_index[d.project][d.filename])
+        for d in dists
+        if on_index[d.project].get(d.filename, d.sha256) != d.sha256
+    ]
+    if conflicts:
+        raise ConflictError("; ".join(conflicts), hint=_CONFLICT_HINT, untouched=True)
+    outcomes: list[Outcome] = []
+    for dist in dists:
+        if dist.filename in on_index[dist.project]:
+            outcomes.append(Outcome(dist.filename, "skipped", dist.sha256))
+            continue
+        if index.upload(dist) == "exists":
+            # Someone uploaded it since we looked: fine if it is the same file.
+            found = index.files(dist.project).get(dist.filename)
+            if found != dist.sha256:
+                raise ConflictError(_conflict(dist, found or "unknown"), hint=_CONFLICT_HINT)
+            outcomes.append(Outcome(dist.filename, "skipped", dist.sha256))
+            continue
+        outcomes.append(Outcome(dist.filename, "uploaded", dist.sha256))
+    _verify(index, dists, verify_timeout, sleep)
+    return outcomes
+
+
+_CONFLICT_HINT = "a published file is never replaced: release a new version instead"
+
+
+def _conflict(dist: DistFile, found: str) -> str:
+    return f"the index has {dist.filename} with sha256 {found}, not {dist.sha256}"
+
+
+def _verify(
+    index: PackageIndex,
+    dists: Sequence[DistFile],
+    timeout: float,
+    sleep: Callable[[float], None],
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = {project: index.files(project) for project in {d.project for d in dists}}
+        missing = []
+        for dist in dists:
+            found = listed[dist.project].get(dist.filename)
+            if found is None:
+                missing.append(dist.filename)
+            elif found != dist.sha256:
+                raise ConflictError(_conflict(dist, found), hint=_CONFLICT_HINT)
+        if not missing:
+            return
+        if time.monotonic() >= deadline:
+            raise PackageIndexError(
+                f"uploaded but not listed by the index after {timeout:.0f}s: {', '.join(missing)}"
+            )
+        sleep(1.0)
