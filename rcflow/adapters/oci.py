@@ -14,7 +14,7 @@ Credentials for a registry host, first match wins (`credentials_for`):
 1. `RCFLOW_REGISTRY_<HOST>_USERNAME` / `RCFLOW_REGISTRY_<HOST>_PASSWORD`, where `<HOST>` is the
    registry host upper-cased with every character outside A-Z and 0-9 replaced by `_`
    (`ghcr.io` → `RCFLOW_REGISTRY_GHCR_IO_PASSWORD`,
-   `127.0.0.1:5000` → `RCFLOW_REGISTRY_127_0_0_1_5000_PASSWORD`);
+   `127.0.0.1:5000` → `RCFLOW_REGISTRY_127_0_0_1_5000_PASSWORD`; Docker Hub is `DOCKER_IO`);
 2. `RCFLOW_REGISTRY_USERNAME` / `RCFLOW_REGISTRY_PASSWORD`, for every registry;
 3. for `ghcr.io` only: `GITHUB_TOKEN` (username `GITHUB_ACTOR`; GHCR checks only the token);
 4. the docker config (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`): the `auths`
@@ -164,7 +164,11 @@ ANONYMOUS = Credentials()
 
 
 def host_env_prefix(host: str) -> str:
-    """`ghcr.io` → `RCFLOW_REGISTRY_GHCR_IO` (the per-host variable names' prefix)."""
+    """`ghcr.io` → `RCFLOW_REGISTRY_GHCR_IO` (the per-host variable names' prefix).
+
+    Docker Hub is `DOCKER_IO`, the name users write, not its API host registry-1.docker.io.
+    """
+    host = "docker.io" if _canonical_host(host) == DOCKER_HUB else host
     return "RCFLOW_REGISTRY_" + re.sub(r"[^A-Z0-9]", "_", host.upper())
 
 

@@ -294,9 +294,13 @@ class PackageIndex:
         if response.status_code == 404:
             return {}
         self._expect(response, (200,), f"list {normalize(project)}")
-        listed = parse_project_page(
-            response.headers.get("Content-Type", ""), response.content, response.url
-        )
+        try:
+            listed = parse_project_page(
+                response.headers.get("Content-Type", ""), response.content, response.url
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            host = urlsplit(page_url).netloc
+            raise PackageIndexError(f"{host}: unreadable project page for {project}") from None
         return {name: f.sha256 or self._hash_download(name, f.url) for name, f in listed.items()}
 
     def upload(self, dist: DistFile) -> Literal["uploaded", "exists"]:

@@ -161,6 +161,8 @@ def test_credentials_order(tmp_path: Path) -> None:
     assert credentials_for("registry.example.com", {}, config).password == "p"
     assert credentials_for("idp.example.com", {}, config).identity_token == "refresh-me"
     assert credentials_for("quay.io", {}, config) == ANONYMOUS
+    hub_env = {"RCFLOW_REGISTRY_DOCKER_IO_PASSWORD": "hub-env-pw"}
+    assert credentials_for("docker.io", hub_env, config).password == "hub-env-pw"
     # The docker config is found through HOME (or DOCKER_CONFIG) when no path is given.
     assert credentials_for("ghcr.io", {"DOCKER_CONFIG": str(tmp_path)}).password == "cfg-pw"
     # Secrets never show in a repr (logs, tracebacks).
