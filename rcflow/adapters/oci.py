@@ -338,16 +338,14 @@ class Registry:
         method: str,
         repo: str,
         actions: Actions,
-        path_or_url: str,
+        path: str,
         headers: Mapping[str, str],
         data: bytes | None = None,
     ) -> requests.Response:
         """Send once with what auth we know; on 401 learn the challenge and send once more."""
         if not _REPOSITORY_RE.fullmatch(repo):
             raise UsageError(f"invalid repository name {repo!r}")
-        url = path_or_url
-        if "://" not in url:
-            url = f"{self.base_url}/v2/{repo}/{path_or_url}"
+        url = f"{self.base_url}/v2/{repo}/{path}"
         scope = f"repository:{repo}:{','.join(actions)}"
         for fresh in (False, True):
             auth = self._authorization(scope, repo, actions, fresh=fresh)
