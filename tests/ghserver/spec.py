@@ -209,7 +209,7 @@ def describe(error: BaseException) -> str:
     cause = error.__cause__
     schema_errors = getattr(cause, "schema_errors", None) or getattr(error, "schema_errors", None)
     if schema_errors:
-        parts = [f"{e.message} at {e.json_path}" for e in schema_errors]
+        parts = [f"{_short(e.message, e.instance)} at {e.json_path}" for e in schema_errors]
         text = f"{type(error).__name__}: " + "; ".join(parts)
     elif cause is not None:
         text = f"{type(error).__name__}: {cause}"
@@ -217,6 +217,16 @@ def describe(error: BaseException) -> str:
         text = f"{type(error).__name__}: {error}"
     text = " ".join(text.split())
     return text if len(text) <= 400 else text[:397] + "..."
+
+
+def _short(message: str, instance: Any) -> str:
+    """jsonschema puts the whole offending value in its message; keep it short."""
+    text = repr(instance)
+    if len(text) > 60 and text in message:
+        message = message.replace(
+            text, text[:40] + "…}" if text.startswith("{") else text[:40] + "…"
+        )
+    return message
 
 
 _spec: Spec | None = None
