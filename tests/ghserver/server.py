@@ -120,8 +120,8 @@ class Asset:
 class Release:
     id: int
     tag_name: str
-    name: str
-    body: str
+    name: str | None
+    body: str | None
     draft: bool
     prerelease: bool
     target_commitish: str
@@ -778,7 +778,8 @@ class GitHubServer:
         errors = self._spec.validate_request(
             op, canonical, params, checked_query, headers, raw, validated_type
         )
-        self.validation_seconds += time.perf_counter() - started
+        with self._lock:
+            self.validation_seconds += time.perf_counter() - started
         for error in errors:
             self._mismatch(f"{op.op_id} request {method} {path}: {error}")
 
@@ -816,7 +817,8 @@ class GitHubServer:
         errors = self._spec.validate_response(
             op, canonical, call.params, call.query, reply.status, content_type, data, reply.headers
         )
-        self.validation_seconds += time.perf_counter() - started
+        with self._lock:
+            self.validation_seconds += time.perf_counter() - started
         for error in errors:
             self._mismatch(
                 f"{op.op_id} response {reply.status} to {call.method} {call.path}: {error}"
@@ -1020,12 +1022,8 @@ class GitHubServer:
             events_url=f"{api}/issues/{i.number}/events",
             html_url=f"{self.root}/{self.full_name}/issues/{i.number}",
             labels=[self._label_json(name) for name in i.labels],
+            state_reason=i.state_reason,
         )
-        # Nullable and optional; openapi-schema-validator refuses null for a nullable enum
-        # unless null is in the enum, so an unset reason is left out rather than sent as null.
-        d.pop("state_reason", None)
-        if i.state_reason is not None:
-            d["state_reason"] = i.state_reason
         return d
 
     def _label_json(self, name: str) -> dict[str, Any]:
@@ -1171,8 +1169,8 @@ class GitHubServer:
         self,
         *,
         tag_name: str,
-        name: str,
-        body: str,
+        name: str | None,
+        body: str | None,
         draft: bool,
         prerelease: bool,
         target: str,
@@ -1257,8 +1255,8 @@ class GitHubServer:
         body = call.json()
         release = self._new_release(
             tag_name=body["tag_name"],
-            name=body.get("name") or body["tag_name"],
-            body=body.get("body") or "",
+            name=body.get("name"),  # GitHub answers null for a release created without one
+            body=body.get("body"),
             draft=bool(body.get("draft", False)),
             prerelease=bool(body.get("prerelease", False)),
             target=body.get("target_commitish") or self.default_branch,

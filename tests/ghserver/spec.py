@@ -233,10 +233,35 @@ _spec: Spec | None = None
 _spec_lock = threading.Lock()
 
 
+def allow_null_in_nullable_enums(node: Any) -> int:
+    """Add None to the enum of every `nullable: true` schema that has one; return the count.
+
+    OpenAPI 3.0 says `nullable: true` allows null; openapi-schema-validator applies `enum` on
+    its own, so null fails `enum` unless listed. GitHub's description relies on the former
+    reading (check runs in progress have `conclusion: null`, open issues `state_reason: null`),
+    so the loaded copy lists null explicitly. The committed subset stays as GitHub wrote it.
+    """
+    changed = 0
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            enum = item.get("enum")
+            if item.get("nullable") is True and isinstance(enum, list) and None not in enum:
+                enum.append(None)
+                changed += 1
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return changed
+
+
 def load_spec() -> Spec:
     """The process-wide Spec (built on first use, ~0.2 s)."""
     global _spec
     with _spec_lock:
         if _spec is None:
-            _spec = Spec(json.loads(SUBSET.read_text(encoding="utf-8")))
+            document = json.loads(SUBSET.read_text(encoding="utf-8"))
+            allow_null_in_nullable_enums(document)
+            _spec = Spec(document)
         return _spec

@@ -425,3 +425,57 @@ def test_authenticated_user(github_server: GitHubServer) -> None:
         "GITHUB_TOKEN": github_server.token,
         "RCFLOW_GITHUB_API_URL": github_server.base_url,
     }
+
+
+# -- actions, checks, statuses (phase 2) ----------------------------------------------------
+
+
+def test_workflow_dispatch_and_runs(github_server: GitHubServer) -> None:
+    wf_id = github_server.add_workflow(".github/workflows/release.yml", "release")
+    repo = gh(github_server).get_repo("acme/app")
+    workflow = repo.get_workflow("release.yml")
+    assert workflow.id == wf_id and workflow.path == ".github/workflows/release.yml"
+    assert workflow.create_dispatch("main", {"version": "1.4.0"}, throw=True) is True
+    details = workflow.create_dispatch("main", throw=True, return_run_details=True)
+    assert not isinstance(details, bool)
+    runs = list(workflow.get_runs(event="workflow_dispatch"))
+    assert [r.id for r in runs] == [details.id, runs[1].id]
+    assert runs[0].status == "queued" and runs[0].head_sha == github_server.branches["main"]
+    assert github_server.runs[runs[1].id].inputs == {"version": "1.4.0"}
+    github_server.set_run(details.id, status="completed", conclusion="success")
+    run = repo.get_workflow_run(details.id)
+    assert (run.status, run.conclusion) == ("completed", "success")
+    assert repo.get_workflow_runs(status="success").totalCount == 1
+    with pytest.raises(GithubException) as caught:
+        workflow.create_dispatch("no-such-branch", throw=True)
+    assert caught.value.status == 422
+    github_server.token_permissions["actions"] = "read"
+    r = api(
+        github_server,
+        "POST",
+        f"/repos/acme/app/actions/workflows/{wf_id}/dispatches",
+        json={"ref": "main"},
+    )
+    assert r.status_code == 403 and r.headers["x-accepted-github-permissions"] == "actions=write"
+
+
+def test_check_runs_and_commit_statuses(github_server: GitHubServer) -> None:
+    sha = github_server.branches["main"]
+    github_server.add_check_run(sha, "tests")
+    github_server.add_check_run(sha, "lint", status="in_progress", conclusion=None)
+    github_server.add_status(sha, "ci/build", "pending")
+    github_server.add_status(sha, "ci/build", "success")
+    github_server.add_status(sha, "ci/docs", "success")
+    commit = gh(github_server, lazy=True).get_repo("acme/app").get_commit(sha)
+    checks = {c.name: (c.status, c.conclusion) for c in commit.get_check_runs()}
+    assert checks == {"tests": ("completed", "success"), "lint": ("in_progress", None)}
+    combined = commit.get_combined_status()
+    assert combined.state == "success" and combined.total_count == 2
+    statuses = api(github_server, "GET", f"/repos/acme/app/commits/{sha}/statuses").json()
+    assert [(s["context"], s["state"]) for s in statuses] == [
+        ("ci/docs", "success"),
+        ("ci/build", "success"),
+        ("ci/build", "pending"),
+    ]
+    github_server.add_status(sha, "ci/docs", "failure")
+    assert commit.get_combined_status().state == "failure"
