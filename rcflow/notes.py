@@ -30,6 +30,7 @@ def render_notes(
         TEMPLATE,
         {
             "version": str(version),
+            "final": str(version.base),
             "tag": tag,
             "previous_tag": previous_tag or "",
             "prerelease": prerelease,

@@ -412,11 +412,6 @@ def _setup(root: Path, found: Mapping[str, Any], options: InitOptions) -> _Setup
     )
 
 
-def _effective_forge(forge: str) -> str:
-    """The forge this rcflow can use: a planned one ("github") falls back to "local"."""
-    return forge if forge in config.FORGES else "local"
-
-
 def _validation_install(found: Mapping[str, Any], validations: Sequence[tuple[str, str]]) -> str:
     """What the workflows install before the validations run: the project, and pytest if used."""
     if not validations:
@@ -433,8 +428,7 @@ def _context(found: Mapping[str, Any], options: InitOptions, setup: _Setup) -> d
     return {
         "rcflow_version": options.rcflow_version,
         "python_version": options.python_version,
-        "forge": _effective_forge(setup.forge),
-        "requested_forge": setup.forge,
+        "forge": setup.forge,
         "github_repo": found.get("github_repo") or "",
         "branch": setup.branch,
         "tag_prefix": setup.tag_prefix,
@@ -510,15 +504,10 @@ def next_steps(found: Mapping[str, Any], options: InitOptions) -> list[str]:
         "Tags pushed with GITHUB_TOKEN do not start other workflows (GitHub's rule against "
         "recursive runs): run rcflow-validate.yml by dispatch, as rcflow does, not on: push: tags.",
     ]
-    if _effective_forge(forge) == "github":
+    if forge == "github":
         lines.append(
             "GitHub releases are published with the same token (contents: write); no setting "
             "has to allow it."
-        )
-    elif forge == "github":
-        lines.append(
-            f'forge = "github" is not available in rcflow {options.rcflow_version} yet: '
-            f'{config.CONFIG_FILE} says forge = "local" (tags and the ledger, no GitHub releases).'
         )
     lines += [
         f"Try it: gh workflow run release.yml --ref {branch} -f step=status",

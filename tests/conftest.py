@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ghserver.fixtures import github_server, make_github_server  # noqa: F401
 from typer.testing import CliRunner
 
 from rcflow import commands
@@ -35,7 +36,14 @@ GIT_WRITES = (
     "revert",
     "reset_keep",
 )
-FORGE_WRITES = ("create_release", "retract_release", "delete_release")
+FORGE_WRITES = (
+    "create_release",
+    "upload_asset",
+    "publish_release",
+    "set_latest",
+    "retract_release",
+    "delete_release",
+)
 
 
 @pytest.fixture(autouse=True)

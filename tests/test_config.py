@@ -7,7 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rcflow.config import (
+    AssetsConfig,
     Config,
+    HooksConfig,
     ValidationConfig,
     VersionFileConfig,
     load_config,
@@ -46,7 +48,7 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
         rc_token="rc",
         branch=None,
         remote="origin",
-        forge="local",
+        forge=None,  # chosen from the remote
         rc_in_files=False,
         changelog=None,
         lease_ttl=900.0,
@@ -217,14 +219,67 @@ def test_tool_rcflow_must_be_a_table(tmp_path: Path) -> None:
     assert config_error(tmp_path) == "pyproject.toml: [tool.rcflow] must be a table, got a string"
 
 
-def test_forge_github_not_yet(tmp_path: Path) -> None:
-    write(tmp_path, "rcflow.toml", "forge = 'github'\n")
-    assert config_error(tmp_path) == "rcflow.toml: forge 'github' is not available yet"
+def test_forge_github_and_its_settings(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "rcflow.toml",
+        "forge = 'github'\ngithub_api_url = 'https://ghe.example.com/api/v3/'\n"
+        "github_repository = 'acme/app'\n",
+    )
+    config = load_config(tmp_path)
+    assert (config.forge, config.github_api_url, config.github_repository) == (
+        "github",
+        "https://ghe.example.com/api/v3",
+        "acme/app",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "github_api_url = 'ghe.example.com'",
+            "github_api_url: 'ghe.example.com' is not an http(s) URL",
+        ),
+        ("github_repository = 'app'", "github_repository: 'app' is not owner/repo"),
+        ("[assets]\nbuild = 'make'", 'assets.files: required (globs such as ["dist/*"])'),
+        ("[assets]\nfiles = []", "assets.files: must name at least one glob"),
+        (
+            "[assets]\nfiles = ['../x']",
+            "assets.files[0]: '../x' must stay inside the repository (no '..')",
+        ),
+        ("[assets]\nfiles = ['dist/*']\nbuild = ' '", "assets.build: must not be empty"),
+        ("[assets]\nfiles = ['dist/*']\nsign = true", "unknown key 'assets.sign'"),
+        ("assets = 'dist/*'", "assets: expected a table ([assets]), got a string"),
+        ("[hooks]\nafter_release = 'x'", "unknown key 'hooks.after_release'"),
+        ("[hooks]\nafter_promote = ''", "hooks.after_promote: must not be empty"),
+        ("[hooks]\nafter_promote = 1", "hooks.after_promote: expected a string, got an integer"),
+        ("[hooks]\ntimeout = '5 min'", "hooks.timeout: not a duration: '5 min' (use 90s, 10m, 1h)"),
+    ],
+)
+def test_github_assets_and_hooks_errors(tmp_path: Path, text: str, message: str) -> None:
+    write(tmp_path, "rcflow.toml", text + "\n")
+    assert config_error(tmp_path) == f"rcflow.toml: {message}"
+
+
+def test_assets_and_hooks(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "rcflow.toml",
+        "[assets]\nfiles = ['dist/*', 'docs/*.pdf']\nbuild = 'make dist'\ntimeout = '10m'\n"
+        "[hooks]\nafter_promote = 'twine upload dist/*'\nafter_rollback = './yank.sh'\n",
+    )
+    config = load_config(tmp_path)
+    assert config.assets == AssetsConfig(("dist/*", "docs/*.pdf"), "make dist", 600.0)
+    assert config.hooks == HooksConfig("twine upload dist/*", "./yank.sh", 1800.0)
+    assert config.hooks.command("after_rollback") == "./yank.sh"
 
 
 def test_forge_unknown(tmp_path: Path) -> None:
     write(tmp_path, "rcflow.toml", "forge = 'gitlab'\n")
-    assert config_error(tmp_path) == "rcflow.toml: forge 'gitlab' is unknown (allowed: 'local')"
+    assert config_error(tmp_path) == (
+        "rcflow.toml: forge 'gitlab' is unknown (allowed: 'local', 'github')"
+    )
 
 
 # --- durations ------------------------------------------------------------------------------------

@@ -157,7 +157,7 @@ class Case:
     options: scaffold.InitOptions
     origin: str | None = None
     tests: bool = True
-    github_supported: bool = False  # pretend the GitHub forge has landed in rcflow.config
+    forge: str = "local"  # what rcflow.toml should say
 
 
 CASES = [
@@ -168,9 +168,10 @@ CASES = [
         tests=False,
     ),
     Case(
-        "github-detected-not-yet-supported",
+        "github-detected",
         scaffold.InitOptions(tag_prefix="release-"),
         origin="git@github.com:acme/demo.git",
+        forge="github",
     ),
     Case(
         "github-forge-two-validations-nested-branch",
@@ -182,7 +183,7 @@ CASES = [
             python_version="3.13",
         ),
         origin="https://github.com/acme/demo.git",
-        github_supported=True,
+        forge="github",
     ),
 ]
 
@@ -192,8 +193,6 @@ def rendered(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Case, Path, list[scaffold.FileToWrite]]]:
     case: Case = request.param
-    if case.github_supported:
-        monkeypatch.setattr(config, "FORGES", ("local", "github"))
     root = make_repo(tmp_path / "repo", origin=case.origin, tests=case.tests)
     files = scaffold.plan_init(root, case.options)
     write_all(root, files)
@@ -219,20 +218,19 @@ def test_rendered_config_loads_and_says_what_was_asked(
 ) -> None:
     case, root, _files = rendered
     text = (root / "rcflow.toml").read_text(encoding="utf-8")
-    if case.github_supported:
-        # config.py still refuses "github" as a planned forge; only the text can be checked.
-        assert 'forge = "github"' in text
-        return
+    assert f'forge = "{case.forge}"' in text
     loaded = config.load_config(root)
     assert loaded.source == "rcflow.toml"
     assert loaded.tag_prefix == case.options.tag_prefix
     assert loaded.branch == (case.options.branch or "main")
-    assert loaded.forge == "local"
+    assert loaded.forge == case.forge
     assert [f.path for f in loaded.version_files] == ["pyproject.toml"]
     expected = [("tests", "pytest -q")] if case.tests else []
+    if case.options.validate:
+        expected = list(case.options.validate)
     assert [(v.name, v.run) for v in loaded.validations] == expected
     if case.origin:
-        assert '# forge = "github"' in text and "acme/demo" in text
+        assert '# github_repository = "acme/demo"' in text
 
 
 def test_workflows_pin_every_action_and_never_expand_expressions_in_scripts(
@@ -268,7 +266,7 @@ def test_the_release_job_asks_only_for_contents_write(
     assert "persist-credentials: false" in validate
     assert "cancel-in-progress: false" in release
     assert "ref: refs/tags/${{ inputs.tag }}" in validate
-    assert ("GITHUB_TOKEN: ${{ github.token }}" in release) == case.github_supported
+    assert ("GITHUB_TOKEN: ${{ github.token }}" in release) == (case.forge == "github")
     install = next(s for s in steps(release) if s.name.startswith("Install rcflow"))
     assert install.run is not None
     assert f'"rcflow=={__version__}"' in install.run

@@ -174,6 +174,9 @@ def publish_release(
     """
     rel = s.releases.get(tag)
     if rel is not None and not rel.draft:
+        if not prerelease and not rel.latest and not ledger.has(s.ledger, "promoted", tag):
+            # Published, but the run stopped before it became latest.
+            return [PublishRelease(tag, latest=True)]
         return []
     effects: list[Effect] = []
     if rel is None:

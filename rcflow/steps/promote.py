@@ -75,14 +75,18 @@ def _finish(
     effects: list[Effect] = []
     if tag not in s.remote_tags:
         effects.append(PushTag(s.remote, tag))
-    notes = _notes(s, config, release, version, tag, rc_tag)
+    event = decision(s, "promoting", tag)
+    # The notes were decided with the promotion: a resumed run publishes the same text even when
+    # the final tag now hides the commits it was made from.
+    notes = str(event.data.get("notes") or "") if event else ""
+    notes = notes or _notes(s, config, release, version, tag, rc_tag)
     effects += publish_release(
         s, config, tag, str(version), notes, prerelease=False, carry_from=rc_tag
     )
     if not event_done(s, "promoted", tag):
         data = {"version": str(version), "rc": rc_tag, "sha": s.tag_commit(tag)}
         effects.append(RecordEvent("promoted", tag, data))
-    effects += pending_hooks(s, config, decision(s, "promoting", tag), tag)
+    effects += pending_hooks(s, config, event, tag)
     return effects
 
 
@@ -186,8 +190,13 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
     # The decision comes first, so an interrupted promotion is recognised and finished, not
     # mistaken for a final tag someone made by hand.
     hooks = ["after_promote"] if config.hooks.after_promote else []
+    notes = _notes(s, config, release, target, tag, latest.tag)
     effects: list[Effect] = [
-        RecordEvent("promoting", tag, {"rc": latest.tag, "sha": latest.sha, "hooks": hooks})
+        RecordEvent(
+            "promoting",
+            tag,
+            {"rc": latest.tag, "sha": latest.sha, "hooks": hooks, "notes": notes},
+        )
     ]
     if not config.rc_in_files:
         effects.append(CreateTag(tag, latest.sha, message))
@@ -228,7 +237,7 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
         config,
         tag,
         str(target),
-        _notes(s, config, release, target, tag, latest.tag),
+        notes,
         prerelease=False,
         carry_from=latest.tag,
     )

@@ -149,12 +149,19 @@ def test_promote_tags_exactly_the_rc_commit_and_publishes(make_project: Any) -> 
         "rc": RC,
         "sha": sha,
     }
-    assert forge_release(p, FINAL) == {
+    release = forge_release(p, FINAL)
+    assert release is not None
+    assert {k: release[k] for k in ("tag", "title", "prerelease", "draft")} == {
         "tag": FINAL,
         "title": "1.4.0",
-        "notes": f"Promoted from {RC}.",
         "prerelease": False,
+        "draft": False,
     }
+    # The notes: the commits up to the RC, grouped by type, and where the final came from.
+    assert release["notes"].startswith("### Added\n\n- add a feature (")
+    assert release["notes"].endswith(f"Promoted from {RC} ({sha[:7]}).\n")
+    latest = p.root / ".git" / "rcflow" / "forge" / "latest"
+    assert latest.read_text().strip() == FINAL
     status = p.status()
     assert (status["state"], status["version"], status["tag"]) == ("released", "1.4.0", FINAL)
 

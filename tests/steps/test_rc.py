@@ -115,10 +115,14 @@ def test_rc_tags_pushes_publishes_and_records(project: Project) -> None:
         "tag": "v1.4.0-rc.1",
         "title": "1.4.0-rc.1",
         "prerelease": True,
+        "draft": False,
+        # Grouped by conventional-commit type; the chore (the bump itself) is left out.
         "notes": (
-            f"{bump[:7]} chore(release): bump version to 1.4.0\n{feat[:7]} feat: add a feature"
+            "Release candidate **v1.4.0-rc.1** of 1.4.0: not for production until it is "
+            f"promoted.\n\n### Added\n\n- add a feature ({feat[:7]})\n"
         ),
     }
+    assert not (project.root / ".git" / "rcflow" / "forge" / "latest").exists()  # never latest
 
     assert project.kinds() == ["bumped", "rc_tagged"]
     (tagged,) = events(project, "rc_tagged")
@@ -149,7 +153,8 @@ def test_rc_through_run_step_reports_each_effect(project: Project) -> None:
     assert [(a.effect.describe(), a.outcome) for a in result.applied] == [
         (f"create annotated tag v1.4.0-rc.1 on {bump[:7]}", "done"),
         ("push tag v1.4.0-rc.1 to origin", "done"),
-        ("publish the prerelease v1.4.0-rc.1 on the forge", "done"),
+        ("create the draft release v1.4.0-rc.1 on the forge", "done"),
+        ("publish the release v1.4.0-rc.1", "done"),
         ("record rc_tagged v1.4.0-rc.1 in the ledger", "done"),
     ]
     assert result.release.state.value == "candidate"
@@ -480,7 +485,7 @@ def crash_and_resume(make_project: MakeProject, **kw: Any) -> list[str]:
 
 def test_crash_after_every_write_then_resume(make_project: MakeProject) -> None:
     crashed = crash_and_resume(make_project)
-    # lease (3 writes), tag, push, release, event (3), lease release (3)
+    # lease (3 writes), tag, push, draft, publish, event (3), lease release (3)
     assert crashed == [
         "commit_tree",
         "push",
@@ -488,6 +493,7 @@ def test_crash_after_every_write_then_resume(make_project: MakeProject) -> None:
         "create_tag",
         "push",
         "create_release",
+        "publish_release",
         "commit_tree",
         "push",
         "update_ref",
@@ -500,7 +506,7 @@ def test_crash_after_every_write_then_resume(make_project: MakeProject) -> None:
 def test_crash_after_every_write_then_resume_rc_in_files(make_project: MakeProject) -> None:
     crashed = crash_and_resume(make_project, config=RC_IN_FILES)
     assert crashed[3:7] == ["write_files", "commit", "push", "create_tag"]
-    assert len(crashed) == 15
+    assert len(crashed) == 16  # the rc-in-files commit and its push, then as above
 
 
 HARD_CRASH = textwrap.dedent(
