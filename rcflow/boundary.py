@@ -53,6 +53,9 @@ def output(opts: Options) -> Output:
     from rcflow.output import Output
 
     out = Output(json_mode=opts.json)
+    # Before anything else is printed: a token that came from a step's `env:` rather than a
+    # secret is not masked by the runner on its own.
+    out.mask(os.environ.get(name, "") for name in ("GITHUB_TOKEN", "GH_TOKEN"))
 
     def alert(message: str, blockers: list[str], state: str | None, resume: str | None) -> None:
         send_alert(opts, out, message, blockers, state, resume)

@@ -43,7 +43,7 @@ def escape(text: str) -> str:
 
 def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, Any]:
     """The status as data: the JSON document, and what the human view is drawn from."""
-    from rcflow.states import State, candidate_state
+    from rcflow.states import State, candidate_state, forge_drift
 
     prefix, token = config.tag_prefix, config.rc_token
     latest = release.latest
@@ -84,6 +84,7 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, A
                 # passed every required validation, not merely "a validate run finished"
                 "validated": candidate_state(c, config) is State.VALIDATED,
                 "completed": c.completed,
+                "release": _release_view(snap, c.tag),
                 "validations": [
                     {
                         "name": r.name,
@@ -100,10 +101,43 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, A
         ],
         "withdrawn": sorted(release.withdrawn_tags),
         "retracted": sorted(release.retracted),
+        "forge": {
+            "name": snap.forge,
+            "error": snap.forge_error,
+            "release": _release_view(snap, tag) if tag else None,
+            "drift": list(forge_drift(snap, release, config)),
+        },
         "lease": None
         if lease is None or lease.expires < snap.now
         else {"holder": lease.describe(), "expires": lease.expires},
     }
+
+
+def _release_view(snap: Snapshot, tag: str) -> dict[str, Any] | None:
+    rel = snap.releases.get(tag)
+    if rel is None:
+        return None
+    return {
+        "draft": rel.draft,
+        "prerelease": rel.prerelease,
+        "latest": rel.latest,
+        "retracted": rel.retracted,
+        "assets": [a.name for a in rel.assets],
+        "url": rel.url or None,
+    }
+
+
+def _release_words(rel: Mapping[str, Any] | None) -> str:
+    if rel is None:
+        return "no release"
+    what = "draft" if rel["draft"] else ("prerelease" if rel["prerelease"] else "release")
+    if rel["retracted"]:
+        what = "retracted release"
+    if rel["latest"]:
+        what += ", latest"
+    if rel["assets"]:
+        what += f", {len(rel['assets'])} asset(s)"
+    return what
 
 
 def step_view(result: StepResult, config: Config) -> dict[str, Any]:
@@ -156,6 +190,19 @@ class Output:
         return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
     # -- documents -------------------------------------------------------------------------
+
+    def mask(self, secrets: Iterable[str]) -> None:
+        """Inside GitHub Actions, have the runner hide these values in every later log line.
+
+        Written to stderr: with --json stdout carries one document, and the runner reads
+        workflow commands from both streams.
+        """
+        if self.env.get("GITHUB_ACTIONS") != "true":
+            return
+        for secret in secrets:
+            if secret and "\n" not in secret:
+                sys.stderr.write(f"::add-mask::{secret}\n")
+        sys.stderr.flush()
 
     def document(self, doc: Mapping[str, Any]) -> None:
         if self.silent:
@@ -366,13 +413,26 @@ class Output:
                 if c["local"] and c["remote"]
                 else ("on " + view["remote"] if c["remote"] else "only here")
             )
-            p(f"  {escape(c['tag'])} at {c['sha'][:7]} ({escape(where)})")
+            p(
+                f"  {escape(c['tag'])} at {c['sha'][:7]} ({escape(where)}; "
+                f"{escape(_release_words(c['release']))})"
+            )
             for r in c["validations"]:
                 mark = "[green]passed[/]" if r["passed"] else "[red]failed[/]"
                 req = "" if r["required"] else " (optional)"
                 p(f"    {escape(r['name'])}: {mark}{req} {escape(r['time'])}")
         sync = "in sync" if view["in_sync"] else "[yellow]out of sync[/]"
         p(f"Remote:       {escape(view['remote'])} ({sync})")
+        forge = view["forge"]
+        if forge["error"]:
+            p(f"Forge:        {forge['name']} ([yellow]cannot be read[/]: {escape(forge['error'])})")
+        elif view["tag"] and not view["candidates"]:
+            words = _release_words(forge["release"])
+            p(f"Forge:        {forge['name']} ({escape(view['tag'])}: {escape(words)})")
+        else:
+            p(f"Forge:        {forge['name']}")
+        for drift in forge["drift"]:
+            p(f"[yellow]![/] {escape(drift)}")
         if view["lease"]:
             p(f"Lease:        held by {escape(view['lease']['holder'])}")
         for problem in view["problems"]:

@@ -236,3 +236,33 @@ def classify(s: Snapshot, config: Config) -> Release:
         if any("promotion of" in p for p in problems)
         else NEXT[state],
     )
+
+
+def forge_drift(s: Snapshot, release: Release, config: Config) -> tuple[str, ...]:
+    """Where the forge and git disagree: what a person would fix by hand, or a re-run finishes.
+
+    The local forge lives in one clone's git dir (another clone has none of its records), so
+    only a shared forge can drift from the shared tags.
+    """
+    if s.forge == "local" or s.forge_error is not None:
+        return ()
+    found: list[str] = []
+    recorded = {e.key: e.kind for e in s.ledger if e.kind in ("rc_tagged", "promoted")}
+    for tag in sorted(recorded):
+        if tag in s.remote_tags and tag not in s.releases:
+            step = "rc" if recorded[tag] == "rc_tagged" else "promote"
+            found.append(f"tag {tag} has no release on {s.forge}: `rcflow {step}` publishes it")
+    lease = ledger.current_lease(s.ledger)
+    busy = lease is not None and lease.expires > s.now
+    for tag, rel in sorted(s.releases.items()):
+        if parse_tag(tag, tag_prefix=config.tag_prefix, rc_token=config.rc_token) is None:
+            continue  # not one of this release line's tags
+        if rel.draft:
+            if not busy:
+                found.append(
+                    f"a draft release {tag} was left behind on {s.forge}: re-run the step "
+                    "that made it, or delete the draft"
+                )
+        elif tag not in s.remote_tags and tag not in release.retracted:
+            found.append(f"release {tag} on {s.forge} has no tag {tag} on {s.remote}")
+    return tuple(found)

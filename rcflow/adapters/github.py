@@ -236,7 +236,7 @@ class GitHubForge:
             body = r.body or ""
             found[r.tag_name] = ReleaseFact(
                 tag=r.tag_name,
-                title=r.title or "",
+                title=r.name or "",
                 prerelease=bool(r.prerelease),
                 retracted=body.startswith(RETRACTED_MARKER),
                 notes=body,
@@ -351,7 +351,7 @@ class GitHubForge:
         self._call(
             f"publishing {tag}",
             lambda: release.update_release(
-                release.title or tag,
+                release.name or tag,
                 release.body or "",
                 draft=False,
                 prerelease=bool(release.prerelease),
@@ -364,7 +364,7 @@ class GitHubForge:
         self._call(
             f"making {tag} the latest release",
             lambda: release.update_release(
-                release.title or tag,
+                release.name or tag,
                 release.body or "",
                 draft=False,
                 prerelease=False,
@@ -380,7 +380,7 @@ class GitHubForge:
         self._call(
             f"retracting {tag}",
             lambda: release.update_release(
-                release.title or tag,
+                release.name or tag,
                 f"{RETRACTED_MARKER}\n> [!WARNING]\n> {note}\n\n{body}",
                 draft=False,
                 prerelease=True,

@@ -1,0 +1,269 @@
+"""The GitHub forge adapter against the GitHub test server (held to GitHub's OpenAPI description).
+
+Every request below is validated by the server; a mismatch fails the test at teardown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ghserver import GitHubServer
+
+from rcflow.adapters.github import GitHubError, GitHubForge, github_repo, token_from_env, web_hosts
+from rcflow.errors import ConflictError
+from rcflow.forge import RETRACTED_MARKER
+
+
+def forge_for(server: GitHubServer, token: str | None = None, **kw: Any) -> GitHubForge:
+    forge = GitHubForge(
+        f"{server.owner}/{server.repo}",
+        server.token if token is None else token,
+        api_url=server.base_url,
+        **kw,
+    )
+    forge.sleep = lambda seconds: None  # the waits are recorded in forge.waits instead
+    return forge
+
+
+def payload(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def server(github_server: GitHubServer) -> GitHubServer:
+    github_server.tags = {"v1.3.0": "a" * 40, "v1.4.0-rc.1": "b" * 40, "v1.4.0": "b" * 40}
+    return github_server
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def test_releases_with_drafts_latest_and_asset_digests(
+    server: GitHubServer, tmp_path: Path
+) -> None:
+    forge = forge_for(server)
+    assert forge.releases() == {}
+    forge.create_release("v1.3.0", "1.3.0", "old", prerelease=False, draft=True)
+    forge.publish_release("v1.3.0", latest=True)
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "rc notes", prerelease=True, draft=True)
+    data = b"\x00\x01binary\xff" * 100
+    forge.upload_asset("v1.4.0-rc.1", payload(tmp_path, "app.tgz", data), "app-1.4.0.tgz")
+
+    releases = forge.releases()
+    assert sorted(releases) == ["v1.3.0", "v1.4.0-rc.1"]
+    old, rc = releases["v1.3.0"], releases["v1.4.0-rc.1"]
+    assert (old.draft, old.prerelease, old.latest, old.notes) == (False, False, True, "old")
+    assert (rc.draft, rc.prerelease, rc.latest, rc.title) == (True, True, False, "1.4.0-rc.1")
+    asset = rc.asset("app-1.4.0.tgz")
+    assert asset is not None
+    assert (asset.size, asset.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+
+    forge.publish_release("v1.4.0-rc.1", latest=False)
+    releases = forge.releases()
+    assert not releases["v1.4.0-rc.1"].draft and not releases["v1.4.0-rc.1"].latest
+    assert releases["v1.3.0"].latest  # a prerelease never takes latest
+
+    out = tmp_path / "downloaded"
+    forge.download_asset("v1.4.0-rc.1", "app-1.4.0.tgz", out)
+    assert out.read_bytes() == data
+
+
+def test_many_releases_are_paged_through(server: GitHubServer) -> None:
+    for n in range(1, 106):
+        server.add_release(f"v0.{n}.0")
+    assert len(forge_for(server).releases()) == 105
+    assert server.count("GET", r"/releases$") >= 2  # per_page 100: a second page
+
+
+def test_repo_facts_name_expiry_and_push(server: GitHubServer) -> None:
+    server.token_expires = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    facts = forge_for(server).repo_facts()
+    assert facts.full_name == "acme/app"
+    assert facts.default_branch == "main"
+    assert facts.can_push
+    assert facts.token_expires is not None and facts.token_expires.startswith("2026-12-01 12:00")
+
+
+def test_a_renamed_repository_is_followed_and_its_new_name_reported(server: GitHubServer) -> None:
+    forge_for(server).create_release("v1.3.0", "1.3.0", "", prerelease=False)
+    server.rename("new-org", "app")
+    forge = GitHubForge("acme/app", server.token, api_url=server.base_url)  # the old name
+    assert forge.repo_facts().full_name == "new-org/app"
+    assert list(forge.releases()) == ["v1.3.0"]
+
+
+# -- retraction and latest -------------------------------------------------------------------
+
+
+def test_retract_marks_prerelease_not_latest_and_previous_becomes_latest(
+    server: GitHubServer,
+) -> None:
+    forge = forge_for(server)
+    for tag in ("v1.3.0", "v1.4.0"):
+        forge.create_release(tag, tag[1:], f"notes {tag}", prerelease=False, draft=True)
+        forge.publish_release(tag, latest=True)
+    assert forge.releases()["v1.4.0"].latest
+
+    forge.retract_release("v1.4.0", "Retracted: broken wheel")
+    forge.retract_release("v1.4.0", "Retracted: again")  # one note only
+    forge.set_latest("v1.3.0")
+
+    releases = forge.releases()
+    final = releases["v1.4.0"]
+    assert final.retracted and final.prerelease and not final.latest
+    assert (
+        final.notes
+        == f"{RETRACTED_MARKER}\n> [!WARNING]\n> Retracted: broken wheel\n\nnotes v1.4.0"
+    )
+    assert releases["v1.3.0"].latest
+
+
+def test_delete_is_idempotent(server: GitHubServer) -> None:
+    forge = forge_for(server)
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True)
+    forge.delete_release("v1.4.0-rc.1")
+    forge.delete_release("v1.4.0-rc.1")
+    assert forge.releases() == {}
+    assert server.tag_commit("v1.4.0-rc.1") == "b" * 40  # deleting a release keeps its tag
+
+
+# -- resilience ------------------------------------------------------------------------------
+
+
+def test_502s_are_retried_with_growing_jittered_waits(server: GitHubServer) -> None:
+    forge = forge_for(server)
+    server.fail_server_error("GET", r"/releases$", times=3)
+    assert forge.releases() == {}
+    assert len(forge.waits) == 3
+    # 1 s, 2 s, 4 s, each within ±50 %
+    for wait, base in zip(forge.waits, (1, 2, 4), strict=True):
+        assert 0.5 * base <= wait <= 1.5 * base
+
+
+def test_secondary_rate_limit_honours_retry_after(server: GitHubServer) -> None:
+    forge = forge_for(server)
+    server.fail_secondary_rate_limit("POST", r"/releases$", retry_after=7)
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
+    assert forge.waits == [7.0]
+    assert len(forge.releases()) == 1
+
+
+def test_primary_rate_limit_waits_until_reset_or_gives_up(server: GitHubServer) -> None:
+    forge = forge_for(server)
+    server.fail_rate_limit("GET", r"/releases$", reset_in=3)
+    forge.releases()
+    assert len(forge.waits) == 1 and 2.0 <= forge.waits[0] <= 5.0
+
+    server.fail_rate_limit("GET", r"/releases$", reset_in=3600)
+    with pytest.raises(GitHubError, match=r"rate limit stops listing releases for \d+s"):
+        forge.releases()
+
+
+def test_a_dropped_connection_is_retried_and_makes_one_release(server: GitHubServer) -> None:
+    forge = forge_for(server)
+    server.drop_connection("POST", r"/releases$")
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
+    assert len(forge.releases()) == 1
+    assert server.count("POST", r"/releases$") == 2
+
+
+def test_giving_up_after_the_attempts(server: GitHubServer) -> None:
+    forge = forge_for(server, attempts=3)
+    server.fail_server_error("GET", r"/releases$", times=5)
+    with pytest.raises(GitHubError, match=r"GitHub failed while listing releases \(502 Server"):
+        forge.releases()
+    assert len(forge.waits) == 2
+
+
+# -- errors that will not go away ------------------------------------------------------------
+
+
+def test_bad_token_is_one_line_without_the_token(server: GitHubServer) -> None:
+    forge = forge_for(server, token="ghp_wrongwrongwrong")
+    with pytest.raises(GitHubError) as info:
+        forge.releases()
+    message = str(info.value.message)
+    assert message == (
+        "GitHub refused the token while listing releases (401 Bad credentials): "
+        "it is wrong, revoked or expired"
+    )
+    assert "ghp_wrong" not in message and "ghp_wrong" not in str(info.value.hint)
+    assert forge.waits == []  # a 401 is not retried
+
+
+def test_no_token(server: GitHubServer) -> None:
+    with pytest.raises(GitHubError, match="no GitHub token: set GITHUB_TOKEN or GH_TOKEN"):
+        GitHubForge("acme/app", None, api_url=server.base_url).releases()
+
+
+def test_missing_permission_names_it(server: GitHubServer) -> None:
+    server.token_permissions["contents"] = "read"
+    with pytest.raises(GitHubError) as info:
+        forge_for(server).create_release("v1.4.0-rc.1", "x", "", prerelease=True)
+    assert info.value.message == (
+        "GitHub denied creating the release v1.4.0-rc.1 "
+        "(403 Resource not accessible by integration): the token needs contents: write"
+    )
+
+
+def test_unknown_repository(server: GitHubServer) -> None:
+    forge = GitHubForge("acme/nope", server.token, api_url=server.base_url)
+    with pytest.raises(GitHubError, match=r"GitHub has no acme/nope, or the token cannot see it"):
+        forge.releases()
+
+
+def test_duplicate_asset_name_is_a_conflict(server: GitHubServer, tmp_path: Path) -> None:
+    forge = forge_for(server)
+    forge.create_release("v1.4.0-rc.1", "x", "", prerelease=True, draft=True)
+    forge.upload_asset("v1.4.0-rc.1", payload(tmp_path, "a", b"one"), "app.tgz")
+    with pytest.raises(ConflictError, match="already"):
+        forge.upload_asset("v1.4.0-rc.1", payload(tmp_path, "b", b"two"), "app.tgz")
+
+
+def test_an_immutable_release_refuses_new_assets(server: GitHubServer, tmp_path: Path) -> None:
+    server.immutable_releases = True
+    forge = forge_for(server)
+    forge.create_release("v1.4.0", "1.4.0", "", prerelease=False, draft=True)
+    forge.upload_asset("v1.4.0", payload(tmp_path, "a", b"one"), "app.tgz")
+    forge.publish_release("v1.4.0", latest=True)
+    assert forge.releases()["v1.4.0"].immutable
+    with pytest.raises(GitHubError, match="422"):
+        forge.upload_asset("v1.4.0", payload(tmp_path, "b", b"two"), "late.tgz")
+    assert len(server.refused) == 1
+
+
+# -- configuration helpers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://github.com/acme/app.git", "acme/app"),
+        ("https://x-access-token:abc@github.com/acme/app", "acme/app"),
+        ("git@github.com:acme/app.git", "acme/app"),
+        ("ssh://git@github.com/acme/app.git", "acme/app"),
+        ("https://gitlab.com/acme/app.git", None),
+        ("/srv/git/app.git", None),
+        ("git@ghe.example.com:acme/app.git", None),
+    ],
+)
+def test_github_repo_from_remote_url(url: str, expected: str | None) -> None:
+    assert github_repo(url) == expected
+
+
+def test_enterprise_hosts() -> None:
+    hosts = web_hosts("https://ghe.example.com/api/v3")
+    assert github_repo("git@ghe.example.com:acme/app.git", hosts) == "acme/app"
+    assert github_repo("https://github.com/acme/app", hosts) is None
+
+
+def test_token_from_env() -> None:
+    assert token_from_env({"GH_TOKEN": "b"}) == "b"
+    assert token_from_env({"GITHUB_TOKEN": "a", "GH_TOKEN": "b"}) == "a"
+    assert token_from_env({"GITHUB_TOKEN": ""}) is None
