@@ -122,7 +122,7 @@ def _release_view(snap: Snapshot, tag: str) -> dict[str, Any] | None:
         "prerelease": rel.prerelease,
         "latest": rel.latest,
         "retracted": rel.retracted,
-        "assets": [a.name for a in rel.assets],
+        "assets": sorted(a.name for a in rel.assets),
         "url": rel.url or None,
     }
 
@@ -425,7 +425,8 @@ class Output:
         p(f"Remote:       {escape(view['remote'])} ({sync})")
         forge = view["forge"]
         if forge["error"]:
-            p(f"Forge:        {forge['name']} ([yellow]cannot be read[/]: {escape(forge['error'])})")
+            error = escape(forge["error"])
+            p(f"Forge:        {forge['name']} ([yellow]cannot be read[/]: {error})")
         elif view["tag"] and not view["candidates"]:
             words = _release_words(forge["release"])
             p(f"Forge:        {forge['name']} ({escape(view['tag'])}: {escape(words)})")

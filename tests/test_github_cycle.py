@@ -1,0 +1,408 @@
+"""The release lifecycle on the GitHub forge, against the GitHub test server.
+
+Git is real (a bare origin on disk, which the server reads its tags from); GitHub is the test
+server, which validates every request and response against GitHub's OpenAPI description.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ghserver import GitHubServer
+
+from rcflow.steps.bump import BumpArgs
+from rcflow.steps.promote import PromoteArgs
+from rcflow.steps.rc import RcArgs
+from rcflow.steps.validate import ValidateArgs
+from tests.conftest import Project, git
+
+RC, FINAL = "v1.4.0-rc.1", "v1.4.0"
+WRITES = r"^(POST|PATCH|DELETE)$"
+# A build that is not reproducible: only carrying the RC's bytes over gives the final the same.
+BUILD = (
+    'mkdir -p dist && printf \'demo %s\\n\' "$RCFLOW_VERSION" > "dist/demo-$RCFLOW_PEP440.txt"'
+    " && head -c 2048 /dev/urandom > dist/demo.bin"
+)
+
+
+def config(server: GitHubServer, extra: str = "") -> str:
+    return (
+        'forge = "github"\n'
+        f'github_repository = "{server.owner}/{server.repo}"\n'
+        f'github_api_url = "{server.base_url}"\n'
+        f'[assets]\nfiles = ["dist/*"]\nbuild = {json.dumps(BUILD)}\n'
+        '[[validate]]\nname = "unit"\nrun = "true"\n' + extra
+    )
+
+
+Make = Callable[..., tuple[Project, GitHubServer]]
+
+
+@pytest.fixture
+def make_gh(
+    tmp_path: Path, make_github_server: Callable[..., GitHubServer], monkeypatch: pytest.MonkeyPatch
+) -> Make:
+    """A project whose forge is the GitHub test server, with 1.3.0 released there already."""
+    count = 0
+
+    def make(extra: str = "", *, immutable: bool = True) -> tuple[Project, GitHubServer]:
+        nonlocal count
+        count += 1
+        base = tmp_path / f"gh{count}"
+        base.mkdir()
+        server = make_github_server(git_dir=base / "origin.git")
+        server.immutable_releases = immutable
+        p = Project(base).create(config=config(server, extra))
+        server.add_release("v1.3.0", name="1.3.0", body="first release")
+        monkeypatch.setenv("GITHUB_TOKEN", server.token)
+        return p, server
+
+    return make
+
+
+def writes(server: GitHubServer) -> int:
+    return sum(1 for r in server.requests if re.match(WRITES, r.method))
+
+
+def release(server: GitHubServer, tag: str) -> Any:
+    found = server.release_by_tag(tag)
+    assert found is not None, f"no release {tag} on the server"
+    return found
+
+
+def assets(server: GitHubServer, tag: str) -> dict[str, bytes]:
+    return {a.name: a.data for a in release(server, tag).assets}
+
+
+def latest(p: Project) -> str | None:
+    forge = p.ctx().forge
+    return next((t for t, r in forge.releases().items() if r.latest), None)
+
+
+def validated(p: Project) -> None:
+    for step, args in (("bump", BumpArgs("auto")), ("rc", RcArgs()), ("validate", ValidateArgs())):
+        assert p.step(step, args).status == "applied", step
+
+
+# -- the whole cycle -------------------------------------------------------------------------
+
+
+def test_full_cycle_publishes_rc_then_final_with_the_same_bytes(make_gh: Make) -> None:
+    p, server = make_gh()
+
+    assert p.cli("bump", "auto").exit_code == 0
+    rc = p.cli("rc")
+    assert rc.exit_code == 0, rc.stderr
+
+    pre = release(server, RC)
+    assert (pre.draft, pre.prerelease, pre.name) == (False, True, "1.4.0-rc.1")
+    assert "### Added" in (pre.body or "") and "add a feature" in (pre.body or "")
+    rc_assets = assets(server, RC)
+    assert sorted(rc_assets) == ["SHA256SUMS", "demo-1.4.0rc1.txt", "demo.bin"]
+    assert rc_assets["demo-1.4.0rc1.txt"] == b"demo 1.4.0-rc.1\n"
+    sums = rc_assets["SHA256SUMS"].decode()
+    for name in ("demo-1.4.0rc1.txt", "demo.bin"):
+        assert f"{hashlib.sha256(rc_assets[name]).hexdigest()}  {name}\n" in sums
+    assert latest(p) == "v1.3.0"  # an RC never takes latest
+
+    refused = p.cli("promote")
+    assert refused.exit_code == 3 and "has not passed validation" in refused.stderr
+    assert p.cli("validate").exit_code == 0
+    promoted = p.cli("promote")
+    assert promoted.exit_code == 0, promoted.stderr
+
+    final = release(server, FINAL)
+    assert (final.draft, final.prerelease, final.name, final.immutable) == (
+        False,
+        False,
+        "1.4.0",
+        True,
+    )
+    assert f"Promoted from {RC}" in (final.body or "")
+    assert assets(server, FINAL) == rc_assets  # byte for byte, though the build is random
+    assert latest(p) == FINAL
+    assert server.tag_commit(FINAL) == server.tag_commit(RC) == p.remote_tags()[FINAL]
+    assert server.refused == []  # nothing was ever added to a published (immutable) release
+
+    before = writes(server)
+    for args in (("bump", "auto"), ("rc",), ("validate",), ("promote",)):
+        again = p.cli(*args)
+        assert again.exit_code == 0, (args, again.stderr)
+        assert "Already done" in again.stdout, (args, again.stdout)
+    assert writes(server) == before  # re-runs change nothing on GitHub
+
+    status = p.status()
+    assert status["forge"]["name"] == "github"
+    assert status["forge"]["release"]["latest"] is True
+    assert status["forge"]["release"]["assets"] == ["SHA256SUMS", "demo-1.4.0rc1.txt", "demo.bin"]
+    assert status["forge"]["drift"] == []
+    human = p.cli("status").stdout
+    assert "Forge:        github (v1.4.0: release, latest, 3 asset(s))" in human
+
+
+def test_a_cycle_without_assets_makes_plain_releases(make_gh: Make) -> None:
+    p, server = make_gh()
+    p.write("rcflow.toml", re.sub(r"\[assets\]\n.*\n.*\n", "", p.read("rcflow.toml")))
+    p.commit("chore: no assets")
+    p.push()
+    validated(p)
+    assert p.step("promote", PromoteArgs()).status == "applied"
+    assert assets(server, RC) == {} and assets(server, FINAL) == {}
+    assert latest(p) == FINAL
+
+
+# -- crashes ---------------------------------------------------------------------------------
+
+
+def _github_state(server: GitHubServer) -> dict[str, Any]:
+    """The releases as GitHub holds them, comparable between two servers (random build aside)."""
+    state = {}
+    for r in server.releases.values():
+        state[r.tag_name] = (
+            r.name,
+            r.body,
+            r.draft,
+            r.prerelease,
+            sorted(a.name for a in r.assets),
+        )
+    return state
+
+
+@pytest.mark.parametrize("step", ["rc", "promote"])
+def test_crash_at_every_write_then_resume_matches_an_uninterrupted_run(
+    make_gh: Make, step: str
+) -> None:
+    twin, twin_server = make_gh()
+    if step == "rc":
+        assert twin.step("bump", BumpArgs("auto")).status == "applied"
+    else:
+        validated(twin)
+    assert twin.step(step, RcArgs() if step == "rc" else PromoteArgs()).status == "applied"
+    expected = _github_state(twin_server)
+    expected_kinds = twin.kinds()
+
+    crashed = []
+    k = 0
+    while True:
+        p, server = make_gh()
+        if step == "rc":
+            assert p.step("bump", BumpArgs("auto")).status == "applied"
+        else:
+            validated(p)
+        ctx, failing = p.failing_ctx(after=k)
+        try:
+            p.step(step, RcArgs() if step == "rc" else PromoteArgs(), ctx=ctx)
+        except Exception as exc:
+            assert "injected failure" in str(exc), exc
+        if not failing.fired:
+            break
+        crashed.append(failing.failed_call)
+
+        rerun = p.cli(step)
+
+        assert rerun.exit_code == 0, (k, failing.failed_call, rerun.stderr)
+        # The twin's bodies name its own commits; compare everything else exactly.
+        got = _github_state(server)
+        assert {t: v[2:] for t, v in got.items()} == {t: v[2:] for t, v in expected.items()}
+        assert p.kinds() == expected_kinds, (k, failing.failed_call)
+        assert server.refused == []
+        if step == "promote":
+            assert assets(server, FINAL) == assets(server, RC)
+        k += 1
+        assert k < 40
+    forge_writes = {"create_release", "upload_asset", "publish_release"}
+    assert forge_writes <= set(crashed), crashed
+
+
+# -- a GitHub that fails ---------------------------------------------------------------------
+
+
+def test_transient_failures_and_rate_limits_are_retried(make_gh: Make) -> None:
+    p, server = make_gh()
+    validated(p)
+    server.fail_server_error("POST", r"/releases$", times=2)
+    server.fail_secondary_rate_limit("PATCH", r"/releases/\d+$", retry_after=1)
+    server.drop_connection("POST", r"/api/uploads/")
+    server.fail_rate_limit("GET", r"/releases/assets/\d+$", reset_in=1)
+    ctx = p.ctx()
+    waits: list[float] = []
+    ctx.forge.sleep = waits.append  # type: ignore[attr-defined]
+
+    result = p.step("promote", PromoteArgs(), ctx=ctx)
+
+    assert result.status == "applied"
+    assert len(waits) == 5
+    assert 1.0 in waits  # the Retry-After
+    assert assets(server, FINAL) == assets(server, RC)
+    assert sum(1 for r in server.releases.values() if r.tag_name == FINAL) == 1
+    assert latest(p) == FINAL
+
+
+def test_a_bad_token_refuses_before_anything_changes(
+    make_gh: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, server = make_gh()
+    assert p.cli("bump", "auto").exit_code == 0
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_not-the-token-123")
+    world, ledger, count = p.world(), p.ledger(), writes(server)
+
+    result = p.cli("rc")
+
+    assert result.exit_code == 3, result.stderr
+    assert "rc refused: the github forge cannot be read: nothing was changed" in result.stderr
+    assert "GitHub refused the token while listing releases (401 Bad credentials)" in result.stderr
+    assert "ghp_not-the-token" not in result.stderr + result.stdout
+    assert (p.world(), p.ledger(), writes(server)) == (world, ledger, count)
+    status = p.cli("status")
+    assert status.exit_code == 0
+    assert "Forge:        github (cannot be read: GitHub refused the token" in status.stdout
+
+
+def test_a_missing_permission_stops_with_the_fix_and_resumes(make_gh: Make) -> None:
+    p, server = make_gh()
+    assert p.cli("bump", "auto").exit_code == 0
+    server.token_permissions["contents"] = "read"
+
+    result = p.cli("rc")
+
+    assert result.exit_code == 1
+    assert "GitHub denied creating the release v1.4.0-rc.1 (403" in result.stderr
+    assert "the token needs contents: write" in result.stderr
+    assert "rcflow rc" in result.stderr  # how to resume
+    assert RC in p.remote_tags()  # the tag went out before the release failed
+
+    server.token_permissions["contents"] = "write"
+    assert p.cli("rc").exit_code == 0
+    assert sorted(assets(server, RC)) == ["SHA256SUMS", "demo-1.4.0rc1.txt", "demo.bin"]
+    status = p.status()
+    assert status["state"] == "candidate" and status["forge"]["drift"] == []
+
+
+# -- rollback --------------------------------------------------------------------------------
+
+
+def test_retract_a_release_makes_the_previous_latest_and_keeps_numbers(make_gh: Make) -> None:
+    p, server = make_gh()
+    validated(p)
+    assert p.cli("promote").exit_code == 0
+    assert latest(p) == FINAL
+
+    result = p.cli("rollback", "--reason", "broken wheel", "--delete-tag")
+
+    assert result.exit_code == 0, result.stderr
+    retracted = release(server, FINAL)
+    assert retracted.prerelease and not retracted.draft
+    assert (retracted.body or "").startswith("<!-- rcflow:retracted -->\n> [!WARNING]\n> Retracted")
+    assert latest(p) == "v1.3.0"
+    assert FINAL not in p.remote_tags() and FINAL not in p.local_tags()
+    status = p.status()
+    assert status["state"] == "retracted" and status["forge"]["drift"] == []
+    again = p.cli("rollback", FINAL)
+    assert again.exit_code == 0 and "already rolled back" in again.stdout
+    # The version stays used: the next bump goes past it, not back to it.
+    plan = p.cli("bump", "minor", "--dry-run", "--json")
+    assert plan.json()["plan"]["version"] == "1.5.0"
+
+
+def test_withdraw_an_rc_deletes_its_prerelease(make_gh: Make) -> None:
+    p, server = make_gh()
+    validated(p)
+    result = p.cli("rollback", "--reason", "bad build")
+    assert result.exit_code == 0, result.stderr
+    assert server.release_by_tag(RC) is None
+    assert RC not in p.remote_tags()
+
+
+# -- hooks -----------------------------------------------------------------------------------
+
+
+def test_hooks_run_once_and_a_failed_hook_is_resumed(make_gh: Make, tmp_path: Path) -> None:
+    log = tmp_path / "hooks.log"
+    flag = tmp_path / "hook-may-succeed"
+    hooks = (
+        "[hooks]\n"
+        f'after_promote = \'test -e "{flag}" && echo "promoted $RCFLOW_TAG $RCFLOW_PEP440 '
+        f'from $RCFLOW_RC_TAG" >> "{log}"\'\n'
+        f'after_rollback = \'echo "rolled back $RCFLOW_TAG to $RCFLOW_PREVIOUS_TAG" >> "{log}"\'\n'
+    )
+    p, _server = make_gh(hooks)
+    validated(p)
+
+    failed = p.cli("promote")
+    assert failed.exit_code == 1
+    assert "the after_promote hook failed (exit 1)" in failed.stderr
+    assert p.status()["state"] == "released"  # the release itself is done
+    assert not log.exists()
+
+    flag.touch()
+    assert p.cli("promote").exit_code == 0
+    assert p.cli("promote").exit_code == 0
+    assert log.read_text() == f"promoted {FINAL} 1.4.0 from {RC}\n"  # once
+
+    assert p.cli("rollback").exit_code == 0
+    assert p.cli("rollback", FINAL).exit_code == 0
+    assert log.read_text().splitlines()[1:] == [f"rolled back {FINAL} to v1.3.0"]
+    kinds = [(e["kind"], e["key"]) for e in p.ledger() if e["kind"].startswith("hook_")]
+    assert kinds == [
+        ("hook_failed", f"{FINAL}/after_promote"),
+        ("hook_succeeded", f"{FINAL}/after_promote"),
+        ("hook_succeeded", f"{FINAL}/after_rollback"),
+    ]
+
+
+def test_rehearsal_never_touches_github_nor_runs_hooks(make_gh: Make, tmp_path: Path) -> None:
+    marker = tmp_path / "hook-ran"
+    p, server = make_gh(f"[hooks]\nafter_promote = 'touch \"{marker}\"'\n")
+    before = len(server.requests)
+    result = p.cli("rehearse")
+    assert result.exit_code == 0, result.stderr
+    assert len(server.requests) == before
+    assert not marker.exists()
+
+
+# -- drift -----------------------------------------------------------------------------------
+
+
+def test_status_flags_drift_between_tags_and_releases(make_gh: Make) -> None:
+    p, server = make_gh()
+    validated(p)
+    assert p.status()["forge"]["drift"] == []
+
+    git(p.origin, "tag", "-d", RC)  # the RC's release is left without its tag
+    server.add_release("v1.5.0", draft=True)  # a draft someone's run left behind
+
+    drift = p.status()["forge"]["drift"]
+
+    assert drift == [
+        f"release {RC} on github has no tag {RC} on origin",
+        "a draft release v1.5.0 was left behind on github: re-run the step that made it, "
+        "or delete the draft",
+    ]
+    server.releases.pop(release(server, RC).id)
+    git(p.root, "push", "--quiet", "origin", f"refs/tags/{RC}")
+    drift = p.status()["forge"]["drift"]
+    assert drift[0] == f"tag {RC} has no release on github: `rcflow rc` publishes it"
+    human = p.cli("status").stdout
+    assert f"! tag {RC} has no release on github" in human
+
+
+# -- GitHub Actions --------------------------------------------------------------------------
+
+
+def test_tokens_are_masked_first_in_github_actions(
+    make_gh: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, server = make_gh()
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GH_TOKEN", "ghp_second-token")
+    result = p.run("status", env={"GITHUB_ACTIONS": "true"})
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(
+        f"::add-mask::{server.token}\n::add-mask::ghp_second-token\n"
+    ), result.stderr
