@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rcflow.errors import BlockedError, RcflowError, UsageError
 
@@ -72,47 +72,95 @@ def send_alert(
     state: str | None,
     resume: str | None,
 ) -> None:
-    """POST a failure to the configured webhook; a failed alert is a note, never a new error."""
+    """Tell people a step failed: the webhook, and the release line's GitHub issue.
+
+    A failed alert is a note, never a new error: the failure being reported matters more.
+    """
     from rcflow.adapters.git import Git
     from rcflow.config import load_config
 
     try:
         root, _ = Git.discover(opts.path or Path.cwd())
-        name = load_config(root).notify_webhook_env
+        config = load_config(root)
     except (RcflowError, OSError):
         return  # no repository or no valid config: nothing says where to send an alert
-    url = os.environ.get(name) if name else None
-    if not url:
+    lines = [f"rcflow failed: {message}", *(f"• {b}" for b in blockers)]
+    if state:
+        lines.append(f"state: {state}")
+    if resume:
+        lines.append(f"resume with: {resume}")
+    run_url = _run_url()
+    if run_url:
+        lines.append(run_url)
+    url = os.environ.get(config.notify_webhook_env) if config.notify_webhook_env else None
+    if url:
+        try:
+            from rcflow.adapters import notify
+
+            notify.post_json(
+                url,
+                {
+                    "text": "\n".join(lines),
+                    "rcflow": {
+                        "error": message,
+                        "blockers": blockers,
+                        "state": state,
+                        "resume": resume,
+                        "run_url": run_url,
+                    },
+                },
+            )
+        except Exception as exc:
+            out.note(f"could not send the alert ({type(exc).__name__})")
+    if config.notify_issue:
+        body = "\n".join(f"- {line}" for line in lines[1:])
+        _issue(opts, out, lambda forge, title: forge.report_issue(title, f"{message}\n\n{body}"))
+
+
+def resolve_alert(opts: Options, out: Output, step: str) -> None:
+    """A step that succeeded closes its release line's open issue, if there is one."""
+    _issue(
+        opts,
+        out,
+        lambda forge, title: forge.resolve_issue(
+            title, f"`rcflow {step}` succeeded" + (f": {_run_url()}" if _run_url() else ".")
+        ),
+        only_if_configured=True,
+    )
+
+
+def _run_url() -> str | None:
+    run = os.environ.get("GITHUB_RUN_ID")
+    repo = os.environ.get("GITHUB_REPOSITORY")
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+    return f"{server}/{repo}/actions/runs/{run}" if run and repo else None
+
+
+def _issue(
+    opts: Options,
+    out: Output,
+    act: Callable[[Any, str], object],
+    *,
+    only_if_configured: bool = False,
+) -> None:
+    """One issue per release line (1.4, 1.5 …) on the GitHub forge, titled by that line."""
+    from rcflow import context
+
+    try:
+        ctx = context.load_context(opts.path or Path.cwd())
+    except Exception:
+        return
+    if not ctx.config.notify_issue or ctx.forge.name != "github":
+        if ctx.config.notify_issue and not only_if_configured:
+            out.note("[notify] issue needs the github forge: no issue was opened")
         return
     try:
-        from rcflow.adapters import notify
-
-        lines = [f"rcflow failed: {message}", *(f"• {b}" for b in blockers)]
-        if state:
-            lines.append(f"state: {state}")
-        if resume:
-            lines.append(f"resume with: {resume}")
-        run = os.environ.get("GITHUB_RUN_ID")
-        repo = os.environ.get("GITHUB_REPOSITORY")
-        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
-        run_url = f"{server}/{repo}/actions/runs/{run}" if run and repo else None
-        if run_url:
-            lines.append(run_url)
-        notify.post_json(
-            url,
-            {
-                "text": "\n".join(lines),
-                "rcflow": {
-                    "error": message,
-                    "blockers": blockers,
-                    "state": state,
-                    "resume": resume,
-                    "run_url": run_url,
-                },
-            },
-        )
-    except Exception as exc:  # the failure being reported matters more than its alert
-        out.note(f"could not send the alert ({type(exc).__name__})")
+        _, release = context.status(ctx)
+        version = release.target or release.last_final
+        line = f"{version.major}.{version.minor}" if version else "next"
+        act(ctx.forge, f"rcflow: the {line} release is failing")
+    except Exception as exc:
+        out.note(f"could not update the alert issue ({type(exc).__name__})")
 
 
 def guard(opts: Options, out: Output, resume: str | None, fn: Callable[[], int]) -> int:

@@ -22,6 +22,7 @@ from rcflow.boundary import (
     github_outputs,
     guard,
     output,
+    resolve_alert,
     show_log,
     show_status,
 )
@@ -138,6 +139,8 @@ def _step(
             skip=tuple(skip or ()),
         )
         out.step_result(result, c.config, resume=resume)
+        if result.status in ("applied", "done") and c.config.notify_issue:
+            resolve_alert(opts, out, step)
         return int(ExitCode.FAILED if result.status in ("failed", "declined") else ExitCode.OK)
 
     raise typer.Exit(guard(opts, out, resume, go))

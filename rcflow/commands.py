@@ -10,19 +10,21 @@ import contextlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from rcflow.adapters.git import Git
 from rcflow.adapters.local_forge import LocalForge
 from rcflow.apply import Applied, Executor, LedgerWriter, Ports, acquire_lease, release_lease
 from rcflow.checks import Finding, stale_refs
 from rcflow.checks import git as git_checks
+from rcflow.checks import github as github_checks
 from rcflow.checks import versions as version_checks
 from rcflow.checks import workflows as workflow_checks
 from rcflow.config import Config
 from rcflow.context import Context, events, load_context, status
-from rcflow.effects import Effect, RecordEvent, WriteFile
+from rcflow.effects import DeleteRelease, DeleteTag, Effect, PushTag, RecordEvent, WriteFile
 from rcflow.errors import BlockedError, ConflictError, LeaseHeldError, RcflowError, UsageError
 from rcflow.ledger import current_lease, lease_is_live, pid_alive
 from rcflow.observe import observe
@@ -32,6 +34,7 @@ from rcflow.snapshot import Snapshot
 from rcflow.states import Release, classify
 from rcflow.steps import bump, promote, rc, rollback, validate
 from rcflow.validators.command import Outcome
+from rcflow.version import parse, tag_name
 
 __all__ = ["Context", "Hooks", "StepResult", "events", "load_context", "run_step", "status"]
 
@@ -240,11 +243,31 @@ def doctor(ctx: Context) -> list[Finding]:
     return sorted(found, key=lambda f: (f.severity != "error", f.where or "", f.id))
 
 
-def repository_findings(ctx: Context, release: Release, *, versions: bool) -> list[Finding]:
-    """The checks beyond git's state: version consistency, release workflows, stale references."""
+def repository_findings(
+    ctx: Context, release: Release, *, versions: bool, plan: Plan | None = None
+) -> list[Finding]:
+    """The checks beyond git's state: versions, the forge, release workflows, stale references.
+
+    With a plan, the forge checks judge exactly the tags it creates and deletes; without one
+    (`doctor`), the tags the next release would make.
+    """
     found = version_checks.findings(release, ctx.config) if versions else []
     url = ctx.git.config_value(f"remote.{ctx.config.remote}.url") or ""
     current = github_repo(url)
+    previous = list(ctx.config.previous_names)
+    if ctx.forge.name == "github":
+        create, delete = _tags_touched(plan) if plan else _next_tags(ctx.config, release)
+        facts = cast(github_checks.Facts, ctx.forge)
+        forge_found, canonical = github_checks.findings(
+            facts, origin=current, create_tags=create, delete_tags=delete
+        )
+        found += forge_found
+        if canonical is not None:
+            # What GitHub's redirect reveals: the names this repository had before.
+            for name in (current, facts.repository):
+                if name and name.lower() != canonical.lower() and name not in previous:
+                    previous.append(name)
+            current = canonical
     found += workflow_checks.findings(
         ctx.root,
         tag_prefix=ctx.config.tag_prefix,
@@ -252,7 +275,7 @@ def repository_findings(ctx: Context, release: Release, *, versions: bool) -> li
         owner=current.split("/")[0] if current else None,
         actionlint=workflow_checks.find_actionlint(ctx.root),
     )
-    if ctx.config.previous_names:
+    if previous:
         if current is None:
             found.append(
                 Finding(
@@ -267,10 +290,31 @@ def repository_findings(ctx: Context, release: Release, *, versions: bool) -> li
             found += stale_refs.findings(
                 ctx.root,
                 current,
-                ctx.config.previous_names,
+                tuple(previous),
                 allow=ctx.config.allow_references,
             )
     return found
+
+
+def _tags_touched(plan: Plan) -> tuple[list[str], list[str]]:
+    """Tags the plan pushes, and tags it deletes while their release stays (a retraction)."""
+    create = [e.name for e in plan.effects if isinstance(e, PushTag)]
+    released = {e.tag for e in plan.effects if isinstance(e, DeleteRelease)}
+    delete = [
+        e.name
+        for e in plan.effects
+        if isinstance(e, DeleteTag) and e.remote is not None and e.name not in released
+    ]
+    return create, delete
+
+
+def _next_tags(config: Config, release: Release) -> tuple[list[str], list[str]]:
+    """The tags the next release would create: its first RC and its final."""
+    base = release.target or (
+        release.last_final.bump("minor") if release.last_final else parse("0.1.0")
+    )
+    render = partial(tag_name, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+    return [render(base.with_rc(1)), render(base)], []
 
 
 # Which steps run the repository checks before their first effect (git's are in every plan);
@@ -282,7 +326,7 @@ def _preflight(ctx: Context, step: str, release: Release, plan: Plan, skip: Sequ
     """Refuse on any error finding not waived; record each waiver in the ledger with the run."""
     if step not in PREFLIGHT or plan.empty:
         return plan
-    found = repository_findings(ctx, release, versions=PREFLIGHT[step])
+    found = repository_findings(ctx, release, versions=PREFLIGHT[step], plan=plan)
     errors = [f for f in found if f.severity == "error"]
     blocking = [f for f in errors if f.id not in skip]
     if blocking:

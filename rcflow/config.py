@@ -39,7 +39,9 @@ Top-level keys
 ``[notify]``  (table, optional)
     ``webhook_env`` (string): the name of an environment variable holding a webhook URL; a failed
     or refused step POSTs ``{"text": ...}`` (Slack-compatible) there. The URL itself stays out of
-    the repository because such URLs carry credentials.
+    the repository because such URLs carry credentials. ``issue`` (boolean, default false): with
+    the GitHub forge, a failing step opens (or comments on) one issue per release line, labelled
+    ``rcflow``; the step's next success closes it.
 
 ``[assets]``  (table, optional)
     ``files`` (array of globs, required): files to attach to the RC's release, relative to a
@@ -136,7 +138,7 @@ _TOP_KEYS = frozenset(
 _ASSETS_KEYS = frozenset({"files", "build", "timeout"})
 _HOOKS = ("after_promote", "after_rollback")
 _HOOKS_KEYS = frozenset({*_HOOKS, "timeout"})
-_NOTIFY_KEYS = frozenset({"webhook_env"})
+_NOTIFY_KEYS = frozenset({"webhook_env", "issue"})
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OWNER_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+")
 _VERSION_FILE_KEYS = frozenset({"path", "kind", "pattern", "spelling"})
@@ -202,6 +204,7 @@ class Config:
     allow_references: tuple[str, ...] = ()  # stale references to leave alone (text or owner/repo)
     # The environment variable that holds the alert webhook URL (URLs carry tokens: not in git).
     notify_webhook_env: str | None = None
+    notify_issue: bool = False  # keep one GitHub issue per release line open while it fails
     validations: tuple[ValidationConfig, ...] = ()
     github_api_url: str | None = None
     github_repository: str | None = None
@@ -358,6 +361,7 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
         previous_names=previous,
         allow_references=reader.get_strings(data, "allow_references"),
         notify_webhook_env=webhook_env,
+        notify_issue=reader.get(notify, "issue", bool, False, "notify"),
     )
 
 

@@ -248,6 +248,9 @@ def forge_drift(s: Snapshot, release: Release, config: Config) -> tuple[str, ...
         return ()
     found: list[str] = []
     recorded = {e.key: e.kind for e in s.ledger if e.kind in ("rc_tagged", "promoted")}
+    # The release in flight's RCs count even before their event: a run that stopped between
+    # the push and the release leaves exactly that.
+    recorded.update({c.tag: "rc_tagged" for c in release.candidates if c.remote})
     for tag in sorted(recorded):
         if tag in s.remote_tags and tag not in s.releases:
             step = "rc" if recorded[tag] == "rc_tagged" else "promote"

@@ -88,7 +88,8 @@ def test_stale_references_after_a_move_are_reported(project: Project) -> None:
     # origin reads as the repository's new GitHub name; git fetches it from the bare repo on disk.
     project.git("remote", "set-url", "origin", "https://github.com/new-org/repo.git")
     project.git("config", f"url.{project.origin}.insteadOf", "https://github.com/new-org/repo.git")
-    project.write("rcflow.toml", 'previous_names = ["old-org/repo"]\n')
+    # The local forge: this test is about the scan (tests/checks/test_github.py has GitHub's side).
+    project.write("rcflow.toml", 'forge = "local"\nprevious_names = ["old-org/repo"]\n')
     project.write(
         ".github/workflows/release.yml",
         "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"

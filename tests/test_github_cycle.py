@@ -264,20 +264,41 @@ def test_a_bad_token_refuses_before_anything_changes(
     assert "Forge:        github (cannot be read: GitHub refused the token" in status.stdout
 
 
-def test_a_missing_permission_stops_with_the_fix_and_resumes(make_gh: Make) -> None:
+def test_a_token_without_contents_write_is_refused_before_the_tag(make_gh: Make) -> None:
     p, server = make_gh()
     assert p.cli("bump", "auto").exit_code == 0
     server.token_permissions["contents"] = "read"
+    result = p.cli("rc")
+    assert result.exit_code == 3, result.stderr
+    assert "github.token-cannot-push: the token cannot write to acme/app" in result.stderr
+    assert RC not in p.remote_tags()
+
+
+def test_a_permission_refused_midway_stops_with_the_fix_and_resumes(make_gh: Make) -> None:
+    p, server = make_gh()
+    assert p.cli("bump", "auto").exit_code == 0
+    server.fail(
+        "POST",
+        r"/releases$",
+        403,
+        headers={"x-accepted-github-permissions": "contents=write"},
+        body={
+            "message": "Resource not accessible by integration",
+            "documentation_url": "https://docs.github.com/rest",
+        },
+    )
 
     result = p.cli("rc")
 
     assert result.exit_code == 1
     assert "GitHub denied creating the release v1.4.0-rc.1 (403" in result.stderr
     assert "the token needs contents: write" in result.stderr
-    assert "rcflow rc" in result.stderr  # how to resume
+    assert "resume with: rcflow rc" in result.stderr
     assert RC in p.remote_tags()  # the tag went out before the release failed
+    assert p.status()["forge"]["drift"] == [
+        f"tag {RC} has no release on github: `rcflow rc` publishes it"
+    ]
 
-    server.token_permissions["contents"] = "write"
     assert p.cli("rc").exit_code == 0
     assert sorted(assets(server, RC)) == ["SHA256SUMS", "demo-1.4.0rc1.txt", "demo.bin"]
     status = p.status()
@@ -288,7 +309,7 @@ def test_a_missing_permission_stops_with_the_fix_and_resumes(make_gh: Make) -> N
 
 
 def test_retract_a_release_makes_the_previous_latest_and_keeps_numbers(make_gh: Make) -> None:
-    p, server = make_gh()
+    p, server = make_gh(immutable=False)  # with immutable releases the tag could not be deleted
     validated(p)
     assert p.cli("promote").exit_code == 0
     assert latest(p) == FINAL

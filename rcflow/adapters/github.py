@@ -13,10 +13,8 @@ import hashlib
 import os
 import random
 import re
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -242,10 +240,10 @@ class GitHubForge:
                 notes=body,
                 draft=bool(r.draft),
                 latest=r.id == latest,
-                immutable=bool(r.raw_data.get("immutable", False)),
+                immutable=bool(_raw(r).get("immutable", False)),
                 assets=tuple(
                     AssetFact(a["name"], int(a["size"]), _digest(a.get("digest")))
-                    for a in r.raw_data.get("assets", [])
+                    for a in _raw(r).get("assets", [])
                     if a.get("state", "uploaded") == "uploaded"
                 ),
                 url=r.html_url or "",
@@ -256,8 +254,8 @@ class GitHubForge:
         repo = self._client_repo()
 
         def get() -> RepoFacts:
-            repo._requester  # noqa: B018 - the lazy repository makes its requester on demand
-            headers, data = repo._requester.requestJsonAndCheck("GET", repo.url)
+            path = f"/repos/{self.repository}"
+            headers, data = repo._requester.requestJsonAndCheck("GET", path)
             lower = {k.lower(): v for k, v in headers.items()}
             permissions = data.get("permissions") or {}
             return RepoFacts(
@@ -271,9 +269,71 @@ class GitHubForge:
 
         return self._call(f"reading {self.repository}", get)
 
+    def _get_json(self, what: str, path: str) -> Any:
+        """A GET PyGithub has no object for; path is relative to the repository's API URL."""
+        repo = self._client_repo()
+        url = f"/repos/{self.repository}{path}"
+
+        def get() -> Any:
+            _headers, data = repo._requester.requestJsonAndCheck("GET", url)
+            return data
+
+        return self._call(what, get)
+
+    def rulesets(self) -> list[dict[str, Any]]:
+        """Every active or evaluating ruleset with its conditions, rules and bypass verdict."""
+        summaries = self._get_json("reading rulesets", "/rulesets?includes_parents=true")
+        found = []
+        for summary in summaries or []:
+            if summary.get("enforcement") == "disabled":
+                continue
+            found.append(self._get_json("reading a ruleset", f"/rulesets/{int(summary['id'])}"))
+        return found
+
+    def immutable_releases(self) -> bool | None:
+        """Whether published releases are immutable here (None: GitHub does not say)."""
+        try:
+            data = self._get_json("reading the immutable-releases setting", "/immutable-releases")
+        except GitHubError as exc:
+            if exc.status == 404:
+                return False  # GitHub answers 404 when the setting is off
+            raise
+        return bool(data.get("enabled")) if isinstance(data, dict) else None
+
+    def _open_issue(self, title: str, label: str) -> Any:
+        repo = self._client_repo()
+        issues = self._call(
+            "listing issues", lambda: list(repo.get_issues(state="open", labels=[label]))
+        )
+        return next(
+            (i for i in issues if i.title == title and not _raw(i).get("pull_request")), None
+        )
+
+    def report_issue(self, title: str, body: str, *, label: str = "rcflow") -> str:
+        """Open one issue per title, or comment on the open one; returns its URL."""
+        repo = self._client_repo()
+        issue = self._open_issue(title, label)
+        if issue is None:
+            issue = self._call(
+                f"opening the issue {title!r}",
+                lambda: repo.create_issue(title=title, body=body, labels=[label]),
+            )
+        else:
+            self._call(f"commenting on issue #{issue.number}", lambda: issue.create_comment(body))
+        return str(issue.html_url)
+
+    def resolve_issue(self, title: str, comment: str, *, label: str = "rcflow") -> str | None:
+        """Close the open issue with this title, saying why; None when there is none."""
+        issue = self._open_issue(title, label)
+        if issue is None:
+            return None
+        self._call(f"commenting on issue #{issue.number}", lambda: issue.create_comment(comment))
+        self._call(f"closing issue #{issue.number}", lambda: issue.edit(state="closed"))
+        return str(issue.html_url)
+
     def download_asset(self, tag: str, name: str, dest: Path) -> None:
         release = self._find(tag)
-        asset = next((a for a in release.raw_data.get("assets", []) if a["name"] == name), None)
+        asset = next((a for a in _raw(release).get("assets", []) if a["name"] == name), None)
         if asset is None:
             raise GitHubError(f"{tag} has no asset {name} on GitHub", status=404)
         url = str(asset["url"])
@@ -320,7 +380,7 @@ class GitHubForge:
 
     def upload_asset(self, tag: str, path: Path, name: str) -> None:
         release = self._find(tag)
-        for asset in release.raw_data.get("assets", []):
+        for asset in _raw(release).get("assets", []):
             if asset["name"] == name and asset.get("state") != "uploaded":
                 # An upload cut off midway leaves a "starter" asset that blocks the name.
                 self._delete_asset(int(asset["id"]), name)
@@ -403,6 +463,16 @@ class GitHubForge:
 
 
 # -- error handling ------------------------------------------------------------------------
+
+
+def _raw(obj: Any) -> dict[str, Any]:
+    """The JSON a listing returned for obj.
+
+    PyGithub's `raw_data` first fetches the object again when it came from a list (one more
+    request per release or issue); what rcflow reads is all in the listing.
+    """
+    data: dict[str, Any] = obj._rawData
+    return data
 
 
 def _digest(value: object) -> str | None:
@@ -499,9 +569,3 @@ def _explain(
             f"GitHub rejected {what} (422 {message or 'Unprocessable'}{detail})", status=status
         )
     return GitHubError(f"GitHub failed while {what} ({status} {message or 'error'})", status=status)
-
-
-@contextmanager
-def scratch_dir() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="rcflow-assets-") as name:
-        yield Path(name)

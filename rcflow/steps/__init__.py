@@ -79,12 +79,12 @@ def unfinished_rollback(s: Snapshot, config: Config, release: Release) -> list[E
     """
     effects: list[Effect] = []
     for tag in sorted(release.withdrawn_tags):
+        if tag in s.releases:
+            effects.append(DeleteRelease(tag))
         if tag in s.remote_tags:
             effects.append(DeleteTag(tag, s.remote))
         if tag in s.local_tags:
             effects.append(DeleteTag(tag, None))
-        if tag in s.releases:
-            effects.append(DeleteRelease(tag))
         effects += pending_hooks(s, config, decision(s, "rc_withdrawn", tag), tag)
     for tag in sorted(release.retracted):
         event = decision(s, "retracted", tag)

@@ -174,12 +174,13 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
                 {"sha": latest.sha, "rc": latest.number, "reason": args.reason, "hooks": hooks},
             ),
         ]
+        # The release goes first: a forge may protect the tag of a release that still exists.
+        if latest.tag in s.releases:
+            effects.append(DeleteRelease(latest.tag))
         if latest.remote:
             effects.append(DeleteTag(latest.tag, s.remote))
         if latest.local:
             effects.append(DeleteTag(latest.tag, None))
-        if latest.tag in s.releases:
-            effects.append(DeleteRelease(latest.tag))
         effects += _hooks(config, hooks, latest.tag)
         subject = {"version": str(release.target), "tag": latest.tag, "rc": latest.number}
     elif state is State.BUMPED and release.target is not None:

@@ -165,6 +165,7 @@ class Ruleset:
     rules: list[dict[str, Any]]
     bypass_actors: list[dict[str, Any]]
     created_at: str
+    current_user_can_bypass: str = "never"  # "always" when the token's actor may bypass
 
 
 @dataclass
@@ -462,6 +463,7 @@ class GitHubServer:
         exclude: list[str] | None = None,
         rules: list[dict[str, Any]] | None = None,
         bypass_actors: list[dict[str, Any]] | None = None,
+        current_user_can_bypass: str = "never",
     ) -> int:
         with self._lock:
             ruleset = Ruleset(
@@ -474,6 +476,7 @@ class GitHubServer:
                 rules=list(rules if rules is not None else [{"type": "deletion"}]),
                 bypass_actors=list(bypass_actors or []),
                 created_at=_now(),
+                current_user_can_bypass=current_user_can_bypass,
             )
             self.rulesets[ruleset.id] = ruleset
             return ruleset.id
@@ -1077,7 +1080,7 @@ class GitHubServer:
                 conditions={"ref_name": {"include": rs.include, "exclude": rs.exclude}},
                 rules=rs.rules,
                 bypass_actors=rs.bypass_actors,
-                current_user_can_bypass="never",
+                current_user_can_bypass=rs.current_user_can_bypass,
             )
         else:
             for key in ("conditions", "rules", "bypass_actors", "target"):
