@@ -155,20 +155,30 @@ class GitHubForge:
             self._repo = client.get_repo(self.repository)
         return self._repo
 
-    def _call(
-        self, what: str, fn: Callable[[], T], *, landed: Callable[[], bool] | None = None
-    ) -> T:
-        """fn, retried while GitHub says the failure is transient.
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """A read, retried while GitHub says the failure is transient."""
+        answer: list[T] = []
+        self._attempts(what, lambda: answer.append(fn()), None)
+        return answer[0]
 
-        A write whose answer was lost may have happened: before repeating it, `landed` asks
-        GitHub whether it did (so a retried create never makes a second draft).
+    def _write(
+        self, what: str, fn: Callable[[], object], *, landed: Callable[[], bool] | None = None
+    ) -> None:
+        """A write, retried likewise. Its answer may have been lost after GitHub acted: before
+        repeating it, `landed` asks whether it happened (a retried create makes no second draft).
         """
+        self._attempts(what, fn, landed)
+
+    def _attempts(
+        self, what: str, fn: Callable[[], object], landed: Callable[[], bool] | None
+    ) -> None:
         from github import GithubException
         from requests import exceptions as http
 
         for attempt in range(1, self.attempts + 1):
             try:
-                return fn()
+                fn()
+                return
             except GithubException as exc:
                 wait = _transient_wait(exc.status, _headers(exc), _message(exc), attempt)
                 if wait is None or attempt == self.attempts:
@@ -189,8 +199,7 @@ class GitHubForge:
             self.waits.append(wait)
             self.sleep(wait)
             if landed is not None and self._quiet(landed):
-                return None  # type: ignore[return-value]  # the write landed; callers ignore it
-        raise AssertionError("unreachable")
+                return
 
     def _quiet(self, check: Callable[[], bool]) -> bool:
         try:
@@ -319,7 +328,7 @@ class GitHubForge:
                 lambda: repo.create_issue(title=title, body=body, labels=[label]),
             )
         else:
-            self._call(f"commenting on issue #{issue.number}", lambda: issue.create_comment(body))
+            self._write(f"commenting on issue #{issue.number}", lambda: issue.create_comment(body))
         return str(issue.html_url)
 
     def resolve_issue(self, title: str, comment: str, *, label: str = "rcflow") -> str | None:
@@ -327,8 +336,8 @@ class GitHubForge:
         issue = self._open_issue(title, label)
         if issue is None:
             return None
-        self._call(f"commenting on issue #{issue.number}", lambda: issue.create_comment(comment))
-        self._call(f"closing issue #{issue.number}", lambda: issue.edit(state="closed"))
+        self._write(f"commenting on issue #{issue.number}", lambda: issue.create_comment(comment))
+        self._write(f"closing issue #{issue.number}", lambda: issue.edit(state="closed"))
         return str(issue.html_url)
 
     def download_asset(self, tag: str, name: str, dest: Path) -> None:
@@ -365,7 +374,7 @@ class GitHubForge:
         self, tag: str, title: str, notes: str, *, prerelease: bool, draft: bool = False
     ) -> None:
         repo = self._client_repo()
-        self._call(
+        self._write(
             f"creating the release {tag}",
             lambda: repo.create_git_release(
                 tag,
@@ -390,7 +399,7 @@ class GitHubForge:
             fact = self.releases()[tag].asset(name)
             return fact is not None and fact.sha256 in (digest, None)
 
-        self._call(
+        self._write(
             f"uploading {name} to {tag}",
             lambda: release.upload_asset(
                 str(path), name=name, content_type="application/octet-stream"
@@ -401,14 +410,14 @@ class GitHubForge:
     def _delete_asset(self, asset_id: int, name: str) -> None:
         repo = self._client_repo()
         url = f"{repo.url}/releases/assets/{asset_id}"
-        self._call(
+        self._write(
             f"removing the unfinished upload {name}",
             lambda: repo._requester.requestJsonAndCheck("DELETE", url),
         )
 
     def publish_release(self, tag: str, *, latest: bool) -> None:
         release = self._find(tag)
-        self._call(
+        self._write(
             f"publishing {tag}",
             lambda: release.update_release(
                 release.name or tag,
@@ -421,7 +430,7 @@ class GitHubForge:
 
     def set_latest(self, tag: str) -> None:
         release = self._find(tag)
-        self._call(
+        self._write(
             f"making {tag} the latest release",
             lambda: release.update_release(
                 release.name or tag,
@@ -437,7 +446,7 @@ class GitHubForge:
         body = release.body or ""
         if body.startswith(RETRACTED_MARKER):
             return
-        self._call(
+        self._write(
             f"retracting {tag}",
             lambda: release.update_release(
                 release.name or tag,
@@ -455,7 +464,7 @@ class GitHubForge:
             if exc.status == 404:
                 return
             raise
-        self._call(
+        self._write(
             f"deleting the release {tag}",
             release.delete_release,
             landed=lambda: tag not in self.releases(),
