@@ -45,10 +45,14 @@ def _demo_repo(sandbox: Path) -> Path:
     py = shlex.quote(sys.executable)
     unit = f"{py} -c 'print(\"12 tests passed\")'"
     smoke = f'{py} -c \'import greeting; assert greeting.greet("Ada") == "Hello, Ada!"\''
+    # The RC's assets: built once from the RC commit, carried byte for byte to the final.
+    build = 'mkdir -p dist && tar -czf "dist/demo-$RCFLOW_PEP440.tar.gz" greeting.py pyproject.toml'
     # json.dumps spells a valid TOML basic string for these ASCII commands.
     (work / "rcflow.toml").write_text(
         "# rcflow demo configuration\n"
+        'forge = "local"\n'
         'changelog = "CHANGELOG.md"\n\n'
+        f'[assets]\nfiles = ["dist/*"]\nbuild = {json.dumps(build)}\n\n'
         f'[[validate]]\nname = "unit"\nrun = {json.dumps(unit)}\ntimeout = "2m"\n\n'
         f'[[validate]]\nname = "smoke"\nrun = {json.dumps(smoke)}\ntimeout = "1m"\n',
         encoding="utf-8",
