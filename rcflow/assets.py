@@ -9,27 +9,25 @@ with it is complete.
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
 from rcflow.adapters.git import Git
 from rcflow.errors import ConflictError, EffectError
-from rcflow.forge import CHECKSUMS, Forge, ReleaseFact, parse_checksums, render_checksums
+from rcflow.forge import (
+    CHECKSUMS,
+    Forge,
+    ReleaseFact,
+    parse_checksums,
+    render_checksums,
+    sha256_file,
+)
 from rcflow.validators.command import run_once, worktree
 
 
 def stage_dir(git_dir: Path, tag: str) -> Path:
     return git_dir / "rcflow" / "assets" / tag
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def staged(stage: Path) -> dict[str, str] | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
 from rcflow.adapters.git import Git
+from rcflow.adapters.github import github_repo
 from rcflow.adapters.local_forge import LocalForge
 from rcflow.apply import Applied, Executor, LedgerWriter, Ports, acquire_lease, release_lease
 from rcflow.checks import Finding, stale_refs
@@ -29,7 +30,7 @@ from rcflow.errors import BlockedError, ConflictError, LeaseHeldError, RcflowErr
 from rcflow.ledger import current_lease, lease_is_live, pid_alive
 from rcflow.observe import observe
 from rcflow.plan import Plan
-from rcflow.scaffold import InitOptions, detect, github_repo, next_steps, plan_init
+from rcflow.scaffold import InitOptions, detect, next_steps, plan_init
 from rcflow.snapshot import Snapshot
 from rcflow.states import Release, classify
 from rcflow.steps import bump, promote, rc, rollback, validate

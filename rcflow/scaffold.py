@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import jinja2
 
 from rcflow import __version__, config, proc
+from rcflow.adapters.github import github_repo
 from rcflow.errors import ConfigError, UsageError, VersionFileError
 from rcflow.versionfiles import VersionFileKind, detect_kind, read_refs
 
@@ -57,11 +58,6 @@ _TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _VALIDATION_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _COMMAND_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # YAML and TOML take \n and \t
-_GITHUB_SCP = re.compile(r"(?:[^@/]+@)?(?:www\.)?github\.com:(?P<path>[^:]+)")
-_OWNER_REPO = re.compile(
-    r"/*(?P<owner>[A-Za-z0-9][A-Za-z0-9-]*)/(?P<repo>[A-Za-z0-9._-]+?)(?:\.git)?/*"
-)
-_GITHUB_HOSTS = ("github.com", "www.github.com")
 _SKIP_DIRS = frozenset({"tests", "test", "docs", "build", "dist", "node_modules", "venv"})
 
 
@@ -135,29 +131,6 @@ def detect(root: Path) -> dict[str, Any]:
         "configured": configured,
         "install_command": _install_command(root),
     }
-
-
-def github_repo(url: str) -> str | None:
-    """``owner/repo`` when ``url`` is a github.com remote (https, ssh or scp-like), else None."""
-    url = url.strip()
-    path: str | None = None
-    scp = _GITHUB_SCP.fullmatch(url)
-    if scp is not None and "://" not in url:
-        path = scp.group("path")
-    else:
-        try:
-            parts = urlsplit(url)
-        except ValueError:
-            return None
-        host = (parts.hostname or "").lower()
-        if parts.scheme in ("https", "http", "ssh", "git") and host in _GITHUB_HOSTS:
-            path = parts.path
-    if path is None:
-        return None
-    match = _OWNER_REPO.fullmatch(path)
-    if match is None:
-        return None
-    return f"{match.group('owner')}/{match.group('repo')}"
 
 
 def _redact(url: str) -> str:

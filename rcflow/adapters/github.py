@@ -9,7 +9,6 @@ never reaches a message: errors are built from GitHub's status and message only.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import re
@@ -22,7 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from rcflow.errors import ConflictError, EffectError, RcflowError
-from rcflow.forge import RETRACTED_MARKER, AssetFact, ReleaseFact
+from rcflow.forge import RETRACTED_MARKER, AssetFact, ReleaseFact, sha256_file
 
 PUBLIC_API = "https://api.github.com"
 TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
@@ -96,14 +95,6 @@ class RepoFacts:
     token_expires: str | None  # GitHub's github-authentication-token-expiration header
     accepted_permissions: str | None
     scopes: str | None  # X-OAuth-Scopes of a classic token
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class GitHubForge:
@@ -393,7 +384,7 @@ class GitHubForge:
             if asset["name"] == name and asset.get("state") != "uploaded":
                 # An upload cut off midway leaves a "starter" asset that blocks the name.
                 self._delete_asset(int(asset["id"]), name)
-        digest = _sha256(path)
+        digest = sha256_file(path)
 
         def landed() -> bool:
             fact = self.releases()[tag].asset(name)

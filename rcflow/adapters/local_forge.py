@@ -7,7 +7,6 @@ ledger holds the audit trail; these files hold what a forge would show.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -16,15 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rcflow.errors import ConflictError, EffectError
-from rcflow.forge import RETRACTED_MARKER, AssetFact, ReleaseFact
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from rcflow.forge import RETRACTED_MARKER, AssetFact, ReleaseFact, sha256_file
 
 
 class LocalForge:
