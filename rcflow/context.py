@@ -72,8 +72,8 @@ def make_forge(config: Config, git_dir: Path, override: str | None = None) -> Fo
 def _auto_forge(config: Config, url: str | None) -> str:
     if os.environ.get("GITHUB_REPOSITORY") or config.github_repository:
         return "github"
-    if url is None:
-        return "local"
+    if url is None or ("github" not in url.lower() and not config.github_api_url):
+        return "local"  # without importing the GitHub adapter: `status` pays for every import
     from rcflow.adapters import github
 
     hosts = github.web_hosts(config.github_api_url or github.PUBLIC_API)

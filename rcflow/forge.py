@@ -6,7 +6,6 @@ whichever forge carries it out; only the adapters know HTTP, JSON files or PyGit
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +88,8 @@ def render_checksums(sums: Mapping[str, str]) -> str:
 
 
 def sha256_file(path: Path) -> str:
+    import hashlib  # not for `status`, which never hashes
+
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

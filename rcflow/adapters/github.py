@@ -10,12 +10,10 @@ never reaches a message: errors are built from GitHub's status and message only.
 from __future__ import annotations
 
 import os
-import random
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -492,6 +490,8 @@ def _message(exc: Any) -> str:
 
 def _backoff(attempt: int) -> float:
     """1, 2, 4, 8 … seconds (at most 30), each with ±50% jitter so racing runs spread out."""
+    import random
+
     base: float = min(30.0, 2.0 ** (attempt - 1))
     return base * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not cryptography
 
@@ -508,10 +508,11 @@ def _transient_wait(
         try:
             return max(float(headers["retry-after"]), 0.0)
         except ValueError:
+            from email.utils import parsedate_to_datetime  # an HTTP date: rare, so lazily
+
             try:
-                return max(
-                    parsedate_to_datetime(headers["retry-after"]).timestamp() - time.time(), 0.0
-                )
+                when = parsedate_to_datetime(headers["retry-after"]).timestamp()
+                return max(when - time.time(), 0.0)
             except (TypeError, ValueError):
                 return _backoff(attempt)
     if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
