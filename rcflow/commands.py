@@ -17,6 +17,7 @@ from rcflow.adapters.git import Git
 from rcflow.adapters.local_forge import LocalForge
 from rcflow.apply import Applied, Executor, LedgerWriter, Ports, acquire_lease, release_lease
 from rcflow.checks import Finding, stale_refs
+from rcflow.checks import artifacts as artifact_checks
 from rcflow.checks import git as git_checks
 from rcflow.checks import versions as version_checks
 from rcflow.checks import workflows as workflow_checks
@@ -130,7 +131,7 @@ def run_step(
     writer, note = _lease(ctx, step, args, snap, plan, break_lease)
     if note:
         hooks.note(note)
-    ports = Ports(ctx.git, ctx.forge, hooks.validation)
+    ports = Ports(ctx.git, ctx.forge, hooks.validation, ctx.registry, ctx.index)
     executor = Executor(ports, writer, hooks.effect)
     try:
         applied = executor.apply(plan.effects)
@@ -283,6 +284,10 @@ def _preflight(ctx: Context, step: str, release: Release, plan: Plan, skip: Sequ
     if step not in PREFLIGHT or plan.empty:
         return plan
     found = repository_findings(ctx, release, versions=PREFLIGHT[step])
+    # The registries and the index the plan would touch, tried before the first effect.
+    found += artifact_checks.findings(
+        plan.effects, git_dir=ctx.git_dir, forge=ctx.forge, registry=ctx.registry, index=ctx.index
+    )
     errors = [f for f in found if f.severity == "error"]
     blocking = [f for f in errors if f.id not in skip]
     if blocking:
