@@ -275,6 +275,11 @@ def test_rc_without_its_image_is_refused_naming_the_image(make_project: Any, wor
         " ".join(result.stderr.split())
     )
     assert (p.world(), p.ledger()) == (world_before, ledger)
+    # The pipeline learns the tag to build the image under from a dry run that waives the check.
+    planned = p.cli("rc", "--dry-run", "--json", "--skip-check", "image.rc-missing")
+    assert planned.exit_code == 0, planned.stderr
+    assert planned.json()["plan"]["tag"] == RC
+    assert (p.world(), p.ledger()) == (world_before, ledger)
 
 
 def test_wrong_credentials_are_caught_before_any_tag_is_pushed(
