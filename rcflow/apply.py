@@ -486,7 +486,8 @@ class Executor:
 
         from rcflow.adapters.pyindex import publish
 
-        if ledger.has(tuple(self.writer.events), artifacts.PACKAGE_PUBLISHED, e.release):
+        key = artifacts.package_key(e.release, e.index)
+        if ledger.has(tuple(self.writer.events), artifacts.PACKAGE_PUBLISHED, key):
             return "skipped: already published"
         index = (self.ports.index or artifacts.open_index)(e.index)
         with tempfile.TemporaryDirectory(prefix="rcflow-dists-") as scratch:
@@ -509,7 +510,7 @@ class Executor:
             "files": {o.target: o.sha256 for o in outcomes},
             "uploaded": [o.target for o in outcomes if o.action == "uploaded"],
         }
-        self.writer.append(artifacts.PACKAGE_PUBLISHED, e.release, data)
+        self.writer.append(artifacts.PACKAGE_PUBLISHED, key, data)
         uploaded = len(data["uploaded"])
         if not uploaded:
             return f"skipped: all {len(outcomes)} file(s) were on the index (verified)"

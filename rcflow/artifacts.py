@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from rcflow.adapters.oci import Registry
     from rcflow.adapters.pyindex import PackageIndex
 
-# The ledger events; keys are "<git tag>/<image>" for images and "<git tag>" for packages.
+# The ledger events; keys are "<git tag>/<image>" and "<git tag>/<index host>".
 IMAGE_RESOLVED = "image_resolved"  # rc: the RC tag's manifest digest
 IMAGE_PROMOTED = "image_promoted"  # promote: the final tag (and latest) at that digest, verified
 IMAGE_TAG_MOVED = "image_tag_moved"  # rollback: latest back at the previous final's digest
@@ -63,6 +63,13 @@ def open_index(config: PythonPackageConfig) -> PackageIndex:
 
 def image_key(tag: str, image: str) -> str:
     return f"{tag}/{image}"
+
+
+def package_key(tag: str, index: PythonPackageConfig) -> str:
+    """`<git tag>/<index host>`: not the bare tag, whose newest event is the step's own."""
+    from urllib.parse import urlsplit
+
+    return f"{tag}/{urlsplit(index.upload_url).netloc}"
 
 
 def image_tag(image: ImageConfig, version: Version, config: Config) -> str:

@@ -42,7 +42,9 @@ def rc_packages(s: Snapshot, config: Config, rc_tag: str, version: Version) -> l
     package = config.python_package
     if package is None or not package.publish_rc:
         return []
-    if artifacts.recorded(s.ledger, artifacts.PACKAGE_PUBLISHED, rc_tag):
+    if artifacts.recorded(
+        s.ledger, artifacts.PACKAGE_PUBLISHED, artifacts.package_key(rc_tag, package)
+    ):
         return []
     return [PublishPackages(rc_tag, rc_tag, _pep440(version), package)]
 
@@ -99,7 +101,9 @@ def promote_artifacts(
                 image.name, digest, (final, *movable), movable, tag, rc_tag, image.insecure
             )
         )
-    if package is not None and not artifacts.recorded(s.ledger, artifacts.PACKAGE_PUBLISHED, tag):
+    if package is not None and not artifacts.recorded(
+        s.ledger, artifacts.PACKAGE_PUBLISHED, artifacts.package_key(tag, package)
+    ):
         wanted = _pep440(version)
         rel = s.releases.get(rc_tag)
         names = [a.name for a in rel.assets] if rel is not None else []
