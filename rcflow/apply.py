@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rcflow import assets, ledger
+from rcflow import artifacts, assets, ledger
 from rcflow.adapters.git import Git
 from rcflow.effects import (
     BuildAssets,
@@ -25,11 +25,15 @@ from rcflow.effects import (
     DeleteTag,
     Effect,
     MarkLatest,
+    MoveImageTag,
+    PromoteImage,
+    PublishPackages,
     PublishRelease,
     PushBranch,
     PushTag,
     RecordEvent,
     ResetBranch,
+    ResolveImage,
     RetractRelease,
     RevertCommit,
     RunHook,
@@ -44,6 +48,9 @@ from rcflow.forge import Forge
 from rcflow.ledger import LEDGER_REF, Event, RunIdentity
 from rcflow.snapshot import Snapshot
 from rcflow.validators import command as command_validators
+
+if TYPE_CHECKING:
+    from rcflow.adapters.oci import Registry
 
 
 class LedgerWriter:
@@ -92,6 +99,9 @@ class Ports:
     git: Git
     forge: Forge
     validation_progress: command_validators.Progress = field(default=lambda n, w, d: None)
+    # Registries and package indexes (None: the real ones, credentials from the environment).
+    registry: artifacts.RegistryFactory | None = None
+    index: artifacts.IndexFactory | None = None
 
 
 @dataclass
@@ -148,6 +158,7 @@ class Executor:
         self._writer = writer
         self.report = report
         self.results: list[command_validators.Outcome] = []
+        self._registries: dict[tuple[str, bool], Registry] = {}
 
     @property
     def writer(self) -> LedgerWriter:
@@ -396,6 +407,114 @@ class Executor:
             return "skipped: already gone"
         self.forge.delete_release(e.tag)
         return "done"
+
+    # -- images and packages ---------------------------------------------------------------
+
+    def _registry(self, image: str, insecure: bool) -> tuple[Registry, str]:
+        """The client for an image's registry (one per host, so tokens are reused) and its repo."""
+        host, repository = artifacts.split_image(image)
+        key = (host, insecure)
+        if key not in self._registries:
+            factory = self.ports.registry or artifacts.open_registry
+            self._registries[key] = factory(host, insecure)
+        return self._registries[key], repository
+
+    def _do_resolve_image(self, e: ResolveImage) -> str:
+        key = artifacts.image_key(e.release, e.image)
+        digest = artifacts.recorded_digest(self.writer.events, artifacts.IMAGE_RESOLVED, key)
+        if digest is not None:
+            return f"skipped: already recorded ({digest[:19]}…)"
+        registry, repository = self._registry(e.image, e.insecure)
+        manifest = registry.resolve(repository, e.tag)
+        if manifest is None:
+            raise EffectError(
+                f"{e.image}:{e.tag} does not exist: push the RC's image before `rcflow rc`",
+                hint=f"build and push {e.image}:{e.tag}, then re-run rcflow rc",
+            )
+        data = {
+            "image": e.image,
+            "tag": e.tag,
+            "digest": manifest.digest,
+            "media_type": manifest.media_type,
+            "index": manifest.is_index,
+        }
+        self.writer.append(artifacts.IMAGE_RESOLVED, key, data)
+        return f"done: {manifest.digest[:19]}…"
+
+    def _do_promote_image(self, e: PromoteImage) -> str:
+        from rcflow.adapters.oci import promote_image
+
+        key = artifacts.image_key(e.release, e.image)
+        if artifacts.recorded_digest(self.writer.events, artifacts.IMAGE_PROMOTED, key) == e.digest:
+            return "skipped: already promoted and verified"
+        registry, repository = self._registry(e.image, e.insecure)
+        # Checks every tag before the first PUT (a conflict changes nothing), puts the manifest
+        # fetched by digest, then verifies that every tag resolves to the digest.
+        outcomes = promote_image(registry, repository, e.digest, e.tags, movable=e.movable)
+        data = {
+            "image": e.image,
+            "tags": list(e.tags),
+            "digest": e.digest,
+            "rc": e.source,
+            "outcomes": {o.target.rsplit(":", 1)[-1]: o.action for o in outcomes},
+        }
+        self.writer.append(artifacts.IMAGE_PROMOTED, key, data)
+        done = [o.target.rsplit(":", 1)[-1] for o in outcomes if o.action != "skipped"]
+        if not done:
+            return "skipped: every tag was already at the digest (verified)"
+        return f"done: {', '.join(done)} at {e.digest[:19]}… (verified)"
+
+    def _do_move_image_tag(self, e: MoveImageTag) -> str:
+        from rcflow.adapters.oci import promote_image
+
+        key = artifacts.image_key(e.release, e.image)
+        if (
+            artifacts.recorded_digest(self.writer.events, artifacts.IMAGE_TAG_MOVED, key)
+            == e.digest
+        ):
+            return "skipped: already moved back"
+        registry, repository = self._registry(e.image, e.insecure)
+        outcomes = promote_image(registry, repository, e.digest, (e.tag,), movable=(e.tag,))
+        data = {"image": e.image, "tag": e.tag, "digest": e.digest, "to": e.to}
+        self.writer.append(artifacts.IMAGE_TAG_MOVED, key, data)
+        if all(o.action == "skipped" for o in outcomes):
+            return f"skipped: {e.tag} was already at {e.to}'s digest"
+        return "done"
+
+    def _do_publish_packages(self, e: PublishPackages) -> str:
+        import tempfile
+
+        from rcflow.adapters.pyindex import publish
+
+        key = artifacts.package_key(e.release, e.index)
+        if ledger.has(tuple(self.writer.events), artifacts.PACKAGE_PUBLISHED, key):
+            return "skipped: already published"
+        index = (self.ports.index or artifacts.open_index)(e.index)
+        with tempfile.TemporaryDirectory(prefix="rcflow-dists-") as scratch:
+            paths = artifacts.dist_files(
+                self.git.git_dir, self.forge, e.source, e.index.files, e.version, Path(scratch)
+            )
+            if not paths:
+                raise EffectError(
+                    f"{e.source} has no dists of version {e.version} matching "
+                    f"{', '.join(e.index.files)}: nothing was published",
+                    hint="check [python_package] files and what [assets] builds",
+                )
+            # Asks the index first: skips files there with the same sha256, refuses files there
+            # with other bytes before uploading anything, uploads the rest, verifies them all.
+            outcomes = publish(index, paths)
+        data = {
+            "index": e.index.upload_url,
+            "rc": e.source,
+            "version": e.version,
+            "files": {o.target: o.sha256 for o in outcomes},
+            "uploaded": [o.target for o in outcomes if o.action == "uploaded"],
+        }
+        self.writer.append(artifacts.PACKAGE_PUBLISHED, key, data)
+        uploaded = len(data["uploaded"])
+        if not uploaded:
+            return f"skipped: all {len(outcomes)} file(s) were on the index (verified)"
+        return f"done: {uploaded} of {len(outcomes)} file(s) uploaded (verified)"
 
     # -- validations and the ledger --------------------------------------------------------
 

@@ -19,6 +19,7 @@ from rcflow.adapters.github import github_repo
 from rcflow.adapters.local_forge import LocalForge
 from rcflow.apply import Applied, Executor, LedgerWriter, Ports, acquire_lease, release_lease
 from rcflow.checks import Finding, stale_refs
+from rcflow.checks import artifacts as artifact_checks
 from rcflow.checks import git as git_checks
 from rcflow.checks import github as github_checks
 from rcflow.checks import versions as version_checks
@@ -134,7 +135,7 @@ def run_step(
     writer, note = _lease(ctx, step, args, snap, plan, break_lease)
     if note:
         hooks.note(note)
-    ports = Ports(ctx.git, ctx.forge, hooks.validation)
+    ports = Ports(ctx.git, ctx.forge, hooks.validation, ctx.registry, ctx.index)
     executor = Executor(ports, writer, hooks.effect)
     try:
         applied = executor.apply(plan.effects)
@@ -328,6 +329,10 @@ def _preflight(ctx: Context, step: str, release: Release, plan: Plan, skip: Sequ
     if step not in PREFLIGHT or plan.empty:
         return plan
     found = repository_findings(ctx, release, versions=PREFLIGHT[step], plan=plan)
+    # The registries and the index the plan would touch, tried before the first effect.
+    found += artifact_checks.findings(
+        plan.effects, git_dir=ctx.git_dir, forge=ctx.forge, registry=ctx.registry, index=ctx.index
+    )
     errors = [f for f in found if f.severity == "error"]
     blocking = [f for f in errors if f.id not in skip]
     if blocking:

@@ -56,6 +56,28 @@ Top-level keys
     ``RCFLOW_PEP440`` (and ``RCFLOW_PREVIOUS_TAG`` after a rollback). ``timeout`` (duration,
     default ``"30m"``). A hook's success is recorded, so re-runs skip it.
 
+``[[image]]``  (array of tables, default: none)
+    Container images promoted by digest (see README "Artifacts").
+    ``name`` (string, required): the image repository, ``[host[:port]/]path`` without a tag
+    (``"ghcr.io/acme/app"``, ``"docker.io/acme/app"``, ``"registry.example.com/team/app"``).
+    ``spelling`` (string, default ``"tag"``): how the image tags spell versions — ``tag``
+    (``v1.4.0-rc.2``, the git tag), ``semver`` (``1.4.0-rc.2``) or ``pep440`` (``1.4.0rc2``).
+    ``latest`` (boolean, default ``false``): ``promote`` also points ``latest`` at the final, and
+    ``rollback`` of a release points it back at the previous final's digest.
+    ``insecure`` (boolean, default ``false``): plain HTTP to this registry (loopback always is).
+    At ``rc`` the image's RC tag must exist: its digest is recorded; ``promote`` tags that digest.
+
+``[python_package]``  (table, optional)
+    Publish the RC's Python dists (its ``[assets]``, byte for byte) to a package index.
+    ``upload_url`` (string, default ``"https://upload.pypi.org/legacy/"``): the legacy upload API.
+    ``simple_url`` (string): the simple API; default PyPI's (or TestPyPI's for its upload URL),
+    required for any other index. ``username`` (string, default ``"__token__"``).
+    ``password_env`` (string, default ``"RCFLOW_INDEX_PASSWORD"``): the environment variable that
+    holds the password or API token. ``files`` (array of globs, default ``["*.whl",
+    "*.tar.gz"]``): asset names to publish; only dists whose version is the one being released
+    are. ``publish_rc`` (boolean, default ``false``): also publish at ``rc`` (dists carrying the
+    RC's version). Needs ``[assets]``.
+
 ``[[version_file]]``  (array of tables, default: auto-detected)
     ``path`` (string, required): relative to the root, must exist.
     ``kind`` (string, optional): one of ``pyproject``, ``package.json``, ``cargo``, ``python``,
@@ -91,8 +113,8 @@ from datetime import date, datetime, time
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, TypeVar
 
-from rcflow.errors import ConfigError, VersionFileError
-from rcflow.version import Spelling
+from rcflow.errors import ConfigError, UsageError, VersionFileError
+from rcflow.version import Spelling, Version
 from rcflow.versionfiles import VersionFileKind, detect_kind, read_refs
 
 CONFIG_FILE = "rcflow.toml"
@@ -133,6 +155,8 @@ _TOP_KEYS = frozenset(
         "github_repository",
         "assets",
         "hooks",
+        "image",
+        "python_package",
     }
 )
 _ASSETS_KEYS = frozenset({"files", "build", "timeout"})
@@ -143,6 +167,18 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OWNER_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+")
 _VERSION_FILE_KEYS = frozenset({"path", "kind", "pattern", "spelling"})
 _VALIDATE_KEYS = frozenset({"name", "run", "timeout", "required"})
+_IMAGE_KEYS = frozenset({"name", "spelling", "latest", "insecure"})
+_PACKAGE_KEYS = frozenset(
+    {"upload_url", "simple_url", "username", "password_env", "files", "publish_rc"}
+)
+PYPI_UPLOAD = "https://upload.pypi.org/legacy/"
+# The simple API of the indexes whose upload URL names it unambiguously.
+KNOWN_INDEXES = {
+    PYPI_UPLOAD: "https://pypi.org/simple/",
+    "https://test.pypi.org/legacy/": "https://test.pypi.org/simple/",
+}
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_HTTP_URL = re.compile(r"(?P<scheme>https?)://(?P<host>\[[^\]\s]+\]|[^\s/:]+)(?::\d+)?(/\S*)?")
 
 T = TypeVar("T")
 
@@ -163,6 +199,28 @@ class HooksConfig:
     def command(self, hook: str) -> str | None:
         value: str | None = getattr(self, hook)
         return value
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """One ``[[image]]``: a repository whose RC image is promoted by digest."""
+
+    name: str  # as configured: "ghcr.io/acme/app"
+    spelling: Spelling = Spelling.TAG
+    latest: bool = False
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
+class PythonPackageConfig:
+    """``[python_package]``: the index the RC's dists are published to."""
+
+    upload_url: str = PYPI_UPLOAD
+    simple_url: str = "https://pypi.org/simple/"
+    username: str = "__token__"
+    password_env: str = "RCFLOW_INDEX_PASSWORD"  # noqa: S105 - a variable name, not a secret
+    files: tuple[str, ...] = ("*.whl", "*.tar.gz")
+    publish_rc: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,6 +268,8 @@ class Config:
     github_repository: str | None = None
     assets: AssetsConfig | None = None
     hooks: HooksConfig = HooksConfig()
+    images: tuple[ImageConfig, ...] = ()
+    python_package: PythonPackageConfig | None = None
 
 
 def parse_duration(text: str | int | float, where: str) -> float:
@@ -341,10 +401,19 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
     repository = reader.get_optional(data, "github_repository", str)
     if repository is not None and not _OWNER_REPO.fullmatch(repository):
         raise reader.error("github_repository", f"{repository!r} is not owner/repo")
+    assets = _assets(data, reader)
+    python_package = _python_package(data, reader)
+    if python_package is not None and assets is None:
+        raise reader.error(
+            "python_package",
+            "publishes the RC's release assets byte for byte: add [assets] that builds the dists",
+        )
     return Config(
+        images=_images(data, reader, tag_prefix, rc_token),
+        python_package=python_package,
         github_api_url=api_url.rstrip("/") if api_url else None,
         github_repository=repository,
-        assets=_assets(data, reader),
+        assets=assets,
         hooks=_hooks(data, reader),
         root=root,
         source=source,
@@ -487,6 +556,106 @@ def _hooks(data: Mapping[str, Any], reader: _Reader) -> HooksConfig:
         commands[hook] = command
     timeout = reader.get_duration(table, "timeout", "30m", "hooks")
     return HooksConfig(timeout=timeout, **commands)
+
+
+def _images(
+    data: Mapping[str, Any], reader: _Reader, tag_prefix: str, rc_token: str
+) -> tuple[ImageConfig, ...]:
+    result: list[ImageConfig] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(reader.tables(data, "image")):
+        at = f"image[{index}]"
+        reader.no_unknown_keys(entry, _IMAGE_KEYS, at)
+        if "name" not in entry:
+            raise reader.error(f"{at}.name", 'required (e.g. "ghcr.io/acme/app")')
+        name = reader.get(entry, "name", str, "", at)
+        ref = _image_ref(name, f"{at}.name", reader)
+        if ref in seen:
+            raise reader.error(f"{at}.name", f"{name!r} duplicates image[{seen[ref]}]")
+        seen[ref] = index
+        spelling = _choose(
+            Spelling, reader.get_optional(entry, "spelling", str, at), f"{at}.spelling", reader
+        )
+        spelling = spelling or Spelling.TAG
+        sample = Version(1, 4, 0, 2).render(spelling, tag_prefix=tag_prefix, rc_token=rc_token)
+        if not _IMAGE_TAG.fullmatch(sample):
+            raise reader.error(
+                f"{at}.spelling",
+                f"{spelling.value!r} gives image tags such as {sample!r}, which registries refuse "
+                '(use spelling = "semver")',
+            )
+        result.append(
+            ImageConfig(
+                name=name,
+                spelling=spelling,
+                latest=reader.get(entry, "latest", bool, False, at),
+                insecure=reader.get(entry, "insecure", bool, False, at),
+            )
+        )
+    return tuple(result)
+
+
+def _image_ref(name: str, key: str, reader: _Reader) -> str:
+    """The canonical host/repository of an image name; one-line errors for bad names."""
+    from rcflow.adapters.oci import ImageRef  # only configs with images pay for the import
+
+    try:
+        ref = ImageRef.parse(name)
+    except UsageError as exc:
+        raise reader.error(key, exc.message.removeprefix("image ")) from None
+    if ref.tag is not None:
+        raise reader.error(key, f"{name!r} names a tag; name the repository only")
+    return f"{ref.host}/{ref.repository}"
+
+
+def _python_package(data: Mapping[str, Any], reader: _Reader) -> PythonPackageConfig | None:
+    table = _table(data, "python_package", reader)
+    if table is None:
+        return None
+    reader.no_unknown_keys(table, _PACKAGE_KEYS, "python_package")
+    defaults = PythonPackageConfig()
+    at = "python_package"
+    upload = reader.get(table, "upload_url", str, defaults.upload_url, at)
+    _index_url(upload, f"{at}.upload_url", reader)
+    simple = reader.get_optional(table, "simple_url", str, at)
+    if simple is None:
+        simple = KNOWN_INDEXES.get(upload)
+        if simple is None:
+            raise reader.error(f"{at}.simple_url", f"required for the index at {upload!r}")
+    _index_url(simple, f"{at}.simple_url", reader)
+    username = reader.get(table, "username", str, defaults.username, at)
+    if not username.strip():
+        raise reader.error(f"{at}.username", "must not be empty")
+    password_env = reader.get(table, "password_env", str, defaults.password_env, at)
+    if not _ENV_NAME.fullmatch(password_env):
+        raise reader.error(
+            f"{at}.password_env", f"{password_env!r} is not an environment variable name"
+        )
+    files = reader.get_strings(table, "files", at) if "files" in table else defaults.files
+    if not files:
+        raise reader.error(f"{at}.files", "must name at least one glob")
+    for index, glob in enumerate(files):
+        if "/" in glob or "\\" in glob:
+            raise reader.error(
+                f"{at}.files[{index}]", f"{glob!r} must match asset names, not paths"
+            )
+    return PythonPackageConfig(
+        upload_url=upload,
+        simple_url=simple,
+        username=username,
+        password_env=password_env,
+        files=files,
+        publish_rc=reader.get(table, "publish_rc", bool, False, at),
+    )
+
+
+def _index_url(url: str, key: str, reader: _Reader) -> None:
+    match = _HTTP_URL.fullmatch(url)
+    if match is None:
+        raise reader.error(key, f"{url!r} is not an http(s) URL")
+    loopback = match.group("host") in ("127.0.0.1", "localhost", "[::1]")
+    if match.group("scheme") != "https" and not loopback:
+        raise reader.error(key, f"{url!r}: https only (plain http on loopback)")
 
 
 def _auto_detect(root: Path) -> tuple[VersionFileConfig, ...]:

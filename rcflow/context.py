@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rcflow.adapters.git import Git
 from rcflow.adapters.local_forge import LocalForge
@@ -21,6 +22,9 @@ from rcflow.ledger import Event, RunIdentity
 from rcflow.observe import observe
 from rcflow.snapshot import Snapshot
 from rcflow.states import Release, classify
+
+if TYPE_CHECKING:
+    from rcflow.artifacts import IndexFactory, RegistryFactory
 
 _SECTION = re.compile(r'\s*\[\s*remote\s+"(?P<name>[^"]+)"\s*\]')
 _URL = re.compile(r"\s*url\s*=\s*(?P<url>.+?)\s*$")
@@ -33,6 +37,9 @@ class Context:
     config: Config
     git: Git
     forge: Forge
+    # Registries and package indexes (None: the real ones; tests inject failing ones).
+    registry: RegistryFactory | None = None
+    index: IndexFactory | None = None
 
     @cached_property
     def me(self) -> RunIdentity:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
+from rcflow.config import PythonPackageConfig
+
 
 @dataclass(frozen=True)
 class Effect:
@@ -250,6 +252,74 @@ class DeleteRelease(Effect):
 
     def describe(self) -> str:
         return f"delete the release {self.tag} from the forge"
+
+
+@dataclass(frozen=True)
+class ResolveImage(Effect):
+    """`rc`: resolve the image's RC tag on its registry and record the manifest digest."""
+
+    kind: ClassVar[str] = "resolve_image"
+    image: str  # the configured repository, "ghcr.io/acme/app"
+    tag: str  # the image tag to resolve ("v1.4.0-rc.2" in the image's spelling)
+    release: str  # the RC's git tag: the event is keyed "<release>/<image>"
+    insecure: bool = False
+
+    def describe(self) -> str:
+        return f"record the digest of {self.image}:{self.tag}"
+
+
+@dataclass(frozen=True)
+class PromoteImage(Effect):
+    """`promote`: put the recorded manifest under the final tag (and `latest`), then verify."""
+
+    kind: ClassVar[str] = "promote_image"
+    image: str
+    digest: str  # recorded at rc: what was validated
+    tags: tuple[str, ...]  # the final tag first, then the movable ones
+    movable: tuple[str, ...]  # tags that exist to be moved ("latest")
+    release: str  # the final's git tag
+    source: str  # the RC's git tag
+    insecure: bool = False
+
+    def describe(self) -> str:
+        return (
+            f"tag {self.image}@{self.digest[:19]}… (from {self.source}) as "
+            f"{', '.join(self.tags)}, no rebuild, and verify"
+        )
+
+
+@dataclass(frozen=True)
+class MoveImageTag(Effect):
+    """`rollback` of a release: point a movable tag (`latest`) back at an earlier digest."""
+
+    kind: ClassVar[str] = "move_image_tag"
+    image: str
+    tag: str
+    digest: str
+    release: str  # the retracted final's git tag
+    to: str  # the git tag whose digest the tag goes back to
+    insecure: bool = False
+
+    def describe(self) -> str:
+        return f"move {self.image}:{self.tag} back to {self.to} ({self.digest[:19]}…)"
+
+
+@dataclass(frozen=True)
+class PublishPackages(Effect):
+    """Publish the dists among `source`'s assets to the index: missing files only, verified."""
+
+    kind: ClassVar[str] = "publish_packages"
+    release: str  # the git tag being released (the event's key)
+    source: str  # the tag whose release assets hold the dists (the RC's)
+    version: str  # the PEP 440 version the dists must carry
+    index: PythonPackageConfig
+
+    def describe(self) -> str:
+        from urllib.parse import urlsplit
+
+        host = urlsplit(self.index.upload_url).netloc
+        names = ", ".join(self.index.files)
+        return f"publish the {self.version} dists ({names}) of {self.source} to {host}"
 
 
 @dataclass(frozen=True)

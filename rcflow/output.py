@@ -110,7 +110,36 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, A
         "lease": None
         if lease is None or lease.expires < snap.now
         else {"holder": lease.describe(), "expires": lease.expires},
+        "artifacts": _artifacts_view(snap, tag) if tag else [],
     }
+
+
+# The ledger events of images and packages (rcflow.artifacts names them; not imported here, so
+# `status` does not load the artifact code).
+_ARTIFACT_EVENTS = ("image_resolved", "image_promoted", "image_tag_moved", "package_published")
+
+
+def _artifacts_view(snap: Snapshot, tag: str) -> list[dict[str, Any]]:
+    """What shipped where for tag: each image digest and package file the ledger recorded."""
+    newest: dict[tuple[str, str], Event] = {}
+    for e in snap.ledger:
+        if e.kind in _ARTIFACT_EVENTS and (e.key == tag or e.key.startswith(tag + "/")):
+            newest[(e.kind, e.key)] = e
+    rows = []
+    for e in newest.values():
+        d = e.data
+        row: dict[str, Any] = {"event": e.kind, "time": e.time}
+        if e.kind == "package_published":
+            row.update(index=d.get("index"), rc=d.get("rc"), files=dict(d.get("files") or {}))
+        else:
+            tags = d.get("tags") or [d.get("tag")]
+            row.update(image=d.get("image"), tags=list(tags), digest=d.get("digest"))
+            if e.kind == "image_promoted":
+                row["rc"] = d.get("rc")
+            elif e.kind == "image_tag_moved":
+                row["to"] = d.get("to")
+        rows.append(row)
+    return rows
 
 
 def _release_view(snap: Snapshot, tag: str) -> dict[str, Any] | None:
@@ -125,6 +154,26 @@ def _release_view(snap: Snapshot, tag: str) -> dict[str, Any] | None:
         "assets": sorted(a.name for a in rel.assets),
         "url": rel.url or None,
     }
+
+
+def _artifact_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = []
+    for r in rows:
+        if r["event"] == "package_published":
+            files = r["files"]
+            names = ", ".join(f"{n} ({str(d)[:12]}…)" for n, d in sorted(files.items()))
+            lines.append(f"Package:      {escape(names)} on {escape(str(r['index']))}")
+            continue
+        digest = str(r["digest"] or "")[:19] + "…"
+        tags = ", ".join(str(t) for t in r["tags"])
+        if r["event"] == "image_resolved":
+            what = f"{r['image']}:{tags} at {digest} (recorded at rc)"
+        elif r["event"] == "image_promoted":
+            what = f"{r['image']} {tags} at {digest} (promoted from {r['rc']}, verified)"
+        else:
+            what = f"{r['image']}:{tags} moved back to {r['to']} ({digest})"
+        lines.append(f"Image:        {escape(what)}")
+    return lines
 
 
 def _release_words(rel: Mapping[str, Any] | None) -> str:
@@ -434,6 +483,8 @@ class Output:
             p(f"Forge:        {forge['name']}")
         for drift in forge["drift"]:
             p(f"[yellow]![/] {escape(drift)}")
+        for line in _artifact_lines(view["artifacts"]):
+            p(line)
         if view["lease"]:
             p(f"Lease:        held by {escape(view['lease']['holder'])}")
         for problem in view["problems"]:
@@ -469,6 +520,14 @@ class Output:
             detail = ""
             if r["kind"].startswith("validation_") or r["kind"] == "validate_completed":
                 detail = f" sha={str(data.get('sha', ''))[:7]} {data.get('detail', '')}".rstrip()
+            elif data.get("digest"):
+                detail = f" {data.get('digest')}"
+                if data.get("rc"):
+                    detail += f" from {data['rc']}"
+            elif r["kind"] == "package_published":
+                files = data.get("files") or {}
+                detail = "".join(f" {n}@sha256:{d}" for n, d in sorted(files.items()))
+                detail += f" from {data.get('rc')}"
             elif data.get("sha"):
                 detail = f" sha={str(data['sha'])[:7]}"
             url = f" {data['run_url']}" if data.get("run_url") else ""

@@ -96,9 +96,10 @@ def _sandbox_of(source: Path, sandbox: Path) -> Path:
 
 
 def _sandbox_context(work: Path) -> commands.Context:
-    """The sandbox's context: the local forge, and no hooks (they publish for real)."""
+    """The sandbox's context: the local forge; no hooks, images or packages (they are real)."""
     ctx = commands.load_context(work, forge="local")
-    return replace(ctx, config=replace(ctx.config, hooks=HooksConfig()))
+    sandboxed = replace(ctx.config, hooks=HooksConfig(), images=(), python_package=None)
+    return replace(ctx, config=sandboxed)
 
 
 def _step(

@@ -44,6 +44,8 @@ FORGE_WRITES = (
     "retract_release",
     "delete_release",
 )
+REGISTRY_WRITES = ("put",)  # a manifest PUT: a tag created or moved
+INDEX_WRITES = ("upload",)  # one dist file uploaded
 
 
 @pytest.fixture(autouse=True)
@@ -130,6 +132,25 @@ class _FailingPorts:
 
             setattr(obj, name, wrapper)
 
+    def artifact_ports(self, ctx: Any) -> dict[str, Any]:
+        """Registry and index factories whose clients' writes count (and fail) here too."""
+        from rcflow import artifacts
+
+        registry = ctx.registry or artifacts.open_registry
+        index = ctx.index or artifacts.open_index
+
+        def failing_registry(host: str, insecure: bool) -> Any:
+            client = registry(host, insecure)
+            self.wrap(client, REGISTRY_WRITES)
+            return client
+
+        def failing_index(config: Any) -> Any:
+            client = index(config)
+            self.wrap(client, INDEX_WRITES)
+            return client
+
+        return {"registry": failing_registry, "index": failing_index}
+
 
 class Project:
     def __init__(self, base: Path) -> None:
@@ -210,7 +231,7 @@ class Project:
                 if (self.root / p).is_file()
             },
             "forge": sorted(
-                (str(p.relative_to(forge)), p.read_text()) for p in forge.rglob("*") if p.is_file()
+                (str(p.relative_to(forge)), p.read_bytes()) for p in forge.rglob("*") if p.is_file()
             )
             if forge.exists()
             else [],
@@ -273,7 +294,7 @@ class Project:
         g = Git(ctx.git.root, ctx.git.git_dir)
         failing.wrap(g, GIT_WRITES)
         failing.wrap(ctx.forge, FORGE_WRITES)
-        return dataclasses.replace(ctx, git=g), failing
+        return dataclasses.replace(ctx, git=g, **failing.artifact_ports(ctx)), failing
 
 
 def held_lease(ledger: list[dict[str, Any]]) -> str | None:

@@ -31,6 +31,7 @@ from rcflow.files import rewrite
 from rcflow.ledger import Event
 from rcflow.snapshot import Snapshot
 from rcflow.states import Release, State
+from rcflow.steps.artifacts import move_latest
 from rcflow.version import Spelling, Version, parse_tag, tag_name
 
 
@@ -102,6 +103,8 @@ def unfinished_rollback(s: Snapshot, config: Config, release: Release) -> list[E
         # is latest by its own right.
         if previous and previous == current and prev_rel is not None and not prev_rel.latest:
             effects.append(MarkLatest(previous))
+        if previous and previous == current and event is not None:
+            effects += move_latest(s, config, event.data, tag)
         if event is not None and event.data.get("delete_tag"):
             if tag in s.remote_tags:
                 effects.append(DeleteTag(tag, s.remote))

@@ -23,6 +23,7 @@ from rcflow.notes import render_notes
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
 from rcflow.states import Candidate, Release, State, classify
+from rcflow.steps import artifacts as artifact_steps
 from rcflow.steps import (
     blockers,
     decision,
@@ -72,10 +73,13 @@ def _finish(
     s: Snapshot, config: Config, release: Release, tag: str, version: Version, rc_tag: str
 ) -> list[Effect]:
     """What completes a final tag that exists: pushed, released with the RC's assets, recorded."""
+    event = decision(s, "promoting", tag)
+    # Images and packages before the tag reaches anyone, as the promotion decided them.
     effects: list[Effect] = []
+    if event is not None:
+        effects += artifact_steps.promote_artifacts(s, config, tag, version, rc_tag, event)[0]
     if tag not in s.remote_tags:
         effects.append(PushTag(s.remote, tag))
-    event = decision(s, "promoting", tag)
     # The notes were decided with the promotion: a resumed run publishes the same text even when
     # the final tag now hides the commits it was made from.
     notes = str(event.data.get("notes") or "") if event else ""
@@ -195,9 +199,19 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
         RecordEvent(
             "promoting",
             tag,
-            {"rc": latest.tag, "sha": latest.sha, "hooks": hooks, "notes": notes},
+            {
+                "rc": latest.tag,
+                "sha": latest.sha,
+                "hooks": hooks,
+                "notes": notes,
+                **artifact_steps.promised(config),
+            },
         )
     ]
+    # Images and packages first: whoever sees the final tag can pull and install what it names.
+    shipped, found = artifact_steps.promote_artifacts(s, config, tag, target, latest.tag)
+    effects += shipped
+    refusals += found
     if not config.rc_in_files:
         effects.append(CreateTag(tag, latest.sha, message))
     else:

@@ -21,6 +21,7 @@ from rcflow.notes import render_notes
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
 from rcflow.states import Release, State, classify
+from rcflow.steps import artifacts as artifact_steps
 from rcflow.steps import (
     blockers,
     build_assets,
@@ -62,7 +63,7 @@ def publish(
     s: Snapshot, config: Config, release: Release, tag: str, version: Version, sha: str
 ) -> list[Effect]:
     """What makes an existing local RC tag complete: pushed, released with assets, recorded."""
-    effects: list[Effect] = []
+    effects: list[Effect] = artifact_steps.resolve_images(s, config, tag, version)
     if tag not in s.remote_tags:
         effects.append(PushTag(s.remote, tag))
     rel = s.releases.get(tag)
@@ -71,6 +72,7 @@ def publish(
     effects += publish_release(
         s, config, tag, str(version), notes(s, config, release, version, tag), prerelease=True
     )
+    effects += artifact_steps.rc_packages(s, config, tag, version)
     if not event_done(s, "rc_tagged", tag):
         data = {"sha": sha, "version": str(version.base), "rc": version.rc}
         effects.append(RecordEvent("rc_tagged", tag, data))
@@ -150,11 +152,14 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
     sha = None if on_new_commit else s.head
     # Built before tagging: a build that fails leaves no RC behind to withdraw.
     effects += build_assets(config, tag, sha, version)
+    # The image is the RC as much as the commit is: its digest is recorded before the tag exists.
+    effects += artifact_steps.resolve_images(s, config, tag, version)
     effects.append(CreateTag(tag, sha, rc_message(s, version)))
     effects.append(PushTag(s.remote, tag))
     effects += publish_release(
         s, config, tag, str(version), notes(s, config, release, version, tag), prerelease=True
     )
+    effects += artifact_steps.rc_packages(s, config, tag, version)
     data: dict[str, object] = {"version": str(target), "rc": number}
     if not on_new_commit:
         data["sha"] = s.head

@@ -40,6 +40,7 @@ from rcflow.steps import (
     unfinished_rollback,
     version_key,
 )
+from rcflow.steps import artifacts as artifact_steps
 from rcflow.steps.bump import bump_message
 from rcflow.version import Version, parse, tag_name
 
@@ -154,6 +155,7 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
                 return new(done=f"the bump to {e.key} is already reverted")
 
     # 3. The newest undoable transition.
+    notes: list[str] = []
     state = release.state
     latest = release.latest
     if state in (State.CANDIDATE, State.VALIDATED, State.REJECTED) and latest is not None:
@@ -222,24 +224,28 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
             tag_name(previous, tag_prefix=prefix, rc_token=token) if previous is not None else None
         )
         hooks = ["after_rollback"] if config.hooks.after_rollback else []
-        effects = [
-            RecordEvent(
-                "retracted",
-                tag,
-                {
-                    "version": str(release.last_final),
-                    "previous": str(previous) if previous else None,
-                    "previous_tag": previous_tag,
-                    "reason": args.reason,
-                    "delete_tag": args.delete_tag,
-                    "hooks": hooks,
-                },
-            )
-        ]
+        # `latest` images go back to the previous final's recorded digest; versioned tags stay.
+        images, image_notes = artifact_steps.latest_back(s, config, previous_tag)
+        retracted = RecordEvent(
+            "retracted",
+            tag,
+            {
+                "version": str(release.last_final),
+                "previous": str(previous) if previous else None,
+                "previous_tag": previous_tag,
+                "reason": args.reason,
+                "delete_tag": args.delete_tag,
+                "hooks": hooks,
+                **({"images": images} if images else {}),
+            },
+        )
+        effects = [retracted]
         if tag in s.releases:
             effects.append(RetractRelease(tag, f"Retracted: {args.reason or 'no reason given'}"))
         if previous_tag is not None and previous_tag in s.releases:
             effects.append(MarkLatest(previous_tag))
+        effects += artifact_steps.move_latest(s, config, retracted.data, tag)
+        notes += image_notes
         if args.delete_tag:
             if tag in s.remote_tags:
                 effects.append(DeleteTag(tag, s.remote))
@@ -254,4 +260,5 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
         effects=tuple(effects) if not refusals else (),
         blockers=tuple(refusals),
         subject=subject,
+        notes=tuple(notes),
     )
