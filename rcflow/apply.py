@@ -7,14 +7,16 @@ ledger event. A mutating run holds the lease for its whole apply.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rcflow import assets, ledger
 from rcflow.adapters.git import Git
+from rcflow.ci import CI, CheckFact, Dispatched, RunFact, StatusFact
 from rcflow.effects import (
     BuildAssets,
     CarryAssets,
@@ -35,6 +37,7 @@ from rcflow.effects import (
     RunHook,
     RunValidations,
     UploadAssets,
+    ValidationSpec,
     VerifyVersionOnlyDiff,
     WriteFile,
     WriteVersionFiles,
@@ -43,7 +46,9 @@ from rcflow.errors import ConflictError, EffectError, LeaseHeldError
 from rcflow.forge import Forge
 from rcflow.ledger import LEDGER_REF, Event, RunIdentity
 from rcflow.snapshot import Snapshot
+from rcflow.validators import checks as checks_validators
 from rcflow.validators import command as command_validators
+from rcflow.validators import workflow as workflow_validators
 
 
 class LedgerWriter:
@@ -92,6 +97,8 @@ class Ports:
     git: Git
     forge: Forge
     validation_progress: command_validators.Progress = field(default=lambda n, w, d: None)
+    # Where workflow and checks validations run: GitHub. None: the forge, when it is one.
+    ci: CI | None = None
 
 
 @dataclass
@@ -399,35 +406,96 @@ class Executor:
 
     # -- validations and the ledger --------------------------------------------------------
 
-    def _do_run_validations(self, e: RunValidations) -> str:
-        outcomes = command_validators.run_all(
-            self.git,
-            e.validations,
-            tag=e.tag,
-            sha=e.sha,
-            version=e.version,
-            progress=self.ports.validation_progress,
-        )
-        self.results.extend(outcomes)
-        # Each result is recorded as soon as all have finished, bound to the sha it ran on.
-        for o in outcomes:
-            kind = "validation_passed" if o.passed else "validation_failed"
-            self.writer.append(
-                kind,
-                f"{e.tag}/{o.name}",
-                {
-                    "sha": e.sha,
-                    "duration": o.duration,
-                    "detail": o.detail,
-                    "log": o.log,
-                    "required": o.required,
-                },
+    def _ci(self) -> CI:
+        ci = self.ports.ci if self.ports.ci is not None else self.forge
+        if not isinstance(ci, CI):
+            raise EffectError(
+                f"workflow and checks validations run on GitHub, not on the {self.forge.name} "
+                "forge: nothing was validated",
+                hint='set forge = "github" (and github_repository) in the configuration',
             )
-        failed = [o.name for o in outcomes if not o.passed and o.required]
+        return ci
+
+    def _do_run_validations(self, e: RunValidations) -> str:
+        commands = tuple(v for v in e.validations if v.kind == "command")
+        remote = [v for v in e.validations if v.kind != "command"]
+        ci = _Stoppable(self._ci()) if remote else None
+        lock = threading.Lock()
+        done: dict[str, command_validators.Outcome] = {}
+        errors: list[BaseException] = []
+
+        def append(kind: str, name: str, data: Mapping[str, Any]) -> None:
+            with lock:
+                if ci is not None and ci.stop.is_set():
+                    raise _Stopped
+                self.writer.append(kind, f"{e.tag}/{name}", {"sha": e.sha, **data})
+
+        def record(o: command_validators.Outcome) -> None:
+            # Each result is bound to the sha it ran on; a GitHub one as soon as it is known.
+            kind = "validation_passed" if o.passed else "validation_failed"
+            append(kind, o.name, _result(o))
+            done[o.name] = o
+
+        def on_github(spec: ValidationSpec) -> None:
+            assert ci is not None  # noqa: S101 - set whenever there is a remote validation
+            try:
+                if spec.kind == "workflow":
+                    o = workflow_validators.run(
+                        ci,
+                        spec,
+                        tag=e.tag,
+                        sha=e.sha,
+                        record=lambda kind, data: append(kind, spec.name, data),
+                        progress=self.ports.validation_progress,
+                    )
+                else:
+                    o = checks_validators.run(
+                        ci, spec, sha=e.sha, progress=self.ports.validation_progress
+                    )
+                record(o)
+            except _Stopped:
+                pass
+            except BaseException as exc:  # reported by the main thread, after the others
+                errors.append(exc)
+
+        # Waiting on GitHub runs beside the commands; the threads are daemons, so an interrupt
+        # ends the run at once (what was dispatched is in the ledger: a re-run re-attaches).
+        threads = [
+            threading.Thread(
+                target=on_github, args=(spec,), name=f"rcflow:{spec.name}", daemon=True
+            )
+            for spec in remote
+        ]
+        try:
+            for t in threads:
+                t.start()
+            outcomes = command_validators.run_all(
+                self.git,
+                commands,
+                tag=e.tag,
+                sha=e.sha,
+                version=e.version,
+                progress=self.ports.validation_progress,
+            )
+            for o in outcomes:
+                record(o)
+            for t in threads:
+                t.join()
+        except BaseException:
+            if ci is not None:
+                ci.stop.set()
+            raise
+        ordered = [done[v.name] for v in e.validations if v.name in done]
+        self.results.extend(ordered)
+        if errors:
+            # Not a verdict on the RC (a token, a network): nothing more is recorded, and a
+            # re-run waits for what was dispatched.
+            raise errors[0]
+        failed = [o.name for o in ordered if not o.passed and o.required]
         self.writer.append(
             "validate_completed",
             e.tag,
-            {"sha": e.sha, "passed": not failed, "ran": [o.name for o in outcomes]},
+            {"sha": e.sha, "passed": not failed, "ran": [o.name for o in ordered]},
         )
         return f"failed: {', '.join(failed)}" if failed else "done"
 
@@ -452,3 +520,61 @@ def _read(path: Path) -> str | None:
             return fh.read()
     except FileNotFoundError:
         return None
+
+
+def _result(o: command_validators.Outcome) -> dict[str, Any]:
+    """A validation result's ledger data: the same keys whatever ran it (plus its own facts)."""
+    conclusion = o.conclusion or (
+        "success" if o.passed else "timed_out" if o.detail.startswith("timed out") else "failure"
+    )
+    return {
+        **o.facts,
+        "kind": o.kind,
+        "duration": o.duration,
+        "detail": o.detail,
+        "log": o.log,
+        "required": o.required,
+        "conclusion": conclusion,
+        "url": o.url,
+    }
+
+
+class _Stopped(Exception):
+    """The run stopped (an interrupt, a failure elsewhere): a waiting validation gives up."""
+
+
+class _Stoppable:
+    """The CI port, with a wait that ends as soon as the run stops."""
+
+    def __init__(self, ci: CI) -> None:
+        self.ci = ci
+        self.stop = threading.Event()
+
+    def clock(self) -> float:
+        return self.ci.clock()
+
+    def sleep(self, seconds: float) -> None:
+        if self.stop.is_set():
+            raise _Stopped
+        self.ci.sleep(seconds)
+        if self.stop.is_set():
+            raise _Stopped
+
+    def dispatch_workflow(
+        self, workflow: str, ref: str, inputs: Mapping[str, str], *, sha: str, correlation: str
+    ) -> Dispatched:
+        return self.ci.dispatch_workflow(workflow, ref, inputs, sha=sha, correlation=correlation)
+
+    def find_run(
+        self, workflow: str, *, sha: str, correlation: str, since: float
+    ) -> RunFact | None:
+        return self.ci.find_run(workflow, sha=sha, correlation=correlation, since=since)
+
+    def get_run(self, run_id: int) -> RunFact:
+        return self.ci.get_run(run_id)
+
+    def check_runs(self, sha: str) -> Sequence[CheckFact]:
+        return self.ci.check_runs(sha)
+
+    def commit_statuses(self, sha: str) -> Sequence[StatusFact]:
+        return self.ci.commit_statuses(sha)
