@@ -377,6 +377,36 @@ def test_crash_after_the_dispatch_landed_but_before_its_answer_re_attaches_by_co
     assert result(p, "e2e")["data"]["run_id"] == run.id
 
 
+def test_a_lost_answer_to_the_dispatch_is_looked_up_not_sent_again(make_rc: Make) -> None:
+    p, server = make_rc(E2E)
+    server.dispatch_run_details = False  # the run is found by its correlation id either way
+    server.drop_connection("POST", r"/dispatches$", handled=True)
+
+    assert p.cli("validate").exit_code == 0
+
+    [run] = server.dispatched()
+    assert server.count("POST", r"/dispatches$") == 1
+    assert result(p, "e2e")["data"]["run_id"] == run.id
+
+
+def test_commands_and_github_validations_run_side_by_side(make_rc: Make) -> None:
+    p, server = make_rc('[[validate]]\nname = "unit"\nrun = "true"\n' + E2E)
+    server.add_check_run(sha_of(p), "build")
+
+    out = p.cli("validate", "--json")
+
+    assert out.exit_code == 0, out.stderr
+    doc = out.json()
+    assert [(v["name"], v["kind"], v["passed"]) for v in doc["validations"]] == [
+        ("unit", "command", True),
+        ("e2e", "workflow", True),
+    ]
+    assert doc["validations"][1]["url"].endswith(f"/actions/runs/{server.dispatched()[0].id}")
+    assert doc["validations"][0]["log"].endswith("unit.log")
+    assert sorted(e["key"] for e in events(p, "validation_passed")) == [f"{RC}/e2e", f"{RC}/unit"]
+    assert doc["state"] == "validated"
+
+
 def test_rerun_dispatches_a_new_run_and_a_new_rc_is_validated_afresh(make_rc: Make) -> None:
     p, server = make_rc(E2E)
     assert p.cli("validate").exit_code == 0

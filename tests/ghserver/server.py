@@ -99,6 +99,7 @@ class Fault:
     remaining: int
     headers: dict[str, str]
     body: Any
+    handled: bool = False  # a dropped connection after the request was carried out
 
 
 # -- state -------------------------------------------------------------------------------------
@@ -578,8 +579,15 @@ class GitHubServer:
     def fail_validation(self, method: str, path_regex: str, *, times: int = 1) -> None:
         self.fail(method, path_regex, 422, times=times)
 
-    def drop_connection(self, method: str, path_regex: str, *, times: int = 1) -> None:
+    def drop_connection(
+        self, method: str, path_regex: str, *, times: int = 1, handled: bool = False
+    ) -> None:
+        """The next matching requests get no answer; with handled, after being carried out
+        (the answer to a write that happened is lost)."""
         self.fail(method, path_regex, 0, times=times)
+        if handled:
+            with self._lock:
+                self._faults[-1].handled = True
 
     # Workflows, runs, checks, statuses (phase 2) -----------------------------------------
 
@@ -854,6 +862,10 @@ class GitHubServer:
         validate = True
         fault = self._take_fault(method, path)
         if fault is not None:
+            if fault.status == 0 and fault.handled:
+                with contextlib.suppress(HTTPError):
+                    self._answer(op, call, canonical, rel, errors)
+                return op, None
             if fault.status == 0:
                 return op, None
             reply = Reply(fault.status, fault.body, dict(fault.headers))

@@ -529,3 +529,16 @@ def test_check_runs_and_statuses_move_on_with_each_read(github_server: GitHubSer
     assert [(c.status, c.conclusion) for c in commit.get_check_runs()] == [("completed", "failure")]
     assert commit.get_combined_status().state == "pending"
     assert commit.get_combined_status().state == "success"
+
+
+def test_a_lost_answer_to_a_write_that_happened(github_server: GitHubServer) -> None:
+    github_server.add_workflow(".github/workflows/e2e.yml", "e2e")
+    github_server.drop_connection("POST", r"/dispatches$", handled=True)
+    with pytest.raises(requests.ConnectionError):
+        api(
+            github_server,
+            "POST",
+            "/repos/acme/app/actions/workflows/e2e.yml/dispatches",
+            json={"ref": "main"},
+        )
+    assert len(github_server.dispatched()) == 1
