@@ -514,3 +514,24 @@ def test_a_pass_older_than_max_age_no_longer_counts(
     assert "e2e passed longer ago than its max_age: it runs again" in plan["plan"]["notes"]
     assert len(server.dispatched()) == 1
     assert json.dumps(plan)  # a plain document
+
+
+# -- the workflow rcflow init writes -------------------------------------------------------
+
+
+def test_the_init_workflow_takes_what_rcflow_sends_and_carries_the_correlation_id(
+    make_project: Any,
+) -> None:
+    import yaml
+
+    from rcflow.config import WORKFLOW_INPUTS, load_config
+    from rcflow.scaffold import VALIDATE_WORKFLOW, InitOptions, plan_init
+
+    p = make_project(config=CHECKS + E2E)
+    files = {f.path: f.content for f in plan_init(p.root, InitOptions(forge="github"))}
+    workflow = yaml.safe_load(files[VALIDATE_WORKFLOW])
+    assert set(workflow[True]["workflow_dispatch"]["inputs"]) == set(WORKFLOW_INPUTS)
+    assert "${{ inputs.rcflow_run_id }}" in workflow["run-name"]
+    # GitHub validations are not commands for the workflow to run.
+    assert [v.kind for v in load_config(p.root).validations] == ["checks", "workflow"]
+    assert "No validation configured" in files[VALIDATE_WORKFLOW]
