@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rcflow import assets, ledger
 from rcflow.adapters.git import Git
-from rcflow.ci import CI, CheckFact, Dispatched, RunFact, StatusFact
+from rcflow.ci import CI
 from rcflow.effects import (
     BuildAssets,
     CarryAssets,
@@ -49,6 +49,7 @@ from rcflow.snapshot import Snapshot
 from rcflow.validators import checks as checks_validators
 from rcflow.validators import command as command_validators
 from rcflow.validators import workflow as workflow_validators
+from rcflow.validators.poll import Stoppable, Stopped
 
 
 class LedgerWriter:
@@ -419,7 +420,7 @@ class Executor:
     def _do_run_validations(self, e: RunValidations) -> str:
         commands = tuple(v for v in e.validations if v.kind == "command")
         remote = [v for v in e.validations if v.kind != "command"]
-        ci = _Stoppable(self._ci()) if remote else None
+        ci = Stoppable(self._ci()) if remote else None
         lock = threading.Lock()
         done: dict[str, command_validators.Outcome] = {}
         errors: list[BaseException] = []
@@ -427,7 +428,7 @@ class Executor:
         def append(kind: str, name: str, data: Mapping[str, Any]) -> None:
             with lock:
                 if ci is not None and ci.stop.is_set():
-                    raise _Stopped
+                    raise Stopped
                 self.writer.append(kind, f"{e.tag}/{name}", {"sha": e.sha, **data})
 
         def record(o: command_validators.Outcome) -> None:
@@ -453,7 +454,7 @@ class Executor:
                         ci, spec, sha=e.sha, progress=self.ports.validation_progress
                     )
                 record(o)
-            except _Stopped:
+            except Stopped:
                 pass
             except BaseException as exc:  # reported by the main thread, after the others
                 errors.append(exc)
@@ -537,44 +538,3 @@ def _result(o: command_validators.Outcome) -> dict[str, Any]:
         "conclusion": conclusion,
         "url": o.url,
     }
-
-
-class _Stopped(Exception):
-    """The run stopped (an interrupt, a failure elsewhere): a waiting validation gives up."""
-
-
-class _Stoppable:
-    """The CI port, with a wait that ends as soon as the run stops."""
-
-    def __init__(self, ci: CI) -> None:
-        self.ci = ci
-        self.stop = threading.Event()
-
-    def clock(self) -> float:
-        return self.ci.clock()
-
-    def sleep(self, seconds: float) -> None:
-        if self.stop.is_set():
-            raise _Stopped
-        self.ci.sleep(seconds)
-        if self.stop.is_set():
-            raise _Stopped
-
-    def dispatch_workflow(
-        self, workflow: str, ref: str, inputs: Mapping[str, str], *, sha: str, correlation: str
-    ) -> Dispatched:
-        return self.ci.dispatch_workflow(workflow, ref, inputs, sha=sha, correlation=correlation)
-
-    def find_run(
-        self, workflow: str, *, sha: str, correlation: str, since: float
-    ) -> RunFact | None:
-        return self.ci.find_run(workflow, sha=sha, correlation=correlation, since=since)
-
-    def get_run(self, run_id: int) -> RunFact:
-        return self.ci.get_run(run_id)
-
-    def check_runs(self, sha: str) -> Sequence[CheckFact]:
-        return self.ci.check_runs(sha)
-
-    def commit_statuses(self, sha: str) -> Sequence[StatusFact]:
-        return self.ci.commit_statuses(sha)

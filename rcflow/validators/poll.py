@@ -5,7 +5,11 @@ The clock and the sleep come from the CI port, so a test drives a whole wait wit
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from rcflow.ci import CI, CheckFact, Dispatched, RunFact, StatusFact
 
 
 @dataclass(frozen=True)
@@ -49,3 +53,44 @@ def seconds(value: float) -> str:
         f"{secs}s" if secs else "",
     ]
     return "".join(parts)
+
+
+class Stopped(Exception):
+    """The run stopped (an interrupt, a failure elsewhere): a waiting validation gives up."""
+
+
+class Stoppable:
+    """The CI port, with a wait that ends as soon as the run stops."""
+
+    def __init__(self, ci: CI) -> None:
+        self.ci = ci
+        self.stop = threading.Event()
+
+    def clock(self) -> float:
+        return self.ci.clock()
+
+    def sleep(self, seconds: float) -> None:
+        if self.stop.is_set():
+            raise Stopped
+        self.ci.sleep(seconds)
+        if self.stop.is_set():
+            raise Stopped
+
+    def dispatch_workflow(
+        self, workflow: str, ref: str, inputs: Mapping[str, str], *, sha: str, correlation: str
+    ) -> Dispatched:
+        return self.ci.dispatch_workflow(workflow, ref, inputs, sha=sha, correlation=correlation)
+
+    def find_run(
+        self, workflow: str, *, sha: str, correlation: str, since: float
+    ) -> RunFact | None:
+        return self.ci.find_run(workflow, sha=sha, correlation=correlation, since=since)
+
+    def get_run(self, run_id: int) -> RunFact:
+        return self.ci.get_run(run_id)
+
+    def check_runs(self, sha: str) -> Sequence[CheckFact]:
+        return self.ci.check_runs(sha)
+
+    def commit_statuses(self, sha: str) -> Sequence[StatusFact]:
+        return self.ci.commit_statuses(sha)
