@@ -7,6 +7,7 @@ ledger event. A mutating run holds the lease for its whole apply.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from rcflow import artifacts, assets, ledger
 from rcflow.adapters.git import Git
+from rcflow.ci import CI
 from rcflow.effects import (
     BuildAssets,
     CarryAssets,
@@ -39,6 +41,7 @@ from rcflow.effects import (
     RunHook,
     RunValidations,
     UploadAssets,
+    ValidationSpec,
     VerifyVersionOnlyDiff,
     WriteFile,
     WriteVersionFiles,
@@ -47,7 +50,10 @@ from rcflow.errors import ConflictError, EffectError, LeaseHeldError
 from rcflow.forge import Forge
 from rcflow.ledger import LEDGER_REF, Event, RunIdentity
 from rcflow.snapshot import Snapshot
+from rcflow.validators import checks as checks_validators
 from rcflow.validators import command as command_validators
+from rcflow.validators import workflow as workflow_validators
+from rcflow.validators.poll import Stoppable, Stopped
 
 if TYPE_CHECKING:
     from rcflow.adapters.oci import Registry
@@ -102,6 +108,8 @@ class Ports:
     # Registries and package indexes (None: the real ones, credentials from the environment).
     registry: artifacts.RegistryFactory | None = None
     index: artifacts.IndexFactory | None = None
+    # Where workflow and checks validations run: GitHub. None: the forge, when it is one.
+    ci: CI | None = None
 
 
 @dataclass
@@ -518,35 +526,96 @@ class Executor:
 
     # -- validations and the ledger --------------------------------------------------------
 
-    def _do_run_validations(self, e: RunValidations) -> str:
-        outcomes = command_validators.run_all(
-            self.git,
-            e.validations,
-            tag=e.tag,
-            sha=e.sha,
-            version=e.version,
-            progress=self.ports.validation_progress,
-        )
-        self.results.extend(outcomes)
-        # Each result is recorded as soon as all have finished, bound to the sha it ran on.
-        for o in outcomes:
-            kind = "validation_passed" if o.passed else "validation_failed"
-            self.writer.append(
-                kind,
-                f"{e.tag}/{o.name}",
-                {
-                    "sha": e.sha,
-                    "duration": o.duration,
-                    "detail": o.detail,
-                    "log": o.log,
-                    "required": o.required,
-                },
+    def _ci(self) -> CI:
+        ci = self.ports.ci if self.ports.ci is not None else self.forge
+        if not isinstance(ci, CI):
+            raise EffectError(
+                f"workflow and checks validations run on GitHub, not on the {self.forge.name} "
+                "forge: nothing was validated",
+                hint='set forge = "github" (and github_repository) in the configuration',
             )
-        failed = [o.name for o in outcomes if not o.passed and o.required]
+        return ci
+
+    def _do_run_validations(self, e: RunValidations) -> str:
+        commands = tuple(v for v in e.validations if v.kind == "command")
+        remote = [v for v in e.validations if v.kind != "command"]
+        ci = Stoppable(self._ci()) if remote else None
+        lock = threading.Lock()
+        done: dict[str, command_validators.Outcome] = {}
+        errors: list[BaseException] = []
+
+        def append(kind: str, name: str, data: Mapping[str, Any]) -> None:
+            with lock:
+                if ci is not None and ci.stop.is_set():
+                    raise Stopped
+                self.writer.append(kind, f"{e.tag}/{name}", {"sha": e.sha, **data})
+
+        def record(o: command_validators.Outcome) -> None:
+            # Each result is bound to the sha it ran on; a GitHub one as soon as it is known.
+            kind = "validation_passed" if o.passed else "validation_failed"
+            append(kind, o.name, _result(o))
+            done[o.name] = o
+
+        def on_github(spec: ValidationSpec) -> None:
+            assert ci is not None  # noqa: S101 - set whenever there is a remote validation
+            try:
+                if spec.kind == "workflow":
+                    o = workflow_validators.run(
+                        ci,
+                        spec,
+                        tag=e.tag,
+                        sha=e.sha,
+                        record=lambda kind, data: append(kind, spec.name, data),
+                        progress=self.ports.validation_progress,
+                    )
+                else:
+                    o = checks_validators.run(
+                        ci, spec, sha=e.sha, progress=self.ports.validation_progress
+                    )
+                record(o)
+            except Stopped:
+                pass
+            except BaseException as exc:  # reported by the main thread, after the others
+                errors.append(exc)
+
+        # Waiting on GitHub runs beside the commands; the threads are daemons, so an interrupt
+        # ends the run at once (what was dispatched is in the ledger: a re-run re-attaches).
+        threads = [
+            threading.Thread(
+                target=on_github, args=(spec,), name=f"rcflow:{spec.name}", daemon=True
+            )
+            for spec in remote
+        ]
+        try:
+            for t in threads:
+                t.start()
+            outcomes = command_validators.run_all(
+                self.git,
+                commands,
+                tag=e.tag,
+                sha=e.sha,
+                version=e.version,
+                progress=self.ports.validation_progress,
+            )
+            for o in outcomes:
+                record(o)
+            for t in threads:
+                t.join()
+        except BaseException:
+            if ci is not None:
+                ci.stop.set()
+            raise
+        ordered = [done[v.name] for v in e.validations if v.name in done]
+        self.results.extend(ordered)
+        if errors:
+            # Not a verdict on the RC (a token, a network): nothing more is recorded, and a
+            # re-run waits for what was dispatched.
+            raise errors[0]
+        failed = [o.name for o in ordered if not o.passed and o.required]
         self.writer.append(
             "validate_completed",
             e.tag,
-            {"sha": e.sha, "passed": not failed, "ran": [o.name for o in outcomes]},
+            {"sha": e.sha, "passed": not failed, "ran": [o.name for o in ordered]},
         )
         return f"failed: {', '.join(failed)}" if failed else "done"
 
@@ -571,3 +640,20 @@ def _read(path: Path) -> str | None:
             return fh.read()
     except FileNotFoundError:
         return None
+
+
+def _result(o: command_validators.Outcome) -> dict[str, Any]:
+    """A validation result's ledger data: the same keys whatever ran it (plus its own facts)."""
+    conclusion = o.conclusion or (
+        "success" if o.passed else "timed_out" if o.detail.startswith("timed out") else "failure"
+    )
+    return {
+        **o.facts,
+        "kind": o.kind,
+        "duration": o.duration,
+        "detail": o.detail,
+        "log": o.log,
+        "required": o.required,
+        "conclusion": conclusion,
+        "url": o.url,
+    }

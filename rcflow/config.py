@@ -95,11 +95,27 @@ Top-level keys
 
 ``[[validate]]``  (array of tables, default: none)
     ``name`` (string, required): unique, letters, digits, ``_``, ``.``, ``-``.
-    ``run`` (string, required): a shell command, run in a clean worktree of the RC commit.
-    ``timeout`` (duration, default ``"30m"``).
-    ``required`` (boolean, default ``true``): whether a failure blocks promotion.
+    Exactly one kind of validation:
 
-Durations are a number of seconds or a string such as ``"90s"``, ``"10m"``, ``"1h"``, ``"1h30m"``.
+    ``run`` (string): a shell command, run in a clean worktree of the RC commit.
+    ``workflow`` (string): a GitHub Actions workflow file name (``"e2e.yml"``) dispatched on the
+    RC tag with the inputs ``tag`` (the RC tag) and ``rcflow_run_id`` (a correlation id), then
+    polled until it completes; it passes when the run's conclusion is ``success``.
+    ``inputs`` (table of strings, ``workflow`` only): more inputs for the dispatch; ``tag`` and
+    ``rcflow_run_id`` are rcflow's own.
+    ``checks`` / ``statuses`` (arrays of strings): check runs (by name) and commit statuses (by
+    context) required on the RC commit; waited for until each has completed, and all must
+    succeed (a check may also be ``neutral`` or ``skipped``, as in branch protection).
+    ``workflow``, ``checks`` and ``statuses`` need the ``github`` forge.
+
+    ``timeout`` (duration, default ``"30m"``): how long the command runs, or how long rcflow waits
+    for the workflow run or the checks.
+    ``required`` (boolean, default ``true``): whether a failure blocks promotion.
+    ``max_age`` (duration, optional): a pass older than this no longer counts for promotion
+    (``"7d"``); ``rcflow validate`` runs it again.
+
+Durations are a number of seconds or a string such as ``"90s"``, ``"10m"``, ``"1h"``, ``"1h30m"``,
+``"7d"``.
 """
 
 from __future__ import annotations
@@ -133,7 +149,8 @@ _BAD_TAG_CHARS = re.compile(r"[\s~^:?*\[\\\x00-\x1f\x7f]")
 # A bare number is seconds only on its own: "1h30" would be ambiguous, so units are then required.
 _DURATION = re.compile(
     r"(?P<bare>\d+(?:\.\d+)?)"
-    r"|(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?"
+    r"|(?:(?P<d>\d+(?:\.\d+)?)d)?"
+    r"(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?"
 )
 
 _TOP_KEYS = frozenset(
@@ -166,7 +183,13 @@ _NOTIFY_KEYS = frozenset({"webhook_env", "issue"})
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OWNER_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+")
 _VERSION_FILE_KEYS = frozenset({"path", "kind", "pattern", "spelling"})
-_VALIDATE_KEYS = frozenset({"name", "run", "timeout", "required"})
+_VALIDATE_KEYS = frozenset(
+    {"name", "run", "workflow", "inputs", "checks", "statuses", "timeout", "required", "max_age"}
+)
+# What rcflow itself passes to a dispatched workflow; GitHub takes at most 25 inputs in all.
+WORKFLOW_INPUTS = ("tag", "rcflow_run_id")
+_MAX_INPUTS = 25
+_WORKFLOW_FILE = re.compile(r"[A-Za-z0-9_.-]+\.ya?ml")
 _IMAGE_KEYS = frozenset({"name", "spelling", "latest", "insecure"})
 _PACKAGE_KEYS = frozenset(
     {"upload_url", "simple_url", "username", "password_env", "files", "publish_rc"}
@@ -235,12 +258,23 @@ class VersionFileConfig:
 
 @dataclass(frozen=True)
 class ValidationConfig:
-    """One ``[[validate]]`` command."""
+    """One ``[[validate]]`` entry: a command, a dispatched workflow, or required checks."""
 
     name: str
-    run: str
+    run: str  # the command; "" for the other kinds
     timeout: float  # seconds
     required: bool = True
+    kind: str = "command"  # "command" | "workflow" | "checks"
+    workflow: str | None = None  # the workflow file name (kind "workflow")
+    inputs: tuple[tuple[str, str], ...] = ()  # more dispatch inputs (kind "workflow")
+    checks: tuple[str, ...] = ()  # required check-run names (kind "checks")
+    statuses: tuple[str, ...] = ()  # required commit-status contexts (kind "checks")
+    max_age: float | None = None  # seconds a pass counts for; None: forever
+
+    @property
+    def on_github(self) -> bool:
+        """Whether this validation runs on GitHub (and so needs the github forge)."""
+        return self.kind != "command"
 
 
 @dataclass(frozen=True)
@@ -286,9 +320,10 @@ def parse_duration(text: str | int | float, where: str) -> float:
         match = _DURATION.fullmatch(text.strip())
         if match is not None and match.group("bare"):
             seconds = float(match.group("bare"))
-        elif match is not None and any(match.group(unit) for unit in "hms"):
+        elif match is not None and any(match.group(unit) for unit in "dhms"):
             seconds = (
-                float(match.group("h") or 0) * 3600
+                float(match.group("d") or 0) * 86400
+                + float(match.group("h") or 0) * 3600
                 + float(match.group("m") or 0) * 60
                 + float(match.group("s") or 0)
             )
@@ -408,6 +443,14 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
             "python_package",
             "publishes the RC's release assets byte for byte: add [assets] that builds the dists",
         )
+    validations = _validations(data, reader)
+    on_github = [v for v in validations if v.on_github]
+    if on_github and forge == "local":
+        index = validations.index(on_github[0])
+        raise reader.error(
+            f"validate[{index}]",
+            f'{on_github[0].name} runs on GitHub, which needs forge = "github" (not "local")',
+        )
     return Config(
         images=_images(data, reader, tag_prefix, rc_token),
         python_package=python_package,
@@ -426,7 +469,7 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
         changelog=changelog,
         lease_ttl=lease_ttl,
         version_files=version_files or _auto_detect(root),
-        validations=_validations(data, reader),
+        validations=validations,
         previous_names=previous,
         allow_references=reader.get_strings(data, "allow_references"),
         notify_webhook_env=webhook_env,
@@ -495,9 +538,8 @@ def _validations(data: Mapping[str, Any], reader: _Reader) -> tuple[ValidationCo
     for index, entry in enumerate(reader.tables(data, "validate")):
         at = f"validate[{index}]"
         reader.no_unknown_keys(entry, _VALIDATE_KEYS, at)
-        for required in ("name", "run"):
-            if required not in entry:
-                raise reader.error(f"{at}.{required}", "required")
+        if "name" not in entry:
+            raise reader.error(f"{at}.name", "required")
         name = reader.get(entry, "name", str, "", at)
         if not _NAME.fullmatch(name):
             raise reader.error(f"{at}.name", f"{name!r} may use only A-Z a-z 0-9 _ . -")
@@ -506,13 +548,75 @@ def _validations(data: Mapping[str, Any], reader: _Reader) -> tuple[ValidationCo
                 f"{at}.name", f"duplicate name {name!r} (see validate[{seen[name]}])"
             )
         seen[name] = index
-        run = reader.get(entry, "run", str, "", at)
-        if not run.strip():
-            raise reader.error(f"{at}.run", "must not be empty")
+        kinds = [k for k in ("run", "workflow") if k in entry]
+        if "checks" in entry or "statuses" in entry:
+            kinds.append("checks/statuses")
+        if not kinds:
+            raise reader.error(f"{at}.run", "required (or workflow, or checks/statuses)")
+        if len(kinds) > 1:
+            raise reader.error(at, f"has {' and '.join(kinds)}: use one of them per [[validate]]")
         timeout = reader.get_duration(entry, "timeout", "30m", at)
         required_flag = reader.get(entry, "required", bool, True, at)
-        result.append(ValidationConfig(name=name, run=run, timeout=timeout, required=required_flag))
+        max_age = reader.get_duration(entry, "max_age", "0", at) if "max_age" in entry else None
+        common: dict[str, Any] = {
+            "name": name,
+            "timeout": timeout,
+            "required": required_flag,
+            "max_age": max_age,
+        }
+        if "inputs" in entry and "workflow" not in entry:
+            raise reader.error(f"{at}.inputs", "only used with workflow = ...")
+        if "run" in entry:
+            run = reader.get(entry, "run", str, "", at)
+            if not run.strip():
+                raise reader.error(f"{at}.run", "must not be empty")
+            result.append(ValidationConfig(run=run, **common))
+        elif "workflow" in entry:
+            workflow = reader.get(entry, "workflow", str, "", at)
+            if not _WORKFLOW_FILE.fullmatch(workflow):
+                raise reader.error(
+                    f"{at}.workflow",
+                    f'{workflow!r} is not a workflow file name (such as "e2e.yml", '
+                    "a file in .github/workflows)",
+                )
+            inputs = _inputs(entry, f"{at}.inputs", reader)
+            result.append(
+                ValidationConfig(
+                    run="", kind="workflow", workflow=workflow, inputs=inputs, **common
+                )
+            )
+        else:
+            checks = _names(entry, "checks", at, reader)
+            statuses = _names(entry, "statuses", at, reader)
+            if not checks and not statuses:
+                raise reader.error(f"{at}.checks", "name at least one check or status")
+            result.append(
+                ValidationConfig(run="", kind="checks", checks=checks, statuses=statuses, **common)
+            )
     return tuple(result)
+
+
+def _inputs(entry: Mapping[str, Any], at: str, reader: _Reader) -> tuple[tuple[str, str], ...]:
+    table = entry.get("inputs", {})
+    if not isinstance(table, dict):
+        raise reader.error(at, f"expected a table of strings, got {_toml_type(table)}")
+    for key, value in table.items():
+        if key in WORKFLOW_INPUTS:
+            raise reader.error(f"{at}.{key}", "is set by rcflow itself (the RC tag, the run id)")
+        if not isinstance(value, str):
+            raise reader.error(f"{at}.{key}", f"expected a string, got {_toml_type(value)}")
+    if len(table) + len(WORKFLOW_INPUTS) > _MAX_INPUTS:
+        most = _MAX_INPUTS - len(WORKFLOW_INPUTS)
+        raise reader.error(at, f"at most {most} inputs (GitHub takes {_MAX_INPUTS} with rcflow's)")
+    return tuple(sorted(table.items()))
+
+
+def _names(entry: Mapping[str, Any], key: str, at: str, reader: _Reader) -> tuple[str, ...]:
+    names = reader.get_strings(entry, key, at)
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise reader.error(f"{at}.{key}[{index}]", f"{name!r} is listed twice")
+    return names
 
 
 def _table(data: Mapping[str, Any], key: str, reader: _Reader) -> Mapping[str, Any] | None:

@@ -325,9 +325,30 @@ class PublishPackages(Effect):
 @dataclass(frozen=True)
 class ValidationSpec:
     name: str
-    run: str
+    run: str  # the command (kind "command")
     timeout: float
     required: bool
+    kind: str = "command"  # "command" | "workflow" | "checks"
+    workflow: str | None = None
+    inputs: tuple[tuple[str, str], ...] = ()
+    checks: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    # A dispatch the ledger holds for this sha without a result: wait for that run (by id, or
+    # by its correlation id when the run was not known yet), never dispatch a second one.
+    run_id: int | None = None
+    correlation: str | None = None
+    dispatched_at: float | None = None  # when it was dispatched (the timeout counts from it)
+
+    def describe(self) -> str:
+        if self.kind == "workflow":
+            if self.run_id is not None or self.correlation is not None:
+                which = f"run {self.run_id}" if self.run_id is not None else "the run"
+                return f"wait for {self.name} ({self.workflow}, {which} dispatched before)"
+            return f"dispatch {self.name} ({self.workflow}) and wait for it"
+        if self.kind == "checks":
+            names = ", ".join((*self.checks, *self.statuses))
+            return f"wait for {self.name} ({names}) to pass"
+        return f"run {self.name}"
 
 
 @dataclass(frozen=True)
@@ -341,8 +362,13 @@ class RunValidations(Effect):
     def describe(self) -> str:
         if not self.validations:
             return f"record that {self.tag} was signed off (no validations are configured)"
-        names = ", ".join(v.name for v in self.validations)
-        return f"run {names} on {self.tag} ({self.sha[:7]}) in a clean worktree"
+        commands = [v.name for v in self.validations if v.kind == "command"]
+        others = [v.describe() for v in self.validations if v.kind != "command"]
+        where = f"on {self.tag} ({self.sha[:7]})"
+        if not others:
+            return f"run {', '.join(commands)} {where} in a clean worktree"
+        parts = ([f"run {', '.join(commands)} in a clean worktree"] if commands else []) + others
+        return f"validate {self.tag} ({self.sha[:7]}): " + "; ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,14 @@ def now_iso(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def from_iso(text: str) -> float | None:
+    """An event's time (`now_iso`'s format) as seconds since the epoch; None if unreadable."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class RunIdentity:
     """Who is acting: the person or CI job, the host, the process, and a run id."""

@@ -11,7 +11,6 @@ import json
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -93,6 +92,10 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, A
                         "time": r.time,
                         "duration": r.duration,
                         "detail": r.detail,
+                        "kind": r.kind,
+                        "url": r.url,
+                        "conclusion": r.conclusion,
+                        "expired": r.expired,
                     }
                     for r in c.results
                 ],
@@ -204,7 +207,10 @@ def step_view(result: StepResult, config: Config) -> dict[str, Any]:
                 "passed": o.passed,
                 "detail": o.detail,
                 "duration": o.duration,
-                "log": o.log,
+                "log": o.log or None,
+                "kind": o.kind,
+                "url": o.url,
+                "conclusion": o.conclusion,
             }
             for o in result.results
         ],
@@ -218,7 +224,7 @@ class Output:
         self.env = os.environ if env is None else env
         self.interactive = sys.stdin.isatty() and self.env.get("CI") != "true"
         self._lock = threading.Lock()
-        self._running: dict[str, float] = {}
+        self._running: dict[str, str] = {}  # validation name -> what it is doing
         # A silent --json output draws nothing: its caller prints one document of its own.
         self.silent = False
         # Called with (message, blockers, state, resume) when a command fails.
@@ -318,15 +324,17 @@ class Output:
             self.err.print(f"{mark} {escape(effect.describe())}{extra}")
 
     def validation(self, name: str, what: str, detail: str) -> None:
+        """One line per change of a validation's state (started, dispatched, queued,
+        in_progress, waiting, passed, failed): the CI log; a terminal also gets a live line."""
         if self.json_mode:
             return
         style = {"passed": "green", "failed": "red"}.get(what, "cyan")
         with self._lock:
             self.err.print(f"  [{style}]{escape(name)} {what}[/] [dim]{escape(detail)}[/]")
-            if what == "started":
-                self._running[name] = time.monotonic()
-            else:
+            if what in ("passed", "failed"):
                 self._running.pop(name, None)
+            else:
+                self._running[name] = "" if what == "started" else what
             if self.err.is_terminal:
                 self._live_progress()
 
@@ -337,7 +345,9 @@ class Output:
                 self._spinner.stop()
                 self._spinner = None
             return
-        text = "running " + ", ".join(sorted(self._running))
+        text = "running " + ", ".join(
+            f"{name} ({doing})" if doing else name for name, doing in sorted(self._running.items())
+        )
         if self._spinner is None:
             self._spinner = self.err.status(text)
             self._spinner.start()
@@ -375,8 +385,9 @@ class Output:
         elif result.status == "failed":
             failed = [o for o in result.results if not o.passed]
             for o in failed:
+                where = f"log: {o.log}" if o.log else (o.url or o.kind)
                 self.out.print(
-                    f"[red]{escape(o.name)} failed[/] ({escape(o.detail)}); log: {escape(o.log)}"
+                    f"[red]{escape(o.name)} failed[/] ({escape(o.detail)}); {escape(where)}"
                 )
         self._state_line(view)
 
@@ -468,8 +479,12 @@ class Output:
             )
             for r in c["validations"]:
                 mark = "[green]passed[/]" if r["passed"] else "[red]failed[/]"
+                if r["expired"]:
+                    mark = "[yellow]passed, expired (older than max_age)[/]"
                 req = "" if r["required"] else " (optional)"
-                p(f"    {escape(r['name'])}: {mark}{req} {escape(r['time'])}")
+                how = "" if r["kind"] == "command" else f" {r['kind']} {r['conclusion'] or ''}"
+                url = f" {r['url']}" if r["url"] else ""
+                p(f"    {escape(r['name'])}: {mark}{req} {escape(r['time'])}{escape(how + url)}")
         sync = "in sync" if view["in_sync"] else "[yellow]out of sync[/]"
         p(f"Remote:       {escape(view['remote'])} ({sync})")
         forge = view["forge"]

@@ -356,7 +356,8 @@ def _setup(root: Path, found: Mapping[str, Any], options: InitOptions) -> _Setup
     if options.validate:
         validations = tuple(options.validate)
     elif existing is not None:
-        validations = tuple((v.name, v.run) for v in existing.validations)
+        # The workflow runs the commands; workflow and checks validations run on GitHub already.
+        validations = tuple((v.name, v.run) for v in existing.validations if v.kind == "command")
     elif found.get("has_tests"):
         validations = (("tests", DEFAULT_TEST_COMMAND),)
     else:

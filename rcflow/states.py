@@ -50,6 +50,15 @@ class ValidationResult:
     duration: float
     detail: str
     required: bool
+    kind: str = "command"  # "command" | "workflow" | "checks"
+    url: str | None = None  # the workflow run or check that decided it
+    conclusion: str | None = None  # "success", "failure", "cancelled", "timed_out", ...
+    expired: bool = False  # a pass older than the validation's max_age: it no longer counts
+
+    @property
+    def counts(self) -> bool:
+        """Whether this is a pass that still counts for promotion."""
+        return self.passed and not self.expired
 
 
 @dataclass(frozen=True)
@@ -85,28 +94,69 @@ class Release:
 
 
 def validation_results(
-    events: Iterable[Event], sha: str, config: Config
+    events: Iterable[Event], sha: str, config: Config, now: float | None = None
 ) -> tuple[tuple[ValidationResult, ...], bool]:
-    """The newest result per validation name for sha, and whether a validate run completed."""
-    required = {v.name: v.required for v in config.validations}
+    """The newest result per validation name for sha, and whether a validate run completed.
+
+    One model for every kind (a command, a workflow run, checks). With `now`, a pass older than
+    its validation's `max_age` is marked expired.
+    """
+    configured = {v.name: v for v in config.validations}
     latest: dict[str, ValidationResult] = {}
     completed = False
     for e in events:
         if e.data.get("sha") != sha:
             continue
         if e.kind in ("validation_passed", "validation_failed"):
-            latest[e.key.rsplit("/", 1)[-1]] = ValidationResult(
-                name=e.key.rsplit("/", 1)[-1],
-                passed=e.kind == "validation_passed",
+            name = e.key.rsplit("/", 1)[-1]
+            v = configured.get(name)
+            passed = e.kind == "validation_passed"
+            url = e.data.get("url")
+            conclusion = e.data.get("conclusion")
+            latest[name] = ValidationResult(
+                name=name,
+                passed=passed,
                 sha=sha,
                 time=e.time,
                 duration=float(e.data.get("duration", 0.0)),
                 detail=str(e.data.get("detail", "")),
-                required=required.get(e.key.rsplit("/", 1)[-1], False),
+                required=v.required if v is not None else False,
+                kind=str(e.data.get("kind") or "command"),
+                url=str(url) if url else None,
+                conclusion=str(conclusion) if conclusion else ("success" if passed else None),
+                expired=passed
+                and now is not None
+                and v is not None
+                and v.max_age is not None
+                and now - _epoch(e.time) > v.max_age,
             )
         elif e.kind == "validate_completed":
             completed = True
     return tuple(latest.values()), completed
+
+
+def _epoch(iso: str) -> float:
+    # An unreadable time is as old as time: a max_age never trusts it.
+    return ledger.from_iso(iso) or 0.0
+
+
+def pending_dispatches(events: Iterable[Event], tag: str, sha: str) -> dict[str, Event]:
+    """Workflow dispatches for sha that have no result yet, by validation name.
+
+    The newest event about `tag/name` for this sha decides: a `validation_dispatching` or
+    `validation_dispatched` after the last result is a run in flight, to re-attach to.
+    """
+    pending: dict[str, Event] = {}
+    prefix = f"{tag}/"
+    for e in events:
+        if not e.key.startswith(prefix) or e.data.get("sha") != sha:
+            continue
+        name = e.key[len(prefix) :]
+        if e.kind in ("validation_dispatching", "validation_dispatched"):
+            pending[name] = e
+        elif e.kind in ("validation_passed", "validation_failed", "validation_not_dispatched"):
+            pending.pop(name, None)
+    return pending
 
 
 def candidate_state(c: Candidate, config: Config) -> State:
@@ -114,7 +164,7 @@ def candidate_state(c: Candidate, config: Config) -> State:
     required = [v.name for v in config.validations if v.required]
     if any(name in by_name and not by_name[name].passed for name in required):
         return State.REJECTED
-    if c.completed and all(name in by_name and by_name[name].passed for name in required):
+    if c.completed and all(name in by_name and by_name[name].counts for name in required):
         return State.VALIDATED
     return State.CANDIDATE
 
@@ -191,7 +241,7 @@ def classify(s: Snapshot, config: Config) -> Release:
             if tag in withdrawn:
                 continue
             sha = s.tag_commit(tag) or ""
-            results, completed = validation_results(s.ledger, sha, config)
+            results, completed = validation_results(s.ledger, sha, config, s.now)
             candidates.append(
                 Candidate(
                     number=number,

@@ -14,10 +14,12 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from rcflow.ci import CheckFact, Dispatched, NotDispatched, RunFact, StatusFact
 from rcflow.errors import ConflictError, EffectError, RcflowError
 from rcflow.forge import RETRACTED_MARKER, AssetFact, ReleaseFact, sha256_file
 
@@ -107,12 +109,14 @@ class GitHubForge:
         attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         timeout: int = 30,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.repository = repository
         self.api_url = api_url.rstrip("/")
         self._token = token
         self.attempts = attempts
-        self.sleep = sleep
+        self.sleep = sleep  # the retries' waits, and the CI pollers' (see rcflow.ci)
+        self.clock = clock
         self.timeout = timeout
         self._repo: Any = None
         self.waits: list[float] = []  # what the retries waited, for the curious (and tests)
@@ -458,6 +462,132 @@ class GitHubForge:
             release.delete_release,
             landed=lambda: tag not in self.releases(),
         )
+
+    # -- CI: workflow runs, check runs, commit statuses (rcflow.ci.CI) ---------------------
+
+    def dispatch_workflow(
+        self, workflow: str, ref: str, inputs: Mapping[str, str], *, sha: str, correlation: str
+    ) -> Dispatched:
+        """Dispatch workflow on ref, asking for the run's id (`return_run_details`).
+
+        A dispatch is not idempotent: when the answer is lost, the retry first looks for the
+        run by its correlation id, so a dispatch that landed is never sent twice.
+        """
+        repo = self._client_repo()
+        wf = repo.get_workflow(workflow)
+        started = self.clock()
+        found: list[RunFact] = []
+
+        def landed() -> bool:
+            run = self.find_run(workflow, sha=sha, correlation=correlation, since=started)
+            found.extend([run] if run else [])
+            return run is not None
+
+        answers: list[Dispatched] = []
+
+        def send() -> None:
+            answer = wf.create_dispatch(ref, dict(inputs), throw=True, return_run_details=True)
+            if answer is True:  # 204: an API version that does not say which run it started
+                answers.append(Dispatched(None, None))
+            else:
+                answers.append(Dispatched(int(answer.id), str(answer.html_url or "") or None))
+
+        try:
+            self._write(f"dispatching {workflow} on {ref}", send, landed=landed)
+        except GitHubError as exc:
+            if exc.status == 404:
+                raise NotDispatched(
+                    f"GitHub has no workflow {workflow} in {self.repository}, or the token "
+                    f"cannot see it, while dispatching it on {ref} (404)",
+                    hint=f"check that .github/workflows/{workflow} exists on the default branch",
+                ) from None
+            if exc.status is not None and 400 <= exc.status < 500:
+                raise NotDispatched(exc.message, hint=exc.hint) from None
+            raise
+        if answers:
+            return answers[-1]
+        run = found[-1] if found else None  # the lost answer's dispatch landed: the run was found
+        return Dispatched(run.id if run else None, run.url if run else None)
+
+    def find_run(
+        self, workflow: str, *, sha: str, correlation: str, since: float
+    ) -> RunFact | None:
+        repo = self._client_repo()
+        wf = repo.get_workflow(workflow)
+
+        def look() -> RunFact | None:
+            # Newest first; runs made before the dispatch (less a minute of clock skew) are
+            # not it, and mark where to stop paging.
+            for raw in wf.get_runs(event="workflow_dispatch", head_sha=sha):
+                run = _run_fact(raw)
+                if run.created_at < since - 60:
+                    return None
+                if correlation in run.title:
+                    return run
+            return None
+
+        return self._call(f"looking for the run of {workflow}", look)
+
+    def get_run(self, run_id: int) -> RunFact:
+        repo = self._client_repo()
+        return self._call(
+            f"reading workflow run {run_id}",
+            lambda: _run_fact(repo.get_workflow_run(run_id)),
+        )
+
+    def check_runs(self, sha: str) -> list[CheckFact]:
+        repo = self._client_repo()
+
+        def get() -> list[CheckFact]:
+            newest: dict[str, tuple[int, CheckFact]] = {}
+            # Attributes, not raw_data: that would fetch each check run once more.
+            for raw in repo.get_commit(sha).get_check_runs(filter="latest"):
+                fact = CheckFact(
+                    name=str(raw.name),
+                    status=str(raw.status),
+                    conclusion=raw.conclusion,
+                    url=str(raw.html_url or raw.url or ""),
+                )
+                ident = int(raw.id)
+                if fact.name not in newest or newest[fact.name][0] < ident:
+                    newest[fact.name] = (ident, fact)
+            return [fact for _, fact in newest.values()]
+
+        return self._call(f"reading the check runs of {sha[:7]}", get)
+
+    def commit_statuses(self, sha: str) -> list[StatusFact]:
+        repo = self._client_repo()
+
+        def get() -> list[StatusFact]:
+            # The combined status: the newest status of each context (100: one page for any
+            # reasonable number of contexts; PyGithub's own call asks for GitHub's default 30).
+            url = f"{repo.url}/commits/{sha}/status"
+            _, data = repo._requester.requestJsonAndCheck("GET", url, parameters={"per_page": 100})
+            return [
+                StatusFact(
+                    context=str(d["context"]),
+                    state=str(d["state"]),
+                    url=d.get("target_url"),
+                    description=d.get("description"),
+                )
+                for d in (data.get("statuses") or [])
+            ]
+
+        return self._call(f"reading the commit statuses of {sha[:7]}", get)
+
+
+def _run_fact(run: Any) -> RunFact:
+    """A PyGithub WorkflowRun's facts (its attributes: raw_data would fetch it once more)."""
+    created = run.created_at
+    return RunFact(
+        id=int(run.id),
+        status=str(run.status or ""),
+        conclusion=run.conclusion,
+        url=str(run.html_url or ""),
+        title=str(run.display_title or run.name or ""),
+        head_sha=str(run.head_sha or ""),
+        created_at=created.timestamp() if isinstance(created, datetime) else 0.0,
+    )
 
 
 # -- error handling ------------------------------------------------------------------------

@@ -45,7 +45,11 @@ class PromoteArgs:
 
 
 def _evidence(c: Candidate) -> str:
-    lines = [f"- {r.name}: {'passed' if r.passed else 'failed'} ({r.time})" for r in c.results]
+    lines = [
+        f"- {r.name}: {'passed' if r.passed else 'failed'} ({r.time})"
+        + (f" {r.kind} {r.url}" if r.url else "")
+        for r in c.results
+    ]
     return "\n".join(lines) or "- signed off with no validations configured"
 
 
@@ -97,6 +101,12 @@ def _finish(
 def _refusal(release: Release) -> str:
     latest = release.latest
     if release.state is State.CANDIDATE and latest is not None:
+        stale = [r.name for r in latest.results if r.passed and r.expired and r.required]
+        if stale:
+            return (
+                f"{latest.tag}: {', '.join(stale)} passed longer ago than max_age allows: "
+                "run `rcflow validate` to validate it again"
+            )
         return f"{latest.tag} has not passed validation: run `rcflow validate`"
     if release.state is State.REJECTED and latest is not None:
         failed = ", ".join(r.name for r in latest.results if not r.passed and r.required)

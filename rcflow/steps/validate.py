@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
-from rcflow.config import Config
+from rcflow.config import Config, ValidationConfig
 from rcflow.effects import RunValidations, ValidationSpec
+from rcflow.ledger import Event, from_iso
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
-from rcflow.states import State, classify
+from rcflow.states import State, classify, pending_dispatches
 from rcflow.steps import released_done
 
 
 @dataclass(frozen=True)
 class ValidateArgs:
     rerun: tuple[str, ...] = ()  # names to run again even though they passed for this sha
+
+
+def _spec(v: ValidationConfig, pending: Event | None) -> ValidationSpec:
+    spec = ValidationSpec(
+        v.name,
+        v.run,
+        v.timeout,
+        v.required,
+        kind=v.kind,
+        workflow=v.workflow,
+        inputs=v.inputs,
+        checks=v.checks,
+        statuses=v.statuses,
+    )
+    if pending is None or v.kind != "workflow":
+        return spec
+    # Dispatched before and not finished: wait for that run, never dispatch another.
+    run_id = pending.data.get("run_id")
+    correlation = pending.data.get("correlation")
+    return replace(
+        spec,
+        run_id=int(run_id) if run_id is not None else None,
+        correlation=str(correlation) if correlation else None,
+        dispatched_at=from_iso(pending.time),
+    )
 
 
 def plan(s: Snapshot, config: Config, args: ValidateArgs) -> Plan:
@@ -40,20 +66,47 @@ def plan(s: Snapshot, config: Config, args: ValidateArgs) -> Plan:
             blockers=(f"--rerun {unknown[0]}: no such validation ({names})",),
             subject=subject,
         )
-    passed = {r.name for r in latest.results if r.passed}
+    passed = {r.name for r in latest.results if r.counts}
+    expired = {r.name for r in latest.results if r.passed and r.expired}
     # An optional validation that failed already said what it had to say about this sha;
     # only required ones are retried on their own (any one can be retried with --rerun).
     settled = passed | {r.name for r in latest.results if not r.passed and not r.required}
+    pending = pending_dispatches(s.ledger, latest.tag, latest.sha)
     todo = tuple(
-        ValidationSpec(v.name, v.run, v.timeout, v.required)
+        _spec(v, pending.get(v.name))
         for v in config.validations
-        if v.name not in settled or v.name in args.rerun
+        if v.name not in settled or v.name in args.rerun or v.name in pending
     )
     if not todo and latest.completed:
         return new(
             done=f"every validation already passed for {latest.tag} ({latest.sha[:7]})",
             subject=subject,
         )
+    on_github = [v for v in todo if v.kind != "command"]
+    if on_github and s.forge != "github":
+        return new(
+            blockers=(
+                f"{on_github[0].name} runs on GitHub ({on_github[0].kind}), but the forge is "
+                f'{s.forge}: set forge = "github" and github_repository = "owner/repo" in '
+                f"{config.source}",
+            ),
+            subject=subject,
+        )
+    notes = [
+        f"{name} already passed for {latest.sha[:7]}: skipped"
+        for name in sorted(passed)
+        if name not in args.rerun and name in known and name not in pending
+    ]
+    notes += [
+        f"{name} passed longer ago than its max_age: it runs again" for name in sorted(expired)
+    ]
+    notes += [
+        f"{name} was dispatched before"
+        + (f" (run {e.data['run_id']})" if e.data.get("run_id") is not None else "")
+        + ": waiting for that run, not dispatching another"
+        for name, e in sorted(pending.items())
+        if name in known
+    ]
     return new(
         effects=(
             RunValidations(
@@ -63,10 +116,6 @@ def plan(s: Snapshot, config: Config, args: ValidateArgs) -> Plan:
                 todo,
             ),
         ),
-        notes=tuple(
-            f"{name} already passed for {latest.sha[:7]}: skipped"
-            for name in sorted(passed)
-            if name not in args.rerun and name in known
-        ),
+        notes=tuple(notes),
         subject=subject,
     )

@@ -13,10 +13,11 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rcflow import proc
 from rcflow.adapters.git import Git
@@ -35,8 +36,12 @@ class Outcome:
     passed: bool
     duration: float
     detail: str  # "exit 0", "exit 3", "timed out after 600s", "could not start: ..."
-    log: str  # path of the log file
+    log: str  # path of the log file ("" when the validation ran elsewhere: GitHub)
     required: bool
+    kind: str = "command"  # "command" | "workflow" | "checks"
+    url: str | None = None  # the workflow run, the check's page
+    conclusion: str | None = None  # "success", "failure", "cancelled", "timed_out", ...
+    facts: Mapping[str, Any] = field(default_factory=dict)  # more for the ledger event
 
 
 def _safe(name: str) -> str:

@@ -99,6 +99,7 @@ class Fault:
     remaining: int
     headers: dict[str, str]
     body: Any
+    handled: bool = False  # a dropped connection after the request was carried out
 
 
 # -- state -------------------------------------------------------------------------------------
@@ -175,6 +176,9 @@ class Workflow:
     path: str
     state: str
     created_at: str
+    run_name: str | None = None  # the workflow's `run-name:`, with ${{ inputs.X }} expressions
+    # What each dispatched run goes through after `queued`, one step each time it is read.
+    steps: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -191,6 +195,7 @@ class WorkflowRun:
     updated_at: str
     inputs: dict[str, Any] = field(default_factory=dict)
     display_title: str = ""
+    steps: list[tuple[str, str | None]] = field(default_factory=list)  # still to go, in order
 
 
 @dataclass
@@ -202,6 +207,7 @@ class CheckRun:
     conclusion: str | None
     started_at: str
     completed_at: str | None
+    steps: list[tuple[str, str | None]] = field(default_factory=list)  # one per read of its sha
 
 
 @dataclass
@@ -379,6 +385,13 @@ class GitHubServer:
         self.runs: dict[int, WorkflowRun] = {}
         self.check_runs: list[CheckRun] = []
         self.statuses: list[CommitStatus] = []
+        # (sha, context) -> states still to come, one posted per read of the sha's statuses
+        self.status_steps: dict[tuple[str, str], list[str]] = {}
+        # Test-settable dispatch behaviour: answer the run's id when asked (API versions since
+        # return_run_details; False: an older server that answers 204 regardless), and whether
+        # a dispatch starts a run at all (False: a run that never appears).
+        self.dispatch_run_details = True
+        self.dispatch_starts_runs = True
         self.old_names: list[tuple[str, str]] = []
         self._latest_id: int | None = None
         self._ids = iter(range(1001, 10**9))
@@ -569,18 +582,48 @@ class GitHubServer:
     def fail_validation(self, method: str, path_regex: str, *, times: int = 1) -> None:
         self.fail(method, path_regex, 422, times=times)
 
-    def drop_connection(self, method: str, path_regex: str, *, times: int = 1) -> None:
+    def drop_connection(
+        self, method: str, path_regex: str, *, times: int = 1, handled: bool = False
+    ) -> None:
+        """The next matching requests get no answer; with handled, after being carried out
+        (the answer to a write that happened is lost)."""
         self.fail(method, path_regex, 0, times=times)
+        if handled:
+            with self._lock:
+                self._faults[-1].handled = True
 
     # Workflows, runs, checks, statuses (phase 2) -----------------------------------------
 
     def add_workflow(
-        self, path: str = ".github/workflows/release.yml", name: str = "release"
+        self,
+        path: str = ".github/workflows/release.yml",
+        name: str = "release",
+        *,
+        run_name: str | None = None,
+        steps: list[tuple[str, str | None]] | None = None,
     ) -> int:
+        """A workflow. `run_name` is its `run-name:` (``${{ inputs.X }}`` is filled in from the
+        dispatch's inputs into each run's display_title); each dispatched run starts `queued`
+        and takes the next of `steps` — (status, conclusion) — each time it is read."""
         with self._lock:
-            wf = Workflow(next(self._ids), name, path, "active", _now())
+            wf = Workflow(
+                next(self._ids), name, path, "active", _now(), run_name, list(steps or [])
+            )
             self.workflows[wf.id] = wf
             return wf.id
+
+    def dispatched(self, workflow_id: int | None = None) -> list[WorkflowRun]:
+        """The runs started by workflow_dispatch (of one workflow), oldest first."""
+        with self._lock:
+            return sorted(
+                (
+                    r
+                    for r in self.runs.values()
+                    if r.event == "workflow_dispatch"
+                    and (workflow_id is None or r.workflow_id == workflow_id)
+                ),
+                key=lambda r: r.id,
+            )
 
     def add_run(
         self,
@@ -595,10 +638,20 @@ class GitHubServer:
         with self._lock:
             return self._new_run(workflow_id, head_sha, head_branch, event, status, conclusion).id
 
-    def set_run(self, run_id: int, *, status: str, conclusion: str | None = None) -> None:
+    def set_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        conclusion: str | None = None,
+        steps: list[tuple[str, str | None]] | None = None,
+    ) -> None:
+        """Set a run's state now; `steps` (if given) replaces what it goes through next."""
         with self._lock:
             run = self.runs[run_id]
             run.status, run.conclusion, run.updated_at = status, conclusion, _now()
+            if steps is not None:
+                run.steps = list(steps)
 
     def add_check_run(
         self,
@@ -607,7 +660,10 @@ class GitHubServer:
         *,
         status: str = "completed",
         conclusion: str | None = "success",
+        steps: list[tuple[str, str | None]] | None = None,
     ) -> int:
+        """A check run on head_sha; with `steps`, each read of the sha's check runs moves it
+        on to the next (status, conclusion)."""
         with self._lock:
             now = _now()
             check = CheckRun(
@@ -618,9 +674,16 @@ class GitHubServer:
                 conclusion,
                 now,
                 now if status == "completed" else None,
+                list(steps or []),
             )
             self.check_runs.append(check)
             return check.id
+
+    def set_check_run(self, check_id: int, *, status: str, conclusion: str | None = None) -> None:
+        with self._lock:
+            check = next(c for c in self.check_runs if c.id == check_id)
+            check.status, check.conclusion = status, conclusion
+            check.completed_at = _now() if status == "completed" else None
 
     def add_status(
         self,
@@ -635,6 +698,18 @@ class GitHubServer:
             st = CommitStatus(next(self._ids), sha, state, context, description, target_url, _now())
             self.statuses.append(st)
             return st.id
+
+    def schedule_statuses(self, sha: str, context: str, states: list[str]) -> None:
+        """Post the next of states for (sha, context) each time the sha's statuses are read."""
+        with self._lock:
+            self.status_steps[(sha, context)] = list(states)
+
+    def _step_statuses(self, sha: str) -> None:
+        for (at, context), states in self.status_steps.items():
+            if at == sha and states:
+                self.statuses.append(
+                    CommitStatus(next(self._ids), sha, states.pop(0), context, None, None, _now())
+                )
 
     # -- tags ------------------------------------------------------------------------------
 
@@ -790,6 +865,10 @@ class GitHubServer:
         validate = True
         fault = self._take_fault(method, path)
         if fault is not None:
+            if fault.status == 0 and fault.handled:
+                with contextlib.suppress(HTTPError):
+                    self._answer(op, call, canonical, rel, errors)
+                return op, None
             if fault.status == 0:
                 return op, None
             reply = Reply(fault.status, fault.body, dict(fault.headers))
@@ -1622,9 +1701,18 @@ class GitHubServer:
                 422,
                 {"message": f"No ref found for: {ref}", "documentation_url": DOCS, "status": "422"},
             )
+        if not self.dispatch_starts_runs:
+            return Reply(204)
         run = self._new_run(wf.id, sha, branch, "workflow_dispatch", "queued", None)
         run.inputs = dict(body.get("inputs") or {})
-        if body.get("return_run_details"):
+        run.steps = list(wf.steps)
+        if wf.run_name is not None:
+            run.display_title = re.sub(
+                r"\$\{\{\s*inputs\.([A-Za-z0-9_-]+)\s*\}\}",
+                lambda m: str(run.inputs.get(m[1], "")),
+                wf.run_name,
+            )
+        if body.get("return_run_details") and self.dispatch_run_details:
             api = f"{self.base_url}/repos/{self.full_name}"
             return Reply(
                 200,
@@ -1647,7 +1735,11 @@ class GitHubServer:
         run = self.runs.get(call.int_param("run_id"))
         if run is None:
             raise HTTPError(404, not_found())
-        return Reply(200, self._run_json(run))
+        reply = Reply(200, self._run_json(run))
+        if run.steps:  # what this read saw, then on to the next step
+            run.status, run.conclusion = run.steps.pop(0)
+            run.updated_at = _now()
+        return reply
 
     def h_get_workflow(self, call: Call) -> Reply:
         return Reply(200, self._workflow_json(self._workflow(call)))
@@ -1694,6 +1786,10 @@ class GitHubServer:
             )
             runs.append(d)
         reply.body = {"total_count": len(selected), "check_runs": runs}
+        for c in self.check_runs:
+            if c.head_sha == sha and c.steps:
+                c.status, c.conclusion = c.steps.pop(0)
+                c.completed_at = _now() if c.status == "completed" else None
         return reply
 
     def _statuses_for(self, sha: str) -> list[CommitStatus]:
@@ -1724,6 +1820,11 @@ class GitHubServer:
 
     def h_combined_status(self, call: Call) -> Reply:
         sha = self._ref_sha(call)
+        reply = self._combined_status(call, sha)
+        self._step_statuses(sha)
+        return reply
+
+    def _combined_status(self, call: Call, sha: str) -> Reply:
         d = self._rewrite(self._spec.example("repos/get-combined-status-for-ref"))
         template = d["statuses"][0]
         latest: dict[str, CommitStatus] = {}

@@ -479,3 +479,66 @@ def test_check_runs_and_commit_statuses(github_server: GitHubServer) -> None:
     ]
     github_server.add_status(sha, "ci/docs", "failure")
     assert commit.get_combined_status().state == "failure"
+
+
+def test_dispatched_runs_follow_their_steps_and_carry_the_run_name(
+    github_server: GitHubServer,
+) -> None:
+    wf_id = github_server.add_workflow(
+        ".github/workflows/e2e.yml",
+        "e2e",
+        run_name="e2e ${{ inputs.tag }} [${{inputs.rcflow_run_id}}]",
+        steps=[("in_progress", None), ("completed", "success")],
+    )
+    repo = gh(github_server).get_repo("acme/app")
+    details = repo.get_workflow("e2e.yml").create_dispatch(
+        "main", {"tag": "v1", "rcflow_run_id": "abc"}, throw=True, return_run_details=True
+    )
+    assert not isinstance(details, bool)
+    seen = [repo.get_workflow_run(details.id) for _ in range(4)]
+    assert [(r.status, r.conclusion) for r in seen] == [
+        ("queued", None),
+        ("in_progress", None),
+        ("completed", "success"),
+        ("completed", "success"),
+    ]
+    assert seen[0].display_title == "e2e v1 [abc]"
+    assert [r.id for r in github_server.dispatched(wf_id)] == [details.id]
+
+
+def test_dispatch_without_run_details_or_without_a_run(github_server: GitHubServer) -> None:
+    github_server.add_workflow(".github/workflows/e2e.yml", "e2e")
+    workflow = gh(github_server).get_repo("acme/app").get_workflow("e2e.yml")
+    github_server.dispatch_run_details = False
+    assert workflow.create_dispatch("main", throw=True, return_run_details=True) is True
+    assert len(github_server.dispatched()) == 1
+    github_server.dispatch_starts_runs = False
+    assert workflow.create_dispatch("main", throw=True) is True
+    assert len(github_server.dispatched()) == 1
+
+
+def test_check_runs_and_statuses_move_on_with_each_read(github_server: GitHubServer) -> None:
+    sha = github_server.branches["main"]
+    github_server.add_check_run(
+        sha, "build", status="queued", conclusion=None, steps=[("completed", "failure")]
+    )
+    github_server.add_status(sha, "ci/docs", "pending")
+    github_server.schedule_statuses(sha, "ci/docs", ["success"])
+    commit = gh(github_server, lazy=True).get_repo("acme/app").get_commit(sha)
+    assert [c.status for c in commit.get_check_runs()] == ["queued"]
+    assert [(c.status, c.conclusion) for c in commit.get_check_runs()] == [("completed", "failure")]
+    assert commit.get_combined_status().state == "pending"
+    assert commit.get_combined_status().state == "success"
+
+
+def test_a_lost_answer_to_a_write_that_happened(github_server: GitHubServer) -> None:
+    github_server.add_workflow(".github/workflows/e2e.yml", "e2e")
+    github_server.drop_connection("POST", r"/dispatches$", handled=True)
+    with pytest.raises(requests.ConnectionError):
+        api(
+            github_server,
+            "POST",
+            "/repos/acme/app/actions/workflows/e2e.yml/dispatches",
+            json={"ref": "main"},
+        )
+    assert len(github_server.dispatched()) == 1
