@@ -26,7 +26,17 @@ from rcflow.checks import versions as version_checks
 from rcflow.checks import workflows as workflow_checks
 from rcflow.config import Config
 from rcflow.context import Context, events, load_context, status
-from rcflow.effects import DeleteRelease, DeleteTag, Effect, PushTag, RecordEvent, WriteFile
+from rcflow.effects import (
+    BuildAssets,
+    DeleteRelease,
+    DeleteTag,
+    Effect,
+    PushTag,
+    RecordEvent,
+    RunHook,
+    RunValidations,
+    WriteFile,
+)
 from rcflow.errors import BlockedError, ConflictError, LeaseHeldError, RcflowError, UsageError
 from rcflow.ledger import current_lease, lease_is_live, pid_alive
 from rcflow.observe import observe
@@ -157,6 +167,21 @@ def run_step(
     )
 
 
+def lease_ttl(config: Config, plan: Plan) -> float:
+    """How long this run's lease lasts: lease_ttl, plus the time its waits may take.
+
+    A validation may wait 30 minutes on a workflow run and a build or hook has its own timeout;
+    a lease shorter than that would let another host take over a run that is still working.
+    """
+    waits = 0.0
+    for effect in plan.effects:
+        if isinstance(effect, RunValidations) and effect.validations:
+            waits += max(v.timeout for v in effect.validations)  # they run side by side
+        elif isinstance(effect, BuildAssets | RunHook):
+            waits += effect.timeout
+    return config.lease_ttl + waits
+
+
 def _lease(
     ctx: Context, step: str, args: Any, snap: Snapshot, plan: Plan, break_lease: bool
 ) -> tuple[LedgerWriter, str | None]:
@@ -166,7 +191,7 @@ def _lease(
         writer = LedgerWriter(ctx.git, ctx.config.remote, snap.ledger_tip, snap.ledger, ctx.me)
         try:
             note = acquire_lease(
-                writer, snap, command=step, ttl=ctx.config.lease_ttl, break_lease=break_lease
+                writer, snap, command=step, ttl=lease_ttl(ctx.config, plan), break_lease=break_lease
             )
             return writer, note
         except LeaseHeldError:

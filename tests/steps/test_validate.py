@@ -537,3 +537,20 @@ def test_crash_after_every_write_then_rerun_completes_the_same_validation(
         assert p.status()["state"] == "validated"
         assert_no_worktrees_left(p)
     assert {"commit_tree", "push", "update_ref"} == set(crashed_at)
+
+
+def test_the_lease_outlasts_the_longest_validation(make_project: Any) -> None:
+    # A 45-minute validation under a 15-minute lease would let another host take over a run
+    # that is still working: the lease lasts lease_ttl plus the longest wait.
+    p = make_project(
+        config='[[validate]]\nname = "long"\nrun = "true"\ntimeout = "45m"\n'
+        '[[validate]]\nname = "short"\nrun = "true"\ntimeout = "1m"\n'
+    )
+    assert p.step("bump", BumpArgs("auto")).status == "applied"
+    assert p.step("rc", RcArgs()).status == "applied"
+    before = time.time()
+    assert p.step("validate", ValidateArgs()).status == "applied"
+    lease = [e for e in p.ledger() if e["kind"] == "lease_acquired"][-1]
+    assert lease["data"]["command"] == "validate"
+    lasts = lease["data"]["expires"] - before
+    assert 60 * 60 - 5 <= lasts <= 60 * 60 + 5  # 15m + 45m, not 15m + 46m
