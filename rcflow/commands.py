@@ -24,7 +24,7 @@ from rcflow.checks import git as git_checks
 from rcflow.checks import github as github_checks
 from rcflow.checks import versions as version_checks
 from rcflow.checks import workflows as workflow_checks
-from rcflow.config import Config
+from rcflow.config import WORKFLOW_INPUTS, Config
 from rcflow.context import Context, events, load_context, status
 from rcflow.effects import (
     BuildAssets,
@@ -302,6 +302,13 @@ def repository_findings(
         owner=current.split("/")[0] if current else None,
         actionlint=workflow_checks.find_actionlint(ctx.root),
     )
+    dispatched = [
+        (v.name, v.workflow, tuple(k for k, _ in v.inputs))
+        for v in ctx.config.validations
+        if v.workflow
+    ]
+    if dispatched:
+        found += workflow_checks.dispatch_findings(ctx.root, dispatched, WORKFLOW_INPUTS)
     if previous:
         if current is None:
             found.append(

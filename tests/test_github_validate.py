@@ -66,6 +66,26 @@ def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
 
 Make = Callable[..., tuple[Project, GitHubServer]]
 
+E2E_WORKFLOW = f"""\
+name: e2e
+run-name: {RUN_NAME}
+on:
+  workflow_dispatch:
+    inputs:
+      tag: {{type: string, required: true}}
+      rcflow_run_id: {{type: string, required: false}}
+      suite: {{type: string, required: false}}
+permissions:
+  contents: read
+jobs:
+  e2e:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "$TAG"
+        env:
+          TAG: ${{{{ inputs.tag }}}}
+"""
+
 
 @pytest.fixture
 def make_rc(
@@ -91,6 +111,10 @@ def make_rc(
             f'github_api_url = "{server.base_url}"\n' + validations
         )
         monkeypatch.setenv("GITHUB_TOKEN", server.token)
+        # The workflow is in the repository too, as it must be: preflight reads its inputs.
+        workflow = base / "work" / ".github" / "workflows" / "e2e.yml"
+        workflow.parent.mkdir(parents=True)
+        workflow.write_text(E2E_WORKFLOW, encoding="utf-8")
         p = Project(base).create(config=config)
         server.add_workflow(
             ".github/workflows/e2e.yml",
@@ -314,7 +338,12 @@ def test_a_dispatch_github_refuses_is_an_error_not_a_verdict(make_rc: Make) -> N
 
 
 def test_a_missing_workflow_names_the_file(make_rc: Make) -> None:
-    p, _server = make_rc('[[validate]]\nname = "e2e"\nworkflow = "nope.yml"\n')
+    # In the repository (so preflight passes) but not on GitHub's default branch.
+    p, _server = make_rc(E2E)
+    p.write("rcflow.toml", p.read("rcflow.toml").replace('"e2e.yml"', '"nope.yml"'))
+    p.write(".github/workflows/nope.yml", E2E_WORKFLOW)
+    p.commit("ci: a workflow GitHub does not have yet")
+    p.push()
     out = p.cli("validate")
     assert out.exit_code == 1
     assert "GitHub has no workflow nope.yml in acme/app" in out.stderr

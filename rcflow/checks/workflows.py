@@ -29,7 +29,7 @@ import contextlib
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -810,3 +810,83 @@ def _parse_finding(rel: str, line: int, message: str) -> Finding:
 
 
 __all__ = ["find_actionlint", "findings", "workflow_files"]
+
+
+def dispatch_findings(
+    root: Path,
+    validations: Iterable[tuple[str, str, tuple[str, ...]]],
+    rcflow_inputs: Sequence[str],
+) -> list[Finding]:
+    """Workflows that `[[validate]] workflow = ...` dispatches, checked before a release needs them.
+
+    `validations`: (validation name, workflow file, the inputs its config passes). A workflow that
+    is missing, not dispatchable or lacks an input rcflow sends makes GitHub refuse the dispatch
+    (422) in the middle of a validation; without `inputs.rcflow_run_id` in `run-name`, rcflow can
+    find the run only where GitHub's answer names it. The work tree stands in for the default
+    branch, which is where GitHub reads a dispatched workflow from.
+    """
+    found: list[Finding] = []
+    for name, workflow, inputs in validations:
+        rel = f".github/workflows/{workflow}"
+        path = root / rel
+        if not path.is_file():
+            found.append(
+                Finding(
+                    "validate.workflow-missing",
+                    "error",
+                    f"validation {name} dispatches {rel}, which does not exist",
+                    "add the workflow (`rcflow init` writes rcflow-validate.yml) or fix the name",
+                )
+            )
+            continue
+        try:
+            tree = _load(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, _Malformed):
+            continue  # reported by the workflow checks as workflow.parse
+        on = tree.get("on")
+        dispatch = on.get("workflow_dispatch") if on is not None else None
+        listed = on is not None and (
+            (on.text == "workflow_dispatch")
+            or any(item.text == "workflow_dispatch" for item in on.seq or [])
+            or (on.map is not None and "workflow_dispatch" in on.map)
+        )
+        if on is None or not listed:
+            line = on.key_line if on is not None else 1
+            found.append(
+                Finding(
+                    "validate.workflow-not-dispatchable",
+                    "error",
+                    f"validation {name}: {rel} has no workflow_dispatch trigger",
+                    "add `on: workflow_dispatch:` with the inputs tag and rcflow_run_id",
+                    where=f"{rel}:{line}",
+                )
+            )
+            continue
+        declared = set((dispatch.get("inputs") or _Node(0)).map or {}) if dispatch else set()
+        missing = [i for i in (*rcflow_inputs, *inputs) if i not in declared]
+        if missing:
+            line = dispatch.key_line if dispatch is not None and dispatch.key_line else on.key_line
+            found.append(
+                Finding(
+                    "validate.workflow-inputs",
+                    "error",
+                    f"validation {name}: {rel} does not declare the input(s) "
+                    f"{', '.join(missing)} that rcflow sends",
+                    "declare them under on.workflow_dispatch.inputs (type: string)",
+                    where=f"{rel}:{line}",
+                )
+            )
+        run_name = tree.get("run-name")
+        if run_name is None or "inputs.rcflow_run_id" not in (run_name.text or ""):
+            line = run_name.key_line if run_name is not None else 1
+            found.append(
+                Finding(
+                    "validate.workflow-run-name",
+                    "warning",
+                    f"validation {name}: {rel}'s run-name does not carry inputs.rcflow_run_id, "
+                    "so its run can be found only where GitHub's dispatch answer names it",
+                    "run-name: rcflow validate ${{ inputs.tag }} (${{ inputs.rcflow_run_id }})",
+                    where=f"{rel}:{line}",
+                )
+            )
+    return found

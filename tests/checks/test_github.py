@@ -213,3 +213,14 @@ def test_a_failing_step_keeps_one_issue_open_until_it_succeeds(make_gh: Make) ->
     assert issue.state == "closed"
     assert issue.comments[-1].body.startswith("`rcflow ")
     assert len(server.issues) == 1
+
+
+def test_doctor_checks_the_workflow_a_validation_dispatches(make_gh: Make) -> None:
+    p, _server = make_gh('[[validate]]\nname = "e2e"\nworkflow = "e2e.yml"\n')
+    code, found = doctor(p)
+    assert code == 3
+    assert ids(found) == ["validate.workflow-missing"]
+    assert (
+        found[0]["message"]
+        == "validation e2e dispatches .github/workflows/e2e.yml, which does not exist"
+    )

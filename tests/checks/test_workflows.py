@@ -695,3 +695,81 @@ def test_the_workflows_rcflow_init_renders_are_clean(
     assert check(root, tag_prefix=options.tag_prefix) == [
         ("workflow.script-injection", at(texts, "release.yml", '${{ inputs.step }}" in'))
     ]
+
+
+# -- workflows that [[validate]] dispatches ----------------------------------------------------
+
+DISPATCH = ("tag", "rcflow_run_id")
+
+
+def _dispatch(
+    tmp_path: Path, text: str | None, inputs: tuple[str, ...] = ()
+) -> list[tuple[str, str, str | None]]:
+    if text is not None:
+        path = tmp_path / ".github" / "workflows" / "e2e.yml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    found = workflows.dispatch_findings(tmp_path, [("e2e", "e2e.yml", inputs)], DISPATCH)
+    return [(f.id, f.severity, f.where) for f in found]
+
+
+GOOD = """\
+    name: e2e
+    run-name: e2e ${{ inputs.tag }} (${{ inputs.rcflow_run_id }})
+    on:
+      workflow_dispatch:
+        inputs:
+          tag: {type: string, required: true}
+          rcflow_run_id: {type: string, required: false}
+          suite: {type: string, required: false}
+    jobs:
+      e2e:
+        runs-on: ubuntu-latest
+        steps:
+          - run: echo ok
+    """
+
+
+def test_a_dispatchable_workflow_is_clean(tmp_path: Path) -> None:
+    assert _dispatch(tmp_path, GOOD, ("suite",)) == []
+
+
+def test_the_validate_workflow_rcflow_init_writes_is_dispatchable(tmp_path: Path) -> None:
+    # The clean twin rcflow itself ships: what `init` renders must be what `validate` dispatches.
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1.0.0"\n')
+    for item in scaffold.plan_init(tmp_path, scaffold.InitOptions()):
+        target = tmp_path / item.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(item.content, encoding="utf-8")
+    found = workflows.dispatch_findings(
+        tmp_path, [("ci", "rcflow-validate.yml", ())], config.WORKFLOW_INPUTS
+    )
+    assert found == []
+
+
+def test_a_missing_workflow(tmp_path: Path) -> None:
+    assert _dispatch(tmp_path, None) == [("validate.workflow-missing", "error", None)]
+
+
+def test_a_workflow_without_workflow_dispatch(tmp_path: Path) -> None:
+    text = GOOD.replace("workflow_dispatch:", "push:")
+    assert _dispatch(tmp_path, text) == [
+        ("validate.workflow-not-dispatchable", "error", ".github/workflows/e2e.yml:3")
+    ]
+
+
+def test_inputs_rcflow_sends_must_be_declared(tmp_path: Path) -> None:
+    text = GOOD.replace("          rcflow_run_id: {type: string, required: false}\n", "")
+    assert _dispatch(tmp_path, text, ("suite", "region")) == [
+        ("validate.workflow-inputs", "error", ".github/workflows/e2e.yml:4")
+    ]
+    found = workflows.dispatch_findings(tmp_path, [("e2e", "e2e.yml", ("region",))], DISPATCH)
+    assert "rcflow_run_id, region" in found[0].message
+
+
+def test_a_run_name_without_the_correlation_id_warns(tmp_path: Path) -> None:
+    text = GOOD.replace(" (${{ inputs.rcflow_run_id }})", "")
+    assert _dispatch(tmp_path, text) == [
+        ("validate.workflow-run-name", "warning", ".github/workflows/e2e.yml:2")
+    ]
