@@ -42,7 +42,7 @@ def escape(text: str) -> str:
 
 def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, Any]:
     """The status as data: the JSON document, and what the human view is drawn from."""
-    from rcflow.states import State, candidate_state, forge_drift
+    from rcflow.states import State, candidate_state, forge_drift, pending_dispatches
 
     prefix, token = config.tag_prefix, config.rc_token
     latest = release.latest
@@ -84,6 +84,16 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, A
                 "validated": candidate_state(c, config) is State.VALIDATED,
                 "completed": c.completed,
                 "release": _release_view(snap, c.tag),
+                # Dispatched workflow runs with no result yet: `validate` re-attaches to them.
+                "running": [
+                    {
+                        "name": name,
+                        "since": e.time,
+                        "url": e.data.get("url"),
+                        "run_id": e.data.get("run_id"),
+                    }
+                    for name, e in sorted(pending_dispatches(snap.ledger, c.tag, c.sha).items())
+                ],
                 "validations": [
                     {
                         "name": r.name,
@@ -485,6 +495,12 @@ class Output:
                 how = "" if r["kind"] == "command" else f" {r['kind']} {r['conclusion'] or ''}"
                 url = f" {r['url']}" if r["url"] else ""
                 p(f"    {escape(r['name'])}: {mark}{req} {escape(r['time'])}{escape(how + url)}")
+            for r in c["running"]:
+                where = escape(r["since"] + (f" {r['url']}" if r["url"] else ""))
+                p(
+                    f"    {escape(r['name'])}: [cyan]dispatched[/] {where}"
+                    " (`rcflow validate` waits for it)"
+                )
         sync = "in sync" if view["in_sync"] else "[yellow]out of sync[/]"
         p(f"Remote:       {escape(view['remote'])} ({sync})")
         forge = view["forge"]

@@ -367,7 +367,11 @@ def test_crash_while_waiting_then_validate_re_attaches_to_the_same_run(
     fake_time.hooks.clear()
     [run] = server.dispatched()
     assert p.kinds()[-2:] == ["validation_dispatching", "validation_dispatched"]
-    assert p.status()["state"] == "candidate"
+    status = p.status()
+    assert status["state"] == "candidate"
+    [running] = status["candidates"][-1]["running"]
+    assert (running["name"], running["run_id"]) == ("e2e", run.id)
+    assert f"e2e: dispatched {running['since']}" in p.cli("status").stdout
     plan = p.cli("validate", "--dry-run")
     assert f"wait for e2e (e2e.yml, run {run.id} dispatched before)" in plan.stdout
     assert "waiting for that run, not dispatching another" in plan.stdout
