@@ -84,6 +84,10 @@ class CI(Protocol):
 
     def get_run(self, run_id: int) -> RunFact: ...
 
+    def cancel_run(self, run_id: int) -> None:
+        """Cancel a run that is still queued or in progress; one that finished is left alone."""
+        ...
+
     def check_runs(self, sha: str) -> Sequence[CheckFact]:
         """The newest check run of each name on sha."""
         ...

@@ -266,8 +266,11 @@ def test_a_run_still_going_at_the_timeout_fails_with_the_reason(
 
     assert out.exit_code == 1
     detail = result(p, "e2e")["data"]["detail"]
-    assert detail.startswith("e2e.yml timed out after 10m (in_progress): http")
+    assert detail.startswith("e2e.yml timed out after 10m (in_progress), run cancelled: http")
     assert result(p, "e2e")["data"]["conclusion"] == "timed_out"
+    # The run nobody waits for any more is stopped, so it does not hold runners.
+    run_id = result(p, "e2e")["data"]["run_id"]
+    assert server.cancelled == [run_id]
     # Backoff: 5 s, growing to at most 30 s, the last wait cut short at the deadline.
     waits = fake_time.sleeps
     assert waits[:3] == [5.0, 7.5, 11.25] and max(waits) == 30.0
@@ -280,8 +283,9 @@ def test_a_run_that_stays_queued_never_started(make_rc: Make) -> None:
     p, _server = make_rc(E2E, steps=[])
     assert p.cli("validate").exit_code == 1
     data = result(p, "e2e")["data"]
-    assert data["detail"].startswith("e2e.yml never started: still queued after 10m")
+    assert data["detail"].startswith("e2e.yml never started: still queued after 10m, run cancelled")
     assert data["conclusion"] == "never_started"
+    assert _server.cancelled == [data["run_id"]]
 
 
 def test_without_run_details_the_run_is_found_by_its_correlation_id(make_rc: Make) -> None:

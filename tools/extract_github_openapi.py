@@ -53,6 +53,7 @@ OPERATIONS = (
     "actions/list-workflow-runs",
     "actions/list-workflow-runs-for-repo",
     "actions/get-workflow-run",
+    "actions/cancel-workflow-run",
     "actions/get-workflow",
     "checks/list-for-ref",
     "repos/get-combined-status-for-ref",

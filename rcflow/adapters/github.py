@@ -535,6 +535,19 @@ class GitHubForge:
             lambda: _run_fact(repo.get_workflow_run(run_id)),
         )
 
+    def cancel_run(self, run_id: int) -> None:
+        """Ask GitHub to cancel a run rcflow gave up waiting for (409: it finished meanwhile)."""
+        repo = self._client_repo()
+        url = f"/repos/{self.repository}/actions/runs/{run_id}/cancel"
+        try:
+            self._write(
+                f"cancelling workflow run {run_id}",
+                lambda: repo._requester.requestJsonAndCheck("POST", url),
+            )
+        except GitHubError as exc:
+            if exc.status != 409:
+                raise
+
     def check_runs(self, sha: str) -> list[CheckFact]:
         repo = self._client_repo()
 

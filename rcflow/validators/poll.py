@@ -89,6 +89,9 @@ class Stoppable:
     def get_run(self, run_id: int) -> RunFact:
         return self.ci.get_run(run_id)
 
+    def cancel_run(self, run_id: int) -> None:
+        self.ci.cancel_run(run_id)
+
     def check_runs(self, sha: str) -> Sequence[CheckFact]:
         return self.ci.check_runs(sha)
 

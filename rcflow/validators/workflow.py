@@ -25,6 +25,7 @@ from typing import Any
 from rcflow.ci import CI, NotDispatched, RunFact
 from rcflow.config import WORKFLOW_INPUTS
 from rcflow.effects import ValidationSpec
+from rcflow.errors import RcflowError
 from rcflow.validators.command import Outcome, Progress
 from rcflow.validators.poll import SCHEDULE, Schedule, seconds
 
@@ -133,6 +134,13 @@ def run(
             else:
                 why = f"timed out after {seconds(spec.timeout)} ({current.status})"
                 conclusion = "timed_out"
+            # A run nobody waits for any more only holds runners: stop it (best effort; the
+            # verdict stands either way).
+            try:
+                ci.cancel_run(run_id)
+                why += ", run cancelled"
+            except RcflowError as exc:
+                why += f", run not cancelled: {exc.message}"
             return outcome(
                 False,
                 f"{workflow} {why}" + (f": {url}" if url else ""),

@@ -371,6 +371,7 @@ class GitHubServer:
         self.token_expires: datetime | None = None
         self.token_permissions: dict[str, str] = dict(DEFAULT_PERMISSIONS)
         self.immutable_releases = False
+        self.cancelled: list[int] = []  # workflow runs cancelled through the API, in order
         self.tags: dict[str, str] = {}  # without git_dir: tag -> commit sha
         self.branches: dict[str, str] = {"main": "1" * 40}  # without git_dir: branch -> sha
         # Records
@@ -1741,6 +1742,25 @@ class GitHubServer:
             run.updated_at = _now()
         return reply
 
+    def h_cancel_run(self, call: Call) -> Reply:
+        """GitHub cancels asynchronously; here the run is cancelled at once (202, `{}`)."""
+        self._need("actions")
+        run = self.runs.get(call.int_param("run_id"))
+        if run is None:
+            raise HTTPError(404, not_found())
+        if run.status == "completed":
+            raise HTTPError(
+                409,
+                {
+                    "message": "Cannot cancel a workflow run that is completed.",
+                    "documentation_url": DOCS,
+                },
+            )
+        run.status, run.conclusion, run.steps = "completed", "cancelled", []
+        run.updated_at = _now()
+        self.cancelled.append(run.id)
+        return Reply(202, {})
+
     def h_get_workflow(self, call: Call) -> Reply:
         return Reply(200, self._workflow_json(self._workflow(call)))
 
@@ -1894,6 +1914,7 @@ _HANDLERS: dict[str, Callable[[GitHubServer, Call], Reply]] = {
     "actions/list-workflow-runs": GitHubServer.h_list_workflow_runs,
     "actions/list-workflow-runs-for-repo": GitHubServer.h_list_repo_runs,
     "actions/get-workflow-run": GitHubServer.h_get_run,
+    "actions/cancel-workflow-run": GitHubServer.h_cancel_run,
     "actions/get-workflow": GitHubServer.h_get_workflow,
     "checks/list-for-ref": GitHubServer.h_checks_for_ref,
     "repos/get-combined-status-for-ref": GitHubServer.h_combined_status,

@@ -11,6 +11,7 @@ import pytest
 from rcflow.ci import CheckFact, Dispatched, RunFact, StatusFact
 from rcflow.config import Config, ValidationConfig
 from rcflow.effects import ValidationSpec
+from rcflow.errors import EffectError
 from rcflow.ledger import Event, now_iso
 from rcflow.states import pending_dispatches, validation_results
 from rcflow.validators import checks, workflow
@@ -28,6 +29,7 @@ class FakeCI:
         self.statuses: list[list[StatusFact]] = []
         self.dispatches: list[tuple[str, str, dict[str, str]]] = []
         self.reads = 0
+        self.cancelled: list[int] = []
 
     def clock(self) -> float:
         return self.now
@@ -52,6 +54,9 @@ class FakeCI:
         return RunFact(
             run_id, status, conclusion, f"https://github.example/runs/{run_id}", "", SHA, 0
         )
+
+    def cancel_run(self, run_id: int) -> None:
+        self.cancelled.append(run_id)
 
     def check_runs(self, sha: str) -> Sequence[CheckFact]:
         return self.checks.pop(0) if len(self.checks) > 1 else self.checks[0]
@@ -105,6 +110,24 @@ def test_re_attaching_by_run_id_dispatches_nothing_and_counts_from_the_dispatch(
     assert (out.passed, out.conclusion) == (False, "timed_out")
     assert out.detail.startswith("e2e.yml timed out after 10m (in_progress)")
     assert ci.reads == 3  # 10 s were left: a look, 5 s, a look, the last 5 s, a last look
+    assert ci.cancelled == [7]
+
+
+def test_a_run_that_cannot_be_cancelled_still_fails_with_the_reason() -> None:
+    ci = FakeCI([("in_progress", None)])
+
+    def refuse(run_id: int) -> None:
+        raise EffectError("GitHub denied cancelling workflow run 7 (403 Forbidden)")
+
+    ci.cancel_run = refuse  # type: ignore[method-assign]
+    s = spec(kind="workflow", workflow="e2e.yml", run_id=7, dispatched_at=ci.now - 600)
+    out = workflow.run(
+        ci, s, tag=TAG, sha=SHA, record=lambda k, d: pytest.fail(k), progress=lambda *a: None
+    )
+    assert (out.passed, out.conclusion) == (False, "timed_out")
+    assert (
+        "run not cancelled: GitHub denied cancelling workflow run 7 (403 Forbidden)" in out.detail
+    )
 
 
 def test_checks_wait_for_missing_and_pending_then_pass() -> None:
