@@ -102,18 +102,31 @@ def upload_missing(forge: Forge, tag: str, stage: Path, sums: dict[str, str]) ->
     uploaded = []
     for name in [*sorted(sums), CHECKSUMS]:
         digest = sums[name] if name != CHECKSUMS else sha256_file(stage / CHECKSUMS)
-        present = release.asset(name)
-        if present is not None:
-            if present.sha256 is not None and present.sha256 != digest:
-                raise ConflictError(
-                    f"{tag} already has an asset {name} with other bytes "
-                    f"(sha256 {present.sha256[:12]}…, staged {digest[:12]}…): nothing was replaced",
-                    hint="delete that asset on the forge if it is stray, then re-run",
-                )
-            continue
-        forge.upload_asset(tag, stage / name, name)
-        uploaded.append(name)
+        if _put(forge, release, stage / name, name, digest, what="staged"):
+            uploaded.append(name)
     return uploaded
+
+
+def _put(forge: Forge, release: ReleaseFact, path: Path, name: str, digest: str, what: str) -> bool:
+    """Upload path as name unless the release has those bytes already; True when uploaded.
+
+    Other bytes under that name are replaced on a draft — nobody has seen a draft, and a run
+    that stopped halfway on another machine leaves its build's files there — but on a published
+    release they are a conflict: what people downloaded is never swapped.
+    """
+    present = release.asset(name)
+    if present is not None:
+        if present.sha256 is None or present.sha256 == digest:
+            return False
+        if not release.draft:
+            raise ConflictError(
+                f"{release.tag} already has an asset {name} with other bytes "
+                f"(sha256 {present.sha256[:12]}…, {what} {digest[:12]}…): nothing was replaced",
+                hint="delete that asset on the forge if it is stray, then re-run",
+            )
+        forge.delete_asset(release.tag, name)
+    forge.upload_asset(release.tag, path, name)
+    return True
 
 
 def carry(forge: Forge, source: str, tag: str, scratch: Path) -> list[str]:
@@ -131,12 +144,7 @@ def carry(forge: Forge, source: str, tag: str, scratch: Path) -> list[str]:
     for name in [*sorted(sums), CHECKSUMS]:
         digest = sums[name] if name != CHECKSUMS else sha256_file(scratch / CHECKSUMS)
         present = target.asset(name)
-        if present is not None:
-            if present.sha256 is not None and present.sha256 != digest:
-                raise ConflictError(
-                    f"{tag} already has an asset {name} that is not {source}'s: "
-                    "nothing was replaced"
-                )
+        if present is not None and present.sha256 in (None, digest):
             continue
         path = scratch / name
         if name != CHECKSUMS:
@@ -148,6 +156,6 @@ def carry(forge: Forge, source: str, tag: str, scratch: Path) -> list[str]:
                     f"({actual[:12]}… ≠ {digest[:12]}…): nothing was carried over",
                     hint="the RC's assets changed after validation; cut a new RC",
                 )
-        forge.upload_asset(tag, path, name)
-        carried.append(name)
+        if _put(forge, target, path, name, digest, what=f"{source}'s"):
+            carried.append(name)
     return carried

@@ -58,6 +58,10 @@ class Forge(Protocol):
 
     def download_asset(self, tag: str, name: str, dest: Path) -> None: ...
 
+    def delete_asset(self, tag: str, name: str) -> None:
+        """Remove an asset from a draft (a published release's assets are never touched)."""
+        ...
+
     def publish_release(self, tag: str, *, latest: bool) -> None:
         """A draft becomes visible; with latest, it becomes the repository's latest release."""
         ...

@@ -39,6 +39,7 @@ GIT_WRITES = (
 FORGE_WRITES = (
     "create_release",
     "upload_asset",
+    "delete_asset",
     "publish_release",
     "set_latest",
     "retract_release",

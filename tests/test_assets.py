@@ -89,10 +89,32 @@ def test_upload_skips_what_is_there_and_refuses_other_bytes(project: Project) ->
 
     other = project.root / "other"
     other.write_text("not the staged bytes\n")
-    forge.create_release("v1.4.0-rc.2", "x", "", prerelease=True, draft=True)
+    forge.create_release("v1.4.0-rc.2", "x", "", prerelease=True)  # published
     forge.upload_asset("v1.4.0-rc.2", other, "a.txt")
     with pytest.raises(ConflictError, match=r"already has an asset a\.txt with other bytes"):
         assets.upload_missing(forge, "v1.4.0-rc.2", stage(project), sums)
+    assert forge.releases()["v1.4.0-rc.2"].asset("b.txt") is None  # nothing changed
+
+
+def test_a_draft_holding_another_builds_files_gets_the_staged_ones(project: Project) -> None:
+    # A run uploaded half of its build, then the job died; its stage died with the runner. The
+    # next run on another machine builds again (other bytes): nobody has seen the draft, so its
+    # files are replaced rather than refused.
+    sums = build(project, "mkdir -p dist && echo one > dist/a.txt && echo two > dist/b.txt")
+    forge = LocalForge(project.root / ".git")
+    forge.create_release("v1.4.0-rc.1", "x", "", prerelease=True, draft=True)
+    stale = project.root / "stale"
+    stale.write_text("the first machine's build\n")
+    forge.upload_asset("v1.4.0-rc.1", stale, "a.txt")
+
+    assert assets.upload_missing(forge, "v1.4.0-rc.1", stage(project), sums) == [
+        "a.txt",
+        "b.txt",
+        CHECKSUMS,
+    ]
+    copy = project.root / "copy"
+    forge.download_asset("v1.4.0-rc.1", "a.txt", copy)
+    assert copy.read_text() == "one\n"
 
 
 def test_carry_verifies_every_file_against_the_rc_sums(project: Project, tmp_path: Path) -> None:

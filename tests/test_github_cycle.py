@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from rcflow.steps.bump import BumpArgs
 from rcflow.steps.promote import PromoteArgs
 from rcflow.steps.rc import RcArgs
 from rcflow.steps.validate import ValidateArgs
-from tests.conftest import Project, git
+from tests.conftest import Crash, Project, git
 
 RC, FINAL = "v1.4.0-rc.1", "v1.4.0"
 WRITES = r"^(POST|PATCH|DELETE)$"
@@ -427,3 +428,42 @@ def test_tokens_are_masked_first_in_github_actions(
     assert result.stderr.startswith(
         f"::add-mask::{server.token}\n::add-mask::ghp_second-token\n"
     ), result.stderr
+
+
+def test_an_rc_resumed_on_another_machine_replaces_its_drafts_half_upload(make_gh: Make) -> None:
+    p, server = make_gh()
+    assert p.cli("bump", "auto").exit_code == 0
+    ctx = p.ctx()
+    upload = ctx.forge.upload_asset
+    calls: list[str] = []
+
+    def dies_before_the_sums(tag: str, path: Path, name: str) -> None:
+        calls.append(name)
+        if name == "SHA256SUMS":
+            raise Crash("the runner was lost")
+        upload(tag, path, name)
+
+    ctx.forge.upload_asset = dies_before_the_sums  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        p.step("rc", RcArgs(), ctx=ctx)
+    first = assets(server, RC)
+    assert sorted(first) == ["demo-1.4.0rc1.txt", "demo.bin"] and release(server, RC).draft
+    shutil.rmtree(p.root / ".git" / "rcflow" / "assets")  # the next job runs on a fresh runner
+
+    result = p.cli("rc")
+
+    assert result.exit_code == 0, result.stderr
+    published = assets(server, RC)
+    assert not release(server, RC).draft
+    sums = dict(
+        (name, digest)
+        for digest, name in (
+            line.split("  ") for line in published["SHA256SUMS"].decode().splitlines()
+        )
+    )
+    assert sorted(sums) == ["demo-1.4.0rc1.txt", "demo.bin"]
+    for name, digest in sums.items():
+        assert hashlib.sha256(published[name]).hexdigest() == digest  # one build, consistent
+    assert published["demo.bin"] != first["demo.bin"]  # the first build's half was replaced
+    assert published["demo-1.4.0rc1.txt"] == first["demo-1.4.0rc1.txt"]  # same bytes: kept
+    assert p.cli("rc").exit_code == 0 and assets(server, RC) == published

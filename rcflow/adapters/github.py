@@ -400,6 +400,12 @@ class GitHubForge:
             landed=landed,
         )
 
+    def delete_asset(self, tag: str, name: str) -> None:
+        release = self._find(tag)
+        for asset in _raw(release).get("assets", []):
+            if asset["name"] == name:
+                self._delete_asset(int(asset["id"]), name)
+
     def _delete_asset(self, asset_id: int, name: str) -> None:
         repo = self._client_repo()
         url = f"{repo.url}/releases/assets/{asset_id}"

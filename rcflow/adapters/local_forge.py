@@ -96,6 +96,12 @@ class LocalForge:
         assets.append({"name": name, "size": path.stat().st_size, "sha256": digest})
         self._write(tag, {**data, "assets": assets})
 
+    def delete_asset(self, tag: str, name: str) -> None:
+        data = self._read(tag)
+        assets = [a for a in data.get("assets", []) if a["name"] != name]
+        self._write(tag, {**data, "assets": assets})
+        (self.assets_dir / tag / name).unlink(missing_ok=True)
+
     def download_asset(self, tag: str, name: str, dest: Path) -> None:
         source = self.assets_dir / tag / name
         if not source.is_file():
