@@ -19,13 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import Any
-
-import tomlkit
-import tomlkit.exceptions
-import tomlkit.items
+from typing import TYPE_CHECKING, Any
 
 from rcflow.errors import VersionFileError
+
+if TYPE_CHECKING:
+    import tomlkit
 
 
 class VersionFileKind(StrEnum):
@@ -172,7 +171,58 @@ def _span(content: str, key: str, start: int, end: int) -> _Span:
 _SENTINEL = "rcflow-locate-0f3c9a"
 
 
+# The plain layout almost every project has: a `[table]` header, then `version = "..."` on a
+# line of its own. Found with the stdlib parser (already loaded to read the config) and a scan,
+# it spares `rcflow status` the import of tomlkit; anything else takes the tomlkit path.
+_TOML_HEADER = re.compile(
+    r"^[ \t]*(\[\[?)[ \t]*([A-Za-z0-9_.-]+)[ \t]*\]\]?[ \t]*(?:#.*)?\r?$", re.M
+)
+_TOML_VERSION = re.compile(
+    r"^[ \t]*version[ \t]*=[ \t]*(?P<q>[\"'])(?P<v>[^\"'\\\r\n]*)(?P=q)[ \t]*(?:#.*)?\r?$", re.M
+)
+
+
+def _plain_toml_spans(
+    content: str, wanted: Sequence[tuple[tuple[str, ...], str]]
+) -> list[_Span] | None:
+    """The spans of each wanted `table.version`, or None when the layout is not the plain one.
+
+    Every value the real parser reads must be matched by exactly one `version = "..."` line under
+    that very table's header, with the same text; multi-line strings (which could hide look-alike
+    lines) are not attempted.
+    """
+    import tomllib
+
+    if '"""' in content or "'''" in content:
+        return None
+    try:
+        data = tomllib.loads(content)
+    except tomllib.TOMLDecodeError:
+        return None  # the full path reports it, with tomlkit's message
+    headers = [(m.start(), m.group(1) + m.group(2)) for m in _TOML_HEADER.finditer(content)]
+    under: dict[str, list[re.Match[str]]] = {}
+    for m in _TOML_VERSION.finditer(content):
+        table = next((name for start, name in reversed(headers) if start < m.start()), "")
+        under.setdefault(table, []).append(m)
+    spans = []
+    for keys, label in wanted:
+        node: Any = data
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        value = node.get("version") if isinstance(node, dict) else None
+        if value is None:
+            continue
+        matches = under.get("[" + ".".join(keys), [])
+        if not isinstance(value, str) or len(matches) != 1 or matches[0].group("v") != value:
+            return None
+        spans.append(_span(content, label, matches[0].start("v"), matches[0].end("v")))
+    return sorted(spans, key=lambda span: span.start) if spans else None
+
+
 def _parse_toml(path: str, content: str) -> tomlkit.TOMLDocument:
+    import tomlkit
+    import tomlkit.exceptions
+
     try:
         return tomlkit.parse(content)
     except tomlkit.exceptions.TOMLKitError as exc:
@@ -199,6 +249,8 @@ def _toml_span(path: str, content: str, table: Sequence[str], label: str) -> _Sp
     out-of-order tables). A table named the same elsewhere, or a `version` key in another table or
     a dependency spec, is a different tomlkit item and cannot be hit.
     """
+    import tomlkit.items
+
     doc = _parse_toml(path, content)
     container = _toml_get(doc, table)
     old = container.get("version") if container is not None else None
@@ -223,6 +275,12 @@ def _toml_span(path: str, content: str, table: Sequence[str], label: str) -> _Sp
 
 
 def _pyproject(path: str, content: str) -> list[_Span]:
+    plain = _plain_toml_spans(
+        content,
+        [(("project",), "[project].version"), (("tool", "poetry"), "[tool.poetry].version")],
+    )
+    if plain is not None:
+        return plain
     doc = _parse_toml(path, content)
     spans: list[_Span] = []
     project = _toml_get(doc, ["project"])

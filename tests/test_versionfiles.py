@@ -509,3 +509,60 @@ def test_update_round_trip_touches_only_the_value(
                 assert line.endswith("\r") == crlf
         # Writing the old values back restores the original byte for byte.
         assert update(kind, path, new, {r.key: r.value for r in refs}, pattern) == content
+
+
+# -- the plain-layout fast path agrees with tomlkit, or steps aside --------------------------
+
+PYPROJECTS = [
+    '[project]\nname = "x"\nversion = "1.3.0"\n',
+    "[project]\r\nname = \"x\"\r\nversion = '1.3.0'  # bumped by rcflow\r\n",
+    '[build-system]\nrequires = []\n[project]\nversion="1.3.0"\n[project.urls]\nversion = "x"\n',
+    '[tool.poetry]\nname = "x"\nversion = "0.9.0"\n[project]\nname = "x"\nversion = "0.9.0"\n',
+    '[project]\nname = "x"\nversion = "1.3.0"\n[[tool.pkgs]]\nversion = "1.3.0"\n',
+    'project.version = "1.3.0"\nproject.name = "x"\n',
+    '[project]\nname = "x"\ndescription = """\n[project]\nversion = "9.9.9"\n"""\n'
+    'version = "1.3.0"\n',
+    '[ project ]\nversion = "1.3.0"\n',
+    '[project]\nversion = "1.3.0"\n[project]\n',
+    '[project]\nversion = "1.\\u0033.0"\n',
+    '[project]\nname = "x"\ndynamic = ["version"]\n',
+    "[project\nversion = 1\n",
+]
+
+
+@pytest.mark.parametrize("content", PYPROJECTS)
+def test_the_plain_toml_path_agrees_with_tomlkit(
+    content: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rcflow import versionfiles
+
+    def outcome() -> object:
+        try:
+            return read_refs(VersionFileKind.PYPROJECT, "pyproject.toml", content)
+        except VersionFileError as exc:
+            return exc.message
+
+    fast = outcome()
+    monkeypatch.setattr(versionfiles, "_plain_toml_spans", lambda content, wanted: None)
+    assert fast == outcome()
+
+
+@given(
+    st.lists(st.sampled_from(["[project]", "[tool.poetry]", "[[x]]", "[project.urls]", "# c"])),
+    st.sampled_from(['version = "1.3.0"', "version = '2.0.0rc1'", 'name = "v"', "x = 1"]),
+)
+def test_the_plain_toml_path_never_disagrees(headers: list[str], line: str) -> None:
+    from rcflow import versionfiles
+
+    content = "".join(f"{h}\n{line}\n" for h in headers)
+    wanted = [(("project",), "[project].version"), (("tool", "poetry"), "[tool.poetry].version")]
+    fast = versionfiles._plain_toml_spans(content, wanted)
+    if fast is None:
+        return
+    slow = []
+    for keys, label in wanted:
+        try:
+            slow.append(versionfiles._toml_span("p", content, keys, label))
+        except VersionFileError:
+            continue
+    assert [s.ref for s in fast] == sorted((s.ref for s in slow), key=lambda r: r.line)
