@@ -230,6 +230,7 @@ def _parse_toml(path: str, content: str) -> tomlkit.TOMLDocument:
 
 
 def _toml_get(doc: tomlkit.TOMLDocument, keys: Sequence[str]) -> Any:
+    """The table at keys, or None (also when something else, an array of tables, is there)."""
     node: Any = doc
     for key in keys:
         if not hasattr(node, "get"):
@@ -237,7 +238,7 @@ def _toml_get(doc: tomlkit.TOMLDocument, keys: Sequence[str]) -> Any:
         node = node.get(key)
         if node is None:
             return None
-    return node
+    return node if hasattr(node, "get") else None
 
 
 def _toml_span(path: str, content: str, table: Sequence[str], label: str) -> _Span:

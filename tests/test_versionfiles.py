@@ -527,6 +527,7 @@ PYPROJECTS = [
     '[project]\nversion = "1.\\u0033.0"\n',
     '[project]\nname = "x"\ndynamic = ["version"]\n',
     "[project\nversion = 1\n",
+    '[[project]]\nversion = "1.3.0"\n',  # an array of tables, not the [project] table
 ]
 
 
@@ -548,13 +549,24 @@ def test_the_plain_toml_path_agrees_with_tomlkit(
 
 
 @given(
-    st.lists(st.sampled_from(["[project]", "[tool.poetry]", "[[x]]", "[project.urls]", "# c"])),
-    st.sampled_from(['version = "1.3.0"', "version = '2.0.0rc1'", 'name = "v"', "x = 1"]),
+    st.lists(
+        st.sampled_from(
+            ["[project]", "[tool.poetry]", "[[x]]", "[project.urls]", "# c", "[[project]]", "[ a ]"]
+        ),
+        max_size=8,
+    ),
+    st.lists(
+        st.sampled_from(
+            ['version = "1.3.0"', "version = '2.0.0rc1'", 'name = "v"', "version = 3", "x = 1"]
+        ),
+        min_size=1,
+        max_size=3,
+    ),
 )
-def test_the_plain_toml_path_never_disagrees(headers: list[str], line: str) -> None:
+def test_the_plain_toml_path_never_disagrees(headers: list[str], lines: list[str]) -> None:
     from rcflow import versionfiles
 
-    content = "".join(f"{h}\n{line}\n" for h in headers)
+    content = "".join(f"{h}\n" + "\n".join(lines) + "\n" for h in headers)
     wanted = [(("project",), "[project].version"), (("tool", "poetry"), "[tool.poetry].version")]
     fast = versionfiles._plain_toml_spans(content, wanted)
     if fast is None:
