@@ -347,7 +347,8 @@ class Executor:
         return f"done: {len(sums)} file(s)"
 
     def _do_upload_assets(self, e: UploadAssets) -> str:
-        if assets.complete_on_forge(self.forge.releases().get(e.tag)):
+        releases = self.forge.releases()
+        if assets.complete_on_forge(releases.get(e.tag)):
             return "skipped: the release has its assets"
         stage = assets.stage_dir(self.git.git_dir, e.tag)
         sums = assets.staged(stage)
@@ -356,17 +357,18 @@ class Executor:
                 f"the assets of {e.tag} are not staged here (built on another machine?)",
                 hint="re-run `rcflow rc` to build them again",
             )
-        uploaded = assets.upload_missing(self.forge, e.tag, stage, sums)
+        uploaded = assets.upload_missing(self.forge, releases, e.tag, stage, sums)
         return f"done: {len(uploaded)} uploaded" if uploaded else "skipped: all present"
 
     def _do_carry_assets(self, e: CarryAssets) -> str:
         import tempfile
 
-        target = self.forge.releases().get(e.tag)
+        releases = self.forge.releases()
+        target = releases.get(e.tag)
         if target is not None and not target.draft:
             return "skipped: the release is published"
         with tempfile.TemporaryDirectory(prefix="rcflow-carry-") as scratch:
-            carried = assets.carry(self.forge, e.source, e.tag, Path(scratch))
+            carried = assets.carry(self.forge, releases, e.source, e.tag, Path(scratch))
         return f"done: {len(carried)} carried" if carried else "skipped: nothing to carry"
 
     def _do_publish_release(self, e: PublishRelease) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from rcflow.adapters.git import Git
@@ -94,9 +95,14 @@ def build(
     return sums
 
 
-def upload_missing(forge: Forge, tag: str, stage: Path, sums: dict[str, str]) -> list[str]:
-    """Upload what the release lacks; SHA256SUMS last, so its presence means complete."""
-    release = forge.releases().get(tag)
+def upload_missing(
+    forge: Forge, releases: Mapping[str, ReleaseFact], tag: str, stage: Path, sums: dict[str, str]
+) -> list[str]:
+    """Upload what the release lacks; SHA256SUMS last, so its presence means complete.
+
+    `releases` is what the caller just read from the forge (one listing, not one more).
+    """
+    release = releases.get(tag)
     if release is None:
         raise EffectError(f"the forge has no release {tag} to upload to; re-run to finish it")
     uploaded = []
@@ -129,9 +135,13 @@ def _put(forge: Forge, release: ReleaseFact, path: Path, name: str, digest: str,
     return True
 
 
-def carry(forge: Forge, source: str, tag: str, scratch: Path) -> list[str]:
-    """Copy source's assets onto tag byte for byte, each verified against source's SHA256SUMS."""
-    releases = forge.releases()
+def carry(
+    forge: Forge, releases: Mapping[str, ReleaseFact], source: str, tag: str, scratch: Path
+) -> list[str]:
+    """Copy source's assets onto tag byte for byte, each verified against source's SHA256SUMS.
+
+    `releases` is what the caller just read from the forge.
+    """
     origin, target = releases.get(source), releases.get(tag)
     if origin is None or target is None:
         missing = source if origin is None else tag

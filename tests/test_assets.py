@@ -84,15 +84,18 @@ def test_upload_skips_what_is_there_and_refuses_other_bytes(project: Project) ->
     forge.create_release("v1.4.0-rc.1", "x", "", prerelease=True, draft=True)
     forge.upload_asset("v1.4.0-rc.1", stage(project) / "a.txt", "a.txt")  # a run stopped here
 
-    assert assets.upload_missing(forge, "v1.4.0-rc.1", stage(project), sums) == ["b.txt", CHECKSUMS]
-    assert assets.upload_missing(forge, "v1.4.0-rc.1", stage(project), sums) == []
+    assert assets.upload_missing(forge, forge.releases(), "v1.4.0-rc.1", stage(project), sums) == [
+        "b.txt",
+        CHECKSUMS,
+    ]
+    assert assets.upload_missing(forge, forge.releases(), "v1.4.0-rc.1", stage(project), sums) == []
 
     other = project.root / "other"
     other.write_text("not the staged bytes\n")
     forge.create_release("v1.4.0-rc.2", "x", "", prerelease=True)  # published
     forge.upload_asset("v1.4.0-rc.2", other, "a.txt")
     with pytest.raises(ConflictError, match=r"already has an asset a\.txt with other bytes"):
-        assets.upload_missing(forge, "v1.4.0-rc.2", stage(project), sums)
+        assets.upload_missing(forge, forge.releases(), "v1.4.0-rc.2", stage(project), sums)
     assert forge.releases()["v1.4.0-rc.2"].asset("b.txt") is None  # nothing changed
 
 
@@ -107,7 +110,7 @@ def test_a_draft_holding_another_builds_files_gets_the_staged_ones(project: Proj
     stale.write_text("the first machine's build\n")
     forge.upload_asset("v1.4.0-rc.1", stale, "a.txt")
 
-    assert assets.upload_missing(forge, "v1.4.0-rc.1", stage(project), sums) == [
+    assert assets.upload_missing(forge, forge.releases(), "v1.4.0-rc.1", stage(project), sums) == [
         "a.txt",
         "b.txt",
         CHECKSUMS,
@@ -130,11 +133,14 @@ def test_carry_verifies_every_file_against_the_rc_sums(project: Project, tmp_pat
 
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    assert assets.carry(forge, "v1.4.0-rc.1", "v1.4.0", scratch) == ["app.bin", CHECKSUMS]
+    assert assets.carry(forge, forge.releases(), "v1.4.0-rc.1", "v1.4.0", scratch) == [
+        "app.bin",
+        CHECKSUMS,
+    ]
     copy = tmp_path / "copy"
     forge.download_asset("v1.4.0", "app.bin", copy)
     assert copy.read_bytes() == b"validated bytes"
-    assert assets.carry(forge, "v1.4.0-rc.1", "v1.4.0", scratch) == []
+    assert assets.carry(forge, forge.releases(), "v1.4.0-rc.1", "v1.4.0", scratch) == []
 
     # An RC asset changed after validation (someone replaced it by hand): nothing is carried.
     (project.root / ".git" / "rcflow" / "forge" / "assets" / "v1.4.0-rc.1" / "app.bin").write_bytes(
@@ -142,7 +148,7 @@ def test_carry_verifies_every_file_against_the_rc_sums(project: Project, tmp_pat
     )
     forge.create_release("v1.4.1", "x", "", prerelease=False, draft=True)
     with pytest.raises(EffectError, match="does not match its SHA256SUMS"):
-        assets.carry(forge, "v1.4.0-rc.1", "v1.4.1", scratch)
+        assets.carry(forge, forge.releases(), "v1.4.0-rc.1", "v1.4.1", scratch)
     assert forge.releases()["v1.4.1"].assets == ()
 
 

@@ -119,6 +119,7 @@ class GitHubForge:
         self.clock = clock
         self.timeout = timeout
         self._repo: Any = None
+        self._listed: dict[str, Any] = {}  # the newest listing's release objects, by tag
         self.waits: list[float] = []  # what the retries waited, for the curious (and tests)
 
     # -- plumbing --------------------------------------------------------------------------
@@ -202,16 +203,25 @@ class GitHubForge:
 
     def _list(self) -> list[Any]:
         repo = self._client_repo()
-        return self._call("listing releases", lambda: list(repo.get_releases()))
+        listed: list[Any] = self._call("listing releases", lambda: list(repo.get_releases()))
+        # Two drafts for one tag can only come from outside rcflow; the published one wins.
+        self._listed = {r.tag_name: r for r in sorted(listed, key=lambda r: (not r.draft, r.id))}
+        return listed
 
     def _find(self, tag: str) -> Any:
-        """The release for tag, drafts included (GitHub's by-tag lookup skips drafts)."""
-        matches = [r for r in self._list() if r.tag_name == tag]
-        if not matches:
+        """The release for tag, drafts included (GitHub's by-tag lookup skips drafts).
+
+        The executor reads `releases()` right before each write, so the object that listing
+        returned is the one to write to; a release this run changed is listed afresh.
+        """
+        if tag not in self._listed:
+            self._list()
+        if tag not in self._listed:
             raise GitHubError(f"GitHub has no release {tag}", status=404)
-        # Two drafts for one tag can only come from outside rcflow; the published one wins.
-        matches.sort(key=lambda r: (not r.draft, r.id))
-        return matches[-1]
+        return self._listed[tag]
+
+    def _changed(self, tag: str) -> None:
+        self._listed.pop(tag, None)
 
     def _latest_id(self) -> int | None:
         from github import UnknownObjectException
@@ -426,6 +436,7 @@ class GitHubForge:
                 make_latest="true" if latest else "false",
             ),
         )
+        self._changed(tag)
 
     def set_latest(self, tag: str) -> None:
         release = self._find(tag)
@@ -439,6 +450,7 @@ class GitHubForge:
                 make_latest="true",
             ),
         )
+        self._changed(tag)
 
     def retract_release(self, tag: str, note: str) -> None:
         release = self._find(tag)
@@ -455,6 +467,7 @@ class GitHubForge:
                 make_latest="false",
             ),
         )
+        self._changed(tag)
 
     def delete_release(self, tag: str) -> None:
         try:
@@ -468,6 +481,7 @@ class GitHubForge:
             release.delete_release,
             landed=lambda: tag not in self.releases(),
         )
+        self._changed(tag)
 
     # -- CI: workflow runs, check runs, commit statuses (rcflow.ci.CI) ---------------------
 
