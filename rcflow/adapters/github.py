@@ -90,11 +90,8 @@ class RepoFacts:
     """What GitHub says about the repository and the token (for preflight checks)."""
 
     full_name: str  # the canonical owner/repo (after a rename or transfer)
-    default_branch: str
     can_push: bool
     token_expires: str | None  # GitHub's github-authentication-token-expiration header
-    accepted_permissions: str | None
-    scopes: str | None  # X-OAuth-Scopes of a classic token
 
 
 class GitHubForge:
@@ -272,11 +269,8 @@ class GitHubForge:
             permissions = data.get("permissions") or {}
             return RepoFacts(
                 full_name=str(data["full_name"]),
-                default_branch=str(data.get("default_branch") or ""),
                 can_push=bool(permissions.get("push")),
                 token_expires=lower.get("github-authentication-token-expiration"),
-                accepted_permissions=lower.get("x-accepted-github-permissions"),
-                scopes=lower.get("x-oauth-scopes"),
             )
 
         return self._call(f"reading {self.repository}", get)

@@ -85,7 +85,6 @@ def test_repo_facts_name_expiry_and_push(server: GitHubServer) -> None:
     server.token_expires = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     facts = forge_for(server).repo_facts()
     assert facts.full_name == "acme/app"
-    assert facts.default_branch == "main"
     assert facts.can_push
     assert facts.token_expires is not None and facts.token_expires.startswith("2026-12-01 12:00")
 
