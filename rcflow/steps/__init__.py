@@ -22,6 +22,7 @@ from rcflow.effects import (
     Effect,
     MarkLatest,
     PublishRelease,
+    RecordEvent,
     RetractRelease,
     RunHook,
     UploadAssets,
@@ -126,27 +127,33 @@ def hook_env(
     return tuple(sorted(env.items()))
 
 
-def pending_hooks(s: Snapshot, config: Config, event: Event | None, tag: str) -> list[Effect]:
-    """The hooks a decision event promised (its "hooks" list) that have not succeeded yet.
+def pending_hooks(
+    s: Snapshot, config: Config, decided: Event | RecordEvent | None, tag: str
+) -> list[Effect]:
+    """The hooks a decision promised (its "hooks" list) that have not succeeded yet.
 
-    The list is fixed when the step is decided, so adding a hook to the config later never runs
-    it for releases that were finished before.
+    `decided` is the decision's ledger event, or the RecordEvent a plan is about to append: a
+    fresh run and a resumed one build the same hook with the same environment from it. The list
+    is fixed when the step is decided, so adding a hook to the config later never runs it for
+    releases that were finished before.
     """
-    if event is None:
+    if decided is None:
         return []
+    kind = decided.event if isinstance(decided, RecordEvent) else decided.kind
+    data = decided.data
     effects: list[Effect] = []
     version = tag_version(tag, config)
-    for hook in event.data.get("hooks") or []:
+    for hook in data.get("hooks") or []:
         command = config.hooks.command(str(hook))
         if command is None or version is None:
             continue
         if ledger.has(s.ledger, "hook_succeeded", f"{tag}/{hook}"):
             continue
         extra = {}
-        if event.data.get("previous_tag"):
-            extra["RCFLOW_PREVIOUS_TAG"] = str(event.data["previous_tag"])
-        if event.kind == "promoting" and event.data.get("rc"):
-            extra["RCFLOW_RC_TAG"] = str(event.data["rc"])
+        if data.get("previous_tag"):
+            extra["RCFLOW_PREVIOUS_TAG"] = str(data["previous_tag"])
+        if kind == "promoting" and data.get("rc"):
+            extra["RCFLOW_RC_TAG"] = str(data["rc"])
         env = hook_env(config, version, tag, **extra)
         effects.append(RunHook(str(hook), tag, command, env, config.hooks.timeout))
     return effects

@@ -13,7 +13,6 @@ from rcflow.effects import (
     PushBranch,
     PushTag,
     RecordEvent,
-    RunHook,
     VerifyVersionOnlyDiff,
 )
 from rcflow.errors import ConflictError, VersionError, VersionFileError
@@ -29,7 +28,6 @@ from rcflow.steps import (
     decision,
     event_done,
     head_texts,
-    hook_env,
     pending_hooks,
     publish_release,
     tag_version,
@@ -205,19 +203,18 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
     # mistaken for a final tag someone made by hand.
     hooks = ["after_promote"] if config.hooks.after_promote else []
     notes = _notes(s, config, release, target, tag, latest.tag)
-    effects: list[Effect] = [
-        RecordEvent(
-            "promoting",
-            tag,
-            {
-                "rc": latest.tag,
-                "sha": latest.sha,
-                "hooks": hooks,
-                "notes": notes,
-                **artifact_steps.promised(config),
-            },
-        )
-    ]
+    promoting = RecordEvent(
+        "promoting",
+        tag,
+        {
+            "rc": latest.tag,
+            "sha": latest.sha,
+            "hooks": hooks,
+            "notes": notes,
+            **artifact_steps.promised(config),
+        },
+    )
+    effects: list[Effect] = [promoting]
     # Images and packages first: whoever sees the final tag can pull and install what it names.
     shipped, found = artifact_steps.promote_artifacts(s, config, tag, target, latest.tag)
     effects += shipped
@@ -268,16 +265,7 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
     effects.append(
         RecordEvent("promoted", tag, {"version": str(target), "rc": latest.tag, "sha": latest.sha})
     )
-    if hooks:
-        effects.append(
-            RunHook(
-                "after_promote",
-                tag,
-                config.hooks.after_promote or "",
-                hook_env(config, target, tag, RCFLOW_RC_TAG=latest.tag),
-                config.hooks.timeout,
-            )
-        )
+    effects += pending_hooks(s, config, promoting, tag)
     return new(
         effects=tuple(effects) if not refusals else (),
         blockers=tuple(refusals),

@@ -26,7 +26,6 @@ from rcflow.effects import (
     ResetBranch,
     RetractRelease,
     RevertCommit,
-    RunHook,
 )
 from rcflow.ledger import Event
 from rcflow.plan import Plan
@@ -35,8 +34,7 @@ from rcflow.states import State, classify
 from rcflow.steps import (
     active_bump,
     blockers,
-    hook_env,
-    tag_version,
+    pending_hooks,
     unfinished_rollback,
     version_key,
 )
@@ -111,15 +109,6 @@ def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) 
     return effects
 
 
-def _hooks(config: Config, hooks: list[str], tag: str, **extra: str) -> list[Effect]:
-    version = tag_version(tag, config)
-    command = config.hooks.after_rollback
-    if not hooks or command is None or version is None:
-        return []
-    env = hook_env(config, version, tag, **extra)
-    return [RunHook("after_rollback", tag, command, env, config.hooks.timeout)]
-
-
 def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
     release = classify(s, config)
     new = partial(Plan, "rollback", release.state.value, s.fingerprint())
@@ -169,13 +158,12 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
                 "--delete-tag is for a released version; a withdrawn RC's tag goes anyway"
             )
         hooks = ["after_rollback"] if config.hooks.after_rollback else []
-        effects = [
-            RecordEvent(
-                "rc_withdrawn",
-                latest.tag,
-                {"sha": latest.sha, "rc": latest.number, "reason": args.reason, "hooks": hooks},
-            ),
-        ]
+        withdrawn = RecordEvent(
+            "rc_withdrawn",
+            latest.tag,
+            {"sha": latest.sha, "rc": latest.number, "reason": args.reason, "hooks": hooks},
+        )
+        effects = [withdrawn]
         # The release goes first: a forge may protect the tag of a release that still exists.
         if latest.tag in s.releases:
             effects.append(DeleteRelease(latest.tag))
@@ -183,7 +171,7 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
             effects.append(DeleteTag(latest.tag, s.remote))
         if latest.local:
             effects.append(DeleteTag(latest.tag, None))
-        effects += _hooks(config, hooks, latest.tag)
+        effects += pending_hooks(s, config, withdrawn, latest.tag)
         subject = {"version": str(release.target), "tag": latest.tag, "rc": latest.number}
     elif state is State.BUMPED and release.target is not None:
         target = release.target
@@ -251,8 +239,7 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
                 effects.append(DeleteTag(tag, s.remote))
             if tag in s.local_tags:
                 effects.append(DeleteTag(tag, None))
-        extra = {"RCFLOW_PREVIOUS_TAG": previous_tag} if previous_tag else {}
-        effects += _hooks(config, hooks, tag, **extra)
+        effects += pending_hooks(s, config, retracted, tag)
         subject = {"version": str(release.last_final), "tag": tag}
     else:
         return new(blockers=(f"nothing to roll back in state {state.value}",))
