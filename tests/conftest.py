@@ -11,12 +11,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ghserver import GitHubServer
 from ghserver.fixtures import github_server, make_github_server  # noqa: F401
 from typer.testing import CliRunner
 
@@ -338,3 +339,41 @@ def make_project(tmp_path: Path) -> Iterator[Any]:
         return Project(base).create(**kw)
 
     yield make
+
+
+GitHubProject = Callable[..., tuple[Project, GitHubServer]]
+
+
+@pytest.fixture
+def make_github_project(
+    tmp_path: Path,
+    make_github_server: Callable[..., GitHubServer],  # noqa: F811 - the fixture, imported above
+    monkeypatch: pytest.MonkeyPatch,
+) -> GitHubProject:
+    """A project whose forge is a GitHub test server that reads its tags from the bare origin.
+
+    `config` follows the forge settings in rcflow.toml; `files` (path -> text) are committed
+    with the first commit. GITHUB_TOKEN is the server's token.
+    """
+    count = 0
+
+    def make(
+        config: str = "", *, files: dict[str, str] | None = None
+    ) -> tuple[Project, GitHubServer]:
+        nonlocal count
+        count += 1
+        base = tmp_path / f"gh{count}"
+        base.mkdir()
+        server = make_github_server(git_dir=base / "origin.git")
+        monkeypatch.setenv("GITHUB_TOKEN", server.token)
+        for rel, text in (files or {}).items():
+            path = base / "work" / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        forge = (
+            f'forge = "github"\ngithub_repository = "{server.full_name}"\n'
+            f'github_api_url = "{server.base_url}"\n'
+        )
+        return Project(base).create(config=forge + config), server
+
+    return make

@@ -21,7 +21,7 @@ from rcflow.steps.bump import BumpArgs
 from rcflow.steps.promote import PromoteArgs
 from rcflow.steps.rc import RcArgs
 from rcflow.steps.validate import ValidateArgs
-from tests.conftest import Crash, Project, git
+from tests.conftest import Crash, GitHubProject, Project, git
 
 RC, FINAL = "v1.4.0-rc.1", "v1.4.0"
 WRITES = r"^(POST|PATCH|DELETE)$"
@@ -32,36 +32,22 @@ BUILD = (
 )
 
 
-def config(server: GitHubServer, extra: str = "") -> str:
-    return (
-        'forge = "github"\n'
-        f'github_repository = "{server.owner}/{server.repo}"\n'
-        f'github_api_url = "{server.base_url}"\n'
-        f'[assets]\nfiles = ["dist/*"]\nbuild = {json.dumps(BUILD)}\n'
-        '[[validate]]\nname = "unit"\nrun = "true"\n' + extra
-    )
-
+CONFIG = (
+    f'[assets]\nfiles = ["dist/*"]\nbuild = {json.dumps(BUILD)}\n'
+    '[[validate]]\nname = "unit"\nrun = "true"\n'
+)
 
 Make = Callable[..., tuple[Project, GitHubServer]]
 
 
 @pytest.fixture
-def make_gh(
-    tmp_path: Path, make_github_server: Callable[..., GitHubServer], monkeypatch: pytest.MonkeyPatch
-) -> Make:
-    """A project whose forge is the GitHub test server, with 1.3.0 released there already."""
-    count = 0
+def make_gh(make_github_project: GitHubProject) -> Make:
+    """A project on the GitHub test server, with 1.3.0 released there already."""
 
     def make(extra: str = "", *, immutable: bool = True) -> tuple[Project, GitHubServer]:
-        nonlocal count
-        count += 1
-        base = tmp_path / f"gh{count}"
-        base.mkdir()
-        server = make_github_server(git_dir=base / "origin.git")
+        p, server = make_github_project(CONFIG + extra)
         server.immutable_releases = immutable
-        p = Project(base).create(config=config(server, extra))
         server.add_release("v1.3.0", name="1.3.0", body="first release")
-        monkeypatch.setenv("GITHUB_TOKEN", server.token)
         return p, server
 
     return make

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from rcflow.adapters.github import GitHubForge
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.rc import RcArgs
 from rcflow.steps.validate import ValidateArgs
-from tests.conftest import Crash, Hooks, Project
+from tests.conftest import Crash, GitHubProject, Hooks, Project
 
 RC = "v1.4.0-rc.1"
 RUN_NAME = "e2e ${{ inputs.tag }} [${{ inputs.rcflow_run_id }}]"
@@ -88,34 +87,16 @@ jobs:
 
 
 @pytest.fixture
-def make_rc(
-    tmp_path: Path,
-    make_github_server: Callable[..., GitHubServer],
-    monkeypatch: pytest.MonkeyPatch,
-    fake_time: FakeTime,
-) -> Make:
+def make_rc(make_github_project: GitHubProject, fake_time: FakeTime) -> Make:
     """A project on the GitHub test server with RC v1.4.0-rc.1 cut; workflow e2e.yml exists."""
-    count = 0
 
     def make(
         validations: str, *, steps: list[tuple[str, str | None]] | None = None
     ) -> tuple[Project, GitHubServer]:
-        nonlocal count
-        count += 1
-        base = tmp_path / f"v{count}"
-        base.mkdir()
-        server = make_github_server(git_dir=base / "origin.git")
-        config = (
-            'forge = "github"\n'
-            f'github_repository = "{server.full_name}"\n'
-            f'github_api_url = "{server.base_url}"\n' + validations
-        )
-        monkeypatch.setenv("GITHUB_TOKEN", server.token)
         # The workflow is in the repository too, as it must be: preflight reads its inputs.
-        workflow = base / "work" / ".github" / "workflows" / "e2e.yml"
-        workflow.parent.mkdir(parents=True)
-        workflow.write_text(E2E_WORKFLOW, encoding="utf-8")
-        p = Project(base).create(config=config)
+        p, server = make_github_project(
+            validations, files={".github/workflows/e2e.yml": E2E_WORKFLOW}
+        )
         server.add_workflow(
             ".github/workflows/e2e.yml",
             "e2e",

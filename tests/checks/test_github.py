@@ -6,41 +6,13 @@ ids; the clean twin must have none.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from ghserver import GitHubServer
 
 from rcflow.checks.github import ref_matches
-from tests.conftest import Project
-
-Make = Callable[..., tuple[Project, GitHubServer]]
-
-
-@pytest.fixture
-def make_gh(
-    tmp_path: Path, make_github_server: Callable[..., GitHubServer], monkeypatch: pytest.MonkeyPatch
-) -> Make:
-    count = 0
-
-    def make(extra: str = "") -> tuple[Project, GitHubServer]:
-        nonlocal count
-        count += 1
-        base = tmp_path / f"gh{count}"
-        base.mkdir()
-        server = make_github_server(git_dir=base / "origin.git")
-        config = (
-            f'forge = "github"\ngithub_repository = "acme/app"\n'
-            f'github_api_url = "{server.base_url}"\n{extra}'
-        )
-        p = Project(base).create(config=config)
-        monkeypatch.setenv("GITHUB_TOKEN", server.token)
-        return p, server
-
-    return make
+from tests.conftest import GitHubProject, Project
 
 
 def doctor(p: Project) -> tuple[int, list[dict[str, Any]]]:
@@ -52,14 +24,16 @@ def ids(findings: list[dict[str, Any]]) -> list[str]:
     return [f["id"] for f in findings]
 
 
-def test_the_clean_twin_has_no_findings(make_gh: Make) -> None:
-    p, server = make_gh()
+def test_the_clean_twin_has_no_findings(make_github_project: GitHubProject) -> None:
+    p, server = make_github_project()
     server.token_expires = datetime.now(UTC) + timedelta(days=90)
     assert doctor(p) == (0, [])
 
 
-def test_a_transferred_repository_is_named_and_its_old_references_found(make_gh: Make) -> None:
-    p, server = make_gh()
+def test_a_transferred_repository_is_named_and_its_old_references_found(
+    make_github_project: GitHubProject,
+) -> None:
+    p, server = make_github_project()
     p.write(
         ".github/workflows/release.yml",
         "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
@@ -85,38 +59,44 @@ def test_a_transferred_repository_is_named_and_its_old_references_found(make_gh:
     ("days", "expected"),
     [(-1, ["github.token-expired"]), (3, ["github.token-expiring"]), (30, [])],
 )
-def test_token_expiry(make_gh: Make, days: int, expected: list[str]) -> None:
-    p, server = make_gh()
+def test_token_expiry(make_github_project: GitHubProject, days: int, expected: list[str]) -> None:
+    p, server = make_github_project()
     server.token_expires = datetime.now(UTC) + timedelta(days=days, hours=1)
     code, found = doctor(p)
     assert ids(found) == expected
     assert code == (3 if "github.token-expired" in expected else 0)
 
 
-def test_an_invalid_token(make_gh: Make, monkeypatch: pytest.MonkeyPatch) -> None:
-    p, _ = make_gh()
+def test_an_invalid_token(
+    make_github_project: GitHubProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, _ = make_github_project()
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_revoked")
     code, found = doctor(p)
     assert code == 3 and ids(found) == ["github.token-invalid"]
     assert "ghp_revoked" not in str(found)
 
 
-def test_a_missing_token(make_gh: Make, monkeypatch: pytest.MonkeyPatch) -> None:
-    p, _ = make_gh()
+def test_a_missing_token(
+    make_github_project: GitHubProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, _ = make_github_project()
     monkeypatch.delenv("GITHUB_TOKEN")
     code, found = doctor(p)
     assert code == 3 and ids(found) == ["github.token-missing"]
 
 
-def test_a_token_that_cannot_push(make_gh: Make) -> None:
-    p, server = make_gh()
+def test_a_token_that_cannot_push(make_github_project: GitHubProject) -> None:
+    p, server = make_github_project()
     server.token_permissions["contents"] = "read"
     code, found = doctor(p)
     assert code == 3 and ids(found) == ["github.token-cannot-push"]
 
 
-def test_a_tag_ruleset_blocks_the_rc_before_anything_is_pushed(make_gh: Make) -> None:
-    p, server = make_gh()
+def test_a_tag_ruleset_blocks_the_rc_before_anything_is_pushed(
+    make_github_project: GitHubProject,
+) -> None:
+    p, server = make_github_project()
     assert p.cli("bump", "auto").exit_code == 0
     server.add_ruleset("release tags", include=["refs/tags/v*"], rules=[{"type": "creation"}])
     tags, ledger = p.remote_tags(), p.ledger()
@@ -132,8 +112,8 @@ def test_a_tag_ruleset_blocks_the_rc_before_anything_is_pushed(make_gh: Make) ->
     assert (p.remote_tags(), p.ledger()) == (tags, ledger)
 
 
-def test_rulesets_that_do_not_apply(make_gh: Make) -> None:
-    p, server = make_gh()
+def test_rulesets_that_do_not_apply(make_github_project: GitHubProject) -> None:
+    p, server = make_github_project()
     server.add_ruleset(
         "bypassed", include=["~ALL"], rules=[{"type": "creation"}], current_user_can_bypass="always"
     )
@@ -156,8 +136,10 @@ def test_rulesets_that_do_not_apply(make_gh: Make) -> None:
     ]
 
 
-def test_deleting_the_tag_of_an_immutable_release_is_refused(make_gh: Make) -> None:
-    p, server = make_gh()
+def test_deleting_the_tag_of_an_immutable_release_is_refused(
+    make_github_project: GitHubProject,
+) -> None:
+    p, server = make_github_project()
     server.immutable_releases = True
     for args in (("bump", "auto"), ("rc",), ("validate",), ("promote",)):
         assert p.cli(*args).exit_code == 0, args
@@ -186,8 +168,12 @@ def test_ruleset_ref_patterns(pattern: str, ref: str, matches: bool) -> None:
 # -- alerts as a GitHub issue ----------------------------------------------------------------
 
 
-def test_a_failing_step_keeps_one_issue_open_until_it_succeeds(make_gh: Make) -> None:
-    p, server = make_gh('[notify]\nissue = true\n[[validate]]\nname = "unit"\nrun = "false"\n')
+def test_a_failing_step_keeps_one_issue_open_until_it_succeeds(
+    make_github_project: GitHubProject,
+) -> None:
+    p, server = make_github_project(
+        '[notify]\nissue = true\n[[validate]]\nname = "unit"\nrun = "false"\n'
+    )
     for args in (("bump", "auto"), ("rc",)):
         assert p.cli(*args).exit_code == 0
 
@@ -215,8 +201,10 @@ def test_a_failing_step_keeps_one_issue_open_until_it_succeeds(make_gh: Make) ->
     assert len(server.issues) == 1
 
 
-def test_doctor_checks_the_workflow_a_validation_dispatches(make_gh: Make) -> None:
-    p, _server = make_gh('[[validate]]\nname = "e2e"\nworkflow = "e2e.yml"\n')
+def test_doctor_checks_the_workflow_a_validation_dispatches(
+    make_github_project: GitHubProject,
+) -> None:
+    p, _server = make_github_project('[[validate]]\nname = "e2e"\nworkflow = "e2e.yml"\n')
     code, found = doctor(p)
     assert code == 3
     assert ids(found) == ["validate.workflow-missing"]
