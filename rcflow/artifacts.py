@@ -33,7 +33,6 @@ IMAGE_RESOLVED = "image_resolved"  # rc: the RC tag's manifest digest
 IMAGE_PROMOTED = "image_promoted"  # promote: the final tag (and latest) at that digest, verified
 IMAGE_TAG_MOVED = "image_tag_moved"  # rollback: latest back at the previous final's digest
 PACKAGE_PUBLISHED = "package_published"  # rc/promote: the dists on the index, verified
-EVENTS = (IMAGE_RESOLVED, IMAGE_PROMOTED, IMAGE_TAG_MOVED, PACKAGE_PUBLISHED)
 
 LATEST = "latest"
 

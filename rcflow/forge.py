@@ -35,7 +35,6 @@ class ReleaseFact:
     notes: str = ""
     draft: bool = False
     latest: bool = False
-    immutable: bool = False
     assets: tuple[AssetFact, ...] = ()
     url: str = ""
 

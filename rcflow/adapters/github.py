@@ -249,7 +249,6 @@ class GitHubForge:
                 notes=body,
                 draft=bool(r.draft),
                 latest=r.id == latest,
-                immutable=bool(_raw(r).get("immutable", False)),
                 assets=tuple(
                     AssetFact(a["name"], int(a["size"]), _digest(a.get("digest")))
                     for a in _raw(r).get("assets", [])

@@ -8,10 +8,10 @@ and never re-cut as `.postN`), uploads the missing ones through the legacy uploa
 multipart `:action=file_upload` form twine sends), then verifies every file's sha256 as the index
 reports it.
 
-Credentials: the password or API token comes from an environment variable, `RCFLOW_INDEX_PASSWORD`
-unless the caller names another; the username from `RCFLOW_INDEX_USERNAME`, default `__token__`
-(PyPI's username for API tokens). They are sent to the upload URL, and to the simple API only when
-it answers 401 and lives on the same scheme://host:port as the upload URL.
+Credentials: the username (default `__token__`, PyPI's username for API tokens) and the password
+or API token, which the caller reads from an environment variable (`RCFLOW_INDEX_PASSWORD` unless
+configured otherwise) and names in messages. They are sent to the upload URL, and to the simple
+API only when it answers 401 and lives on the same scheme://host:port as the upload URL.
 
 Errors: `IndexAccessError` (a `BlockedError`: credentials missing or refused), `PackageIndexError`
 (an `EffectError`: transport failures and unexpected answers), `ConflictError` (a file already on
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     import requests
 
 PASSWORD_ENV = "RCFLOW_INDEX_PASSWORD"  # noqa: S105 - a variable name, not a password
-USERNAME_ENV = "RCFLOW_INDEX_USERNAME"
 TOKEN_USERNAME = "__token__"  # noqa: S105 - PyPI's fixed username for API tokens
 
 _SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
@@ -264,25 +263,6 @@ class PackageIndex:
     def __repr__(self) -> str:
         return f"PackageIndex({self.upload_url!r}, {self.simple_url!r}, {self.username!r})"
 
-    @classmethod
-    def from_env(
-        cls,
-        upload_url: str,
-        simple_url: str,
-        env: Mapping[str, str],
-        *,
-        password_env: str = PASSWORD_ENV,
-        username_env: str = USERNAME_ENV,
-    ) -> PackageIndex:
-        """The index with credentials from the environment (no password: anonymous)."""
-        return cls(
-            upload_url,
-            simple_url,
-            env.get(username_env) or TOKEN_USERNAME,
-            env.get(password_env) or None,
-            password_source=password_env,
-        )
-
     def files(self, project: str) -> dict[str, str]:
         """Filename → sha256 of every file the index holds for project (any version).
 
@@ -410,7 +390,7 @@ class PackageIndex:
             if self._password is None:
                 raise IndexAccessError(
                     f"{host} needs credentials to {what} (HTTP {status}); none were given",
-                    hint=f"set {self.password_source} (and {USERNAME_ENV} unless it is a token)",
+                    hint=f"set {self.password_source} (and the username, unless it is a token)",
                 )
             raise IndexAccessError(
                 f"{host} refused the credentials from {self.password_source} "

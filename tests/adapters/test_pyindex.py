@@ -42,10 +42,7 @@ def project(request: pytest.FixtureRequest) -> str:
 
 
 def index_for(pypi: PypiServer, password: str | None = PASSWORD) -> PackageIndex:
-    env = {"RCFLOW_INDEX_USERNAME": USER}
-    if password is not None:
-        env["RCFLOW_INDEX_PASSWORD"] = password
-    return PackageIndex.from_env(pypi.url, pypi.simple_url, env)
+    return PackageIndex(pypi.url, pypi.simple_url, USER, password)
 
 
 def dists(directory: Path, project: str, version: str = "1.4.0") -> list[Path]:
@@ -105,12 +102,12 @@ def test_project_pages_json_and_html() -> None:
     assert files["demo_pkg-1.0-py3-none-any.whl"].sha256 is None
 
 
-def test_credentials_come_from_the_environment() -> None:
-    index = PackageIndex.from_env(
+def test_a_token_is_never_shown_and_only_https_is_used() -> None:
+    index = PackageIndex(
         "https://upload.pypi.org/legacy/",
         "https://pypi.org/simple/",
-        {"PYPI_TOKEN": "pypi-secret"},
-        password_env="PYPI_TOKEN",
+        password="pypi-secret",
+        password_source="PYPI_TOKEN",
     )
     assert index.username == "__token__"
     assert "pypi-secret" not in repr(index)
