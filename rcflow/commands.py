@@ -286,7 +286,7 @@ def repository_findings(
         create, delete = _tags_touched(plan) if plan else _next_tags(ctx.config, release)
         facts = cast(github_checks.Facts, ctx.forge)
         forge_found, canonical = github_checks.findings(
-            facts, origin=current, create_tags=create, delete_tags=delete
+            facts, origin=current, create_tags=create, delete_tags=delete, everything=plan is None
         )
         found += forge_found
         if canonical is not None:

@@ -338,10 +338,12 @@ class Output:
         in_progress, waiting, passed, failed): the CI log; a terminal also gets a live line."""
         if self.json_mode:
             return
-        style = {"passed": "green", "failed": "red"}.get(what, "cyan")
+        style = {"passed": "green", "failed": "red", "warning": "yellow"}.get(what, "cyan")
         with self._lock:
             self.err.print(f"  [{style}]{escape(name)} {what}[/] [dim]{escape(detail)}[/]")
-            if what in ("passed", "failed"):
+            if what == "warning":  # says something about the run, not a new state of it
+                pass
+            elif what in ("passed", "failed"):
                 self._running.pop(name, None)
             else:
                 self._running[name] = "" if what == "started" else what
