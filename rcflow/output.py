@@ -83,6 +83,8 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, A
                 # passed every required validation, not merely "a validate run finished"
                 "validated": candidate_state(c, config) is State.VALIDATED,
                 "completed": c.completed,
+                # whose [[validate]] judge it: the RC commit's committed configuration
+                "validations_from": c.config_source,
                 "release": _release_view(snap, c.tag),
                 # Dispatched workflow runs with no result yet: `validate` re-attaches to them.
                 "running": [
@@ -106,6 +108,7 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, A
                         "url": r.url,
                         "conclusion": r.conclusion,
                         "expired": r.expired,
+                        "ran": r.ran,
                     }
                     for r in c.results
                 ],
