@@ -392,6 +392,8 @@ class Output:
         plan = result.plan
         if result.status == "done":
             self.out.print(f"[green]Already done[/]: {escape(plan.done or 'nothing to change')}.")
+            for note in plan.notes:  # what the done plan still wants said (a config drift)
+                self.out.print(f"  [dim]{escape(note)}[/]")
         elif result.status == "planned":
             self.plan(plan, dry_run=True)
             self.out.print("Dry run: nothing was changed.")

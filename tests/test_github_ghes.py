@@ -15,11 +15,15 @@ from ghserver import GitHubServer
 from ghserver.server import GHES_FEATURES
 
 from tests.conftest import GitHubProject, Project
-from tests.test_github_validate import (  # noqa: F401 - fake_time: the fixture
+from tests.test_github_validate import (  # noqa: F401 - fake_time, make_rc: fixtures
+    CHECKS,
     E2E,
+    E2E_INPUTS,
     E2E_WORKFLOW,
+    RC,
     RUN_NAME,
     fake_time,
+    make_rc,
 )
 
 # The warning each missing feature gives in `doctor`.
@@ -151,3 +155,34 @@ def test_a_404_names_what_answered_it(make_github_project: GitHubProject) -> Non
     server.owner = "elsewhere"
     with pytest.raises(GitHubError, match=r"^GitHub has no acme/app, or the token cannot see"):
         forge.repo_facts()  # type: ignore[attr-defined]
+
+
+def test_every_validation_event_names_what_ran(make_rc: Any) -> None:  # noqa: F811
+    p, server = make_rc(E2E_INPUTS + CHECKS)
+    sha = p.remote_tags()[RC]
+    for name in ("build", "lint"):
+        server.add_check_run(sha, name)
+    server.add_status(sha, "ci/docs", "success")
+
+    assert p.cli("validate").exit_code == 0
+
+    about = {
+        (e["kind"], e["key"]): e["data"] for e in p.ledger() if e["kind"].startswith("validation_")
+    }
+    config = f"rcflow.toml at {sha[:7]}"
+    for kind in ("validation_dispatching", "validation_dispatched", "validation_passed"):
+        data = about[(kind, f"{RC}/e2e")]
+        assert (data["workflow"], data["inputs"], data["ran"], data["config"]) == (
+            "e2e.yml",
+            {"suite": "full"},
+            "e2e.yml (suite=full)",
+            config,
+        )
+    ci = about[("validation_passed", f"{RC}/ci")]
+    assert (ci["required_checks"], ci["required_statuses"], ci["ran"]) == (
+        ["build", "lint"],
+        ["ci/docs"],
+        "build, lint, ci/docs",
+    )
+    shown = {v["name"]: v["ran"] for v in p.status()["candidates"][0]["validations"]}
+    assert shown == {"e2e": "e2e.yml (suite=full)", "ci": "build, lint, ci/docs"}
