@@ -186,3 +186,20 @@ def test_every_validation_event_names_what_ran(make_rc: Any) -> None:  # noqa: F
     )
     shown = {v["name"]: v["ran"] for v in p.status()["candidates"][0]["validations"]}
     assert shown == {"e2e": "e2e.yml (suite=full)", "ci": "build, lint, ci/docs"}
+
+
+@pytest.mark.usefixtures("fake_time")
+def test_a_server_that_refuses_return_run_details_is_asked_again_without_it(
+    make_github_project: GitHubProject,
+) -> None:
+    p, server = project(make_github_project, "run-details")
+    refusal = 'Invalid request.\n\n"return_run_details" is not a permitted key.'
+    server.fail("POST", r"/dispatches$", 422, body={"message": refusal})
+    assert p.cli("bump", "minor").exit_code == 0
+    assert p.cli("rc").exit_code == 0
+
+    out = p.cli("validate")
+
+    assert out.exit_code == 0, out.stdout + out.stderr
+    assert len(server.dispatched()) == 1
+    assert server.count("POST", r"/dispatches$") == 2
