@@ -558,6 +558,8 @@ class Output:
             detail = ""
             if r["kind"].startswith("validation_") or r["kind"] == "validate_completed":
                 detail = f" sha={str(data.get('sha', ''))[:7]} {data.get('detail', '')}".rstrip()
+                if data.get("ran"):
+                    detail += f" (ran: {data['ran']})"
             elif data.get("digest"):
                 detail = f" {data.get('digest')}"
                 if data.get("rc"):

@@ -619,7 +619,9 @@ def test_an_uncommitted_validation_edit_is_reported_and_not_run(
     # Another clone, whose config never had the edit, sees the same evidence and verdict.
     other = fresh_clone(p, tmp_path / "other")
     assert evidence(other) == evidence(p)
-    assert other.cli("log").stdout == p.cli("log").stdout
+    log = other.cli("log").stdout
+    assert log == p.cli("log").stdout
+    assert f"{TAG}/unit sha={sha[:7]} exit 0 (ran: {committed})" in " ".join(log.split())
     assert p.cli("promote").exit_code == 0
 
 
