@@ -267,6 +267,8 @@ def doctor(ctx: Context) -> list[Finding]:
     release = classify(snap, ctx.config)
     found = git_checks.findings(snap, head_pushed=False)
     found += repository_findings(ctx, release, versions=True)
+    if ctx.forge.name == "github":
+        found += github_checks.dispatch_findings(snap.ledger)
     return sorted(found, key=lambda f: (f.severity != "error", f.where or "", f.id))
 
 

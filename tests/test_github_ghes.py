@@ -82,6 +82,9 @@ def test_the_whole_cycle_runs_on_an_older_ghes(make_github_project: GitHubProjec
             assert "GitHub did not return the run's id" in out.stderr
     dispatched = next(e for e in p.ledger() if e["kind"] == "validation_dispatched")
     assert dispatched["data"]["run_details"] is False
+    hint = findings(p)["github.dispatch-run-details"]
+    assert hint["severity"] == "warning" and "e2e.yml" in hint["message"]
+    assert hint["fix"] == "keep ${{ inputs.rcflow_run_id }} in the run-name of e2e.yml"
     assert p.status()["state"] == "released"
 
     # Deleting the tag of a published release is exactly what immutability would forbid:

@@ -247,3 +247,25 @@ def _rulesets(
                     )
                 )
     return found
+
+
+def dispatch_findings(events: Iterable[Any]) -> list[Finding]:
+    """A warning when GitHub's last answer to a dispatch did not name the run it started.
+
+    An older GitHub Enterprise Server answers 204 to `return_run_details`: rcflow then finds
+    the run by the correlation id its run-name carries, which only works while it carries it.
+    """
+    last = next((e for e in reversed(list(events)) if e.kind == "validation_dispatched"), None)
+    if last is None or last.data.get("run_details") is not False:
+        return []
+    workflow = last.data.get("workflow") or "the workflow"
+    return [
+        Finding(
+            "github.dispatch-run-details",
+            "warning",
+            f"GitHub did not name the run its dispatch of {workflow} started (no "
+            "return_run_details on this server): rcflow finds runs by the correlation id in "
+            "their run-name",
+            f"keep ${{{{ inputs.rcflow_run_id }}}} in the run-name of {workflow}",
+        )
+    ]
