@@ -15,6 +15,7 @@ from ghserver import GitHubServer
 from ghserver.server import GHES_FEATURES
 
 from tests.conftest import GitHubProject, Project
+from tests.steps.test_validate import fresh_clone
 from tests.test_github_validate import (  # noqa: F401 - fake_time, make_rc: fixtures
     CHECKS,
     E2E,
@@ -189,6 +190,16 @@ def test_every_validation_event_names_what_ran(make_rc: Any) -> None:  # noqa: F
     )
     shown = {v["name"]: v["ran"] for v in p.status()["candidates"][0]["validations"]}
     assert shown == {"e2e": "e2e.yml (suite=full)", "ci": "build, lint, ci/docs"}
+    # A fresh clone with an edited working tree still shows the same evidence and verdict.
+    other = fresh_clone(p, p.base.parent / "fresh")
+    other.write("rcflow.toml", other.read("rcflow.toml").replace("full", "smoke"))
+    mine, theirs = p.status(), other.status()
+    assert theirs["state"] == mine["state"] == "validated"
+    assert theirs["candidates"] == mine["candidates"]
+    assert other.cli("log").stdout == p.cli("log").stdout
+    again = other.cli("validate")
+    assert again.exit_code == 0 and "Already done" in again.stdout
+    assert "changes e2e" in " ".join(again.stdout.split())
 
 
 @pytest.mark.usefixtures("fake_time")
