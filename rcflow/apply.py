@@ -545,12 +545,15 @@ class Executor:
         lock = threading.Lock()
         done: dict[str, command_validators.Outcome] = {}
         errors: list[BaseException] = []
+        specs = {v.name: v for v in e.validations}
 
         def append(kind: str, name: str, data: Mapping[str, Any]) -> None:
+            # Every event names what ran (command, workflow and inputs, check names).
+            evidence = specs[name].evidence() if name in specs else {}
             with lock:
                 if ci is not None and ci.stop.is_set():
                     raise Stopped
-                self.writer.append(kind, f"{e.tag}/{name}", {"sha": e.sha, **data})
+                self.writer.append(kind, f"{e.tag}/{name}", {"sha": e.sha, **data, **evidence})
 
         def record(o: command_validators.Outcome) -> None:
             # Each result is bound to the sha it ran on; a GitHub one as soon as it is known.

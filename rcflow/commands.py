@@ -267,6 +267,8 @@ def doctor(ctx: Context) -> list[Finding]:
     release = classify(snap, ctx.config)
     found = git_checks.findings(snap, head_pushed=False)
     found += repository_findings(ctx, release, versions=True)
+    if ctx.forge.name == "github":
+        found += github_checks.dispatch_findings(snap.ledger)
     return sorted(found, key=lambda f: (f.severity != "error", f.where or "", f.id))
 
 
@@ -286,7 +288,7 @@ def repository_findings(
         create, delete = _tags_touched(plan) if plan else _next_tags(ctx.config, release)
         facts = cast(github_checks.Facts, ctx.forge)
         forge_found, canonical = github_checks.findings(
-            facts, origin=current, create_tags=create, delete_tags=delete
+            facts, origin=current, create_tags=create, delete_tags=delete, everything=plan is None
         )
         found += forge_found
         if canonical is not None:

@@ -886,3 +886,36 @@ class _Reader:
             if not isinstance(item, dict):
                 raise self.error(f"{key}[{index}]", f"expected a table, got {_toml_type(item)}")
         return value
+
+
+def committed_validations(
+    rcflow_toml: str | None, pyproject: str | None, *, at: str
+) -> tuple[str, tuple[ValidationConfig, ...]]:
+    """The `[[validate]]` entries of a configuration as committed (file texts, not the tree).
+
+    An RC is validated by the validations of its own commit, so every clone judges it alike
+    whatever its working tree holds. Returns (source, validations); `at` names the commit in
+    messages. Raises `ConfigError` for a committed configuration that does not parse.
+    """
+    tool: dict[str, Any] | None = None
+    if pyproject is not None:
+        try:
+            table = tomllib.loads(pyproject).get("tool")
+        except tomllib.TOMLDecodeError as exc:
+            if rcflow_toml is None:
+                raise ConfigError(f"{PYPROJECT} at {at}: not valid TOML: {exc}") from exc
+            table = None
+        if isinstance(table, dict) and isinstance(table.get("rcflow"), dict):
+            tool = table["rcflow"]
+    if rcflow_toml is not None:
+        try:
+            data: Mapping[str, Any] = tomllib.loads(rcflow_toml)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{CONFIG_FILE} at {at}: not valid TOML: {exc}") from exc
+        source, reader = CONFIG_FILE, _Reader(f"{CONFIG_FILE} at {at}:")
+    elif tool is not None:
+        data, source = tool, f"{PYPROJECT} [tool.rcflow]"
+        reader = _Reader(f"{PYPROJECT} at {at}: [tool.rcflow]")
+    else:
+        return "defaults", ()
+    return source, _validations(data, reader)

@@ -338,6 +338,21 @@ class ValidationSpec:
     run_id: int | None = None
     correlation: str | None = None
     dispatched_at: float | None = None  # when it was dispatched (the timeout counts from it)
+    config: str | None = None  # where this entry is committed: "rcflow.toml at abc1234"
+
+    def evidence(self) -> dict[str, Any]:
+        """What ran, for every ledger event about it: another clone shows the same."""
+        facts: dict[str, Any]
+        if self.kind == "workflow":
+            shown = ", ".join(f"{k}={v}" for k, v in self.inputs)
+            ran = f"{self.workflow}" + (f" ({shown})" if shown else "")
+            facts = {"workflow": self.workflow, "inputs": dict(self.inputs)}
+        elif self.kind == "checks":
+            ran = ", ".join((*self.checks, *self.statuses))
+            facts = {"required_checks": list(self.checks), "required_statuses": list(self.statuses)}
+        else:
+            ran, facts = self.run, {"command": self.run}
+        return {"ran": ran, **facts, **({"config": self.config} if self.config else {})}
 
     def describe(self) -> str:
         if self.kind == "workflow":

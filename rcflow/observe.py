@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rcflow.adapters.git import Git, LogEntry
-from rcflow.config import Config
+from rcflow.config import CONFIG_FILE, PYPROJECT, Config
 from rcflow.errors import RcflowError
 from rcflow.forge import Forge
 from rcflow.ledger import LEDGER_REF, Event
@@ -53,10 +53,12 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
     paths = [f.path for f in config.version_files]
     if config.changelog:
         paths.append(config.changelog)
+    # The committed configuration rides along: when the RC is HEAD, that is its config.
+    config_paths = (CONFIG_FILE, PYPROJECT)
     status, local_refs, remote, head_texts, identity = git.first_look(
         remote_name,
         ("refs/tags", LEDGER_REF, f"refs/remotes/{remote_name}"),
-        paths,
+        [*paths, *(p for p in config_paths if p not in paths)],
         identity=with_commits,
     )
 
@@ -110,6 +112,8 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
         else:
             head_on_remote = git.is_ancestor(status.head, remote_branch)
             remote_ahead = not git.is_ancestor(remote_branch, status.head)
+
+    rc_configs = _rc_configs(git, config, {**local_tags, **remote_tags}, status.head, head_texts)
 
     root = git.root
     files = tuple(
@@ -167,4 +171,43 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
         forge=forge.name,
         forge_error=forge_error,
         shallow=(git.git_dir / "shallow").exists(),
+        rc_configs=rc_configs,
     )
+
+
+def _rc_configs(
+    git: Git,
+    config: Config,
+    tags: dict[str, str],
+    head: str | None,
+    head_texts: dict[str, str | None],
+) -> dict[str, tuple[str | None, str | None]]:
+    """The configuration committed at each RC of a version not released yet.
+
+    HEAD's was read with the version files; any other RC commit costs one `cat-file --batch`
+    for all of them (none at all when no RC is in flight).
+    """
+    parsed = {
+        name: v
+        for name in tags
+        if (v := parse_tag(name, tag_prefix=config.tag_prefix, rc_token=config.rc_token))
+    }
+    finals = [v for v in parsed.values() if v.is_final]
+    top = max(finals, key=lambda v: (v.major, v.minor, v.patch), default=None)
+    shas = {
+        tags[name]
+        for name, v in parsed.items()
+        if not v.is_final and (top is None or v.base > top) and tags[name]
+    }
+    found: dict[str, tuple[str | None, str | None]] = {}
+    config_specs = (f":{CONFIG_FILE}", f":{PYPROJECT}")
+    if head in shas:
+        found[head] = (head_texts.get(CONFIG_FILE), head_texts.get(PYPROJECT))
+    others = sorted(shas - set(found))
+    # The commit itself too: a commit this clone lacks (an unreachable remote) says nothing
+    # about its configuration, where a missing file means "no configuration".
+    texts = git.read_blobs([f"{sha}{p}" for sha in others for p in ("", *config_specs)])
+    for sha in others:
+        if texts.get(sha) is not None:
+            found[sha] = (texts.get(f"{sha}:{CONFIG_FILE}"), texts.get(f"{sha}:{PYPROJECT}"))
+    return found

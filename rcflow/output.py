@@ -83,6 +83,8 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, A
                 # passed every required validation, not merely "a validate run finished"
                 "validated": candidate_state(c, config) is State.VALIDATED,
                 "completed": c.completed,
+                # whose [[validate]] judge it: the RC commit's committed configuration
+                "validations_from": c.config_source,
                 "release": _release_view(snap, c.tag),
                 # Dispatched workflow runs with no result yet: `validate` re-attaches to them.
                 "running": [
@@ -106,6 +108,7 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, A
                         "url": r.url,
                         "conclusion": r.conclusion,
                         "expired": r.expired,
+                        "ran": r.ran,
                     }
                     for r in c.results
                 ],
@@ -338,10 +341,12 @@ class Output:
         in_progress, waiting, passed, failed): the CI log; a terminal also gets a live line."""
         if self.json_mode:
             return
-        style = {"passed": "green", "failed": "red"}.get(what, "cyan")
+        style = {"passed": "green", "failed": "red", "warning": "yellow"}.get(what, "cyan")
         with self._lock:
             self.err.print(f"  [{style}]{escape(name)} {what}[/] [dim]{escape(detail)}[/]")
-            if what in ("passed", "failed"):
+            if what == "warning":  # says something about the run, not a new state of it
+                pass
+            elif what in ("passed", "failed"):
                 self._running.pop(name, None)
             else:
                 self._running[name] = "" if what == "started" else what
@@ -387,6 +392,8 @@ class Output:
         plan = result.plan
         if result.status == "done":
             self.out.print(f"[green]Already done[/]: {escape(plan.done or 'nothing to change')}.")
+            for note in plan.notes:  # what the done plan still wants said (a config drift)
+                self.out.print(f"  [dim]{escape(note)}[/]")
         elif result.status == "planned":
             self.plan(plan, dry_run=True)
             self.out.print("Dry run: nothing was changed.")
@@ -551,6 +558,8 @@ class Output:
             detail = ""
             if r["kind"].startswith("validation_") or r["kind"] == "validate_completed":
                 detail = f" sha={str(data.get('sha', ''))[:7]} {data.get('detail', '')}".rstrip()
+                if data.get("ran"):
+                    detail += f" (ran: {data['ran']})"
             elif data.get("digest"):
                 detail = f" {data.get('digest')}"
                 if data.get("rc"):

@@ -52,6 +52,9 @@ class Snapshot:
     shallow: bool = False  # a shallow clone (a CI checkout without fetch-depth: 0)
     forge: str = "local"
     forge_error: str | None = None  # the forge could not be read: releases is empty, not known
+    # The configuration committed at each RC commit in flight: sha -> (rcflow.toml,
+    # pyproject.toml) texts, None where absent. An RC's validations are its own commit's.
+    rc_configs: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
         """A digest of every fact a plan depends on; a reviewed plan is refused when it changed."""

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rcflow import ledger
-from rcflow.config import Config
-from rcflow.errors import VersionError, VersionFileError
+from rcflow.config import Config, ValidationConfig, committed_validations
+from rcflow.errors import ConfigError, VersionError, VersionFileError
 from rcflow.files import FoundVersion, mismatches, primary_version, read_versions
 from rcflow.ledger import Event
 from rcflow.snapshot import Snapshot
@@ -54,6 +54,7 @@ class ValidationResult:
     url: str | None = None  # the workflow run or check that decided it
     conclusion: str | None = None  # "success", "failure", "cancelled", "timed_out", ...
     expired: bool = False  # a pass older than the validation's max_age: it no longer counts
+    ran: str | None = None  # what ran: the command, the workflow and inputs, the check names
 
     @property
     def counts(self) -> bool:
@@ -70,6 +71,10 @@ class Candidate:
     remote: bool
     results: tuple[ValidationResult, ...]
     completed: bool  # a `validate` run finished for this sha (evidence even with no validations)
+    # The [[validate]] entries committed at this RC's commit (None: not known, the working
+    # tree's apply): they decide what runs for it and which results are required.
+    validations: tuple[ValidationConfig, ...] | None = None
+    config_source: str | None = None  # where they came from: "rcflow.toml at abc1234"
 
 
 @dataclass(frozen=True)
@@ -94,14 +99,18 @@ class Release:
 
 
 def validation_results(
-    events: Iterable[Event], sha: str, config: Config, now: float | None = None
+    events: Iterable[Event],
+    sha: str,
+    config: Config,
+    now: float | None = None,
+    validations: tuple[ValidationConfig, ...] | None = None,
 ) -> tuple[tuple[ValidationResult, ...], bool]:
     """The newest result per validation name for sha, and whether a validate run completed.
 
     One model for every kind (a command, a workflow run, checks). With `now`, a pass older than
-    its validation's `max_age` is marked expired.
+    its validation's `max_age` is marked expired. `validations`: the RC commit's own.
     """
-    configured = {v.name: v for v in config.validations}
+    configured = {v.name: v for v in (config.validations if validations is None else validations)}
     latest: dict[str, ValidationResult] = {}
     completed = False
     for e in events:
@@ -129,6 +138,7 @@ def validation_results(
                 and v is not None
                 and v.max_age is not None
                 and now - _epoch(e.time) > v.max_age,
+                ran=str(e.data["ran"]) if e.data.get("ran") else None,
             )
         elif e.kind == "validate_completed":
             completed = True
@@ -161,7 +171,8 @@ def pending_dispatches(events: Iterable[Event], tag: str, sha: str) -> dict[str,
 
 def candidate_state(c: Candidate, config: Config) -> State:
     by_name = {r.name: r for r in c.results}
-    required = [v.name for v in config.validations if v.required]
+    validations = config.validations if c.validations is None else c.validations
+    required = [v.name for v in validations if v.required]
     if any(name in by_name and not by_name[name].passed for name in required):
         return State.REJECTED
     if c.completed and all(name in by_name and by_name[name].counts for name in required):
@@ -241,7 +252,13 @@ def classify(s: Snapshot, config: Config) -> Release:
             if tag in withdrawn:
                 continue
             sha = s.tag_commit(tag) or ""
-            results, completed = validation_results(s.ledger, sha, config, s.now)
+            own = rc_validations(s, sha)
+            if isinstance(own, ConfigError):
+                problems.append(f"{tag}: {own.message}; the working tree's validations apply")
+                own = None
+            results, completed = validation_results(
+                s.ledger, sha, config, s.now, own[1] if own else None
+            )
             candidates.append(
                 Candidate(
                     number=number,
@@ -251,6 +268,8 @@ def classify(s: Snapshot, config: Config) -> Release:
                     remote=tag in s.remote_tags,
                     results=results,
                     completed=completed,
+                    validations=own[1] if own else None,
+                    config_source=own[0] if own else None,
                 )
             )
 
@@ -319,3 +338,20 @@ def forge_drift(s: Snapshot, release: Release, config: Config) -> tuple[str, ...
         elif tag not in s.remote_tags and tag not in release.retracted:
             found.append(f"release {tag} on {s.forge} has no tag {tag} on {s.remote}")
     return tuple(found)
+
+
+def rc_validations(
+    s: Snapshot, sha: str
+) -> tuple[str, tuple[ValidationConfig, ...]] | ConfigError | None:
+    """(source, validations) committed at an RC's commit; None when that commit was not read.
+
+    Parsed from the snapshot's texts (no git here), so every clone judges the RC alike.
+    """
+    texts = s.rc_configs.get(sha)
+    if texts is None:
+        return None
+    try:
+        source, validations = committed_validations(*texts, at=sha[:7])
+    except ConfigError as exc:
+        return exc
+    return f"{source} at {sha[:7]}", validations

@@ -329,6 +329,8 @@ def test_a_missing_workflow_names_the_file(make_rc: Make) -> None:
     p.write(".github/workflows/nope.yml", E2E_WORKFLOW)
     p.commit("ci: a workflow GitHub does not have yet")
     p.push()
+    # An RC is validated by its own commit's [[validate]]: the new one needs a new RC.
+    assert p.step("rc", RcArgs()).status == "applied"
     out = p.cli("validate")
     assert out.exit_code == 1
     assert "GitHub has no workflow nope.yml in acme/app" in out.stderr

@@ -325,6 +325,13 @@ class Git:
         self._write("worktree", "remove", "--force", str(path))
         self._write("worktree", "prune")
 
+    def read_blobs(self, specs: Sequence[str]) -> dict[str, str | None]:
+        """Files at commits (`<sha>:<path>` each) in one `cat-file --batch`; None: absent."""
+        if not specs:
+            return {}
+        result = self._run("cat-file", "--batch", input="".join(f"{s}\n" for s in specs))
+        return _parse_batch(result.stdout, specs)
+
 
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]

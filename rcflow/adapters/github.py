@@ -92,6 +92,9 @@ class RepoFacts:
     full_name: str  # the canonical owner/repo (after a rename or transfer)
     can_push: bool
     token_expires: str | None  # GitHub's github-authentication-token-expiration header
+    # GitHub Enterprise Server's x-github-enterprise-version header (None: github.com); an
+    # older server lacks features rcflow checks with, which then go unchecked (a warning).
+    enterprise_version: str | None = None
 
 
 class GitHubForge:
@@ -146,10 +149,14 @@ class GitHubForge:
             self._repo = client.get_repo(self.repository)
         return self._repo
 
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """A read, retried while GitHub says the failure is transient."""
+    def _call(self, what: str, fn: Callable[[], T], *, missing: str | None = None) -> T:
+        """A read, retried while GitHub says the failure is transient.
+
+        `missing`: what a 404 means is absent (the repository, a run); without it a 404 is
+        reported as the answer to `what`, which may be an endpoint this server lacks.
+        """
         answer: list[T] = []
-        self._attempts(what, lambda: answer.append(fn()), None)
+        self._attempts(what, lambda: answer.append(fn()), None, missing)
         return answer[0]
 
     def _write(
@@ -161,7 +168,11 @@ class GitHubForge:
         self._attempts(what, fn, landed)
 
     def _attempts(
-        self, what: str, fn: Callable[[], object], landed: Callable[[], bool] | None
+        self,
+        what: str,
+        fn: Callable[[], object],
+        landed: Callable[[], bool] | None,
+        missing: str | None = None,
     ) -> None:
         from github import GithubException
         from requests import exceptions as http
@@ -173,7 +184,9 @@ class GitHubForge:
             except GithubException as exc:
                 wait = _transient_wait(exc.status, _headers(exc), _message(exc), attempt)
                 if wait is None or attempt == self.attempts:
-                    raise _explain(what, exc.status, _headers(exc), exc.data, self) from None
+                    raise _explain(
+                        what, exc.status, _headers(exc), exc.data, missing=missing
+                    ) from None
             except (http.ConnectionError, http.Timeout, http.ChunkedEncodingError) as exc:
                 wait = _backoff(attempt)
                 if attempt == self.attempts:
@@ -200,7 +213,9 @@ class GitHubForge:
 
     def _list(self) -> list[Any]:
         repo = self._client_repo()
-        listed: list[Any] = self._call("listing releases", lambda: list(repo.get_releases()))
+        listed: list[Any] = self._call(
+            "listing releases", lambda: list(repo.get_releases()), missing=self.repository
+        )
         # Two drafts for one tag can only come from outside rcflow; the published one wins.
         self._listed = {r.tag_name: r for r in sorted(listed, key=lambda r: (not r.draft, r.id))}
         return listed
@@ -270,9 +285,10 @@ class GitHubForge:
                 full_name=str(data["full_name"]),
                 can_push=bool(permissions.get("push")),
                 token_expires=lower.get("github-authentication-token-expiration"),
+                enterprise_version=lower.get("x-github-enterprise-version"),
             )
 
-        return self._call(f"reading {self.repository}", get)
+        return self._call(f"reading {self.repository}", get, missing=self.repository)
 
     def _get_json(self, what: str, path: str) -> Any:
         """A GET PyGithub has no object for; path is relative to the repository's API URL."""
@@ -283,10 +299,15 @@ class GitHubForge:
             _headers, data = repo._requester.requestJsonAndCheck("GET", url)
             return data
 
-        return self._call(what, get)
+        # The endpoint goes into `what`: a 404 from it may mean this server lacks it.
+        return self._call(f"{what} (GET {url.partition('?')[0]})", get)
 
     def rulesets(self) -> list[dict[str, Any]]:
-        """Every active or evaluating ruleset with its conditions, rules and bypass verdict."""
+        """Every active or evaluating ruleset with its conditions, rules and bypass verdict.
+
+        A GitHub Enterprise Server before 3.11 has no rulesets API: it answers 404, raised as a
+        GitHubError naming the endpoint (the repository itself was just read).
+        """
         summaries = self._get_json("reading rulesets", "/rulesets?includes_parents=true")
         found = []
         for summary in summaries or []:
@@ -296,13 +317,31 @@ class GitHubForge:
         return found
 
     def immutable_releases(self) -> bool | None:
-        """Whether published releases are immutable here (None: GitHub does not say)."""
-        try:
-            data = self._get_json("reading the immutable-releases setting", "/immutable-releases")
-        except GitHubError as exc:
-            if exc.status == 404:
-                return False  # GitHub answers 404 when the setting is off
-            raise
+        """Whether published releases are immutable here (None: this server cannot say).
+
+        GitHub answers a bodiless 404 when the setting is off; a GitHub Enterprise Server
+        without the feature answers its generic 404 (an error body) for the unknown route.
+        """
+        from github import GithubException
+
+        repo = self._client_repo()
+        url = f"/repos/{self.repository}/immutable-releases"
+
+        def get() -> tuple[int, dict[str, str], str]:
+            status, headers, body = repo._requester.requestJson("GET", url)
+            lower = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+            if status >= 400 and status != 404:
+                raise GithubException(status, _json(body), lower)
+            return status, lower, body or ""
+
+        status, headers, body = self._call(
+            f"reading the immutable-releases setting (GET {url})", get
+        )
+        if status == 404:
+            if "x-github-enterprise-version" in headers and body.strip():
+                return None
+            return False
+        data = _json(body)
         return bool(data.get("enabled")) if isinstance(data, dict) else None
 
     def _open_issue(self, title: str, label: str) -> Any:
@@ -497,9 +536,22 @@ class GitHubForge:
             return run is not None
 
         answers: list[Dispatched] = []
+        details = [True]
 
         def send() -> None:
-            answer = wf.create_dispatch(ref, dict(inputs), throw=True, return_run_details=True)
+            from github import GithubException
+
+            try:
+                answer = wf.create_dispatch(
+                    ref, dict(inputs), throw=True, return_run_details=details[0]
+                )
+            except GithubException as exc:
+                # A server that validates the body strictly and does not know the key refuses
+                # it, and started nothing: ask again the older way.
+                if exc.status != 422 or "return_run_details" not in _message(exc):
+                    raise
+                details[0] = False
+                answer = wf.create_dispatch(ref, dict(inputs), throw=True)
             if answer is True:  # 204: an API version that does not say which run it started
                 answers.append(Dispatched(None, None))
             else:
@@ -546,6 +598,7 @@ class GitHubForge:
         return self._call(
             f"reading workflow run {run_id}",
             lambda: _run_fact(repo.get_workflow_run(run_id)),
+            missing=f"workflow run {run_id} in {self.repository}",
         )
 
     def cancel_run(self, run_id: int) -> None:
@@ -629,6 +682,15 @@ def _raw(obj: Any) -> dict[str, Any]:
     return data
 
 
+def _json(body: object) -> Any:
+    import json
+
+    try:
+        return json.loads(body) if isinstance(body, str | bytes) and body else {}
+    except ValueError:
+        return {}
+
+
 def _digest(value: object) -> str | None:
     if isinstance(value, str) and value.startswith("sha256:"):
         return value.removeprefix("sha256:")
@@ -683,11 +745,10 @@ def _transient_wait(
 
 
 def _explain(
-    what: str, status: int, headers: Mapping[str, str], data: object, forge: GitHubForge
+    what: str, status: int, headers: Mapping[str, str], data: object, *, missing: str | None
 ) -> RcflowError:
     body = data if isinstance(data, dict) else {}
     message = str(body.get("message") or "").strip()
-    repo = forge.repository
     if status == 401:
         return GitHubError(
             f"GitHub refused the token while {what} (401 {message or 'Bad credentials'}): "
@@ -703,12 +764,21 @@ def _explain(
             status=status,
             hint="grant the permission to the token (in a workflow: `permissions:`), then resume",
         )
-    if status == 404:
+    if status == 404 and missing is not None:
         return GitHubError(
-            f"GitHub has no {repo}, or the token cannot see it, while {what} (404)",
+            f"GitHub has no {missing}, or the token cannot see it, while {what} (404)",
             status=status,
             hint="check github_repository and the remote URL; a private repository needs a "
             "token with access to it",
+        )
+    if status == 404:
+        server = headers.get("x-github-enterprise-version")
+        on = f" (GitHub Enterprise Server {server})" if server else ""
+        return GitHubError(
+            f"GitHub{on} answered 404 Not Found while {what}",
+            status=status,
+            hint="this server may not offer it (an older GitHub Enterprise Server), or the "
+            "token lacks access to it",
         )
     if status == 422:
         details = []

@@ -39,10 +39,17 @@ def findings(
     create_tags: Sequence[str] = (),
     delete_tags: Sequence[str] = (),
     now: datetime | None = None,
+    everything: bool = False,
 ) -> tuple[list[Finding], str | None]:
     """Findings about the repository and token, and the repository's canonical owner/repo.
 
     `create_tags`/`delete_tags`: the tags the step will create or delete on the remote.
+    `everything` (doctor): also ask about what only a tag deletion needs, so a feature this
+    GitHub lacks is named before a rollback meets it.
+
+    A feature an older GitHub Enterprise Server or a plan does not offer (rulesets, immutable
+    releases, the token-expiration header) is a warning naming what went unchecked: the step
+    runs as it would without the check.
     """
     now = now or datetime.now(UTC)
     try:
@@ -71,7 +78,19 @@ def findings(
                 )
             )
             break
+    server = getattr(facts, "enterprise_version", None)
     found += _expiry(facts.token_expires, now)
+    if facts.token_expires is None and server:
+        # github.com sends the header for every token that expires; an older GHES never does.
+        found.append(
+            Finding(
+                "github.token-expiry-unchecked",
+                "warning",
+                f"GitHub Enterprise Server {server} did not say when the token expires (no "
+                "github-authentication-token-expiration header): its expiry was not checked",
+                "make sure the token outlives the release",
+            )
+        )
     if not facts.can_push and (create_tags or delete_tags):
         found.append(
             Finding(
@@ -82,8 +101,26 @@ def findings(
             )
         )
     if create_tags or delete_tags:
-        found += _rulesets(github.rulesets(), create_tags, delete_tags)
-    if delete_tags and github.immutable_releases():
+        found += _ruleset_findings(github, create_tags, delete_tags)
+    immutable: bool | None = False
+    why = ""
+    if delete_tags or everything:
+        try:
+            immutable = github.immutable_releases()
+        except RcflowError as exc:
+            immutable, why = None, f" ({exc.message})"
+    if immutable is None:
+        on = f"GitHub Enterprise Server {server}" if server else "GitHub"
+        found.append(
+            Finding(
+                "github.immutable-unchecked",
+                "warning",
+                f"{on} does not say whether releases are immutable in {canonical}{why}: "
+                "that a published release's tag can be deleted was not checked",
+                "if the server has immutable releases, retract without --delete-tag",
+            )
+        )
+    if delete_tags and immutable:
         found.append(
             Finding(
                 "github.immutable-tag",
@@ -94,6 +131,35 @@ def findings(
             )
         )
     return found, canonical
+
+
+def _ruleset_findings(github: Facts, create: Sequence[str], delete: Sequence[str]) -> list[Finding]:
+    try:
+        rulesets = github.rulesets()
+    except RcflowError as exc:
+        status = getattr(exc, "status", None)
+        tags = ", ".join([*create, *delete])
+        if status in (403, 404):
+            # 404: a GitHub Enterprise Server before 3.11 (no rulesets API); 403: a plan that
+            # has no rulesets for this repository. The repository itself was just read.
+            return [
+                Finding(
+                    "github.rulesets-unchecked",
+                    "warning",
+                    f"tag rulesets were not checked for {tags}: {exc.message}",
+                    "this GitHub offers no rulesets API here; make sure no tag protection "
+                    "refuses these tags",
+                )
+            ]
+        return [
+            Finding(
+                "github.rulesets-unreadable",
+                "error",
+                f"tag rulesets could not be read for {tags}: {exc.message}",
+                exc.hint or "resume when GitHub answers again",
+            )
+        ]
+    return _rulesets(rulesets, create, delete)
 
 
 def _expiry(header: str | None, now: datetime) -> list[Finding]:
@@ -181,3 +247,25 @@ def _rulesets(
                     )
                 )
     return found
+
+
+def dispatch_findings(events: Iterable[Any]) -> list[Finding]:
+    """A warning when GitHub's last answer to a dispatch did not name the run it started.
+
+    An older GitHub Enterprise Server answers 204 to `return_run_details`: rcflow then finds
+    the run by the correlation id its run-name carries, which only works while it carries it.
+    """
+    last = next((e for e in reversed(list(events)) if e.kind == "validation_dispatched"), None)
+    if last is None or last.data.get("run_details") is not False:
+        return []
+    workflow = last.data.get("workflow") or "the workflow"
+    return [
+        Finding(
+            "github.dispatch-run-details",
+            "warning",
+            f"GitHub did not name the run its dispatch of {workflow} started (no "
+            "return_run_details on this server): rcflow finds runs by the correlation id in "
+            "their run-name",
+            f"keep ${{{{ inputs.rcflow_run_id }}}} in the run-name of {workflow}",
+        )
+    ]

@@ -19,7 +19,7 @@ class ValidateArgs:
     rerun: tuple[str, ...] = ()  # names to run again even though they passed for this sha
 
 
-def _spec(v: ValidationConfig, pending: Event | None) -> ValidationSpec:
+def _spec(v: ValidationConfig, pending: Event | None, source: str | None) -> ValidationSpec:
     spec = ValidationSpec(
         v.name,
         v.run,
@@ -30,6 +30,7 @@ def _spec(v: ValidationConfig, pending: Event | None) -> ValidationSpec:
         inputs=v.inputs,
         checks=v.checks,
         statuses=v.statuses,
+        config=source,
     )
     if pending is None or v.kind != "workflow":
         return spec
@@ -58,12 +59,17 @@ def plan(s: Snapshot, config: Config, args: ValidateArgs) -> Plan:
         "rc": latest.number,
         "sha": latest.sha,
     }
-    known = {v.name for v in config.validations}
+    # The RC's own commit says what validates it: not the working tree, which may hold an
+    # uncommitted edit, nor a commit made after the RC (another clone would not have it).
+    validations = config.validations if latest.validations is None else latest.validations
+    drift = _drift(config.validations, validations, latest.config_source)
+    known = {v.name for v in validations}
     unknown = [name for name in args.rerun if name not in known]
     if unknown:
         names = ", ".join(sorted(known)) or "none are configured"
         return new(
             blockers=(f"--rerun {unknown[0]}: no such validation ({names})",),
+            notes=drift,
             subject=subject,
         )
     passed = {r.name for r in latest.results if r.counts}
@@ -73,13 +79,14 @@ def plan(s: Snapshot, config: Config, args: ValidateArgs) -> Plan:
     settled = passed | {r.name for r in latest.results if not r.passed and not r.required}
     pending = pending_dispatches(s.ledger, latest.tag, latest.sha)
     todo = tuple(
-        _spec(v, pending.get(v.name))
-        for v in config.validations
+        _spec(v, pending.get(v.name), latest.config_source)
+        for v in validations
         if v.name not in settled or v.name in args.rerun or v.name in pending
     )
     if not todo and latest.completed:
         return new(
             done=f"every validation already passed for {latest.tag} ({latest.sha[:7]})",
+            notes=drift,
             subject=subject,
         )
     on_github = [v for v in todo if v.kind != "command"]
@@ -92,7 +99,8 @@ def plan(s: Snapshot, config: Config, args: ValidateArgs) -> Plan:
             ),
             subject=subject,
         )
-    notes = [
+    notes = [*drift]
+    notes += [
         f"{name} already passed for {latest.sha[:7]}: skipped"
         for name in sorted(passed)
         if name not in args.rerun and name in known and name not in pending
@@ -118,4 +126,27 @@ def plan(s: Snapshot, config: Config, args: ValidateArgs) -> Plan:
         ),
         notes=tuple(notes),
         subject=subject,
+    )
+
+
+def _drift(
+    work: tuple[ValidationConfig, ...], rc: tuple[ValidationConfig, ...], source: str | None
+) -> tuple[str, ...]:
+    """A note when the working tree's [[validate]] entries are not the RC's (which run)."""
+    if source is None or work == rc:
+        return ()
+    mine, theirs = {v.name: v for v in work}, {v.name: v for v in rc}
+    parts = [
+        f"{label} {', '.join(names)}"
+        for label, names in (
+            ("adds", sorted(set(mine) - set(theirs))),
+            ("changes", sorted(n for n in set(mine) & set(theirs) if mine[n] != theirs[n])),
+            ("drops", sorted(set(theirs) - set(mine))),
+        )
+        if names
+    ] or ["reorders them"]
+    return (
+        f"the working tree's [[validate]] differs from {source} ({'; '.join(parts)}): "
+        "the RC's validations run, not the working tree's; commit the change and cut a new RC "
+        "to validate with it",
     )

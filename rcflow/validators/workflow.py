@@ -95,6 +95,16 @@ def run(
             raise
         run_id, url = answer.run_id, answer.url
         progress(spec.name, "dispatched", f"{workflow} on {tag}" + (f": {url}" if url else ""))
+        if run_id is None:
+            # An older GitHub Enterprise Server answers 204 without the run: nothing is lost,
+            # the run-name carries the correlation id.
+            base["run_details"] = False
+            progress(
+                spec.name,
+                "warning",
+                "GitHub did not return the run's id (no return_run_details on this server): "
+                f"finding the run by its id {correlation}",
+            )
     if run_id is None:
         found = _appear(ci, spec, workflow, sha, correlation, started, deadline, schedule)
         if found is None:

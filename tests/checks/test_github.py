@@ -150,6 +150,41 @@ def test_deleting_the_tag_of_an_immutable_release_is_refused(
     assert p.cli("rollback").exit_code == 0  # retracting without deleting the tag is fine
 
 
+def test_rulesets_github_cannot_serve_are_an_error_finding_not_a_crash(
+    make_github_project: GitHubProject,
+) -> None:
+    from rcflow.checks import github as github_checks
+
+    p, server = make_github_project()
+    forge: Any = p.ctx().forge
+    forge.attempts = 1  # no retries: the 502 is final
+    server.fail_server_error("GET", r"/rulesets", times=1)
+
+    found, _ = github_checks.findings(forge, origin=None, create_tags=["v1.4.0"])
+
+    assert [(f.id, f.severity) for f in found] == [("github.rulesets-unreadable", "error")]
+    assert found[0].message == (
+        "tag rulesets could not be read for v1.4.0: GitHub failed while reading rulesets "
+        "(GET /repos/acme/app/rulesets) (502 Server Error)"
+    )
+
+
+def test_an_older_ghes_warns_where_github_com_is_silent(
+    make_github_project: GitHubProject,
+) -> None:
+    p, server = make_github_project()
+    server.token_expires = None  # a token that does not expire: github.com sends no header
+    assert doctor(p) == (0, [])
+    server.as_older_ghes()
+    code, found = doctor(p)
+    assert code == 0
+    assert ids(found) == [
+        "github.immutable-unchecked",
+        "github.rulesets-unchecked",
+        "github.token-expiry-unchecked",
+    ]
+
+
 @pytest.mark.parametrize(
     ("pattern", "ref", "matches"),
     [

@@ -393,6 +393,11 @@ class GitHubServer:
         # a dispatch starts a run at all (False: a run that never appears).
         self.dispatch_run_details = True
         self.dispatch_starts_runs = True
+        # An older GitHub Enterprise Server (see `as_older_ghes`): its version header, and the
+        # operations it does not have (it answers them as any unknown route: a plain 404).
+        self.enterprise_version: str | None = None
+        self.missing_operations: set[str] = set()
+        self.sends_token_expiration = True
         self.old_names: list[tuple[str, str]] = []
         self._latest_id: int | None = None
         self._ids = iter(range(1001, 10**9))
@@ -466,6 +471,31 @@ class GitHubServer:
         with self._lock:
             self.old_names.append((self.owner, self.repo))
             self.owner, self.repo = new_owner, new_repo
+
+    def as_older_ghes(self, *features: str, version: str = "3.10.0") -> GitHubServer:
+        """Answer as a GitHub Enterprise Server without features (default: all of them).
+
+        "rulesets" (GHES < 3.11): the rulesets endpoints are unknown routes (404).
+        "immutable-releases": its endpoint is an unknown route (404 with GitHub's error body,
+        where a server that has it answers a bodiless 404 when the setting is off).
+        "run-details": a workflow dispatch answers 204 even when `return_run_details` is sent.
+        "token-expiration": no github-authentication-token-expiration header.
+        """
+        chosen = set(features or GHES_FEATURES)
+        unknown = chosen - set(GHES_FEATURES)
+        if unknown:
+            raise ValueError(f"no such feature: {sorted(unknown)}")
+        with self._lock:
+            self.enterprise_version = version
+            if "rulesets" in chosen:
+                self.missing_operations |= {"repos/get-repo-rulesets", "repos/get-repo-ruleset"}
+            if "immutable-releases" in chosen:
+                self.missing_operations.add("repos/check-immutable-releases")
+            if "run-details" in chosen:
+                self.dispatch_run_details = False
+            if "token-expiration" in chosen:
+                self.sends_token_expiration = False
+        return self
 
     def add_ruleset(
         self,
@@ -778,6 +808,14 @@ class GitHubServer:
                 reply.content_type = "application/json; charset=utf-8"
         return reply
 
+    def _ghes_not_found(self) -> dict[str, str]:
+        version = ".".join((self.enterprise_version or "3.10").split(".")[:2])
+        return {
+            "message": "Not Found",
+            "documentation_url": f"https://docs.github.com/enterprise-server@{version}/rest",
+            "status": "404",
+        }
+
     def _mismatch(self, line: str) -> None:
         with self._lock:
             self.mismatches.append(line)
@@ -795,7 +833,9 @@ class GitHubServer:
             "x-ratelimit-used": str(used),
             "x-ratelimit-resource": "core",
         }
-        if self.token_expires is not None:
+        if self.enterprise_version is not None:
+            headers["x-github-enterprise-version"] = self.enterprise_version
+        if self.token_expires is not None and self.sends_token_expiration:
             when = self.token_expires.astimezone(UTC)
             headers["github-authentication-token-expiration"] = when.strftime(
                 "%Y-%m-%d %H:%M:%S UTC"
@@ -863,6 +903,13 @@ class GitHubServer:
             self._mismatch(f"{op.op_id} request {method} {path}: {error}")
 
         call = Call(method, path, params, query_md, headers, raw, content_type)
+        if op.op_id in self.missing_operations and self._authorized(headers):
+            # A route this server version does not have: GitHub's generic 404, which must be
+            # what the spec calls a not-found answer (the operation's own 404 may differ).
+            reply = Reply(404, self._ghes_not_found())
+            for error in self._spec.validate_not_found(json.dumps(reply.body).encode()):
+                self._mismatch(f"{op.op_id} (missing) response 404 to {method} {path}: {error}")
+            return op, reply
         validate = True
         fault = self._take_fault(method, path)
         if fault is not None:
@@ -1871,6 +1918,8 @@ class GitHubServer:
         reply.body = d
         return reply
 
+
+GHES_FEATURES = ("rulesets", "immutable-releases", "run-details", "token-expiration")
 
 _DEFAULT_FAULT_BODIES: dict[int, Any] = {
     401: {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"},

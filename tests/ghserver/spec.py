@@ -184,6 +184,21 @@ class Spec:
         with self._lock:
             return [describe(e) for e in self.app.iter_response_errors(request, response)]
 
+    def validate_not_found(self, data: bytes) -> list[str]:
+        """Errors of a body against the spec's shared not-found answer (GitHub's basic-error)."""
+        import jsonschema
+
+        response = self.document["components"]["responses"]["not_found"]
+        schema = _deref(self.document, response["content"]["application/json"]["schema"])
+        try:
+            body = json.loads(data)
+        except ValueError as exc:
+            return [f"not JSON: {exc}"]
+        return [
+            f"{e.message} at {e.json_path}"
+            for e in jsonschema.Draft4Validator(schema).iter_errors(body)
+        ]
+
 
 def node_ref_of(node: dict[str, Any]) -> str:
     ref = node["$ref"]

@@ -542,3 +542,36 @@ def test_a_lost_answer_to_a_write_that_happened(github_server: GitHubServer) -> 
             json={"ref": "main"},
         )
     assert len(github_server.dispatched()) == 1
+
+
+@pytest.mark.parametrize("feature", ["rulesets", "immutable-releases", "token-expiration"])
+def test_an_older_ghes_lacks_each_feature_alone(github_server: GitHubServer, feature: str) -> None:
+    github_server.token_expires = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    github_server.as_older_ghes(feature)
+    rulesets = api(github_server, "GET", "/repos/acme/app/rulesets")
+    immutable = api(github_server, "GET", "/repos/acme/app/immutable-releases")
+
+    assert rulesets.headers["x-github-enterprise-version"] == "3.10.0"
+    assert (rulesets.status_code, rulesets.json() if rulesets.status_code == 404 else []) == (
+        (
+            404,
+            {
+                "message": "Not Found",
+                "documentation_url": "https://docs.github.com/enterprise-server@3.10/rest",
+                "status": "404",
+            },
+        )
+        if feature == "rulesets"
+        else (200, [])
+    )
+    # Off, the setting answers a bodiless 404; a server without the feature, its error body.
+    assert immutable.status_code == 404
+    assert bool(immutable.content) == (feature == "immutable-releases")
+    expiry = "github-authentication-token-expiration" in rulesets.headers
+    assert expiry == (feature != "token-expiration")
+    assert github_server.mismatches == []
+
+
+def test_an_older_ghes_names_only_features_it_knows(github_server: GitHubServer) -> None:
+    with pytest.raises(ValueError, match="no such feature"):
+        github_server.as_older_ghes("packages")

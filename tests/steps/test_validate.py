@@ -554,3 +554,120 @@ def test_the_lease_outlasts_the_longest_validation(make_project: Any) -> None:
     assert lease["data"]["command"] == "validate"
     lasts = lease["data"]["expires"] - before
     assert 60 * 60 - 5 <= lasts <= 60 * 60 + 5  # 15m + 45m, not 15m + 46m
+
+
+# -- the RC's own configuration decides what validates it ------------------------------------
+
+
+def fresh_clone(p: Project, where: Path) -> Project:
+    """Another machine: a plain `git clone` of the origin (no ledger ref, no .git/rcflow)."""
+    other = Project(where)
+    where.mkdir()
+    other.origin = p.origin
+    git_clone = ["git", "clone", "--quiet", str(p.origin), str(other.root)]
+    import subprocess
+
+    subprocess.run(git_clone, check=True, capture_output=True)
+    return other
+
+
+def evidence(p: Project) -> dict[str, Any]:
+    """What any clone should agree on: the state, each RC's results and their evidence."""
+    status = p.status()
+    # The local forge's records are one clone's until it keeps them on the remote (another
+    # change): its release view is left out here.
+    for c in status["candidates"]:
+        c.pop("release")
+    return {k: status[k] for k in ("state", "target", "rc", "tag", "sha", "next", "candidates")}
+
+
+def test_an_uncommitted_validation_edit_is_reported_and_not_run(
+    make_project: Any, tmp_path: Path
+) -> None:
+    committed = counted(tmp_path, "unit")
+    p = candidate(make_project, validation("unit", committed))
+    sha = rc_sha(p)
+    # Edited in the working tree only: another command, and one more required validation.
+    p.write(
+        "rcflow.toml",
+        validation("unit", counted(tmp_path, "edited"))
+        + validation("extra", counted(tmp_path, "extra", tmp_path / "never")),
+    )
+
+    planned = p.cli("validate", "--dry-run")
+    out = p.cli("validate")
+
+    note = (
+        f"the working tree's [[validate]] differs from rcflow.toml at {sha[:7]} (adds extra; "
+        "changes unit): the RC's validations run, not the working tree's"
+    )
+    assert note in " ".join(planned.stdout.split()), planned.stdout
+    assert out.exit_code == 0, out.stdout + out.stderr
+    assert note in " ".join(out.stdout.split())
+    assert runs(tmp_path) == ["unit"]  # the committed command, nothing else
+    [passed] = events(p, "validation_passed")
+    assert passed["data"]["command"] == passed["data"]["ran"] == committed
+    assert passed["data"]["config"] == f"rcflow.toml at {sha[:7]}"
+    status = p.status()
+    assert status["state"] == "validated"
+    [rc] = status["candidates"]
+    assert rc["validations_from"] == f"rcflow.toml at {sha[:7]}"
+    assert [(v["name"], v["ran"], v["required"]) for v in rc["validations"]] == [
+        ("unit", committed, True)
+    ]
+
+    # Another clone, whose config never had the edit, sees the same evidence and verdict.
+    other = fresh_clone(p, tmp_path / "other")
+    assert evidence(other) == evidence(p)
+    log = other.cli("log").stdout
+    assert log == p.cli("log").stdout
+    assert f"{TAG}/unit sha={sha[:7]} exit 0 (ran: {committed})" in " ".join(log.split())
+    assert p.cli("promote").exit_code == 0
+
+
+def test_a_config_committed_after_the_rc_does_not_change_its_validations(
+    make_project: Any, tmp_path: Path
+) -> None:
+    p = candidate(make_project, validation("unit", counted(tmp_path, "unit")))
+    sha = rc_sha(p)
+    assert p.cli("validate").exit_code == 0
+    # A later commit adds a required validation that would fail: it belongs to the next RC.
+    p.write(
+        "rcflow.toml",
+        validation("unit", counted(tmp_path, "unit"))
+        + validation("extra", counted(tmp_path, "extra", tmp_path / "never")),
+    )
+    p.commit("chore: one more validation")
+    p.push()
+
+    again = p.cli("validate")
+
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert "Already done" in again.stdout
+    assert "adds extra" in again.stdout
+    assert runs(tmp_path) == ["unit"]
+    assert p.status()["state"] == "validated"
+    assert p.status()["candidates"][0]["validations_from"] == f"rcflow.toml at {sha[:7]}"
+    other = fresh_clone(p, tmp_path / "other")
+    assert evidence(other) == evidence(p)
+
+    # The next RC is cut from the new commit: its own config, with extra, judges it.
+    assert p.step("rc", RcArgs()).status == "applied"
+    assert p.cli("validate").exit_code == 1
+    assert runs(tmp_path)[1:] == ["unit", "extra"]
+    assert p.status()["state"] == "rejected"
+    assert evidence(fresh_clone(p, tmp_path / "third")) == evidence(p)
+
+
+def test_an_rc_committed_without_validations_is_signed_off_though_the_tree_has_one(
+    make_project: Any, tmp_path: Path
+) -> None:
+    p = candidate(make_project)  # no rcflow.toml at all: defaults, no validations
+    p.write("rcflow.toml", validation("unit", counted(tmp_path, "unit")))
+
+    out = p.cli("validate")
+
+    assert out.exit_code == 0, out.stdout + out.stderr
+    assert runs(tmp_path) == []
+    assert "differs from defaults" in " ".join(out.stdout.split())
+    assert p.status()["state"] == "validated"
