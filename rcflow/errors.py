@@ -14,6 +14,8 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad arguments or configuration
     BLOCKED = 3  # a precondition or preflight check refused the step
     CONFLICT = 4  # the world disagrees with the plan, or another run holds the lease
+    INTERRUPTED = 130  # SIGINT (128 + 2), what a shell reports for Ctrl-C
+    TERMINATED = 143  # SIGTERM (128 + 15), what a cancelled CI job sends
 
 
 class RcflowError(Exception):
@@ -82,3 +84,28 @@ class CommandError(RcflowError):
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: raised in the main thread by `proc`'s signal handler.
+
+    A KeyboardInterrupt, so that no `except Exception` swallows it on its way out.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+
+
+class StoppedError(RcflowError):
+    """How an interrupted run is reported: the signal, and what became of the running commands."""
+
+    def __init__(self, message: str, *, signum: int, hint: str | None = None) -> None:
+        import signal
+
+        super().__init__(message, hint=hint)
+        self.exit_code = ExitCode.TERMINATED if signum == signal.SIGTERM else ExitCode.INTERRUPTED

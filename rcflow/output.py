@@ -341,7 +341,7 @@ class Output:
         style = {"passed": "green", "failed": "red"}.get(what, "cyan")
         with self._lock:
             self.err.print(f"  [{style}]{escape(name)} {what}[/] [dim]{escape(detail)}[/]")
-            if what in ("passed", "failed"):
+            if what in ("passed", "failed", "stopped"):
                 self._running.pop(name, None)
             else:
                 self._running[name] = "" if what == "started" else what

@@ -48,12 +48,6 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
-def _kill_group(p: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(p.pid, signal.SIGKILL)
-    p.wait()
-
-
 def _run_one(
     git: Git,
     spec: ValidationSpec,
@@ -86,13 +80,18 @@ def _run_one(
     try:
         p = proc.start_shell(spec.run, cwd=tree, env=env, log_path=log)
         try:
-            code = p.wait(timeout=spec.timeout)
+            code = proc.wait(p, spec.timeout)
             detail = f"exit {code}"
             passed = code == 0
         except subprocess.TimeoutExpired:
-            _kill_group(p)
             detail = f"timed out after {spec.timeout:g}s"
             passed = False
+        stopped = proc.stopping()
+        if stopped is not None:
+            # rcflow is stopping: whatever the command answered, it is no verdict on the RC.
+            detail = f"by {signal.Signals(stopped).name}"
+            progress(spec.name, "stopped", detail)
+            return Outcome(spec.name, False, 0.0, detail, str(log), spec.required)
     finally:
         # A leftover worktree is removed by the next run of the same validation.
         with contextlib.suppress(Exception), _WORKTREES:
@@ -117,9 +116,8 @@ def run_once(
     except OSError as exc:
         return False, f"could not start: {exc.strerror or exc}"
     try:
-        code = p.wait(timeout=timeout)
+        code = proc.wait(p, timeout)
     except subprocess.TimeoutExpired:
-        _kill_group(p)
         return False, f"timed out after {timeout:g}s"
     return code == 0, f"exit {code}"
 
@@ -156,9 +154,17 @@ def run_all(
     work = git.git_dir / "rcflow" / "worktrees"
     logs.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(max_workers=min(len(specs), max(os.cpu_count() or 1, 2))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(len(specs), max(os.cpu_count() or 1, 2)))
+    try:
         futures = [
             pool.submit(_run_one, git, spec, tag, sha, version, logs, work, progress)
             for spec in specs
         ]
         return [f.result() for f in futures]
+    except KeyboardInterrupt:
+        # SIGINT or SIGTERM in the main thread: the commands get the signal, their grace, then
+        # SIGKILL, so the workers waiting on them return and nothing outlives rcflow.
+        proc.stop_commands()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
