@@ -5,6 +5,8 @@ The CLI maps them to exit codes in one place (`cli.main`); everything below rais
 
 from __future__ import annotations
 
+import os
+import re
 from enum import IntEnum
 
 
@@ -77,9 +79,8 @@ class CommandError(RcflowError):
     """A subprocess failed; carries its argv (never its environment) and output."""
 
     def __init__(self, argv: tuple[str, ...], returncode: int, stdout: str, stderr: str) -> None:
-        detail = (stderr or stdout).strip().splitlines()
-        last = detail[-1] if detail else f"exit status {returncode}"
-        super().__init__(f"{argv[0]} {argv[1] if len(argv) > 1 else ''}".strip() + f": {last}")
+        cause = command_cause(stderr or stdout) or f"exit status {returncode}"
+        super().__init__(f"{argv[0]} {argv[1] if len(argv) > 1 else ''}".strip() + f": {cause}")
         self.argv = argv
         self.returncode = returncode
         self.stdout = stdout
@@ -109,3 +110,31 @@ class StoppedError(RcflowError):
 
         super().__init__(message, hint=hint)
         self.exit_code = ExitCode.TERMINATED if signum == signal.SIGTERM else ExitCode.INTERRUPTED
+
+
+_LOCK = re.compile(r"Unable to create '([^']+\.lock)': File exists")
+
+
+def command_cause(text: str) -> str:
+    """The cause in a command's error output, in one line: git's `fatal:`/`error:` lines.
+
+    Not just the last line: git ends many errors with advice ("remove the file manually to
+    continue.") and the cause (which file, which ref) is above it. A lock file left behind is
+    named, with what to do about it.
+    """
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    causes = [
+        line
+        for line in lines
+        if line.startswith(("fatal:", "error:")) and "failed to push some refs" not in line
+    ]
+    picked = list(dict.fromkeys(causes)) or lines[-1:]
+    cause = "; ".join(picked)
+    lock = _LOCK.search(text)
+    if lock is not None:
+        path = os.path.normpath(lock.group(1))
+        cause = (
+            f"{path} exists: another git process is running there, or one was killed and left "
+            "it (if none is running, delete that file)"
+        )
+    return cause

@@ -63,7 +63,11 @@ class Event:
 
 
 def now_iso(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # An expiry far out (a lease another rcflow wrote, a huge lease_ttl) is shown, not a crash.
+    try:
+        return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return "9999-12-31T23:59:59Z" if now > 0 else "1970-01-01T00:00:00Z"
 
 
 def from_iso(text: str) -> float | None:
