@@ -493,5 +493,6 @@ def _parse_log(out: str) -> list[LogEntry]:
         sha, subject, body = fields[i : i + 3]
         if not _is_sha(sha):
             raise EffectError(f"git log gave a record rcflow cannot read (at {sha[:40]!r})")
-        entries.append(LogEntry(sha, subject, body.strip()))
+        # Not str.strip(): Python counts 0x1c-0x1f as whitespace, git does not.
+        entries.append(LogEntry(sha, subject, body.strip(" \t\r\n")))
     return entries
