@@ -610,7 +610,10 @@ class Executor:
                 t.join()
         except BaseException:
             if ci is not None:
-                ci.stop.set()
+                # Under the lock: an append under way ends first, none starts after (the lease
+                # release that follows an interrupt must not race a validation's event).
+                with lock:
+                    ci.stop.set()
             raise
         ordered = [done[v.name] for v in e.validations if v.name in done]
         self.results.extend(ordered)
