@@ -265,3 +265,45 @@ def test_an_unwritable_github_output_is_a_note(project: Project, tmp_path: Path)
         assert result.exit_code == 0, result.stderr
         assert "Traceback" not in result.stderr
         assert "could not write GITHUB_OUTPUT" in result.stderr, result.stderr
+
+
+# -- what other runs left on the ledger ------------------------------------------------------
+
+
+def foreign_lease(p: Project, data: dict[str, object]) -> None:
+    """A lease_acquired event on origin's ledger, as another (older, odd) run wrote it."""
+    body = {
+        "v": 1,
+        "kind": "lease_acquired",
+        "key": "elsewhere-1",
+        "time": "2026-01-01T00:00:00Z",
+        "actor": "Someone <someone@example.invalid>",
+        "run": "elsewhere-1",
+        "data": data,
+    }
+    message = f"rcflow: lease_acquired elsewhere-1\n\n{json.dumps(body)}\n"
+    empty_tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git knows it without storing it
+    sha = git(p.origin, "commit-tree", empty_tree, "-m", message)
+    git(p.origin, "update-ref", "refs/rcflow/ledger", sha)
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        ({"host": "elsewhere", "pid": 1, "expires": 1e300, "command": "rc"}, 4),
+        ({"host": "elsewhere", "pid": "x", "expires": "soon", "command": "rc"}, 0),
+        ({"host": ["x"], "pid": None, "expires": [1], "command": 3}, 0),
+    ],
+    ids=["far-future", "strings", "wrong-types"],
+)
+def test_an_odd_lease_on_the_ledger_is_read_not_a_crash(
+    project: Project, data: dict[str, object], code: int
+) -> None:
+    foreign_lease(project, data)
+    if code == 4:
+        result = assert_clean(project, ("bump", "minor", "--yes"), 4, "holds the release lease")
+        assert "9999-12-31" in result.stderr
+    else:
+        result = project.run("bump", "minor", "--yes")
+        assert result.exit_code == 0, result.stderr
+        assert held_lease(project.ledger()) is None
