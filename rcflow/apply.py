@@ -607,7 +607,8 @@ class Executor:
             for o in outcomes:
                 record(o)
             for t in threads:
-                t.join()
+                while t.is_alive():  # in slices: a signal must reach the main thread (proc)
+                    t.join(proc.SIGNAL_POLL)
         except BaseException:
             if ci is not None:
                 # Under the lock: an append under way ends first, none starts after (the lease

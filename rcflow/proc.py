@@ -177,6 +177,9 @@ def kill_group(p: subprocess.Popen[bytes]) -> None:
 # itself is not interrupted.
 
 GRACE = 10.0  # seconds a stopped command has to exit after the signal, before SIGKILL
+# The longest the main thread waits in one go on threads: a signal delivered to another thread
+# is only handled when the main thread returns to Python (see `validators.command.run_all`).
+SIGNAL_POLL = 0.2
 
 
 @dataclass

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,11 @@ def run_all(
             pool.submit(_run_one, git, spec, tag, sha, version, logs, work, progress)
             for spec in specs
         ]
+        # Waited for in short slices: a signal the kernel hands to a worker thread only runs its
+        # handler once the main thread is back in Python, which a lock wait without a timeout
+        # never is (and the validations would run to their end).
+        while wait_for(futures, timeout=proc.SIGNAL_POLL).not_done:
+            pass
         return [f.result() for f in futures]
     except KeyboardInterrupt:
         # SIGINT or SIGTERM in the main thread: the commands get the signal, their grace, then
