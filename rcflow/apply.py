@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rcflow import artifacts, assets, ledger
+from rcflow import artifacts, assets, ledger, proc
 from rcflow.adapters.git import Git
 from rcflow.ci import CI
 from rcflow.effects import (
@@ -85,15 +85,20 @@ class LedgerWriter:
         if self.me.url:
             stamped.setdefault("run_url", self.me.url)
         event = Event(kind, key, ledger.now_iso(time.time()), self.me.actor, self.me.run, stamped)
-        sha = self.git.commit_tree(event.message(), self.tip)
-        # A non-fast-forward rejection means someone appended since we looked: that is the CAS.
-        self.git.push(self.remote, [f"{sha}:{LEDGER_REF}"])
-        # Pushed, the event is on the ledger: the next append builds on it even if updating the
-        # local copy of the ref fails (else releasing the lease after that failure is rejected).
-        self.tip = sha
-        stored = Event(event.kind, event.key, event.time, event.actor, event.run, event.data, sha)
-        self.events.append(stored)
-        self.git.update_ref(LEDGER_REF, sha)
+        # A signal waits for the push and the tip to agree: else the lease release that follows
+        # an interrupt builds on a stale tip and is rejected, leaving the lease held.
+        with proc.deferred():
+            sha = self.git.commit_tree(event.message(), self.tip)
+            # A non-fast-forward rejection means someone appended since we looked: the CAS.
+            self.git.push(self.remote, [f"{sha}:{LEDGER_REF}"])
+            # Pushed, the event is on the ledger: the next append builds on it even if updating
+            # the local copy of the ref fails (else releasing the lease after that is rejected).
+            self.tip = sha
+            stored = Event(
+                event.kind, event.key, event.time, event.actor, event.run, event.data, sha
+            )
+            self.events.append(stored)
+            self.git.update_ref(LEDGER_REF, sha)
         return stored
 
 
@@ -605,10 +610,14 @@ class Executor:
             for o in outcomes:
                 record(o)
             for t in threads:
-                t.join()
+                while t.is_alive():  # in slices: a signal must reach the main thread (proc)
+                    t.join(proc.SIGNAL_POLL)
         except BaseException:
             if ci is not None:
-                ci.stop.set()
+                # Under the lock: an append under way ends first, none starts after (the lease
+                # release that follows an interrupt must not race a validation's event).
+                with lock:
+                    ci.stop.set()
             raise
         ordered = [done[v.name] for v in e.validations if v.name in done]
         self.results.extend(ordered)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rcflow.errors import BlockedError, RcflowError, UsageError
+from rcflow.errors import BlockedError, Interrupted, RcflowError, StoppedError, UsageError
 
 if TYPE_CHECKING:
     from rcflow.effects import Effect
@@ -177,9 +177,29 @@ def guard(opts: Options, out: Output, resume: str | None, fn: Callable[[], int])
         resumable = state is not None and not isinstance(err, BlockedError) and not err.untouched
         out.error(err, state=state, resume=resume if resumable else None)
         return int(err.exit_code)
-    except KeyboardInterrupt:
-        out.error(RcflowError("interrupted"), state=state_after_failure(opts), resume=resume)
-        return 130
+    except KeyboardInterrupt as exc:
+        stopped = _stopped(exc)
+        out.error(stopped, state=state_after_failure(opts), resume=resume)
+        return int(stopped.exit_code)
+
+
+def _stopped(exc: KeyboardInterrupt) -> StoppedError:
+    """SIGINT or SIGTERM: what was running was stopped, the lease released (the step's finally)."""
+    import signal
+
+    from rcflow import proc
+
+    signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+    name = signal.Signals(signum).name
+    ended = proc.stopped_commands()
+    if not ended:
+        return StoppedError(f"stopped by {name}: no further effect was applied", signum=signum)
+    killed = ended.count("killed")
+    when = "at the second signal" if proc.hurried() else f"after the {proc.GRACE:g}s grace"
+    what = f"{len(ended)} running command(s) stopped" + (
+        f", {killed} killed {when}" if killed else ""
+    )
+    return StoppedError(f"stopped by {name}: {what}; nothing was recorded for them", signum=signum)
 
 
 def state_after_failure(opts: Options) -> str | None:

@@ -459,8 +459,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
         describe = getattr(exc, "format_message", None)
         if not callable(show) or not callable(describe) or not isinstance(code, int):
-            if type(exc).__name__ == "Abort":  # Ctrl-C or EOF at a prompt
-                return 130
+            if type(exc).__name__ == "Abort":  # Ctrl-C or EOF at a prompt (or SIGTERM)
+                from rcflow.proc import stopping
+
+                return 128 + (stopping() or 2)
             raise
         if "--json" in args:
             output(Options(json=True)).error(UsageError(str(describe())))

@@ -102,8 +102,13 @@ def _refuse(plan: Plan) -> None:
 def _check_reviewed(plan: Plan, plan_file: Path) -> None:
     try:
         reviewed = json.loads(plan_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not JSON, or not UTF-8 text
         raise UsageError(f"--plan-file {plan_file}: cannot read a plan: {exc}") from exc
+    if not isinstance(reviewed, dict):
+        raise UsageError(
+            f"--plan-file {plan_file}: not a plan (a JSON {type(reviewed).__name__}); "
+            "write one with --dry-run --plan-file"
+        )
     if reviewed.get("step") != plan.step:
         raise UsageError(
             f"--plan-file {plan_file}: a plan for {reviewed.get('step')}, not {plan.step}"
@@ -130,6 +135,7 @@ def run_step(
     snap, plan = _plan(ctx, step, args)
     if plan_file is not None and not dry_run:
         _check_reviewed(plan, plan_file)
+    plan = _needs_identity(snap, plan)
     _refuse(plan)
     release = classify(snap, ctx.config)
     plan = _preflight(ctx, step, release, plan, skip)
@@ -137,7 +143,10 @@ def run_step(
         return StepResult(step, "done", plan, release, snap)
     if dry_run:
         if plan_file is not None:
-            plan_file.write_text(plan.dumps() + "\n", encoding="utf-8")
+            try:
+                plan_file.write_text(plan.dumps() + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"--plan-file {plan_file}: cannot write the plan: {exc}") from exc
         return StepResult(step, "planned", plan, release, snap)
     if not hooks.confirm(plan):
         return StepResult(step, "declined", plan, release, snap)
@@ -385,3 +394,19 @@ def _preflight(ctx: Context, step: str, release: Release, plan: Plan, skip: Sequ
         if f.id in skip
     )
     return replace(plan, effects=(*waivers, *plan.effects)) if waivers else plan
+
+
+def _needs_identity(snap: Snapshot, plan: Plan) -> Plan:
+    """Every step that changes something appends to the ledger (its lease, at least): a commit.
+
+    Without a git identity that append fails after the lease was pushed; refuse first, like the
+    steps whose own checks ask for it (bump, rc).
+    """
+    if plan.empty or snap.identity or any(b.startswith(_NO_IDENTITY) for b in plan.blockers):
+        return plan
+    line = f"{_NO_IDENTITY} to record the ledger's events with"
+    fix = 'git config user.name "…" && git config user.email "…"'
+    return replace(plan, blockers=(*plan.blockers, f"{line} ({fix})"))
+
+
+_NO_IDENTITY = "git has no identity"

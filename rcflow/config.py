@@ -142,6 +142,8 @@ AUTO_DETECT = ("pyproject.toml", "package.json", "Cargo.toml", "Chart.yaml")
 
 FORGES = ("local", "github")
 
+MAX_DURATION = 366 * 86400.0  # seconds: the longest timeout, lease_ttl or max_age accepted
+
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _RC_TOKEN = re.compile(r"[a-z]+")
 # Characters git refuses in ref names (git check-ref-format), plus whitespace.
@@ -331,6 +333,9 @@ def parse_duration(text: str | int | float, where: str) -> float:
         raise ConfigError(f"{where}: not a duration: {text!r} (use 90s, 10m, 1h)")
     if seconds <= 0:
         raise ConfigError(f"{where}: must be longer than zero, got {text!r}")
+    if seconds > MAX_DURATION:
+        # Far past any real wait, and past what a date can hold once added to the clock.
+        raise ConfigError(f"{where}: {text!r} is too long (at most 366d)")
     return seconds
 
 
@@ -391,6 +396,7 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
     tag_prefix = reader.get(data, "tag_prefix", str, defaults.tag_prefix)
     if _BAD_TAG_CHARS.search(tag_prefix) or ".." in tag_prefix or tag_prefix.startswith(("-", "/")):
         raise reader.error("tag_prefix", f"{tag_prefix!r} cannot start a git tag name")
+    _check_tag_names(tag_prefix, reader)
 
     rc_token = reader.get(data, "rc_token", str, defaults.rc_token)
     if not _RC_TOKEN.fullmatch(rc_token):
@@ -399,9 +405,14 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
     branch = reader.get_optional(data, "branch", str)
     if branch is not None and not branch.strip():
         raise reader.error("branch", "must not be empty")
+    if branch is not None and (problem := _name_problem(branch, "refs/heads/")):
+        raise reader.error("branch", f"{branch!r} is not a branch name git accepts ({problem})")
     remote = reader.get(data, "remote", str, defaults.remote)
     if not remote.strip():
         raise reader.error("remote", "must not be empty")
+    # Passed to git as an argument: "--upload-pack=…" would be an option that runs a command.
+    if problem := _name_problem(remote, "refs/remotes/"):
+        raise reader.error("remote", f"{remote!r} is not a remote name git accepts ({problem})")
 
     forge = reader.get_optional(data, "forge", str)
     if forge is not None and forge not in FORGES:
@@ -919,3 +930,54 @@ def committed_validations(
     else:
         return "defaults", ()
     return source, _validations(data, reader)
+
+
+def ref_format_problem(name: str) -> str | None:
+    """Why git refuses `name` as a ref (`git check-ref-format` rules), or None if it accepts it."""
+    if "@{" in name:
+        return "it contains '@{'"
+    if name == "@":
+        return "it is '@'"
+    if "//" in name or name.startswith("/") or name.endswith("/"):
+        return "it has an empty path component"
+    if name.endswith("."):
+        return "it ends with '.'"
+    if ".." in name:
+        return "it contains '..'"
+    bad = _BAD_REF_CHARS.search(name)
+    if bad is not None:
+        return f"it contains {bad.group()!r}"
+    for component in name.split("/"):
+        if component.startswith("."):
+            return f"a component starts with '.' ({component!r})"
+        if component.endswith(".lock"):
+            return f"a component ends with '.lock' ({component!r})"
+    return None
+
+
+# Characters git refuses anywhere in a ref name: control characters, space, ~ ^ : ? * [ \.
+_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def _check_tag_names(tag_prefix: str, reader: _Reader) -> None:
+    """Every tag rcflow makes with this prefix must be one git takes (`pkg/v` is; `rel//v` not).
+
+    Checked on an RC's and a final's tag: the prefix joins the version, so `v.lock/` or `rel/.v`
+    are only refused once a version follows them.
+    """
+    from rcflow.version import tag_name
+
+    for version in (Version(1, 4, 0, 2), Version(1, 4, 0)):
+        tag = tag_name(version, tag_prefix=tag_prefix)
+        problem = ref_format_problem(f"refs/tags/{tag}")
+        if problem is not None:
+            raise reader.error(
+                "tag_prefix", f"{tag_prefix!r} makes tags git refuses ({tag!r}: {problem})"
+            )
+
+
+def _name_problem(name: str, namespace: str) -> str | None:
+    """Why `name` is no branch or remote name git takes as such (an option, a bad ref name)."""
+    if name.startswith("-"):
+        return "it starts with '-'"
+    return ref_format_problem(f"{namespace}{name}")

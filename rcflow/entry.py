@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rcflow.boundary import Options, show_log, show_status
+from rcflow.errors import Interrupted
+from rcflow.proc import handle_signals
 
 _READ_ONLY = {"status": show_status, "log": show_log}
 
@@ -38,11 +40,16 @@ def _read_only(args: Sequence[str]) -> tuple[str, Options] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # SIGINT and SIGTERM stop running commands, release the lease, exit 130 / 143 (`proc`).
+    handle_signals()
     args = list(sys.argv[1:] if argv is None else argv)
-    quick = _read_only(args)
-    if quick is not None:
-        command, opts = quick
-        return _READ_ONLY[command](opts)
-    from rcflow.cli import main as full
+    try:
+        quick = _read_only(args)
+        if quick is not None:
+            command, opts = quick
+            return _READ_ONLY[command](opts)
+        from rcflow.cli import main as full
 
-    return full(args)
+        return full(args)
+    except KeyboardInterrupt as exc:  # before or after a command's own handling (`guard`)
+        return exc.exit_code if isinstance(exc, Interrupted) else 130

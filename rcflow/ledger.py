@@ -63,7 +63,11 @@ class Event:
 
 
 def now_iso(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # An expiry far out (a lease another rcflow wrote, a huge lease_ttl) is shown, not a crash.
+    try:
+        return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return "9999-12-31T23:59:59Z" if now > 0 else "1970-01-01T00:00:00Z"
 
 
 def from_iso(text: str) -> float | None:
@@ -135,8 +139,8 @@ def current_lease(events: Iterable[Event]) -> Lease | None:
                 run=event.run,
                 actor=event.actor,
                 host=str(d.get("host", "")),
-                pid=int(d.get("pid", 0)),
-                expires=float(d.get("expires", 0)),
+                pid=int(_number(d.get("pid"))),
+                expires=_number(d.get("expires")),
                 command=str(d.get("command", "")),
                 event_id=event.id,
             )
@@ -181,3 +185,13 @@ def find(events: Iterable[Event], kind: str, key: str | None = None) -> list[Eve
 
 def has(events: Iterable[Event], kind: str, key: str) -> bool:
     return any(e.kind == kind and e.key == key for e in events)
+
+
+def _number(value: object) -> float:
+    """A lease's number as another run wrote it; 0 (an expired lease, no pid) when it is none."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    number = float(value)
+    if number != number:  # NaN
+        return 0.0
+    return max(min(number, 1e18), -1e18)

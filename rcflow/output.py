@@ -346,7 +346,7 @@ class Output:
             self.err.print(f"  [{style}]{escape(name)} {what}[/] [dim]{escape(detail)}[/]")
             if what == "warning":  # says something about the run, not a new state of it
                 pass
-            elif what in ("passed", "failed"):
+            elif what in ("passed", "failed", "stopped"):
                 self._running.pop(name, None)
             else:
                 self._running[name] = "" if what == "started" else what
@@ -646,9 +646,8 @@ class Output:
         }
         path = self.env.get("GITHUB_OUTPUT")
         if path:
-            with open(path, "a", encoding="utf-8") as fh:
-                for key, value in outputs.items():
-                    fh.write(f"{key}<<RCFLOW_EOF\n{value}\nRCFLOW_EOF\n")
+            text = "".join(f"{k}<<RCFLOW_EOF\n{v}\nRCFLOW_EOF\n" for k, v in outputs.items())
+            self._append("GITHUB_OUTPUT", path, text)
         lines = [f"### rcflow {result.step if result else command}", ""]
         if result:
             lines += [f"- {a.effect.describe()}: {a.outcome}" for a in result.applied]
@@ -659,8 +658,15 @@ class Output:
     def _summary(self, text: str) -> None:
         path = self.env.get("GITHUB_STEP_SUMMARY")
         if path:
+            self._append("GITHUB_STEP_SUMMARY", path, text)
+
+    def _append(self, name: str, path: str, text: str) -> None:
+        # What the step did is done: a runner file that cannot be written is a note, not a crash.
+        try:
             with open(path, "a", encoding="utf-8") as fh:
                 fh.write(text)
+        except OSError as exc:
+            self.note(f"could not write {name} ({path}): {exc.strerror or exc}")
 
 
 def _annotation(text: str) -> str:

@@ -6,13 +6,18 @@ handed to the shell as one argument (`run_shell`), exactly as they wrote it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
-from rcflow.errors import CommandError
+from rcflow.errors import CommandError, Interrupted
 
 
 @dataclass(frozen=True)
@@ -109,15 +114,178 @@ def start_shell(
     """
     log = log_path.open("wb")
     try:
-        return subprocess.Popen(  # noqa: S602 - configured command, run as its author wrote it
-            command,
-            shell=True,
-            cwd=cwd,
-            env={**os.environ, **env},
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        # Started under the lock that `stop_commands` takes: a command is either known to it
+        # (and gets the signal) or not started at all once the run is stopping.
+        with _lock:
+            if _state.stopping is not None:
+                raise Interrupted(_state.stopping)
+            p = subprocess.Popen(  # noqa: S602 - configured command, run as its author wrote it
+                command,
+                shell=True,
+                cwd=cwd,
+                env={**os.environ, **env},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Its own session and process group: a terminal's Ctrl-C does not reach it
+                # directly; rcflow forwards the signal to the whole group (`stop_commands`).
+                start_new_session=True,
+            )
+            _commands.add(p)
+        return p
     finally:
         log.close()
+
+
+def wait(p: subprocess.Popen[bytes], timeout: float) -> int:
+    """Wait for a started command; past its timeout its whole process group is killed.
+
+    Interrupted meanwhile (a signal in the main thread), every running command is stopped before
+    the interruption goes on, so none outlives rcflow.
+    """
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(p)
+        raise
+    except KeyboardInterrupt:
+        stop_commands()
+        raise
+    finally:
+        if p.returncode is not None:
+            with _lock:
+                _commands.discard(p)
+
+
+def kill_group(p: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a command and everything it started (its process group), and reap it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    with _lock:
+        _commands.discard(p)
+
+
+# -- signals ---------------------------------------------------------------------------------
+#
+# SIGINT (Ctrl-C) and SIGTERM (a cancelled CI job, after its SIGINT) end a run the same way: the
+# first one raises `Interrupted` in the main thread, the running commands (validations, the
+# asset build, a hook) get that signal in their process groups and GRACE seconds to exit, then
+# SIGKILL; the step's `finally` releases the lease and the CLI exits 128 + the signal. A second
+# signal while stopping cuts the grace short (CI sends SIGTERM 7.5 s after SIGINT, SIGKILL 2.5 s
+# later: the lease must be released within that) and is otherwise ignored, so that the clean-up
+# itself is not interrupted.
+
+GRACE = 10.0  # seconds a stopped command has to exit after the signal, before SIGKILL
+# The longest the main thread waits in one go on threads: a signal delivered to another thread
+# is only handled when the main thread returns to Python (see `validators.command.run_all`).
+SIGNAL_POLL = 0.2
+
+
+@dataclass
+class _State:
+    stopping: int | None = None  # the first signal received
+    hurry: bool = False  # a second signal: no more grace
+    deferred: int = 0  # depth of `deferred()` blocks in the main thread
+    pending: int | None = None  # a signal that arrived inside one
+    ended: list[str] = field(default_factory=list)  # "stopped" / "killed", per stopped command
+
+
+_lock = threading.Lock()
+_commands: set[subprocess.Popen[bytes]] = set()
+_state = _State()
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    if _state.stopping is not None:
+        _state.hurry = True
+        return
+    _state.stopping = signum
+    if _state.deferred:
+        _state.pending = signum
+        return
+    raise Interrupted(signum)
+
+
+def handle_signals() -> None:
+    """Install the SIGINT and SIGTERM handlers (the console entry point, in its main thread)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Started with the signal ignored (nohup, a shell's background job): it stays ignored.
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _on_signal)
+
+
+def stopping() -> int | None:
+    """The signal this run is stopping for, or None."""
+    return _state.stopping
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """A block a signal does not cut in half (a ledger append: its push and the local tip).
+
+    A signal that arrives meanwhile is raised when the block ends, instead of its own error if
+    it failed (a push killed by the terminal's Ctrl-C, which reaches git's process group too).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _state.deferred += 1
+    try:
+        yield
+    finally:
+        _state.deferred -= 1
+        if _state.pending is not None and not _state.deferred:
+            signum, _state.pending = _state.pending, None
+            raise Interrupted(signum)
+
+
+def _group_alive(p: subprocess.Popen[bytes]) -> bool:
+    p.poll()  # reap the leader, so that a zombie does not count
+    try:
+        os.killpg(p.pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def stop_commands(grace: float | None = None) -> list[str]:
+    """Stop every running command: the signal to its process group, `grace` seconds, SIGKILL.
+
+    Later commands are not started. Returns how each one ended, for the message.
+    """
+    # Without the handler (rcflow used as a library), an interrupt is Python's own SIGINT one.
+    signum = _state.stopping or signal.SIGINT
+    with _lock:
+        if _state.stopping is None:
+            _state.stopping = signum
+        running = list(_commands)
+    for p in running:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(p.pid, signum)
+    deadline = time.monotonic() + (GRACE if grace is None else grace)
+    alive = [p for p in running if _group_alive(p)]
+    while alive and not _state.hurry and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if _group_alive(p)]
+    ended = []
+    for p in running:
+        if p in alive:
+            kill_group(p)
+        else:
+            p.wait()
+            with _lock:
+                _commands.discard(p)
+        ended.append("killed" if p in alive else "stopped")
+    _state.ended += ended
+    return ended
+
+
+def hurried() -> bool:
+    """A second signal cut the grace short."""
+    return _state.hurry
+
+
+def stopped_commands() -> list[str]:
+    """How each command stopped by this run's interrupt ended: "stopped" or "killed"."""
+    return list(_state.ended)

@@ -7,6 +7,8 @@ DESIGN §13); writes go through GitPython, imported on first use so status never
 from __future__ import annotations
 
 import os
+import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -14,16 +16,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rcflow import proc
-from rcflow.errors import CommandError, ConflictError, EffectError, UsageError
+from rcflow.errors import (
+    CommandError,
+    ConflictError,
+    EffectError,
+    RcflowError,
+    UsageError,
+    command_cause,
+)
 
 if TYPE_CHECKING:
     import git as gitpython
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-
-# Records in git's own output formats are split on control characters no text field can hold.
-_RS = "\x1e"
-_US = "\x1f"
 
 
 @dataclass(frozen=True)
@@ -149,27 +154,22 @@ class Git:
     def log(
         self, rev_range: str, *, max_count: int | None = None, reverse: bool = False
     ) -> list[LogEntry]:
-        args = ["log", f"--format=%H{_US}%s{_US}%b{_RS}"]
+        # NUL-framed (-z, %x00): git refuses a NUL in a commit message, so no message byte can
+        # split a record or a field (a 0x1e in a commit body once broke every step).
+        args = ["log", "-z", "--format=%H%x00%s%x00%b"]
         if reverse:
             args.append("--reverse")
         if max_count is not None:
             args.append(f"--max-count={max_count}")
-        out = self._run(*args, rev_range, "--").stdout
-        entries = []
-        for record in out.split(_RS):
-            record = record.strip("\n")
-            if not record:
-                continue
-            sha, subject, body = record.split(_US, 2)
-            entries.append(LogEntry(sha, subject, body.strip()))
-        return entries
+        return _parse_log(self._run(*args, rev_range, "--").stdout)
 
     def head(self) -> tuple[str, tuple[str, ...], str] | None:
         """(sha, parents, subject) of HEAD, or None on an unborn branch."""
-        result = self._run("log", "-1", f"--format=%H{_US}%P{_US}%s", "HEAD", check=False)
-        if not result.ok or not result.stdout.strip():
+        result = self._run("log", "-1", "-z", "--format=%H%x00%P%x00%s", "HEAD", check=False)
+        fields = result.stdout.split("\0")
+        if not result.ok or len(fields) < 3 or not _is_sha(fields[0]):
             return None
-        sha, parents, subject = result.stdout.rstrip("\n").split(_US, 2)
+        sha, parents, subject = fields[:3]
         return sha, tuple(parents.split()), subject
 
     def resolve(self, rev: str) -> str | None:
@@ -246,8 +246,8 @@ class Git:
         try:
             return str(getattr(self._repo.git, command)(*args[1:], env=_git_env(), **kwargs))
         except gitpython.GitCommandError as exc:
-            stderr = str(exc.stderr or "").strip().removeprefix("stderr:").strip(" '\n")
-            raise EffectError(f"git {args[0]} failed: {_last_line(stderr) or exc.status}") from exc
+            cause = command_cause(_unwrap(exc.stderr)) or f"exit status {exc.status}"
+            raise EffectError(f"git {args[0]} failed: {cause}") from exc
 
     def write_files(self, contents: Mapping[str, str]) -> None:
         """Write every file or none: each goes to a temp file first, then all are renamed."""
@@ -280,26 +280,26 @@ class Git:
         self._write("tag", "--delete", name)
 
     def push(self, remote: str, refspecs: Sequence[str]) -> None:
-        """Push atomically; a rejection (non-fast-forward, remote ref changed) is a conflict."""
+        """Push atomically; a rejection (non-fast-forward, remote ref changed) is a conflict.
+
+        A refusal (a hook, a protected ref) names each refused ref, why, and what the remote
+        said; a ref lock that stays on the remote is named as a stale lock, with its path.
+        """
         import git as gitpython
 
-        try:
-            self._repo.git.push(
-                "--porcelain", "--atomic", "--no-verify", remote, *refspecs, env=_git_env()
-            )
-        except gitpython.GitCommandError as exc:
-            text = f"{exc.stdout or ''}\n{exc.stderr or ''}"
-            # "cannot lock ref": another push updated the ref while this one was being received
-            # (the compare-and-swap lost on the remote's side, reported as "[remote rejected]").
-            lost = ("[rejected]", "! ", "stale info", "cannot lock ref")
-            if any(sign in text for sign in lost):
-                raise ConflictError(
-                    f"{remote} rejected {' '.join(refspecs)}: the remote changed since rcflow "
-                    "looked"
-                ) from exc
-            raise EffectError(
-                f"push to {remote} failed: {_last_line(str(exc.stderr or '')) or exc.status}"
-            ) from exc
+        for attempt in range(_LOCK_TRIES):
+            try:
+                self._repo.git.push(
+                    "--porcelain", "--atomic", "--no-verify", remote, *refspecs, env=_git_env()
+                )
+                return
+            except gitpython.GitCommandError as exc:
+                stdout, stderr = _unwrap(exc.stdout), _unwrap(exc.stderr)
+                if _REF_LOCKED in stderr and attempt + 1 < _LOCK_TRIES:
+                    # Another push holds the ref's lock for a moment; a lock that stays is stale.
+                    time.sleep(_LOCK_WAIT)
+                    continue
+                raise _push_error(remote, refspecs, stdout, stderr, exc.status) from exc
 
     def commit_tree(self, message: str, parent: str | None) -> str:
         args = ["commit-tree", EMPTY_TREE, "-m", message]
@@ -333,9 +333,64 @@ class Git:
         return _parse_batch(result.stdout, specs)
 
 
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+def _unwrap(text: object) -> str:
+    """A command's output as GitPython's error carries it ("\\n  stderr: '<text>'")."""
+    raw = str(text or "").strip()
+    for label in ("stderr:", "stdout:"):
+        if raw.startswith(label):
+            raw = raw.removeprefix(label).strip()
+            if len(raw) >= 2 and raw[0] == raw[-1] == "'":
+                raw = raw[1:-1]
+            break
+    return raw
+
+
+_REF_LOCKED = "': File exists"  # git's "Unable to create '….lock': File exists."
+_LOCK_TRIES = 3
+_LOCK_WAIT = 1.0  # seconds between tries
+# Why a ref was rejected when another run changed it first (the compare-and-swap lost).
+_LOST = ("non-fast-forward", "fetch first", "stale info", "already exists", "but expected")
+# The reason git gives the other refs of an atomic push that failed for one of them.
+_ATOMIC = ("atomic push failure", "atomic push failed", "atomic transaction failed")
+
+
+def _push_error(
+    remote: str, refspecs: Sequence[str], stdout: str, stderr: str, status: object
+) -> RcflowError:
+    rejected: list[tuple[str, str]] = []  # (ref, reason) from `--porcelain`'s "!" lines
+    for line in stdout.splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 3 and fields[0] == "!":
+            summary = fields[2]
+            reason = summary[summary.find("(") + 1 : summary.rfind(")")] if "(" in summary else ""
+            rejected.append((fields[1].rsplit(":", 1)[-1], reason or summary))
+    lock = re.search(r"Unable to create '([^']+\.lock)': File exists", stderr)
+    if lock is not None:
+        path = os.path.normpath(lock.group(1))
+        return EffectError(
+            f"a stale lock on {remote}: {path} exists (a push to it was killed?): nothing was "
+            "pushed",
+            hint=f"if no push to {remote} is running, delete {path} there, then re-run",
+        )
+    causes = [(ref, why) for ref, why in rejected if why not in _ATOMIC] or rejected
+    if (
+        any(sign in why for _, why in causes for sign in _LOST)
+        or any("cannot lock ref" in why for _, why in causes)
+        or "but expected" in stderr
+    ):
+        shown = ", ".join(f"{ref} ({why})" for ref, why in causes)
+        return ConflictError(f"{remote} rejected {shown}: the remote changed since rcflow looked")
+    said = [
+        line.strip()[len("remote:") :].strip()
+        for line in stderr.splitlines()
+        if line.strip().startswith("remote:") and line.strip()[len("remote:") :].strip()
+    ]
+    told = f": {' / '.join(dict.fromkeys(said))}" if said else ""
+    if causes:
+        shown = ", ".join(f"{ref} ({why})" for ref, why in causes)
+        return EffectError(f"{remote} refused {shown}{told}")
+    cause = command_cause(stderr) or f"exit status {status}"
+    return EffectError(f"push of {' '.join(refspecs)} to {remote} failed: {cause}")
 
 
 def clone_mirror(source: str, dest: Path) -> None:
@@ -392,8 +447,7 @@ def _parse_refs(out: str) -> list[RefFact]:
 
 def _parse_remote(result: proc.Result) -> RemoteFacts:
     if not result.ok:
-        lines = result.stderr.strip().splitlines()
-        return RemoteFacts(False, lines[-1] if lines else "unreachable", None, {})
+        return RemoteFacts(False, command_cause(result.stderr) or "unreachable", None, {})
     refs: dict[str, str] = {}
     default = None
     for line in result.stdout.splitlines():
@@ -432,3 +486,20 @@ def _parse_identity(result: proc.Result) -> str | None:
         return None
     ident = result.stdout.strip()
     return ident.rsplit(">", 1)[0] + ">" if ">" in ident else None
+
+
+def _is_sha(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
+
+
+def _parse_log(out: str) -> list[LogEntry]:
+    """`git log -z --format=%H%x00%s%x00%b`: sha, subject, body, each ended by a NUL."""
+    fields = out.split("\0")
+    entries = []
+    for i in range(0, len(fields) - 2, 3):
+        sha, subject, body = fields[i : i + 3]
+        if not _is_sha(sha):
+            raise EffectError(f"git log gave a record rcflow cannot read (at {sha[:40]!r})")
+        # Not str.strip(): Python counts 0x1c-0x1f as whitespace, git does not.
+        entries.append(LogEntry(sha, subject, body.strip(" \t\r\n")))
+    return entries

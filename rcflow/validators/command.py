@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,12 +47,6 @@ class Outcome:
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-
-
-def _kill_group(p: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(p.pid, signal.SIGKILL)
-    p.wait()
 
 
 def _run_one(
@@ -86,13 +81,18 @@ def _run_one(
     try:
         p = proc.start_shell(spec.run, cwd=tree, env=env, log_path=log)
         try:
-            code = p.wait(timeout=spec.timeout)
+            code = proc.wait(p, spec.timeout)
             detail = f"exit {code}"
             passed = code == 0
         except subprocess.TimeoutExpired:
-            _kill_group(p)
             detail = f"timed out after {spec.timeout:g}s"
             passed = False
+        stopped = proc.stopping()
+        if stopped is not None:
+            # rcflow is stopping: whatever the command answered, it is no verdict on the RC.
+            detail = f"by {signal.Signals(stopped).name}"
+            progress(spec.name, "stopped", detail)
+            return Outcome(spec.name, False, 0.0, detail, str(log), spec.required)
     finally:
         # A leftover worktree is removed by the next run of the same validation.
         with contextlib.suppress(Exception), _WORKTREES:
@@ -117,9 +117,8 @@ def run_once(
     except OSError as exc:
         return False, f"could not start: {exc.strerror or exc}"
     try:
-        code = p.wait(timeout=timeout)
+        code = proc.wait(p, timeout)
     except subprocess.TimeoutExpired:
-        _kill_group(p)
         return False, f"timed out after {timeout:g}s"
     return code == 0, f"exit {code}"
 
@@ -156,9 +155,22 @@ def run_all(
     work = git.git_dir / "rcflow" / "worktrees"
     logs.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(max_workers=min(len(specs), max(os.cpu_count() or 1, 2))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(len(specs), max(os.cpu_count() or 1, 2)))
+    try:
         futures = [
             pool.submit(_run_one, git, spec, tag, sha, version, logs, work, progress)
             for spec in specs
         ]
+        # Waited for in short slices: a signal the kernel hands to a worker thread only runs its
+        # handler once the main thread is back in Python, which a lock wait without a timeout
+        # never is (and the validations would run to their end).
+        while wait_for(futures, timeout=proc.SIGNAL_POLL).not_done:
+            pass
         return [f.result() for f in futures]
+    except KeyboardInterrupt:
+        # SIGINT or SIGTERM in the main thread: the commands get the signal, their grace, then
+        # SIGKILL, so the workers waiting on them return and nothing outlives rcflow.
+        proc.stop_commands()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
