@@ -11,7 +11,10 @@ shim, and its write count is what the crash points are enumerated from.
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
+import subprocess
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,7 +146,7 @@ class World:
     def run(self, dest: Path, args: tuple[str, ...], crash: Crash | None = None) -> Run:
         self.use(dest)
         try:
-            return Harness(self.scratch("shim"), self.server).run(dest / "work", *args, crash=crash)
+            return Harness(dest / "shim", self.server).run(dest / "work", *args, crash=crash)
         finally:
             self.keep(dest)
 
@@ -176,6 +179,11 @@ class World:
     def scratch(self, label: str) -> Path:
         self.count += 1
         return self.base / f"{label}-{self.count}"
+
+    def discard(self, *dests: Path) -> None:
+        for dest in dests:
+            shutil.rmtree(dest, ignore_errors=True)
+            self.states.pop(dest, None)
 
     def copy(self, step: Step, label: str) -> Path:
         dest = self.scratch(label)
@@ -236,12 +244,7 @@ def facts(origin: Path, root: Path) -> dict[str, Any]:
 
 def mismatch(world: World, twin: Twin, dest: Path, root: Path) -> str:
     """'' when the clone that finished and its origin look exactly like the twin's."""
-    got = world.facts(dest, root)
-    return "; ".join(
-        f"{part}: {diff(twin.facts[part], got[part])}"
-        for part in twin.facts
-        if twin.facts[part] != got[part]
-    )
+    return "; ".join(diff(twin.facts, world.facts(dest, root)))
 
 
 RESUMES = ("same", "fresh")
@@ -268,6 +271,8 @@ def crash_then_resume(world: World, step: Step, crash: Crash) -> dict[str, str]:
             symptom = mismatch(world, twin, base, root)
             if symptom:
                 symptoms[resume] = symptom
+    if not symptoms:  # kept for a look when it did not converge
+        world.discard(dest, other)
     return symptoms
 
 
@@ -295,6 +300,10 @@ def check_all(world: World, runs: list[tuple[Step, list[Crash]]], what: str) -> 
                     f"KNOWN[{step.name!r}, {resume!r}] no longer fails ({what}): remove it",
                     stacklevel=1,
                 )
+    report = os.environ.get("RCFLOW_CHAOS_REPORT")
+    if report:  # a file collecting every failure of a run, for the closing note
+        with open(report, "a", encoding="utf-8") as fh:
+            fh.writelines(f"{line}\n" for line in lines + expected)
     assert not lines, "\n".join(lines + expected)
     if expected:
         pytest.xfail("issue 11, known: " + "\n".join(expected))
@@ -422,3 +431,70 @@ def test_a_refusing_hook_fails_cleanly_then_the_step_converges(
         if symptom:
             problems.append(f"not converged: {symptom}")
     assert not problems, "; ".join(problems)
+
+
+# -- the harness itself ------------------------------------------------------------------------
+
+SHIM_CASES = [
+    ("status --porcelain", "R"),
+    ("-C /x -c a.b=c log -1", "R"),
+    ("cat-file --batch", "R"),
+    ("config --get remote.origin.url", "R"),
+    ("config user.name", "R"),
+    ("config user.name X", "W"),
+    ("config --unset user.name", "W"),
+    ("tag --list", "R"),
+    ("tag", "R"),
+    ("tag --annotate -m msg v1 abc", "W"),
+    ("tag --delete v1", "W"),
+    ("branch --show-current", "R"),
+    ("branch --set-upstream-to=origin/main", "W"),
+    ("hash-object x", "R"),
+    ("hash-object -w x", "W"),
+    ("worktree list", "R"),
+    ("worktree add --detach /x abc", "W"),
+    ("remote get-url origin", "R"),
+    ("remote set-url origin /x", "W"),
+    ("symbolic-ref HEAD", "R"),
+    ("symbolic-ref HEAD refs/heads/x", "W"),
+    ("update-index --refresh", "W"),
+    ("read-tree abc", "W"),
+    ("mktree", "W"),
+    ("fetch origin", "W"),
+    ("some-future-command", "W"),
+]
+
+
+def test_the_shim_counts_every_call_off_its_read_only_list_as_a_write(tmp_path: Path) -> None:
+    harness = Harness(tmp_path / "shim")
+    log_dir = tmp_path / "log"
+    log_dir.mkdir()
+    env = {
+        **os.environ,
+        "RCFLOW_CHAOS_DIR": str(log_dir),
+        "RCFLOW_CHAOS_REAL_GIT": "/bin/true",
+    }
+    for argv, _ in SHIM_CASES:
+        subprocess.run([str(harness.bin / "git"), *argv.split()], env=env, check=True)
+    kinds = [line[0] for line in (log_dir / "log").read_text().splitlines()]
+    assert list(zip([a for a, _ in SHIM_CASES], kinds, strict=True)) == [
+        (a, k) for a, k in SHIM_CASES
+    ]
+
+
+def test_the_shim_sees_gitpythons_calls_and_kills_before_or_after_the_write(world: World) -> None:
+    step = STEPS["bump"]
+    writes = world.twin(step).run.writes
+    # add and commit go through GitPython, the pushes through `git push`: all are seen.
+    assert [w.split()[0] for w in writes[3:6]] == ["add", "commit", "push"], writes
+    push = writes.index(next(w for w in writes[3:] if w.startswith("push"))) + 1
+    main = "refs/heads/main"
+    before = origin_facts(world.position("idle") / "origin.git")["refs"][main]
+    for mode, pushed in (("before", False), ("after", True)):
+        dest = world.copy(step, f"shim-{mode}")
+        run = world.run(dest, step.args, Crash(mode, push))
+        assert run.killed, run.describe()
+        assert run.crashed.startswith(f"{mode} write {push}: git push"), run.crashed
+        facts = origin_facts(dest / "origin.git")
+        assert (facts["refs"][main] != before) is pushed, facts
+        assert facts["ledger"] == []  # killed before anything was recorded

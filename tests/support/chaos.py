@@ -195,6 +195,9 @@ class Harness:
         """rcflow `args` in `root` as a subprocess; killed where `crash` says, if it gets there."""
         self._runs += 1
         chaos_dir = self.work / f"run{self._runs}"
+        while chaos_dir.exists():
+            self._runs += 1
+            chaos_dir = self.work / f"run{self._runs}"
         chaos_dir.mkdir()
         (chaos_dir / "log").touch()
         if crash is not None:
@@ -388,13 +391,33 @@ def forge_facts(root: Path) -> dict[str, Any]:
     }
 
 
-def diff(expected: Mapping[str, Any], got: Mapping[str, Any]) -> str:
-    """The keys that differ, one short line each."""
-    lines = []
-    for key in sorted(set(expected) | set(got)):
-        if expected.get(key) != got.get(key):
-            lines.append(f"{key}: expected {expected.get(key)!r}, got {got.get(key)!r}")
-    return "; ".join(line if len(line) < 400 else line[:400] + "…" for line in lines)
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 70 else text[:70] + "…"
+
+
+def diff(expected: Any, got: Any, where: str = "") -> list[str]:
+    """What differs, one short phrase each: missing/extra list items and keys, changed values."""
+    if expected == got:
+        return []
+    if isinstance(expected, Mapping) and isinstance(got, Mapping):
+        out = []
+        for key in sorted(set(expected) | set(got), key=str):
+            name = f"{where}.{key}" if where else str(key)
+            if key not in got:
+                out.append(f"{name} missing")
+            elif key not in expected:
+                out.append(f"{name} extra {_short(got[key])}")
+            else:
+                out += diff(expected[key], got[key], name)
+        return out
+    if isinstance(expected, list) and isinstance(got, list):
+        missing = [x for x in expected if x not in got]
+        extra = [x for x in got if x not in expected]
+        if missing or extra:
+            return [f"{where} missing {_short(missing)} extra {_short(extra)}"]
+        return [f"{where} order {_short(got)}"]
+    return [f"{where} {_short(expected)} → {_short(got)}"]
 
 
 def copy_tree(src: Path, dest: Path) -> None:
