@@ -28,6 +28,7 @@ from rcflow.cli import app
 from tests.conftest import Project
 from tests.support.chaos import (
     FIXED_DATES,
+    REPORT,
     ChaosGitHubServer,
     Crash,
     Harness,
@@ -276,6 +277,13 @@ def crash_then_resume(world: World, step: Step, crash: Crash) -> dict[str, str]:
     return symptoms
 
 
+def to_report(lines: list[str]) -> None:
+    """Append to the file RCFLOW_CHAOS_REPORT names: every failure of a run, for a closing note."""
+    if REPORT and lines:
+        with open(REPORT, "a", encoding="utf-8") as fh:
+            fh.writelines(f"{line}\n" for line in lines)
+
+
 def check_all(world: World, runs: list[tuple[Step, list[Crash]]], what: str) -> None:
     """Every crash point, both resumes. A failure of a (step, resume) listed in KNOWN makes the
     test an expected failure; any other fails it; a KNOWN entry that no longer fails is named."""
@@ -300,10 +308,7 @@ def check_all(world: World, runs: list[tuple[Step, list[Crash]]], what: str) -> 
                     f"KNOWN[{step.name!r}, {resume!r}] no longer fails ({what}): remove it",
                     stacklevel=1,
                 )
-    report = os.environ.get("RCFLOW_CHAOS_REPORT")
-    if report:  # a file collecting every failure of a run, for the closing note
-        with open(report, "a", encoding="utf-8") as fh:
-            fh.writelines(f"{line}\n" for line in lines + expected)
+    to_report(lines + expected)
     assert not lines, "\n".join(lines + expected)
     if expected:
         pytest.xfail("issue 11, known: " + "\n".join(expected))
@@ -430,6 +435,8 @@ def test_a_refusing_hook_fails_cleanly_then_the_step_converges(
         symptom = mismatch(world, twin, dest, root)
         if symptom:
             problems.append(f"not converged: {symptom}")
+    if problems:
+        to_report([f"hook {step}-{rule}: " + "; ".join(problems)])
     assert not problems, "; ".join(problems)
 
 

@@ -13,6 +13,7 @@ in the same sequence, on the server's side.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
 import fcntl
@@ -50,9 +51,14 @@ def real_git() -> str:
     return found
 
 
+# Read when the tests are collected: the tests' hermetic fixture clears every RCFLOW_ variable.
+_POINTS = os.environ.get("RCFLOW_CHAOS_POINTS", "")
+REPORT = os.environ.get("RCFLOW_CHAOS_REPORT", "")
+
+
 def points(default: int = 20) -> int:
     """How many random crash points per step: RCFLOW_CHAOS_POINTS raises it for runs by hand."""
-    return max(default, int(os.environ.get("RCFLOW_CHAOS_POINTS", "0") or 0))
+    return max(default, int(_POINTS or 0))
 
 
 @dataclass(frozen=True)
@@ -246,6 +252,13 @@ class _Zygote:
             text=True,
         )
 
+    def stop(self) -> None:
+        """End of input ends the server; waited for, so no process outlives the tests."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
     def _answer(self) -> dict[str, Any]:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -291,6 +304,7 @@ def _zygote() -> _Zygote:
     global _ZYGOTE
     if _ZYGOTE is None or _ZYGOTE.proc.poll() is not None:
         _ZYGOTE = _Zygote()
+        atexit.register(_ZYGOTE.stop)
     return _ZYGOTE
 
 
