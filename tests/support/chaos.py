@@ -110,10 +110,11 @@ def _log_write(chaos_dir: Path, kind: str, what: str) -> tuple[int, str]:
     """Append to the run's log under the shim's lock; the write's number and the crash mode."""
     with (chaos_dir / "lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        counter = chaos_dir / "writes"
+        number = int(counter.read_text() if counter.exists() else "0") + 1
+        counter.write_text(f"{number}\n")
         with (chaos_dir / "log").open("a", encoding="utf-8") as log:
-            log.write(f"{kind}\t{what}\n")
-        lines = (chaos_dir / "log").read_text(encoding="utf-8").splitlines()
-        number = sum(1 for line in lines if line[:1] in "WH")
+            log.write(f"{kind}\t{what}\0")
     mode_file = chaos_dir / "mode"
     mode = mode_file.read_text(encoding="utf-8") if mode_file.exists() else ""
     return number, mode
@@ -232,9 +233,9 @@ class Harness:
         if crash is not None and crash.mode == "random" and code != -signal.SIGKILL:
             time.sleep(crash.delay)
         log = [
-            (line[0], line[2:])
-            for line in (chaos_dir / "log").read_text(encoding="utf-8").splitlines()
-            if line
+            (record[0], record[2:])
+            for record in (chaos_dir / "log").read_text(encoding="utf-8").split("\0")
+            if record
         ]
         crashed_file = chaos_dir / "crashed"
         crashed = crashed_file.read_text(encoding="utf-8").strip() if crashed_file.exists() else ""

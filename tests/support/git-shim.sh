@@ -1,7 +1,7 @@
 #!/bin/sh
 # The chaos harness's `git` (tests/support/chaos.py puts a copy first on PATH).
 #
-# Every call is logged to $RCFLOW_CHAOS_DIR/log as "W<TAB>argv" (a write) or "R<TAB>argv"; a call
+# Every call is logged to $RCFLOW_CHAOS_DIR/log as "W<TAB>argv<NUL>" (a write) or "R…"; a call
 # is a write unless it is on the read-only allow-list below, so a git write rcflow adds later is
 # covered without anyone editing this file. The file $RCFLOW_CHAOS_DIR/mode says when to crash:
 #   before N | after N   SIGKILL the whole process group of the run before/after the Nth write
@@ -68,13 +68,21 @@ case $sub in
         if [ $npos -le 1 ] && ! has -d --delete; then kind=R; fi ;;
 esac
 
-line=$(printf '%s' "$*" | tr '\n\t' '  ' | cut -c1-200)
+# Builtins only from here to the real git (a chaos run makes hundreds of calls): the counters
+# are files read and written under the lock, the log's records end with NUL (messages hold
+# newlines).
 exec 9>>"$dir/lock"
 flock 9
-printf '%s\t%s\n' "$kind" "$line" >>"$dir/log"
-calls=$(grep -c "^[RW]" "$dir/log")
-writes=0
-[ $kind = W ] && writes=$(grep -c '^[WH]' "$dir/log")
+calls=0 writes=0
+[ -f "$dir/calls" ] && read -r calls <"$dir/calls"
+[ -f "$dir/writes" ] && read -r writes <"$dir/writes"
+calls=$((calls + 1))
+echo $calls >"$dir/calls"
+if [ $kind = W ]; then
+    writes=$((writes + 1))
+    echo $writes >"$dir/writes"
+fi
+printf '%s\t%s\0' "$kind" "$*" >>"$dir/log"
 flock -u 9
 exec 9>&-
 
