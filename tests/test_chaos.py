@@ -417,23 +417,30 @@ def test_a_refusing_hook_fails_cleanly_then_the_step_converges(
 
     problems = []
     if code != 0:
+        # What the failure printed: from its first warning or error on (the ✓ lines before it
+        # are the effects that were done).
         lines = [line for line in err.splitlines() if line.strip()]
+        first = next(
+            (i for i, line in enumerate(lines) if not line.startswith(("✓", "·", "Plan", "  "))),
+            0,
+        )
+        lines = lines[first:]
         if code not in (1, 4):
             problems.append(f"exit {code}")
-        if "Traceback" in err or "Error:" in err.replace("error:", ""):
+        if "Traceback" in err:
             problems.append("a traceback")
         if len(lines) > 2:
             problems.append(f"{len(lines)} lines")
         if HOOK_MESSAGE not in err:
-            problems.append("the hook's message is missing")
+            problems.append("no hook message")
         if not any(name in err for name in names):
-            problems.append("the refused ref is not named")
+            problems.append("no ref named")
         here = status_view(root)
         there = status_view(fresh_clone(origin, dest / "fresh"))
         if here != there:
-            problems.append(f"status differs: this clone {here}, a fresh clone {there}")
+            problems.append("status differs from a fresh clone's: " + ", ".join(diff(there, here)))
         if problems:
-            problems.insert(0, "stderr " + " | ".join(lines)[:300])
+            problems.append("stderr: " + " | ".join(lines)[:300])
         rules.unlink()
         code, out, err = cli(root, *s.args)
         if code != 0:
