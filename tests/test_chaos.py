@@ -49,7 +49,7 @@ from tests.support.chaos import (
 CONFIG = (
     "[assets]\n"
     'files = ["dist/*"]\n'
-    'build = "mkdir -p dist && printf \'demo %s\\n\' \\"$RCFLOW_VERSION\\" > dist/demo.txt"\n'
+    'build = "mkdir -p dist && echo demo $RCFLOW_VERSION > dist/demo.txt"\n'
 )
 
 
@@ -385,7 +385,31 @@ HOOK_STEPS = (
     "rollback-bump",
 )
 # (step, rule) -> the one-line symptom on the current code (issue 11).
-KNOWN_HOOKS: dict[tuple[str, str], str] = {}
+_REFUSED = "the refusal prints `push to origin failed: error: failed to push some refs to '…''`"
+_NO_REF = f"{_REFUSED} (no ref, no hook message)"
+_NO_MESSAGE = f"{_REFUSED} (no hook message)"
+_LEASE = "; a third line: `could not release the lease (push … failed)`"
+KNOWN_HOOKS: dict[tuple[str, str], str] = {
+    ("bump", "branch"): f"{_NO_REF}; this clone says idle, a fresh clone bumped",
+    ("bump", "ledger"): _NO_REF,
+    ("bump", "second-push"): f"{_NO_REF}{_LEASE}; this clone idle, a fresh clone bumped",
+    ("rc", "tags"): f"{_NO_MESSAGE}; this clone candidate (local tag), a fresh clone bumped",
+    ("rc", "ledger"): _NO_REF,
+    ("rc", "second-push"): f"{_NO_MESSAGE}{_LEASE}; this clone candidate, a fresh clone bumped",
+    ("validate", "ledger"): _NO_REF,
+    ("validate", "second-push"): f"{_NO_MESSAGE}{_LEASE}",
+    ("promote", "tags"): f"{_NO_MESSAGE}; this clone released (1.4.0), a fresh clone validated",
+    ("promote", "ledger"): _NO_REF,
+    ("promote", "second-push"): f"{_NO_MESSAGE}{_LEASE}",
+    ("rollback-release", "ledger"): _NO_REF,
+    ("rollback-release", "second-push"): f"{_NO_REF}{_LEASE}",
+    ("rollback-rc", "tags"): _NO_MESSAGE,
+    ("rollback-rc", "ledger"): _NO_REF,
+    ("rollback-rc", "second-push"): f"{_NO_MESSAGE}{_LEASE}",
+    ("rollback-bump", "branch"): f"{_NO_REF}; this clone says idle, a fresh clone bumped",
+    ("rollback-bump", "ledger"): _NO_REF,
+    ("rollback-bump", "second-push"): f"{_NO_REF}{_LEASE}",
+}
 
 
 def _hook_params() -> list[Any]:
