@@ -81,7 +81,37 @@ _STEP_TO = {"bumped": "bump", "candidate": "rc", "validated": "validate", "relea
 # Scenarios that fail on the current code, each with its one-line symptom (issue 11). Keys are
 # (step, resume); "*" stands for every step. A test whose failures are all listed here is an
 # expected failure; any other failure fails it; an entry that stops failing is warned about.
-KNOWN: dict[tuple[str, str], str] = {}
+_LOCAL_FORGE = "the local forge's records stay in the clone that made them"
+_RETRACT_NOTE = (
+    "resumed, the release note says 'Retracted on DATE by …' instead of the uninterrupted "
+    "'Retracted: no reason given'"
+)
+_RETRACTED_AGAIN = "run again once `retracted` is recorded: exit 3 'nothing to roll back'"
+_REVERTS_BUMP = (
+    "an interrupted unnamed rollback of an RC, run again once the RC is withdrawn, also reverts "
+    "the bump (ledger gets bump_reverted, main a revert commit)"
+)
+_REVERT_NO_COMMIT = (
+    "killed after `git revert --no-commit`: every re-run exit 3 'uncommitted changes in "
+    "pyproject.toml' (state bumped)"
+)
+_IDLE_AGAIN = "run again once `bump_reverted` is recorded: exit 3 'nothing to roll back in idle'"
+KNOWN: dict[tuple[str, str], str] = {
+    ("validate", "fresh"): f"{_LOCAL_FORGE}: a fresh clone has no release v1.4.0-rc.1",
+    ("promote", "fresh"): (
+        f"{_LOCAL_FORGE}: exit 1 'the forge has no release v1.4.0-rc.1; re-run to finish it' "
+        "after the draft v1.4.0 was created"
+    ),
+    ("rollback-release", "same"): f"{_RETRACTED_AGAIN}; {_RETRACT_NOTE}",
+    ("rollback-release", "fresh"): f"{_LOCAL_FORGE}: a fresh clone has neither release",
+    ("rollback-release-named", "same"): _RETRACT_NOTE,
+    ("rollback-release-named", "fresh"): f"{_LOCAL_FORGE}: a fresh clone has neither release",
+    ("rollback-rc", "same"): _REVERTS_BUMP,
+    ("rollback-rc", "fresh"): _REVERTS_BUMP,
+    ("rollback-bump", "same"): f"{_REVERT_NO_COMMIT}; {_IDLE_AGAIN}",
+    ("rollback-bump", "fresh"): _IDLE_AGAIN,
+    ("rollback-bump-named", "same"): _REVERT_NO_COMMIT,
+}
 
 
 # -- per-worker positions and twins ------------------------------------------------------------
