@@ -363,20 +363,11 @@ def test_crash_before_and_after_every_write_converges(world: World, step: str, p
 
 
 # As KNOWN, with the GitHub test server as the forge.
-_RERUN_RC = (
-    "an interrupted unnamed rollback of an RC, run again once the RC is withdrawn, also reverts "
-    "the bump (ledger gets bump_reverted, main a revert commit)"
-)
-_RERUN_RELEASE = (
-    "run again after `retracted` is recorded: exit 3 'nothing to roll back in state retracted'; "
-    "resumed before that, the release note differs ('Retracted on DATE by …' instead of the "
-    "uninterrupted 'Retracted: no reason given')"
-)
 KNOWN_GITHUB: dict[tuple[str, str], str] = {
-    ("rollback-rc", "same"): _RERUN_RC,
-    ("rollback-rc", "fresh"): _RERUN_RC,
-    ("rollback-release", "same"): _RERUN_RELEASE,
-    ("rollback-release", "fresh"): _RERUN_RELEASE,
+    ("rollback-rc", "same"): _REVERTS_BUMP,
+    ("rollback-rc", "fresh"): _REVERTS_BUMP,
+    ("rollback-release", "same"): f"{_RETRACTED_AGAIN}; {_RETRACT_NOTE}",
+    ("rollback-release", "fresh"): f"{_RETRACTED_AGAIN}; {_RETRACT_NOTE}",
 }
 GITHUB_STEPS = ("rc", "promote", "rollback-release", "rollback-rc")
 
