@@ -1,0 +1,1 @@
+"""Test support shared by several modules: crash injection (`chaos`)."""
