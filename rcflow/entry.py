@@ -39,6 +39,11 @@ def _read_only(args: Sequence[str]) -> tuple[str, Options] | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args.count("--all") == 1 and "log" in args:  # `log --all`: the same quick path
+        rest = [a for a in args if a != "--all"]
+        quick_log = _read_only(rest)
+        if quick_log is not None and quick_log[0] == "log":
+            return show_log(quick_log[1], all_events=True)
     quick = _read_only(args)
     if quick is not None:
         command, opts = quick
