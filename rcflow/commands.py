@@ -161,10 +161,9 @@ def run_step(
     ports = Ports(ctx.git, ctx.forge, hooks.validation, ctx.registry, ctx.index)
     executor = Executor(ports, writer, hooks.effect)
     try:
+        # A failed validation is in the ledger already (validation_failed); an effect that
+        # raised is not, so it is recorded as a failed attempt with how to resume it.
         applied = executor.apply(plan.effects)
-        failures = [a.outcome for a in applied if a.outcome.startswith("failed")]
-        if failures:
-            record_failure(writer, step, plan, "; ".join(failures), resume)
     except BaseException as exc:
         reason = exc.message if isinstance(exc, RcflowError) else type(exc).__name__
         record_failure(writer, step, plan, reason, resume)

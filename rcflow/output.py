@@ -516,7 +516,7 @@ class Output:
         sync = "in sync" if view["in_sync"] else "[yellow]out of sync[/]"
         words = _SYNC_WORDS.get(view["branch_sync"] or "")
         if words:
-            sync = f"[yellow]{escape(words.format(remote=view['remote'], **view))}[/]"
+            sync = f"[yellow]{escape(words.format(**view))}[/]"
         p(f"Remote:       {escape(view['remote'])} ({sync})")
         forge = view["forge"]
         if forge["error"]:

@@ -827,7 +827,7 @@ def test_a_ghcr_login_then_a_push_through_make_or_a_script(tmp_path: Path) -> No
     )
     (tmp_path / "hack").mkdir()
     (tmp_path / "hack" / "release-image.sh").write_text("#!/bin/sh\necho pushing\n")
-    (tmp_path / "hack" / "upload.sh").write_text("#!/bin/sh\ndocker push \"$IMAGE\"\n")
+    (tmp_path / "hack" / "upload.sh").write_text('#!/bin/sh\ndocker push "$IMAGE"\n')
     read_only = "      contents: read\n"
     texts = write(
         tmp_path,
@@ -864,21 +864,20 @@ def test_the_tag_trigger_is_tested_with_the_tags_this_project_pushes(tmp_path: P
 
 
 def test_each_finding_names_the_steps_it_can_break(tmp_path: Path) -> None:
-    injection = (
-        "    steps:\n      - run: echo \"${{ github.event.inputs.x }}\"\n"
-    )
+    injection = '    steps:\n      - run: echo "${{ github.event.inputs.x }}"\n'
     head = "permissions:\n  contents: read\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
     write(
         tmp_path,
         {
             "ci.yml": "on:\n  push:\n    branches: [main]\n" + head + injection,
-            "publish.yml": "on:\n  push:\n    tags: ['v[0-9]+.[0-9]+.[0-9]+']\n"
-            + head
-            + injection,
+            "publish.yml": "on:\n  push:\n    tags: ['v[0-9]+.[0-9]+.[0-9]+']\n" + head + injection,
             "rc.yml": "on:\n  push:\n    tags: ['v*-rc.*']\n" + head + injection,
             "any.yml": "on: [push, release]\n" + head + injection,
             "e2e.yml": "on: workflow_dispatch\n" + head + injection,
-            "release.yml": "on: workflow_dispatch\n" + head + injection + "      - run: rcflow rc\n",
+            "release.yml": "on: workflow_dispatch\n"
+            + head
+            + injection
+            + "      - run: rcflow rc\n",
             "called.yml": "on: workflow_call\n" + head + injection,
             "caller.yml": "on:\n  release:\n    types: [published]\n"
             "jobs:\n  b:\n    uses: ./.github/workflows/called.yml\n",
