@@ -550,6 +550,9 @@ def plan_init(root: Path, options: InitOptions) -> list[FileToWrite]:
         earlier = release_workflow_path(root)
         if earlier is not None:
             options = replace(options, workflow_name=earlier.rsplit("/", 1)[1])
+    if not options.setup:
+        # The --setup of an earlier init lives in the workflow it wrote, not in the config.
+        options = replace(options, setup=_earlier_setup(root))
     setup = _setup(root, found, options)
     context = _context(found, options, setup)
     files: list[FileToWrite] = []
@@ -862,6 +865,26 @@ def _generated(path: Path) -> bool:
             return GENERATED_MARKER in handle.readline()
     except OSError:
         return False
+
+
+_SETUP_STEP = "      - name: Set up the toolchain\n        run: |\n"
+
+
+def _earlier_setup(root: Path) -> str:
+    """The setup command an earlier `rcflow init --setup` wrote into the validation workflow."""
+    path = root / VALIDATE_WORKFLOW
+    if not _generated(path):
+        return ""
+    text = _read_text(root, VALIDATE_WORKFLOW) or ""
+    _, found, rest = text.partition(_SETUP_STEP)
+    if not found:
+        return ""
+    lines: list[str] = []
+    for line in rest.splitlines():
+        if line.strip() and not line.startswith(" " * 10):
+            break
+        lines.append(line[10:])
+    return "\n".join(lines).strip()
 
 
 def _differences(old: str, new: str) -> tuple[str, ...]:

@@ -158,6 +158,7 @@ class Case:
     origin: str | None = None
     tests: bool = True
     forge: str = "local"  # what rcflow.toml should say
+    files: tuple[tuple[str, str], ...] = ()  # more files in the repository (toolchains)
 
 
 CASES = [
@@ -185,6 +186,18 @@ CASES = [
         origin="https://github.com/acme/demo.git",
         forge="github",
     ),
+    Case(
+        "go-and-node-toolchains-a-setup-command-another-workflow-name",
+        scaffold.InitOptions(
+            validate=(("unit", "go test ./..."), ("web", "npm test")),
+            setup="make tools\n./hack/install-deps.sh --ci",
+        ),
+        tests=False,
+        files=(
+            ("go.mod", "module example.com/demo\n\ngo 1.22\n"),
+            ("package.json", '{"name": "demo-web", "private": true}\n'),
+        ),
+    ),
 ]
 
 
@@ -194,6 +207,8 @@ def rendered(
 ) -> Iterator[tuple[Case, Path, list[scaffold.FileToWrite]]]:
     case: Case = request.param
     root = make_repo(tmp_path / "repo", origin=case.origin, tests=case.tests)
+    for rel, text in case.files:
+        (root / rel).write_text(text, encoding="utf-8")
     files = scaffold.plan_init(root, case.options)
     write_all(root, files)
     yield case, root, files
@@ -221,7 +236,8 @@ def test_rendered_config_loads_and_says_what_was_asked(
     assert f'forge = "{case.forge}"' in text
     loaded = config.load_config(root)
     assert loaded.source == "rcflow.toml"
-    assert loaded.tag_prefix == case.options.tag_prefix
+    expected_prefix = case.options.tag_prefix
+    assert loaded.tag_prefix == ("v" if expected_prefix is None else expected_prefix)
     assert loaded.branch == (case.options.branch or "main")
     assert loaded.forge == case.forge
     assert [f.path for f in loaded.version_files] == ["pyproject.toml"]
@@ -495,14 +511,19 @@ def test_init_twice_is_a_no_op(tmp_path: Path) -> None:
 
 def test_an_existing_different_file_is_reported_not_same(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "repo")
-    workflow = root / ".github/workflows/release.yml"
+    workflow = root / ".github/workflows/rcflow-validate.yml"
     workflow.parent.mkdir(parents=True)
     workflow.write_text("name: mine\n", encoding="utf-8")
+    (root / ".github/workflows/release.yml").write_text("name: publish\n", encoding="utf-8")
     files = {f.path: f for f in scaffold.plan_init(root, scaffold.InitOptions())}
-    assert files[".github/workflows/release.yml"].exists
-    assert not files[".github/workflows/release.yml"].same
+    assert files[".github/workflows/rcflow-validate.yml"].exists
+    assert not files[".github/workflows/rcflow-validate.yml"].same
+    assert not files[".github/workflows/rcflow-validate.yml"].ours
     assert workflow.read_text(encoding="utf-8") == "name: mine\n"  # planning writes nothing
     assert not files["rcflow.toml"].exists
+    # The project's own release.yml is left alone: rcflow's goes next to it.
+    assert ".github/workflows/release.yml" not in files
+    assert not files[".github/workflows/rcflow-release.yml"].exists
 
 
 def test_empty_repository_with_only_a_pyproject(tmp_path: Path) -> None:
