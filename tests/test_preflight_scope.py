@@ -210,3 +210,16 @@ def test_refusals_and_usage_errors_write_nothing(project: Project) -> None:
     assert project.cli("promote", "--yes").exit_code == 3  # nothing to promote
     assert project.cli("bump", "not-a-version", "--yes").exit_code == 2
     assert project.ledger() == before
+
+
+def test_rehearse_honours_waivers_and_takes_skip_check(make_project: Any) -> None:
+    p = with_release_workflow(make_project, "")
+    stopped = p.run("rehearse", "-C", str(p.root))
+    assert stopped.exit_code == 3, stopped.stdout + stopped.stderr
+    assert "workflow.script-injection" in stopped.stderr
+
+    done = p.run("rehearse", "--skip-check", "workflow.script-injection", "-C", str(p.root))
+
+    assert done.exit_code == 0, done.stdout + done.stderr
+    assert "Rehearsal complete" in done.stdout
+    assert p.ledger() == []  # the real remote is untouched
