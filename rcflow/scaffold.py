@@ -667,6 +667,7 @@ _APP_VERSION_PATTERN = r"""^appVersion:[ \t]*["']?v?(?P<version>[0-9][^"'\s]*)""
 _WALK_SKIP = frozenset(
     {"node_modules", "vendor", "venv", "testdata", "third_party", "tests", "test", "docs"}
 )
+_DIGIT_OR_DOT = (".", *"0123456789")
 _WALK_LIMIT = 20000  # files looked at; a monorepo is searched this far and no further
 _NESTED_KINDS = ("pyproject.toml", "package.json", "Cargo.toml", "Chart.yaml")
 
@@ -684,9 +685,10 @@ def _tag_facts(tags: Sequence[str]) -> dict[str, Any]:
     versions: dict[str, list[tuple[int, ...]]] = {}
     for tag in tags:
         m = _FINAL_TAG.fullmatch(tag)
-        if m is None or not _TAG_PREFIX.fullmatch(m.group("prefix")):
+        # `v1.2.3.4` is no release tag with the prefix "v1.": a prefix ends in no digit or dot.
+        prefix = m.group("prefix") if m is not None else "-"
+        if m is None or not _TAG_PREFIX.fullmatch(prefix) or prefix.endswith(_DIGIT_OR_DOT):
             continue
-        prefix = m.group("prefix")
         counts[prefix] = counts.get(prefix, 0) + 1
         parts = tuple(int(p) for p in m.group("version").split("."))
         if len(parts) == 3:

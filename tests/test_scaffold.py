@@ -713,3 +713,27 @@ def test_awkward_commands_survive_the_round_trip_through_toml(tmp_path: Path) ->
     write_all(root, files)
     loaded = config.load_config(root)
     assert [(v.name, v.run) for v in loaded.validations] == [("odd", command), ("plain", "pytest")]
+
+
+@pytest.mark.parametrize(
+    ("tags", "prefix", "last"),
+    [
+        (("25.1", "25.2", "26.1.0", "26.2.0", "v9.9.9.9", "api/v0.1.0"), "", "26.2.0"),
+        (("v1.2.3", "v1.3.0", "v1.4.0-rc.1", "1.0"), "v", "1.3.0"),
+        (("release-2.0.0", "release-2.1.0", "nightly"), "release-", "2.1.0"),
+        ((), None, None),
+    ],
+)
+def test_the_tag_prefix_and_the_last_release_come_from_the_tags(
+    tmp_path: Path, tags: tuple[str, ...], prefix: str | None, last: str | None
+) -> None:
+    root = make_repo(tmp_path / "repo", tests=False)
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-q", "-m", "x")
+    for tag in tags:
+        git(root, "tag", tag)
+    found = scaffold.detect(root)
+    assert (found["tag_prefix"], found["last_release"]) == (prefix, last)
+    files = {f.path: f for f in scaffold.plan_init(root, scaffold.InitOptions())}
+    expected = "v" if prefix is None else prefix
+    assert f"tag_prefix = {json.dumps(expected)}" in files["rcflow.toml"].content
