@@ -242,14 +242,21 @@ def show_status(opts: Options) -> int:
     return guard(opts, out, None, go)
 
 
-def show_log(opts: Options) -> int:
+# Every mutating run takes and releases the lease: half the ledger. `rcflow log --all` shows them.
+LEASE_EVENTS = frozenset({"lease_acquired", "lease_released", "lease_broken"})
+
+
+def show_log(opts: Options, *, all_events: bool = False) -> int:
     out = output(opts)
 
     def go() -> int:
         from rcflow import context
 
         c = context.load_context(opts.path or Path.cwd())
-        out.log(context.events(c))
+        shown = context.events(c)
+        if not all_events:
+            shown = tuple(e for e in shown if e.kind not in LEASE_EVENTS)
+        out.log(shown)
         github_outputs(opts, out, "log")
         return 0
 

@@ -50,7 +50,8 @@ SkipCheck = Annotated[
     list[str] | None,
     typer.Option(
         "--skip-check",
-        help="Waive a preflight finding by id (repeatable); the waiver goes in the ledger.",
+        help="Waive a preflight finding by ID or ID@FILE (repeatable); the waiver goes in the "
+        "ledger. [preflight] waive in the config waives for good.",
     ),
 ]
 PlanFile = Annotated[
@@ -137,10 +138,13 @@ def _step(
             break_lease=break_lease,
             plan_file=plan_file,
             skip=tuple(skip or ()),
+            resume=resume,
         )
         out.step_result(result, c.config, resume=resume)
         if result.status in ("applied", "done") and c.config.notify_issue:
             resolve_alert(opts, out, step)
+        if result.status == "planned" and result.plan.blockers:
+            return int(ExitCode.BLOCKED)  # a dry run that shows what would refuse the step
         return int(ExitCode.FAILED if result.status in ("failed", "declined") else ExitCode.OK)
 
     raise typer.Exit(guard(opts, out, resume, go))
@@ -155,7 +159,25 @@ def init(
     branch: Annotated[
         str | None, typer.Option("--branch", help="The release branch (default: detected).")
     ] = None,
-    tag_prefix: Annotated[str, typer.Option("--tag-prefix", help="Tag prefix.")] = "v",
+    tag_prefix: Annotated[
+        str | None,
+        typer.Option("--tag-prefix", help="Tag prefix (default: as the existing tags, or v)."),
+    ] = None,
+    workflow_name: Annotated[
+        str | None,
+        typer.Option(
+            "--workflow-name",
+            help="The release workflow's file name (default: release.yml, or rcflow-release.yml "
+            "when the project has its own release.yml).",
+        ),
+    ] = None,
+    no_workflows: Annotated[
+        bool, typer.Option("--no-workflows", help="Write the configuration only.")
+    ] = False,
+    setup: Annotated[
+        str,
+        typer.Option("--setup", help="A command the validation workflow runs first (toolchain)."),
+    ] = "",
     validation: Annotated[
         list[str] | None,
         typer.Option("--validate", help="A validation as NAME=COMMAND (repeatable)."),
@@ -181,17 +203,31 @@ def init(
                 raise UsageError(f"--validate {item!r}: expected NAME=COMMAND")
             pairs.append((name.strip(), command.strip()))
         chosen = branch
+        prefix = tag_prefix
         if out.interactive and not opts.yes and not opts.json:
             # On a terminal init asks what it cannot know; flags answer the same in CI.
             found = commands.init_facts(opts.path or Path.cwd())
             chosen = chosen or out.ask("Release branch", str(found["default_branch"]))
+            if prefix is None and not found["config"]:
+                detected = found["tag_prefix"]
+                prefix = out.ask(
+                    "Tag prefix (tags look like PREFIX1.4.0; '-' for none)",
+                    "-" if detected == "" else (detected or "v"),
+                )
+                prefix = "" if prefix == "-" else prefix
             if not pairs and not found["config"]:
                 default = "pytest -q" if found["has_tests"] else ""
                 command = out.ask("Command that validates an RC (empty: none)", default)
                 if command:
                     pairs.append(("tests", command))
         options = InitOptions(
-            forge=forge, branch=chosen, tag_prefix=tag_prefix, validate=tuple(pairs)
+            forge=forge,
+            branch=chosen,
+            tag_prefix=prefix,
+            validate=tuple(pairs),
+            workflow_name=workflow_name,
+            workflows=not no_workflows,
+            setup=setup,
         )
         result = commands.run_init(
             opts.path or Path.cwd(),
@@ -405,9 +441,16 @@ def doctor(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
 
 
 @app.command()
-def log(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
+def log(
+    ctx: typer.Context,
+    json: Json = False,
+    path: Dir = None,
+    all_events: Annotated[
+        bool, typer.Option("--all", help="Show the lease events too (hidden by default).")
+    ] = False,
+) -> None:
     """Print the ledger: who did what, when, on which commit, with which outcome."""
-    raise typer.Exit(show_log(_options(ctx, False, json, False, path)))
+    raise typer.Exit(show_log(_options(ctx, False, json, False, path), all_events=all_events))
 
 
 @app.command()
@@ -420,6 +463,7 @@ def rehearse(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the sandbox for inspection.")] = False,
     json: Json = False,
     path: Dir = None,
+    skip_check: SkipCheck = None,
 ) -> None:
     """Run a whole release cycle in a throwaway sandbox; the real remote is untouched."""
     opts = _options(ctx, False, json, True, path)
@@ -439,6 +483,7 @@ def rehearse(
             part=part,
             keep=keep,
             trail=trail,
+            skip=tuple(skip_check or ()),
         )
         if opts.json:
             out.document({"rehearsal": "complete" if code == 0 else "stopped", "steps": trail})

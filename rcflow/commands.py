@@ -131,14 +131,27 @@ def run_step(
     break_lease: bool = False,
     plan_file: Path | None = None,
     skip: Sequence[str] = (),
+    resume: str | None = None,
 ) -> StepResult:
     snap, plan = _plan(ctx, step, args)
     if plan_file is not None and not dry_run:
         _check_reviewed(plan, plan_file)
     plan = _needs_identity(snap, plan)
-    _refuse(plan)
+    if not dry_run:
+        _refuse(plan)
     release = classify(snap, ctx.config)
-    plan = _preflight(ctx, step, release, plan, skip)
+    plan, blocking = preflight(ctx, step, release, plan, skip)
+    if dry_run and (plan.blockers or blocking):
+        # A dry run shows the whole plan and every reason it would be refused (exit 3).
+        blockers = (*plan.blockers, *(f"{f.id}: {f.line()}" for f in blocking))
+        return StepResult(step, "planned", replace(plan, blockers=blockers), release, snap)
+    if blocking:
+        raise BlockedError(
+            f"{step} refused by preflight: nothing was changed",
+            blockers=tuple(f"{f.id}: {f.line()}" for f in blocking),
+            hint="`rcflow doctor` lists every finding; --skip-check ID (or ID@FILE) waives one "
+            "for this run, [preflight] waive in the config for good",
+        )
     if plan.empty:
         return StepResult(step, "done", plan, release, snap)
     if dry_run:
@@ -157,7 +170,13 @@ def run_step(
     ports = Ports(ctx.git, ctx.forge, hooks.validation, ctx.registry, ctx.index)
     executor = Executor(ports, writer, hooks.effect)
     try:
+        # A failed validation is in the ledger already (validation_failed); an effect that
+        # raised is not, so it is recorded as a failed attempt with how to resume it.
         applied = executor.apply(plan.effects)
+    except BaseException as exc:
+        reason = exc.message if isinstance(exc, RcflowError) else type(exc).__name__
+        record_failure(writer, step, plan, reason, resume)
+        raise
     finally:
         try:
             release_lease(writer)
@@ -249,13 +268,16 @@ def run_init(
     """Write rcflow.toml and the release workflows; an existing different file needs --force."""
     root, git_dir = Git.discover(path)
     files = plan_init(root, options)
-    clashes = [f.path for f in files if f.exists and not f.same and not force]
+    # A file an earlier init wrote is updated (the config changed); any other is the project's.
+    clashes = [f.path for f in files if f.exists and not f.same and not f.ours and not force]
+    updates = [f"updates {f.path}: " + " | ".join(f.diff) for f in files if f.exists and not f.same]
     plan = Plan(
         "init",
         "-",
         "",
         effects=tuple(WriteFile(f.path, f.content, f.exists) for f in files if not f.same),
         blockers=tuple(f"{p} exists with other content (--force replaces it)" for p in clashes),
+        notes=tuple(updates),
         done="rcflow.toml and the workflows are already in place",
     )
     _refuse(plan)
@@ -278,6 +300,8 @@ def doctor(ctx: Context) -> list[Finding]:
     found += repository_findings(ctx, release, versions=True)
     if ctx.forge.name == "github":
         found += github_checks.dispatch_findings(snap.ledger)
+    found = _doctor_waivers(ctx.config, found)
+    found += init_drift(ctx.root)
     return sorted(found, key=lambda f: (f.severity != "error", f.where or "", f.id))
 
 
@@ -306,12 +330,15 @@ def repository_findings(
                 if name and name.lower() != canonical.lower() and name not in previous:
                     previous.append(name)
             current = canonical
+    rc1, final = _next_tags(ctx.config, release)[0]
     found += workflow_checks.findings(
         ctx.root,
         tag_prefix=ctx.config.tag_prefix,
         rc_token=ctx.config.rc_token,
         owner=current.split("/")[0] if current else None,
         actionlint=workflow_checks.find_actionlint(ctx.root),
+        tags_pushed=(final, rc1),
+        dispatched=[v.workflow for v in ctx.config.validations if v.workflow],
     )
     dispatched = [
         (v.name, v.workflow, tuple(k for k, _ in v.inputs))
@@ -367,33 +394,111 @@ def _next_tags(config: Config, release: Release) -> tuple[list[str], list[str]]:
 PREFLIGHT = {"bump": False, "rc": True, "promote": True, "rollback": False}
 
 
-def _preflight(ctx: Context, step: str, release: Release, plan: Plan, skip: Sequence[str]) -> Plan:
-    """Refuse on any error finding not waived; record each waiver in the ledger with the run."""
+def preflight(
+    ctx: Context, step: str, release: Release, plan: Plan, skip: Sequence[str]
+) -> tuple[Plan, list[Finding]]:
+    """The plan with its waivers recorded, and the error findings that refuse this step.
+
+    An error that cannot break this step (`Finding.steps`) is a note on the plan, not a blocker;
+    one waived by `--skip-check` or by `[preflight] waive` in the config goes ahead and the
+    waiver is recorded in the ledger with the run.
+    """
     if step not in PREFLIGHT or plan.empty:
-        return plan
+        return plan, []
     found = repository_findings(ctx, release, versions=PREFLIGHT[step], plan=plan)
     # The registries and the index the plan would touch, tried before the first effect.
     found += artifact_checks.findings(
         plan.effects, git_dir=ctx.git_dir, forge=ctx.forge, registry=ctx.registry, index=ctx.index
     )
-    errors = [f for f in found if f.severity == "error"]
-    blocking = [f for f in errors if f.id not in skip]
-    if blocking:
-        raise BlockedError(
-            f"{step} refused by preflight: nothing was changed",
-            blockers=tuple(f"{f.id}: {f.line()}" for f in blocking),
-            hint="`rcflow doctor` lists every finding; --skip-check ID waives one",
+    blocking: list[Finding] = []
+    notes: list[str] = []
+    waivers: list[RecordEvent] = []
+    for f in found:
+        if f.severity != "error":
+            continue
+        if not f.breaks(step):
+            where = f" in {f.file}" if f.file else ""
+            notes.append(f"not blocking {step}: {f.id}{where} cannot break it (see rcflow doctor)")
+            continue
+        by_flag, by_config = f.waived_by(skip), f.waived_by(ctx.config.preflight_waive)
+        if by_flag is None and by_config is None:
+            blocking.append(f)
+            continue
+        waivers.append(
+            RecordEvent(
+                "check_waived",
+                f"{f.id}@{f.where or '-'}",
+                {
+                    "step": step,
+                    "message": f.message,
+                    "version": plan.subject.get("version"),
+                    "by": f"--skip-check {by_flag}"
+                    if by_flag
+                    else f"{ctx.config.source} [preflight] waive {by_config}",
+                },
+            )
         )
-    waivers = tuple(
-        RecordEvent(
-            "check_waived",
-            f"{f.id}@{f.where or '-'}",
-            {"step": step, "message": f.message, "version": plan.subject.get("version")},
+    if not waivers and not notes:
+        return plan, blocking
+    return replace(plan, effects=(*waivers, *plan.effects), notes=(*plan.notes, *notes)), blocking
+
+
+def record_failure(
+    writer: LedgerWriter, step: str, plan: Plan, reason: str, resume: str | None
+) -> None:
+    """A failed attempt goes in the ledger (step, reason, how to resume); best effort, since the
+    failure may be the remote itself. Refusals are not recorded: they change nothing (README)."""
+    subject = plan.subject.get("tag") or plan.subject.get("version") or "-"
+    data = {"step": step, "reason": reason, "resume": resume, "subject": subject}
+    with contextlib.suppress(Exception):
+        writer.append("step_failed", f"{step}/{subject}", data)
+
+
+def _doctor_waivers(config: Config, found: list[Finding]) -> list[Finding]:
+    """Findings the config waives become warnings saying so; each waiver is listed."""
+    out: list[Finding] = []
+    used: dict[str, int] = dict.fromkeys(config.preflight_waive, 0)
+    for f in found:
+        waiver = f.waived_by(config.preflight_waive) if f.severity == "error" else None
+        if waiver is None:
+            out.append(f)
+            continue
+        used[waiver] += 1
+        out.append(replace(f, severity="warning", message=f"waived ({waiver}): {f.message}"))
+    for waiver, count in used.items():
+        covers = f"covers {count} finding(s)" if count else "covers no finding now"
+        out.append(
+            Finding(
+                "preflight.waiver",
+                "warning",
+                f"{config.source} [preflight] waive {waiver!r} {covers}",
+                "remove the waiver once what it waives is fixed",
+            )
         )
-        for f in errors
-        if f.id in skip
-    )
-    return replace(plan, effects=(*waivers, *plan.effects)) if waivers else plan
+    return out
+
+
+def init_drift(root: Path) -> list[Finding]:
+    """Workflows an earlier `rcflow init` wrote that no longer match what it would write now
+    (a `[[validate]]` changed, another rcflow version): `rcflow init` updates them."""
+    if init_facts(root).get("config") is None:
+        return []
+    try:
+        files = plan_init(root, InitOptions())
+    except RcflowError:
+        return []  # an invalid config or template is reported elsewhere
+    return [
+        Finding(
+            "init.drift",
+            "warning",
+            f"{f.path} differs from what `rcflow init` generates from the config: "
+            + " | ".join(f.diff),
+            "run `rcflow init` to update it (it rewrites only files it wrote)",
+            where=f.path,
+        )
+        for f in files
+        if f.ours and not f.same
+    ]
 
 
 def _needs_identity(snap: Snapshot, plan: Plan) -> Plan:

@@ -78,6 +78,12 @@ Top-level keys
     are. ``publish_rc`` (boolean, default ``false``): also publish at ``rc`` (dists carrying the
     RC's version). Needs ``[assets]``.
 
+``[preflight]``  (table, optional)
+    ``waive`` (array of strings): preflight findings waived for good, each a finding id
+    (``"workflow.artifact-race"``) or an id and the file it is in
+    (``"workflow.artifact-name-clash@.github/workflows/fuzz.yml"``). ``rcflow doctor`` lists them;
+    a step that goes ahead despite one records it in the ledger (``check_waived``).
+
 ``[[version_file]]``  (array of tables, default: auto-detected)
     ``path`` (string, required): relative to the root, must exist.
     ``kind`` (string, optional): one of ``pyproject``, ``package.json``, ``cargo``, ``python``,
@@ -176,6 +182,7 @@ _TOP_KEYS = frozenset(
         "hooks",
         "image",
         "python_package",
+        "preflight",
     }
 )
 _ASSETS_KEYS = frozenset({"files", "build", "timeout"})
@@ -306,6 +313,8 @@ class Config:
     hooks: HooksConfig = HooksConfig()
     images: tuple[ImageConfig, ...] = ()
     python_package: PythonPackageConfig | None = None
+    # [preflight] waive: findings waived for good, as "id" or "id@path" (see `_preflight_waive`).
+    preflight_waive: tuple[str, ...] = ()
 
 
 def parse_duration(text: str | int | float, where: str) -> float:
@@ -485,6 +494,7 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
         allow_references=reader.get_strings(data, "allow_references"),
         notify_webhook_env=webhook_env,
         notify_issue=reader.get(notify, "issue", bool, False, "notify"),
+        preflight_waive=_preflight_waive(data, reader),
     )
 
 
@@ -981,3 +991,29 @@ def _name_problem(name: str, namespace: str) -> str | None:
     if name.startswith("-"):
         return "it starts with '-'"
     return ref_format_problem(f"{namespace}{name}")
+
+
+_PREFLIGHT_KEYS = frozenset({"waive"})
+_FINDING_ID = re.compile(r"[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+")
+
+
+def _preflight_waive(data: Mapping[str, Any], reader: _Reader) -> tuple[str, ...]:
+    """``[preflight] waive``: each ``id`` or ``id@path`` (a path relative to the root)."""
+    table = data.get("preflight", {})
+    if not isinstance(table, dict):
+        raise reader.error("preflight", f"expected a table, got {_toml_type(table)}")
+    reader.no_unknown_keys(table, _PREFLIGHT_KEYS, "preflight")
+    waivers: list[str] = []
+    for index, item in enumerate(reader.get_strings(table, "waive", "preflight")):
+        finding, sep, path = item.strip().partition("@")
+        if not _FINDING_ID.fullmatch(finding):
+            raise reader.error(
+                f"preflight.waive[{index}]",
+                f"{item!r} is not a finding id (e.g. workflow.artifact-race) or id@path",
+            )
+        if sep:
+            path = _relative_path(path, f"preflight.waive[{index}]", reader)
+            waivers.append(f"{finding}@{path}")
+        else:
+            waivers.append(finding)
+    return tuple(waivers)

@@ -44,6 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     handle_signals()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
+        if args.count("--all") == 1 and "log" in args:  # `log --all`: the same quick path
+            rest = [a for a in args if a != "--all"]
+            quick_log = _read_only(rest)
+            if quick_log is not None and quick_log[0] == "log":
+                return show_log(quick_log[1], all_events=True)
         quick = _read_only(args)
         if quick is not None:
             command, opts = quick

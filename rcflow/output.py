@@ -55,8 +55,11 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, A
     else:
         tag = None
     lease = current_lease(snap.ledger)
-    in_sync = snap.remote_reachable and not any(
-        "here but" in p or "exists here" in p for p in release.problems
+    branch_sync = _branch_sync(snap)
+    in_sync = (
+        snap.remote_reachable
+        and branch_sync in ("in sync", None)
+        and not any("here but" in p or "exists here" in p for p in release.problems)
     )
     return {
         "state": release.state.value,
@@ -71,6 +74,7 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, A
         "head": snap.head,
         "files_version": str(release.files_version) if release.files_version else None,
         "in_sync": in_sync,
+        "branch_sync": branch_sync,
         "remote": snap.remote,
         "remote_reachable": snap.remote_reachable,
         "problems": list(release.problems),
@@ -304,6 +308,8 @@ class Output:
             self.out.print(f"  {i}. {escape(effect.describe())}")
         for note in plan.notes:
             self.out.print(f"  [dim]· {escape(note)}[/]")
+        for blocker in plan.blockers:
+            self.out.print(f"  [red]✗[/] {escape(blocker)}")
 
     def ask(self, question: str, default: str) -> str:
         """One question on a terminal; elsewhere the default, unasked."""
@@ -396,7 +402,13 @@ class Output:
                 self.out.print(f"  [dim]{escape(note)}[/]")
         elif result.status == "planned":
             self.plan(plan, dry_run=True)
-            self.out.print("Dry run: nothing was changed.")
+            if plan.blockers:
+                self.out.print(
+                    f"Dry run: nothing was changed; {plan.step} would be refused "
+                    f"({len(plan.blockers)} blocker(s) above)."
+                )
+            else:
+                self.out.print("Dry run: nothing was changed.")
         elif result.status == "declined":
             self.out.print("Cancelled: nothing was changed.")
         elif result.status == "failed":
@@ -509,6 +521,9 @@ class Output:
                     " (`rcflow validate` waits for it)"
                 )
         sync = "in sync" if view["in_sync"] else "[yellow]out of sync[/]"
+        words = _SYNC_WORDS.get(view["branch_sync"] or "")
+        if words:
+            sync = f"[yellow]{escape(words.format(**view))}[/]"
         p(f"Remote:       {escape(view['remote'])} ({sync})")
         forge = view["forge"]
         if forge["error"]:
@@ -568,6 +583,12 @@ class Output:
                 files = data.get("files") or {}
                 detail = "".join(f" {n}@sha256:{d}" for n, d in sorted(files.items()))
                 detail += f" from {data.get('rc')}"
+            elif r["kind"] == "step_failed":
+                detail = f" {data.get('reason', '')}"
+                if data.get("resume"):
+                    detail += f" (resume: {data['resume']})"
+            elif r["kind"] == "check_waived":
+                detail = f" by {data.get('by') or '--skip-check'}"
             elif data.get("sha"):
                 detail = f" sha={str(data['sha'])[:7]}"
             url = f" {data['run_url']}" if data.get("run_url") else ""
@@ -671,3 +692,27 @@ class Output:
 
 def _annotation(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+_SYNC_WORDS = {
+    "behind": "behind {remote}/{release_branch}: git pull --ff-only",
+    "ahead": "ahead of {remote}/{release_branch}: commits not pushed yet",
+    "diverged": "diverged from {remote}/{release_branch}: both have commits the other lacks",
+    "missing": "{remote} has no branch {release_branch}",
+}
+
+
+def _branch_sync(snap: Snapshot) -> str | None:
+    """HEAD against the remote release branch: in sync, ahead, behind, diverged or missing.
+
+    None when it cannot be told (the remote is unreachable, or no commit is checked out).
+    """
+    if not snap.remote_reachable or snap.head is None:
+        return None
+    if snap.remote_branch is None:
+        return "missing"
+    if snap.remote_branch == snap.head:
+        return "in sync"
+    if snap.head_on_remote:
+        return "behind"
+    return "diverged" if snap.remote_ahead else "ahead"

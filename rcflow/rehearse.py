@@ -103,12 +103,21 @@ def _sandbox_context(work: Path) -> commands.Context:
 
 
 def _step(
-    out: Any, work: Path, step: str, args: Any, title: str, trail: list[dict[str, Any]]
+    out: Any,
+    work: Path,
+    step: str,
+    args: Any,
+    title: str,
+    trail: list[dict[str, Any]],
+    skip: tuple[str, ...] = (),
 ) -> tuple[int, str]:
     out.say(f"\n[bold cyan]▶ {title}[/]  [dim]$ rcflow {step}{_argtext(args)}[/]")
     ctx = _sandbox_context(work)
     try:
-        result = commands.run_step(ctx, step, args, dry_run=False, hooks=OutputHooks(out, yes=True))
+        # The config's [preflight] waive applies here as in a real run; --skip-check adds to it.
+        result = commands.run_step(
+            ctx, step, args, dry_run=False, hooks=OutputHooks(out, yes=True), skip=skip
+        )
     except BlockedError as err:
         out.error(err)
         trail.append({"step": step, "title": title, "exit_code": int(err.exit_code)})
@@ -128,7 +137,13 @@ def _argtext(args: Any) -> str:
 
 
 def run(
-    out: Any, *, source: Path | None, part: str, keep: bool, trail: list[dict[str, Any]]
+    out: Any,
+    *,
+    source: Path | None,
+    part: str,
+    keep: bool,
+    trail: list[dict[str, Any]],
+    skip: tuple[str, ...] = (),
 ) -> int:
     """The whole cycle; each step's outcome is appended to trail (the --json document)."""
     sandbox = Path(tempfile.mkdtemp(prefix="rcflow-rehearse-"))
@@ -159,7 +174,7 @@ def run(
         if source is None:
             sequence.append(("promote", PromoteArgs(), "run promote again (nothing to do)"))
         for step, args, title in sequence:
-            code, state = _step(out, work, step, args, title, trail)
+            code, state = _step(out, work, step, args, title, trail, skip)
             refused_on_purpose = "must be refused" in title
             if refused_on_purpose and code != int(ExitCode.BLOCKED):
                 raise RcflowError("the demo expected promote to be refused before validation")

@@ -254,7 +254,12 @@ class Project:
         return events
 
     def kinds(self) -> list[str]:
-        return [e["kind"] for e in self.ledger() if not e["kind"].startswith("lease_")]
+        """The release's events: without the lease and the record of failed attempts."""
+        return [
+            e["kind"]
+            for e in self.ledger()
+            if not e["kind"].startswith("lease_") and e["kind"] != "step_failed"
+        ]
 
     # -- running rcflow --------------------------------------------------------------------
 

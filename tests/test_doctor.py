@@ -162,9 +162,10 @@ def test_rc_is_refused_while_a_manifest_disagrees_and_a_waiver_is_recorded(
 
 
 def test_bump_is_refused_by_a_script_injection_in_the_release_workflow(project: Project) -> None:
+    # A workflow that runs rcflow is part of every step.
     project.write(
         ".github/workflows/release.yml",
-        INJECTABLE_WORKFLOW,
+        INJECTABLE_WORKFLOW + "      - run: rcflow --yes status\n",
     )
     project.commit("ci: release workflow")
     project.push()
@@ -172,8 +173,28 @@ def test_bump_is_refused_by_a_script_injection_in_the_release_workflow(project: 
     refused = project.cli("bump", "--dry-run")
 
     assert refused.exit_code == 3
-    assert "workflow.script-injection" in refused.stderr
+    assert "workflow.script-injection" in refused.stdout
+    assert "write version" in refused.stdout  # the plan is shown with its blockers
     assert project.ledger() == []
+    applied = project.cli("bump")
+    assert applied.exit_code == 3
+    assert "workflow.script-injection" in applied.stderr
+    assert project.ledger() == []
+
+
+def test_a_finding_in_a_workflow_the_release_does_not_start_does_not_block(
+    project: Project,
+) -> None:
+    project.write(".github/workflows/manual.yml", INJECTABLE_WORKFLOW)
+    project.commit("ci: a manual workflow")
+    project.push()
+
+    assert project.cli("doctor").exit_code == 3  # still reported
+    planned = project.cli("bump", "--dry-run")
+
+    assert planned.exit_code == 0, planned.stdout + planned.stderr
+    assert "not blocking bump: workflow.script-injection" in planned.stdout
+    assert project.cli("bump", "minor").exit_code == 0
 
 
 def test_an_already_done_step_runs_no_preflight(project: Project) -> None:

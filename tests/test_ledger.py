@@ -124,7 +124,7 @@ def test_foreign_commits_on_the_ledger_ref_are_ignored(project: Project) -> None
     status = project.cli("status", "--json")
     assert status.exit_code == 0, status.stderr
     assert status.json()["state"] == "bumped"
-    log = project.cli("log", "--json")
+    log = project.cli("log", "--all", "--json")
     assert [e["kind"] for e in log.json()["events"]] == [
         "lease_acquired",
         "bumped",

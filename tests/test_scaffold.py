@@ -158,6 +158,7 @@ class Case:
     origin: str | None = None
     tests: bool = True
     forge: str = "local"  # what rcflow.toml should say
+    files: tuple[tuple[str, str], ...] = ()  # more files in the repository (toolchains)
 
 
 CASES = [
@@ -185,6 +186,18 @@ CASES = [
         origin="https://github.com/acme/demo.git",
         forge="github",
     ),
+    Case(
+        "go-and-node-toolchains-a-setup-command-another-workflow-name",
+        scaffold.InitOptions(
+            validate=(("unit", "go test ./..."), ("web", "npm test")),
+            setup="make tools\n./hack/install-deps.sh --ci",
+        ),
+        tests=False,
+        files=(
+            ("go.mod", "module example.com/demo\n\ngo 1.22\n"),
+            ("package.json", '{"name": "demo-web", "private": true}\n'),
+        ),
+    ),
 ]
 
 
@@ -194,6 +207,8 @@ def rendered(
 ) -> Iterator[tuple[Case, Path, list[scaffold.FileToWrite]]]:
     case: Case = request.param
     root = make_repo(tmp_path / "repo", origin=case.origin, tests=case.tests)
+    for rel, text in case.files:
+        (root / rel).write_text(text, encoding="utf-8")
     files = scaffold.plan_init(root, case.options)
     write_all(root, files)
     yield case, root, files
@@ -221,7 +236,8 @@ def test_rendered_config_loads_and_says_what_was_asked(
     assert f'forge = "{case.forge}"' in text
     loaded = config.load_config(root)
     assert loaded.source == "rcflow.toml"
-    assert loaded.tag_prefix == case.options.tag_prefix
+    expected_prefix = case.options.tag_prefix
+    assert loaded.tag_prefix == ("v" if expected_prefix is None else expected_prefix)
     assert loaded.branch == (case.options.branch or "main")
     assert loaded.forge == case.forge
     assert [f.path for f in loaded.version_files] == ["pyproject.toml"]
@@ -495,14 +511,19 @@ def test_init_twice_is_a_no_op(tmp_path: Path) -> None:
 
 def test_an_existing_different_file_is_reported_not_same(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "repo")
-    workflow = root / ".github/workflows/release.yml"
+    workflow = root / ".github/workflows/rcflow-validate.yml"
     workflow.parent.mkdir(parents=True)
     workflow.write_text("name: mine\n", encoding="utf-8")
+    (root / ".github/workflows/release.yml").write_text("name: publish\n", encoding="utf-8")
     files = {f.path: f for f in scaffold.plan_init(root, scaffold.InitOptions())}
-    assert files[".github/workflows/release.yml"].exists
-    assert not files[".github/workflows/release.yml"].same
+    assert files[".github/workflows/rcflow-validate.yml"].exists
+    assert not files[".github/workflows/rcflow-validate.yml"].same
+    assert not files[".github/workflows/rcflow-validate.yml"].ours
     assert workflow.read_text(encoding="utf-8") == "name: mine\n"  # planning writes nothing
     assert not files["rcflow.toml"].exists
+    # The project's own release.yml is left alone: rcflow's goes next to it.
+    assert ".github/workflows/release.yml" not in files
+    assert not files[".github/workflows/rcflow-release.yml"].exists
 
 
 def test_empty_repository_with_only_a_pyproject(tmp_path: Path) -> None:
@@ -692,3 +713,27 @@ def test_awkward_commands_survive_the_round_trip_through_toml(tmp_path: Path) ->
     write_all(root, files)
     loaded = config.load_config(root)
     assert [(v.name, v.run) for v in loaded.validations] == [("odd", command), ("plain", "pytest")]
+
+
+@pytest.mark.parametrize(
+    ("tags", "prefix", "last"),
+    [
+        (("25.1", "25.2", "26.1.0", "26.2.0", "v9.9.9.9", "api/v0.1.0"), "", "26.2.0"),
+        (("v1.2.3", "v1.3.0", "v1.4.0-rc.1", "1.0"), "v", "1.3.0"),
+        (("release-2.0.0", "release-2.1.0", "nightly"), "release-", "2.1.0"),
+        ((), None, None),
+    ],
+)
+def test_the_tag_prefix_and_the_last_release_come_from_the_tags(
+    tmp_path: Path, tags: tuple[str, ...], prefix: str | None, last: str | None
+) -> None:
+    root = make_repo(tmp_path / "repo", tests=False)
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-q", "-m", "x")
+    for tag in tags:
+        git(root, "tag", tag)
+    found = scaffold.detect(root)
+    assert (found["tag_prefix"], found["last_release"]) == (prefix, last)
+    files = {f.path: f for f in scaffold.plan_init(root, scaffold.InitOptions())}
+    expected = "v" if prefix is None else prefix
+    assert f"tag_prefix = {json.dumps(expected)}" in files["rcflow.toml"].content

@@ -29,8 +29,8 @@ import contextlib
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -78,6 +78,20 @@ _SHA = re.compile(r"[0-9a-f]{40}")
 _WHERE = re.compile(r"^(.*?):(\d+):(\d+):\s*(.*)$")
 _GLOB_SPECIAL = "*?+[!\\"
 _IMAGE_NAME = re.compile(r"[\w.-]+/[\w.-]+")
+# An expression that differs between the legs of a matrix: `${{ matrix.os }}`,
+# `${{ join(matrix.fuzz_test, '-') }}`, `${{ strategy.job-index }}`.
+_PER_LEG = re.compile(r"\$\{\{[^}]*?(?:\bmatrix\b|\bstrategy\.job-index\b)", re.DOTALL)
+# A script that runs rcflow itself (the release workflow `rcflow init` writes, or a hand-made one).
+_RUNS_RCFLOW = re.compile(r"(?:^|[\s(;&|])rcflow(?:\s|$|\)|==)", re.MULTILINE)
+_MAKE = re.compile(r"\bmake\b((?:\s+[^\s|;&<>]+)*)")
+_SCRIPT = re.compile(
+    r"(?:^|[\s;&|])(?:(?:ba|z)?sh\s+)?(\.{0,2}/?[\w./-]*[\w-]+(?:\.sh|\.py|\.bash)?)"
+)
+_PUSHY_NAME = re.compile(r"push|publish|release|deploy|docker|image|container", re.IGNORECASE)
+# A validation workflow that cannot be dispatched breaks `validate`, and an RC cut now could not
+# be validated.
+_VALIDATION_STEPS = frozenset({"rc", "validate"})
+_LOCAL_CALL = re.compile(r"\./\.github/workflows/([^@\s]+)")
 
 
 # -- a line-aware tree of the workflow --------------------------------------------------------
@@ -325,8 +339,56 @@ def _permission_rule(
         )
 
 
-def _ghcr_rules(found: list[_Found], root: _Node, job: _Job, owner: str | None) -> None:
+def _indirect_push(text: str, repo: Path | None) -> bool:
+    """Whether a script line pushes through `make TARGET` or a script of the repository.
+
+    A target or script whose name says so (`make docker-push`, `./hack/publish.sh`) counts, and so
+    does one whose recipe or text (read from the repository) runs a push command.
+    """
+    make = _MAKE.search(text)
+    if make is not None:
+        targets = [t for t in make.group(1).split() if not t.startswith("-") and "=" not in t]
+        if any(_PUSHY_NAME.search(t) for t in targets):
+            return True
+        makefile = _read_small(repo, "Makefile") or _read_small(repo, "GNUmakefile") or ""
+        for target in targets:
+            recipe = re.search(
+                rf"^{re.escape(target)}\s*:[^\n]*\n((?:\t[^\n]*\n?)*)", makefile, re.MULTILINE
+            )
+            if recipe is not None and _PUSH_COMMAND.search(recipe.group(1)):
+                return True
+        return False
+    for m in _SCRIPT.finditer(text):
+        path = m.group(1)
+        if "/" not in path and not path.endswith((".sh", ".bash", ".py")):
+            continue
+        name = path.rsplit("/", 1)[-1]
+        if _PUSHY_NAME.search(name):
+            return True
+        body = _read_small(repo, path.removeprefix("./"))
+        if body is not None and _PUSH_COMMAND.search(body):
+            return True
+    return False
+
+
+def _read_small(repo: Path | None, rel: str) -> str | None:
+    if repo is None or ".." in rel.split("/") or rel.startswith("/"):
+        return None
+    try:
+        path = repo / rel
+        if not path.is_file() or path.stat().st_size > 1_000_000:
+            return None
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _ghcr_rules(
+    found: list[_Found], root: _Node, job: _Job, owner: str | None, repo: Path | None = None
+) -> None:
     login = False
+    login_seen = False  # the login-action step came before this one
+    indirect: list[int] = []  # lines of `make TARGET` or scripts after the login that push
     metadata_images: list[tuple[int, str]] = []
     pushes: list[tuple[int, list[tuple[int, str]]]] = []  # (push line, image refs with lines)
     for step in job.steps:
@@ -335,6 +397,7 @@ def _ghcr_rules(found: list[_Found], root: _Node, job: _Job, owner: str | None) 
             password = step.node.scalar("with", "password")
             if "ghcr.io" in registry.lower() and _job_token(password, step.env):
                 login = True
+                login_seen = True
         elif step.uses == "docker/metadata-action":
             images = step.node.get("with", "images")
             if images is not None:
@@ -361,8 +424,15 @@ def _ghcr_rules(found: list[_Found], root: _Node, job: _Job, owner: str | None) 
             line_text = _expand(text, step.env, script=True)
             if _GHCR_LOGIN.search(line_text) and _job_token(run.all_text(), step.env):
                 login = True
+                login_seen = True
             if _PUSH_COMMAND.search(line_text):
                 pushes.append((n, [(n, line_text)]))
+            elif login_seen and _indirect_push(line_text, repo):
+                indirect.append(n)
+    if login and not pushes and indirect:
+        # Logged in to ghcr.io with the job token, then a make target or a script that pushes:
+        # its image names are not known here, so only the permission is judged.
+        pushes.append((indirect[0], []))
     if not login or not pushes:
         return
     ghcr_pushes: list[int] = []
@@ -541,7 +611,7 @@ def _artifact_rules(found: list[_Found], jobs: list[_Job], source: list[str]) ->
                         f"them with `pattern:` and `merge-multiple: true`",
                     )
                 )
-            elif matrix is not None and "${{ matrix." not in artifact and _matrix_legs(matrix) > 1:
+            elif matrix is not None and not _PER_LEG.search(artifact) and _matrix_legs(matrix) > 1:
                 found.append(
                     _Found(
                         name.line,
@@ -596,7 +666,13 @@ def _filtered(patterns: list[str], tag: str) -> bool:
     return matched
 
 
-def _tag_rule(found: list[_Found], root: _Node, tag_prefix: str, rc_token: str) -> None:
+def _tag_rule(
+    found: list[_Found],
+    root: _Node,
+    tag_prefix: str,
+    rc_token: str,
+    tags_pushed: tuple[str, str] | None = None,
+) -> None:
     on = root.get("on")
     push = on.get("push") if on is not None else None
     tags = push.get("tags") if push is not None else None
@@ -606,8 +682,8 @@ def _tag_rule(found: list[_Found], root: _Node, tag_prefix: str, rc_token: str) 
     patterns = [n.text or "" for n in items]
     ignored_node = push.get("tags-ignore") if push is not None else None
     ignored = [n.text or "" for n in (ignored_node.seq or [ignored_node])] if ignored_node else []
-    final = f"{tag_prefix}1.4.0"
-    rc = f"{tag_prefix}1.4.0-{rc_token}.1"
+    # The tags this project will push next (its prefix and version scheme), else a sample.
+    final, rc = tags_pushed or (f"{tag_prefix}1.4.0", f"{tag_prefix}1.4.0-{rc_token}.1")
 
     def starts(tag: str) -> bool:
         return _filtered(patterns, tag) and not (ignored and _filtered(ignored, tag))
@@ -754,14 +830,22 @@ def findings(
     rc_token: str,
     owner: str | None,
     actionlint: Path | None = None,
+    tags_pushed: tuple[str, str] | None = None,
+    dispatched: Sequence[str] = (),
 ) -> list[Finding]:
     """Every problem in the repository's GitHub Actions workflows, sorted by file and line.
 
     `owner` is the repository's (canonical) owner on GitHub, for the cross-owner ghcr rule; None
     skips that rule. `actionlint` is the binary to run; None looks for one (`find_actionlint`).
+    `tags_pushed` is (final, RC): the tags this project pushes next, for the tag-trigger rule and
+    to tell which workflows a release starts; `dispatched` names the workflows validations start.
+    Each finding says which steps it can break (`Finding.steps`): those whose effects start its
+    workflow (a tag push, a release, a dispatch), every step for a workflow that runs rcflow.
     """
+    final, rc = tags_pushed or (f"{tag_prefix}1.4.0", f"{tag_prefix}1.4.0-{rc_token}.1")
     located: list[tuple[str, int, Finding]] = []
     parsed: list[str] = []
+    trees: dict[str, _Node] = {}
     for path in workflow_files(root):
         rel = path.relative_to(root).as_posix()
         try:
@@ -774,16 +858,17 @@ def findings(
             located.append((rel, e.line, _parse_finding(rel, e.line, e.message)))
             continue
         parsed.append(rel)
+        trees[rel] = tree
         found: list[_Found] = []
         jobs = _jobs(tree)
         for job in jobs:
             if job.node.get("uses") is not None:
                 continue  # a reusable workflow: its own file is checked where it lives
-            _ghcr_rules(found, tree, job, owner)
+            _ghcr_rules(found, tree, job, owner, root)
             _release_rule(found, tree, job)
             _injection_rule(found, job)
         _artifact_rules(found, jobs, text.splitlines())
-        _tag_rule(found, tree, tag_prefix, rc_token)
+        _tag_rule(found, tree, tag_prefix, rc_token, (final, rc))
         for f in found:
             located.append(
                 (rel, f.line, Finding(f.id, f.severity, f.message, f.fix, f"{rel}:{f.line}"))
@@ -795,8 +880,94 @@ def findings(
             if finding.where in injections and "potentially untrusted" in finding.message:
                 continue  # the same finding as our script-injection rule
             located.append((rel, line, finding))
-    located.sort(key=lambda item: (item[0], item[1], item[2].id, item[2].message))
-    return [finding for _, _, finding in located]
+    steps = workflow_steps(trees, final=final, rc=rc, dispatched=dispatched)
+    scoped: list[tuple[str, int, Finding]] = []
+    for rel, line, finding in located:
+        if finding.id == "workflow.tag-trigger":
+            breaks: frozenset[str] | None = frozenset({"rc", "promote"})
+        else:
+            breaks = steps.get(rel)  # a file that does not parse: every step
+        scoped.append((rel, line, replace(finding, steps=breaks)))
+    scoped.sort(key=lambda item: (item[0], item[1], item[2].id, item[2].message))
+    return [finding for _, _, finding in scoped]
+
+
+def workflow_steps(
+    trees: Mapping[str, _Node], *, final: str, rc: str, dispatched: Sequence[str] = ()
+) -> dict[str, frozenset[str] | None]:
+    """For each workflow file, the rcflow steps whose effects start it (None: every step).
+
+    A tag push starts `on: push` workflows whose filters take the RC tag (`rc`) or the final tag
+    (`promote`); a GitHub release or a tag creation starts `release`/`create` workflows (both);
+    a validation dispatches its workflow (`validate`); a workflow that runs rcflow is part of
+    every step. A reusable workflow is part of whatever its callers are part of. Workflows only
+    a branch push, a pull request or a schedule starts are no part of a release.
+    """
+    own: dict[str, frozenset[str] | None] = {}
+    calls: dict[str, set[str]] = {}
+    names = {rel.rsplit("/", 1)[-1] for rel in trees} & set(dispatched)
+    for rel, tree in trees.items():
+        own[rel] = _started_by(tree, final, rc, rel.rsplit("/", 1)[-1] in names)
+        for job in _jobs(tree):
+            uses = job.node.scalar("uses") or ""
+            m = _LOCAL_CALL.match(uses)
+            if m:
+                calls.setdefault(f"{WORKFLOW_DIR}/{m.group(1)}", set()).add(rel)
+    result = dict(own)
+    for _ in range(len(trees)):  # callers of callers, to a fixed point
+        changed = False
+        for callee, callers in calls.items():
+            if callee not in result:
+                continue
+            current = result[callee]
+            for caller in callers:
+                theirs = result.get(caller, frozenset())
+                merged = None if current is None or theirs is None else current | theirs
+                if merged != current:
+                    result[callee] = current = merged
+                    changed = True
+        if not changed:
+            break
+    return result
+
+
+def _started_by(tree: _Node, final: str, rc: str, dispatched: bool) -> frozenset[str] | None:
+    for job in _jobs(tree):
+        for step in job.steps:
+            run = step.node.get("run")
+            if run is not None and _RUNS_RCFLOW.search(run.all_text()):
+                return None
+    on = tree.get("on")
+    events: dict[str, _Node | None] = {}
+    if on is not None:
+        if on.text:
+            events[on.text] = None
+        elif on.seq is not None:
+            events.update((n.text, None) for n in on.seq if n.text)
+        elif on.map is not None:
+            events.update(on.map)
+    steps: set[str] = set()
+    if "push" in events:
+        push = events["push"]
+        tags = push.get("tags") if push is not None else None
+        ignored = push.get("tags-ignore") if push is not None else None
+        branch_filter = push is not None and (
+            push.get("branches") is not None or push.get("branches-ignore") is not None
+        )
+        if tags is None and ignored is None:
+            if not branch_filter:
+                steps |= {"rc", "promote"}  # an unfiltered push starts it for every tag
+        else:
+            patterns = [n.text or "" for n in (tags.seq or [tags])] if tags else ["**"]
+            skip = [n.text or "" for n in (ignored.seq or [ignored])] if ignored else []
+            for tag, started in ((rc, "rc"), (final, "promote")):
+                if _filtered(patterns, tag) and not (skip and _filtered(skip, tag)):
+                    steps.add(started)
+    if "release" in events or "create" in events:
+        steps |= {"rc", "promote"}
+    if dispatched:
+        steps.add("validate")
+    return frozenset(steps)
 
 
 def _parse_finding(rel: str, line: int, message: str) -> Finding:
@@ -809,7 +980,7 @@ def _parse_finding(rel: str, line: int, message: str) -> Finding:
     )
 
 
-__all__ = ["find_actionlint", "findings", "workflow_files"]
+__all__ = ["find_actionlint", "findings", "workflow_files", "workflow_steps"]
 
 
 def dispatch_findings(
@@ -836,6 +1007,7 @@ def dispatch_findings(
                     "error",
                     f"validation {name} dispatches {rel}, which does not exist",
                     "add the workflow (`rcflow init` writes rcflow-validate.yml) or fix the name",
+                    steps=_VALIDATION_STEPS,
                 )
             )
             continue
@@ -859,6 +1031,7 @@ def dispatch_findings(
                     f"validation {name}: {rel} has no workflow_dispatch trigger",
                     "add `on: workflow_dispatch:` with the inputs tag and rcflow_run_id",
                     where=f"{rel}:{line}",
+                    steps=_VALIDATION_STEPS,
                 )
             )
             continue
@@ -874,6 +1047,7 @@ def dispatch_findings(
                     f"{', '.join(missing)} that rcflow sends",
                     "declare them under on.workflow_dispatch.inputs (type: string)",
                     where=f"{rel}:{line}",
+                    steps=_VALIDATION_STEPS,
                 )
             )
         run_name = tree.get("run-name")
@@ -887,6 +1061,7 @@ def dispatch_findings(
                     "so its run can be found only where GitHub's dispatch answer names it",
                     "run-name: rcflow validate ${{ inputs.tag }} (${{ inputs.rcflow_run_id }})",
                     where=f"{rel}:{line}",
+                    steps=_VALIDATION_STEPS,
                 )
             )
     return found

@@ -773,3 +773,130 @@ def test_a_run_name_without_the_correlation_id_warns(tmp_path: Path) -> None:
     assert _dispatch(tmp_path, text) == [
         ("validate.workflow-run-name", "warning", ".github/workflows/e2e.yml:2")
     ]
+
+
+# -- issue 12: per-leg names, indirect ghcr pushes, the tags pushed, the steps a finding breaks --
+
+FUZZ = """
+    on:
+      schedule:
+        - cron: '0 3 * * *'
+    permissions:
+      contents: read
+    jobs:
+      fuzz:
+        runs-on: ubuntu-latest
+        strategy:
+          matrix:
+            fuzz_test: [[a, b], [c]]
+        steps:
+          - uses: actions/upload-artifact@v4
+            with:
+              name: NAME
+              path: out/
+"""
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "fuzz-artifacts-${{ join(matrix.fuzz_test, '-') }}",
+        "fuzz-${{ matrix.fuzz_test[0] }}",
+        "fuzz-${{ strategy.job-index }}",
+        "fuzz-${{ toJSON(matrix) }}",
+    ],
+)
+def test_names_unique_per_matrix_leg_are_not_clashes(tmp_path: Path, name: str) -> None:
+    write(tmp_path, {"fuzz.yml": FUZZ.replace("NAME", name)})
+    assert check(tmp_path) == []
+    write(tmp_path, {"fuzz.yml": FUZZ.replace("NAME", "fuzz-${{ github.sha }}")})
+    assert [i for i, _ in check(tmp_path)] == ["workflow.artifact-name-clash"]
+
+
+def make_workflow(permissions: str, push: str) -> str:
+    return (
+        "on:\n  push:\n    tags: ['v*']\npermissions: {}\njobs:\n  image:\n"
+        f"    runs-on: ubuntu-latest\n    permissions:\n{permissions}    steps:\n"
+        f"{LOGIN}      - run: {push}\n"
+    )
+
+
+def test_a_ghcr_login_then_a_push_through_make_or_a_script(tmp_path: Path) -> None:
+    (tmp_path / "Makefile").write_text(
+        "build:\n\tgo build ./...\n\nship: build\n\tdocker push ghcr.io/acme/app:$(TAG)\n"
+    )
+    (tmp_path / "hack").mkdir()
+    (tmp_path / "hack" / "release-image.sh").write_text("#!/bin/sh\necho pushing\n")
+    (tmp_path / "hack" / "upload.sh").write_text('#!/bin/sh\ndocker push "$IMAGE"\n')
+    read_only = "      contents: read\n"
+    texts = write(
+        tmp_path,
+        {
+            "a.yml": make_workflow(read_only, "make docker-push"),
+            "b.yml": make_workflow(read_only, "make ship TAG=1"),
+            "c.yml": make_workflow(read_only, "./hack/release-image.sh"),
+            "d.yml": make_workflow(read_only, "bash hack/upload.sh"),
+        },
+    )
+    assert check(tmp_path) == [
+        ("workflow.packages-permission", at(texts, name, "- run:"))
+        for name in ("a.yml", "b.yml", "c.yml", "d.yml")
+    ]
+    granted = "      contents: read\n      packages: write\n"
+    write(tmp_path, {n: make_workflow(granted, "make docker-push") for n in texts})
+    assert check(tmp_path) == []
+    # A make target that only builds, after the login: no push to judge.
+    write(tmp_path, {n: make_workflow(read_only, "make build") for n in texts})
+    assert check(tmp_path) == []
+
+
+def test_the_tag_trigger_is_tested_with_the_tags_this_project_pushes(tmp_path: Path) -> None:
+    write(tmp_path, {"publish.yml": on_tags("2[0-9].[0-3].[0-9]+")})
+    found = workflows.findings(
+        tmp_path, tag_prefix="", rc_token="rc", owner=None, tags_pushed=("26.3.0", "26.3.0-rc.1")
+    )
+    assert found == []
+    # The sample 1.4.0 it was tested with before does not match; 27.0.0 does not either.
+    found = workflows.findings(
+        tmp_path, tag_prefix="", rc_token="rc", owner=None, tags_pushed=("30.0.0", "30.0.0-rc.1")
+    )
+    assert [f.id for f in found] == ["workflow.tag-trigger"]
+
+
+def test_each_finding_names_the_steps_it_can_break(tmp_path: Path) -> None:
+    injection = '    steps:\n      - run: echo "${{ github.event.inputs.x }}"\n'
+    head = "permissions:\n  contents: read\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+    write(
+        tmp_path,
+        {
+            "ci.yml": "on:\n  push:\n    branches: [main]\n" + head + injection,
+            "publish.yml": "on:\n  push:\n    tags: ['v[0-9]+.[0-9]+.[0-9]+']\n" + head + injection,
+            "rc.yml": "on:\n  push:\n    tags: ['v*-rc.*']\n" + head + injection,
+            "any.yml": "on: [push, release]\n" + head + injection,
+            "e2e.yml": "on: workflow_dispatch\n" + head + injection,
+            "release.yml": "on: workflow_dispatch\n"
+            + head
+            + injection
+            + "      - run: rcflow rc\n",
+            "called.yml": "on: workflow_call\n" + head + injection,
+            "caller.yml": "on:\n  release:\n    types: [published]\n"
+            "jobs:\n  b:\n    uses: ./.github/workflows/called.yml\n",
+        },
+    )
+    found = workflows.findings(
+        tmp_path, tag_prefix="v", rc_token="rc", owner=None, dispatched=["e2e.yml"]
+    )
+    steps = {
+        f.where.split("/")[-1].split(":")[0]: f.steps
+        for f in found
+        if f.id == "workflow.script-injection" and f.where
+    }
+    assert steps == {
+        "any.yml": frozenset({"rc", "promote"}),
+        "called.yml": frozenset({"rc", "promote"}),
+        "ci.yml": frozenset(),
+        "e2e.yml": frozenset({"validate"}),
+        "publish.yml": frozenset({"promote"}),
+        "rc.yml": frozenset({"rc"}),
+        "release.yml": None,
+    }
