@@ -20,6 +20,7 @@ from rcflow.adapters.local_forge import FORGE_REF, LocalForge
 from rcflow.apply import Applied, Executor, LedgerWriter, Ports, acquire_lease, release_lease
 from rcflow.checks import Finding, stale_refs
 from rcflow.checks import artifacts as artifact_checks
+from rcflow.checks import forge as forge_checks
 from rcflow.checks import git as git_checks
 from rcflow.checks import github as github_checks
 from rcflow.checks import versions as version_checks
@@ -369,6 +370,8 @@ def _preflight(ctx: Context, step: str, release: Release, plan: Plan, skip: Sequ
     )
     errors = [f for f in found if f.severity == "error"]
     blocking = [f for f in errors if f.id not in skip]
+    # What the final release will carry, proven on the forge; never waived (see checks.forge).
+    blocking += forge_checks.findings(plan.effects, ctx.forge)
     if blocking:
         raise BlockedError(
             f"{step} refused by preflight: nothing was changed",

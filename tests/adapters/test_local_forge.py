@@ -132,7 +132,7 @@ def test_a_fresh_clone_sees_every_record_and_byte(project: Project, tmp_path: Pa
     copy = tmp_path / "downloaded"
     other.download_asset("v1.4.0-rc.1", "app.tar.gz", copy)
     assert copy.read_bytes() == payload.read_bytes()
-    # Deleting this clone's cache (its copy of the ref, the git dir's rcflow folder) changes nothing.
+    # Deleting this clone's caches (its copy of the ref, .git/rcflow/) changes nothing.
     project.git("update-ref", "-d", "refs/rcflow/forge")
     shutil.rmtree(project.root / ".git" / "rcflow", ignore_errors=True)
     assert project.local_forge().releases() == forge.releases()
@@ -196,7 +196,7 @@ def test_an_asset_whose_bytes_are_gone_is_not_there(project: Project, tmp_path: 
 
     fresh = project.local_forge()
     assert fresh.releases()["v1.4.0-rc.1"].assets == ()
-    with pytest.raises(EffectError, match="no asset app.bin"):
+    with pytest.raises(EffectError, match=r"no asset app\.bin"):
         fresh.download_asset("v1.4.0-rc.1", "app.bin", tmp_path / "copy")
     fresh.upload_asset("v1.4.0-rc.1", payload, "app.bin")  # an upload repairs it
     assert project.forge_asset("v1.4.0-rc.1", "app.bin") == b"bytes"
