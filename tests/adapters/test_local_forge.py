@@ -11,10 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import Project, git
 
 from rcflow.errors import BlockedError, ConflictError, EffectError
 from rcflow.forge import GIT_ASSET_LIMIT, RETRACTED_MARKER, git_asset_sizes
+from tests.conftest import Project, git
 
 
 def clone(project: Project, dest: Path) -> Project:
