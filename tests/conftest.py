@@ -231,17 +231,21 @@ class Project:
         )
         if tree.returncode != 0:
             return {}
-        files = {}
-        for entry in tree.stdout.split(b"\0"):
-            if entry:
-                meta, _, path = entry.partition(b"\t")
-                blob = meta.split()[2].decode()
-                files[path.decode()] = subprocess.run(
-                    ["git", "cat-file", "blob", blob],
-                    cwd=self.origin,
-                    capture_output=True,
-                    check=True,
-                ).stdout
+        entries = [e.partition(b"\t") for e in tree.stdout.split(b"\0") if e]
+        blobs = [meta.split()[2] for meta, _, _ in entries]
+        out = subprocess.run(
+            ["git", "cat-file", "--batch"],
+            cwd=self.origin,
+            input=b"".join(b + b"\n" for b in blobs),
+            capture_output=True,
+            check=True,
+        ).stdout
+        files, pos = {}, 0
+        for _, _, path in entries:  # "<sha> blob <size>\n<bytes>\n" each, in order
+            header_end = out.index(b"\n", pos)
+            size = int(out[pos:header_end].split()[2])
+            files[path.decode()] = out[header_end + 1 : header_end + 1 + size]
+            pos = header_end + 1 + size + 1
         return files
 
     def forge_release(self, tag: str) -> dict[str, Any] | None:
