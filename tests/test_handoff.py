@@ -431,3 +431,34 @@ def test_a_legacy_forge_is_imported_by_the_clone_that_has_it(make_project: Any) 
     assert witness.status() == p.status()
     assert witness.status()["state"] == "released"
     assert not legacy.exists()
+
+
+# -- a forge write that loses the compare-and-swap -------------------------------------------
+
+
+def test_a_forge_write_that_loses_the_race_is_a_conflict_then_converges(
+    make_project: Any,
+) -> None:
+    from rcflow.errors import ConflictError
+    from rcflow.steps.promote import PromoteArgs
+
+    p = make_project(config=CONFIG)
+    validated(p)
+    ctx = p.ctx()
+    create = ctx.forge.create_release
+
+    def someone_writes_first(*args: Any, **kw: Any) -> Any:
+        p.tamper_forge("notes.txt", b"a hand edit of the forge, made meanwhile\n")
+        return create(*args, **kw)
+
+    ctx.forge.create_release = someone_writes_first  # type: ignore[method-assign]
+    forge_before = p.forge_files()
+    with pytest.raises(ConflictError, match="changed while rcflow was writing"):
+        p.step("promote", PromoteArgs(), ctx=ctx)
+    assert p.forge_release(FINAL) is None  # nothing of this write reached origin
+    assert set(p.forge_files()) == {*forge_before, "notes.txt"}
+
+    again = fresh(p, "again")
+    ok(again, "promote")  # reads the forge again and finishes
+    assert again.status()["state"] == "released"
+    assert p.forge_files()["notes.txt"]  # the other writer's change is kept
