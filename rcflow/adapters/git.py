@@ -460,10 +460,6 @@ class TreeStore:
                 return sha
         return None
 
-    def local_tip(self) -> str | None:
-        refs = self.git.refs(self.ref)
-        return refs[0].sha if refs else None
-
     def entries(self, commit: str) -> dict[str, tuple[str, int]]:
         """Every file of commit's tree: path -> (blob sha, size). Fetches it when missing here."""
         args = ("ls-tree", "-r", "-l", "-z", "--full-tree", commit)
