@@ -161,9 +161,13 @@ def one_winner(results: list[tuple[int, str, str]]) -> None:
 
 
 def shared(status: dict[str, Any]) -> dict[str, Any]:
-    """status --json without `local` (whether this clone has an RC tag: a loser never made it)."""
+    """status --json without what is this clone's own: whether it has an RC tag (a loser never
+    made it; a withdrawn one stays in a clone until its `rcflow rollback` deletes it)."""
     for candidate in status["candidates"]:
         candidate.pop("local")
+    status["problems"] = [p for p in status["problems"] if "exists here" not in p]
+    status["problems"] = [p for p in status["problems"] if "still exists" not in p]
+    del status["in_sync"]
     return status
 
 
