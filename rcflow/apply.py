@@ -336,20 +336,27 @@ class Executor:
         if assets.complete_on_forge(self.forge.releases().get(e.tag)):
             return "skipped: the release has its assets"
         stage = assets.stage_dir(self.git.git_dir, e.tag)
-        if assets.staged(stage) is not None:
-            return "skipped: already built (staged in the git dir)"
-        sha = e.sha or (self.git.head() or ("",))[0]
-        env = {"RCFLOW_VERSION": e.version, "RCFLOW_TAG": e.tag, "RCFLOW_PEP440": e.pep440}
-        sums = assets.build(
-            self.git,
-            tag=e.tag,
-            sha=sha,
-            command=e.command,
-            patterns=e.files,
-            env=env,
-            timeout=e.timeout,
-        )
-        return f"done: {len(sums)} file(s)"
+        sums = assets.staged(stage)
+        if sums is not None:
+            outcome = "skipped: already built (staged in the git dir)"
+        else:
+            sha = e.sha or (self.git.head() or ("",))[0]
+            env = {"RCFLOW_VERSION": e.version, "RCFLOW_TAG": e.tag, "RCFLOW_PEP440": e.pep440}
+            sums = assets.build(
+                self.git,
+                tag=e.tag,
+                sha=sha,
+                command=e.command,
+                patterns=e.files,
+                env=env,
+                timeout=e.timeout,
+            )
+            outcome = f"done: {len(sums)} file(s)"
+        if self.forge.name == "local":
+            # Before the RC is tagged: assets git cannot carry refuse the RC, not half of it.
+            warnings = assets.git_size_policy(stage, sums, e.tag)
+            outcome += "".join(f"; warning: {w}" for w in warnings)
+        return outcome
 
     def _do_upload_assets(self, e: UploadAssets) -> str:
         releases = self.forge.releases()

@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from rcflow.adapters.git import Git
-from rcflow.errors import ConflictError, EffectError
+from rcflow.errors import BlockedError, ConflictError, EffectError
 from rcflow.forge import (
     CHECKSUMS,
     Forge,
     ReleaseFact,
+    git_asset_sizes,
     parse_checksums,
     render_checksums,
     sha256_file,
@@ -169,3 +170,20 @@ def carry(
         if _put(forge, target, path, name, digest, what=f"{source}'s"):
             carried.append(name)
     return carried
+
+
+def git_size_policy(stage: Path, sums: Mapping[str, str], tag: str) -> list[str]:
+    """The local forge keeps asset bytes in git: refuse what a git host refuses, warn before.
+
+    Returns the warnings; raises BlockedError (nothing tagged, nothing uploaded) on a refusal.
+    """
+    sizes = {name: (stage / name).stat().st_size for name in sums}
+    refusals, warnings = git_asset_sizes(sizes)
+    if refusals:
+        raise BlockedError(
+            f"{tag}'s assets are too large for the local forge, which keeps them in git: "
+            "nothing was tagged or uploaded",
+            blockers=tuple(refusals),
+            hint='set forge = "github" (assets up to 2 GiB each), or build smaller files',
+        )
+    return warnings

@@ -14,12 +14,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
-from rcflow.adapters.git import Git
+from rcflow.adapters.git import Git, TreeStore
 from rcflow.adapters.github import github_repo
-from rcflow.adapters.local_forge import LocalForge
+from rcflow.adapters.local_forge import FORGE_REF, LocalForge
 from rcflow.apply import Applied, Executor, LedgerWriter, Ports, acquire_lease, release_lease
 from rcflow.checks import Finding, stale_refs
 from rcflow.checks import artifacts as artifact_checks
+from rcflow.checks import forge as forge_checks
 from rcflow.checks import git as git_checks
 from rcflow.checks import github as github_checks
 from rcflow.checks import versions as version_checks
@@ -288,7 +289,9 @@ def run_init(
         return InitResult("planned", plan, [], steps)
     if not hooks.confirm(plan):
         return InitResult("declined", plan, [], steps)
-    executor = Executor(Ports(Git(root, git_dir), LocalForge(git_dir)), None, hooks.effect)
+    git = Git(root, git_dir)
+    forge = LocalForge(TreeStore(git, "origin", FORGE_REF))  # init touches no forge
+    executor = Executor(Ports(git, forge), None, hooks.effect)
     return InitResult("applied", plan, executor.apply(plan.effects), steps)
 
 
@@ -438,6 +441,8 @@ def preflight(
                 },
             )
         )
+    # What the final release will carry, proven on the forge; never waived (see checks.forge).
+    blocking += forge_checks.findings(plan.effects, ctx.forge)
     if not waivers and not notes:
         return plan, blocking
     return replace(plan, effects=(*waivers, *plan.effects), notes=(*plan.notes, *notes)), blocking

@@ -13,8 +13,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rcflow.adapters.git import Git
-from rcflow.adapters.local_forge import LocalForge
+from rcflow.adapters.git import Git, TreeStore
+from rcflow.adapters.local_forge import FORGE_REF, LocalForge
 from rcflow.config import Config, load_config
 from rcflow.errors import ConfigError
 from rcflow.forge import Forge
@@ -52,14 +52,18 @@ def load_context(path: Path, *, forge: str | None = None) -> Context:
     root, git_dir = Git.discover(path)
     config = load_config(root)
     git = Git(root, git_dir)
-    return Context(root, git_dir, config, git, make_forge(config, git_dir, forge))
+    return Context(root, git_dir, config, git, make_forge(config, git_dir, forge, git=git))
 
 
-def make_forge(config: Config, git_dir: Path, override: str | None = None) -> Forge:
+def make_forge(
+    config: Config, git_dir: Path, override: str | None = None, *, git: Git | None = None
+) -> Forge:
     url = remote_url(git_dir, config.remote)
     name = override or config.forge or _auto_forge(config, url)
     if name == "local":
-        return LocalForge(git_dir)
+        # Plumbing only (ls-tree, cat-file, hash-object, push) runs fine from the git dir.
+        store = TreeStore(git or Git(git_dir, git_dir), config.remote, FORGE_REF)
+        return LocalForge(store)
     from rcflow.adapters import github
 
     api = config.github_api_url or os.environ.get("GITHUB_API_URL") or github.PUBLIC_API

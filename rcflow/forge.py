@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 CHECKSUMS = "SHA256SUMS"
 # Retraction is recorded in the release notes themselves, so any reader of the forge (a person
@@ -98,3 +98,44 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@runtime_checkable
+class SharedByGit(Protocol):
+    """A forge whose records live on a ref of the remote (the local forge).
+
+    `observe` reads that ref's tip with the other remote refs (the one `ls-remote` it runs
+    anyway) and fetches its objects with the others, then hands the tip over, so reading the
+    forge costs `status` no further round trip to the remote.
+    """
+
+    ref: str
+
+    def observed(self, tip: str | None) -> None: ...
+
+
+# Asset bytes kept in git (the local forge) are pushed to the remote and stay in its history for
+# good. Git hosts refuse a file above 100 MiB in a push (GitHub, and GitLab.com's default) and
+# warn above 50 MiB; rcflow refuses and warns at the same sizes, before the RC is tagged.
+GIT_ASSET_LIMIT = 100 * 1024 * 1024
+GIT_ASSET_WARNING = 50 * 1024 * 1024
+
+
+def mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"
+
+
+def git_asset_sizes(sizes: Mapping[str, int]) -> tuple[list[str], list[str]]:
+    """(refusals, warnings) for assets of these sizes kept in git by the local forge."""
+    refusals = [
+        f"{name} is {mib(size)}, above the {mib(GIT_ASSET_LIMIT)} a git host accepts for one file"
+        for name, size in sorted(sizes.items())
+        if size > GIT_ASSET_LIMIT
+    ]
+    warnings = [
+        f"{name} is {mib(size)}: the local forge keeps every asset in the remote's git history "
+        f'for good; above {mib(GIT_ASSET_WARNING)} consider forge = "github"'
+        for name, size in sorted(sizes.items())
+        if GIT_ASSET_WARNING < size <= GIT_ASSET_LIMIT
+    ]
+    return refusals, warnings

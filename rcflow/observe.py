@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from rcflow.adapters.git import Git, LogEntry
 from rcflow.config import CONFIG_FILE, PYPROJECT, Config
 from rcflow.errors import RcflowError
-from rcflow.forge import Forge
+from rcflow.forge import Forge, SharedByGit
 from rcflow.ledger import LEDGER_REF, Event
 from rcflow.snapshot import Snapshot, VersionFileFact
 
@@ -55,9 +55,16 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
         paths.append(config.changelog)
     # The committed configuration rides along: when the RC is HEAD, that is its config.
     config_paths = (CONFIG_FILE, PYPROJECT)
+    # A forge kept on a ref of the remote is read with the other refs, not by another process.
+    forge_ref = forge.ref if isinstance(forge, SharedByGit) else None
     status, local_refs, remote, head_texts, identity = git.first_look(
         remote_name,
-        ("refs/tags", LEDGER_REF, f"refs/remotes/{remote_name}"),
+        (
+            "refs/tags",
+            LEDGER_REF,
+            f"refs/remotes/{remote_name}",
+            *([forge_ref] if forge_ref else []),
+        ),
         [*paths, *(p for p in config_paths if p not in paths)],
         identity=with_commits,
     )
@@ -66,6 +73,7 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
 
     local_tags: dict[str, str] = {}
     local_ledger: str | None = None
+    local_forge: str | None = None
     tracking: dict[str, str] = {}
     for ref in local_refs:
         if ref.name.startswith("refs/tags/"):
@@ -74,6 +82,8 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
                 local_tags[name] = ref.commit
         elif ref.name == LEDGER_REF:
             local_ledger = ref.sha
+        elif ref.name == forge_ref:
+            local_forge = ref.sha
         else:
             tracking[ref.name.removeprefix(f"refs/remotes/{remote_name}/")] = ref.sha
 
@@ -89,11 +99,17 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
         release_branch = release_branch.split("/", 3)[3]
     remote_branch = remote.refs.get(f"refs/heads/{release_branch}")
     remote_ledger = remote.refs.get(LEDGER_REF) if remote.reachable else local_ledger
+    # Offline, the forge as this clone last saw it (its copy of the ref is that cache).
+    remote_forge = (
+        (remote.refs.get(forge_ref) if remote.reachable else local_forge) if forge_ref else None
+    )
 
-    # Fetch objects (never refs) this clone lacks: the ledger, RC commits, the branch tip.
+    # Fetch objects (never refs) this clone lacks: ledger, RC commits, branch tip, forge.
     wanted: dict[str, str] = {}
     if remote_ledger:
         wanted[LEDGER_REF] = remote_ledger
+    if forge_ref and remote_forge:
+        wanted[forge_ref] = remote_forge
     for name, sha in remote_tags.items():
         if local_tags.get(name) != sha:
             wanted[f"refs/tags/{name}"] = sha
@@ -140,6 +156,8 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
     # A forge that cannot be read (no token, GitHub down) still leaves git's facts to show;
     # the steps refuse on forge_error before changing anything.
     forge_error: str | None = None
+    if isinstance(forge, SharedByGit):
+        forge.observed(remote_forge)
     try:
         releases = forge.releases()
     except RcflowError as exc:

@@ -310,10 +310,10 @@ def classify(s: Snapshot, config: Config) -> Release:
 def forge_drift(s: Snapshot, release: Release, config: Config) -> tuple[str, ...]:
     """Where the forge and git disagree: what a person would fix by hand, or a re-run finishes.
 
-    The local forge lives in one clone's git dir (another clone has none of its records), so
-    only a shared forge can drift from the shared tags.
+    Both forges are shared (the local one lives on a ref of the remote), so every clone sees
+    the same drift.
     """
-    if s.forge == "local" or s.forge_error is not None:
+    if s.forge_error is not None:
         return ()
     found: list[str] = []
     recorded = {e.key: e.kind for e in s.ledger if e.kind in ("rc_tagged", "promoted")}

@@ -219,9 +219,96 @@ class Project:
         )
         return {line.split()[0]: line.split()[1][:40] for line in out.splitlines()}
 
+    # -- the local forge, as origin holds it (refs/rcflow/forge) ---------------------------
+
+    def forge_files(self) -> dict[str, bytes]:
+        """Every file of the local forge's tree on origin (path -> bytes); {} when there is none."""
+        tree = subprocess.run(
+            ["git", "ls-tree", "-r", "-z", "refs/rcflow/forge"],
+            cwd=self.origin,
+            capture_output=True,
+            check=False,
+        )
+        if tree.returncode != 0:
+            return {}
+        entries = [e.partition(b"\t") for e in tree.stdout.split(b"\0") if e]
+        blobs = [meta.split()[2] for meta, _, _ in entries]
+        out = subprocess.run(
+            ["git", "cat-file", "--batch"],
+            cwd=self.origin,
+            input=b"".join(b + b"\n" for b in blobs),
+            capture_output=True,
+            check=True,
+        ).stdout
+        files, pos = {}, 0
+        for _, _, path in entries:  # "<sha> blob <size>\n<bytes>\n" each, in order
+            header_end = out.index(b"\n", pos)
+            size = int(out[pos:header_end].split()[2])
+            files[path.decode()] = out[header_end + 1 : header_end + 1 + size]
+            pos = header_end + 1 + size + 1
+        return files
+
+    def forge_release(self, tag: str) -> dict[str, Any] | None:
+        data = self.forge_files().get(f"releases/{tag}.json")
+        return None if data is None else json.loads(data)  # type: ignore[no-any-return]
+
+    def forge_tags(self) -> list[str]:
+        return sorted(
+            json.loads(data)["tag"]
+            for path, data in self.forge_files().items()
+            if path.startswith("releases/")
+        )
+
+    def forge_latest(self) -> str | None:
+        data = self.forge_files().get("latest")
+        return data.decode().strip() if data is not None else None
+
+    def forge_asset(self, tag: str, name: str) -> bytes | None:
+        """An asset's bytes by its release record (None when the record or the bytes are gone)."""
+        files = self.forge_files()
+        record = json.loads(files.get(f"releases/{tag}.json", b"{}"))
+        asset = next((a for a in record.get("assets", []) if a["name"] == name), None)
+        return files.get(f"assets/sha256/{asset['sha256']}") if asset else None
+
+    def local_forge(self) -> Any:
+        """This clone's local forge, as a step would open it (it reads origin's forge ref)."""
+        from rcflow.adapters.git import TreeStore
+        from rcflow.adapters.local_forge import FORGE_REF, LocalForge
+
+        store = TreeStore(Git(self.root, self.root / ".git"), "origin", FORGE_REF)
+        return LocalForge(store)
+
+    def tamper_forge(self, path: str, data: bytes | None) -> None:
+        """Someone edits origin's forge ref by hand: one file replaced (None: removed)."""
+        env = {**os.environ, "GIT_INDEX_FILE": str(self.base / "tamper.index")}
+
+        def run(*args: str, stdin: bytes | None = None) -> str:
+            return (
+                subprocess.run(
+                    ["git", *args],
+                    cwd=self.origin,
+                    env=env,
+                    input=stdin,
+                    capture_output=True,
+                    check=True,
+                )
+                .stdout.decode()
+                .strip()
+            )
+
+        run("read-tree", "refs/rcflow/forge")
+        if data is None:
+            run("update-index", "--index-info", stdin=f"0 {'0' * 40}\t{path}\n".encode())
+        else:
+            blob = run("hash-object", "-w", "--stdin", stdin=data)
+            run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
+        tree = run("write-tree")
+        commit = run("commit-tree", tree, "-p", "refs/rcflow/forge", "-m", f"edit {path} by hand")
+        run("update-ref", "refs/rcflow/forge", commit)
+        (self.base / "tamper.index").unlink()
+
     def world(self) -> dict[str, Any]:
         """Everything a run could change: refs here and on origin, tracked files, forge store."""
-        forge = self.root / ".git" / "rcflow" / "forge"
         return {
             "local_refs": self.git("for-each-ref", "--format=%(refname) %(objectname)"),
             "remote_refs": git(self.origin, "for-each-ref", "--format=%(refname) %(objectname)"),
@@ -232,11 +319,7 @@ class Project:
                 for p in self.git("ls-files").splitlines()
                 if (self.root / p).is_file()
             },
-            "forge": sorted(
-                (str(p.relative_to(forge)), p.read_bytes()) for p in forge.rglob("*") if p.is_file()
-            )
-            if forge.exists()
-            else [],
+            "forge": sorted(self.forge_files().items()),
         }
 
     def ledger(self) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ import pytest
 
 from rcflow import assets
 from rcflow.adapters.git import Git
-from rcflow.adapters.local_forge import LocalForge
 from rcflow.errors import ConflictError, EffectError
 from rcflow.forge import CHECKSUMS, parse_checksums, render_checksums
 from tests.conftest import Project
@@ -80,7 +79,7 @@ def test_build_failures_are_one_line(
 
 def test_upload_skips_what_is_there_and_refuses_other_bytes(project: Project) -> None:
     sums = build(project, "mkdir -p dist && echo one > dist/a.txt && echo two > dist/b.txt")
-    forge = LocalForge(project.root / ".git")
+    forge = project.local_forge()
     forge.create_release("v1.4.0-rc.1", "x", "", prerelease=True, draft=True)
     forge.upload_asset("v1.4.0-rc.1", stage(project) / "a.txt", "a.txt")  # a run stopped here
 
@@ -104,7 +103,7 @@ def test_a_draft_holding_another_builds_files_gets_the_staged_ones(project: Proj
     # next run on another machine builds again (other bytes): nobody has seen the draft, so its
     # files are replaced rather than refused.
     sums = build(project, "mkdir -p dist && echo one > dist/a.txt && echo two > dist/b.txt")
-    forge = LocalForge(project.root / ".git")
+    forge = project.local_forge()
     forge.create_release("v1.4.0-rc.1", "x", "", prerelease=True, draft=True)
     stale = project.root / "stale"
     stale.write_text("the first machine's build\n")
@@ -121,7 +120,7 @@ def test_a_draft_holding_another_builds_files_gets_the_staged_ones(project: Proj
 
 
 def test_carry_verifies_every_file_against_the_rc_sums(project: Project, tmp_path: Path) -> None:
-    forge = LocalForge(project.root / ".git")
+    forge = project.local_forge()
     forge.create_release("v1.4.0-rc.1", "x", "", prerelease=True)
     good = tmp_path / "app.bin"
     good.write_bytes(b"validated bytes")
@@ -143,9 +142,9 @@ def test_carry_verifies_every_file_against_the_rc_sums(project: Project, tmp_pat
     assert assets.carry(forge, forge.releases(), "v1.4.0-rc.1", "v1.4.0", scratch) == []
 
     # An RC asset changed after validation (someone replaced it by hand): nothing is carried.
-    (project.root / ".git" / "rcflow" / "forge" / "assets" / "v1.4.0-rc.1" / "app.bin").write_bytes(
-        b"swapped"
-    )
+    digest = hashlib.sha256(b"validated bytes").hexdigest()
+    project.tamper_forge(f"assets/sha256/{digest}", b"swapped")
+    forge = project.local_forge()  # sees the hand edit
     forge.create_release("v1.4.1", "x", "", prerelease=False, draft=True)
     with pytest.raises(EffectError, match="does not match its SHA256SUMS"):
         assets.carry(forge, forge.releases(), "v1.4.0-rc.1", "v1.4.1", scratch)

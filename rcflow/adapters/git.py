@@ -503,3 +503,134 @@ def _parse_log(out: str) -> list[LogEntry]:
         # Not str.strip(): Python counts 0x1c-0x1f as whitespace, git does not.
         entries.append(LogEntry(sha, subject, body.strip(" \t\r\n")))
     return entries
+
+
+# -- files kept on a ref of the remote (the local forge's store) -----------------------------
+
+
+class TreeStore:
+    """Files kept as commits on one ref of the remote, written with git's plumbing only.
+
+    Each write is a commit on the tip it was read from, pushed as a fast-forward: git's own
+    rule makes it a compare-and-swap, as for the ledger. Trees are built in a temporary index,
+    never the user's index, work tree or HEAD; the local copy of the ref is only a cache.
+    """
+
+    def __init__(self, git: Git, remote: str, ref: str) -> None:
+        self.git = git
+        self.remote = remote
+        self.ref = ref
+
+    @property
+    def git_dir(self) -> Path:
+        return self.git.git_dir
+
+    def remote_tip(self) -> str | None:
+        """Where the ref is on the remote now (one `ls-remote`); None when it does not exist."""
+        result = self.git._run("ls-remote", self.remote, self.ref, check=False)
+        if not result.ok:
+            raise EffectError(
+                f"cannot read {self.ref} on {self.remote}: {command_cause(result.stderr) or 'error'}"
+            )
+        for line in result.stdout.splitlines():
+            sha, _, name = line.partition("\t")
+            if name == self.ref:
+                return sha
+        return None
+
+    def entries(self, commit: str) -> dict[str, tuple[str, int]]:
+        """Every file of commit's tree: path -> (blob sha, size). Fetches it when missing here."""
+        args = ("ls-tree", "-r", "-l", "-z", "--full-tree", commit)
+        result = self.git._run(*args, check=False)
+        if not result.ok:
+            self.git.fetch_objects(self.remote, [self.ref])
+            result = self.git._run(*args, check=False)
+            if not result.ok:
+                raise EffectError(
+                    f"{self.ref} at {commit[:7]} cannot be read: "
+                    f"{command_cause(result.stderr) or 'missing objects'}"
+                )
+        found: dict[str, tuple[str, int]] = {}
+        for record in result.stdout.split("\0"):
+            if not record:
+                continue
+            meta, _, path = record.partition("\t")
+            _mode, kind, sha, size = meta.split()
+            if kind == "blob":
+                found[path] = (sha, int(size))
+        return found
+
+    def texts(self, blobs: Sequence[str]) -> dict[str, str]:
+        """The text of each blob (UTF-8), read by one `cat-file --batch`."""
+        if not blobs:
+            return {}
+        out = self.git._run("cat-file", "--batch", input="".join(f"{b}\n" for b in blobs)).stdout
+        parsed = _parse_batch(out, list(blobs))
+        return {b: t for b, t in parsed.items() if t is not None}
+
+    def blob_to_file(self, blob: str, dest: Path) -> None:
+        """A blob's bytes into dest, streamed (assets may be large and are never text)."""
+        import git as gitpython
+
+        tmp = dest.with_name(f".{dest.name}.rcflow-tmp")
+        try:
+            with tmp.open("wb") as fh:
+                self.git._repo.git.cat_file("blob", blob, output_stream=fh, env=_git_env())
+            tmp.replace(dest)
+        except gitpython.GitCommandError as exc:
+            raise EffectError(f"git cat-file failed: {command_cause(_unwrap(exc.stderr))}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def store_files(self, paths: Sequence[Path]) -> list[str]:
+        """Write each file into the object store as is (no filters): their blob shas, in order."""
+        if not paths:
+            return []
+        args = ("hash-object", "-w", "--no-filters", "--", *(str(p) for p in paths))
+        return self.git._run(*args).stdout.split()
+
+    def store_texts(self, texts: Sequence[str]) -> list[str]:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="rcflow-store-") as tmp:
+            paths = []
+            for i, text in enumerate(texts):
+                path = Path(tmp) / str(i)
+                path.write_bytes(text.encode("utf-8"))
+                paths.append(path)
+            return self.store_files(paths)
+
+    def commit(self, parent: str | None, changes: Mapping[str, str | None], message: str) -> str:
+        """A commit of parent's tree with changes (path -> blob sha, or None to remove)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="rcflow-index-") as tmp:
+            env = {**_git_env(), "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+
+            def run(*args: str, input: str | None = None) -> str:
+                return proc.run(("git", *args), cwd=self.git.root, env=env, input=input).stdout
+
+            try:
+                if parent:
+                    run("read-tree", parent)
+                info = "".join(
+                    f"100644 {blob}\t{path}\0" if blob else f"0 {'0' * 40}\t{path}\0"
+                    for path, blob in sorted(changes.items())
+                )
+                run("update-index", "-z", "--index-info", input=info)
+                tree = run("write-tree").strip()
+            except CommandError as exc:
+                raise EffectError(exc.message) from exc
+        args = ["commit-tree", tree, "-m", message]
+        if parent:
+            args += ["-p", parent]
+        return self.git._write(*args).strip()
+
+    def push(self, commit: str) -> None:
+        """Fast-forward the remote's ref to commit; ConflictError when it moved meanwhile."""
+        import contextlib
+
+        self.git.push(self.remote, [f"{commit}:{self.ref}"])
+        # Pushed: the local copy is only a cache of where the remote is (offline status).
+        with contextlib.suppress(EffectError):
+            self.git.update_ref(self.ref, commit)

@@ -1,133 +1,446 @@
-"""The built-in `local` forge: releases kept as JSON files in the repository's git dir.
+"""The built-in `local` forge: releases kept in git, on a ref of the remote (`refs/rcflow/forge`).
 
-It needs no network and no account, so rehearsals, the demo and offline work have a forge with
-the same protocol as GitHub's: drafts, assets with digests, a latest release, retraction. The
-ledger holds the audit trail; these files hold what a forge would show.
+It needs no account and no service beyond the git remote, so rehearsals, the demo and teams
+without GitHub have a forge with the same protocol as GitHub's: drafts, assets with digests, a
+latest release, retraction. Because the records and the asset bytes are on the remote, every
+clone and every CI runner sees the same releases and can download the same assets; the copy of
+the ref in this clone is only a cache.
+
+The ref's tree:
+
+    latest                        the latest release's tag (absent when there is none)
+    releases/<tag>.json           one record per release: title, notes, flags, assets
+    assets/sha256/<hex>           asset bytes, once per content (an RC and its final share them)
+
+Every write is one commit on the tip this clone last saw, pushed as a fast-forward: if anyone
+else wrote meanwhile the push is rejected and the write is a conflict, unless what it was to do
+is already there.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-import os
-import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from rcflow.errors import ConflictError, EffectError
-from rcflow.forge import RETRACTED_MARKER, AssetFact, ReleaseFact, sha256_file
+from rcflow.errors import BlockedError, ConflictError, EffectError
+from rcflow.forge import (
+    GIT_ASSET_LIMIT,
+    RETRACTED_MARKER,
+    AssetFact,
+    ReleaseFact,
+    mib,
+    sha256_file,
+)
+
+FORGE_REF = "refs/rcflow/forge"
+LATEST = "latest"
+RELEASES = "releases/"
+ASSETS = "assets/sha256/"
+# Where rcflow before the shared store kept the records, in one clone's git dir.
+LEGACY_DIR = Path("rcflow") / "forge"
+
+
+class Store(Protocol):
+    """What the forge needs of git (`adapters.git.TreeStore`): files on a ref of the remote."""
+
+    remote: str
+    ref: str
+
+    @property
+    def git_dir(self) -> Path: ...
+
+    def remote_tip(self) -> str | None: ...
+
+    def entries(self, commit: str) -> dict[str, tuple[str, int]]: ...
+
+    def texts(self, blobs: Sequence[str]) -> dict[str, str]: ...
+
+    def blob_to_file(self, blob: str, dest: Path) -> None: ...
+
+    def store_files(self, paths: Sequence[Path]) -> list[str]: ...
+
+    def store_texts(self, texts: Sequence[str]) -> list[str]: ...
+
+    def commit(
+        self, parent: str | None, changes: Mapping[str, str | None], message: str
+    ) -> str: ...
+
+    def push(self, commit: str) -> None: ...
+
+
+@dataclass
+class _State:
+    """The forge as one commit of the ref holds it (or as a legacy git dir held it)."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # tag -> record
+    latest: str | None = None
+    blobs: dict[str, tuple[str, int]] = field(default_factory=dict)  # sha256 -> (blob, size)
+    paths: dict[str, str] = field(default_factory=dict)  # tag -> its record's path in the tree
+    legacy: dict[str, Path] = field(default_factory=dict)  # sha256 -> file (legacy store only)
+
+    def copy(self) -> _State:
+        return _State(
+            copy.deepcopy(self.records),
+            self.latest,
+            dict(self.blobs),
+            dict(self.paths),
+            dict(self.legacy),
+        )
+
+    def present(self, asset: Mapping[str, Any]) -> bool:
+        """The asset's bytes are in the store, at the size its record says."""
+        held = self.blobs.get(str(asset.get("sha256")))
+        return held is not None and held[1] == int(asset.get("size", -1))
+
+    def record(self, tag: str) -> dict[str, Any]:
+        try:
+            return self.records[tag]
+        except KeyError:
+            raise EffectError(f"the forge has no release {tag}") from None
+
+
+Edit = Callable[[_State], "_State | None"]  # the state after a write, or None: it holds already
+
+
+def _path(tag: str) -> str:
+    return f"{RELEASES}{tag}.json"
+
+
+def _render(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, indent=2, sort_keys=True) + "\n"
 
 
 class LocalForge:
     name = "local"
+    ref = FORGE_REF
 
-    def __init__(self, git_dir: Path) -> None:
-        self.root = git_dir / "rcflow" / "forge"
-        self.dir = self.root / "releases"
-        self.assets_dir = self.root / "assets"
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._tip: str | None = None
+        self._known = False  # whether _tip is where the remote was when last looked at or written
+        self._states: dict[str, _State] = {}
 
-    def _path(self, tag: str) -> Path:
-        return self.dir / f"{tag}.json"
+    # -- where the store is ----------------------------------------------------------------
 
-    def _latest(self) -> str | None:
+    def observed(self, tip: str | None) -> None:
+        """The ref's tip on the remote, as `observe` just saw it (objects already fetched)."""
+        self._tip, self._known = tip, True
+
+    def _current(self) -> tuple[str | None, _State]:
+        if not self._known:
+            self._tip, self._known = self.store.remote_tip(), True
+        return self._tip, self._load(self._tip)
+
+    def _load(self, tip: str | None) -> _State:
+        if tip is None:
+            return self._legacy()
+        if tip not in self._states:
+            self._states[tip] = self._read(tip)
+        return self._states[tip]
+
+    def _read(self, tip: str) -> _State:
+        entries = self.store.entries(tip)
+        records = [p for p in entries if p.startswith(RELEASES) and p.endswith(".json")]
+        wanted = [entries[p][0] for p in records]
+        if LATEST in entries:
+            wanted.append(entries[LATEST][0])
+        texts = self.store.texts(sorted(set(wanted)))
+        state = _State()
+        for path in records:
+            try:
+                data = json.loads(texts[entries[path][0]])
+                tag = str(data["tag"])
+            except (KeyError, ValueError, TypeError) as exc:
+                raise EffectError(
+                    f"the local forge's {path} on {FORGE_REF} ({tip[:7]}) is not a release "
+                    f"record ({type(exc).__name__})",
+                    hint=f"repair or remove it with a new commit on {FORGE_REF}",
+                ) from None
+            state.records[tag] = data
+            state.paths[tag] = path
+        if LATEST in entries:
+            state.latest = texts.get(entries[LATEST][0], "").strip() or None
+        state.blobs = {p[len(ASSETS) :]: v for p, v in entries.items() if p.startswith(ASSETS)}
+        return state
+
+    def _legacy(self) -> _State:
+        """What rcflow before the shared store kept in this clone's git dir (or nothing)."""
+        root = self.store.git_dir / LEGACY_DIR
+        folder = root / "releases"
+        state = _State()
+        if not folder.is_dir():
+            return state
+        for path in sorted(folder.rglob("*.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                tag = str(data["tag"])
+            except (OSError, KeyError, ValueError, TypeError):
+                continue  # a half-written file of an interrupted run: it was never a release
+            state.records[tag] = data
+            for asset in data.get("assets", []):
+                file = root / "assets" / tag / str(asset.get("name"))
+                if file.is_file():
+                    state.blobs[str(asset.get("sha256"))] = ("", file.stat().st_size)
+                    state.legacy[str(asset.get("sha256"))] = file
         try:
-            return (self.root / "latest").read_text(encoding="utf-8").strip() or None
-        except FileNotFoundError:
-            return None
+            state.latest = (root / "latest").read_text(encoding="utf-8").strip() or None
+        except OSError:
+            state.latest = None
+        return state
+
+    # -- reads -----------------------------------------------------------------------------
 
     def releases(self) -> Mapping[str, ReleaseFact]:
-        if not self.dir.is_dir():
-            return {}
-        latest = self._latest()
+        _, state = self._current()
         found = {}
-        for path in sorted(self.dir.glob("*.json")):
-            data = json.loads(path.read_text(encoding="utf-8"))
-            tag = data["tag"]
+        for tag, data in sorted(state.records.items()):
             found[tag] = ReleaseFact(
                 tag=tag,
-                title=data["title"],
-                prerelease=bool(data["prerelease"]),
+                title=str(data.get("title", tag)),
+                prerelease=bool(data.get("prerelease")),
                 retracted=bool(data.get("retracted", False)),
-                notes=data.get("notes", ""),
+                notes=str(data.get("notes", "")),
                 draft=bool(data.get("draft", False)),
-                latest=tag == latest,
+                latest=tag == state.latest,
+                # An asset whose bytes are not in the store is not there, whatever the record says.
                 assets=tuple(
-                    AssetFact(a["name"], int(a["size"]), a["sha256"])
+                    AssetFact(str(a["name"]), int(a["size"]), str(a["sha256"]))
                     for a in data.get("assets", [])
+                    if state.present(a)
                 ),
             )
         return found
 
-    def _read(self, tag: str) -> dict[str, Any]:
-        try:
-            data: dict[str, Any] = json.loads(self._path(tag).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise EffectError(f"the forge has no release {tag}") from None
-        return data
+    def download_asset(self, tag: str, name: str, dest: Path) -> None:
+        _, state = self._current()
+        record = state.records.get(tag, {})
+        asset = next((a for a in record.get("assets", []) if a.get("name") == name), None)
+        held = state.blobs.get(str(asset.get("sha256"))) if asset else None
+        if asset is None or held is None:
+            raise EffectError(f"the forge has no asset {name} on {tag}")
+        legacy = state.legacy.get(str(asset["sha256"]))
+        if legacy is not None:
+            dest.write_bytes(legacy.read_bytes())
+            return
+        self.store.blob_to_file(held[0], dest)
 
-    def _write(self, tag: str, data: Mapping[str, Any]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self._path(tag).with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, self._path(tag))
+    # -- writes ----------------------------------------------------------------------------
 
     def create_release(
         self, tag: str, title: str, notes: str, *, prerelease: bool, draft: bool = False
     ) -> None:
-        existing = self.releases().get(tag)
-        if existing is not None:
-            if existing.prerelease != prerelease:
-                raise ConflictError(f"the forge already has a different release for {tag}")
-            return
-        self._write(
-            tag,
-            {"tag": tag, "title": title, "notes": notes, "prerelease": prerelease, "draft": draft},
-        )
+        def edit(state: _State) -> _State | None:
+            existing = state.records.get(tag)
+            if existing is not None:
+                if bool(existing.get("prerelease")) != prerelease:
+                    raise ConflictError(f"the forge already has a different release for {tag}")
+                return None
+            new = state.copy()
+            new.records[tag] = {
+                "tag": tag,
+                "title": title,
+                "notes": notes,
+                "prerelease": prerelease,
+                "draft": draft,
+                "retracted": False,
+                "assets": [],
+            }
+            return new
+
+        kind = ("draft " if draft else "") + ("prerelease" if prerelease else "release")
+        self._write(f"create {kind} {tag}", edit)
 
     def upload_asset(self, tag: str, path: Path, name: str) -> None:
-        data = self._read(tag)
+        size = path.stat().st_size
+        if size > GIT_ASSET_LIMIT:
+            raise BlockedError(
+                f"{name} is {mib(size)}: the local forge keeps assets in git, and git hosts "
+                f"refuse files above {mib(GIT_ASSET_LIMIT)}: nothing was uploaded",
+                hint='use forge = "github" for large assets, or make the build smaller',
+            )
         digest = sha256_file(path)
-        assets = [a for a in data.get("assets", []) if a["name"] != name]
-        if len(assets) != len(data.get("assets", [])):
-            raise ConflictError(f"{tag} already has an asset named {name}")
-        target = self.assets_dir / tag / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-        assets.append({"name": name, "size": path.stat().st_size, "sha256": digest})
-        self._write(tag, {**data, "assets": assets})
+        blob: list[str] = []
+
+        def edit(state: _State) -> _State | None:
+            record = state.record(tag)
+            held = next((a for a in record.get("assets", []) if a.get("name") == name), None)
+            if held is not None:
+                if held.get("sha256") == digest and state.present(held):
+                    return None
+                if state.present(held):
+                    raise ConflictError(f"{tag} already has an asset named {name}")
+                # Its bytes never reached the store (a damaged record): the upload repairs it.
+            if not blob:
+                blob.extend(self.store.store_files([path]))
+            new = state.copy()
+            assets = [a for a in new.records[tag].get("assets", []) if a.get("name") != name]
+            assets.append({"name": name, "size": size, "sha256": digest})
+            new.records[tag]["assets"] = assets
+            if not new.blobs.get(digest, ("",))[0]:
+                new.blobs[digest] = (blob[0], size)
+            return new
+
+        self._write(f"upload {name} to {tag}", edit)
 
     def delete_asset(self, tag: str, name: str) -> None:
-        data = self._read(tag)
-        assets = [a for a in data.get("assets", []) if a["name"] != name]
-        self._write(tag, {**data, "assets": assets})
-        (self.assets_dir / tag / name).unlink(missing_ok=True)
+        def edit(state: _State) -> _State | None:
+            record = state.records.get(tag)
+            if record is None or all(a.get("name") != name for a in record.get("assets", [])):
+                return None
+            new = state.copy()
+            new.records[tag]["assets"] = [
+                a for a in record.get("assets", []) if a.get("name") != name
+            ]
+            return new
 
-    def download_asset(self, tag: str, name: str, dest: Path) -> None:
-        source = self.assets_dir / tag / name
-        if not source.is_file():
-            raise EffectError(f"the forge has no asset {name} on {tag}")
-        shutil.copyfile(source, dest)
+        self._write(f"delete {name} from {tag}", edit)
 
     def publish_release(self, tag: str, *, latest: bool) -> None:
-        data = self._read(tag)
-        self._write(tag, {**data, "draft": False})
-        if latest:
-            self.set_latest(tag)
+        def edit(state: _State) -> _State | None:
+            record = state.record(tag)
+            if not record.get("draft") and (not latest or state.latest == tag):
+                return None
+            new = state.copy()
+            new.records[tag]["draft"] = False
+            if latest:
+                new.latest = tag
+            return new
+
+        self._write(f"publish {tag}" + (" as latest" if latest else ""), edit)
 
     def set_latest(self, tag: str) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "latest").write_text(tag + "\n", encoding="utf-8")
+        def edit(state: _State) -> _State | None:
+            state.record(tag)
+            if state.latest == tag:
+                return None
+            new = state.copy()
+            new.latest = tag
+            return new
+
+        self._write(f"mark {tag} latest", edit)
 
     def retract_release(self, tag: str, note: str) -> None:
-        existing = self.releases().get(tag)
-        if existing is None or existing.retracted:
-            return
-        data = self._read(tag)
-        notes = f"{RETRACTED_MARKER}\n> **{note}**\n\n{existing.notes}"
-        self._write(tag, {**data, "notes": notes, "prerelease": True, "retracted": True})
-        if self._latest() == tag:
-            (self.root / "latest").unlink()
+        def edit(state: _State) -> _State | None:
+            record = state.records.get(tag)
+            if record is None or record.get("retracted"):
+                return None
+            new = state.copy()
+            notes = f"{RETRACTED_MARKER}\n> **{note}**\n\n{record.get('notes', '')}"
+            new.records[tag].update({"notes": notes, "prerelease": True, "retracted": True})
+            if new.latest == tag:
+                new.latest = None
+            return new
+
+        self._write(f"retract {tag}", edit)
 
     def delete_release(self, tag: str) -> None:
-        self._path(tag).unlink(missing_ok=True)
-        shutil.rmtree(self.assets_dir / tag, ignore_errors=True)
+        def edit(state: _State) -> _State | None:
+            if tag not in state.records:
+                return None
+            new = state.copy()
+            del new.records[tag]
+            if new.latest == tag:
+                new.latest = None
+            return new
+
+        self._write(f"delete {tag}", edit)
+
+    def _write(self, what: str, edit: Edit) -> None:
+        """One commit on the tip last seen, pushed as a fast-forward (the compare-and-swap)."""
+        tip, state = self._current()
+        new = edit(state)
+        if new is None:
+            return
+        imported = bool(state.legacy or (tip is None and state.records))
+        base = _State() if tip is None else state
+        if imported:
+            new = self._import_legacy(new)
+        changes = self._changes(base, new)
+        message = f"rcflow forge: {what}"
+        if imported:
+            message += "\n\nImported the records kept in .git/rcflow/forge by an older rcflow."
+        commit = self.store.commit(tip, changes, message)
+        try:
+            self.store.push(commit)
+        except ConflictError:
+            # Someone wrote meanwhile: fine if what this write was for is there now.
+            self._known = False
+            now, current = self._current()
+            if now == tip:
+                raise  # refused for another reason than a race: git's own message says which
+            if edit(current) is None:
+                return
+            raise ConflictError(
+                f"{FORGE_REF} on {self.store.remote} changed while rcflow was writing "
+                f"({what}): nothing was written",
+                hint="re-run the step: it reads the forge again",
+            ) from None
+        self._tip = commit
+        self._states[commit] = new
+        if imported:
+            self._retire_legacy()
+
+    def _import_legacy(self, state: _State) -> _State:
+        """The legacy records' asset files put into git, each checked against its record."""
+        new = state.copy()
+        # Only files still waiting for a blob (an upload in this very write brought its own).
+        files = sorted((d, p) for d, p in new.legacy.items() if not new.blobs.get(d, ("",))[0])
+        good = [(digest, path) for digest, path in files if sha256_file(path) == digest]
+        blobs = self.store.store_files([path for _, path in good])
+        for (digest, path), blob in zip(good, blobs, strict=True):
+            new.blobs[digest] = (blob, path.stat().st_size)
+        for digest, _ in files:
+            if digest not in dict(good):
+                del new.blobs[digest]  # bytes that do not match their record are not the asset
+        new.legacy = {}
+        return new
+
+    def _retire_legacy(self) -> None:
+        root = self.store.git_dir / LEGACY_DIR
+        if root.is_dir():
+            target = root.with_name("forge.imported")
+            n = 1
+            while target.exists():
+                n += 1
+                target = root.with_name(f"forge.imported.{n}")
+            root.rename(target)
+
+    def _changes(self, old: _State, new: _State) -> dict[str, str | None]:
+        """The tree entries that turn old into new (path -> blob sha, None: removed)."""
+        changes: dict[str, str | None] = {}
+        texts: dict[str, str] = {}
+        for tag, record in new.records.items():
+            path = _path(tag)
+            if record != old.records.get(tag) or old.paths.get(tag, path) != path:
+                texts[path] = _render(record)
+            if old.paths.get(tag, path) != path:
+                changes[old.paths[tag]] = None
+            new.paths[tag] = path
+        for tag in old.records.keys() - new.records.keys():
+            changes[old.paths.get(tag, _path(tag))] = None
+            new.paths.pop(tag, None)
+        if new.latest != old.latest:
+            if new.latest is None:
+                changes[LATEST] = None
+            else:
+                texts[LATEST] = new.latest + "\n"
+        # Bytes no release lists any more leave the tree (history keeps them).
+        used = {str(a.get("sha256")) for r in new.records.values() for a in r.get("assets", [])}
+        for digest in list(new.blobs):
+            if digest not in used:
+                del new.blobs[digest]
+        for digest, (blob, _) in new.blobs.items():
+            if old.blobs.get(digest, ("",))[0] != blob:
+                changes[ASSETS + digest] = blob
+        for digest in old.blobs.keys() - new.blobs.keys():
+            changes[ASSETS + digest] = None
+        paths = sorted(texts)
+        for path, blob in zip(
+            paths, self.store.store_texts([texts[p] for p in paths]), strict=True
+        ):
+            changes[path] = blob
+        return changes

@@ -241,3 +241,28 @@ def version_commit(
 
 def event_done(s: Snapshot, kind: str, key: str) -> bool:
     return ledger.has(s.ledger, kind, key)
+
+
+def carry_blockers(s: Snapshot, source: str, target: str) -> list[str]:
+    """Why the final's release could not get the RC's assets, known before anything is changed.
+
+    The final tag is never pushed ahead of a release that cannot be made: an RC whose release
+    is gone, or was never finished, refuses the promotion with what completes it. That every
+    file its SHA256SUMS lists is there is proven by the preflight (it reads the file).
+    """
+    final = s.releases.get(target)
+    if final is not None and not final.draft:
+        return []  # published already: nothing is carried
+    rc = s.releases.get(source)
+    if rc is not None and not rc.draft:
+        return []
+    sha = s.tag_commit(source) or ""
+    what = f"has no release {source}" if rc is None else f"has only a draft of {source}"
+    if target in s.remote_tags:
+        # An interrupted promotion pushed the final tag: an RC can no longer be finished.
+        fix = f"restore {source}'s release on the forge, or retract {target} with `rcflow rollback`"
+    elif sha and s.head == sha:
+        fix = f"run `rcflow rc` to finish it ({source} tags HEAD), then promote"
+    else:
+        fix = f"withdraw it with `rcflow rollback {source}`, then cut a new RC with `rcflow rc`"
+    return [f"the {s.forge} forge {what}, whose assets the final release carries: {fix}"]

@@ -25,6 +25,7 @@ from rcflow.states import Candidate, Release, State, classify
 from rcflow.steps import artifacts as artifact_steps
 from rcflow.steps import (
     blockers,
+    carry_blockers,
     decision,
     event_done,
     head_texts,
@@ -176,6 +177,7 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
             return new(blockers=(*refusals, _refusal(release)))
         rc_tag = str(started[-1].data.get("rc"))
         finishing = _finish(s, config, release, tag, v.base, rc_tag)
+        refusals += carry_blockers(s, rc_tag, tag)
         return new(
             effects=tuple(finishing) if not refusals else (),
             blockers=tuple(refusals),
@@ -215,6 +217,7 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
         },
     )
     effects: list[Effect] = [promoting]
+    refusals += carry_blockers(s, latest.tag, tag)
     # Images and packages first: whoever sees the final tag can pull and install what it names.
     shipped, found = artifact_steps.promote_artifacts(s, config, tag, target, latest.tag)
     effects += shipped

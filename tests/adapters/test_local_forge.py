@@ -1,19 +1,32 @@
-"""The local forge: release records under the git dir, idempotent by tag."""
+"""The local forge: release records and asset bytes on origin's `refs/rcflow/forge`.
+
+Every clone reads the same ref; every write is a fast-forward push (compare-and-swap).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from rcflow.adapters.local_forge import LocalForge
-from rcflow.errors import ConflictError, EffectError
-from rcflow.forge import RETRACTED_MARKER
+from rcflow.errors import BlockedError, ConflictError, EffectError
+from rcflow.forge import GIT_ASSET_LIMIT, RETRACTED_MARKER, git_asset_sizes
+from tests.conftest import Project, git
 
 
-def test_create_list_retract_delete(tmp_path: Path) -> None:
-    forge = LocalForge(tmp_path)
+def clone(project: Project, dest: Path) -> Project:
+    """A fresh `git clone` of the project's origin (another machine, a CI runner)."""
+    git(project.base, "clone", "--quiet", str(project.origin), str(dest))
+    other = Project(project.base)
+    other.root = dest
+    return other
+
+
+def test_create_list_retract_delete(project: Project) -> None:
+    forge = project.local_forge()
     forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "notes", prerelease=True)
     forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "notes", prerelease=True)  # idempotent
     forge.create_release("v1.4.0", "1.4.0", "final", prerelease=False)
@@ -31,27 +44,40 @@ def test_create_list_retract_delete(tmp_path: Path) -> None:
     forge.delete_release("v1.4.0-rc.1")
     forge.delete_release("v1.4.0-rc.1")
     assert sorted(forge.releases()) == ["v1.4.0"]
+    # One commit per change on origin; the no-ops wrote nothing.
+    log = git(project.origin, "log", "--format=%s", "refs/rcflow/forge").splitlines()
+    assert log == [
+        "rcflow forge: delete v1.4.0-rc.1",
+        "rcflow forge: retract v1.4.0",
+        "rcflow forge: create release v1.4.0",
+        "rcflow forge: create prerelease v1.4.0-rc.1",
+    ]
 
 
-def test_a_different_release_under_the_same_tag_is_a_conflict(tmp_path: Path) -> None:
-    forge = LocalForge(tmp_path)
+def test_a_different_release_under_the_same_tag_is_a_conflict(project: Project) -> None:
+    forge = project.local_forge()
     forge.create_release("v1.4.0", "1.4.0", "", prerelease=False)
     with pytest.raises(ConflictError):
         forge.create_release("v1.4.0", "1.4.0", "", prerelease=True)
 
 
-def test_no_store_means_no_releases(tmp_path: Path) -> None:
-    assert LocalForge(tmp_path / "nothing").releases() == {}
+def test_no_ref_means_no_releases_and_reading_writes_nothing(project: Project) -> None:
+    before = project.world()
+    assert project.local_forge().releases() == {}
+    assert project.world() == before
 
 
-def test_draft_assets_publish_and_latest(tmp_path: Path) -> None:
-    forge = LocalForge(tmp_path)
+def test_draft_assets_publish_and_latest(project: Project, tmp_path: Path) -> None:
+    forge = project.local_forge()
     forge.create_release("v1.4.0", "1.4.0", "final", prerelease=False, draft=True)
     payload = tmp_path / "app.whl"
-    payload.write_bytes(b"\x00wheel bytes\xff")
+    payload.write_bytes(b"\x00wheel bytes\xff\r\n")
     forge.upload_asset("v1.4.0", payload, "app-1.4.0.whl")
+    forge.upload_asset("v1.4.0", payload, "app-1.4.0.whl")  # the same bytes: nothing to do
+    other = tmp_path / "other.whl"
+    other.write_bytes(b"other bytes")
     with pytest.raises(ConflictError, match="already has an asset"):
-        forge.upload_asset("v1.4.0", payload, "app-1.4.0.whl")
+        forge.upload_asset("v1.4.0", other, "app-1.4.0.whl")
     draft = forge.releases()["v1.4.0"]
     assert draft.draft and not draft.latest
     asset = draft.asset("app-1.4.0.whl")
@@ -61,10 +87,11 @@ def test_draft_assets_publish_and_latest(tmp_path: Path) -> None:
     forge.publish_release("v1.4.0", latest=True)
     published = forge.releases()["v1.4.0"]
     assert not published.draft and published.latest
+    assert project.forge_latest() == "v1.4.0"
 
     copy = tmp_path / "copy"
     forge.download_asset("v1.4.0", "app-1.4.0.whl", copy)
-    assert copy.read_bytes() == payload.read_bytes()
+    assert copy.read_bytes() == payload.read_bytes()  # byte for byte, no line-ending filters
     with pytest.raises(EffectError, match="no asset"):
         forge.download_asset("v1.4.0", "missing", copy)
 
@@ -75,4 +102,189 @@ def test_draft_assets_publish_and_latest(tmp_path: Path) -> None:
     assert forge.releases()["v1.3.0"].latest
 
     forge.delete_release("v1.4.0")
-    assert not (tmp_path / "rcflow" / "forge" / "assets" / "v1.4.0").exists()
+    assert not any(p.startswith("assets/") for p in project.forge_files())  # bytes nobody lists
+
+
+def test_an_rc_and_its_final_share_one_copy_of_the_bytes(project: Project, tmp_path: Path) -> None:
+    forge = project.local_forge()
+    payload = tmp_path / "app.bin"
+    payload.write_bytes(b"validated bytes")
+    for tag, pre in (("v1.4.0-rc.1", True), ("v1.4.0", False)):
+        forge.create_release(tag, tag, "", prerelease=pre, draft=True)
+        forge.upload_asset(tag, payload, "app.bin")
+    digest = hashlib.sha256(b"validated bytes").hexdigest()
+    assets = [p for p in project.forge_files() if p.startswith("assets/")]
+    assert assets == [f"assets/sha256/{digest}"]
+    forge.delete_release("v1.4.0-rc.1")  # the final still lists them: the bytes stay
+    assert project.forge_asset("v1.4.0", "app.bin") == b"validated bytes"
+
+
+def test_a_fresh_clone_sees_every_record_and_byte(project: Project, tmp_path: Path) -> None:
+    forge = project.local_forge()
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "notes", prerelease=True, draft=True)
+    payload = tmp_path / "app.tar.gz"
+    payload.write_bytes(bytes(range(256)) * 40)
+    forge.upload_asset("v1.4.0-rc.1", payload, "app.tar.gz")
+    forge.publish_release("v1.4.0-rc.1", latest=False)
+
+    other = clone(project, tmp_path / "runner").local_forge()
+    assert other.releases() == forge.releases()
+    copy = tmp_path / "downloaded"
+    other.download_asset("v1.4.0-rc.1", "app.tar.gz", copy)
+    assert copy.read_bytes() == payload.read_bytes()
+    # Deleting this clone's caches (its copy of the ref, .git/rcflow/) changes nothing.
+    project.git("update-ref", "-d", "refs/rcflow/forge")
+    shutil.rmtree(project.root / ".git" / "rcflow", ignore_errors=True)
+    assert project.local_forge().releases() == forge.releases()
+
+
+def test_tags_with_slashes(project: Project, tmp_path: Path) -> None:
+    forge = project.local_forge()
+    payload = tmp_path / "a.txt"
+    payload.write_text("a\n")
+    forge.create_release("pkg/v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
+    forge.upload_asset("pkg/v1.4.0-rc.1", payload, "a.txt")
+    forge.publish_release("pkg/v1.4.0-rc.1", latest=False)
+    assert project.forge_tags() == ["pkg/v1.4.0-rc.1"]
+    assert "releases/pkg/v1.4.0-rc.1.json" in project.forge_files()
+    assert project.local_forge().releases()["pkg/v1.4.0-rc.1"].asset("a.txt") is not None
+    forge.delete_release("pkg/v1.4.0-rc.1")
+    assert project.forge_tags() == []
+
+
+def test_a_write_on_a_stale_tip_is_a_conflict_and_writes_nothing(
+    project: Project, tmp_path: Path
+) -> None:
+    mine = project.local_forge()
+    mine.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
+    theirs = clone(project, tmp_path / "other").local_forge()
+    theirs.create_release("v1.5.0-rc.1", "1.5.0-rc.1", "", prerelease=True)  # mine has not seen it
+    before = project.forge_files()
+
+    with pytest.raises(ConflictError, match="changed while rcflow was writing"):
+        mine.publish_release("v1.4.0-rc.1", latest=False)
+    assert project.forge_files() == before
+
+    # A write that someone else already made is no conflict: it holds.
+    theirs.publish_release("v1.4.0-rc.1", latest=False)
+    stale = project.local_forge()
+    stale.releases()  # reads the tip now ...
+    theirs.create_release("v1.6.0-rc.1", "1.6.0-rc.1", "", prerelease=True)  # ... which moves on
+    stale.publish_release("v1.4.0-rc.1", latest=False)  # holds: nothing to do, no push at all
+    stale.create_release("v1.5.0-rc.1", "1.5.0-rc.1", "", prerelease=True)
+    assert not project.local_forge().releases()["v1.4.0-rc.1"].draft
+
+
+def test_a_rejected_push_that_already_holds_is_success(project: Project, tmp_path: Path) -> None:
+    mine = project.local_forge()
+    mine.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
+    theirs = clone(project, tmp_path / "other").local_forge()
+    theirs.publish_release("v1.4.0-rc.1", latest=False)
+    mine.publish_release("v1.4.0-rc.1", latest=False)  # rejected, re-read: it is published
+    assert not project.local_forge().releases()["v1.4.0-rc.1"].draft
+    log = git(project.origin, "log", "--format=%s", "refs/rcflow/forge").splitlines()
+    assert log.count("rcflow forge: publish v1.4.0-rc.1") == 1
+
+
+def test_an_asset_whose_bytes_are_gone_is_not_there(project: Project, tmp_path: Path) -> None:
+    forge = project.local_forge()
+    forge.create_release("v1.4.0-rc.1", "x", "", prerelease=True, draft=True)
+    payload = tmp_path / "app.bin"
+    payload.write_bytes(b"bytes")
+    forge.upload_asset("v1.4.0-rc.1", payload, "app.bin")
+    project.tamper_forge(f"assets/sha256/{hashlib.sha256(b'bytes').hexdigest()}", None)
+
+    fresh = project.local_forge()
+    assert fresh.releases()["v1.4.0-rc.1"].assets == ()
+    with pytest.raises(EffectError, match=r"no asset app\.bin"):
+        fresh.download_asset("v1.4.0-rc.1", "app.bin", tmp_path / "copy")
+    fresh.upload_asset("v1.4.0-rc.1", payload, "app.bin")  # an upload repairs it
+    assert project.forge_asset("v1.4.0-rc.1", "app.bin") == b"bytes"
+
+
+def test_a_record_that_is_not_json_is_one_line(project: Project) -> None:
+    forge = project.local_forge()
+    forge.create_release("v1.4.0-rc.1", "x", "", prerelease=True)
+    project.tamper_forge("releases/v1.4.0-rc.1.json", b"{not json")
+    with pytest.raises(EffectError, match=r"releases/v1\.4\.0-rc\.1\.json .* is not a release"):
+        project.local_forge().releases()
+
+
+def test_an_asset_above_the_git_limit_is_refused_before_anything(
+    project: Project, tmp_path: Path
+) -> None:
+    forge = project.local_forge()
+    forge.create_release("v1.4.0-rc.1", "x", "", prerelease=True, draft=True)
+    before = project.forge_files()
+    big = tmp_path / "huge.iso"
+    with big.open("wb") as fh:
+        fh.truncate(GIT_ASSET_LIMIT + 1)  # sparse: no 100 MiB written to the disk
+    with pytest.raises(BlockedError, match=r"huge\.iso is 100\.0 MiB.*nothing was uploaded"):
+        forge.upload_asset("v1.4.0-rc.1", big, "huge.iso")
+    assert project.forge_files() == before
+
+
+def test_the_size_policy() -> None:
+    refusals, warnings = git_asset_sizes(
+        {"ok.bin": 10, "big.bin": 60 * 1024 * 1024, "huge.bin": GIT_ASSET_LIMIT + 1}
+    )
+    assert refusals == [
+        "huge.bin is 100.0 MiB, above the 100.0 MiB a git host accepts for one file"
+    ]
+    assert len(warnings) == 1 and warnings[0].startswith("big.bin is 60.0 MiB")
+    assert 'forge = "github"' in warnings[0]
+    assert git_asset_sizes({"edge.bin": GIT_ASSET_LIMIT}) == (
+        [],
+        [warnings[0].replace("big.bin is 60.0", "edge.bin is 100.0")],
+    )
+
+
+def legacy_store(project: Project) -> Path:
+    """What rcflow before the shared store left in a clone: records and assets in the git dir."""
+    root = project.root / ".git" / "rcflow" / "forge"
+    data = b"legacy bytes"
+    digest = hashlib.sha256(data).hexdigest()
+    for tag, pre in (("v1.3.0", False), ("v1.4.0-rc.1", True)):
+        path = root / "releases" / f"{tag}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"tag": tag, "title": tag, "notes": "old", "prerelease": pre, "draft": False}
+        record["assets"] = [{"name": "app.bin", "size": len(data), "sha256": digest}]
+        path.write_text(json.dumps(record))
+        (root / "assets" / tag).mkdir(parents=True, exist_ok=True)
+        (root / "assets" / tag / "app.bin").write_bytes(data)
+    (root / "latest").write_text("v1.3.0\n")
+    return root
+
+
+def test_legacy_records_are_imported_on_the_first_write(project: Project, tmp_path: Path) -> None:
+    root = legacy_store(project)
+    forge = project.local_forge()
+    # Before any write, this clone still shows what it had; origin has nothing yet.
+    assert sorted(forge.releases()) == ["v1.3.0", "v1.4.0-rc.1"]
+    assert forge.releases()["v1.3.0"].latest
+    assert project.forge_files() == {}
+
+    forge.publish_release("v1.4.0-rc.1", latest=False)  # already published: no write, no import
+    assert project.forge_files() == {}
+    forge.create_release("v1.4.0", "1.4.0", "", prerelease=False, draft=True)
+
+    assert project.forge_tags() == ["v1.3.0", "v1.4.0", "v1.4.0-rc.1"]
+    assert project.forge_latest() == "v1.3.0"
+    assert project.forge_asset("v1.4.0-rc.1", "app.bin") == b"legacy bytes"
+    assert not root.exists() and (root.parent / "forge.imported").is_dir()
+    message = git(project.origin, "log", "-1", "--format=%B", "refs/rcflow/forge")
+    assert "Imported the records kept in .git/rcflow/forge" in message
+
+    other = clone(project, tmp_path / "other").local_forge()
+    assert other.releases() == project.local_forge().releases()
+    assert other.releases()["v1.4.0-rc.1"].asset("app.bin") is not None
+
+
+def test_legacy_records_are_ignored_once_the_remote_has_a_forge(
+    project: Project, tmp_path: Path
+) -> None:
+    clone(project, tmp_path / "other").local_forge().create_release(
+        "v2.0.0", "2.0.0", "", prerelease=False
+    )
+    legacy_store(project)
+    assert sorted(project.local_forge().releases()) == ["v2.0.0"]

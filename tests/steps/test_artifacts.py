@@ -172,7 +172,7 @@ def events(p: Project, kind: str) -> list[dict[str, Any]]:
 
 def rc_sums(p: Project) -> dict[str, str]:
     """The RC's SHA256SUMS as the forge holds it (what validation saw)."""
-    text = (p.root / ".git" / "rcflow" / "forge" / "assets" / RC / "SHA256SUMS").read_text()
+    text = (p.forge_asset(RC, "SHA256SUMS") or b"").decode()
     return {line.split()[1]: line.split()[0] for line in text.splitlines()}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -52,8 +51,7 @@ def rc_sha(p: Project) -> str:
 
 
 def forge_release(p: Project, tag: str) -> dict[str, Any] | None:
-    path = p.root / ".git" / "rcflow" / "forge" / "releases" / f"{tag}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return p.forge_release(tag)
 
 
 def tag_object(repo: Path, tag: str) -> tuple[str, str]:
@@ -160,8 +158,7 @@ def test_promote_tags_exactly_the_rc_commit_and_publishes(make_project: Any) -> 
     # The notes: the commits up to the RC, grouped by type, and where the final came from.
     assert release["notes"].startswith("### Added\n\n- add a feature (")
     assert release["notes"].endswith(f"Promoted from {RC} ({sha[:7]}).\n")
-    latest = p.root / ".git" / "rcflow" / "forge" / "latest"
-    assert latest.read_text().strip() == FINAL
+    assert p.forge_latest() == FINAL
     status = p.status()
     assert (status["state"], status["version"], status["tag"]) == ("released", "1.4.0", FINAL)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -61,15 +60,11 @@ def tag_type(p: Project, tag: str) -> str:
 
 
 def forge_release(p: Project, tag: str) -> dict[str, Any] | None:
-    path = p.root / ".git" / "rcflow" / "forge" / "releases" / f"{tag}.json"
-    if not path.exists():
-        return None
-    return cast(dict[str, Any], json.loads(path.read_text(encoding="utf-8")))
+    return p.forge_release(tag)
 
 
 def forge_tags(p: Project) -> list[str]:
-    folder = p.root / ".git" / "rcflow" / "forge" / "releases"
-    return sorted(f.stem for f in folder.glob("*.json")) if folder.is_dir() else []
+    return p.forge_tags()
 
 
 def events(p: Project, kind: str) -> list[dict[str, Any]]:
@@ -116,13 +111,15 @@ def test_rc_tags_pushes_publishes_and_records(project: Project) -> None:
         "title": "1.4.0-rc.1",
         "prerelease": True,
         "draft": False,
+        "retracted": False,
+        "assets": [],
         # Grouped by conventional-commit type; the chore (the bump itself) is left out.
         "notes": (
             "Release candidate **v1.4.0-rc.1** of 1.4.0: not for production until it is "
             f"promoted.\n\n### Added\n\n- add a feature ({feat[:7]})\n"
         ),
     }
-    assert not (project.root / ".git" / "rcflow" / "forge" / "latest").exists()  # never latest
+    assert project.forge_latest() is None  # never latest
 
     assert project.kinds() == ["bumped", "rc_tagged"]
     (tagged,) = events(project, "rc_tagged")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +41,7 @@ def released(p: Project) -> Project:
 
 
 def forge_release(p: Project, tag: str) -> dict[str, Any] | None:
-    path = p.root / ".git" / "rcflow" / "forge" / "releases" / f"{tag}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return p.forge_release(tag)
 
 
 def remote_main(p: Project) -> str:
