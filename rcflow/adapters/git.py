@@ -530,7 +530,8 @@ class TreeStore:
         result = self.git._run("ls-remote", self.remote, self.ref, check=False)
         if not result.ok:
             raise EffectError(
-                f"cannot read {self.ref} on {self.remote}: {command_cause(result.stderr) or 'error'}"
+                f"cannot read {self.ref} on {self.remote}: "
+                f"{command_cause(result.stderr) or 'error'}"
             )
         for line in result.stdout.splitlines():
             sha, _, name = line.partition("\t")
