@@ -246,7 +246,9 @@ class Executor:
         head = self.git.head()
         if head and head[2] == e.message.splitlines()[0]:
             return f"skipped: already reverted in {head[0][:7]}"
-        new = self.git.revert(e.sha, e.message)
+        # Built aside, then one branch move: a crash never leaves a half-done revert behind.
+        new = self.git.revert_commit(e.sha, e.message)
+        self.git.reset_keep(new)
         return f"done: {new[:7]}"
 
     def _do_reset_branch(self, e: ResetBranch) -> str:

@@ -267,6 +267,7 @@ def doctor(ctx: Context) -> list[Finding]:
     release = classify(snap, ctx.config)
     found = git_checks.findings(snap, head_pushed=False)
     found += repository_findings(ctx, release, versions=True)
+    found += unfinished_findings(release)
     return sorted(found, key=lambda f: (f.severity != "error", f.where or "", f.id))
 
 
@@ -383,3 +384,14 @@ def _preflight(ctx: Context, step: str, release: Release, plan: Plan, skip: Sequ
         if f.id in skip
     )
     return replace(plan, effects=(*waivers, *plan.effects)) if waivers else plan
+
+
+def unfinished_findings(release: Release) -> list[Finding]:
+    """Half-done steps the state names (each problem that says which command completes it)."""
+    found = []
+    for problem in release.problems:
+        at = problem.find("`rcflow ")
+        if at > 0:
+            what, fix = problem[:at].rstrip(" :;,"), f"run {problem[at:]}"
+            found.append(Finding("state.unfinished", "warning", what, fix))
+    return found

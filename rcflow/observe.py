@@ -111,6 +111,10 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
             head_on_remote = git.is_ancestor(status.head, remote_branch)
             remote_ahead = not git.is_ancestor(remote_branch, status.head)
 
+    remote_files = None
+    if remote_branch and remote_branch != status.head and remote.reachable and paths:
+        remote_files = git.texts_at(remote_branch, paths)
+
     root = git.root
     files = tuple(
         VersionFileFact(path, head_texts.get(path), _read_work(root, path)) for path in paths
@@ -167,4 +171,5 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
         forge=forge.name,
         forge_error=forge_error,
         shallow=(git.git_dir / "shallow").exists(),
+        remote_files=remote_files,
     )

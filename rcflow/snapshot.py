@@ -52,6 +52,8 @@ class Snapshot:
     shallow: bool = False  # a shallow clone (a CI checkout without fetch-depth: 0)
     forge: str = "local"
     forge_error: str | None = None  # the forge could not be read: releases is empty, not known
+    # The version files on the remote branch when HEAD is not its tip (None: as at HEAD).
+    remote_files: Mapping[str, str | None] | None = None
 
     def fingerprint(self) -> str:
         """A digest of every fact a plan depends on; a reviewed plan is refused when it changed."""

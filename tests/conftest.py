@@ -34,7 +34,7 @@ GIT_WRITES = (
     "push",
     "commit_tree",
     "update_ref",
-    "revert",
+    "revert_commit",
     "reset_keep",
 )
 FORGE_WRITES = (

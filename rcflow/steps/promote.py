@@ -203,6 +203,11 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
     # mistaken for a final tag someone made by hand.
     hooks = ["after_promote"] if config.hooks.after_promote else []
     notes = _notes(s, config, release, target, tag, latest.tag)
+    resumed = decision(s, "promoting", tag)
+    if resumed is not None and resumed.data.get("rc") == latest.tag and resumed.data.get("notes"):
+        # A promotion of this RC whose tag never reached the remote: finish that same decision
+        # (a final tag made here hides the commits its notes were drawn from).
+        notes = str(resumed.data["notes"])
     promoting = RecordEvent(
         "promoting",
         tag,

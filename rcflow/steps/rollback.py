@@ -30,10 +30,12 @@ from rcflow.effects import (
 from rcflow.ledger import Event
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
-from rcflow.states import State, classify
+from rcflow.states import REVERT_SUBJECT, Release, State, classify, pending_bump_revert
 from rcflow.steps import (
+    abandoned_finals,
     active_bump,
     blockers,
+    head_texts,
     pending_hooks,
     unfinished_rollback,
     version_key,
@@ -55,7 +57,7 @@ def _matches(what: str | None, *names: str) -> bool:
 
 
 def revert_message(version: str) -> str:
-    return f"chore(release): revert bump to {version}"
+    return REVERT_SUBJECT.format(version)
 
 
 def _revert_effects(s: Snapshot, version: str, bump_commit: str) -> list[Effect]:
@@ -94,6 +96,7 @@ def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) 
         elif e.kind == "bumped":
             decided.pop(e.key, None)
     effects: list[Effect] = []
+    on_remote = pending_bump_revert(s, config, head_texts(s))
     for version, event in decided.items():
         commit = str(event.data.get("commit") or "")
         if files_version is not None and str(files_version.base) == version and commit:
@@ -104,6 +107,7 @@ def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) 
             s.commits_since_final
             and s.commits_since_final[0].subject == revert_message(version)
             and not s.head_on_remote
+            and str(on_remote) == version  # else another clone pushed its own revert
         ):
             effects.append(PushBranch(s.remote, s.release_branch))
     return effects
@@ -143,7 +147,14 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
             ):
                 return new(done=f"the bump to {e.key} is already reverted")
 
-    # 3. The newest undoable transition.
+    # 3. Unnamed: once the newest rollback is complete and nothing moved forward since, it is
+    # done; undoing something older (the bump under a withdrawn RC) must be asked for by name.
+    if args.what is None:
+        undone = newest_rollback(s)
+        if undone is not None:
+            return new(done=_done_text(undone, release, config))
+
+    # 4. The newest undoable transition.
     notes: list[str] = []
     state = release.state
     latest = release.latest
@@ -171,6 +182,7 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
             effects.append(DeleteTag(latest.tag, s.remote))
         if latest.local:
             effects.append(DeleteTag(latest.tag, None))
+        effects += abandoned_finals(s, latest.tag)
         effects += pending_hooks(s, config, withdrawn, latest.tag)
         subject = {"version": str(release.target), "tag": latest.tag, "rc": latest.number}
     elif state is State.BUMPED and release.target is not None:
@@ -249,3 +261,44 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
         subject=subject,
         notes=tuple(notes),
     )
+
+
+# What moves a release forward; a rollback decision newer than all of them is the last word.
+FORWARD = frozenset({"bumped", "rc_tagged", "validate_completed", "promoting", "promoted"})
+ROLLBACKS = frozenset({"rc_withdrawn", "retracted", "bump_reverted"})
+
+
+def newest_rollback(s: Snapshot) -> Event | None:
+    """The newest rollback decision, when no forward transition was recorded after it."""
+    found: Event | None = None
+    for e in s.ledger:
+        if e.kind in ROLLBACKS:
+            found = e
+        elif e.kind in FORWARD:
+            found = None
+    return found
+
+
+def _done_text(undone: Event, release: Release, config: Config) -> str:
+    what = {
+        "rc_withdrawn": f"{undone.key} is already withdrawn",
+        "retracted": f"{undone.key} is already retracted",
+        "bump_reverted": f"the bump to {undone.key} is already reverted",
+    }[undone.kind]
+    older = _older(release, config)
+    return f"{what}" + (
+        f" (to undo {older[0]} too, name it: `rcflow rollback {older[1]}`)" if older else ""
+    )
+
+
+def _older(release: Release, config: Config) -> tuple[str, str] | None:
+    """What a named rollback would undo next: (a description, the name to give)."""
+    prefix, token = config.tag_prefix, config.rc_token
+    if release.state in (State.CANDIDATE, State.VALIDATED, State.REJECTED) and release.latest:
+        return release.latest.tag, release.latest.tag
+    if release.state is State.BUMPED and release.target is not None:
+        return f"the bump to {release.target}", str(release.target)
+    if release.state is State.RELEASED and release.last_final is not None:
+        tag = tag_name(release.last_final, tag_prefix=prefix, rc_token=token)
+        return f"the release {tag}", tag
+    return None
