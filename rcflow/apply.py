@@ -7,6 +7,7 @@ ledger event. A mutating run holds the lease for its whole apply.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -438,6 +439,11 @@ class Executor:
             return f"skipped: already recorded ({digest[:19]}…)"
         registry, repository = self._registry(e.image, e.insecure)
         manifest = registry.resolve(repository, e.tag)
+        if manifest is None and e.previous_final:
+            raise EffectError(
+                f"{e.image}:{e.tag} does not exist, so latest cannot go back to {e.release}",
+                hint=f"push {e.image}:{e.tag} (the image of {e.release}), then re-run",
+            )
         if manifest is None:
             raise EffectError(
                 f"{e.image}:{e.tag} does not exist: push the RC's image before `rcflow rc`",
@@ -480,10 +486,20 @@ class Executor:
         from rcflow.adapters.oci import promote_image
 
         key = artifacts.image_key(e.release, e.image)
-        if (
-            artifacts.recorded_digest(self.writer.events, artifacts.IMAGE_TAG_MOVED, key)
-            == e.digest
-        ):
+        events = tuple(self.writer.events)
+        previous = artifacts.image_key(e.to, e.image)
+        # No digest in the plan: the previous final's, as its ResolveImage just recorded it.
+        digest = (
+            e.digest
+            or artifacts.recorded_digest(events, artifacts.IMAGE_PROMOTED, previous)
+            or artifacts.recorded_digest(events, artifacts.IMAGE_RESOLVED, previous)
+        )
+        if not digest:
+            raise EffectError(
+                f"no digest of {e.image} is recorded for {e.to}; re-run to resolve it"
+            )
+        e = dataclasses.replace(e, digest=digest)
+        if artifacts.recorded_digest(events, artifacts.IMAGE_TAG_MOVED, key) == e.digest:
             return "skipped: already moved back"
         registry, repository = self._registry(e.image, e.insecure)
         outcomes = promote_image(registry, repository, e.digest, (e.tag,), movable=(e.tag,))
