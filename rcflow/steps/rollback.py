@@ -102,6 +102,8 @@ def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) 
         if files_version is not None and str(files_version.base) == version and commit:
             if _reverted_since(s, version, commit):
                 continue  # done; a later change (another revert) brought the version back
+            if s.remote_ahead and str(on_remote) != version:
+                continue  # another clone pushed the revert: this one is only behind
             effects += _revert_effects(s, version, commit)
         elif (
             s.commits_since_final

@@ -142,11 +142,11 @@ def test_a_crash_after_each_write_resumes_the_same_rollback_from_any_clone(
         rerun = p.cli("rollback")
 
         assert rerun.exit_code == 0, (k, failing.failed_call, rerun.stdout, rerun.stderr)
-        assert remote_outcome(p) == expected, (k, failing.failed_call)
-        if kind == "bump" and k % 2:
+        if kind == "bump" and k % 2 and p.head() != git(p.origin, "rev-parse", "refs/heads/main"):
             # The fresh clone made the revert: this clone pulls it like any other commit.
+            assert "Already done" in rerun.stdout, rerun.stdout
             git(p.root, "pull", "--quiet", "--ff-only")
-            assert p.git("rev-parse", "HEAD") == git(p.origin, "rev-parse", "refs/heads/main")
+        assert remote_outcome(p) == expected, (k, failing.failed_call)
         assert local_outcome(p) == expected_here, (k, failing.failed_call)
         assert p.cli("rollback").exit_code == 0  # and once more: nothing left
         assert remote_outcome(p) == expected
