@@ -294,7 +294,7 @@ class Executor:
             )
         if local is None:
             raise EffectError(f"tag {e.name} does not exist here; re-run to re-plan")
-        self.git.push(e.remote, [f"refs/tags/{e.name}:refs/tags/{e.name}"])
+        self._push(e.remote, f"refs/tags/{e.name}:refs/tags/{e.name}", f"tag {e.name}")
         return "done"
 
     def _do_push_branch(self, e: PushBranch) -> str:
@@ -302,7 +302,7 @@ class Executor:
         remote = self.git.remote_ref(e.remote, f"refs/heads/{e.branch}")
         if remote == head:
             return "skipped: the remote has it"
-        self.git.push(e.remote, [f"HEAD:refs/heads/{e.branch}"])
+        self._push(e.remote, f"HEAD:refs/heads/{e.branch}", f"branch {e.branch}")
         return "done"
 
     def _do_delete_tag(self, e: DeleteTag) -> str:
@@ -313,8 +313,20 @@ class Executor:
             return "done"
         if self.git.remote_ref(e.remote, f"refs/tags/{e.name}") is None:
             return "skipped: already gone"
-        self.git.push(e.remote, [f":refs/tags/{e.name}"])
+        self._push(e.remote, f":refs/tags/{e.name}", f"the deletion of tag {e.name}")
         return "done"
+
+    def _push(self, remote: str, refspec: str, what: str) -> None:
+        try:
+            self.git.push(remote, [refspec])
+        except ConflictError:
+            raise
+        except EffectError as exc:
+            # Refused (a hook, a protected ref) or unreachable: the ledger has the decision,
+            # the remote not the write; the resume command finishes it once the remote takes it.
+            if exc.hint is None:
+                exc.hint = f"{what} did not reach {remote}: once {remote} accepts it, resume"
+            raise
 
     # -- forge -----------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from rcflow.boundary import (
     github_outputs,
     guard,
     output,
+    replan_blockers,
     resolve_alert,
     show_log,
     show_status,
@@ -143,7 +144,10 @@ def _step(
             resolve_alert(opts, out, step)
         return int(ExitCode.FAILED if result.status in ("failed", "declined") else ExitCode.OK)
 
-    raise typer.Exit(guard(opts, out, resume, go))
+    def recheck() -> tuple[str, ...]:
+        return replan_blockers(opts, out, step, args, tuple(skip or ()))
+
+    raise typer.Exit(guard(opts, out, resume, go, recheck))
 
 
 @app.command()

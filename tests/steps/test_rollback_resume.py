@@ -333,3 +333,45 @@ def test_a_fresh_clone_finishes_a_bump_rollback_whose_push_was_refused(
     # The first clone's own revert was never pushed; it now sees the rollback done.
     assert shared_view(project)["state"] == "idle"
     assert project.cli("rollback").exit_code == 0
+
+
+# -- resume messages are promises --------------------------------------------------------------
+
+
+def test_a_refused_push_names_what_did_not_reach_the_remote_and_how_to_resume(
+    project: Project,
+) -> None:
+    candidate(project)
+    assert project.cli("validate").exit_code == 0
+    refuse(project, "refs/tags/v1.4.0")
+
+    result = project.cli("promote")
+
+    assert result.exit_code == 1
+    assert "hint: tag v1.4.0 did not reach origin: once origin accepts it, resume" in (
+        result.stderr
+    )
+    assert "state: validated (v1.4.0-rc.1); resume with: rcflow promote --yes" in result.stderr
+
+
+def test_no_resume_command_is_promised_when_a_re_run_would_be_refused(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rcflow.boundary import Options, guard, output
+    from rcflow.errors import EffectError
+
+    opts = Options(False, False, True, project.root)
+
+    def fails() -> int:
+        raise EffectError("the forge timed out")
+
+    code = guard(
+        opts, output(opts), "rcflow promote --yes", fails, lambda: ("feature.py is modified",)
+    )
+
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "before re-running, fix: feature.py is modified" in err
+    assert "resume with" not in err
+    code = guard(opts, output(opts), "rcflow promote --yes", fails, lambda: ())
+    assert "resume with: rcflow promote --yes" in capsys.readouterr().err
