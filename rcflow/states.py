@@ -87,6 +87,7 @@ class Release:
     found: tuple[FoundVersion, ...]
     problems: tuple[str, ...]  # facts that disagree: drift between local and remote, files
     next: tuple[str, ...]
+    reverting: Version | None = None  # a bump revert the ledger decided and the remote lacks
 
     @property
     def latest(self) -> Candidate | None:
@@ -313,6 +314,7 @@ def classify(s: Snapshot, config: Config) -> Release:
         else ("rollback",)
         if reverting is not None
         else NEXT[state],
+        reverting=reverting,
     )
 
 

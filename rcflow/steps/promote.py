@@ -162,7 +162,7 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
     new = partial(Plan, "promote", release.state.value, s.fingerprint())
     prefix, token = config.tag_prefix, config.rc_token
     refusals: list[str] = []
-    if unfinished_rollback(s, config, release):
+    if unfinished_rollback(s, config, release) or release.reverting is not None:
         refusals.append("a rollback is unfinished: run `rcflow rollback` to complete it first")
 
     if release.target is None:

@@ -375,3 +375,20 @@ def test_no_resume_command_is_promised_when_a_re_run_would_be_refused(
     assert "resume with" not in err
     code = guard(opts, output(opts), "rcflow promote --yes", fails, lambda: ())
     assert "resume with: rcflow promote --yes" in capsys.readouterr().err
+
+
+def test_no_step_builds_on_a_bump_whose_revert_the_remote_refused(project: Project) -> None:
+    bumped(project)
+    refuse(project, "refs/heads/main")
+    assert project.cli("rollback").exit_code == 1
+    world, ledger = project.world(), project.ledger()
+
+    for step in ("rc", "bump", "promote"):
+        result = project.cli(step)
+
+        assert result.exit_code == 3, (step, result.stderr)
+        assert "a rollback is unfinished: run `rcflow rollback` to complete it first" in (
+            result.stderr
+        )
+        assert project.world() == world
+        assert project.ledger() == ledger
