@@ -249,6 +249,12 @@ class Executor:
             return f"skipped: already reverted in {head[0][:7]}"
         # Built aside, then one branch move: a crash never leaves a half-done revert behind.
         new = self.git.revert_commit(e.sha, e.message)
+        dirty = self.git.status().dirty
+        if dirty and self.git.texts_at(new, dirty) == {p: _read(self.git.root / p) for p in dirty}:
+            # What an older rcflow's `git revert --no-commit` left when it was killed: the work
+            # tree already holds exactly the revert. Commit it by moving the branch under it.
+            self.git.reset_mixed(new)
+            return f"done: {new[:7]} (finished the revert left in the work tree)"
         self.git.reset_keep(new)
         return f"done: {new[:7]}"
 

@@ -36,6 +36,7 @@ GIT_WRITES = (
     "update_ref",
     "revert_commit",
     "reset_keep",
+    "reset_mixed",
 )
 FORGE_WRITES = (
     "create_release",

@@ -320,6 +320,10 @@ class Git:
         self._write("worktree", "remove", "--force", str(path))
         self._write("worktree", "prune")
 
+    def reset_mixed(self, sha: str) -> None:
+        """Move the branch and the index to sha, keeping the work tree (and ending a revert)."""
+        self._write("reset", "--quiet", "--mixed", sha)
+
     def texts_at(self, rev: str, paths: Sequence[str]) -> dict[str, str | None]:
         """The text of each path in commit rev (None: not there)."""
         out = self._run("cat-file", "--batch", input="".join(f"{rev}:{p}\n" for p in paths))

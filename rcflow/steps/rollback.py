@@ -27,6 +27,8 @@ from rcflow.effects import (
     RetractRelease,
     RevertCommit,
 )
+from rcflow.errors import VersionError, VersionFileError
+from rcflow.files import primary_version, read_versions, rewrite
 from rcflow.ledger import Event
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
@@ -39,6 +41,7 @@ from rcflow.steps import (
     pending_hooks,
     unfinished_rollback,
     version_key,
+    work_texts,
 )
 from rcflow.steps import artifacts as artifact_steps
 from rcflow.steps.bump import bump_message
@@ -125,7 +128,8 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
     effects += _pending_revert(s, config, release.files_version)
     refusals: list[str] = []
     if effects:
-        refusals = blockers(git_checks.findings(s, head_pushed=False))
+        half = _half_reverted(s, config)
+        refusals = blockers(git_checks.findings(s, head_pushed=False, allow_dirty=half))
         needs_tree = any(isinstance(e, RevertCommit | ResetBranch) for e in effects)
         if not needs_tree:
             refusals = blockers(
@@ -304,3 +308,24 @@ def _older(release: Release, config: Config) -> tuple[str, str] | None:
         tag = tag_name(release.last_final, tag_prefix=prefix, rc_token=token)
         return f"the release {tag}", tag
     return None
+
+
+def _half_reverted(s: Snapshot, config: Config) -> list[str]:
+    """Version files whose work text is exactly their reverted text: an older rcflow's
+    `git revert --no-commit`, killed before its commit. The revert finishes over them."""
+    try:
+        files_version = primary_version(read_versions(config, head_texts(s))) if s.dirty else None
+    except (VersionFileError, VersionError):
+        return []
+    if files_version is None:
+        return []
+    bumps = [e for e in s.ledger if e.kind == "bumped" and e.key == str(files_version.base)]
+    previous = str(bumps[-1].data.get("from") or "") if bumps else ""
+    if not previous:
+        return []
+    try:
+        reverted = rewrite(config, head_texts(s), parse(previous))
+    except (VersionFileError, VersionError):
+        return []
+    works = work_texts(s)
+    return [p for p in s.dirty if p in reverted and works.get(p) == reverted[p]]

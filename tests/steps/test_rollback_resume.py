@@ -112,14 +112,17 @@ def test_the_bump_under_a_withdrawn_rc_goes_only_when_named(project: Project) ->
 # -- crashes, resumed here and from a fresh clone ----------------------------------------------
 
 
+@pytest.mark.parametrize("named", [False, True], ids=["unnamed", "named"])
 @pytest.mark.parametrize("kind", ["rc", "release", "bump"])
 def test_a_crash_after_each_write_resumes_the_same_rollback_from_any_clone(
-    kind: str, make_project: Any, tmp_path: Path
+    kind: str, named: bool, make_project: Any, tmp_path: Path
 ) -> None:
     template = make(kind, make_project)
+    args = RollbackArgs(NAMES[kind] if named else None)
+    again = (NAMES[kind],) if named else ()
     twin = copy_project(template, tmp_path / "twin")
     ctx, counter = twin.failing_ctx(after=10**6)
-    commands.run_step(ctx, "rollback", RollbackArgs(), dry_run=False, hooks=Hooks())
+    commands.run_step(ctx, "rollback", args, dry_run=False, hooks=Hooks())
     writes = counter.calls
     expected, expected_here = remote_outcome(twin), local_outcome(twin)
 
@@ -128,7 +131,7 @@ def test_a_crash_after_each_write_resumes_the_same_rollback_from_any_clone(
         p = copy_project(template, tmp_path / f"k{k}")
         ctx, failing = p.failing_ctx(after=k)
         try:
-            commands.run_step(ctx, "rollback", RollbackArgs(), dry_run=False, hooks=Hooks())
+            commands.run_step(ctx, "rollback", args, dry_run=False, hooks=Hooks())
         except Exception as exc:
             assert is_crash(exc), exc
         assert failing.fired, k
@@ -136,10 +139,10 @@ def test_a_crash_after_each_write_resumes_the_same_rollback_from_any_clone(
         # Odd points resume from a fresh clone first (then the crashed clone catches up).
         if k % 2:
             other = fresh_clone(p, tmp_path / f"k{k}-other")
-            rerun = other.cli("rollback")
+            rerun = other.cli("rollback", *again)
             assert rerun.exit_code == 0, (k, failing.failed_call, rerun.stdout, rerun.stderr)
             assert remote_outcome(other) == expected, (k, failing.failed_call)
-        rerun = p.cli("rollback")
+        rerun = p.cli("rollback", *again)
 
         assert rerun.exit_code == 0, (k, failing.failed_call, rerun.stdout, rerun.stderr)
         if kind == "bump" and k % 2 and p.head() != git(p.origin, "rev-parse", "refs/heads/main"):
@@ -180,6 +183,57 @@ def test_a_revert_stopped_between_building_it_and_moving_the_branch_resumes(
     assert project.git("rev-parse", "HEAD^") == bump_commit
     assert git(project.origin, "rev-parse", "refs/heads/main") == project.head()
     assert project.status()["state"] == "idle"
+
+
+def test_a_revert_an_older_rcflow_left_uncommitted_is_finished(project: Project) -> None:
+    """`git revert --no-commit` killed before its commit (what rcflow did before): the work
+    tree holds the revert, the ledger has `bump_reverted`; the re-run commits and pushes it."""
+    bump_commit = bumped(project)
+    ctx = project.ctx()
+
+    def old_revert(sha: str, message: str) -> str:
+        project.git("revert", "--no-edit", "--no-commit", sha)
+        raise KeyboardInterrupt
+
+    ctx.git.revert_commit = old_revert  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        commands.run_step(ctx, "rollback", RollbackArgs(), dry_run=False, hooks=Hooks())
+    assert project.kinds()[-1] == "bump_reverted"
+    assert project.git("status", "--porcelain") == "M  pyproject.toml"
+    assert (project.root / ".git" / "REVERT_HEAD").exists()
+
+    result = project.cli("rollback", "--break-lease")
+
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert "finished the revert left in the work tree" in result.stderr
+    assert project.git("status", "--porcelain") == ""
+    assert not (project.root / ".git" / "REVERT_HEAD").exists()
+    assert project.read("pyproject.toml") == PYPROJECT_130
+    assert project.git("rev-parse", "HEAD^") == bump_commit
+    assert git(project.origin, "rev-parse", "refs/heads/main") == project.head()
+    assert project.status()["state"] == "idle"
+    assert project.cli("rollback").exit_code == 0
+
+
+def test_other_uncommitted_changes_still_block_a_resumed_revert(project: Project) -> None:
+    bumped(project)
+    ctx = project.ctx()
+
+    def old_revert(sha: str, message: str) -> str:
+        project.git("revert", "--no-edit", "--no-commit", sha)
+        raise KeyboardInterrupt
+
+    ctx.git.revert_commit = old_revert  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        commands.run_step(ctx, "rollback", RollbackArgs(), dry_run=False, hooks=Hooks())
+    project.write("feature.py", "def feature():\n    return 0\n")
+
+    result = project.cli("rollback", "--break-lease")
+
+    assert result.exit_code == 3
+    assert "feature.py" in result.stderr
+    assert "pyproject.toml" not in result.stderr.split("uncommitted")[-1]
+    assert "resume with" not in result.stderr
 
 
 # -- the remote refuses a write ----------------------------------------------------------------
