@@ -149,7 +149,11 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
             if (
                 e.kind == "bump_reverted"
                 and args.what in (e.key, tag_name(parse(e.key), tag_prefix=prefix, rc_token=token))
-                and (release.target is None or version_key(release.target) != e.key)
+                and (
+                    release.target is None
+                    or version_key(release.target) != e.key
+                    or _behind_a_revert(s, config, e.key)
+                )
             ):
                 return new(done=f"the bump to {e.key} is already reverted")
 
@@ -329,3 +333,17 @@ def _half_reverted(s: Snapshot, config: Config) -> list[str]:
         return []
     works = work_texts(s)
     return [p for p in s.dirty if p in reverted and works.get(p) == reverted[p]]
+
+
+def _behind_a_revert(s: Snapshot, config: Config, version: str) -> bool:
+    """This clone still has the bump, but the remote branch has the revert another clone made."""
+    if not s.remote_ahead or s.remote_files is None:
+        return False
+    latest = next((e.kind for e in reversed(s.ledger) if e.key == version), None)
+    if latest != "bump_reverted":
+        return False
+    try:
+        on_remote = primary_version(read_versions(config, dict(s.remote_files)))
+    except (VersionFileError, VersionError):
+        return False
+    return on_remote is not None and str(on_remote.base) != version
