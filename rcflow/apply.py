@@ -7,6 +7,7 @@ ledger event. A mutating run holds the lease for its whole apply.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -251,7 +252,15 @@ class Executor:
         head = self.git.head()
         if head and head[2] == e.message.splitlines()[0]:
             return f"skipped: already reverted in {head[0][:7]}"
-        new = self.git.revert(e.sha, e.message)
+        # Built aside, then one branch move: a crash never leaves a half-done revert behind.
+        new = self.git.revert_commit(e.sha, e.message)
+        dirty = self.git.status().dirty
+        if dirty and self.git.texts_at(new, dirty) == {p: _read(self.git.root / p) for p in dirty}:
+            # What an older rcflow's `git revert --no-commit` left when it was killed: the work
+            # tree already holds exactly the revert. Commit it by moving the branch under it.
+            self.git.reset_mixed(new)
+            return f"done: {new[:7]} (finished the revert left in the work tree)"
+        self.git.reset_keep(new)
         return f"done: {new[:7]}"
 
     def _do_reset_branch(self, e: ResetBranch) -> str:
@@ -296,7 +305,7 @@ class Executor:
             )
         if local is None:
             raise EffectError(f"tag {e.name} does not exist here; re-run to re-plan")
-        self.git.push(e.remote, [f"refs/tags/{e.name}:refs/tags/{e.name}"])
+        self._push(e.remote, f"refs/tags/{e.name}:refs/tags/{e.name}", f"tag {e.name}")
         return "done"
 
     def _do_push_branch(self, e: PushBranch) -> str:
@@ -304,7 +313,7 @@ class Executor:
         remote = self.git.remote_ref(e.remote, f"refs/heads/{e.branch}")
         if remote == head:
             return "skipped: the remote has it"
-        self.git.push(e.remote, [f"HEAD:refs/heads/{e.branch}"])
+        self._push(e.remote, f"HEAD:refs/heads/{e.branch}", f"branch {e.branch}")
         return "done"
 
     def _do_delete_tag(self, e: DeleteTag) -> str:
@@ -315,8 +324,20 @@ class Executor:
             return "done"
         if self.git.remote_ref(e.remote, f"refs/tags/{e.name}") is None:
             return "skipped: already gone"
-        self.git.push(e.remote, [f":refs/tags/{e.name}"])
+        self._push(e.remote, f":refs/tags/{e.name}", f"the deletion of tag {e.name}")
         return "done"
+
+    def _push(self, remote: str, refspec: str, what: str) -> None:
+        try:
+            self.git.push(remote, [refspec])
+        except ConflictError:
+            raise
+        except EffectError as exc:
+            # Refused (a hook, a protected ref) or unreachable: the ledger has the decision,
+            # the remote not the write; the resume command finishes it once the remote takes it.
+            if exc.hint is None:
+                exc.hint = f"{what} did not reach {remote}: once {remote} accepts it, resume"
+            raise
 
     # -- forge -----------------------------------------------------------------------------
 
@@ -448,6 +469,11 @@ class Executor:
             return f"skipped: already recorded ({digest[:19]}…)"
         registry, repository = self._registry(e.image, e.insecure)
         manifest = registry.resolve(repository, e.tag)
+        if manifest is None and e.previous_final:
+            raise EffectError(
+                f"{e.image}:{e.tag} does not exist, so latest cannot go back to {e.release}",
+                hint=f"push {e.image}:{e.tag} (the image of {e.release}), then re-run",
+            )
         if manifest is None:
             raise EffectError(
                 f"{e.image}:{e.tag} does not exist: push the RC's image before `rcflow rc`",
@@ -490,10 +516,20 @@ class Executor:
         from rcflow.adapters.oci import promote_image
 
         key = artifacts.image_key(e.release, e.image)
-        if (
-            artifacts.recorded_digest(self.writer.events, artifacts.IMAGE_TAG_MOVED, key)
-            == e.digest
-        ):
+        events = tuple(self.writer.events)
+        previous = artifacts.image_key(e.to, e.image)
+        # No digest in the plan: the previous final's, as its ResolveImage just recorded it.
+        digest = (
+            e.digest
+            or artifacts.recorded_digest(events, artifacts.IMAGE_PROMOTED, previous)
+            or artifacts.recorded_digest(events, artifacts.IMAGE_RESOLVED, previous)
+        )
+        if not digest:
+            raise EffectError(
+                f"no digest of {e.image} is recorded for {e.to}; re-run to resolve it"
+            )
+        e = dataclasses.replace(e, digest=digest)
+        if artifacts.recorded_digest(events, artifacts.IMAGE_TAG_MOVED, key) == e.digest:
             return "skipped: already moved back"
         registry, repository = self._registry(e.image, e.insecure)
         outcomes = promote_image(registry, repository, e.digest, (e.tag,), movable=(e.tag,))

@@ -163,7 +163,13 @@ def _issue(
         out.note(f"could not update the alert issue ({type(exc).__name__})")
 
 
-def guard(opts: Options, out: Output, resume: str | None, fn: Callable[[], int]) -> int:
+def guard(
+    opts: Options,
+    out: Output,
+    resume: str | None,
+    fn: Callable[[], int],
+    recheck: Callable[[], tuple[str, ...]] | None = None,
+) -> int:
     """The one place errors turn into messages and exit codes (the code each error type carries)."""
     try:
         if opts.path is not None and not opts.path.is_dir():
@@ -175,6 +181,12 @@ def guard(opts: Options, out: Output, resume: str | None, fn: Callable[[], int])
             state = state_after_failure(opts)
         # Refusals changed nothing, so there is nothing to resume; they say what to do instead.
         resumable = state is not None and not isinstance(err, BlockedError) and not err.untouched
+        # "resume with" is a promise: when a re-run would be refused, say what to fix first.
+        first = recheck() if resumable and recheck is not None else ()
+        if first:
+            fix = "before re-running, fix: " + "; ".join(first)
+            err.hint = f"{err.hint}; {fix}" if err.hint else fix
+            resumable = False
         out.error(err, state=state, resume=resume if resumable else None)
         return int(err.exit_code)
     except KeyboardInterrupt as exc:
@@ -261,3 +273,24 @@ def show_log(opts: Options, *, all_events: bool = False) -> int:
         return 0
 
     return guard(opts, out, None, go)
+
+
+def replan_blockers(
+    opts: Options, out: Output, step: str, args: Any, skip: tuple[str, ...]
+) -> tuple[str, ...]:
+    """What a re-run of step would be refused for right now (empty: re-running can go on).
+
+    A dry run: observes and plans, changes nothing. Any other error says nothing about the
+    re-run's preconditions, so it leaves the resume command as it is.
+    """
+    from rcflow import commands
+
+    try:
+        c = commands.load_context(opts.path or Path.cwd())
+        hooks = OutputHooks(out, yes=True)  # a dry run never asks or reports
+        commands.run_step(c, step, args, dry_run=True, hooks=hooks, skip=skip)
+    except BlockedError as exc:
+        return exc.blockers or (exc.message,)
+    except Exception:
+        return ()
+    return ()

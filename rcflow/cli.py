@@ -22,6 +22,7 @@ from rcflow.boundary import (
     github_outputs,
     guard,
     output,
+    replan_blockers,
     resolve_alert,
     show_log,
     show_status,
@@ -147,7 +148,10 @@ def _step(
             return int(ExitCode.BLOCKED)  # a dry run that shows what would refuse the step
         return int(ExitCode.FAILED if result.status in ("failed", "declined") else ExitCode.OK)
 
-    raise typer.Exit(guard(opts, out, resume, go))
+    def recheck() -> tuple[str, ...]:
+        return replan_blockers(opts, out, step, args, tuple(skip or ()))
+
+    raise typer.Exit(guard(opts, out, resume, go, recheck))
 
 
 @app.command()

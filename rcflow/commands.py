@@ -305,6 +305,7 @@ def doctor(ctx: Context) -> list[Finding]:
         found += github_checks.dispatch_findings(snap.ledger)
     found = _doctor_waivers(ctx.config, found)
     found += init_drift(ctx.root)
+    found += unfinished_findings(release)
     return sorted(found, key=lambda f: (f.severity != "error", f.where or "", f.id))
 
 
@@ -520,3 +521,14 @@ def _needs_identity(snap: Snapshot, plan: Plan) -> Plan:
 
 
 _NO_IDENTITY = "git has no identity"
+
+
+def unfinished_findings(release: Release) -> list[Finding]:
+    """Half-done steps the state names (each problem that says which command completes it)."""
+    found = []
+    for problem in release.problems:
+        at = problem.find("`rcflow ")
+        if at > 0:
+            what, fix = problem[:at].rstrip(" :;,"), f"run {problem[at:]}"
+            found.append(Finding("state.unfinished", "warning", what, fix))
+    return found

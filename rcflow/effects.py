@@ -263,9 +263,15 @@ class ResolveImage(Effect):
     tag: str  # the image tag to resolve ("v1.4.0-rc.2" in the image's spelling)
     release: str  # the RC's git tag: the event is keyed "<release>/<image>"
     insecure: bool = False
+    # rollback: an earlier final made before rcflow recorded images, so `latest` can go back
+    previous_final: bool = False
 
     def describe(self) -> str:
-        return f"record the digest of {self.image}:{self.tag}"
+        return f"record the digest of {self.image}:{self.tag}" + (
+            f" (resolved on the registry: no digest of {self.release} is recorded)"
+            if self.previous_final
+            else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -301,7 +307,8 @@ class MoveImageTag(Effect):
     insecure: bool = False
 
     def describe(self) -> str:
-        return f"move {self.image}:{self.tag} back to {self.to} ({self.digest[:19]}…)"
+        digest = f"{self.digest[:19]}…" if self.digest else "the digest just recorded"
+        return f"move {self.image}:{self.tag} back to {self.to} ({digest})"
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,9 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
             remote_ahead = not git.is_ancestor(remote_branch, status.head)
 
     rc_configs = _rc_configs(git, config, {**local_tags, **remote_tags}, status.head, head_texts)
+    remote_files = None
+    if remote_branch and remote_branch != status.head and remote.reachable and paths:
+        remote_files = git.texts_at(remote_branch, paths)
 
     root = git.root
     files = tuple(
@@ -190,6 +193,7 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
         forge_error=forge_error,
         shallow=(git.git_dir / "shallow").exists(),
         rc_configs=rc_configs,
+        remote_files=remote_files,
     )
 
 

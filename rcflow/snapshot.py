@@ -55,6 +55,8 @@ class Snapshot:
     # The configuration committed at each RC commit in flight: sha -> (rcflow.toml,
     # pyproject.toml) texts, None where absent. An RC's validations are its own commit's.
     rc_configs: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    # The version files on the remote branch when HEAD is not its tip (None: as at HEAD).
+    remote_files: Mapping[str, str | None] | None = None
 
     def fingerprint(self) -> str:
         """A digest of every fact a plan depends on; a reviewed plan is refused when it changed."""

@@ -92,6 +92,7 @@ class Release:
     found: tuple[FoundVersion, ...]
     problems: tuple[str, ...]  # facts that disagree: drift between local and remote, files
     next: tuple[str, ...]
+    reverting: Version | None = None  # a bump revert the ledger decided and the remote lacks
 
     @property
     def latest(self) -> Candidate | None:
@@ -185,6 +186,7 @@ def classify(s: Snapshot, config: Config) -> Release:
     prefix, token = config.tag_prefix, config.rc_token
     finals: dict[Version, str] = {}
     rc_tags: dict[Version, dict[int, str]] = {}
+    unpushed = unpushed_promotions(s)
     for name in s.all_tags:
         v = parse_tag(name, tag_prefix=prefix, rc_token=token)
         if v is None:
@@ -194,6 +196,9 @@ def classify(s: Snapshot, config: Config) -> Release:
         else:
             rc_tags.setdefault(v.base, {})[v.rc] = name
         local, remote = s.local_tags.get(name), s.remote_tags.get(name)
+        if v.rc is None and name in unpushed:
+            del finals[v]  # a promotion whose tag never reached the remote: not a release
+            continue
         if local and remote and local != remote:
             problems.append(f"tag {name} is at {local[:7]} here but at {remote[:7]} on {s.remote}")
         elif local and not remote and s.remote_reachable:
@@ -238,6 +243,28 @@ def classify(s: Snapshot, config: Config) -> Release:
             )
         else:
             target = base
+
+    reverting = pending_bump_revert(s, config, texts)
+    if reverting is not None:
+        # The revert is decided (and maybe made here) but the remote still has the bump: the
+        # state is the remote's, and `rollback` finishes the revert.
+        target = target or reverting
+        problems.append(
+            f"the bump to {reverting} is reverted in the ledger but not on {s.remote}: "
+            "`rcflow rollback` finishes it"
+        )
+    for tag, rc in sorted(unpushed.items()):
+        if rc in withdrawn:
+            if tag in s.local_tags:
+                problems.append(
+                    f"tag {tag} exists here but not on {s.remote}: its promotion was abandoned "
+                    "when its RC was withdrawn; `rcflow rollback` removes it"
+                )
+        else:
+            problems.append(
+                f"the promotion of {tag} is unfinished: the tag is not on {s.remote}; "
+                "`rcflow promote` finishes it"
+            )
 
     used: set[int] = set()
     candidates: list[Candidate] = []
@@ -302,8 +329,11 @@ def classify(s: Snapshot, config: Config) -> Release:
         found=tuple(found),
         problems=tuple(problems),
         next=("promote", *NEXT[state])
-        if any("promotion of" in p for p in problems)
+        if any("promotion of" in p for p in problems) and "promote" not in NEXT[state]
+        else ("rollback",)
+        if reverting is not None
         else NEXT[state],
+        reverting=reverting,
     )
 
 
@@ -355,3 +385,43 @@ def rc_validations(
     except ConfigError as exc:
         return exc
     return f"{source} at {sha[:7]}", validations
+
+
+REVERT_SUBJECT = "chore(release): revert bump to {}"
+
+
+def unpushed_promotions(s: Snapshot) -> dict[str, str]:
+    """{final tag: its RC} for promotions the ledger started whose tag is not on the remote.
+
+    Such a tag exists at most in the clone that made it (its push was refused, or the run
+    stopped before it): no release, in any clone, until `rcflow promote` pushes it.
+    """
+    if not s.remote_reachable:
+        return {}
+    found: dict[str, str] = {}
+    for e in s.ledger:
+        if e.kind == "promoting" and e.key not in s.remote_tags:
+            found[e.key] = str(e.data.get("rc") or "")
+        elif e.kind in ("promoted", "retracted"):
+            found.pop(e.key, None)
+    return found
+
+
+def pending_bump_revert(s: Snapshot, config: Config, head: dict[str, str | None]) -> Version | None:
+    """The version whose bump the ledger reverted while the remote branch still holds it."""
+    decided: dict[str, Event] = {}
+    for e in s.ledger:
+        if e.kind == "bump_reverted":
+            decided[e.key] = e
+        elif e.kind == "bumped":
+            decided.pop(e.key, None)
+    if not decided:
+        return None
+    texts = dict(s.remote_files) if s.remote_files is not None else head
+    try:
+        on_remote = primary_version(read_versions(config, texts))
+    except (VersionFileError, VersionError):
+        return None
+    if on_remote is not None and str(on_remote.base) in decided:
+        return on_remote.base
+    return None

@@ -34,8 +34,9 @@ GIT_WRITES = (
     "push",
     "commit_tree",
     "update_ref",
-    "revert",
+    "revert_commit",
     "reset_keep",
+    "reset_mixed",
 )
 FORGE_WRITES = (
     "create_release",

@@ -385,7 +385,10 @@ def test_exit_4_for_a_conflict(project: Project) -> None:
     data = doc(result)
     assert data["exit_code"] == 4
     assert "v1.4.0-rc.1" in data["error"]
-    assert data["resume"] == f"rcflow rc --yes -C {project.root}"
+    # A re-run would stop on the same tag: no resume command is promised, the fix is named.
+    assert data["resume"] is None
+    assert "before re-running, fix: " in data["hint"]
+    assert "v1.4.0-rc.1" in data["hint"]
     assert project.remote_tags()["v1.4.0-rc.1"] == elsewhere
     assert "rc_tagged" not in project.kinds()
     events = project.ledger()

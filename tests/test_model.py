@@ -78,6 +78,8 @@ class Model:
     validated: set[str] = field(default_factory=set)  # shas a validate run passed on
     failed: set[str] = field(default_factory=set)  # shas a validate run failed on
     bumps: dict[V, Bump | None] = field(default_factory=dict)  # rcflow's own live bump
+    # The newest transition was a rollback: an unnamed rollback is done, an older one needs a name.
+    rolled_back: bool = False
 
     # -- derived, as DESIGN §2 derives it ------------------------------------------------------
 
@@ -190,8 +192,21 @@ class Model:
         self.promoted.add(target)
         return "applied"
 
-    def rollback(self, head_after: str) -> Outcome:
+    def newest_name(self) -> str | None:
+        """What `rcflow rollback NAME` names to undo the newest transition the state shows."""
         state, target = self.state(), self.target
+        if state in IN_FLIGHT and target is not None:
+            return self.rc_tag(target, self.rcs[target][-1].number)
+        if state == "bumped" and target is not None:
+            return vs(target)
+        if state == "released":
+            return f"v{vs(self.last_final)}"
+        return None
+
+    def rollback(self, head_after: str, named: bool = False) -> Outcome:
+        state, target = self.state(), self.target
+        if self.rolled_back and not named:
+            return "done"
         if state in IN_FLIGHT and target is not None:
             rc = self.rcs[target].pop()
             self.withdrawn.add(self.rc_tag(target, rc.number))
@@ -232,6 +247,8 @@ class ReleaseMachine(RuleBasedStateMachine):
         result = self.project.cli(*args)
         head_after = self.project.head()
         expected: Outcome = predict(head_after)
+        if expected in ("applied", "failed"):
+            self.model.rolled_back = args[0] == "rollback"
         self.trace.append(f"{' '.join(args)} -> {result.exit_code} ({expected})")
         where = f"{self.trace}\n{result.stdout}\n{result.stderr}"
         assert result.exit_code in (0, 1, 3), where
@@ -272,16 +289,25 @@ class ReleaseMachine(RuleBasedStateMachine):
     def rollback(self) -> None:
         self.run(("rollback",), lambda head: self.model.rollback(head))
 
+    @rule()
+    def rollback_named(self) -> None:
+        """Names the newest transition: how an older one is undone after a rollback."""
+        name = self.model.newest_name()
+        if name is None:
+            self.rollback()
+            return
+        self.run(("rollback", name), lambda head: self.model.rollback(head, named=True))
+
     @rule(data=st.data())
     def proceed(self, data: st.DataObject) -> None:
         """The step the lifecycle suggests next, so that short runs reach the late states too."""
         options: dict[str, list[tuple[str, ...]]] = {
             "idle": [("bump", "minor"), ("bump", "patch")],
-            "bumped": [("rc",), ("rollback",)],
-            "candidate": [("validate",), ("rollback",)],
-            "validated": [("promote",), ("rc",), ("rollback",)],
-            "rejected": [("rc",), ("rollback",), ("validate",)],
-            "released": [("bump", "patch"), ("bump", "auto"), ("rollback",)],
+            "bumped": [("rc",), ("rollback_named",)],
+            "candidate": [("validate",), ("rollback_named",)],
+            "validated": [("promote",), ("rc",), ("rollback_named",)],
+            "rejected": [("rc",), ("rollback_named",), ("validate",)],
+            "released": [("bump", "patch"), ("bump", "auto"), ("rollback_named",)],
             "retracted": [("bump", "patch"), ("bump", "minor")],
         }
         name, *args = data.draw(st.sampled_from(options[self.model.state()]))
@@ -398,11 +424,19 @@ def test_rollback_after_bumping_back_to_a_version_reverts_the_newest_bump() -> N
     The second `bumped 1.3.1` was skipped as "already recorded" (the first one had the same kind
     and key), so the ledger pointed at the first bump commit and rollback reverted that one.
     """
-    replay(("bump", "patch"), ("bump", "minor"), ("bump", "patch"), ("rollback",), ("rollback",))
+    replay(
+        ("bump", "patch"),
+        ("bump", "minor"),
+        ("bump", "patch"),
+        ("rollback",),
+        ("rollback",),  # already done: the bump to 1.4.0 under it goes only when named
+        ("rollback_named",),
+    )
 
 
 def test_a_finished_bump_revert_is_not_redone_when_a_later_revert_restores_the_version() -> None:
-    """1.4.0, 1.3.1, 1.4.0 again; roll back twice (→ 1.3.1 → 1.4.0); a third rollback refuses.
+    """1.4.0, 1.3.1, 1.4.0 again; roll back twice (→ 1.3.1 → 1.4.0, the second by name); a
+    third, named, refuses; an unnamed one after them is already done.
 
     It used to "finish a rollback that was interrupted" — the first revert, long finished — and
     revert the bump commit a second time, changing the version files with no ledger event.
@@ -412,6 +446,7 @@ def test_a_finished_bump_revert_is_not_redone_when_a_later_revert_restores_the_v
         ("bump", "patch"),
         ("bump", "minor"),
         ("rollback",),
-        ("rollback",),
+        ("rollback_named",),
+        ("rollback_named",),
         ("rollback",),
     )

@@ -401,3 +401,81 @@ def test_no_validations_configured_a_completed_run_signs_off() -> None:
 def test_classify_is_a_pure_function_of_the_facts() -> None:
     s = snapshot(tags={"v1.3.0": A, "v1.4.0-rc.1": B}, ledger=[failed("v1.4.0-rc.1", B)])
     assert classify_(s) == classify_(s)
+
+
+# -- rcflow's writes that only this clone has: the remote decides -------------------------------
+
+
+def _refused_promotion(local_final: bool, reachable: bool = True) -> Snapshot:
+    rc = {"v1.3.0": A, "v1.4.0-rc.1": B}
+    return snapshot(
+        "1.4.0",
+        tags=rc,
+        local={"v1.4.0": B} if local_final else None,
+        reachable=reachable,
+        ledger=[
+            ev("rc_tagged", "v1.4.0-rc.1", sha=B),
+            passed("v1.4.0-rc.1", B),
+            completed("v1.4.0-rc.1", B),
+            ev("promoting", "v1.4.0", rc="v1.4.0-rc.1", sha=B),
+        ],
+    )
+
+
+def test_a_final_tag_the_remote_never_got_is_no_release_in_any_clone() -> None:
+    here, fresh = classify_(_refused_promotion(True)), classify_(_refused_promotion(False))
+    for r in (here, fresh):
+        assert r.state is State.VALIDATED
+        assert r.target == parse("1.4.0")
+        assert r.last_final == parse("1.3.0")
+        assert r.problems == (
+            "the promotion of v1.4.0 is unfinished: the tag is not on origin; "
+            "`rcflow promote` finishes it",
+        )
+        assert r.next == NEXT[State.VALIDATED]
+    # Offline, this clone cannot know: its own tag counts, as before.
+    offline = classify_(_refused_promotion(True, reachable=False))
+    assert offline.last_final == parse("1.4.0")
+
+
+def test_a_promotion_abandoned_by_a_withdrawal_leaves_only_a_local_tag_to_remove() -> None:
+    s = _refused_promotion(True)
+    s = Snapshot(
+        **{
+            **s.__dict__,
+            "ledger": (*s.ledger, ev("rc_withdrawn", "v1.4.0-rc.1")),
+            "local_tags": {"v1.3.0": A, "v1.4.0": B},  # the RC's tag is gone everywhere
+            "remote_tags": {"v1.3.0": A},
+        }
+    )
+    r = classify_(s)
+    assert r.state is State.BUMPED
+    assert r.problems == (
+        "tag v1.4.0 exists here but not on origin: its promotion was abandoned when its RC was "
+        "withdrawn; `rcflow rollback` removes it",
+    )
+
+
+def test_a_bump_revert_the_remote_does_not_have_keeps_bumped_in_every_clone() -> None:
+    ledger = [ev("bumped", "1.4.0", head=B), ev("bump_reverted", "1.4.0", commit=B)]
+    fresh = snapshot("1.4.0", ledger=ledger)
+    # The clone that made the revert: HEAD says 1.3.0, the remote branch still 1.4.0.
+    here = Snapshot(
+        **{
+            **snapshot("1.3.0", ledger=ledger).__dict__,
+            "head_on_remote": False,
+            "remote_branch": B,
+            "remote_files": {"pyproject.toml": pyproject("1.4.0")},
+        }
+    )
+    for s in (fresh, here):
+        r = classify_(s)
+        assert (r.state, r.target) == (State.BUMPED, parse("1.4.0"))
+        assert r.problems == (
+            "the bump to 1.4.0 is reverted in the ledger but not on origin: "
+            "`rcflow rollback` finishes it",
+        )
+        assert r.next == ("rollback",)
+    done = Snapshot(**{**here.__dict__, "remote_files": {"pyproject.toml": pyproject("1.3.0")}})
+    assert classify_(done).state is State.IDLE
+    assert classify_(done).problems == ()

@@ -310,11 +310,6 @@ class Git:
     def update_ref(self, ref: str, new: str) -> None:
         self._write("update-ref", ref, new)
 
-    def revert(self, sha: str, message: str) -> str:
-        self._write("revert", "--no-edit", "--no-commit", sha)
-        self._write("commit", "--quiet", "--no-verify", "-m", message)
-        return self._write("rev-parse", "HEAD").strip()
-
     def reset_keep(self, sha: str) -> None:
         self._write("reset", "--keep", sha)
 
@@ -331,6 +326,48 @@ class Git:
             return {}
         result = self._run("cat-file", "--batch", input="".join(f"{s}\n" for s in specs))
         return _parse_batch(result.stdout, specs)
+
+    def reset_mixed(self, sha: str) -> None:
+        """Move the branch and the index to sha, keeping the work tree (and ending a revert)."""
+        self._write("reset", "--quiet", "--mixed", sha)
+
+    def texts_at(self, rev: str, paths: Sequence[str]) -> dict[str, str | None]:
+        """The text of each path in commit rev (None: not there)."""
+        out = self._run("cat-file", "--batch", input="".join(f"{rev}:{p}\n" for p in paths))
+        return _parse_batch(out.stdout, paths)
+
+    def revert_commit(self, sha: str, message: str) -> str:
+        """A commit on HEAD that reverts sha, built with plumbing in a scratch index.
+
+        The work tree, the index and the branch are untouched (the caller moves the branch in
+        one step), so a crash leaves either nothing or, once the branch moved, the whole revert.
+        """
+        import git as gitpython
+
+        scratch = self.git_dir / "rcflow" / "revert"
+        scratch.mkdir(parents=True, exist_ok=True)
+        index, patch = scratch / "index", scratch / "patch"
+        env = {**_git_env(), "GIT_INDEX_FILE": str(index)}
+        run = self._repo.git
+        try:
+            diff = run.diff("--binary", "--no-color", "--no-ext-diff", sha, f"{sha}^", env=env)
+            patch.write_text(f"{diff}\n", encoding="utf-8")
+            run.read_tree("HEAD", env=env)
+            # Three-way, as `git revert` merges: later edits beside the version lines still apply.
+            run.apply("--cached", "--3way", str(patch), env=env)
+            tree = str(run.write_tree(env=env)).strip()
+            head = str(run.rev_parse("HEAD", env=env)).strip()
+            return str(run.commit_tree(tree, "-p", head, "-m", message, env=env)).strip()
+        except gitpython.GitCommandError as exc:
+            cause = command_cause(_unwrap(exc.stderr)) or exc.status
+            raise EffectError(
+                f"git could not revert {sha[:7]}: {cause}; "
+                "nothing was changed here",
+                hint=f"revert {sha[:7]} by hand (`git revert {sha[:7]}`), push it, then re-run",
+            ) from exc
+        finally:
+            index.unlink(missing_ok=True)
+            patch.unlink(missing_ok=True)
 
 
 def _unwrap(text: object) -> str:

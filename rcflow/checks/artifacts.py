@@ -90,7 +90,17 @@ class _Checker:
         except RcflowError as exc:
             self._error("image.unreachable", e.image, exc)
             return
-        if manifest is None:
+        if manifest is None and e.previous_final:
+            self.found.append(
+                Finding(
+                    "image.previous-missing",
+                    "error",
+                    f"{e.image}:{e.tag} does not exist, so latest cannot go back to {e.release}",
+                    f"push {e.image}:{e.tag} (the image of {e.release}), then re-run",
+                    e.image,
+                )
+            )
+        elif manifest is None:
             self.found.append(
                 Finding(
                     "image.rc-missing",
@@ -117,6 +127,8 @@ class _Checker:
         except RcflowError as exc:
             self._error("image.unreachable", image, exc)
             return
+        if not digest:
+            return  # resolved at apply time; its ResolveImage check proved the tag exists
         try:
             registry.fetch(repository, digest)
         except ConflictError as exc:

@@ -31,7 +31,7 @@ from rcflow.effects import (
 from rcflow.files import rewrite
 from rcflow.ledger import Event
 from rcflow.snapshot import Snapshot
-from rcflow.states import Release, State
+from rcflow.states import Release, State, unpushed_promotions
 from rcflow.steps.artifacts import move_latest
 from rcflow.version import Spelling, Version, parse_tag, tag_name
 
@@ -87,6 +87,7 @@ def unfinished_rollback(s: Snapshot, config: Config, release: Release) -> list[E
             effects.append(DeleteTag(tag, s.remote))
         if tag in s.local_tags:
             effects.append(DeleteTag(tag, None))
+        effects += abandoned_finals(s, tag)
         effects += pending_hooks(s, config, decision(s, "rc_withdrawn", tag), tag)
     for tag in sorted(release.retracted):
         event = decision(s, "retracted", tag)
@@ -266,3 +267,13 @@ def carry_blockers(s: Snapshot, source: str, target: str) -> list[str]:
     else:
         fix = f"withdraw it with `rcflow rollback {source}`, then cut a new RC with `rcflow rc`"
     return [f"the {s.forge} forge {what}, whose assets the final release carries: {fix}"]
+
+
+def abandoned_finals(s: Snapshot, rc_tag: str) -> list[Effect]:
+    """Withdrawing an RC abandons a promotion of it whose final tag never reached the remote:
+    the tag this clone made for it goes too (nobody else ever saw it)."""
+    return [
+        DeleteTag(final, None)
+        for final, rc in sorted(unpushed_promotions(s).items())
+        if rc == rc_tag and final in s.local_tags
+    ]

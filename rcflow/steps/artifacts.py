@@ -9,15 +9,16 @@ Each piece is planned only while its event is missing, so a re-run after a crash
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rcflow import artifacts
 from rcflow.config import Config
 from rcflow.effects import Effect, MoveImageTag, PromoteImage, PublishPackages, ResolveImage
+from rcflow.errors import VersionError
 from rcflow.ledger import Event
 from rcflow.snapshot import Snapshot
-from rcflow.version import Spelling, Version
+from rcflow.version import Spelling, Version, parse
 
 
 def _pep440(version: Version) -> str:
@@ -126,41 +127,70 @@ def latest_back(
 ) -> tuple[dict[str, str], list[str]]:
     """rollback of a release: {image: the previous final's digest} for each `latest` image.
 
-    Notes say which `latest` stays where it is (no previous final, or none recorded for it).
+    A previous final with no recorded digest (made before rcflow shipped images) maps to "": its
+    tag is resolved on the registry at apply time, recorded, then `latest` goes there. Notes say
+    which `latest` stays where it is (no previous final) and which tag gets resolved.
     """
     moves: dict[str, str] = {}
     notes: list[str] = []
     for image in config.images:
         if not image.latest:
             continue
-        digest = (
-            artifacts.recorded_digest(
-                s.ledger, artifacts.IMAGE_PROMOTED, artifacts.image_key(previous_tag, image.name)
-            )
-            if previous_tag
-            else None
-        )
-        if digest is None:
-            why = f"no digest of {previous_tag} is recorded" if previous_tag else "no earlier final"
-            notes.append(f"{image.name}:{artifacts.LATEST} stays where it is ({why})")
+        if not previous_tag:
+            notes.append(f"{image.name}:{artifacts.LATEST} stays where it is (no earlier final)")
             continue
-        moves[image.name] = digest
+        digest = _previous_digest(s.ledger, previous_tag, image.name)
+        if digest is None:
+            notes.append(
+                f"{image.name}:{artifacts.LATEST} goes back to {previous_tag}, whose digest is "
+                "not recorded: its image tag is resolved on the registry and recorded first"
+            )
+        moves[image.name] = digest or ""
     return moves, notes
+
+
+def _previous_digest(events: Iterable[Event], previous_tag: str, image: str) -> str | None:
+    key = artifacts.image_key(previous_tag, image)
+    events = tuple(events)
+    return artifacts.recorded_digest(
+        events, artifacts.IMAGE_PROMOTED, key
+    ) or artifacts.recorded_digest(events, artifacts.IMAGE_RESOLVED, key)
 
 
 def move_latest(s: Snapshot, config: Config, decided: Mapping[str, Any], tag: str) -> list[Effect]:
     """The `latest` moves a `retracted` decision (its data) promised that the ledger lacks."""
     previous = str(decided.get("previous_tag") or "")
     moves = decided.get("images") or {}
-    insecure = {image.name: image.insecure for image in config.images}
+    images = {image.name: image for image in config.images}
     effects: list[Effect] = []
-    for name, digest in sorted(moves.items()):
+    for name, promised_digest in sorted(moves.items()):
         key = artifacts.image_key(tag, name)
-        if artifacts.recorded_digest(s.ledger, artifacts.IMAGE_TAG_MOVED, key) == digest:
+        digest = str(promised_digest or "") or _previous_digest(s.ledger, previous, name) or ""
+        moved = artifacts.recorded(s.ledger, artifacts.IMAGE_TAG_MOVED, key)
+        if moved is not None and (not digest or moved.data.get("digest") == digest):
             continue
-        effects.append(
-            MoveImageTag(
-                name, artifacts.LATEST, str(digest), tag, previous, insecure.get(name, False)
+        image = images.get(name)
+        insecure = image.insecure if image is not None else False
+        if not digest:
+            version = parse_version(str(decided.get("previous") or ""))
+            if image is None or version is None:
+                continue  # the image is no longer configured: nothing to resolve it with
+            effects.append(
+                ResolveImage(
+                    name,
+                    artifacts.image_tag(image, version, config),
+                    previous,
+                    insecure,
+                    previous_final=True,
+                )
             )
-        )
+        # An empty digest: the one the ResolveImage before it records.
+        effects.append(MoveImageTag(name, artifacts.LATEST, digest, tag, previous, insecure))
     return effects
+
+
+def parse_version(text: str) -> Version | None:
+    try:
+        return parse(text)
+    except VersionError:
+        return None

@@ -89,7 +89,7 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
     if release.files_version is None:
         refusals.extend(release.problems or ["the version files hold no version rcflow can read"])
         return new(blockers=tuple(refusals))
-    if unfinished_rollback(s, config, release):
+    if unfinished_rollback(s, config, release) or release.reverting is not None:
         refusals.append("a rollback is unfinished: run `rcflow rollback` to complete it first")
 
     auto = bump_part(s.commits_since_final, release.highest_final or release.files_version)

@@ -163,7 +163,7 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
     new = partial(Plan, "promote", release.state.value, s.fingerprint())
     prefix, token = config.tag_prefix, config.rc_token
     refusals: list[str] = []
-    if unfinished_rollback(s, config, release):
+    if unfinished_rollback(s, config, release) or release.reverting is not None:
         refusals.append("a rollback is unfinished: run `rcflow rollback` to complete it first")
 
     if release.target is None:
@@ -205,6 +205,11 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
     # mistaken for a final tag someone made by hand.
     hooks = ["after_promote"] if config.hooks.after_promote else []
     notes = _notes(s, config, release, target, tag, latest.tag)
+    resumed = decision(s, "promoting", tag)
+    if resumed is not None and resumed.data.get("rc") == latest.tag and resumed.data.get("notes"):
+        # A promotion of this RC whose tag never reached the remote: finish that same decision
+        # (a final tag made here hides the commits its notes were drawn from).
+        notes = str(resumed.data["notes"])
     promoting = RecordEvent(
         "promoting",
         tag,

@@ -93,7 +93,7 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
         return new(blockers=("no release in flight: run `rcflow bump` first",))
     target = release.target
     refusals: list[str] = []
-    if unfinished_rollback(s, config, release):
+    if unfinished_rollback(s, config, release) or release.reverting is not None:
         refusals.append("a rollback is unfinished: run `rcflow rollback` to complete it first")
 
     latest = release.latest

@@ -27,16 +27,21 @@ from rcflow.effects import (
     RetractRelease,
     RevertCommit,
 )
+from rcflow.errors import VersionError, VersionFileError
+from rcflow.files import primary_version, read_versions, rewrite
 from rcflow.ledger import Event
 from rcflow.plan import Plan
 from rcflow.snapshot import Snapshot
-from rcflow.states import State, classify
+from rcflow.states import REVERT_SUBJECT, Release, State, classify, pending_bump_revert
 from rcflow.steps import (
+    abandoned_finals,
     active_bump,
     blockers,
+    head_texts,
     pending_hooks,
     unfinished_rollback,
     version_key,
+    work_texts,
 )
 from rcflow.steps import artifacts as artifact_steps
 from rcflow.steps.bump import bump_message
@@ -55,7 +60,7 @@ def _matches(what: str | None, *names: str) -> bool:
 
 
 def revert_message(version: str) -> str:
-    return f"chore(release): revert bump to {version}"
+    return REVERT_SUBJECT.format(version)
 
 
 def _revert_effects(s: Snapshot, version: str, bump_commit: str) -> list[Effect]:
@@ -94,16 +99,20 @@ def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) 
         elif e.kind == "bumped":
             decided.pop(e.key, None)
     effects: list[Effect] = []
+    on_remote = pending_bump_revert(s, config, head_texts(s))
     for version, event in decided.items():
         commit = str(event.data.get("commit") or "")
         if files_version is not None and str(files_version.base) == version and commit:
             if _reverted_since(s, version, commit):
                 continue  # done; a later change (another revert) brought the version back
+            if s.remote_ahead and str(on_remote) != version:
+                continue  # another clone pushed the revert: this one is only behind
             effects += _revert_effects(s, version, commit)
         elif (
             s.commits_since_final
             and s.commits_since_final[0].subject == revert_message(version)
             and not s.head_on_remote
+            and str(on_remote) == version  # else another clone pushed its own revert
         ):
             effects.append(PushBranch(s.remote, s.release_branch))
     return effects
@@ -119,7 +128,8 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
     effects += _pending_revert(s, config, release.files_version)
     refusals: list[str] = []
     if effects:
-        refusals = blockers(git_checks.findings(s, head_pushed=False))
+        half = _half_reverted(s, config)
+        refusals = blockers(git_checks.findings(s, head_pushed=False, allow_dirty=half))
         needs_tree = any(isinstance(e, RevertCommit | ResetBranch) for e in effects)
         if not needs_tree:
             refusals = blockers(
@@ -139,11 +149,22 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
             if (
                 e.kind == "bump_reverted"
                 and args.what in (e.key, tag_name(parse(e.key), tag_prefix=prefix, rc_token=token))
-                and (release.target is None or version_key(release.target) != e.key)
+                and (
+                    release.target is None
+                    or version_key(release.target) != e.key
+                    or _behind_a_revert(s, config, e.key)
+                )
             ):
                 return new(done=f"the bump to {e.key} is already reverted")
 
-    # 3. The newest undoable transition.
+    # 3. Unnamed: once the newest rollback is complete and nothing moved forward since, it is
+    # done; undoing something older (the bump under a withdrawn RC) must be asked for by name.
+    if args.what is None:
+        undone = newest_rollback(s)
+        if undone is not None:
+            return new(done=_done_text(undone, release, config))
+
+    # 4. The newest undoable transition.
     notes: list[str] = []
     state = release.state
     latest = release.latest
@@ -171,6 +192,7 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
             effects.append(DeleteTag(latest.tag, s.remote))
         if latest.local:
             effects.append(DeleteTag(latest.tag, None))
+        effects += abandoned_finals(s, latest.tag)
         effects += pending_hooks(s, config, withdrawn, latest.tag)
         subject = {"version": str(release.target), "tag": latest.tag, "rc": latest.number}
     elif state is State.BUMPED and release.target is not None:
@@ -249,3 +271,79 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
         subject=subject,
         notes=tuple(notes),
     )
+
+
+# What moves a release forward; a rollback decision newer than all of them is the last word.
+FORWARD = frozenset({"bumped", "rc_tagged", "validate_completed", "promoting", "promoted"})
+ROLLBACKS = frozenset({"rc_withdrawn", "retracted", "bump_reverted"})
+
+
+def newest_rollback(s: Snapshot) -> Event | None:
+    """The newest rollback decision, when no forward transition was recorded after it."""
+    found: Event | None = None
+    for e in s.ledger:
+        if e.kind in ROLLBACKS:
+            found = e
+        elif e.kind in FORWARD:
+            found = None
+    return found
+
+
+def _done_text(undone: Event, release: Release, config: Config) -> str:
+    what = {
+        "rc_withdrawn": f"{undone.key} is already withdrawn",
+        "retracted": f"{undone.key} is already retracted",
+        "bump_reverted": f"the bump to {undone.key} is already reverted",
+    }[undone.kind]
+    older = _older(release, config)
+    return f"{what}" + (
+        f" (to undo {older[0]} too, name it: `rcflow rollback {older[1]}`)" if older else ""
+    )
+
+
+def _older(release: Release, config: Config) -> tuple[str, str] | None:
+    """What a named rollback would undo next: (a description, the name to give)."""
+    prefix, token = config.tag_prefix, config.rc_token
+    if release.state in (State.CANDIDATE, State.VALIDATED, State.REJECTED) and release.latest:
+        return release.latest.tag, release.latest.tag
+    if release.state is State.BUMPED and release.target is not None:
+        return f"the bump to {release.target}", str(release.target)
+    if release.state is State.RELEASED and release.last_final is not None:
+        tag = tag_name(release.last_final, tag_prefix=prefix, rc_token=token)
+        return f"the release {tag}", tag
+    return None
+
+
+def _half_reverted(s: Snapshot, config: Config) -> list[str]:
+    """Version files whose work text is exactly their reverted text: an older rcflow's
+    `git revert --no-commit`, killed before its commit. The revert finishes over them."""
+    try:
+        files_version = primary_version(read_versions(config, head_texts(s))) if s.dirty else None
+    except (VersionFileError, VersionError):
+        return []
+    if files_version is None:
+        return []
+    bumps = [e for e in s.ledger if e.kind == "bumped" and e.key == str(files_version.base)]
+    previous = str(bumps[-1].data.get("from") or "") if bumps else ""
+    if not previous:
+        return []
+    try:
+        reverted = rewrite(config, head_texts(s), parse(previous))
+    except (VersionFileError, VersionError):
+        return []
+    works = work_texts(s)
+    return [p for p in s.dirty if p in reverted and works.get(p) == reverted[p]]
+
+
+def _behind_a_revert(s: Snapshot, config: Config, version: str) -> bool:
+    """This clone still has the bump, but the remote branch has the revert another clone made."""
+    if not s.remote_ahead or s.remote_files is None:
+        return False
+    latest = next((e.kind for e in reversed(s.ledger) if e.key == version), None)
+    if latest != "bump_reverted":
+        return False
+    try:
+        on_remote = primary_version(read_versions(config, dict(s.remote_files)))
+    except (VersionFileError, VersionError):
+        return False
+    return on_remote is not None and str(on_remote.base) != version

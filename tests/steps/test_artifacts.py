@@ -596,6 +596,65 @@ def test_an_interrupted_rollback_moves_latest_when_finished(
     assert len(events(p, "image_tag_moved")) == 1
 
 
+def test_rollback_to_a_final_made_before_rcflow_resolves_its_image_and_moves_latest_there(
+    make_project: Any, world: World
+) -> None:
+    """v1.3.0 was released by hand: the registry has its image, the ledger no digest of it."""
+    p = make_project(config=world.config().split("[python_package]")[0])
+    old = world.admin.image(world.repo, "v1.3.0")
+    new = cut_rc(p, world, image="single")
+    assert p.cli("promote").exit_code == 0
+    assert world.digest("latest") == new.digest
+
+    plan = p.cli("rollback", "--dry-run")
+    assert plan.exit_code == 0, plan.stderr
+    assert "goes back to v1.3.0, whose digest is not recorded" in plan.stdout
+    assert f"record the digest of {world.image}:v1.3.0 (resolved on the registry" in plan.stdout
+
+    ctx = _fail_first(p.ctx(), "put")  # stopped after the digest was resolved and recorded
+    with pytest.raises(Crash):
+        commands.run_step(ctx, "rollback", RollbackArgs(), dry_run=False, hooks=Hooks())
+    assert world.digest("latest") == new.digest
+    (resolved,) = events(p, "image_resolved")[-1:]
+    assert (resolved["key"], resolved["data"]["digest"]) == (f"v1.3.0/{world.image}", old.digest)
+
+    result = p.cli("rollback")
+
+    assert result.exit_code == 0, result.stderr
+    assert world.digest("latest") == old.digest
+    assert world.digest(FINAL) == new.digest  # a versioned tag stays
+    (moved,) = events(p, "image_tag_moved")
+    assert (moved["data"]["digest"], moved["data"]["to"]) == (old.digest, "v1.3.0")
+    assert [e["key"] for e in events(p, "image_resolved")].count(f"v1.3.0/{world.image}") == 1
+    puts = world.puts()
+    again = p.cli("rollback")
+    assert again.exit_code == 0 and "Already done" in again.stdout
+    assert world.puts() == puts
+
+
+def test_rollback_to_a_pre_rcflow_final_missing_from_the_registry_says_what_to_push(
+    make_project: Any, world: World
+) -> None:
+    p = make_project(config=world.config().split("[python_package]")[0])
+    new = cut_rc(p, world, image="single")
+    assert p.cli("promote").exit_code == 0
+
+    ledger = p.ledger()
+
+    result = p.cli("rollback")
+
+    assert result.exit_code == 3, result.stderr
+    assert f"{world.image}:v1.3.0 does not exist, so latest cannot go back to v1.3.0" in (
+        result.stderr
+    )
+    assert "nothing was changed" in result.stderr
+    assert p.ledger() == ledger
+    assert world.digest("latest") == new.digest
+    old = world.admin.image(world.repo, "v1.3.0")
+    assert p.cli("rollback").exit_code == 0
+    assert world.digest("latest") == old.digest
+
+
 def _fail_first(ctx: Any, name: str) -> Any:
     import dataclasses
 
