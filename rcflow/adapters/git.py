@@ -149,7 +149,9 @@ class Git:
     def log(
         self, rev_range: str, *, max_count: int | None = None, reverse: bool = False
     ) -> list[LogEntry]:
-        args = ["log", f"--format=%H{_US}%s{_US}%b{_RS}"]
+        # %B and a split at the first newline: %s would join a first paragraph's lines, and a
+        # conventional header is the first line only (`feat(parser` + newline + `): x` is none).
+        args = ["log", f"--format=%H{_US}%B{_RS}"]
         if reverse:
             args.append("--reverse")
         if max_count is not None:
@@ -160,8 +162,9 @@ class Git:
             record = record.strip("\n")
             if not record:
                 continue
-            sha, subject, body = record.split(_US, 2)
-            entries.append(LogEntry(sha, subject, body.strip()))
+            sha, message = record.split(_US, 1)
+            subject, _, body = message.strip().partition("\n")
+            entries.append(LogEntry(sha, subject.strip(), body.strip()))
         return entries
 
     def head(self) -> tuple[str, tuple[str, ...], str] | None:
@@ -269,7 +272,9 @@ class Git:
                 tmp.unlink(missing_ok=True)
 
     def commit(self, paths: Sequence[str], message: str) -> str:
-        self._write("add", "--", *paths)
+        # -f: a configured version file may sit under an ignored directory (dist/chart/); only
+        # these exact paths are added, so -f cannot pick up anything else.
+        self._write("add", "-f", "--", *paths)
         self._write("commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
         return self._write("rev-parse", "HEAD").strip()
 
@@ -324,6 +329,24 @@ class Git:
     def worktree_remove(self, path: Path) -> None:
         self._write("worktree", "remove", "--force", str(path))
         self._write("worktree", "prune")
+
+    def restore_paths(self, paths: Sequence[str]) -> None:
+        """Put paths back as HEAD has them, in the index and the work tree (a file HEAD does not
+        have is removed): undoes a write whose commit failed. The blobs are read, not checked
+        out, so this works while the index is locked by the very problem that failed the commit.
+        """
+        self._run("reset", "--quiet", "--", *paths, check=False)
+        restored: dict[str, str] = {}
+        for path in paths:
+            if self._run("checkout", "HEAD", "--", path, check=False).ok:
+                continue
+            blob = self._run("cat-file", "blob", f"HEAD:{path}", check=False)
+            if blob.ok:
+                restored[path] = blob.stdout
+            else:
+                (self.root / path).unlink(missing_ok=True)
+        if restored:
+            self.write_files(restored)
 
 
 def _last_line(text: str) -> str:
