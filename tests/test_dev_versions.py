@@ -272,3 +272,46 @@ def test_a_conventional_header_is_the_first_line_only(tmp_path: Path) -> None:
     done = p.cli("bump", "auto")
     assert done.exit_code == 0, done.stderr
     assert "no feat, fix or breaking commits" in done.stdout
+
+
+def _no_release_yet(base: Path) -> Project:
+    base.mkdir()
+    p = Project(base).create("0.1.0", tag=False)
+    p.write(PY_INIT, '__version__ = "0.2.0.dev3"\n')
+    p.write("rcflow.toml", f'[[version_file]]\npath = "{PY_INIT}"\n')
+    p.commit("feat: more")
+    p.push()
+    return p
+
+
+@pytest.mark.parametrize("kind", ["python", "none"])
+def test_bump_from_a_development_version_resumes_after_a_crash_at_each_write(
+    tmp_path: Path, kind: str
+) -> None:
+    def make(name: str) -> Project:
+        if kind == "none":
+            return _no_release_yet(tmp_path / name)
+        (tmp_path / name).mkdir()
+        return _layout(tmp_path / name, kind, None)
+
+    twin = make("twin")
+    assert twin.step("bump", BumpArgs("auto")).status == "applied"
+    expected = (twin.read(PY_INIT), twin.kinds())
+    k = 0
+    while True:
+        p = make(f"run{k}")
+        ctx, failing = p.failing_ctx(after=k)
+        try:
+            p.step("bump", BumpArgs("auto"), ctx=ctx)
+        except Exception as exc:
+            assert "injected failure" in str(exc), exc
+        if not failing.fired:
+            break
+        rerun = p.run("bump", "auto")
+        assert rerun.exit_code == 0, (k, failing.failed_call, rerun.stderr)
+        assert (p.read(PY_INIT), p.kinds()) == expected, (k, failing.failed_call)
+        again = p.run("bump", "auto")
+        assert "Already done" in again.stdout, (k, failing.failed_call, again.stdout)
+        k += 1
+        assert k < 20
+    assert k >= 3  # write, commit, push at least
