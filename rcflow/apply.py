@@ -230,7 +230,12 @@ class Executor:
             raise ConflictError(
                 f"HEAD moved to {sha[:7]} since the plan was made; re-run to re-plan"
             )
-        new = self.git.commit(e.paths, e.message)
+        try:
+            new = self.git.commit(e.paths, e.message)
+        except EffectError:
+            # The tree goes back to what it was: the resumed run writes the files again.
+            self.git.restore_paths(e.paths)
+            raise
         return f"done: {new[:7]}"
 
     def _do_verify_version_only_diff(self, e: VerifyVersionOnlyDiff) -> str:

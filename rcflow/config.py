@@ -24,6 +24,10 @@ Top-level keys
     The repository as ``owner/repo``.
 ``rc_in_files``  (boolean, default ``false``)
     Whether RC versions are written into the version files (otherwise only final versions are).
+``next_version``  (string, default: none)
+    After ``promote`` has released X.Y.Z, commit the next development version (X.Y+1.0) into the
+    version files and push it: ``"dev"`` (PEP 440 ``1.5.0.dev0``, semver ``1.5.0-dev.0``) or the
+    suffix the project uses (``".dev0"``, ``"a0"``, ``"-alpha.0"``, ``"-SNAPSHOT"``).
 ``changelog``  (string, default: none)
     Path of a Keep-a-Changelog file, relative to the root (e.g. ``"CHANGELOG.md"``); it need not
     exist yet.
@@ -136,7 +140,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, TypeVar
 
 from rcflow.errors import ConfigError, UsageError, VersionFileError
-from rcflow.version import Spelling, Version
+from rcflow.version import Spelling, Version, check_next_version
 from rcflow.versionfiles import VersionFileKind, detect_kind, read_refs
 
 CONFIG_FILE = "rcflow.toml"
@@ -169,6 +173,7 @@ _TOP_KEYS = frozenset(
         "remote",
         "forge",
         "rc_in_files",
+        "next_version",
         "changelog",
         "lease_ttl",
         "version_file",
@@ -298,6 +303,7 @@ class Config:
     remote: str = "origin"
     forge: str | None = None  # None: chosen from the remote (see `choose_forge`)
     rc_in_files: bool = False
+    next_version: str | None = None  # "dev" or a suffix: promote commits the next dev version
     changelog: str | None = None
     lease_ttl: float = 900.0
     version_files: tuple[VersionFileConfig, ...] = ()
@@ -486,6 +492,7 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
         remote=remote,
         forge=forge,
         rc_in_files=reader.get(data, "rc_in_files", bool, defaults.rc_in_files),
+        next_version=_next_version(data, reader, rc_token),
         changelog=changelog,
         lease_ttl=lease_ttl,
         version_files=version_files or _auto_detect(root),
@@ -1017,3 +1024,13 @@ def _preflight_waive(data: Mapping[str, Any], reader: _Reader) -> tuple[str, ...
         else:
             waivers.append(finding)
     return tuple(waivers)
+
+
+def _next_version(data: Mapping[str, Any], reader: _Reader, rc_token: str) -> str | None:
+    value = reader.get_optional(data, "next_version", str)
+    if value is None:
+        return None
+    why = check_next_version(value, rc_token)
+    if why is not None:
+        raise reader.error("next_version", why)
+    return value

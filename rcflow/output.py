@@ -73,6 +73,7 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> dict[str, A
         "release_branch": snap.release_branch,
         "head": snap.head,
         "files_version": str(release.files_version) if release.files_version else None,
+        "files_dev": str(release.files_dev) if release.files_dev else None,
         "in_sync": in_sync,
         "branch_sync": branch_sync,
         "remote": snap.remote,
@@ -495,6 +496,8 @@ class Output:
         p(f"Last release: [bold]{escape(str(view['version'] or 'none'))}[/]")
         if view["target"]:
             p(f"In flight:    [bold]{escape(view['target'])}[/]")
+        elif view["files_dev"]:
+            p(f"Files:        on the way to {escape(view['files_dev'])} (a development version)")
         p(f"State:        [bold]{view['state']}[/]")
         for c in view["candidates"]:
             where = (

@@ -13,7 +13,15 @@ from enum import StrEnum
 from rcflow import ledger
 from rcflow.config import Config, ValidationConfig, committed_validations
 from rcflow.errors import ConfigError, VersionError, VersionFileError
-from rcflow.files import FoundVersion, mismatches, primary_version, read_versions
+from rcflow.files import (
+    FoundVersion,
+    dev_mismatches,
+    mismatches,
+    primary_dev,
+    primary_version,
+    read_versions,
+    unreadable,
+)
 from rcflow.ledger import Event
 from rcflow.snapshot import Snapshot
 from rcflow.version import Version, parse_tag
@@ -93,6 +101,9 @@ class Release:
     problems: tuple[str, ...]  # facts that disagree: drift between local and remote, files
     next: tuple[str, ...]
     reverting: Version | None = None  # a bump revert the ledger decided and the remote lacks
+    # Between releases: the final the files' development version (1.5.0.dev0) leads to. Not in
+    # flight: `bump` is what writes a release version, so the state stays idle/released.
+    files_dev: Version | None = None
 
     @property
     def latest(self) -> Candidate | None:
@@ -224,13 +235,26 @@ def classify(s: Snapshot, config: Config) -> Release:
 
     found: list[FoundVersion] = []
     texts = {f.path: f.head_text for f in s.files}
+    files_error = False
     try:
         found = read_versions(config, texts)
     except (VersionFileError, VersionError) as exc:
-        problems.append(exc.message)
+        problems.append(f"{exc.message}: fix the file or its [[version_file]] in the config")
+        files_error = True
+    if not config.version_files:
+        problems.append("no version file: add a [[version_file]] to the config")
+        files_error = True
     files_version = primary_version(found)
+    files_dev = primary_dev(found)
     if found and files_version is not None:
         problems.extend(mismatches(found, files_version, config))
+    elif files_dev is not None:
+        problems.extend(_dev_problems(found, files_dev, finals, highest_final, last_final, config))
+    elif found and (bad := unreadable(found)) is not None:
+        problems.append(
+            f"{bad.where}: {bad.ref.key} is {bad.ref.value!r}, not a version rcflow can read: "
+            "`rcflow bump X.Y.Z` writes the version you name into it"
+        )
 
     target: Version | None = None
     if files_version is not None:
@@ -327,12 +351,16 @@ def classify(s: Snapshot, config: Config) -> Release:
         withdrawn_tags=withdrawn,
         retracted=retracted,
         found=tuple(found),
+        files_dev=files_dev,
         problems=tuple(problems),
-        next=("promote", *NEXT[state])
-        if any("promotion of" in p for p in problems) and "promote" not in NEXT[state]
-        else ("rollback",)
-        if reverting is not None
-        else NEXT[state],
+        next=_without_bump(
+            ("promote", *NEXT[state])
+            if any("promotion of" in p for p in problems) and "promote" not in NEXT[state]
+            else ("rollback",)
+            if reverting is not None
+            else NEXT[state],
+            files_error,
+        ),
         reverting=reverting,
     )
 
@@ -425,3 +453,26 @@ def pending_bump_revert(s: Snapshot, config: Config, head: dict[str, str | None]
     if on_remote is not None and str(on_remote.base) in decided:
         return on_remote.base
     return None
+
+
+def _dev_problems(
+    found: list[FoundVersion],
+    dev: Version,
+    finals: dict[Version, str],
+    highest_final: Version | None,
+    last_final: Version | None,
+    config: Config,
+) -> list[str]:
+    """A development version that lags the releases, or files that disagree about it."""
+    problems = dev_mismatches(found, dev, last_final, config)
+    if highest_final is not None and not dev > highest_final:
+        problems.append(
+            f"the version files say {found[0].ref.value} but {finals[highest_final]} is released: "
+            "`rcflow bump` writes the next version"
+        )
+    return problems
+
+
+def _without_bump(steps: tuple[str, ...], files_error: bool) -> tuple[str, ...]:
+    # `bump` refuses while the version files cannot be read: status must not point at it.
+    return tuple(n for n in steps if n != "bump") if files_error else steps

@@ -283,3 +283,95 @@ def _parse_explicit_target(request: str) -> Version:
     if not target.is_final:
         raise VersionError(f"a bump target must be a final version, not {request!r}")
     return target
+
+
+# --- development versions -------------------------------------------------------------------------
+# What a project keeps in its files between releases: a PEP 440 pre-release or development release
+# (1.4.0.dev0, 1.4.0a1, 26.3.dev0) or a semver pre-release (3.8.0-alpha.0, 1.4.0-SNAPSHOT). rcflow
+# never releases such a version; it reads it as "on the way to X.Y.Z", which `bump` overwrites.
+_N = "(0|[1-9][0-9]*)"
+_PEP440_DEV = re.compile(
+    rf"{_N}(?:\.{_N})?(?:\.{_N})?"
+    r"(?P<pre>[-_.]?(?:a|b|c|rc|alpha|beta|pre|preview)(?:[-_.]?[0-9]+)?)?"
+    r"(?P<dev>[-_.]?dev(?:[-_.]?[0-9]+)?)?",
+    re.IGNORECASE,
+)
+_SEMVER_DEV = re.compile(rf"{_N}\.{_N}\.{_N}-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)")
+# The normal forms `render_dev` writes: PEP 440 (a|b|rc)N[.devN] or .devN; a semver pre-release.
+_PEP440_DEV_SUFFIX = re.compile(r"(?:(?:a|b|rc)(?:0|[1-9][0-9]*))?(?:\.dev(?:0|[1-9][0-9]*))?")
+_SEMVER_DEV_SUFFIX = re.compile(r"-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*")
+NEXT_VERSION_DEV = "dev"  # config `next_version = "dev"`: each spelling's own development form
+
+
+def parse_dev(text: str, *, tag_prefix: str = DEFAULT_TAG_PREFIX) -> Version | None:
+    """The final X.Y.Z a development or pre-release version leads to, or None.
+
+    Finals are not development versions (None). A PEP 440 release with fewer than three parts is
+    padded (`26.3.dev0` leads to 26.3.0); a semver pre-release needs all three. An identifier
+    of all digits with a leading zero is not semver, and is refused like any other non-version.
+    """
+    if tag_prefix and text.startswith(tag_prefix):
+        text = text[len(tag_prefix) :]
+    m = _PEP440_DEV.fullmatch(text)
+    if m is not None and (m.group("pre") or m.group("dev")):
+        return Version(int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0))
+    m = _SEMVER_DEV.fullmatch(text)
+    if m is None:
+        return None
+    if any(
+        part.isdigit() and len(part) > 1 and part.startswith("0")
+        for part in m.group("pre").split(".")
+    ):
+        return None
+    return Version(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+
+
+def check_next_version(value: str, rc_token: str = DEFAULT_RC_TOKEN) -> str | None:
+    """Why `value` cannot be a `next_version` setting, or None when it can.
+
+    A suffix must read back as a development version (`parse_dev`) and never as one of rcflow's
+    own release candidates, which the files carry with `rc_in_files`.
+    """
+    if value == NEXT_VERSION_DEV:
+        return None
+    why = (
+        f'{value!r} is neither "dev" nor a development suffix '
+        '(".dev0", "a0", "-alpha.0", "-SNAPSHOT")'
+    )
+    probe = Version(1, 0, 0)
+    for spelling in (Spelling.PEP440, Spelling.SEMVER):
+        text = render_dev(probe, spelling, value)
+        if text.endswith(value) and parse_dev(text) != probe:
+            return why
+    if not (value and _PEP440_DEV_SUFFIX.fullmatch(value)) and not _SEMVER_DEV_SUFFIX.fullmatch(
+        value
+    ):
+        return why
+    if value.startswith((f"-{rc_token}.", "rc")):
+        return f"{value!r} would read as a release candidate; use another suffix"
+    return None
+
+
+def render_dev(
+    version: Version,
+    spelling: Spelling,
+    next_version: str = NEXT_VERSION_DEV,
+    *,
+    tag_prefix: str = DEFAULT_TAG_PREFIX,
+) -> str:
+    """The development version leading to `version`, in `spelling`.
+
+    `next_version` is "dev" (PEP 440 `X.Y.Z.dev0`, semver `X.Y.Z-dev.0`) or the suffix a project
+    uses. A suffix that the spelling's grammar does not allow falls back to that spelling's own
+    form: `.dev0` is not semver, so a Go file gets `-dev.0` while a pyproject.toml gets `.dev0`.
+    """
+    core = f"{version.major}.{version.minor}.{version.patch}"
+    if spelling is Spelling.PEP440:
+        suffix = ".dev0"
+        if next_version != NEXT_VERSION_DEV and _PEP440_DEV_SUFFIX.fullmatch(next_version):
+            suffix = next_version or suffix
+        return core + suffix
+    suffix = "-dev.0"
+    if next_version != NEXT_VERSION_DEV and _SEMVER_DEV_SUFFIX.fullmatch(next_version):
+        suffix = next_version
+    return (tag_prefix if spelling is Spelling.TAG else "") + core + suffix

@@ -11,9 +11,12 @@ from rcflow.errors import VersionError
 from rcflow.version import (
     Spelling,
     Version,
+    check_next_version,
     next_rc_number,
     parse,
+    parse_dev,
     parse_tag,
+    render_dev,
     resolve_target,
     tag_name,
 )
@@ -382,3 +385,61 @@ def test_parse_tag_fast_path_rejects_what_parse_rejects(tag: str) -> None:
     assert parse_tag(tag) is None
     with pytest.raises(VersionError):
         parse(tag, Spelling.TAG)
+
+
+# -- development versions --------------------------------------------------------------------
+
+finals = st.builds(Version, st.integers(0, 10**6), st.integers(0, 10**6), st.integers(0, 10**6))
+semver_ident = st.from_regex(r"[A-Za-z-][0-9A-Za-z-]{0,8}|0|[1-9][0-9]{0,5}", fullmatch=True)
+dev_suffixes = st.one_of(
+    st.just("dev"),
+    st.from_regex(
+        r"(?:(?:a|b)(?:0|[1-9][0-9]{0,3}))?(?:\.dev(?:0|[1-9][0-9]{0,3}))?", fullmatch=True
+    ),
+    st.lists(semver_ident, min_size=1, max_size=3).map(lambda ids: "-" + ".".join(ids)),
+)
+
+
+@given(finals, st.sampled_from(list(Spelling)), dev_suffixes, prefixes)
+def test_a_rendered_development_version_reads_back_as_on_the_way_to_its_final(
+    v: Version, spelling: Spelling, suffix: str, prefix: str
+) -> None:
+    if check_next_version(suffix) is not None:
+        return  # the config refuses it (a suffix that reads as an RC, an empty one)
+    text = render_dev(v, spelling, suffix, tag_prefix=prefix)
+    assert parse_dev(text, tag_prefix=prefix) == v
+    # Never a final or an RC of ours: bump must see it as something to overwrite.
+    with pytest.raises(VersionError):
+        parse(text, Spelling.SEMVER)
+    assert parse_tag(text, tag_prefix=prefix) is None
+
+
+@given(finals, st.sampled_from(list(Spelling)), prefixes, tokens)
+def test_finals_are_not_development_versions(
+    v: Version, spelling: Spelling, prefix: str, token: str
+) -> None:
+    assert (
+        parse_dev(v.render(spelling, tag_prefix=prefix, rc_token=token), tag_prefix=prefix) is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "final"),
+    [
+        ("26.3.dev0", "26.3.0"),
+        ("1.4.0.dev0", "1.4.0"),
+        ("1.4.0a1", "1.4.0"),
+        ("1.4.0b2", "1.4.0"),
+        ("1.4.0rc1", "1.4.0"),
+        ("3.8.0-alpha.0", "3.8.0"),
+        ("v3.8.0-alpha.0", "3.8.0"),
+        ("1.4.0-SNAPSHOT", "1.4.0"),
+    ],
+)
+def test_development_versions_projects_keep(text: str, final: str) -> None:
+    assert str(parse_dev(text)) == final
+
+
+@pytest.mark.parametrize("text", ["1.4.0", "1.4", "banana", "1.4.0-01", "1.4.0+build", "01.2.3a1"])
+def test_what_is_not_a_development_version(text: str) -> None:
+    assert parse_dev(text) is None

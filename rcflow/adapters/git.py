@@ -155,8 +155,10 @@ class Git:
         self, rev_range: str, *, max_count: int | None = None, reverse: bool = False
     ) -> list[LogEntry]:
         # NUL-framed (-z, %x00): git refuses a NUL in a commit message, so no message byte can
-        # split a record or a field (a 0x1e in a commit body once broke every step).
-        args = ["log", "-z", "--format=%H%x00%s%x00%b"]
+        # split a record or a field (a 0x1e in a commit body once broke every step). The whole
+        # message (%B) is split at its first newline: %s would join a first paragraph's lines,
+        # and a conventional header is the first line only (`feat(parser` + newline + `): x`).
+        args = ["log", "-z", "--format=%H%x00%B"]
         if reverse:
             args.append("--reverse")
         if max_count is not None:
@@ -269,7 +271,9 @@ class Git:
                 tmp.unlink(missing_ok=True)
 
     def commit(self, paths: Sequence[str], message: str) -> str:
-        self._write("add", "--", *paths)
+        # -f: a configured version file may sit under an ignored directory (dist/chart/); only
+        # these exact paths are added, so -f cannot pick up anything else.
+        self._write("add", "-f", "--", *paths)
         self._write("commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
         return self._write("rev-parse", "HEAD").strip()
 
@@ -327,6 +331,24 @@ class Git:
         result = self._run("cat-file", "--batch", input="".join(f"{s}\n" for s in specs))
         return _parse_batch(result.stdout, specs)
 
+    def restore_paths(self, paths: Sequence[str]) -> None:
+        """Put paths back as HEAD has them, in the index and the work tree (a file HEAD does not
+        have is removed): undoes a write whose commit failed. The blobs are read, not checked
+        out, so this works while the index is locked by the very problem that failed the commit.
+        """
+        self._run("reset", "--quiet", "--", *paths, check=False)
+        restored: dict[str, str] = {}
+        for path in paths:
+            if self._run("checkout", "HEAD", "--", path, check=False).ok:
+                continue
+            blob = self._run("cat-file", "blob", f"HEAD:{path}", check=False)
+            if blob.ok:
+                restored[path] = blob.stdout
+            else:
+                (self.root / path).unlink(missing_ok=True)
+        if restored:
+            self.write_files(restored)
+
     def reset_mixed(self, sha: str) -> None:
         """Move the branch and the index to sha, keeping the work tree (and ending a revert)."""
         self._write("reset", "--quiet", "--mixed", sha)
@@ -361,8 +383,7 @@ class Git:
         except gitpython.GitCommandError as exc:
             cause = command_cause(_unwrap(exc.stderr)) or exc.status
             raise EffectError(
-                f"git could not revert {sha[:7]}: {cause}; "
-                "nothing was changed here",
+                f"git could not revert {sha[:7]}: {cause}; nothing was changed here",
                 hint=f"revert {sha[:7]} by hand (`git revert {sha[:7]}`), push it, then re-run",
             ) from exc
         finally:
@@ -530,15 +551,16 @@ def _is_sha(text: str) -> bool:
 
 
 def _parse_log(out: str) -> list[LogEntry]:
-    """`git log -z --format=%H%x00%s%x00%b`: sha, subject, body, each ended by a NUL."""
+    """`git log -z --format=%H%x00%B`: sha and whole message, each ended by a NUL."""
     fields = out.split("\0")
     entries = []
-    for i in range(0, len(fields) - 2, 3):
-        sha, subject, body = fields[i : i + 3]
+    for i in range(0, len(fields) - 1, 2):
+        sha, message = fields[i : i + 2]
         if not _is_sha(sha):
             raise EffectError(f"git log gave a record rcflow cannot read (at {sha[:40]!r})")
         # Not str.strip(): Python counts 0x1c-0x1f as whitespace, git does not.
-        entries.append(LogEntry(sha, subject, body.strip(" \t\r\n")))
+        subject, _, body = message.strip(" \t\r\n").partition("\n")
+        entries.append(LogEntry(sha, subject.strip(" \t\r"), body.strip(" \t\r\n")))
     return entries
 
 

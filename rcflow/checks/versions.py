@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rcflow.checks import Finding
 from rcflow.config import Config
+from rcflow.files import dev_mismatches
 from rcflow.states import Release
 
 
@@ -20,14 +21,19 @@ def findings(release: Release, config: Config) -> list[Finding]:
             )
         ]
     expected = release.files_version
+    if expected is None and release.files_dev is not None:
+        # Between releases: `bump` overwrites a development version, and mismatches are the
+        # references that are neither on the way to that version nor the last release.
+        dev = dev_mismatches(found, release.files_dev, release.last_final, config)
+        return [Finding("version.mismatch", "error", line, "make them agree") for line in dev]
     if expected is None:
         first = found[0]
         return [
             Finding(
                 "version.unreadable",
-                "error",
-                f"{first.ref.key} is {first.ref.value!r}, not a version rcflow can write back",
-                "use X.Y.Z, X.Y.Z-rc.N or the PEP 440 form X.Y.ZrcN",
+                "warning",
+                f"{first.ref.key} is {first.ref.value!r}, not a version rcflow can read",
+                "`rcflow bump X.Y.Z` writes the version you name into it",
                 first.where,
             )
         ]

@@ -23,7 +23,7 @@ from rcflow.steps import (
     version_key,
     work_texts,
 )
-from rcflow.version import Version, parse, resolve_target, tag_name
+from rcflow.version import PARTS, Version, parse, parse_dev, resolve_target, tag_name
 
 
 @dataclass(frozen=True)
@@ -61,22 +61,42 @@ def bump_message(target: Version) -> str:
     return f"chore(release): bump version to {target}"
 
 
-def commit_message(target: Version, previous: Version) -> str:
+def commit_message(target: Version, previous: Version | str) -> str:
     """The bump commit's message: it carries the version it bumped from, for a resumed run."""
     return f"{bump_message(target)}\n\n{PREVIOUS}{previous}\n"
 
 
-def own_bump_from(s: Snapshot, version: Version) -> Version | None:
-    """When HEAD is rcflow's commit bumping the files to version: what they said before it."""
+def _own_bump_from_text(s: Snapshot, version: Version) -> str | None:
     if not s.commits_since_final or s.commits_since_final[0].subject != bump_message(version):
         return None
     for line in s.commits_since_final[0].body.splitlines():
         if line.startswith(PREVIOUS):
-            try:
-                return parse(line[len(PREVIOUS) :].strip())
-            except VersionError:
-                return None
+            return line[len(PREVIOUS) :].strip()
     return None
+
+
+def own_bump_from(s: Snapshot, version: Version) -> Version | None:
+    """When HEAD is rcflow's commit bumping the files to version: what they said before it."""
+    text = _own_bump_from_text(s, version)
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except VersionError:
+        return None
+
+
+def _bumped_from_dev(s: Snapshot, config: Config, files: Version) -> Version | None:
+    """The development version's final that rcflow's bump to `files` started from, if any.
+
+    A re-run of `bump auto` before any release must find the same target as the first run did:
+    that run took the final the development version led to.
+    """
+    event = active_bump(s, files.base)
+    text = str(event.data.get("from") or "") if event is not None else None
+    if text is None:
+        text = _own_bump_from_text(s, files.base)
+    return parse_dev(text, tag_prefix=config.tag_prefix) if text else None
 
 
 def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
@@ -86,25 +106,39 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
     if not config.version_files:
         refusals.append("no version file found: add a [[version_file]] to rcflow.toml")
         return new(blockers=tuple(refusals))
-    if release.files_version is None:
+    if not release.found:
         refusals.extend(release.problems or ["the version files hold no version rcflow can read"])
         return new(blockers=tuple(refusals))
     if unfinished_rollback(s, config, release) or release.reverting is not None:
         refusals.append("a rollback is unfinished: run `rcflow rollback` to complete it first")
 
-    auto = bump_part(s.commits_since_final, release.highest_final or release.files_version)
+    # The files may hold a development version (1.5.0.dev0) or text that is no version at all:
+    # an explicit X.Y.Z overwrites either, and parts count from the last final.
+    files = release.files_version
+    was = files if files is not None else release.found[0].ref.value
+    dev = release.files_dev if files is None else _bumped_from_dev(s, config, files)
+    auto = bump_part(s.commits_since_final, release.highest_final or files or dev)
     if args.request == "auto" and auto is None and release.target is None:
         # Nothing releasable is not an error: a re-dispatched bump after a release is a no-op.
-        since = release.highest_final or release.files_version
+        since = release.highest_final or was
         return new(blockers=tuple(refusals), done=f"no feat, fix or breaking commits since {since}")
     try:
-        target = resolve_target(
-            args.request,
-            _current(s, release.files_version, release.highest_final),
-            release.highest_final,
-            auto,
-            tag_prefix=config.tag_prefix,
-        )
+        if release.highest_final is None and dev is not None and args.request in (*PARTS, "auto"):
+            # No release to count from: the development version says where the project goes.
+            if args.request != "auto":
+                raise VersionError(
+                    f"no release to count a {args.request} bump from; the files are on the way "
+                    f"to {dev}: run `rcflow bump {dev}` or name another version"
+                )
+            target = dev
+        else:
+            target = resolve_target(
+                args.request,
+                _current(s, files, release.highest_final),
+                release.highest_final,
+                auto,
+                tag_prefix=config.tag_prefix,
+            )
     except VersionError as exc:
         return new(blockers=(*refusals, exc.message))
     tag = tag_name(target, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
@@ -117,7 +151,7 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
             "roll it back before bumping to another version"
         )
 
-    need_write = release.files_version.base != target
+    need_write = files is None or files.base != target
     effects: list[Effect] = []
     if need_write:
         try:
@@ -148,7 +182,7 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
         effects.append(
             Commit(
                 paths=tuple(paths),
-                message=commit_message(target, release.files_version),
+                message=commit_message(target, was),
                 parent=s.head or "",
             )
         )
@@ -161,7 +195,7 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
         ours = need_write or bool(
             s.commits_since_final and s.commits_since_final[0].subject == bump_message(target)
         )
-        previous = release.files_version if need_write else own_bump_from(s, target)
+        previous = was if need_write else _own_bump_from_text(s, target)
         effects.append(
             RecordEvent(
                 "bumped",

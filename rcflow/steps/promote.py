@@ -8,15 +8,17 @@ from functools import partial
 from rcflow.checks import git as git_checks
 from rcflow.config import Config
 from rcflow.effects import (
+    Commit,
     CreateTag,
     Effect,
     PushBranch,
     PushTag,
     RecordEvent,
     VerifyVersionOnlyDiff,
+    WriteVersionFiles,
 )
 from rcflow.errors import ConflictError, VersionError, VersionFileError
-from rcflow.files import read_versions
+from rcflow.files import read_versions, rewrite_dev
 from rcflow.ledger import Event
 from rcflow.notes import render_notes
 from rcflow.plan import Plan
@@ -34,8 +36,9 @@ from rcflow.steps import (
     tag_version,
     unfinished_rollback,
     version_commit,
+    work_texts,
 )
-from rcflow.version import Version, tag_name
+from rcflow.version import Version, render_dev, tag_name
 
 
 @dataclass(frozen=True)
@@ -167,8 +170,11 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
         refusals.append("a rollback is unfinished: run `rcflow rollback` to complete it first")
 
     if release.target is None:
-        # Nothing in flight: the files' version may be a final whose promotion was interrupted.
+        # Nothing in flight: the files' version may be a final whose promotion was interrupted,
+        # or the development version that promotion committed after it (`next_version`).
         v = release.files_version
+        if v is None and release.files_dev is not None:
+            v = release.last_final
         tag = tag_name(v.base, tag_prefix=prefix, rc_token=token) if v is not None else ""
         started = [e for e in s.ledger if e.kind == "promoting" and e.key == tag]
         if v is not None and tag not in release.retracted:
@@ -178,6 +184,9 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
         rc_tag = str(started[-1].data.get("rc"))
         finishing = _finish(s, config, release, tag, v.base, rc_tag)
         refusals += carry_blockers(s, rc_tag, tag)
+        dev, found = next_development(s, config, release, v.base, tag)
+        finishing += dev
+        refusals += [r for r in found if r not in refusals]
         return new(
             effects=tuple(finishing) if not refusals else (),
             blockers=tuple(refusals),
@@ -274,8 +283,74 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
         RecordEvent("promoted", tag, {"version": str(target), "rc": latest.tag, "sha": latest.sha})
     )
     effects += pending_hooks(s, config, promoting, tag)
+    later: tuple[str, ...] = ()
+    if config.next_version is not None and config.rc_in_files:
+        # The final commit does not exist yet, so the development commit has no parent to
+        # name; the next run finds the final in the files and commits it.
+        later = ("run `rcflow promote` again to commit the next development version",)
+    else:
+        dev, found = next_development(s, config, release, target, tag)
+        effects += dev
+        refusals += [r for r in found if r not in refusals]
     return new(
         effects=tuple(effects) if not refusals else (),
         blockers=tuple(refusals),
         subject=subject,
+        notes=later,
     )
+
+
+def development_subject(version: Version) -> str:
+    return f"chore(release): start development of {version}"
+
+
+def next_development(
+    s: Snapshot, config: Config, release: Release, final: Version, tag: str
+) -> tuple[list[Effect], list[str]]:
+    """With `next_version`: commit and push the development version of the next minor release
+    once `final` is out, as pip, etcd and Maven projects do. Effects and git refusals.
+
+    Each piece is planned from what git shows, so a re-run after a crash finishes it: the files
+    still say `final` (write, commit, push), HEAD is our unpushed commit (push), the ledger has
+    no record (record). Files that moved past `final` are left alone.
+    """
+    if config.next_version is None:
+        return [], []
+    following = final.bump("minor")
+    subject = development_subject(following)
+    head = s.commits_since_final[0] if s.commits_since_final else None
+    ours = head is not None and head.sha == s.head and head.subject == subject
+    effects: list[Effect] = []
+    refusals: list[str] = []
+    if ours:
+        if not s.head_on_remote:
+            effects.append(PushBranch(s.remote, s.release_branch))
+    elif release.files_version == final:
+        try:
+            contents = rewrite_dev(config, head_texts(s), following, config.next_version)
+        except (VersionFileError, VersionError) as exc:
+            return [], [exc.message]
+        works = work_texts(s)
+        resumable = [p for p in contents if works.get(p) == contents[p]]
+        paths = tuple(sorted(contents))
+        text = render_dev(
+            following,
+            release.found[0].spelling,
+            config.next_version,
+            tag_prefix=config.tag_prefix,
+        )
+        effects += [
+            WriteVersionFiles(
+                text,
+                tuple((p, contents[p]) for p in paths),
+                tuple((p, works.get(p)) for p in paths),
+            ),
+            Commit(paths, f"{subject}\n\nThe version files move on after {tag}.\n", s.head or ""),
+            PushBranch(s.remote, s.release_branch),
+        ]
+        refusals += blockers(git_checks.findings(s, allow_dirty=resumable))
+    else:
+        return [], []
+    if not event_done(s, "next_version", tag):
+        effects.append(RecordEvent("next_version", tag, {"version": str(following)}))
+    return effects, refusals

@@ -262,6 +262,13 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
             if tag in s.local_tags:
                 effects.append(DeleteTag(tag, None))
         effects += pending_hooks(s, config, retracted, tag)
+        if release.files_dev is not None:
+            # Reverting it would put a retracted version back into the files; the next bump
+            # overwrites the development version anyway.
+            notes.append(
+                f"the files keep their development version ({release.found[0].ref.value}): "
+                "the next `rcflow bump` overwrites it"
+            )
         subject = {"version": str(release.last_final), "tag": tag}
     else:
         return new(blockers=(f"nothing to roll back in state {state.value}",))
