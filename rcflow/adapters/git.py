@@ -321,7 +321,9 @@ class Git:
         self._write("worktree", "add", "--detach", "--force", str(path), sha)
 
     def worktree_remove(self, path: Path) -> None:
-        self._write("worktree", "remove", "--force", str(path))
+        # Twice --force: a run killed inside `worktree add` leaves the new worktree locked
+        # ("initializing"), and one --force refuses a locked worktree on every re-run.
+        self._write("worktree", "remove", "--force", "--force", str(path))
         self._write("worktree", "prune")
 
     def read_blobs(self, specs: Sequence[str]) -> dict[str, str | None]:
