@@ -288,9 +288,10 @@ def replan_blockers(
     try:
         c = commands.load_context(opts.path or Path.cwd())
         hooks = OutputHooks(out, yes=True)  # a dry run never asks or reports
-        commands.run_step(c, step, args, dry_run=True, hooks=hooks, skip=skip)
+        planned = commands.run_step(c, step, args, dry_run=True, hooks=hooks, skip=skip)
     except BlockedError as exc:
         return exc.blockers or (exc.message,)
     except Exception:
         return ()
-    return ()
+    # A dry run reports its blockers in the plan instead of raising them (it shows the plan).
+    return tuple(planned.plan.blockers)

@@ -86,7 +86,7 @@ class Run:
     exit_code: int  # -9 when killed
     stdout: str
     stderr: str
-    log: list[tuple[str, str]]  # (kind, what): R/W a git call, H an HTTP write
+    log: list[tuple[str, str]]  # (kind, what): R/W/O a git call (O: objects only), H HTTP
     crashed: str  # the shim's or server's note of where it killed the run ("" when it did not)
 
     @property
@@ -99,7 +99,7 @@ class Run:
 
     @property
     def git_calls(self) -> int:
-        return sum(1 for kind, _ in self.log if kind in "RW")
+        return sum(1 for kind, _ in self.log if kind in "RWO")
 
     def describe(self) -> str:
         tail = (self.stderr.strip() or self.stdout.strip()).splitlines()[-3:]

@@ -63,11 +63,22 @@ case $sub in
     notes)
         case $first in ""|list|show) kind=R ;; esac ;;
     hash-object)
-        has -w || kind=R ;;
+        has -w && kind=O || kind=R ;;
+    mktree|write-tree|commit-tree)
+        kind=O ;;
+    read-tree|update-index)
+        # Into a scratch index (GIT_INDEX_FILE): what another command can observe is unchanged.
+        [ -n "${GIT_INDEX_FILE:-}" ] && kind=O ;;
+    fetch)
+        # Objects only, no ref and no FETCH_HEAD (observe's fetch): nothing observable changes.
+        has --no-write-fetch-head && has --refmap= && kind=O ;;
     symbolic-ref)
         if [ $npos -le 1 ] && ! has -d --delete; then kind=R; fi ;;
 esac
 
+# "O" calls write only objects (or a scratch index): unobservable by any command, so a crash
+# before or after one is the same crash as before the next W write; they are no crash points
+# of their own (random SIGKILLs still land inside them).
 # Builtins only from here to the real git (a chaos run makes hundreds of calls): the counters
 # are files read and written under the lock, the log's records end with NUL (messages hold
 # newlines).
