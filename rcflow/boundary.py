@@ -294,3 +294,8 @@ def replan_blockers(
     except Exception:
         return ()
     return ()
+
+
+def run_url() -> str | None:
+    """This GitHub Actions run's page, or None outside Actions."""
+    return _run_url()
