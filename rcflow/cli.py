@@ -472,10 +472,10 @@ def doctor(
         blocked = any(f.severity == "error" for f in found)
         if alert:
             try:
-                out.note(commands.doctor_alert(c, found, run_url()))
+                out.notice(commands.doctor_alert(c, found, run_url()))
             except RcflowError as exc:
                 # The findings are out already; the alert that did not reach GitHub is what failed.
-                out.note(f"could not update the pipeline alert issue: {exc}")
+                out.notice(f"could not update the pipeline alert issue: {exc}")
                 return int(ExitCode.FAILED)
         return int(ExitCode.BLOCKED if blocked else ExitCode.OK)
 
