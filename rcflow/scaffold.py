@@ -467,7 +467,8 @@ def _setup(root: Path, found: Mapping[str, Any], options: InitOptions) -> _Setup
         config_source=source,
         action=action,
         requirement=requirement,
-        notify_issue=existing.notify_issue if existing is not None else False,
+        # The alert issue lives on GitHub: with another forge `doctor --alert` is refused.
+        notify_issue=existing is not None and existing.notify_issue and forge == "github",
     )
 
 
