@@ -232,6 +232,7 @@ def run_action(
         'printf "%s\\0" "$(basename "$0")" "$@" >>"$FAKE_RCFLOW_RECORD"\n'
         'printf "\\n" >>"$FAKE_RCFLOW_RECORD"\n'
         'echo "token seen: ${GITHUB_TOKEN:+yes}" >&2\n'
+        'echo "git auth: ${GIT_CONFIG_KEY_0:-none} ${GIT_CONFIG_VALUE_0%% *}" >&2\n'
         'echo \'{"state": "idle"}\'\n',
         encoding="utf-8",
     )
@@ -281,6 +282,12 @@ def test_every_input_combination_builds_an_argv_rcflow_accepts(
     assert output.startswith("::add-mask::ghs_secret-token-value\n"), output
     assert output.count("ghs_secret-token-value") == 1
     assert "token seen: yes" in output
+    # Only doctor (whose checkout keeps no credentials) reads the remote with the token.
+    if step == "doctor":
+        assert "git auth: http.https://github.com/.extraheader AUTHORIZATION:" in output
+        assert output.count("::add-mask::") == 2
+    else:
+        assert "git auth: none" in output
     [argv] = calls
     options, command, params = parse(argv)
     assert command == step
@@ -426,6 +433,7 @@ def test_the_doctor_workflows_script_runs_rcflow_doctor(tmp_path: Path, notify: 
         "#!/bin/sh\n"
         f'printf "%s\\0" "$(basename "$0")" "$@" >>"{record}"\n'
         f'printf "\\n" >>"{record}"\n'
+        'echo "git auth: $GIT_CONFIG_KEY_0 $GIT_CONFIG_VALUE_0" >&2\n'
         'echo \'{"findings": [], "errors": 0, "warnings": 0}\'\n'
         "exit 3\n",
         encoding="utf-8",
@@ -443,6 +451,11 @@ def test_the_doctor_workflows_script_runs_rcflow_doctor(tmp_path: Path, notify: 
     }
     result = _run([bash, "--noprofile", "--norc", "-eo", "pipefail", str(script)], env=env)
     assert result.returncode == 3, result.stderr  # doctor's exit code fails the run
+    basic = "eC1hY2Nlc3MtdG9rZW46Z2hzX3g="  # base64 of x-access-token:ghs_x
+    assert result.stdout.startswith(f"::add-mask::{basic}\n")
+    assert f"git auth: http.https://github.com/.extraheader AUTHORIZATION: basic {basic}" in (
+        result.stderr
+    )
     [argv] = calls_in(record)
     options, command, params = parse(argv)
     assert (command, options["json"], params["alert"]) == ("doctor", True, notify)
