@@ -663,6 +663,9 @@ def next_steps(found: Mapping[str, Any], options: InitOptions) -> list[str]:
         "-f dry_run=false)",
         f"Validate a candidate in CI: gh workflow run rcflow-validate.yml --ref {branch} "
         f"-f tag={prefix}1.4.0-rc.1",
+        "rcflow-doctor.yml runs `rcflow doctor` every Monday (now: gh workflow run "
+        "rcflow-doctor.yml); with [notify] issue = true it keeps one issue open while it finds "
+        "an error.",
     ]
     return lines
 
