@@ -134,6 +134,9 @@ def detect(root: Path) -> dict[str, Any]:
                 "tag_prefix": existing.tag_prefix,
                 "branch": existing.branch,
                 "forge": existing.forge,
+                "trusted_publishing": bool(
+                    existing.python_package and existing.python_package.trusted_publishing
+                ),
             }
     wanted = {tags["last_release"]} if tags["last_release"] else set()
     files = _version_files(root)
@@ -494,6 +497,7 @@ def _context(found: Mapping[str, Any], options: InitOptions, setup: _Setup) -> d
         "validations": [{"name": name, "run": run} for name, run in setup.validations],
         "install_command": _validation_install(found, setup.validations),
         "actions": dict(PINNED_ACTIONS),
+        "trusted_publishing": bool((found.get("configured") or {}).get("trusted_publishing")),
     }
 
 
