@@ -142,9 +142,9 @@ def test_rehearse_releases_a_copy_of_this_repository_end_to_end(tmp_path: Path) 
         assert f"Version: {final}\n" in metadata
         assert f'__version__ = "{final}"' in archive.read("rcflow/__init__.py").decode()
         assert "rcflow/templates/release.yml.j2" in archive.namelist()
-    with tarfile.open(tmp_path / sdist) as archive:
-        assert f"rcflow-{final}/rcflow.toml" not in archive.getnames()  # sdist: code and tests
-        assert f"rcflow-{final}/rcflow/__init__.py" in archive.getnames()
+    with tarfile.open(tmp_path / sdist) as tar:
+        assert f"rcflow-{final}/rcflow.toml" not in tar.getnames()  # sdist: code and tests
+        assert f"rcflow-{final}/rcflow/__init__.py" in tar.getnames()
 
 
 def test_doctor_is_clean_on_this_repository(
