@@ -680,7 +680,7 @@ def _mint_refusal(response: requests.Response, oidc: str) -> str:
         text = f"HTTP {response.status_code}"
     text = " ".join(text.split())[:300]
     claimed = _claims(oidc)
-    named = re.findall(r"claim '?\"?([a-z_]+)", text)
+    named = re.findall(r"claim ['\"]([a-z_]+)['\"]", text)
     if named:
         claim = named[0]
         shown = claimed.get(claim)

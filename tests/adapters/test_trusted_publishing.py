@@ -231,3 +231,23 @@ def test_the_claims_in_the_jwt_are_read_only_to_name_them() -> None:
     assert _claims(jwt(job_claims()))["repository"] == "acme/demo"
     assert _claims("not-a-jwt") == {}
     assert re.fullmatch(r"[\w-]+\.[\w-]+\.", jwt({"a": 1}))
+
+
+def test_pypis_answer_without_a_claim_lists_the_jobs_claims_to_compare() -> None:
+    import requests
+    from realservers.oidc import jwt
+
+    from rcflow.adapters.pyindex import _mint_refusal
+
+    response = requests.Response()
+    response.status_code = 422
+    response._content = (
+        b'{"message": "Token request failed", "errors": [{"code": "invalid-publisher", '
+        b'"description": "valid token, but no corresponding publisher (Publisher with matching '
+        b'claims was not found)"}]}'
+    )
+    text = _mint_refusal(response, jwt(job_claims(environment=None)))
+    assert text.startswith("no trusted publisher matches this job's claims (repository='acme/demo'")
+    assert "job_workflow_ref='acme/demo/.github/workflows/release.yml@refs/heads/main'" in text
+    assert "environment" not in text.split(" (invalid-publisher")[0]
+    assert "did not match" not in text
