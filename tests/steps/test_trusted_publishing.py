@@ -97,6 +97,9 @@ def test_promote_publishes_through_the_exchange_and_a_rerun_changes_nothing(
     result = p.cli("promote")
 
     assert result.exit_code == 0, result.stderr
+    assert f"of {RC} to 127.0.0.1:{front.base.rsplit(':', 1)[1]} through trusted publishing" in (
+        result.stdout
+    )
     assert len(uploads(pypi, project_name)) == 2
     assert len(front.minted) == 2  # one exchange proves the rights, one uploads
     for token in (issuer.request_token, *issuer.issued, *front.minted):
