@@ -678,7 +678,7 @@ def _mint_refusal(response: requests.Response, oidc: str) -> str:
     text = "; ".join(f"{code}: {description}" for code, description in errors)
     if not text:
         text = f"HTTP {response.status_code}"
-    text = " ".join(text.split())[:300]
+    text = " ".join(text.replace(oidc, "***").split())[:300]  # an index may echo the token
     claimed = _claims(oidc)
     named = re.findall(r"claim ['\"]([a-z_]+)['\"]", text)
     if named:
