@@ -80,7 +80,10 @@ Top-level keys
     holds the password or API token. ``files`` (array of globs, default ``["*.whl",
     "*.tar.gz"]``): asset names to publish; only dists whose version is the one being released
     are. ``publish_rc`` (boolean, default ``false``): also publish at ``rc`` (dists carrying the
-    RC's version). Needs ``[assets]``.
+    RC's version). ``trusted_publishing`` (boolean, default ``false``): inside GitHub Actions
+    (the job needs ``permissions: id-token: write``), exchange the job's OIDC token at the index
+    for a short-lived upload token (PyPI trusted publishers) instead of a stored password; not
+    with ``password_env`` or ``username``. Needs ``[assets]``.
 
 ``[preflight]``  (table, optional)
     ``waive`` (array of strings): preflight findings waived for good, each a finding id
@@ -208,7 +211,15 @@ _MAX_INPUTS = 25
 _WORKFLOW_FILE = re.compile(r"[A-Za-z0-9_.-]+\.ya?ml")
 _IMAGE_KEYS = frozenset({"name", "spelling", "latest", "insecure"})
 _PACKAGE_KEYS = frozenset(
-    {"upload_url", "simple_url", "username", "password_env", "files", "publish_rc"}
+    {
+        "upload_url",
+        "simple_url",
+        "username",
+        "password_env",
+        "files",
+        "publish_rc",
+        "trusted_publishing",
+    }
 )
 PYPI_UPLOAD = "https://upload.pypi.org/legacy/"
 # The simple API of the indexes whose upload URL names it unambiguously.
@@ -260,6 +271,8 @@ class PythonPackageConfig:
     password_env: str = "RCFLOW_INDEX_PASSWORD"  # noqa: S105 - a variable name, not a secret
     files: tuple[str, ...] = ("*.whl", "*.tar.gz")
     publish_rc: bool = False
+    # Upload with a short-lived token minted from the GitHub Actions job's OIDC token.
+    trusted_publishing: bool = False
 
 
 @dataclass(frozen=True)
@@ -785,6 +798,7 @@ def _python_package(data: Mapping[str, Any], reader: _Reader) -> PythonPackageCo
         password_env=password_env,
         files=files,
         publish_rc=reader.get(table, "publish_rc", bool, False, at),
+        trusted_publishing=_trusted_publishing(table, reader, at),
     )
 
 
@@ -1096,3 +1110,15 @@ def _rcflow_requirement(data: Mapping[str, Any], reader: _Reader) -> str | None:
     if problem := requirement_problem(requirement):
         raise reader.error("rcflow_requirement", problem)
     return requirement.strip()
+
+
+def _trusted_publishing(table: Mapping[str, Any], reader: _Reader, at: str) -> bool:
+    """A minted token is always `__token__`'s: a configured password or user would be ignored."""
+    trusted = reader.get(table, "trusted_publishing", bool, False, at)
+    if trusted:
+        for key in ("password_env", "username"):
+            if key in table:
+                raise reader.error(
+                    f"{at}.{key}", "not with trusted_publishing (the index mints the token)"
+                )
+    return trusted

@@ -144,6 +144,9 @@ def detect(root: Path) -> dict[str, Any]:
                 "tag_prefix": existing.tag_prefix,
                 "branch": existing.branch,
                 "forge": existing.forge,
+                "trusted_publishing": bool(
+                    existing.python_package and existing.python_package.trusted_publishing
+                ),
             }
     wanted = {tags["last_release"]} if tags["last_release"] else set()
     files = _version_files(root)
@@ -516,6 +519,7 @@ def _context(found: Mapping[str, Any], options: InitOptions, setup: _Setup) -> d
         "notify_issue": setup.notify_issue,
         "config_action": options.action or "",
         "config_requirement": options.rcflow_requirement or "",
+        "trusted_publishing": bool((found.get("configured") or {}).get("trusted_publishing")),
     }
 
 

@@ -795,3 +795,34 @@ def test_the_tag_prefix_and_the_last_release_come_from_the_tags(
     files = {f.path: f for f in scaffold.plan_init(root, scaffold.InitOptions())}
     expected = "v" if prefix is None else prefix
     assert f"tag_prefix = {json.dumps(expected)}" in files["rcflow.toml"].content
+
+
+def test_trusted_publishing_gives_the_release_job_id_token_write_and_nothing_else(
+    tmp_path: Path, zizmor: str, actionlint: str
+) -> None:
+    root = make_repo(tmp_path / "repo", origin="https://github.com/acme/demo.git")
+    (root / "rcflow.toml").write_text(
+        'forge = "github"\n[assets]\nbuild = "python -m build"\nfiles = ["dist/*"]\n'
+        "[python_package]\ntrusted_publishing = true\n",
+        encoding="utf-8",
+    )
+    files = scaffold.plan_init(root, scaffold.InitOptions())
+    write_all(root, files)
+    release = (root / scaffold.RELEASE_WORKFLOW).read_text(encoding="utf-8")
+    validate = (root / scaffold.VALIDATE_WORKFLOW).read_text(encoding="utf-8")
+    assert re.findall(r"^      (\w[\w-]*): (read|write)", release, re.MULTILINE) == [
+        ("contents", "write"),
+        ("id-token", "write"),
+    ]
+    assert "id-token" not in validate
+    assert_actionlint_clean(actionlint, [root / f.path for f in files])
+    assert_zizmor_clean(zizmor, [root / f.path for f in files])
+    # Without it, the job asks for no OIDC token (the other tests: contents: write alone).
+    (root / "rcflow.toml").write_text('forge = "github"\n', encoding="utf-8")
+    again = scaffold.plan_init(root, scaffold.InitOptions())
+    assert "id-token" not in again[0].content
+    assert again[0].content.replace("\n", "") == release.replace("\n", "").replace(
+        "      id-token: write # [python_package] trusted_publishing: the OIDC token the index "
+        "exchanges for an upload token",
+        "",
+    )
