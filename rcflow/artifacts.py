@@ -47,10 +47,34 @@ def open_registry(host: str, insecure: bool) -> Registry:
     return Registry(host, credentials_for(host, os.environ), insecure=insecure)
 
 
-def open_index(config: PythonPackageConfig) -> PackageIndex:
-    """The package index with the password from the configured environment variable."""
-    from rcflow.adapters.pyindex import PackageIndex
+# Set by the boundary: hides a secret from every later CI log line (GitHub Actions' add-mask).
+def _no_mask(_secret: str) -> None:
+    """Outside the CLI (tests, the library) nothing reads workflow commands."""
 
+
+mask_secret: Callable[[str], None] = _no_mask
+
+
+def open_index(config: PythonPackageConfig) -> PackageIndex:
+    """The package index with the password from the configured environment variable, or with
+    a token minted through trusted publishing when the first upload (or its proof) needs one."""
+    from rcflow.adapters.pyindex import (
+        TOKEN_USERNAME,
+        TRUSTED_SOURCE,
+        PackageIndex,
+        TrustedPublisher,
+    )
+
+    if config.trusted_publishing:
+        publisher = TrustedPublisher(config.upload_url, os.environ, on_token=mask_secret)
+        return PackageIndex(
+            config.upload_url,
+            config.simple_url,
+            TOKEN_USERNAME,
+            None,
+            password_source=TRUSTED_SOURCE,
+            minter=publisher.mint,
+        )
     return PackageIndex(
         config.upload_url,
         config.simple_url,

@@ -56,6 +56,10 @@ def output(opts: Options) -> Output:
     # Before anything else is printed: a token that came from a step's `env:` rather than a
     # secret is not masked by the runner on its own.
     out.mask(os.environ.get(name, "") for name in ("GITHUB_TOKEN", "GH_TOKEN"))
+    from rcflow import artifacts
+
+    # Trusted publishing mints tokens mid-run: each is masked before anything could print it.
+    artifacts.mask_secret = lambda secret: out.mask([secret])
 
     def alert(message: str, blockers: list[str], state: str | None, resume: str | None) -> None:
         send_alert(opts, out, message, blockers, state, resume)
@@ -295,3 +299,8 @@ def replan_blockers(
         return ()
     # A dry run reports its blockers in the plan instead of raising them (it shows the plan).
     return tuple(planned.plan.blockers)
+
+
+def run_url() -> str | None:
+    """This GitHub Actions run's page, or None outside Actions."""
+    return _run_url()

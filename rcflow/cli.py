@@ -24,10 +24,11 @@ from rcflow.boundary import (
     output,
     replan_blockers,
     resolve_alert,
+    run_url,
     show_log,
     show_status,
 )
-from rcflow.errors import ExitCode, UsageError
+from rcflow.errors import ExitCode, RcflowError, UsageError
 
 app = typer.Typer(
     name="rcflow",
@@ -187,6 +188,19 @@ def init(
         typer.Option("--validate", help="A validation as NAME=COMMAND (repeatable)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace files that differ.")] = False,
+    action: Annotated[
+        str | None,
+        typer.Option(
+            "--action", help="Run rcflow in the workflows through its action, OWNER/rcflow@SHA."
+        ),
+    ] = None,
+    rcflow_requirement: Annotated[
+        str | None,
+        typer.Option(
+            "--rcflow-requirement",
+            help="What the workflows pip-install: rcflow==X.Y.Z or a VCS URL pinned to a commit.",
+        ),
+    ] = None,
     dry_run: DryRun = False,
     json: Json = False,
     yes: Yes = False,
@@ -232,6 +246,8 @@ def init(
             workflow_name=workflow_name,
             workflows=not no_workflows,
             setup=setup,
+            action=action,
+            rcflow_requirement=rcflow_requirement,
         )
         result = commands.run_init(
             opts.path or Path.cwd(),
@@ -427,7 +443,19 @@ def rollback(
 
 
 @app.command()
-def doctor(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
+def doctor(
+    ctx: typer.Context,
+    alert: Annotated[
+        bool,
+        typer.Option(
+            "--alert",
+            help="Keep the pipeline alert issue ([notify] issue): open or update it on an error, "
+            "close it when clean.",
+        ),
+    ] = False,
+    json: Json = False,
+    path: Dir = None,
+) -> None:
     """Preflight: every finding that would break a release, with file:line and the fix."""
     opts = _options(ctx, False, json, False, path)
     out = output(opts)
@@ -435,10 +463,20 @@ def doctor(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
     def go() -> int:
         from rcflow import commands
 
-        found = commands.doctor(commands.load_context(opts.path or Path.cwd()))
+        c = commands.load_context(opts.path or Path.cwd())
+        if alert:
+            commands.check_doctor_alert(c)  # refused before anything is read or written
+        found = commands.doctor(c)
         out.findings(found)
         github_outputs(opts, out, "doctor")
         blocked = any(f.severity == "error" for f in found)
+        if alert:
+            try:
+                out.notice(commands.doctor_alert(c, found, run_url()))
+            except RcflowError as exc:
+                # The findings are out already; the alert that did not reach GitHub is what failed.
+                out.notice(f"could not update the pipeline alert issue: {exc}")
+                return int(ExitCode.FAILED)
         return int(ExitCode.BLOCKED if blocked else ExitCode.OK)
 
     raise typer.Exit(guard(opts, out, None, go))

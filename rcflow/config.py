@@ -80,7 +80,10 @@ Top-level keys
     holds the password or API token. ``files`` (array of globs, default ``["*.whl",
     "*.tar.gz"]``): asset names to publish; only dists whose version is the one being released
     are. ``publish_rc`` (boolean, default ``false``): also publish at ``rc`` (dists carrying the
-    RC's version). Needs ``[assets]``.
+    RC's version). ``trusted_publishing`` (boolean, default ``false``): inside GitHub Actions
+    (the job needs ``permissions: id-token: write``), exchange the job's OIDC token at the index
+    for a short-lived upload token (PyPI trusted publishers) instead of a stored password; not
+    with ``password_env`` or ``username``. Needs ``[assets]``.
 
 ``[preflight]``  (table, optional)
     ``waive`` (array of strings): preflight findings waived for good, each a finding id
@@ -188,6 +191,8 @@ _TOP_KEYS = frozenset(
         "image",
         "python_package",
         "preflight",
+        "action",
+        "rcflow_requirement",
     }
 )
 _ASSETS_KEYS = frozenset({"files", "build", "timeout"})
@@ -206,7 +211,15 @@ _MAX_INPUTS = 25
 _WORKFLOW_FILE = re.compile(r"[A-Za-z0-9_.-]+\.ya?ml")
 _IMAGE_KEYS = frozenset({"name", "spelling", "latest", "insecure"})
 _PACKAGE_KEYS = frozenset(
-    {"upload_url", "simple_url", "username", "password_env", "files", "publish_rc"}
+    {
+        "upload_url",
+        "simple_url",
+        "username",
+        "password_env",
+        "files",
+        "publish_rc",
+        "trusted_publishing",
+    }
 )
 PYPI_UPLOAD = "https://upload.pypi.org/legacy/"
 # The simple API of the indexes whose upload URL names it unambiguously.
@@ -258,6 +271,8 @@ class PythonPackageConfig:
     password_env: str = "RCFLOW_INDEX_PASSWORD"  # noqa: S105 - a variable name, not a secret
     files: tuple[str, ...] = ("*.whl", "*.tar.gz")
     publish_rc: bool = False
+    # Upload with a short-lived token minted from the GitHub Actions job's OIDC token.
+    trusted_publishing: bool = False
 
 
 @dataclass(frozen=True)
@@ -321,6 +336,9 @@ class Config:
     python_package: PythonPackageConfig | None = None
     # [preflight] waive: findings waived for good, as "id" or "id@path" (see `_preflight_waive`).
     preflight_waive: tuple[str, ...] = ()
+    # How generated workflows get rcflow: the action pinned by full sha, or this pip requirement.
+    action: str | None = None
+    rcflow_requirement: str | None = None
 
 
 def parse_duration(text: str | int | float, where: str) -> float:
@@ -502,6 +520,8 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
         notify_webhook_env=webhook_env,
         notify_issue=reader.get(notify, "issue", bool, False, "notify"),
         preflight_waive=_preflight_waive(data, reader),
+        action=_action(data, reader),
+        rcflow_requirement=_rcflow_requirement(data, reader),
     )
 
 
@@ -778,6 +798,7 @@ def _python_package(data: Mapping[str, Any], reader: _Reader) -> PythonPackageCo
         password_env=password_env,
         files=files,
         publish_rc=reader.get(table, "publish_rc", bool, False, at),
+        trusted_publishing=_trusted_publishing(table, reader, at),
     )
 
 
@@ -1034,3 +1055,70 @@ def _next_version(data: Mapping[str, Any], reader: _Reader, rc_token: str) -> st
     if why is not None:
         raise reader.error("next_version", why)
     return value
+
+
+# -- how generated workflows get rcflow (issue 16) ------------------------------------------------
+
+# `owner/repo@sha` or `owner/repo/path@sha`: a tag or branch can move under a release workflow.
+_ACTION_REF = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*@(?P<ref>[^@\s]*)"
+)
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+# An exact version, or a VCS URL pinned to a commit (with or without `rcflow @ ` in front).
+_EXACT_REQUIREMENT = re.compile(r"rcflow\s*===?\s*[0-9][0-9A-Za-z.+!-]*")
+_VCS_REQUIREMENT = re.compile(
+    r"(?:rcflow\s*@\s*)?git\+(?:https|ssh)://[A-Za-z0-9._~:/%@+-]+@[0-9a-f]{40}"
+    r"(?:#[A-Za-z0-9_.=&-]*)?"
+)
+
+
+def action_problem(action: str) -> str | None:
+    """Why ``action`` cannot be the rcflow action a workflow uses, or None when it can."""
+    match = _ACTION_REF.fullmatch(action)
+    if match is None:
+        return f"{action!r} is not OWNER/REPO@SHA"
+    if not _FULL_SHA.fullmatch(match.group("ref")):
+        return (
+            f"{action!r} must be pinned by a full 40-character commit sha (a tag or branch can "
+            "move under a release workflow)"
+        )
+    return None
+
+
+def requirement_problem(requirement: str) -> str | None:
+    """Why ``requirement`` cannot be how a workflow installs rcflow, or None when it can."""
+    text = requirement.strip()
+    if _EXACT_REQUIREMENT.fullmatch(text) or _VCS_REQUIREMENT.fullmatch(text):
+        return None
+    return (
+        f"{requirement!r} is not pinned: use an exact version (rcflow==0.1.0) or a VCS URL "
+        "pinned to a full commit sha (rcflow @ git+https://github.com/OWNER/rcflow@SHA)"
+    )
+
+
+def _action(data: Mapping[str, Any], reader: _Reader) -> str | None:
+    action = reader.get_optional(data, "action", str)
+    if action is not None and (problem := action_problem(action)):
+        raise reader.error("action", problem)
+    return action
+
+
+def _rcflow_requirement(data: Mapping[str, Any], reader: _Reader) -> str | None:
+    requirement = reader.get_optional(data, "rcflow_requirement", str)
+    if requirement is None:
+        return None
+    if problem := requirement_problem(requirement):
+        raise reader.error("rcflow_requirement", problem)
+    return requirement.strip()
+
+
+def _trusted_publishing(table: Mapping[str, Any], reader: _Reader, at: str) -> bool:
+    """A minted token is always `__token__`'s: a configured password or user would be ignored."""
+    trusted = reader.get(table, "trusted_publishing", bool, False, at)
+    if trusted:
+        for key in ("password_env", "username"):
+            if key in table:
+                raise reader.error(
+                    f"{at}.{key}", "not with trusted_publishing (the index mints the token)"
+                )
+    return trusted

@@ -326,7 +326,8 @@ class PublishPackages(Effect):
 
         host = urlsplit(self.index.upload_url).netloc
         names = ", ".join(self.index.files)
-        return f"publish the {self.version} dists ({names}) of {self.source} to {host}"
+        how = " through trusted publishing" if self.index.trusted_publishing else ""
+        return f"publish the {self.version} dists ({names}) of {self.source} to {host}{how}"
 
 
 @dataclass(frozen=True)

@@ -379,6 +379,10 @@ class Output:
     def note(self, text: str) -> None:
         self.info(f"[dim]{escape(text)}[/]")
 
+    def notice(self, text: str) -> None:
+        """A line on stderr even in JSON mode: what a command did besides its document."""
+        self.err.print(escape(text))
+
     # -- results ---------------------------------------------------------------------------
 
     def step_result(self, result: StepResult, config: Config, *, resume: str | None = None) -> None:

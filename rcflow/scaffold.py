@@ -44,11 +44,14 @@ PINNED_ACTIONS: Mapping[str, str] = {
 CONFIG_TEMPLATE = "rcflow.toml.j2"
 RELEASE_TEMPLATE = "release.yml.j2"
 VALIDATE_TEMPLATE = "rcflow-validate.yml.j2"
+DOCTOR_TEMPLATE = "rcflow-doctor.yml.j2"
 WORKFLOW_DIR = ".github/workflows"
 RELEASE_WORKFLOW = ".github/workflows/release.yml"
 # Where the release workflow goes when the project has a release.yml of its own.
 OWN_RELEASE_WORKFLOW = ".github/workflows/rcflow-release.yml"
 VALIDATE_WORKFLOW = ".github/workflows/rcflow-validate.yml"
+# The weekly `rcflow doctor` run that watches the pipeline between releases.
+DOCTOR_WORKFLOW = ".github/workflows/rcflow-doctor.yml"
 # Every file init writes starts with a line that says so; a file without it is the project's.
 GENERATED_MARKER = "written by `rcflow init`"
 OVERRIDE_DIR = ".rcflow/templates"
@@ -83,6 +86,10 @@ class InitOptions:
     workflow_name: str | None = None
     workflows: bool = True  # False: write the configuration only
     setup: str = ""  # a shell command the validation workflow runs first (the toolchain)
+    # rcflow's action (OWNER/rcflow@SHA) the workflows use; None: the configured one, if any.
+    action: str | None = None
+    # What the workflows pip-install when there is no action; None: configured, or rcflow==version.
+    rcflow_requirement: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,9 @@ class _Setup:
     tag_prefix: str
     validations: tuple[tuple[str, str], ...]
     config_source: str | None  # an existing configuration, which init leaves alone
+    action: str = ""  # rcflow's action pinned by sha, or "": install the requirement
+    requirement: str = ""
+    notify_issue: bool = False  # [notify] issue: the doctor workflow keeps the alert issue
 
 
 # -- detection -----------------------------------------------------------------------------------
@@ -134,6 +144,9 @@ def detect(root: Path) -> dict[str, Any]:
                 "tag_prefix": existing.tag_prefix,
                 "branch": existing.branch,
                 "forge": existing.forge,
+                "trusted_publishing": bool(
+                    existing.python_package and existing.python_package.trusted_publishing
+                ),
             }
     wanted = {tags["last_release"]} if tags["last_release"] else set()
     files = _version_files(root)
@@ -436,22 +449,29 @@ def _setup(root: Path, found: Mapping[str, Any], options: InitOptions) -> _Setup
         )
     if options.workflow_name is not None and (
         not _WORKFLOW_NAME.fullmatch(options.workflow_name)
-        or options.workflow_name == VALIDATE_WORKFLOW.rsplit("/", 1)[1]
+        or options.workflow_name
+        in (VALIDATE_WORKFLOW.rsplit("/", 1)[1], DOCTOR_WORKFLOW.rsplit("/", 1)[1])
     ):
         raise UsageError(
             f"--workflow-name {options.workflow_name!r}: a file name such as rcflow-release.yml "
-            "(letters, digits, . _ -, ending in .yml or .yaml; not rcflow-validate.yml)"
+            "(letters, digits, . _ -, ending in .yml or .yaml; not rcflow-validate.yml or "
+            "rcflow-doctor.yml)"
         )
     if not _PACKAGE_VERSION.fullmatch(options.rcflow_version):
         raise UsageError(f"rcflow version {options.rcflow_version!r} is not a version")
     if not _PYTHON_VERSION.fullmatch(options.python_version):
         raise UsageError(f"python version {options.python_version!r} is not a version")
+    action, requirement = _rcflow_source(options, existing)
     return _Setup(
         forge=forge,
         branch=branch,
         tag_prefix=tag_prefix,
         validations=validations,
         config_source=source,
+        action=action,
+        requirement=requirement,
+        # The alert issue lives on GitHub: with another forge `doctor --alert` is refused.
+        notify_issue=existing is not None and existing.notify_issue and forge == "github",
     )
 
 
@@ -494,6 +514,12 @@ def _context(found: Mapping[str, Any], options: InitOptions, setup: _Setup) -> d
         "validations": [{"name": name, "run": run} for name, run in setup.validations],
         "install_command": _validation_install(found, setup.validations),
         "actions": dict(PINNED_ACTIONS),
+        "action": setup.action,
+        "rcflow_requirement": setup.requirement,
+        "notify_issue": setup.notify_issue,
+        "config_action": options.action or "",
+        "config_requirement": options.rcflow_requirement or "",
+        "trusted_publishing": bool((found.get("configured") or {}).get("trusted_publishing")),
     }
 
 
@@ -532,7 +558,11 @@ def release_workflow_path(root: Path) -> str | None:
     if directory.is_dir():
         for candidate in sorted(directory.iterdir()):
             rel = f"{WORKFLOW_DIR}/{candidate.name}"
-            if rel != VALIDATE_WORKFLOW and candidate.is_file() and _generated(candidate):
+            if (
+                rel not in (VALIDATE_WORKFLOW, DOCTOR_WORKFLOW)
+                and candidate.is_file()
+                and _generated(candidate)
+            ):
                 return rel
     return None
 
@@ -562,6 +592,7 @@ def plan_init(root: Path, options: InitOptions) -> list[FileToWrite]:
         release = f"{WORKFLOW_DIR}/{context['workflow_name']}"
         files.append(_file(root, release, render(RELEASE_TEMPLATE, context, root=root)))
         files.append(_file(root, VALIDATE_WORKFLOW, render(VALIDATE_TEMPLATE, context, root=root)))
+        files.append(_file(root, DOCTOR_WORKFLOW, render(DOCTOR_TEMPLATE, context, root=root)))
     return files
 
 
@@ -581,7 +612,7 @@ def next_steps(found: Mapping[str, Any], options: InitOptions) -> list[str]:
             options = replace(options, workflow_name=earlier.rsplit("/", 1)[1])
     release = _release_path(found, options)
     workflow = release.rsplit("/", 1)[1]
-    files = f"{release} and {VALIDATE_WORKFLOW}"
+    files = f"{release}, {VALIDATE_WORKFLOW} and {DOCTOR_WORKFLOW}"
     if not found.get("config"):
         files = f"{config.CONFIG_FILE}, {files}" if options.workflows else config.CONFIG_FILE
     default = found.get("default_branch") or branch
@@ -636,6 +667,9 @@ def next_steps(found: Mapping[str, Any], options: InitOptions) -> list[str]:
         "-f dry_run=false)",
         f"Validate a candidate in CI: gh workflow run rcflow-validate.yml --ref {branch} "
         f"-f tag={prefix}1.4.0-rc.1",
+        "rcflow-doctor.yml runs `rcflow doctor` every Monday (now: gh workflow run "
+        "rcflow-doctor.yml); with [notify] issue = true it keeps one issue open while it finds "
+        "an error.",
     ]
     return lines
 
@@ -899,3 +933,21 @@ def _differences(old: str, new: str) -> tuple[str, ...]:
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]
     return tuple(lines[:12]) + ((f"… and {len(lines) - 12} more",) if len(lines) > 12 else ())
+
+
+def _rcflow_source(options: InitOptions, existing: config.Config | None) -> tuple[str, str]:
+    """(the action pinned by sha, or ""; the pip requirement) the workflows get rcflow from.
+
+    An option wins over the configuration; without either, rcflow at this exact version.
+    """
+    action = options.action or (existing.action if existing is not None else None) or ""
+    if action and (problem := config.action_problem(action)):
+        raise UsageError(f"--action: {problem}")
+    requirement = options.rcflow_requirement or (
+        existing.rcflow_requirement if existing is not None else None
+    )
+    if requirement is not None and (problem := config.requirement_problem(requirement)):
+        raise UsageError(f"--rcflow-requirement: {problem}")
+    if requirement is None:
+        requirement = f"rcflow=={options.rcflow_version}"
+    return action, requirement.strip()

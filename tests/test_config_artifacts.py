@@ -117,3 +117,19 @@ def test_defaults(tmp_path: Path) -> None:
 def test_errors(tmp_path: Path, text: str, message: str) -> None:
     write(tmp_path, "rcflow.toml", text + "\n")
     assert config_error(tmp_path) == f"rcflow.toml: {message}"
+
+
+def test_trusted_publishing_needs_no_password_and_takes_none(tmp_path: Path) -> None:
+    write(tmp_path, "rcflow.toml", ASSETS + "[python_package]\ntrusted_publishing = true\n")
+    package = load_config(tmp_path).python_package
+    assert package is not None and package.trusted_publishing
+    assert package.username == "__token__"
+    for key, value in (("password_env", "'PYPI_TOKEN'"), ("username", "'me'")):
+        text = f"{ASSETS}[python_package]\ntrusted_publishing = true\n{key} = {value}\n"
+        write(tmp_path, "rcflow.toml", text)
+        assert config_error(tmp_path) == (
+            f"rcflow.toml: python_package.{key}: not with trusted_publishing "
+            "(the index mints the token)"
+        )
+    write(tmp_path, "rcflow.toml", ASSETS + "[python_package]\ntrusted_publishing = 'yes'\n")
+    assert "python_package.trusted_publishing" in config_error(tmp_path)

@@ -212,3 +212,100 @@ def test_an_already_done_step_runs_no_preflight(project: Project) -> None:
 
     assert done.exit_code == 0
     assert "Already done" in done.stdout
+
+
+# -- the pipeline alert issue (`doctor --alert`, the scheduled rcflow-doctor workflow) ----------
+
+ALERT_TITLE = "rcflow: the release pipeline needs attention"
+ALERT_CONFIG = "\n[notify]\nissue = true\n\n" + MANIFEST_CONFIG
+
+
+def alert_project(make_github_project: Any, pin: str) -> tuple[Project, Any]:
+    p, server = make_github_project(
+        ALERT_CONFIG,
+        files={"deploy/kustomization.yaml": f"images:\n  - name: app\n    newTag: {pin}\n"},
+    )
+    return p, server
+
+
+def clone(p: Project, name: str) -> Project:
+    """A fresh clone of the bare origin, as the scheduled job checks it out."""
+    other = Project(p.base / name)
+    git(p.base, "clone", "--quiet", str(p.origin), str(other.root))
+    return other
+
+
+def test_doctor_alert_opens_one_issue_updates_it_and_closes_it_when_clean(
+    make_github_project: Any,
+) -> None:
+    p, server = alert_project(make_github_project, "v1.3.0-rc.2")
+
+    first = p.cli("doctor", "--alert", "--json")
+    assert first.exit_code == 3, first.stderr
+    # The documented JSON document, unchanged by the alert.
+    [finding] = first.json()["findings"]
+    assert finding["id"] == "version.mismatch"
+    [issue] = server.issues.values()
+    assert (issue.title, issue.state, issue.comments) == (ALERT_TITLE, "open", [])
+    assert "version.mismatch" in (issue.body or "")
+    assert "deploy/kustomization.yaml:3" in (issue.body or "")
+    assert "the pipeline alert issue lists 1 error(s)" in first.stderr
+
+    # The next scheduled run, in a fresh checkout: the same issue, one comment more.
+    again = clone(p, "second").cli("doctor", "--alert", "--json")
+    assert again.exit_code == 3
+    [issue] = server.issues.values()
+    assert issue.state == "open" and len(issue.comments) == 1
+    assert "version.mismatch" in issue.comments[0].body
+
+    p.write("deploy/kustomization.yaml", "images:\n  - name: app\n    newTag: v1.3.0\n")
+    p.commit("fix: pin the release")
+    p.push()
+    fresh = clone(p, "third")
+    clean = fresh.cli("doctor", "--alert", "--json")
+    assert clean.exit_code == 0, clean.stdout + clean.stderr
+    assert clean.json() == {"findings": [], "errors": 0, "warnings": 0}
+    [issue] = server.issues.values()
+    assert issue.state == "closed" and len(issue.comments) == 2
+    assert "finds no error" in issue.comments[1].body
+    assert "closed the pipeline alert issue" in clean.stderr
+
+    # Clean again: nothing to close, nothing opened.
+    quiet = fresh.cli("doctor", "--alert")
+    assert quiet.exit_code == 0
+    assert len(server.issues) == 1 and len(issue.comments) == 2
+    assert "nothing to do" in quiet.stderr + quiet.stdout
+
+
+def test_doctor_without_alert_never_touches_issues(make_github_project: Any) -> None:
+    p, server = alert_project(make_github_project, "v1.3.0-rc.2")
+    assert p.cli("doctor", "--json").exit_code == 3
+    assert server.issues == {}
+
+
+def test_doctor_alert_is_refused_without_notify_issue_or_github(
+    make_github_project: Any, make_project: Any
+) -> None:
+    p, server = make_github_project()
+    refused = p.cli("doctor", "--alert")
+    assert refused.exit_code == 2
+    assert "[notify] issue" in refused.stderr
+    assert server.issues == {}
+
+    local = make_project()
+    local.write("rcflow.toml", "[notify]\nissue = true\n")
+    local.commit("chore: notify")
+    local.push()
+    refused = local.cli("doctor", "--alert")
+    assert refused.exit_code == 2
+    assert "github forge" in refused.stderr
+
+
+def test_a_refused_alert_is_exit_1_after_the_findings(make_github_project: Any) -> None:
+    p, server = alert_project(make_github_project, "v1.3.0-rc.2")
+    server.fail_server_error("POST", r".*/issues$", times=10)
+    result = p.cli("doctor", "--alert", "--json")
+    assert result.exit_code == 1
+    assert result.json()["errors"] == 1  # the findings were still reported
+    assert "could not update the pipeline alert issue" in result.stderr
+    assert server.issues == {}

@@ -13,7 +13,12 @@ from rcflow.cli import app
 from rcflow.config import load_config
 from tests.conftest import git
 
-FILES = ("rcflow.toml", ".github/workflows/release.yml", ".github/workflows/rcflow-validate.yml")
+FILES = (
+    "rcflow.toml",
+    ".github/workflows/release.yml",
+    ".github/workflows/rcflow-validate.yml",
+    ".github/workflows/rcflow-doctor.yml",
+)
 
 
 def repo(tmp_path: Path) -> Path:
@@ -217,3 +222,112 @@ def test_no_workflows_and_a_workflow_name(tmp_path: Path) -> None:
     assert init(other, "--yes")[1].startswith("Already done")
     for bad in ("../x.yml", "rcflow-validate.yml", "x.txt"):
         assert init(other, "--yes", "--workflow-name", bad)[0] == 2
+
+
+# -- how the workflows get rcflow: the action or a pinned requirement (issue 16) -----------------
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+DOCTOR_WORKFLOW = ".github/workflows/rcflow-doctor.yml"
+
+
+def test_init_with_the_action_records_it_and_a_rerun_keeps_it(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    code, out, err = init(root, "--yes", "--action", f"acme/rcflow@{SHA}")
+    assert code == 0, out + err
+    assert load_config(root).action == f"acme/rcflow@{SHA}"
+    for workflow in (".github/workflows/release.yml", DOCTOR_WORKFLOW):
+        text = (root / workflow).read_text()
+        assert f"uses: acme/rcflow@{SHA}\n" in text
+        assert "pip install" not in text
+    # The configuration is the authority on a re-run: nothing to change.
+    assert init(root, "--yes")[1].startswith("Already done")
+
+
+def test_init_with_a_pinned_vcs_requirement(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    requirement = f"rcflow @ git+https://github.com/acme/rcflow@{SHA}"
+    code, out, err = init(root, "--yes", "--rcflow-requirement", requirement)
+    assert code == 0, out + err
+    assert load_config(root).rcflow_requirement == requirement
+    for workflow in (".github/workflows/release.yml", DOCTOR_WORKFLOW):
+        assert f"RCFLOW_REQUIREMENT: {json.dumps(requirement)}\n" in (root / workflow).read_text()
+    assert init(root, "--yes")[1].startswith("Already done")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--action", "acme/rcflow@v1"),
+        ("--action", "acme/rcflow@main"),
+        ("--action", "acme/rcflow"),
+        ("--rcflow-requirement", "rcflow"),
+        ("--rcflow-requirement", "git+https://github.com/acme/rcflow@main"),
+        ("--rcflow-requirement", "rcflow==1.0 --index-url http://evil"),
+    ],
+)
+def test_an_unpinned_source_is_refused_and_nothing_is_written(
+    tmp_path: Path, args: tuple[str, str]
+) -> None:
+    root = repo(tmp_path)
+    code, _, err = init(root, "--yes", *args)
+    assert code == 2
+    assert err.count("\n") == 1 and args[0] in err
+    assert contents(root) == dict.fromkeys(FILES)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('action = "acme/rcflow@v1.2.0"', "full 40-character commit sha"),
+        ('action = "acme/rcflow@' + SHA[:12] + '"', "full 40-character commit sha"),
+        ('action = "rcflow"', "not OWNER/REPO@SHA"),
+        ("action = 1", "expected a string"),
+        ('rcflow_requirement = "rcflow>=0.1"', "not pinned"),
+        ('rcflow_requirement = "git+https://github.com/acme/rcflow"', "not pinned"),
+        ('actions = "acme/rcflow@' + SHA + '"', "unknown key 'actions'"),
+    ],
+)
+def test_a_bad_source_in_the_config_is_a_config_error(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    root = repo(tmp_path)
+    (root / "rcflow.toml").write_text(line + "\n")
+    code, _, err = init(root, "--yes")
+    assert code == 2
+    assert message in err and err.startswith("error: rcflow.toml")
+    assert not (root / ".github").exists()
+    doctor = CliRunner().invoke(app, ["doctor", "-C", str(root)])
+    assert doctor.exit_code == 2
+
+
+def test_the_doctor_workflow_is_covered_by_drift_detection(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    assert init(root, "--yes")[0] == 0
+    doctor = root / DOCTOR_WORKFLOW
+    assert "written by `rcflow init`" in doctor.read_text().splitlines()[0]
+    # The action configured later: the workflow must now use it.
+    config = root / "rcflow.toml"
+    config.write_text(f'action = "acme/rcflow@{SHA}"\n' + config.read_text())
+    git(root, "add", "-A")
+    git(root, "commit", "--quiet", "-m", "rcflow")
+    drift = CliRunner().invoke(app, ["doctor", "--json", "-C", str(root)])
+    [finding] = [
+        f
+        for f in json.loads(drift.stdout)["findings"]
+        if f["id"] == "init.drift" and f["where"] == DOCTOR_WORKFLOW
+    ]
+    assert "differs from what `rcflow init` generates" in finding["message"]
+    code, out, _ = init(root, "--yes")
+    assert code == 0 and f"updates {DOCTOR_WORKFLOW}" in out
+    assert f"uses: acme/rcflow@{SHA}" in doctor.read_text()
+    assert init(root, "--yes")[1].startswith("Already done")
+
+
+def test_notify_issue_without_the_github_forge_asks_for_no_issue_permission(
+    tmp_path: Path,
+) -> None:
+    root = repo(tmp_path)
+    (root / "rcflow.toml").write_text('forge = "local"\n\n[notify]\nissue = true\n')
+    assert init(root, "--yes")[0] == 0
+    doctor = (root / DOCTOR_WORKFLOW).read_text()
+    assert "issues: write" not in doctor and 'ALERT: "false"' in doctor

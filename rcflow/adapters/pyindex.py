@@ -13,6 +13,9 @@ or API token, which the caller reads from an environment variable (`RCFLOW_INDEX
 configured otherwise) and names in messages. They are sent to the upload URL, and to the simple
 API only when it answers 401 and lives on the same scheme://host:port as the upload URL.
 
+Trusted publishing (`TrustedPublisher`, at the end): no stored password; the upload token is minted
+from the GitHub Actions job's OIDC token when the first authenticated request needs it.
+
 Errors: `IndexAccessError` (a `BlockedError`: credentials missing or refused), `PackageIndexError`
 (an `EffectError`: transport failures and unexpected answers), `ConflictError` (a file already on
 the index with other bytes), `UsageError` (a path that is not a readable wheel or sdist). Messages
@@ -245,6 +248,7 @@ class PackageIndex:
         *,
         password_source: str = PASSWORD_ENV,
         timeout: float = 120.0,
+        minter: Callable[[], str] | None = None,
     ) -> None:
         for url in (upload_url, simple_url):
             parts = urlsplit(url)
@@ -257,6 +261,8 @@ class PackageIndex:
         self.password_source = password_source
         self.timeout = timeout
         self._password = password
+        # Trusted publishing: the upload token is minted when a request first needs it.
+        self._minter = minter
         self._session: requests.Session | None = None
         self._reads_need_auth = False
 
@@ -360,6 +366,8 @@ class PackageIndex:
             self._session.headers["User-Agent"] = "rcflow"
             self._session.trust_env = False  # no ~/.netrc credentials sent to indexes
         auth = None
+        if authenticate and self._password is None and self._minter is not None:
+            self._password = self._minter()
         if authenticate and self._password is not None:
             auth = (self.username, self._password)
         try:
@@ -395,7 +403,9 @@ class PackageIndex:
             raise IndexAccessError(
                 f"{host} refused the credentials from {self.password_source} "
                 f"(user {self.username}) to {what} (HTTP {status})",
-                hint=f"check {self.password_source}, and that the account may upload",
+                hint="the trusted publisher may not upload this project: check it on the index"
+                if self._minter is not None
+                else f"check {self.password_source}, and that the account may upload",
             )
         raise PackageIndexError(f"{host}: could not {what}: HTTP {status} {_reason(response)}")
 
@@ -496,3 +506,216 @@ def _verify(
                 f"uploaded but not listed by the index after {timeout:.0f}s: {', '.join(missing)}"
             )
         sleep(1.0)
+
+
+# --- trusted publishing ----------------------------------------------------------------------
+
+OIDC_URL_ENV = "ACTIONS_ID_TOKEN_REQUEST_URL"
+OIDC_TOKEN_ENV = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105 - a variable name
+TRUSTED_SOURCE = "the token minted by trusted publishing"
+# The claims a GitHub trusted publisher is matched on, as the job's OIDC token spells them.
+_PUBLISHER_CLAIMS = ("repository", "job_workflow_ref", "environment", "repository_owner")
+
+
+class TrustedPublisher:
+    """PyPI's trusted publishing exchange, from inside a GitHub Actions job.
+
+    The documented flow (docs.pypi.org "Trusted Publishers", internals): the audience from the
+    index's `GET /_/oidc/audience`; the job's OIDC token for that audience from
+    `$ACTIONS_ID_TOKEN_REQUEST_URL&audience=…` (bearer `$ACTIONS_ID_TOKEN_REQUEST_TOKEN`, which
+    the runner sets only when the job has `permissions: id-token: write`); then
+    `POST /_/oidc/mint-token {"token": …}` → `{"token": "pypi-…"}`, an upload token for
+    `__token__` that expires in minutes. Nothing is stored; `on_token` gets each secret first
+    (the OIDC token, the minted token) so the caller can mask it before any line is printed.
+    """
+
+    def __init__(
+        self,
+        upload_url: str,
+        env: Mapping[str, str],
+        *,
+        on_token: Callable[[str], None] = lambda _token: None,
+        timeout: float = 30.0,
+    ) -> None:
+        parts = urlsplit(upload_url)
+        # PyPI uploads to upload.pypi.org and mints on pypi.org (gh-action-pypi-publish does the
+        # same); other indexes serve both on the upload URL's host.
+        host = parts.netloc.removeprefix("upload.")
+        self.base = f"{parts.scheme}://{host}"
+        self.env = env
+        self.on_token = on_token
+        self.timeout = timeout
+
+    def mint(self) -> str:
+        request_url = self.env.get(OIDC_URL_ENV)
+        request_token = self.env.get(OIDC_TOKEN_ENV)
+        if not request_url or not request_token:
+            missing = OIDC_URL_ENV if not request_url else OIDC_TOKEN_ENV
+            raise IndexAccessError(
+                f"trusted publishing needs the GitHub Actions OIDC token, and {missing} is not "
+                "set: this is not a GitHub Actions job allowed to request one",
+                hint="run the step in the release workflow, whose job needs "
+                "`permissions: id-token: write` (rcflow init writes it)",
+            )
+        self.on_token(request_token)
+        audience = self._audience()
+        oidc = self._oidc_token(request_url, request_token, audience)
+        self.on_token(oidc)
+        token = self._exchange(oidc)
+        self.on_token(token)
+        return token
+
+    def _audience(self) -> str:
+        url = f"{self.base}/_/oidc/audience"
+        response = self._call("GET", url, what="read the trusted publishing audience")
+        if response.status_code == 404:
+            raise IndexAccessError(
+                f"{urlsplit(url).netloc} does not offer trusted publishing (no /_/oidc/audience)",
+                hint="set trusted_publishing = false and use password_env for this index",
+            )
+        audience = _json_field(response, "audience")
+        if response.status_code != 200 or not audience:
+            raise PackageIndexError(
+                f"{urlsplit(url).netloc}: could not read the trusted publishing audience: "
+                f"HTTP {response.status_code}"
+            )
+        return audience
+
+    def _oidc_token(self, request_url: str, request_token: str, audience: str) -> str:
+        from urllib.parse import quote
+
+        separator = "&" if "?" in request_url else "?"
+        url = f"{request_url}{separator}audience={quote(audience, safe='')}"
+        response = self._call(
+            "GET",
+            url,
+            headers={"Authorization": f"bearer {request_token}"},
+            what="request the job's OIDC token",
+        )
+        value = _json_field(response, "value")
+        if response.status_code in (401, 403):
+            raise IndexAccessError(
+                f"GitHub Actions refused the OIDC token request (HTTP {response.status_code})",
+                hint="the job needs `permissions: id-token: write`",
+            )
+        if response.status_code != 200 or not value:
+            raise PackageIndexError(
+                f"the GitHub Actions OIDC token request failed: HTTP {response.status_code}"
+            )
+        return value
+
+    def _exchange(self, oidc: str) -> str:
+        url = f"{self.base}/_/oidc/mint-token"
+        response = self._call("POST", url, json_body={"token": oidc}, what="mint an upload token")
+        token = _json_field(response, "token")
+        if response.status_code == 200 and token:
+            return token
+        host = urlsplit(url).netloc
+        if response.status_code == 404:
+            raise IndexAccessError(
+                f"{host} does not offer trusted publishing (no /_/oidc/mint-token)",
+                hint="set trusted_publishing = false and use password_env for this index",
+            )
+        if 400 <= response.status_code < 500:
+            raise IndexAccessError(
+                f"{host} refused the trusted publishing exchange: {_mint_refusal(response, oidc)}",
+                hint=_mint_hint(response),
+            )
+        raise PackageIndexError(
+            f"{host}: could not mint an upload token: HTTP {response.status_code}"
+        )
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        headers: Mapping[str, str] | None = None,
+        json_body: object = None,
+    ) -> requests.Response:
+        import requests
+
+        try:
+            return requests.request(
+                method,
+                url,
+                headers={"User-Agent": "rcflow", **(headers or {})},
+                json=json_body,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            host = urlsplit(url).netloc
+            raise PackageIndexError(f"{host}: could not {what}: {type(exc).__name__}") from None
+
+
+def _json_field(response: requests.Response, key: str) -> str | None:
+    try:
+        value = response.json().get(key)
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _mint_errors(response: requests.Response) -> list[tuple[str, str]]:
+    try:
+        errors = response.json().get("errors") or []
+        return [(str(e.get("code", "")), str(e.get("description", ""))) for e in errors]
+    except (ValueError, AttributeError):
+        return []
+
+
+def _mint_refusal(response: requests.Response, oidc: str) -> str:
+    """The index's codes and words, and the claim that did not match when it names one.
+
+    PyPI answers `{"message": …, "errors": [{"code": "invalid-publisher", "description": …}]}`;
+    its description names the failed claim ("Check failed for required claim 'repository'") or
+    only says no publisher matched — then the job's own claims are listed to compare with the
+    publisher configured on the index. The OIDC token's claims are not secret; the token is.
+    """
+    errors = _mint_errors(response)
+    text = "; ".join(f"{code}: {description}" for code, description in errors)
+    if not text:
+        text = f"HTTP {response.status_code}"
+    text = " ".join(text.replace(oidc, "***").split())[:300]  # an index may echo the token
+    claimed = _claims(oidc)
+    named = re.findall(r"claim ['\"]([a-z_]+)['\"]", text)
+    if named:
+        claim = named[0]
+        shown = claimed.get(claim)
+        return (
+            f"the claim {claim!r} did not match"
+            + (f" (this job's {claim} is {shown!r})" if shown else "")
+            + f" ({text})"
+        )
+    if any(code == "invalid-publisher" for code, _ in errors) and claimed:
+        mine = ", ".join(f"{k}={claimed[k]!r}" for k in _PUBLISHER_CLAIMS if k in claimed)
+        return f"no trusted publisher matches this job's claims ({mine}) ({text})"
+    return text
+
+
+def _mint_hint(response: requests.Response) -> str:
+    codes = {code for code, _ in _mint_errors(response)}
+    if "invalid-token" in codes:
+        return "the job's OIDC token was not accepted (expired?): re-run the job"
+    if "not-enabled" in codes:
+        return "the index has trusted publishing turned off: use password_env for now"
+    return (
+        "add a trusted publisher for this repository, workflow file and environment on the "
+        "index (or fix the one there), then re-run"
+    )
+
+
+def _claims(jwt: str) -> dict[str, str]:
+    """The payload of a JWT, unverified: only to name the claims in a message."""
+    import base64
+
+    try:
+        payload = jwt.split(".")[1]
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: str(v) for k, v in data.items() if isinstance(v, str | int) and v}

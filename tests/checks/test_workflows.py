@@ -683,7 +683,7 @@ def test_the_workflows_rcflow_init_renders_are_clean(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(item.content, encoding="utf-8")
     rendered = sorted(p.name for p in workflows.workflow_files(root))
-    assert rendered == ["rcflow-validate.yml", "release.yml"]
+    assert rendered == ["rcflow-doctor.yml", "rcflow-validate.yml", "release.yml"]
     assert check(root, tag_prefix=options.tag_prefix) == []
     # The check does read them: the step input expanded in the script is caught.
     release = root / scaffold.RELEASE_WORKFLOW
