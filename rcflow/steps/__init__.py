@@ -201,10 +201,11 @@ def publish_release(
 
 
 def retraction_note(s: Snapshot, tag: str) -> str:
+    """The note a retraction puts on the release: the same whether the rollback that decided it
+    runs through or a later run finishes it (who and when are in the ledger's event)."""
     for e in reversed(s.ledger):
         if e.kind == "retracted" and e.key == tag:
-            reason = e.data.get("reason") or "no reason given"
-            return f"Retracted on {e.time[:10]} by {e.actor}: {reason}"
+            return f"Retracted: {e.data.get('reason') or 'no reason given'}"
     return "Retracted"
 
 

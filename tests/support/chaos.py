@@ -368,7 +368,10 @@ def origin_facts(origin: Path) -> dict[str, Any]:
             facts["refs"][name] = "present"
     facts["pyproject"] = _git(origin, "show", "refs/heads/main:pyproject.toml", check=False)
     facts["ledger"] = [
-        (e["kind"], e["key"]) for e in ledger_events(origin) if not e["kind"].startswith("lease_")
+        (e["kind"], e["key"])
+        for e in ledger_events(origin)
+        # A refused or crashed attempt's `step_failed` is its audit trail, not an outcome.
+        if not e["kind"].startswith("lease_") and e["kind"] != "step_failed"
     ]
     return facts
 
