@@ -429,7 +429,7 @@ def _setup(root: Path, found: Mapping[str, Any], options: InitOptions) -> _Setup
         # The workflow runs the commands; workflow and checks validations run on GitHub already.
         validations = tuple((v.name, v.run) for v in existing.validations if v.kind == "command")
     elif found.get("has_tests"):
-        validations = (("tests", DEFAULT_TEST_COMMAND),)
+        validations = (("tests", _test_command(root)),)
     else:
         validations = ()
     seen: set[str] = set()
@@ -869,6 +869,14 @@ def _image_pins(
         if pin is not None:
             pins.append(pin)
     return pins
+
+
+def _test_command(root: Path) -> str:
+    """The project's own test runner: a Go module's `tests/` dir is no reason to run pytest."""
+    toolchains = _toolchains(root)
+    if "python" in toolchains or not toolchains:
+        return DEFAULT_TEST_COMMAND
+    return "go test ./..." if toolchains[0] == "go" else "npm test"
 
 
 def _toolchains(root: Path) -> list[str]:

@@ -727,7 +727,19 @@ def _tag_rule(
         )
 
 
-def _injection_rule(found: list[_Found], job: _Job) -> None:
+def _called_only(tree: _Node) -> bool:
+    """Whether the workflow runs only when another workflow calls it (`on: workflow_call`)."""
+    on = tree.get("on")
+    if on is None:
+        return False
+    if on.text:
+        return on.text == "workflow_call"
+    if on.seq is not None:
+        return [n.text for n in on.seq] == ["workflow_call"]
+    return on.map is not None and list(on.map) == ["workflow_call"]
+
+
+def _injection_rule(found: list[_Found], job: _Job, *, called_only: bool = False) -> None:
     for step in job.steps:
         scripts = [step.node.get("run")]
         if step.uses == "actions/github-script":
@@ -742,13 +754,20 @@ def _injection_rule(found: list[_Found], job: _Job) -> None:
                         continue
                     name = untrusted.group(0)
                     var = re.sub(r"[^A-Za-z0-9]+", "_", name.rpartition(".")[2]).upper()
+                    # A reusable workflow's inputs are whatever its callers pass (often literals
+                    # in the same repository): a risk to fix, not proof of one.
+                    by_callers = called_only and name.startswith("inputs.")
                     found.append(
                         _Found(
                             n,
                             "workflow.script-injection",
-                            "error",
+                            "warning" if by_callers else "error",
                             f"job {job.id} expands {expr.group(0)} inside a script: a crafted "
-                            f"value runs as code",
+                            + (
+                                "value from a caller runs as code"
+                                if by_callers
+                                else "value runs as code"
+                            ),
                             f"pass it through env (`env: {var}: ${{{{ {name} }}}}`) and use "
                             f'"${var}" in the script',
                         )
@@ -866,7 +885,7 @@ def findings(
                 continue  # a reusable workflow: its own file is checked where it lives
             _ghcr_rules(found, tree, job, owner, root)
             _release_rule(found, tree, job)
-            _injection_rule(found, job)
+            _injection_rule(found, job, called_only=_called_only(tree))
         _artifact_rules(found, jobs, text.splitlines())
         _tag_rule(found, tree, tag_prefix, rc_token, (final, rc))
         for f in found:

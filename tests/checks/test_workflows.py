@@ -900,3 +900,33 @@ def test_each_finding_names_the_steps_it_can_break(tmp_path: Path) -> None:
         "rc.yml": frozenset({"rc"}),
         "release.yml": None,
     }
+
+
+def test_a_reusable_workflows_inputs_are_a_warning_not_a_blocker(tmp_path: Path) -> None:
+    """`on: workflow_call` inputs come from callers (etcd's templates pass literals): a risk to
+    fix, not proof of one; the same expansion under workflow_dispatch stays an error."""
+    body = """\
+        jobs:
+          build:
+            runs-on: ubuntu-latest
+            steps:
+              - run: make build GOOS=${{ inputs.os }}
+        """
+    write(
+        tmp_path,
+        {
+            "template.yml": "on:\n  workflow_call:\n    inputs:\n      os: {type: string}\n"
+            + textwrap.dedent(body),
+            "manual.yml": "on:\n  workflow_dispatch:\n    inputs:\n      os: {type: string}\n"
+            + textwrap.dedent(body),
+        },
+    )
+    found = {
+        (f.id, f.where.split("/")[-1].split(":")[0], f.severity)
+        for f in workflows.findings(tmp_path, tag_prefix="v", rc_token="rc", owner="acme")
+        if f.id == "workflow.script-injection" and f.where
+    }
+    assert found == {
+        ("workflow.script-injection", "template.yml", "warning"),
+        ("workflow.script-injection", "manual.yml", "error"),
+    }
