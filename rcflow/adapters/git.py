@@ -356,9 +356,9 @@ class Git:
         self._write("reset", "--quiet", "--mixed", sha)
 
     def texts_at(self, rev: str, paths: Sequence[str]) -> dict[str, str | None]:
-        """The text of each path in commit rev (None: not there)."""
-        out = self._run("cat-file", "--batch", input="".join(f"{rev}:{p}\n" for p in paths))
-        return _parse_batch(out.stdout, paths)
+        """The text of each path in commit rev (None: not there), by path."""
+        texts = self.read_blobs([f"{rev}:{p}" for p in paths])
+        return {p: texts[f"{rev}:{p}"] for p in paths}
 
     def revert_commit(self, sha: str, message: str) -> str:
         """A commit on HEAD that reverts sha, built with plumbing in a scratch index.
