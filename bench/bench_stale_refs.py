@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from rcflow.checks import stale_refs
+from rcflow.preflight import stale_refs
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"

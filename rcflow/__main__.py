@@ -1,3 +1,3 @@
-from rcflow.entry import main
+from rcflow.cli.main import main
 
 raise SystemExit(main())

@@ -21,10 +21,10 @@ from ghserver import GitHubServer
 from ghserver.fixtures import github_server, make_github_server  # noqa: F401
 from typer.testing import CliRunner
 
-from rcflow import commands
 from rcflow.adapters.git import Git
-from rcflow.cli import app
-from rcflow.commands import Context, StepResult
+from rcflow.cli.app import app
+from rcflow.commands import run as commands
+from rcflow.commands.run import Context, StepResult
 
 GIT_WRITES = (
     "write_files",
@@ -137,7 +137,7 @@ class _FailingPorts:
 
     def artifact_ports(self, ctx: Any) -> dict[str, Any]:
         """Registry and index factories whose clients' writes count (and fail) here too."""
-        from rcflow import artifacts
+        from rcflow.engine import registries as artifacts
 
         registry = ctx.registry or artifacts.open_registry
         index = ctx.index or artifacts.open_index

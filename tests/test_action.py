@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from rcflow import scaffold
+from rcflow.commands import init as scaffold
 from tests.test_scaffold import (
     REPO,
     _run,

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rcflow.checks import workflows
-from rcflow.cli import app
-from rcflow.config import load_config
-from rcflow.versionfiles import VersionFileKind, read_refs
+from rcflow.cli.app import app
+from rcflow.model.config import load_config
+from rcflow.model.version_text import VersionFileKind, read_refs
+from rcflow.preflight import workflows
 from tests.conftest import git
 
 # The warnings `rcflow doctor` may still print on these fixtures, each documented in the README:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from rcflow import assets
 from rcflow.adapters.git import Git
+from rcflow.engine import release_assets as assets
 from rcflow.errors import ConflictError, EffectError
-from rcflow.forge import CHECKSUMS, parse_checksums, render_checksums
+from rcflow.ports.forge import CHECKSUMS, parse_checksums, render_checksums
 from tests.conftest import Project
 
 

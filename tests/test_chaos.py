@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from rcflow.cli import app
+from rcflow.cli.app import app
 from tests.conftest import Project
 from tests.support.chaos import (
     FIXED_DATES,

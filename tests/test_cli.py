@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rcflow import __version__
-from rcflow.cli import app
+from rcflow.cli.app import app
 from tests.conftest import CliResult, Project, git
 
 VALIDATE_OK = '[[validate]]\nname = "unit"\nrun = "true"\n'

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rcflow.config import (
+from rcflow.errors import ConfigError
+from rcflow.model.config import (
     AssetsConfig,
     Config,
     HooksConfig,
@@ -15,9 +16,8 @@ from rcflow.config import (
     load_config,
     parse_duration,
 )
-from rcflow.errors import ConfigError
-from rcflow.version import Spelling
-from rcflow.versionfiles import VersionFileKind
+from rcflow.model.version import Spelling
+from rcflow.model.version_text import VersionFileKind
 
 K = VersionFileKind
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rcflow.config import ValidationConfig, load_config, parse_duration
 from rcflow.errors import ConfigError
+from rcflow.model.config import ValidationConfig, load_config, parse_duration
 
 
 def load(root: Path, text: str) -> tuple[ValidationConfig, ...]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rcflow.conventional import (
+from rcflow.model.conventional import (
     PREAMBLE,
     Commit,
     ConventionalCommit,
@@ -12,7 +12,7 @@ from rcflow.conventional import (
     render_changelog_section,
     summarize,
 )
-from rcflow.version import Version
+from rcflow.model.version import Version
 
 SHA = "abc1234def5678"
 

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from ghserver import GitHubServer
 
-from rcflow import commands, context
 from rcflow.adapters.github import GitHubForge
+from rcflow.commands import context
+from rcflow.commands import run as commands
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.rc import RcArgs
 from rcflow.steps.validate import ValidateArgs
@@ -515,11 +516,11 @@ def test_a_pass_older_than_max_age_no_longer_counts(
     assert p.cli("validate").exit_code == 0
     assert p.status()["state"] == "validated"
 
-    import rcflow.observe
+    import rcflow.engine.observe
 
     later = time.time() + 8 * 86400
     monkeypatch.setattr(
-        rcflow.observe, "time", type("T", (), {"time": staticmethod(lambda: later)})
+        rcflow.engine.observe, "time", type("T", (), {"time": staticmethod(lambda: later)})
     )
 
     status = p.status()
@@ -544,8 +545,8 @@ def test_the_init_workflow_takes_what_rcflow_sends_and_carries_the_correlation_i
 ) -> None:
     import yaml
 
-    from rcflow.config import WORKFLOW_INPUTS, load_config
-    from rcflow.scaffold import VALIDATE_WORKFLOW, InitOptions, plan_init
+    from rcflow.commands.init import VALIDATE_WORKFLOW, InitOptions, plan_init
+    from rcflow.model.config import WORKFLOW_INPUTS, load_config
 
     p = make_project(config=CHECKS + E2E)
     files = {f.path: f.content for f in plan_init(p.root, InitOptions(forge="github"))}

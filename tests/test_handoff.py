@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from rcflow.forge import CHECKSUMS, parse_checksums
+from rcflow.ports.forge import CHECKSUMS, parse_checksums
 from tests.conftest import GitHubProject, Project, git
 
 RC, FINAL = "v1.4.0-rc.1", "v1.4.0"
@@ -358,8 +358,8 @@ def test_assets_git_cannot_carry_refuse_the_rc_before_its_tag(
 ) -> None:
     # The real limits (100 MiB, 50 MiB) are tested in tests/adapters/test_local_forge.py; here
     # small ones keep the build small.
-    monkeypatch.setattr("rcflow.forge.GIT_ASSET_LIMIT", 3000)
-    monkeypatch.setattr("rcflow.forge.GIT_ASSET_WARNING", 1000)
+    monkeypatch.setattr("rcflow.ports.forge.GIT_ASSET_LIMIT", 3000)
+    monkeypatch.setattr("rcflow.ports.forge.GIT_ASSET_WARNING", 1000)
     p = make_project(config=CONFIG)  # demo.bin is 4096 bytes
     ok(p, "bump", "auto")
     tags, forge, kinds = p.remote_tags(), p.forge_files(), p.kinds()
@@ -378,7 +378,7 @@ def test_assets_git_cannot_carry_refuse_the_rc_before_its_tag(
         kinds,
     )
 
-    monkeypatch.setattr("rcflow.forge.GIT_ASSET_LIMIT", 5000)
+    monkeypatch.setattr("rcflow.ports.forge.GIT_ASSET_LIMIT", 5000)
     result = p.cli("rc")
     assert result.exit_code == 0, result.stderr
     assert "warning: demo.bin is 0.0 MiB" in result.stdout + result.stderr

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from rcflow.adapters.git import Git, _parse_log, _push_error, _unwrap
-from rcflow.config import MAX_DURATION, parse_duration, ref_format_problem
 from rcflow.errors import ConfigError, ConflictError, EffectError, command_cause
-from rcflow.ledger import from_iso, now_iso
+from rcflow.model.config import MAX_DURATION, parse_duration, ref_format_problem
+from rcflow.model.ledger import from_iso, now_iso
 from tests.conftest import git
 
 REF_NAMES = [

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from rcflow.cli import app
-from rcflow.config import load_config
+from rcflow.cli.app import app
+from rcflow.model.config import load_config
 from tests.conftest import git
 
 FILES = (
@@ -121,7 +121,7 @@ def test_init_rejects_a_malformed_validation_flag(tmp_path: Path) -> None:
 def test_on_a_terminal_init_asks_for_the_branch_and_the_validation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rcflow.output import Output
+    from rcflow.cli.output import Output
 
     root = repo(tmp_path)
     (root / "tests").mkdir()

@@ -15,10 +15,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rcflow.apply import LedgerWriter, acquire_lease
-from rcflow.commands import run_step
+from rcflow.commands.run import run_step
+from rcflow.engine.executor import LedgerWriter, acquire_lease
+from rcflow.engine.observe import observe
 from rcflow.errors import ConflictError, LeaseHeldError
-from rcflow.ledger import (
+from rcflow.model.ledger import (
     LEDGER_REF,
     Event,
     Lease,
@@ -28,7 +29,6 @@ from rcflow.ledger import (
     now_iso,
     pid_alive,
 )
-from rcflow.observe import observe
 from rcflow.steps.bump import BumpArgs
 from tests.conftest import Hooks, Project, git
 

@@ -3,7 +3,7 @@ has objects this clone lacks (someone else's RC, the ledger written by another m
 
 from __future__ import annotations
 
-from rcflow.observe import observe
+from rcflow.engine.observe import observe
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.rc import RcArgs
 from tests.conftest import Project, git

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rcflow.checks import workflows
+from rcflow.preflight import workflows
 from tests.conftest import Project, git
 from tests.test_cli import race_tag_on_origin
 

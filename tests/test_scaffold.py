@@ -25,9 +25,11 @@ from typing import Any
 import pytest
 import typer
 
-from rcflow import __version__, config, scaffold
-from rcflow.cli import app
+from rcflow import __version__
+from rcflow.cli.app import app
+from rcflow.commands import init as scaffold
 from rcflow.errors import UsageError
+from rcflow.model import config
 
 REPO = Path(__file__).resolve().parent.parent
 INSTALL_HINT = "run tools/install-ci-linters.sh (or set {var} to the tool)"

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from ghserver.server import GitHubServer
 
-from rcflow import scaffold
+from rcflow.commands import init as scaffold
 from tests.conftest import Project, git
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from rcflow.config import Config, ValidationConfig, VersionFileConfig
-from rcflow.ledger import Event
-from rcflow.snapshot import Snapshot, VersionFileFact
-from rcflow.states import NEXT, Release, State, classify
-from rcflow.version import Spelling, next_rc_number, parse
-from rcflow.versionfiles import VersionFileKind
+from rcflow.model.config import Config, ValidationConfig, VersionFileConfig
+from rcflow.model.ledger import Event
+from rcflow.model.snapshot import Snapshot, VersionFileFact
+from rcflow.model.states import NEXT, Release, State, classify
+from rcflow.model.version import Spelling, next_rc_number, parse
+from rcflow.model.version_text import VersionFileKind
 
 A, B, C, D = ("a" * 40, "b" * 40, "c" * 40, "d" * 40)
 PYPROJECT = VersionFileConfig("pyproject.toml", VersionFileKind.PYPROJECT, None, None)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rcflow.errors import VersionError
-from rcflow.version import (
+from rcflow.model.version import (
     Spelling,
     Version,
     check_next_version,

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rcflow.errors import VersionFileError
-from rcflow.versionfiles import VersionFileKind, VersionRef, detect_kind, read_refs, update
+from rcflow.model.version_text import VersionFileKind, VersionRef, detect_kind, read_refs, update
 
 K = VersionFileKind
 
@@ -535,7 +535,7 @@ PYPROJECTS = [
 def test_the_plain_toml_path_agrees_with_tomlkit(
     content: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rcflow import versionfiles
+    from rcflow.model import version_text as versionfiles
 
     def outcome() -> object:
         try:
@@ -564,7 +564,7 @@ def test_the_plain_toml_path_agrees_with_tomlkit(
     ),
 )
 def test_the_plain_toml_path_never_disagrees(headers: list[str], lines: list[str]) -> None:
-    from rcflow import versionfiles
+    from rcflow.model import version_text as versionfiles
 
     content = "".join(f"{h}\n" + "\n".join(lines) + "\n" for h in headers)
     wanted = [(("project",), "[project].version"), (("tool", "poetry"), "[tool.poetry].version")]

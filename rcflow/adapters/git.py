@@ -15,7 +15,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rcflow import proc
 from rcflow.errors import (
     CommandError,
     ConflictError,
@@ -24,6 +23,7 @@ from rcflow.errors import (
     UsageError,
     command_cause,
 )
+from rcflow.ports import proc
 
 if TYPE_CHECKING:
     import git as gitpython

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from rcflow.ci import CheckFact, Dispatched, NotDispatched, RunFact, StatusFact
 from rcflow.errors import ConflictError, EffectError, RcflowError
-from rcflow.forge import RETRACTED_MARKER, AssetFact, ReleaseFact, sha256_file
+from rcflow.ports.ci import CheckFact, Dispatched, NotDispatched, RunFact, StatusFact
+from rcflow.ports.forge import RETRACTED_MARKER, AssetFact, ReleaseFact, sha256_file
 
 PUBLIC_API = "https://api.github.com"
 TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
@@ -115,7 +115,7 @@ class GitHubForge:
         self.api_url = api_url.rstrip("/")
         self._token = token
         self.attempts = attempts
-        self.sleep = sleep  # the retries' waits, and the CI pollers' (see rcflow.ci)
+        self.sleep = sleep  # the retries' waits, and the CI pollers' (see rcflow.ports.ci)
         self.clock = clock
         self.timeout = timeout
         self._repo: Any = None
@@ -515,7 +515,7 @@ class GitHubForge:
         )
         self._changed(tag)
 
-    # -- CI: workflow runs, check runs, commit statuses (rcflow.ci.CI) ---------------------
+    # -- CI: workflow runs, check runs, commit statuses (rcflow.ports.ci.CI) ---------------------
 
     def dispatch_workflow(
         self, workflow: str, ref: str, inputs: Mapping[str, str], *, sha: str, correlation: str

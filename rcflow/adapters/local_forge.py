@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rcflow.errors import BlockedError, ConflictError, EffectError
-from rcflow.forge import (
+from rcflow.ports.forge import (
     GIT_ASSET_LIMIT,
     RETRACTED_MARKER,
     AssetFact,

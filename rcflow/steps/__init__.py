@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rcflow import ledger
-from rcflow.checks import Finding
-from rcflow.checks import git as git_checks
-from rcflow.config import Config
-from rcflow.effects import (
+from rcflow.model import ledger
+from rcflow.model.config import Config
+from rcflow.model.effects import (
     BuildAssets,
     CarryAssets,
     Commit,
@@ -28,12 +26,14 @@ from rcflow.effects import (
     UploadAssets,
     WriteVersionFiles,
 )
-from rcflow.files import rewrite
-from rcflow.ledger import Event
-from rcflow.snapshot import Snapshot
-from rcflow.states import Release, State, unpushed_promotions
-from rcflow.steps.artifacts import move_latest
-from rcflow.version import Spelling, Version, parse_tag, tag_name
+from rcflow.model.findings import Finding
+from rcflow.model.ledger import Event
+from rcflow.model.snapshot import Snapshot
+from rcflow.model.states import Release, State, unpushed_promotions
+from rcflow.model.version import Spelling, Version, parse_tag, tag_name
+from rcflow.model.version_files import rewrite
+from rcflow.preflight import git as git_checks
+from rcflow.steps.registries import move_latest
 
 
 def released_done(release: Release, config: Config) -> str | None:

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from rcflow.checks import git as git_checks
-from rcflow.config import Config
-from rcflow.conventional import bump_part, prepend_changelog, render_changelog_section
-from rcflow.effects import Commit, Effect, PushBranch, RecordEvent, WriteVersionFiles
 from rcflow.errors import VersionError, VersionFileError
-from rcflow.plan import Plan
-from rcflow.snapshot import Snapshot
-from rcflow.states import State, classify
+from rcflow.model.config import Config
+from rcflow.model.conventional import bump_part, prepend_changelog, render_changelog_section
+from rcflow.model.effects import Commit, Effect, PushBranch, RecordEvent, WriteVersionFiles
+from rcflow.model.plan import Plan
+from rcflow.model.snapshot import Snapshot
+from rcflow.model.states import State, classify
+from rcflow.model.version import PARTS, Version, parse, parse_dev, resolve_target, tag_name
+from rcflow.preflight import git as git_checks
 from rcflow.steps import (
     active_bump,
     blockers,
@@ -23,7 +24,6 @@ from rcflow.steps import (
     version_key,
     work_texts,
 )
-from rcflow.version import PARTS, Version, parse, parse_dev, resolve_target, tag_name
 
 
 @dataclass(frozen=True)

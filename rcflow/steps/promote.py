@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from rcflow.checks import git as git_checks
-from rcflow.config import Config
-from rcflow.effects import (
+from rcflow.errors import ConflictError, VersionError, VersionFileError
+from rcflow.model.config import Config
+from rcflow.model.effects import (
     Commit,
     CreateTag,
     Effect,
@@ -17,14 +17,14 @@ from rcflow.effects import (
     VerifyVersionOnlyDiff,
     WriteVersionFiles,
 )
-from rcflow.errors import ConflictError, VersionError, VersionFileError
-from rcflow.files import read_versions, rewrite_dev
-from rcflow.ledger import Event
-from rcflow.notes import render_notes
-from rcflow.plan import Plan
-from rcflow.snapshot import Snapshot
-from rcflow.states import Candidate, Release, State, classify
-from rcflow.steps import artifacts as artifact_steps
+from rcflow.model.ledger import Event
+from rcflow.model.notes import render_notes
+from rcflow.model.plan import Plan
+from rcflow.model.snapshot import Snapshot
+from rcflow.model.states import Candidate, Release, State, classify
+from rcflow.model.version import Version, render_dev, tag_name
+from rcflow.model.version_files import read_versions, rewrite_dev
+from rcflow.preflight import git as git_checks
 from rcflow.steps import (
     blockers,
     carry_blockers,
@@ -38,7 +38,7 @@ from rcflow.steps import (
     version_commit,
     work_texts,
 )
-from rcflow.version import Version, render_dev, tag_name
+from rcflow.steps import registries as artifact_steps
 
 
 @dataclass(frozen=True)

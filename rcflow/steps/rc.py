@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from rcflow.checks import git as git_checks
-from rcflow.config import Config
-from rcflow.conventional import summarize
-from rcflow.effects import (
+from rcflow.errors import VersionError, VersionFileError
+from rcflow.model.config import Config
+from rcflow.model.conventional import summarize
+from rcflow.model.effects import (
     Commit,
     CreateTag,
     Effect,
@@ -16,12 +16,12 @@ from rcflow.effects import (
     PushTag,
     RecordEvent,
 )
-from rcflow.errors import VersionError, VersionFileError
-from rcflow.notes import render_notes
-from rcflow.plan import Plan
-from rcflow.snapshot import Snapshot
-from rcflow.states import Release, State, classify
-from rcflow.steps import artifacts as artifact_steps
+from rcflow.model.notes import render_notes
+from rcflow.model.plan import Plan
+from rcflow.model.snapshot import Snapshot
+from rcflow.model.states import Release, State, classify
+from rcflow.model.version import Version, next_rc_number, tag_name
+from rcflow.preflight import git as git_checks
 from rcflow.steps import (
     blockers,
     build_assets,
@@ -31,7 +31,7 @@ from rcflow.steps import (
     unfinished_rollback,
     version_commit,
 )
-from rcflow.version import Version, next_rc_number, tag_name
+from rcflow.steps import registries as artifact_steps
 
 
 @dataclass(frozen=True)

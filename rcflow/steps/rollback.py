@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from rcflow.checks import git as git_checks
-from rcflow.config import Config
-from rcflow.effects import (
+from rcflow.errors import VersionError, VersionFileError
+from rcflow.model.config import Config
+from rcflow.model.effects import (
     DeleteRelease,
     DeleteTag,
     Effect,
@@ -27,12 +27,13 @@ from rcflow.effects import (
     RetractRelease,
     RevertCommit,
 )
-from rcflow.errors import VersionError, VersionFileError
-from rcflow.files import primary_version, read_versions, rewrite
-from rcflow.ledger import Event
-from rcflow.plan import Plan
-from rcflow.snapshot import Snapshot
-from rcflow.states import REVERT_SUBJECT, Release, State, classify, pending_bump_revert
+from rcflow.model.ledger import Event
+from rcflow.model.plan import Plan
+from rcflow.model.snapshot import Snapshot
+from rcflow.model.states import REVERT_SUBJECT, Release, State, classify, pending_bump_revert
+from rcflow.model.version import Version, parse, tag_name
+from rcflow.model.version_files import primary_version, read_versions, rewrite
+from rcflow.preflight import git as git_checks
 from rcflow.steps import (
     abandoned_finals,
     active_bump,
@@ -43,9 +44,8 @@ from rcflow.steps import (
     version_key,
     work_texts,
 )
-from rcflow.steps import artifacts as artifact_steps
+from rcflow.steps import registries as artifact_steps
 from rcflow.steps.bump import bump_message
-from rcflow.version import Version, parse, tag_name
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import partial
 
-from rcflow.config import Config, ValidationConfig
-from rcflow.effects import RunValidations, ValidationSpec
-from rcflow.ledger import Event, from_iso
-from rcflow.plan import Plan
-from rcflow.snapshot import Snapshot
-from rcflow.states import State, classify, pending_dispatches
+from rcflow.model.config import Config, ValidationConfig
+from rcflow.model.effects import RunValidations, ValidationSpec
+from rcflow.model.ledger import Event, from_iso
+from rcflow.model.plan import Plan
+from rcflow.model.snapshot import Snapshot
+from rcflow.model.states import State, classify, pending_dispatches
 from rcflow.steps import released_done
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rcflow import proc
 from rcflow.adapters.git import Git, _parse_batch, _parse_remote, _parse_status
 from rcflow.errors import ConflictError, UsageError
+from rcflow.ports import proc
 from tests.conftest import Project, git
 
 

@@ -15,7 +15,7 @@ from ghserver import GitHubServer
 
 from rcflow.adapters.github import GitHubError, GitHubForge, github_repo, token_from_env, web_hosts
 from rcflow.errors import ConflictError
-from rcflow.forge import RETRACTED_MARKER
+from rcflow.ports.forge import RETRACTED_MARKER
 
 
 def forge_for(server: GitHubServer, token: str | None = None, **kw: Any) -> GitHubForge:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rcflow.errors import BlockedError, ConflictError, EffectError
-from rcflow.forge import GIT_ASSET_LIMIT, RETRACTED_MARKER, git_asset_sizes
+from rcflow.ports.forge import GIT_ASSET_LIMIT, RETRACTED_MARKER, git_asset_sizes
 from tests.conftest import Project, git
 
 

@@ -13,10 +13,10 @@ import pytest
 from realservers.oidc import IndexFront, OidcIssuer, Publisher, job_claims
 from realservers.pypi import PypiServer, build_sdist, build_wheel, start_pypiserver
 
-from rcflow import artifacts
 from rcflow.adapters.pyindex import IndexAccessError, PackageIndex, publish
-from rcflow.config import PythonPackageConfig
+from rcflow.engine import registries as artifacts
 from rcflow.errors import BlockedError
+from rcflow.model.config import PythonPackageConfig
 
 USER, PASSWORD = "trusted-uploader", "pypiserver-only-" + secrets.token_hex(4)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rcflow.checks.github import ref_matches
+from rcflow.preflight.github import ref_matches
 from tests.conftest import GitHubProject, Project
 
 
@@ -153,7 +153,7 @@ def test_deleting_the_tag_of_an_immutable_release_is_refused(
 def test_rulesets_github_cannot_serve_are_an_error_finding_not_a_crash(
     make_github_project: GitHubProject,
 ) -> None:
-    from rcflow.checks import github as github_checks
+    from rcflow.preflight import github as github_checks
 
     p, server = make_github_project()
     forge: Any = p.ctx().forge

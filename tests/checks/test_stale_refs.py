@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rcflow.checks import stale_refs
 from rcflow.errors import CommandError
+from rcflow.preflight import stale_refs
 
 CURRENT = "new-org/repo"
 PREVIOUS = ["old-org/repo"]

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from rcflow import config, scaffold
-from rcflow.checks import workflows
+from rcflow.commands import init as scaffold
+from rcflow.model import config
+from rcflow.preflight import workflows
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_HINT = "run `bash tools/install-ci-linters.sh` (or set RCFLOW_ACTIONLINT to the tool)"
@@ -34,7 +35,7 @@ def no_actionlint_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
     # Each test fails (the rest of the suite still runs) while PyYAML is missing.
     if importlib.util.find_spec("yaml") is None:
         pytest.fail(
-            "PyYAML is not installed: rcflow.checks.workflows needs it (a project dependency)",
+            "PyYAML is not installed: rcflow.preflight.workflows needs it (a project dependency)",
             pytrace=False,
         )
     monkeypatch.setattr(workflows, "find_actionlint", lambda root: None)

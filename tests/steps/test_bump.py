@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pytest
 
-from rcflow import commands
+from rcflow.commands import run as commands
 from rcflow.errors import RcflowError
 from rcflow.steps.bump import BumpArgs
 from tests.conftest import Hooks, Project, assert_refused, git, held_lease

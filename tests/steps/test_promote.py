@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from rcflow import commands
-from rcflow.apply import LedgerWriter
+from rcflow.commands import run as commands
+from rcflow.engine.executor import LedgerWriter
 from rcflow.errors import EffectError
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.promote import PromoteArgs

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 
-from rcflow import commands
+from rcflow.commands import run as commands
 from rcflow.errors import ConflictError, RcflowError
 from rcflow.steps.rc import RcArgs
 from tests.conftest import Hooks, Project, assert_refused, git, held_lease
@@ -521,7 +521,7 @@ HARD_CRASH = textwrap.dedent(
         return original(self, remote, refspecs)
 
     adapter.Git.push = push
-    from rcflow.cli import main
+    from rcflow.cli.app import main
 
     sys.exit(main(["rc", "--yes", "-C", sys.argv[1]]))
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rcflow import commands
+from rcflow.commands import run as commands
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.promote import PromoteArgs
 from rcflow.steps.rc import RcArgs

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rcflow import commands
+from rcflow.commands import run as commands
 from rcflow.steps.rollback import RollbackArgs
 from tests.conftest import Hooks, Project, git
 from tests.steps.test_promote import copy_project, is_crash
@@ -412,7 +412,7 @@ def test_a_refused_push_names_what_did_not_reach_the_remote_and_how_to_resume(
 def test_no_resume_command_is_promised_when_a_re_run_would_be_refused(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from rcflow.boundary import Options, guard, output
+    from rcflow.cli.guard import Options, guard, output
     from rcflow.errors import EffectError
 
     opts = Options(False, False, True, project.root)

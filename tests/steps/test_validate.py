@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rcflow import commands
+from rcflow.commands import run as commands
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.rc import RcArgs
 from rcflow.steps.validate import ValidateArgs

@@ -392,7 +392,7 @@ def clone_facts(root: Path) -> dict[str, Any]:
 def forge_facts(root: Path) -> dict[str, Any]:
     """Releases as the configured forge shows them to this clone, through rcflow's own port (so
     this keeps working wherever a forge keeps its records)."""
-    from rcflow import commands
+    from rcflow.commands import run as commands
 
     ctx = commands.load_context(root)
     return {

@@ -33,7 +33,7 @@ def _child(request: dict[str, object]) -> None:
             os.dup2(target, fd)
         args = [str(a) for a in request["args"]]  # type: ignore[attr-defined]
         sys.argv = ["rcflow", *args]
-        from rcflow.entry import main
+        from rcflow.cli.main import main
 
         try:
             code = main(args)
@@ -52,11 +52,11 @@ def serve() -> None:
     import git  # noqa: F401
     import github  # noqa: F401
 
-    import rcflow.cli
-    import rcflow.commands
-    import rcflow.entry
+    import rcflow.cli.app
+    import rcflow.cli.main
+    import rcflow.commands.run
 
-    rcflow.cli.app  # noqa: B018 - the typer app, built
+    rcflow.cli.app.app  # noqa: B018 - the typer app, built
     for line in sys.stdin:
         request = json.loads(line)
         pid = os.fork()

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from rcflow.adapters.git import Git
-from rcflow.effects import ValidationSpec
-from rcflow.validators.command import run_all
+from rcflow.engine.validations.command import run_all
+from rcflow.model.effects import ValidationSpec
 from tests.conftest import Project
 
 PY = shlex.quote(sys.executable)

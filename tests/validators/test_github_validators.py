@@ -8,14 +8,15 @@ from typing import Any
 
 import pytest
 
-from rcflow.ci import CheckFact, Dispatched, RunFact, StatusFact
-from rcflow.config import Config, ValidationConfig
-from rcflow.effects import ValidationSpec
+from rcflow.engine.validations import check_runs as checks
+from rcflow.engine.validations import workflow
+from rcflow.engine.validations.poll import Schedule, seconds
 from rcflow.errors import EffectError
-from rcflow.ledger import Event, now_iso
-from rcflow.states import pending_dispatches, validation_results
-from rcflow.validators import checks, workflow
-from rcflow.validators.poll import Schedule, seconds
+from rcflow.model.config import Config, ValidationConfig
+from rcflow.model.effects import ValidationSpec
+from rcflow.model.ledger import Event, now_iso
+from rcflow.model.states import pending_dispatches, validation_results
+from rcflow.ports.ci import CheckFact, Dispatched, RunFact, StatusFact
 
 SHA = "a" * 40
 TAG = "v1.4.0-rc.1"

@@ -1,0 +1,124 @@
+"""The context a command runs in, and the read-only views (status, log).
+
+Kept apart from `commands` so that the read path imports no step, executor or validator:
+`rcflow status` must stay near raw git's speed (DESIGN §13).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rcflow.adapters.git import Git, TreeStore
+from rcflow.adapters.local_forge import FORGE_REF, LocalForge
+from rcflow.engine.observe import observe
+from rcflow.errors import ConfigError
+from rcflow.model.config import Config, load_config
+from rcflow.model.ledger import Event, RunIdentity
+from rcflow.model.snapshot import Snapshot
+from rcflow.model.states import Release, classify
+from rcflow.ports.forge import Forge
+
+if TYPE_CHECKING:
+    from rcflow.engine.registries import IndexFactory, RegistryFactory
+
+_SECTION = re.compile(r'\s*\[\s*remote\s+"(?P<name>[^"]+)"\s*\]')
+_URL = re.compile(r"\s*url\s*=\s*(?P<url>.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class Context:
+    root: Path
+    git_dir: Path
+    config: Config
+    git: Git
+    forge: Forge
+    # Registries and package indexes (None: the real ones; tests inject failing ones).
+    registry: RegistryFactory | None = None
+    index: IndexFactory | None = None
+
+    @cached_property
+    def me(self) -> RunIdentity:
+        """Who is acting; asked only by commands that write (one more git process)."""
+        return RunIdentity.current(self.git.identity())
+
+
+def load_context(path: Path, *, forge: str | None = None) -> Context:
+    """The repository at path; `forge` overrides the configured one (rehearsals use "local")."""
+    root, git_dir = Git.discover(path)
+    config = load_config(root)
+    git = Git(root, git_dir)
+    return Context(root, git_dir, config, git, make_forge(config, git_dir, forge, git=git))
+
+
+def make_forge(
+    config: Config, git_dir: Path, override: str | None = None, *, git: Git | None = None
+) -> Forge:
+    url = remote_url(git_dir, config.remote)
+    name = override or config.forge or _auto_forge(config, url)
+    if name == "local":
+        # Plumbing only (ls-tree, cat-file, hash-object, push) runs fine from the git dir.
+        store = TreeStore(git or Git(git_dir, git_dir), config.remote, FORGE_REF)
+        return LocalForge(store)
+    from rcflow.adapters import github
+
+    api = config.github_api_url or os.environ.get("GITHUB_API_URL") or github.PUBLIC_API
+    repository = (
+        config.github_repository
+        or (github.github_repo(url, github.web_hosts(api)) if url else None)
+        or os.environ.get("GITHUB_REPOSITORY")
+    )
+    if not repository:
+        raise ConfigError(
+            f"{config.source}: forge 'github' cannot tell the repository from remote "
+            f'{config.remote!r}: set github_repository = "owner/repo"'
+        )
+    return github.GitHubForge(repository, github.token_from_env(), api_url=api)
+
+
+def _auto_forge(config: Config, url: str | None) -> str:
+    if os.environ.get("GITHUB_REPOSITORY") or config.github_repository:
+        return "github"
+    if url is None or ("github" not in url.lower() and not config.github_api_url):
+        return "local"  # without importing the GitHub adapter: `status` pays for every import
+    from rcflow.adapters import github
+
+    hosts = github.web_hosts(config.github_api_url or github.PUBLIC_API)
+    return "github" if github.github_repo(url, hosts) else "local"
+
+
+def remote_url(git_dir: Path, remote: str) -> str | None:
+    """The remote's URL from the repository's own config file, without starting git.
+
+    `status` must stay near git's own speed; one more git process for the URL is most of the
+    margin. Includes and url rewrites are not followed: set `forge` explicitly if they matter.
+    """
+    common = git_dir
+    commondir = git_dir / "commondir"
+    if commondir.is_file():  # a linked worktree keeps its config in the main git dir
+        common = (git_dir / commondir.read_text(encoding="utf-8").strip()).resolve()
+    try:
+        lines = (common / "config").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    section: str | None = None
+    for line in lines:
+        if line.lstrip().startswith("["):
+            match = _SECTION.match(line)
+            section = match.group("name") if match else None
+        elif section == remote and (m := _URL.match(line)):
+            return m.group("url").strip('"')
+    return None
+
+
+def status(ctx: Context) -> tuple[Snapshot, Release]:
+    snap = observe(ctx.git, ctx.config, ctx.forge, with_commits=False)
+    return snap, classify(snap, ctx.config)
+
+
+def events(ctx: Context) -> tuple[Event, ...]:
+    return observe(ctx.git, ctx.config, ctx.forge, with_commits=False).ledger

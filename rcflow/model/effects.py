@@ -1,0 +1,414 @@
+"""Effects: the typed, frozen changes a plan is made of. Each says in one line what it will do.
+
+Effects are data. Only `apply` performs them, and before each it checks whether the effect
+already holds, so a re-run after a crash skips what is done and stops on what contradicts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from rcflow.model.config import PythonPackageConfig
+
+
+@dataclass(frozen=True)
+class Effect:
+    kind: ClassVar[str] = "effect"
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "description": self.describe(), **asdict(self)}
+
+
+@dataclass(frozen=True)
+class WriteVersionFiles(Effect):
+    kind: ClassVar[str] = "write_version_files"
+    version: str
+    contents: tuple[tuple[str, str], ...]  # (path, new text)
+    expected: tuple[tuple[str, str | None], ...]  # (path, text it had when planned)
+
+    def describe(self) -> str:
+        paths = ", ".join(p for p, _ in self.contents)
+        return f"write version {self.version} into {paths}"
+
+
+@dataclass(frozen=True)
+class WriteFile(Effect):
+    """`rcflow init`: create a file, or replace one only when the user said --force."""
+
+    kind: ClassVar[str] = "write_file"
+    path: str
+    content: str
+    overwrite: bool
+
+    def describe(self) -> str:
+        return f"{'overwrite' if self.overwrite else 'create'} {self.path}"
+
+
+@dataclass(frozen=True)
+class Commit(Effect):
+    kind: ClassVar[str] = "commit"
+    paths: tuple[str, ...]
+    message: str
+    parent: str  # HEAD when planned: the commit lands on exactly this parent
+
+    def describe(self) -> str:
+        return f"commit {', '.join(self.paths)}: {self.message.splitlines()[0]}"
+
+
+@dataclass(frozen=True)
+class VerifyVersionOnlyDiff(Effect):
+    """rc_in_files promotion: prove the final commit differs from the RC only in versions."""
+
+    kind: ClassVar[str] = "verify_version_only_diff"
+    rc_tag: str
+    rc_sha: str
+    rc_version: str  # the RC version as rendered in files, per spelling (any of them)
+    final_version: str
+    allowed: tuple[tuple[str, str, str], ...]  # (path, old value, new value) the diff may change
+
+    def describe(self) -> str:
+        return f"prove the final commit differs from {self.rc_tag} only in version strings"
+
+
+@dataclass(frozen=True)
+class CreateTag(Effect):
+    kind: ClassVar[str] = "create_tag"
+    name: str
+    target: str | None  # a commit; None = the commit the plan just made (HEAD at apply time)
+    message: str
+
+    def describe(self) -> str:
+        where = self.target[:7] if self.target else "the new commit"
+        return f"create annotated tag {self.name} on {where}"
+
+
+@dataclass(frozen=True)
+class PushTag(Effect):
+    kind: ClassVar[str] = "push_tag"
+    remote: str
+    name: str
+
+    def describe(self) -> str:
+        return f"push tag {self.name} to {self.remote}"
+
+
+@dataclass(frozen=True)
+class PushBranch(Effect):
+    kind: ClassVar[str] = "push_branch"
+    remote: str
+    branch: str
+
+    def describe(self) -> str:
+        return f"push {self.branch} to {self.remote}"
+
+
+@dataclass(frozen=True)
+class DeleteTag(Effect):
+    kind: ClassVar[str] = "delete_tag"
+    name: str
+    remote: str | None  # None: the local tag; else the tag on that remote
+
+    def describe(self) -> str:
+        return f"delete tag {self.name} " + (f"on {self.remote}" if self.remote else "locally")
+
+
+@dataclass(frozen=True)
+class RevertCommit(Effect):
+    kind: ClassVar[str] = "revert_commit"
+    sha: str
+    message: str
+
+    def describe(self) -> str:
+        return f"revert {self.sha[:7]} with a new commit"
+
+
+@dataclass(frozen=True)
+class ResetBranch(Effect):
+    """Drop an unpushed commit: only when it is HEAD, keeping any local changes (reset --keep)."""
+
+    kind: ClassVar[str] = "reset_branch"
+    drop: str
+    to: str
+
+    def describe(self) -> str:
+        return f"drop the unpushed commit {self.drop[:7]} (reset to {self.to[:7]})"
+
+
+@dataclass(frozen=True)
+class CreateRelease(Effect):
+    kind: ClassVar[str] = "create_release"
+    tag: str
+    title: str
+    notes: str
+    prerelease: bool
+    draft: bool = False  # a final starts as a draft: assets go on before anyone can see it
+
+    def describe(self) -> str:
+        if self.draft:
+            return f"create the draft release {self.tag} on the forge"
+        what = "prerelease" if self.prerelease else "release"
+        return f"publish the {what} {self.tag} on the forge"
+
+
+@dataclass(frozen=True)
+class BuildAssets(Effect):
+    """Run `[assets] build` in a clean worktree of the RC and stage the files it made."""
+
+    kind: ClassVar[str] = "build_assets"
+    tag: str
+    sha: str | None  # None: the commit the plan just made (HEAD at apply time)
+    version: str  # semver spelling
+    pep440: str
+    command: str | None  # None: the files are committed; only collect them
+    files: tuple[str, ...]  # globs, relative to the worktree
+    timeout: float
+
+    def describe(self) -> str:
+        what = f"run `{self.command}` and collect" if self.command else "collect"
+        where = self.sha[:7] if self.sha else "the new commit"
+        return f"{what} {', '.join(self.files)} for {self.tag} from {where}"
+
+
+@dataclass(frozen=True)
+class UploadAssets(Effect):
+    """Upload the staged assets of tag, with their SHA256SUMS, skipping what is there."""
+
+    kind: ClassVar[str] = "upload_assets"
+    tag: str
+
+    def describe(self) -> str:
+        return f"upload the assets of {self.tag} with SHA256SUMS"
+
+
+@dataclass(frozen=True)
+class CarryAssets(Effect):
+    """Copy the RC's assets byte for byte onto the final's draft, verified by the RC's sums."""
+
+    kind: ClassVar[str] = "carry_assets"
+    source: str
+    tag: str
+
+    def describe(self) -> str:
+        return f"carry the assets of {self.source} over to {self.tag}, verified by SHA256SUMS"
+
+
+@dataclass(frozen=True)
+class PublishRelease(Effect):
+    kind: ClassVar[str] = "publish_release"
+    tag: str
+    latest: bool = True
+
+    def describe(self) -> str:
+        return f"publish the release {self.tag}" + (" as latest" if self.latest else "")
+
+
+@dataclass(frozen=True)
+class MarkLatest(Effect):
+    kind: ClassVar[str] = "mark_latest"
+    tag: str
+
+    def describe(self) -> str:
+        return f"make {self.tag} the latest release again"
+
+
+@dataclass(frozen=True)
+class RunHook(Effect):
+    """A `[hooks]` command, run once: its success is a ledger event a re-run finds."""
+
+    kind: ClassVar[str] = "run_hook"
+    hook: str  # "after_promote" | "after_rollback"
+    tag: str
+    command: str
+    env: tuple[tuple[str, str], ...]
+    timeout: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.tag}/{self.hook}"
+
+    def describe(self) -> str:
+        return f"run the {self.hook} hook `{self.command}` for {self.tag}"
+
+
+@dataclass(frozen=True)
+class RetractRelease(Effect):
+    kind: ClassVar[str] = "retract_release"
+    tag: str
+    note: str
+
+    def describe(self) -> str:
+        return f"mark the release {self.tag} retracted on the forge"
+
+
+@dataclass(frozen=True)
+class DeleteRelease(Effect):
+    kind: ClassVar[str] = "delete_release"
+    tag: str
+
+    def describe(self) -> str:
+        return f"delete the release {self.tag} from the forge"
+
+
+@dataclass(frozen=True)
+class ResolveImage(Effect):
+    """`rc`: resolve the image's RC tag on its registry and record the manifest digest."""
+
+    kind: ClassVar[str] = "resolve_image"
+    image: str  # the configured repository, "ghcr.io/acme/app"
+    tag: str  # the image tag to resolve ("v1.4.0-rc.2" in the image's spelling)
+    release: str  # the RC's git tag: the event is keyed "<release>/<image>"
+    insecure: bool = False
+    # rollback: an earlier final made before rcflow recorded images, so `latest` can go back
+    previous_final: bool = False
+
+    def describe(self) -> str:
+        return f"record the digest of {self.image}:{self.tag}" + (
+            f" (resolved on the registry: no digest of {self.release} is recorded)"
+            if self.previous_final
+            else ""
+        )
+
+
+@dataclass(frozen=True)
+class PromoteImage(Effect):
+    """`promote`: put the recorded manifest under the final tag (and `latest`), then verify."""
+
+    kind: ClassVar[str] = "promote_image"
+    image: str
+    digest: str  # recorded at rc: what was validated
+    tags: tuple[str, ...]  # the final tag first, then the movable ones
+    movable: tuple[str, ...]  # tags that exist to be moved ("latest")
+    release: str  # the final's git tag
+    source: str  # the RC's git tag
+    insecure: bool = False
+
+    def describe(self) -> str:
+        return (
+            f"tag {self.image}@{self.digest[:19]}… (from {self.source}) as "
+            f"{', '.join(self.tags)}, no rebuild, and verify"
+        )
+
+
+@dataclass(frozen=True)
+class MoveImageTag(Effect):
+    """`rollback` of a release: point a movable tag (`latest`) back at an earlier digest."""
+
+    kind: ClassVar[str] = "move_image_tag"
+    image: str
+    tag: str
+    digest: str
+    release: str  # the retracted final's git tag
+    to: str  # the git tag whose digest the tag goes back to
+    insecure: bool = False
+
+    def describe(self) -> str:
+        digest = f"{self.digest[:19]}…" if self.digest else "the digest just recorded"
+        return f"move {self.image}:{self.tag} back to {self.to} ({digest})"
+
+
+@dataclass(frozen=True)
+class PublishPackages(Effect):
+    """Publish the dists among `source`'s assets to the index: missing files only, verified."""
+
+    kind: ClassVar[str] = "publish_packages"
+    release: str  # the git tag being released (the event's key)
+    source: str  # the tag whose release assets hold the dists (the RC's)
+    version: str  # the PEP 440 version the dists must carry
+    index: PythonPackageConfig
+
+    def describe(self) -> str:
+        from urllib.parse import urlsplit
+
+        host = urlsplit(self.index.upload_url).netloc
+        names = ", ".join(self.index.files)
+        how = " through trusted publishing" if self.index.trusted_publishing else ""
+        return f"publish the {self.version} dists ({names}) of {self.source} to {host}{how}"
+
+
+@dataclass(frozen=True)
+class ValidationSpec:
+    name: str
+    run: str  # the command (kind "command")
+    timeout: float
+    required: bool
+    kind: str = "command"  # "command" | "workflow" | "checks"
+    workflow: str | None = None
+    inputs: tuple[tuple[str, str], ...] = ()
+    checks: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    # A dispatch the ledger holds for this sha without a result: wait for that run (by id, or
+    # by its correlation id when the run was not known yet), never dispatch a second one.
+    run_id: int | None = None
+    correlation: str | None = None
+    dispatched_at: float | None = None  # when it was dispatched (the timeout counts from it)
+    config: str | None = None  # where this entry is committed: "rcflow.toml at abc1234"
+
+    def evidence(self) -> dict[str, Any]:
+        """What ran, for every ledger event about it: another clone shows the same."""
+        facts: dict[str, Any]
+        if self.kind == "workflow":
+            shown = ", ".join(f"{k}={v}" for k, v in self.inputs)
+            ran = f"{self.workflow}" + (f" ({shown})" if shown else "")
+            facts = {"workflow": self.workflow, "inputs": dict(self.inputs)}
+        elif self.kind == "checks":
+            ran = ", ".join((*self.checks, *self.statuses))
+            facts = {"required_checks": list(self.checks), "required_statuses": list(self.statuses)}
+        else:
+            ran, facts = self.run, {"command": self.run}
+        return {"ran": ran, **facts, **({"config": self.config} if self.config else {})}
+
+    def describe(self) -> str:
+        if self.kind == "workflow":
+            if self.run_id is not None or self.correlation is not None:
+                which = f"run {self.run_id}" if self.run_id is not None else "the run"
+                return f"wait for {self.name} ({self.workflow}, {which} dispatched before)"
+            return f"dispatch {self.name} ({self.workflow}) and wait for it"
+        if self.kind == "checks":
+            names = ", ".join((*self.checks, *self.statuses))
+            return f"wait for {self.name} ({names}) to pass"
+        return f"run {self.name}"
+
+
+@dataclass(frozen=True)
+class RunValidations(Effect):
+    kind: ClassVar[str] = "run_validations"
+    tag: str
+    sha: str
+    version: str  # the RC version, semver spelling (RCFLOW_VERSION for the commands)
+    validations: tuple[ValidationSpec, ...]
+
+    def describe(self) -> str:
+        if not self.validations:
+            return f"record that {self.tag} was signed off (no validations are configured)"
+        commands = [v.name for v in self.validations if v.kind == "command"]
+        others = [v.describe() for v in self.validations if v.kind != "command"]
+        where = f"on {self.tag} ({self.sha[:7]})"
+        if not others:
+            return f"run {', '.join(commands)} {where} in a clean worktree"
+        parts = ([f"run {', '.join(commands)} in a clean worktree"] if commands else []) + others
+        return f"validate {self.tag} ({self.sha[:7]}): " + "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class RecordEvent(Effect):
+    kind: ClassVar[str] = "record_event"
+    event: str
+    key: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"record {self.event} {self.key} in the ledger"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "description": self.describe(),
+            "event": self.event,
+            "key": self.key,
+            "data": dict(self.data),
+        }

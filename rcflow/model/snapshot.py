@@ -1,0 +1,88 @@
+"""Snapshot: the immutable facts one command observed, and their fingerprint.
+
+Facts only — what git, the remote, the ledger and the forge say. What they mean (the state)
+is computed by `states.classify`; what to do about it by the steps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rcflow.model.ledger import Event
+from rcflow.ports.forge import ReleaseFact
+
+if TYPE_CHECKING:
+    from rcflow.model.conventional import Commit
+
+
+@dataclass(frozen=True)
+class VersionFileFact:
+    path: str
+    head_text: str | None  # the file at HEAD (None: not in HEAD)
+    work_text: str | None  # the file in the work tree (None: missing)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    root: str
+    git_dir: str
+    now: float
+    head: str | None
+    branch: str | None
+    release_branch: str
+    remote: str
+    dirty: tuple[str, ...]
+    identity: str | None
+    local_tags: Mapping[str, str]  # our tags only: name -> commit
+    remote_tags: Mapping[str, str]
+    remote_reachable: bool
+    remote_error: str | None
+    remote_branch: str | None  # the release branch's commit on the remote
+    head_on_remote: bool  # HEAD is the remote branch tip or one of its ancestors
+    remote_ahead: bool  # the remote branch has commits HEAD lacks
+    ledger: tuple[Event, ...]
+    ledger_tip: str | None  # the remote's ledger tip (the compare-and-swap base)
+    local_ledger_tip: str | None
+    files: tuple[VersionFileFact, ...]
+    commits_since_final: tuple[Commit, ...]  # newest first, since the last final tag
+    releases: Mapping[str, ReleaseFact] = field(default_factory=dict)
+    shallow: bool = False  # a shallow clone (a CI checkout without fetch-depth: 0)
+    forge: str = "local"
+    forge_error: str | None = None  # the forge could not be read: releases is empty, not known
+    # The configuration committed at each RC commit in flight: sha -> (rcflow.toml,
+    # pyproject.toml) texts, None where absent. An RC's validations are its own commit's.
+    rc_configs: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    # The version files on the remote branch when HEAD is not its tip (None: as at HEAD).
+    remote_files: Mapping[str, str | None] | None = None
+
+    def fingerprint(self) -> str:
+        """A digest of every fact a plan depends on; a reviewed plan is refused when it changed."""
+        facts = {
+            "head": self.head,
+            "branch": self.branch,
+            "dirty": sorted(self.dirty),
+            "local_tags": sorted(self.local_tags.items()),
+            "remote_tags": sorted(self.remote_tags.items()),
+            "remote_branch": self.remote_branch,
+            "ledger": self.ledger_tip,
+            "files": [(f.path, f.head_text, f.work_text) for f in self.files],
+            "releases": sorted(
+                (t, r.prerelease, r.retracted, r.draft, sorted(a.name for a in r.assets))
+                for t, r in self.releases.items()
+            ),
+        }
+        import hashlib
+
+        blob = json.dumps(facts, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def tag_commit(self, tag: str) -> str | None:
+        """Where a tag points, preferring the remote (the shared truth)."""
+        return self.remote_tags.get(tag) or self.local_tags.get(tag)
+
+    @property
+    def all_tags(self) -> set[str]:
+        return set(self.local_tags) | set(self.remote_tags)

@@ -1,0 +1,478 @@
+"""The release states, derived — never stored — from a Snapshot: `classify(snapshot, config)`.
+
+Tags (local and remote), the version files at HEAD and the ledger are the only inputs, so a
+fresh CI runner and a maintainer's laptop compute the same state from the same git facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rcflow.errors import ConfigError, VersionError, VersionFileError
+from rcflow.model import ledger
+from rcflow.model.config import Config, ValidationConfig, committed_validations
+from rcflow.model.ledger import Event
+from rcflow.model.snapshot import Snapshot
+from rcflow.model.version import Version, parse_tag
+from rcflow.model.version_files import (
+    FoundVersion,
+    dev_mismatches,
+    mismatches,
+    primary_dev,
+    primary_version,
+    read_versions,
+    unreadable,
+)
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    BUMPED = "bumped"
+    CANDIDATE = "candidate"
+    VALIDATED = "validated"
+    REJECTED = "rejected"
+    RELEASED = "released"
+    RETRACTED = "retracted"
+
+
+# Commands a state allows next (the transition table of DESIGN §2).
+NEXT: dict[State, tuple[str, ...]] = {
+    State.IDLE: ("bump",),
+    State.BUMPED: ("rc", "bump", "rollback"),
+    State.CANDIDATE: ("validate", "rc", "rollback"),
+    State.REJECTED: ("rc", "validate", "rollback"),
+    State.VALIDATED: ("promote", "rc", "rollback"),
+    State.RELEASED: ("bump", "rollback"),
+    State.RETRACTED: ("bump",),
+}
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    name: str
+    passed: bool
+    sha: str
+    time: str
+    duration: float
+    detail: str
+    required: bool
+    kind: str = "command"  # "command" | "workflow" | "checks"
+    url: str | None = None  # the workflow run or check that decided it
+    conclusion: str | None = None  # "success", "failure", "cancelled", "timed_out", ...
+    expired: bool = False  # a pass older than the validation's max_age: it no longer counts
+    ran: str | None = None  # what ran: the command, the workflow and inputs, the check names
+
+    @property
+    def counts(self) -> bool:
+        """Whether this is a pass that still counts for promotion."""
+        return self.passed and not self.expired
+
+
+@dataclass(frozen=True)
+class Candidate:
+    number: int
+    tag: str
+    sha: str
+    local: bool
+    remote: bool
+    results: tuple[ValidationResult, ...]
+    completed: bool  # a `validate` run finished for this sha (evidence even with no validations)
+    # The [[validate]] entries committed at this RC's commit (None: not known, the working
+    # tree's apply): they decide what runs for it and which results are required.
+    validations: tuple[ValidationConfig, ...] | None = None
+    config_source: str | None = None  # where they came from: "rcflow.toml at abc1234"
+
+
+@dataclass(frozen=True)
+class Release:
+    state: State
+    last_final: Version | None  # the current release (newest final not retracted)
+    finals: tuple[Version, ...]  # every final not retracted, oldest first
+    highest_final: Version | None  # newest final ever, retracted ones included
+    files_version: Version | None
+    target: Version | None  # the version in flight
+    candidates: tuple[Candidate, ...]  # live RCs of the target, oldest first
+    used_rc_numbers: frozenset[int]
+    withdrawn_tags: frozenset[str]  # RC tags the ledger withdrew (their numbers stay used)
+    retracted: frozenset[str]  # final tags the ledger retracted
+    found: tuple[FoundVersion, ...]
+    problems: tuple[str, ...]  # facts that disagree: drift between local and remote, files
+    next: tuple[str, ...]
+    reverting: Version | None = None  # a bump revert the ledger decided and the remote lacks
+    # Between releases: the final the files' development version (1.5.0.dev0) leads to. Not in
+    # flight: `bump` is what writes a release version, so the state stays idle/released.
+    files_dev: Version | None = None
+
+    @property
+    def latest(self) -> Candidate | None:
+        return self.candidates[-1] if self.candidates else None
+
+
+def validation_results(
+    events: Iterable[Event],
+    sha: str,
+    config: Config,
+    now: float | None = None,
+    validations: tuple[ValidationConfig, ...] | None = None,
+) -> tuple[tuple[ValidationResult, ...], bool]:
+    """The newest result per validation name for sha, and whether a validate run completed.
+
+    One model for every kind (a command, a workflow run, checks). With `now`, a pass older than
+    its validation's `max_age` is marked expired. `validations`: the RC commit's own.
+    """
+    configured = {v.name: v for v in (config.validations if validations is None else validations)}
+    latest: dict[str, ValidationResult] = {}
+    completed = False
+    for e in events:
+        if e.data.get("sha") != sha:
+            continue
+        if e.kind in ("validation_passed", "validation_failed"):
+            name = e.key.rsplit("/", 1)[-1]
+            v = configured.get(name)
+            passed = e.kind == "validation_passed"
+            url = e.data.get("url")
+            conclusion = e.data.get("conclusion")
+            latest[name] = ValidationResult(
+                name=name,
+                passed=passed,
+                sha=sha,
+                time=e.time,
+                duration=float(e.data.get("duration", 0.0)),
+                detail=str(e.data.get("detail", "")),
+                required=v.required if v is not None else False,
+                kind=str(e.data.get("kind") or "command"),
+                url=str(url) if url else None,
+                conclusion=str(conclusion) if conclusion else ("success" if passed else None),
+                expired=passed
+                and now is not None
+                and v is not None
+                and v.max_age is not None
+                and now - _epoch(e.time) > v.max_age,
+                ran=str(e.data["ran"]) if e.data.get("ran") else None,
+            )
+        elif e.kind == "validate_completed":
+            completed = True
+    return tuple(latest.values()), completed
+
+
+def _epoch(iso: str) -> float:
+    # An unreadable time is as old as time: a max_age never trusts it.
+    return ledger.from_iso(iso) or 0.0
+
+
+def pending_dispatches(events: Iterable[Event], tag: str, sha: str) -> dict[str, Event]:
+    """Workflow dispatches for sha that have no result yet, by validation name.
+
+    The newest event about `tag/name` for this sha decides: a `validation_dispatching` or
+    `validation_dispatched` after the last result is a run in flight, to re-attach to.
+    """
+    pending: dict[str, Event] = {}
+    prefix = f"{tag}/"
+    for e in events:
+        if not e.key.startswith(prefix) or e.data.get("sha") != sha:
+            continue
+        name = e.key[len(prefix) :]
+        if e.kind in ("validation_dispatching", "validation_dispatched"):
+            pending[name] = e
+        elif e.kind in ("validation_passed", "validation_failed", "validation_not_dispatched"):
+            pending.pop(name, None)
+    return pending
+
+
+def candidate_state(c: Candidate, config: Config) -> State:
+    by_name = {r.name: r for r in c.results}
+    validations = config.validations if c.validations is None else c.validations
+    required = [v.name for v in validations if v.required]
+    if any(name in by_name and not by_name[name].passed for name in required):
+        return State.REJECTED
+    if c.completed and all(name in by_name and by_name[name].counts for name in required):
+        return State.VALIDATED
+    return State.CANDIDATE
+
+
+def classify(s: Snapshot, config: Config) -> Release:
+    problems: list[str] = []
+    prefix, token = config.tag_prefix, config.rc_token
+    finals: dict[Version, str] = {}
+    rc_tags: dict[Version, dict[int, str]] = {}
+    unpushed = unpushed_promotions(s)
+    for name in s.all_tags:
+        v = parse_tag(name, tag_prefix=prefix, rc_token=token)
+        if v is None:
+            continue
+        if v.rc is None:
+            finals[v] = name
+        else:
+            rc_tags.setdefault(v.base, {})[v.rc] = name
+        local, remote = s.local_tags.get(name), s.remote_tags.get(name)
+        if v.rc is None and name in unpushed:
+            del finals[v]  # a promotion whose tag never reached the remote: not a release
+            continue
+        if local and remote and local != remote:
+            problems.append(f"tag {name} is at {local[:7]} here but at {remote[:7]} on {s.remote}")
+        elif local and not remote and s.remote_reachable:
+            problems.append(f"tag {name} exists here but not on {s.remote}")
+
+    retracted = frozenset(e.key for e in s.ledger if e.kind == "retracted")
+    for tag in retracted:
+        # A retracted release whose tag was deleted (`rollback --delete-tag`) still used its
+        # number: it stays among the finals so no later bump can release that version again.
+        v = parse_tag(tag, tag_prefix=prefix, rc_token=token)
+        if v is not None and v.rc is None:
+            finals.setdefault(v, tag)
+    withdrawn = frozenset(e.key for e in s.ledger if e.kind == "rc_withdrawn")
+    for tag in sorted(withdrawn & s.all_tags):
+        problems.append(f"tag {tag} was withdrawn but still exists; `rcflow rollback` removes it")
+    # Finals have no RC part, so a plain tuple key orders them (thousands of tags: no __lt__).
+    live_finals = sorted(
+        (v for v, t in finals.items() if t not in retracted),
+        key=lambda v: (v.major, v.minor, v.patch),
+    )
+    last_final = live_finals[-1] if live_finals else None
+    highest_final = max(finals, key=lambda v: (v.major, v.minor, v.patch), default=None)
+
+    found: list[FoundVersion] = []
+    texts = {f.path: f.head_text for f in s.files}
+    files_error = False
+    try:
+        found = read_versions(config, texts)
+    except (VersionFileError, VersionError) as exc:
+        problems.append(f"{exc.message}: fix the file or its [[version_file]] in the config")
+        files_error = True
+    if not config.version_files:
+        problems.append("no version file: add a [[version_file]] to the config")
+        files_error = True
+    files_version = primary_version(found)
+    files_dev = primary_dev(found)
+    if found and files_version is not None:
+        problems.extend(mismatches(found, files_version, config))
+    elif files_dev is not None:
+        problems.extend(_dev_problems(found, files_dev, finals, highest_final, last_final, config))
+    elif found and (bad := unreadable(found)) is not None:
+        problems.append(
+            f"{bad.where}: {bad.ref.key} is {bad.ref.value!r}, not a version rcflow can read: "
+            "`rcflow bump X.Y.Z` writes the version you name into it"
+        )
+
+    target: Version | None = None
+    if files_version is not None:
+        base = files_version.base
+        if base in finals:
+            target = None
+        elif highest_final is not None and base < highest_final:
+            problems.append(
+                f"the version files say {files_version} but {finals[highest_final]} is released"
+            )
+        else:
+            target = base
+
+    reverting = pending_bump_revert(s, config, texts)
+    if reverting is not None:
+        # The revert is decided (and maybe made here) but the remote still has the bump: the
+        # state is the remote's, and `rollback` finishes the revert.
+        target = target or reverting
+        problems.append(
+            f"the bump to {reverting} is reverted in the ledger but not on {s.remote}: "
+            "`rcflow rollback` finishes it"
+        )
+    for tag, rc in sorted(unpushed.items()):
+        if rc in withdrawn:
+            if tag in s.local_tags:
+                problems.append(
+                    f"tag {tag} exists here but not on {s.remote}: its promotion was abandoned "
+                    "when its RC was withdrawn; `rcflow rollback` removes it"
+                )
+        else:
+            problems.append(
+                f"the promotion of {tag} is unfinished: the tag is not on {s.remote}; "
+                "`rcflow promote` finishes it"
+            )
+
+    used: set[int] = set()
+    candidates: list[Candidate] = []
+    if target is not None:
+        used.update(rc_tags.get(target, {}))
+        for e in s.ledger:
+            if e.kind in ("rc_tagged", "rc_withdrawn"):
+                v = parse_tag(e.key, tag_prefix=prefix, rc_token=token)
+                if v is not None and v.base == target and v.rc is not None:
+                    used.add(v.rc)
+        for number, tag in sorted(rc_tags.get(target, {}).items()):
+            if tag in withdrawn:
+                continue
+            sha = s.tag_commit(tag) or ""
+            own = rc_validations(s, sha)
+            if isinstance(own, ConfigError):
+                problems.append(f"{tag}: {own.message}; the working tree's validations apply")
+                own = None
+            results, completed = validation_results(
+                s.ledger, sha, config, s.now, own[1] if own else None
+            )
+            candidates.append(
+                Candidate(
+                    number=number,
+                    tag=tag,
+                    sha=sha,
+                    local=tag in s.local_tags,
+                    remote=tag in s.remote_tags,
+                    results=results,
+                    completed=completed,
+                    validations=own[1] if own else None,
+                    config_source=own[0] if own else None,
+                )
+            )
+
+    if target is not None:
+        state = candidate_state(candidates[-1], config) if candidates else State.BUMPED
+    elif highest_final is not None and finals[highest_final] in retracted:
+        state = State.RETRACTED
+    elif last_final is not None and ledger.has(s.ledger, "promoted", finals[last_final]):
+        state = State.RELEASED
+    elif last_final is not None and ledger.has(s.ledger, "promoting", finals[last_final]):
+        # The final tag exists but the promotion stopped before it was recorded as done.
+        state = State.RELEASED
+        problems.append(
+            f"the promotion of {finals[last_final]} is unfinished: `rcflow promote` completes it"
+        )
+    else:
+        state = State.IDLE
+
+    return Release(
+        state=state,
+        last_final=last_final,
+        finals=tuple(live_finals),
+        highest_final=highest_final,
+        files_version=files_version,
+        target=target,
+        candidates=tuple(candidates),
+        used_rc_numbers=frozenset(used),
+        withdrawn_tags=withdrawn,
+        retracted=retracted,
+        found=tuple(found),
+        files_dev=files_dev,
+        problems=tuple(problems),
+        next=_without_bump(
+            ("promote", *NEXT[state])
+            if any("promotion of" in p for p in problems) and "promote" not in NEXT[state]
+            else ("rollback",)
+            if reverting is not None
+            else NEXT[state],
+            files_error,
+        ),
+        reverting=reverting,
+    )
+
+
+def forge_drift(s: Snapshot, release: Release, config: Config) -> tuple[str, ...]:
+    """Where the forge and git disagree: what a person would fix by hand, or a re-run finishes.
+
+    Both forges are shared (the local one lives on a ref of the remote), so every clone sees
+    the same drift.
+    """
+    if s.forge_error is not None:
+        return ()
+    found: list[str] = []
+    recorded = {e.key: e.kind for e in s.ledger if e.kind in ("rc_tagged", "promoted")}
+    # The release in flight's RCs count even before their event: a run that stopped between
+    # the push and the release leaves exactly that.
+    recorded.update({c.tag: "rc_tagged" for c in release.candidates if c.remote})
+    for tag in sorted(recorded):
+        if tag in s.remote_tags and tag not in s.releases:
+            step = "rc" if recorded[tag] == "rc_tagged" else "promote"
+            found.append(f"tag {tag} has no release on {s.forge}: `rcflow {step}` publishes it")
+    lease = ledger.current_lease(s.ledger)
+    busy = lease is not None and lease.expires > s.now
+    for tag, rel in sorted(s.releases.items()):
+        if parse_tag(tag, tag_prefix=config.tag_prefix, rc_token=config.rc_token) is None:
+            continue  # not one of this release line's tags
+        if rel.draft:
+            if not busy:
+                found.append(
+                    f"a draft release {tag} was left behind on {s.forge}: re-run the step "
+                    "that made it, or delete the draft"
+                )
+        elif tag not in s.remote_tags and tag not in release.retracted:
+            found.append(f"release {tag} on {s.forge} has no tag {tag} on {s.remote}")
+    return tuple(found)
+
+
+def rc_validations(
+    s: Snapshot, sha: str
+) -> tuple[str, tuple[ValidationConfig, ...]] | ConfigError | None:
+    """(source, validations) committed at an RC's commit; None when that commit was not read.
+
+    Parsed from the snapshot's texts (no git here), so every clone judges the RC alike.
+    """
+    texts = s.rc_configs.get(sha)
+    if texts is None:
+        return None
+    try:
+        source, validations = committed_validations(*texts, at=sha[:7])
+    except ConfigError as exc:
+        return exc
+    return f"{source} at {sha[:7]}", validations
+
+
+REVERT_SUBJECT = "chore(release): revert bump to {}"
+
+
+def unpushed_promotions(s: Snapshot) -> dict[str, str]:
+    """{final tag: its RC} for promotions the ledger started whose tag is not on the remote.
+
+    Such a tag exists at most in the clone that made it (its push was refused, or the run
+    stopped before it): no release, in any clone, until `rcflow promote` pushes it.
+    """
+    if not s.remote_reachable:
+        return {}
+    found: dict[str, str] = {}
+    for e in s.ledger:
+        if e.kind == "promoting" and e.key not in s.remote_tags:
+            found[e.key] = str(e.data.get("rc") or "")
+        elif e.kind in ("promoted", "retracted"):
+            found.pop(e.key, None)
+    return found
+
+
+def pending_bump_revert(s: Snapshot, config: Config, head: dict[str, str | None]) -> Version | None:
+    """The version whose bump the ledger reverted while the remote branch still holds it."""
+    decided: dict[str, Event] = {}
+    for e in s.ledger:
+        if e.kind == "bump_reverted":
+            decided[e.key] = e
+        elif e.kind == "bumped":
+            decided.pop(e.key, None)
+    if not decided:
+        return None
+    texts = dict(s.remote_files) if s.remote_files is not None else head
+    try:
+        on_remote = primary_version(read_versions(config, texts))
+    except (VersionFileError, VersionError):
+        return None
+    if on_remote is not None and str(on_remote.base) in decided:
+        return on_remote.base
+    return None
+
+
+def _dev_problems(
+    found: list[FoundVersion],
+    dev: Version,
+    finals: dict[Version, str],
+    highest_final: Version | None,
+    last_final: Version | None,
+    config: Config,
+) -> list[str]:
+    """A development version that lags the releases, or files that disagree about it."""
+    problems = dev_mismatches(found, dev, last_final, config)
+    if highest_final is not None and not dev > highest_final:
+        problems.append(
+            f"the version files say {found[0].ref.value} but {finals[highest_final]} is released: "
+            "`rcflow bump` writes the next version"
+        )
+    return problems
+
+
+def _without_bump(steps: tuple[str, ...], files_error: bool) -> tuple[str, ...]:
+    # `bump` refuses while the version files cannot be read: status must not point at it.
+    return tuple(n for n in steps if n != "bump") if files_error else steps
