@@ -25,28 +25,12 @@ from rcflow.adapters.git import Git
 from rcflow.cli.app import app
 from rcflow.commands import run as commands
 from rcflow.commands.run import Context, StepResult
+from rcflow.ports.forge import ForgeWrites
+from rcflow.ports.git import GitWrites, write_methods
 
-GIT_WRITES = (
-    "write_files",
-    "commit",
-    "create_tag",
-    "delete_tag",
-    "push",
-    "commit_tree",
-    "update_ref",
-    "revert_commit",
-    "reset_keep",
-    "reset_mixed",
-)
-FORGE_WRITES = (
-    "create_release",
-    "upload_asset",
-    "delete_asset",
-    "publish_release",
-    "set_latest",
-    "retract_release",
-    "delete_release",
-)
+# The crash points: every method of the write ports, read from the protocols themselves.
+GIT_WRITES = write_methods(GitWrites)
+FORGE_WRITES = write_methods(ForgeWrites)
 REGISTRY_WRITES = ("put",)  # a manifest PUT: a tag created or moved
 INDEX_WRITES = ("upload",)  # one dist file uploaded
 

@@ -42,20 +42,14 @@ class ReleaseFact:
         return next((a for a in self.assets if a.name == name), None)
 
 
-class Forge(Protocol):
-    name: str
-
-    def releases(self) -> Mapping[str, ReleaseFact]:
-        """Every release the forge holds, drafts included, by tag (read-only)."""
-        ...
+class ForgeWrites(Protocol):
+    """Every forge operation that changes a release; the crash tests wrap exactly these."""
 
     def create_release(
         self, tag: str, title: str, notes: str, *, prerelease: bool, draft: bool
     ) -> None: ...
 
     def upload_asset(self, tag: str, path: Path, name: str) -> None: ...
-
-    def download_asset(self, tag: str, name: str, dest: Path) -> None: ...
 
     def delete_asset(self, tag: str, name: str) -> None:
         """Remove an asset from a draft (a published release's assets are never touched)."""
@@ -70,6 +64,16 @@ class Forge(Protocol):
     def retract_release(self, tag: str, note: str) -> None: ...
 
     def delete_release(self, tag: str) -> None: ...
+
+
+class Forge(ForgeWrites, Protocol):
+    name: str
+
+    def releases(self) -> Mapping[str, ReleaseFact]:
+        """Every release the forge holds, drafts included, by tag (read-only)."""
+        ...
+
+    def download_asset(self, tag: str, name: str, dest: Path) -> None: ...
 
 
 def parse_checksums(text: str) -> dict[str, str]:
