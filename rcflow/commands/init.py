@@ -13,19 +13,13 @@ GitHub Actions expression ``${{ inputs.step }}``, and ``actions.<name>`` is a pi
 
 from __future__ import annotations
 
-import contextlib
-import importlib.resources
-import json
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-
-import jinja2
 
 from rcflow import __version__
 from rcflow.adapters.github import github_repo
@@ -33,6 +27,7 @@ from rcflow.errors import ConfigError, UsageError, VersionFileError
 from rcflow.model import config
 from rcflow.model.version_text import VersionFileKind, detect_kind, read_refs
 from rcflow.ports import proc
+from rcflow.ports.templates import render
 
 # Third-party actions, pinned by full commit sha; the comment names the release it is.
 PINNED_ACTIONS: Mapping[str, str] = {
@@ -56,7 +51,6 @@ VALIDATE_WORKFLOW = ".github/workflows/rcflow-validate.yml"
 DOCTOR_WORKFLOW = ".github/workflows/rcflow-doctor.yml"
 # Every file init writes starts with a line that says so; a file without it is the project's.
 GENERATED_MARKER = "written by `rcflow init`"
-OVERRIDE_DIR = ".rcflow/templates"
 
 FORGES = ("local", "github")
 DEFAULT_TEST_COMMAND = "pytest -q"
@@ -66,10 +60,8 @@ _TAG_PREFIX = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9._/-]*)?")
 _BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]*")
 _PACKAGE_VERSION = re.compile(r"[0-9][0-9A-Za-z.+!-]*")
 _PYTHON_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+-]*")
-_TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _VALIDATION_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _WORKFLOW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\.ya?ml")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _COMMAND_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # YAML and TOML take \n and \t
 _SKIP_DIRS = frozenset({"tests", "test", "docs", "build", "dist", "node_modules", "venv"})
 
@@ -301,94 +293,6 @@ def _install_command(root: Path) -> str:
     names = extras if isinstance(extras, dict) else {}
     extra = next((name for name in ("test", "tests", "dev") if name in names), None)
     return f'python -m pip install ".[{extra}]"' if extra else "python -m pip install ."
-
-
-# -- rendering -----------------------------------------------------------------------------------
-
-
-def _template_dirs(root: Path | None) -> list[Traversable | Path]:
-    dirs: list[Traversable | Path] = []
-    if root is not None:
-        dirs.append(root / OVERRIDE_DIR)
-    with contextlib.suppress(ModuleNotFoundError, NotADirectoryError):  # an odd installation
-        dirs.append(importlib.resources.files("rcflow") / "templates")
-    dirs.append(Path(__file__).resolve().parents[2] / "templates")
-    return dirs
-
-
-def _loader(root: Path | None) -> Callable[[str], str | None]:
-    def load(name: str) -> str | None:
-        if not _TEMPLATE_NAME.fullmatch(name):
-            return None
-        for directory in _template_dirs(root):
-            candidate = directory / name
-            if candidate.is_file():
-                return candidate.read_text(encoding="utf-8")
-        return None
-
-    return load
-
-
-_TOML_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def _toml_str(value: object) -> str:
-    """A TOML basic string (escapes backslashes, quotes and control characters)."""
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    escaped = _CONTROL.sub(lambda m: _TOML_ESCAPES.get(m.group(), f"\\u{ord(m.group()):04x}"), text)
-    return f'"{escaped}"'
-
-
-def _toml_pattern(value: object) -> str:
-    """A regex as a TOML literal string (backslashes as written) when it can be one."""
-    text = str(value)
-    if "'''" in text or text.startswith("'") or text.endswith("'") or _CONTROL.search(text):
-        return _toml_str(text)
-    return f"'''{text}'''" if "'" in text else f"'{text}'"
-
-
-def _yaml_str(value: object) -> str:
-    """A YAML double-quoted scalar: a JSON string is one."""
-    return json.dumps(str(value), ensure_ascii=False)
-
-
-def _comment(value: object) -> str:
-    """Text safe inside a one-line comment."""
-    return _CONTROL.sub("?", str(value))
-
-
-def _expr(expression: str) -> str:
-    """The GitHub Actions expression ``${{ expression }}``."""
-    return "${{ " + expression + " }}"
-
-
-def render(name: str, context: Mapping[str, Any], *, root: Path | None = None) -> str:
-    """Render the template ``name``; with ``root``, ``<root>/.rcflow/templates/<name>`` wins.
-
-    Raises `UsageError` when the template does not exist or uses a value ``context`` lacks.
-    """
-    env = jinja2.Environment(
-        loader=jinja2.FunctionLoader(_loader(root)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,  # noqa: S701 - renders YAML and TOML, never HTML
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["toml_str"] = _toml_str
-    env.filters["yaml_str"] = _yaml_str
-    env.filters["toml_pattern"] = _toml_pattern
-    env.filters["comment"] = _comment
-    env.globals["expr"] = _expr
-    try:
-        template = env.get_template(name)
-        return template.render(dict(context))
-    except jinja2.TemplateNotFound as exc:
-        raise UsageError(f"no template named {name!r}") from exc
-    except jinja2.UndefinedError as exc:
-        raise UsageError(f"template {name}: {exc.message}") from exc
-    except jinja2.TemplateSyntaxError as exc:
-        raise UsageError(f"template {name}, line {exc.lineno}: {exc.message}") from exc
 
 
 # -- the plan ------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rcflow.model.conventional import Commit, grouped
 from rcflow.model.version import Version
+from rcflow.ports.templates import render
 
 TEMPLATE = "release-notes.md.j2"
 
@@ -24,11 +25,8 @@ def render_notes(
     previous_tag: str | None,
     prerelease: bool,
 ) -> str:
-    from rcflow.commands import (
-        init as scaffold,  # jinja2 is paid for only by the steps that publish
-    )
 
-    text = scaffold.render(
+    text = render(
         TEMPLATE,
         {
             "version": str(version),
