@@ -101,18 +101,37 @@ def generate(commits: int, tags: int) -> Path:
     return repo
 
 
-def run(argv: list[str], cwd: Path, stdin: bytes | None = None) -> None:
-    subprocess.run(argv, cwd=cwd, env=ENV, input=stdin, check=True, capture_output=True)
+def run(
+    argv: list[str], cwd: Path, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> None:
+    subprocess.run(
+        argv, cwd=cwd, env={**ENV, **(env or {})}, input=stdin, check=True, capture_output=True
+    )
 
 
-def median_time(argv: list[str], cwd: Path, runs: int) -> float:
-    samples = []
-    run(argv, cwd)  # warm the page cache
+Case = tuple[str, list[str], dict[str, str]]
+
+
+def median_times(cases: list[Case], cwd: Path, runs: int) -> dict[str, float]:
+    """Each case's median, the cases interleaved round by round: a load that comes and goes
+    during the bench (another job on the machine) falls on every case alike."""
+    samples: dict[str, list[float]] = {}
+    live = []
+    for name, argv, env in cases:
+        try:
+            run(argv, cwd, env=env)  # warm the page cache
+        except subprocess.CalledProcessError as exc:
+            tail = exc.stderr.decode(errors="replace")[-200:]
+            print(f"{name}: failed ({exc.returncode}): {tail}")
+            continue
+        live.append((name, argv, env))
+        samples[name] = []
     for _ in range(runs):
-        start = time.perf_counter()
-        run(argv, cwd)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for name, argv, env in live:
+            start = time.perf_counter()
+            run(argv, cwd, env=env)
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def main() -> int:
@@ -120,6 +139,14 @@ def main() -> int:
     parser.add_argument("--commits", type=int, default=100_000)
     parser.add_argument("--tags", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--compare",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="also time `python -m rcflow status --json` from the rcflow source tree DIR "
+        "(e.g. a `git worktree` of an older commit), beside this tree's",
+    )
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
 
@@ -146,31 +173,31 @@ def main() -> int:
     script = Path(sys.executable).with_name("rcflow")
     launcher = [str(script)] if script.exists() else [sys.executable, "-m", "rcflow"]
     rcflow = [*launcher, "status", "--json"]
-    cases: list[tuple[str, list[str]]] = [
-        ("raw git", ["bash", "-c", shell]),
-        ("python floor", [sys.executable, "-c", floor]),
-        ("rcflow status", rcflow),
+    cases: list[Case] = [
+        ("raw git", ["bash", "-c", shell], {}),
+        ("python floor", [sys.executable, "-c", floor], {}),
+        ("rcflow status", rcflow, {}),
     ]
+    if args.compare:
+        here = str(HERE.parent)
+        module = [sys.executable, "-m", "rcflow", "status", "--json"]
+        cases.append(("rcflow -m (this tree)", module, {"PYTHONPATH": here}))
+        for tree in args.compare:
+            source = str(Path(tree).resolve())
+            cases.append((f"rcflow -m ({Path(tree).name})", module, {"PYTHONPATH": source}))
     if shutil.which("cz"):
-        cases.append(("commitizen", ["cz", "version", "--project"]))
+        cases.append(("commitizen", ["cz", "version", "--project"], {}))
     if shutil.which("semantic-release"):
         cases.append(
-            ("python-semantic-release", ["semantic-release", "--noop", "version", "--print"])
+            ("python-semantic-release", ["semantic-release", "--noop", "version", "--print"], {})
         )
 
-    results = {}
-    for name, argv in cases:
-        try:
-            results[name] = median_time(argv, repo, args.runs)
-        except subprocess.CalledProcessError as exc:
-            print(
-                f"{name}: failed ({exc.returncode}): {exc.stderr.decode(errors='replace')[-200:]}"
-            )
+    results = median_times(cases, repo, args.runs)
     base = results.get("python floor")
-    print(f"\nmedian of {args.runs} runs")
+    print(f"\nmedian of {args.runs} interleaved runs")
     for name, seconds in results.items():
         ratio = f"{seconds / base:.2f}x floor" if base else ""
-        print(f"  {name:<26} {seconds * 1000:8.1f} ms   {ratio}")
+        print(f"  {name:<30} {seconds * 1000:8.1f} ms   {ratio}")
     if base and "rcflow status" in results:
         ok = results["rcflow status"] <= 2 * base
         print(f"\ntarget (rcflow within 2x the floor): {'met' if ok else 'NOT met'}")
