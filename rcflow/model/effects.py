@@ -11,17 +11,30 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from rcflow.model.config import PythonPackageConfig
+from rcflow.model.events import EventKind
 
 
 @dataclass(frozen=True)
 class Effect:
     kind: ClassVar[str] = "effect"
+    # The ledger events applying it may append (the executor refuses any other): a plan shows
+    # every ledger write an apply can make.
+    records: ClassVar[tuple[EventKind, ...]] = ()
 
     def describe(self) -> str:
         raise NotImplementedError
 
+    def writes(self) -> tuple[str, ...]:
+        """The kinds of ledger event applying this effect may append."""
+        return tuple(self.records)
+
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "description": self.describe(), **asdict(self)}
+        return {
+            "kind": self.kind,
+            "description": self.describe(),
+            **asdict(self),
+            "records": list(self.writes()),
+        }
 
 
 @dataclass(frozen=True)
@@ -221,6 +234,10 @@ class RunHook(Effect):
     """A `[hooks]` command, run once: its success is a ledger event a re-run finds."""
 
     kind: ClassVar[str] = "run_hook"
+    records: ClassVar[tuple[EventKind, ...]] = (
+        EventKind.HOOK_SUCCEEDED,
+        EventKind.HOOK_FAILED,
+    )
     hook: str  # "after_promote" | "after_rollback"
     tag: str
     command: str
@@ -259,6 +276,7 @@ class ResolveImage(Effect):
     """`rc`: resolve the image's RC tag on its registry and record the manifest digest."""
 
     kind: ClassVar[str] = "resolve_image"
+    records: ClassVar[tuple[EventKind, ...]] = (EventKind.IMAGE_RESOLVED,)
     image: str  # the configured repository, "ghcr.io/acme/app"
     tag: str  # the image tag to resolve ("v1.4.0-rc.2" in the image's spelling)
     release: str  # the RC's git tag: the event is keyed "<release>/<image>"
@@ -279,6 +297,7 @@ class PromoteImage(Effect):
     """`promote`: put the recorded manifest under the final tag (and `latest`), then verify."""
 
     kind: ClassVar[str] = "promote_image"
+    records: ClassVar[tuple[EventKind, ...]] = (EventKind.IMAGE_PROMOTED,)
     image: str
     digest: str  # recorded at rc: what was validated
     tags: tuple[str, ...]  # the final tag first, then the movable ones
@@ -299,6 +318,7 @@ class MoveImageTag(Effect):
     """`rollback` of a release: point a movable tag (`latest`) back at an earlier digest."""
 
     kind: ClassVar[str] = "move_image_tag"
+    records: ClassVar[tuple[EventKind, ...]] = (EventKind.IMAGE_TAG_MOVED,)
     image: str
     tag: str
     digest: str
@@ -316,6 +336,7 @@ class PublishPackages(Effect):
     """Publish the dists among `source`'s assets to the index: missing files only, verified."""
 
     kind: ClassVar[str] = "publish_packages"
+    records: ClassVar[tuple[EventKind, ...]] = (EventKind.PACKAGE_PUBLISHED,)
     release: str  # the git tag being released (the event's key)
     source: str  # the tag whose release assets hold the dists (the RC's)
     version: str  # the PEP 440 version the dists must carry
@@ -377,6 +398,14 @@ class ValidationSpec:
 @dataclass(frozen=True)
 class RunValidations(Effect):
     kind: ClassVar[str] = "run_validations"
+    records: ClassVar[tuple[EventKind, ...]] = (
+        EventKind.VALIDATION_DISPATCHING,
+        EventKind.VALIDATION_DISPATCHED,
+        EventKind.VALIDATION_NOT_DISPATCHED,
+        EventKind.VALIDATION_PASSED,
+        EventKind.VALIDATION_FAILED,
+        EventKind.VALIDATE_COMPLETED,
+    )
     tag: str
     sha: str
     version: str  # the RC version, semver spelling (RCFLOW_VERSION for the commands)
@@ -404,6 +433,9 @@ class RecordEvent(Effect):
     def describe(self) -> str:
         return f"record {self.event} {self.key} in the ledger"
 
+    def writes(self) -> tuple[str, ...]:
+        return (self.event,)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -411,4 +443,5 @@ class RecordEvent(Effect):
             "event": self.event,
             "key": self.key,
             "data": dict(self.data),
+            "records": list(self.writes()),
         }
