@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from rcflow.model.config import PythonPackageConfig
+from rcflow.model.config import PythonPackageConfig, ValidationConfig
 from rcflow.model.events import EventKind
 
 
@@ -353,21 +353,68 @@ class PublishPackages(Effect):
 
 @dataclass(frozen=True)
 class ValidationSpec:
-    name: str
-    run: str  # the command (kind "command")
-    timeout: float
-    required: bool
-    kind: str = "command"  # "command" | "workflow" | "checks"
-    workflow: str | None = None
-    inputs: tuple[tuple[str, str], ...] = ()
-    checks: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
+    """One validation to run on an RC: its `[[validate]]` entry as configured, and what the ledger
+    adds for this RC (a dispatch to wait for, where the entry is committed).
+
+    The entry is carried whole, not copied field by field; its fields read through (`name`,
+    `run`, `kind`, ...), so the validators see one shape.
+    """
+
+    validation: ValidationConfig
     # A dispatch the ledger holds for this sha without a result: wait for that run (by id, or
     # by its correlation id when the run was not known yet), never dispatch a second one.
     run_id: int | None = None
     correlation: str | None = None
     dispatched_at: float | None = None  # when it was dispatched (the timeout counts from it)
     config: str | None = None  # where this entry is committed: "rcflow.toml at abc1234"
+
+    @property
+    def name(self) -> str:
+        return self.validation.name
+
+    @property
+    def run(self) -> str:
+        return self.validation.run
+
+    @property
+    def timeout(self) -> float:
+        return self.validation.timeout
+
+    @property
+    def required(self) -> bool:
+        return self.validation.required
+
+    @property
+    def kind(self) -> str:
+        return self.validation.kind
+
+    @property
+    def workflow(self) -> str | None:
+        return self.validation.workflow
+
+    @property
+    def inputs(self) -> tuple[tuple[str, str], ...]:
+        return self.validation.inputs
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        return self.validation.checks
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        return self.validation.statuses
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan's view: the entry's fields and the ledger's, side by side (one object)."""
+        entry = asdict(self.validation)
+        entry.pop("max_age", None)  # a promotion rule, not part of what runs
+        return {
+            **entry,
+            "run_id": self.run_id,
+            "correlation": self.correlation,
+            "dispatched_at": self.dispatched_at,
+            "config": self.config,
+        }
 
     def evidence(self) -> dict[str, Any]:
         """What ran, for every ledger event about it: another clone shows the same."""
@@ -421,6 +468,12 @@ class RunValidations(Effect):
             return f"run {', '.join(commands)} {where} in a clean worktree"
         parts = ([f"run {', '.join(commands)} in a clean worktree"] if commands else []) + others
         return f"validate {self.tag} ({self.sha[:7]}): " + "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **super().to_json(),
+            "validations": [v.to_json() for v in self.validations],
+        }
 
 
 @dataclass(frozen=True)
