@@ -121,10 +121,7 @@ class _FailingPorts:
 
     def artifact_ports(self, ctx: Any) -> dict[str, Any]:
         """Registry and index factories whose clients' writes count (and fail) here too."""
-        from rcflow.engine import registries as artifacts
-
-        registry = ctx.registry or artifacts.open_registry
-        index = ctx.index or artifacts.open_index
+        registry, index = ctx.registry, ctx.index
 
         def failing_registry(host: str, insecure: bool) -> Any:
             client = registry(host, insecure)

@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rcflow.commands.run import run_step
-from rcflow.engine.executor import LedgerWriter, acquire_lease
+from rcflow.engine.executor import LedgerWriter
+from rcflow.engine.lease import acquire_lease, lease_is_live, pid_alive
 from rcflow.engine.observe import observe
 from rcflow.errors import ConflictError, LeaseHeldError
 from rcflow.model.ledger import (
@@ -25,9 +26,7 @@ from rcflow.model.ledger import (
     Lease,
     RunIdentity,
     current_lease,
-    lease_is_live,
     now_iso,
-    pid_alive,
 )
 from rcflow.steps.bump import BumpArgs
 from tests.conftest import Hooks, Project, git

@@ -10,7 +10,6 @@ import os
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,40 +23,12 @@ from rcflow.errors import (
     command_cause,
 )
 from rcflow.ports import proc
+from rcflow.ports.git import LogEntry, RefFact, RemoteFacts, StatusFact
 
 if TYPE_CHECKING:
     import git as gitpython
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-
-
-@dataclass(frozen=True)
-class RefFact:
-    name: str  # full ref name: refs/tags/v1.4.0
-    sha: str  # the object the ref points at (a tag object for annotated tags)
-    commit: str  # the commit it peels to
-
-
-@dataclass(frozen=True)
-class StatusFact:
-    head: str | None  # None on an unborn branch
-    branch: str | None  # None when detached
-    dirty: tuple[str, ...]  # tracked paths with staged or unstaged changes
-
-
-@dataclass(frozen=True)
-class RemoteFacts:
-    reachable: bool
-    error: str | None
-    default_branch: str | None
-    refs: Mapping[str, str]  # ref name -> peeled commit (tags) or object sha
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    sha: str
-    subject: str
-    body: str
 
 
 def _git_env() -> dict[str, str]:

@@ -45,29 +45,24 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from rcflow.errors import BlockedError, ConflictError, EffectError, UsageError
+from rcflow.model.images import DOCKER_HUB, DOCKER_HUB_ALIASES, REPOSITORY_RE, TAG_RE
+from rcflow.model.images import ImageRef as ImageRef  # parsed in the model, named here too
+from rcflow.ports.registry import DOCKER_LIST, OCI_INDEX, Manifest, TagOutcome
 
 if TYPE_CHECKING:
     import requests
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_MEDIA_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST)
-INDEX_MEDIA_TYPES = (OCI_INDEX, DOCKER_LIST)
 
-DOCKER_HUB = "registry-1.docker.io"
-_DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
-# The distribution spec's grammar (reference.go), lower-case path components only.
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REPOSITORY_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
-_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+# Digests (the grammar of reference.go) and the parameters of an auth challenge.
 _DIGEST_RE = re.compile(r"(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})")
 _CHALLENGE_PARAM_RE = re.compile(r'([A-Za-z_]+)=(?:"([^"]*)"|([^\s,]+))')
 
@@ -81,59 +76,6 @@ class RegistryAccessError(BlockedError):
 
 
 # --- references ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """An image repository on a registry: `host` is where the API lives, `repository` its name."""
-
-    host: str
-    repository: str
-    tag: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> ImageRef:
-        """Parse `[host[:port]/]name[:tag]` the way docker does (no host → Docker Hub).
-
-        The first component is a host when it has a `.` or a `:` or is `localhost`; Docker Hub's
-        one-component names live under `library/`. A `@digest` is refused: rcflow records digests
-        itself and promotes tags.
-        """
-        if "@" in text:
-            raise UsageError(f"image {text!r}: name an image by tag, not by digest")
-        name, tag = text, None
-        last = text.rsplit("/", 1)[-1]
-        if ":" in last:
-            name, tag = text.rsplit(":", 1)
-            if not _TAG_RE.fullmatch(tag):
-                raise UsageError(f"image {text!r}: invalid tag {tag!r}")
-        first, _, rest = name.partition("/")
-        if rest and ("." in first or ":" in first or first == "localhost"):
-            host, repository = first.lower(), rest
-        else:
-            host, repository = DOCKER_HUB, name
-        host = DOCKER_HUB if host in _DOCKER_HUB_ALIASES else host
-        if host == DOCKER_HUB and "/" not in repository:
-            repository = f"library/{repository}"
-        if not _REPOSITORY_RE.fullmatch(repository):
-            raise UsageError(f"image {text!r}: invalid repository name {repository!r}")
-        return cls(host, repository, tag)
-
-    def __str__(self) -> str:
-        return f"{self.host}/{self.repository}" + (f":{self.tag}" if self.tag else "")
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """A manifest exactly as the registry stores it; `digest` is verified against `raw`."""
-
-    digest: str
-    media_type: str
-    raw: bytes = field(repr=False)
-
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in INDEX_MEDIA_TYPES
 
 
 def digest_of(raw: bytes, algorithm: str = "sha256") -> str:
@@ -203,7 +145,7 @@ def credentials_for(
 
 def _canonical_host(host: str) -> str:
     host = host.lower()
-    return DOCKER_HUB if host in _DOCKER_HUB_ALIASES else host
+    return DOCKER_HUB if host in DOCKER_HUB_ALIASES else host
 
 
 def _docker_config_credentials(path: Path, host: str) -> Credentials | None:
@@ -314,6 +256,12 @@ class Registry:
             )
         return reported
 
+    def promote(
+        self, repo: str, digest: str, tags: Sequence[str], *, movable: Collection[str] = ()
+    ) -> list[TagOutcome]:
+        """`promote_image` on this registry (the port's one call for a promotion)."""
+        return promote_image(self, repo, digest, tags, movable=movable)
+
     def can_push(self, repo: str) -> None:
         """Prove the credentials may push to repo: start a blob upload, then cancel it.
 
@@ -343,7 +291,7 @@ class Registry:
         data: bytes | None = None,
     ) -> requests.Response:
         """Send once with what auth we know; on 401 learn the challenge and send once more."""
-        if not _REPOSITORY_RE.fullmatch(repo):
+        if not REPOSITORY_RE.fullmatch(repo):
             raise UsageError(f"invalid repository name {repo!r}")
         url = f"{self.base_url}/v2/{repo}/{path}"
         scope = f"repository:{repo}:{','.join(actions)}"
@@ -514,7 +462,7 @@ def _error_detail(response: requests.Response) -> str:
 
 
 def _check_tag(tag: str) -> None:
-    if not _TAG_RE.fullmatch(tag):
+    if not TAG_RE.fullmatch(tag):
         raise UsageError(f"invalid image tag {tag!r}")
 
 
@@ -526,20 +474,7 @@ def _check_digest(digest: str) -> None:
 # --- promotion -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What promotion did for one tag: skipped (already at the digest), tagged, or moved."""
-
-    target: str
-    action: Literal["skipped", "tagged", "moved"]
-    digest: str
-
-    def describe(self) -> str:
-        return {
-            "skipped": f"{self.target} already at {self.digest}",
-            "tagged": f"tagged {self.target} at {self.digest}",
-            "moved": f"moved {self.target} to {self.digest}",
-        }[self.action]
+Outcome = TagOutcome  # what promotion did for one tag
 
 
 def promote_image(

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from rcflow.errors import BlockedError, ConflictError, EffectError, UsageError
+from rcflow.ports.registry import FileOutcome
 
 if TYPE_CHECKING:
     import requests
@@ -314,6 +315,10 @@ class PackageIndex:
         self._expect(response, (), f"upload {dist.filename}")
         raise AssertionError("unreachable")  # _expect raised
 
+    def publish(self, paths: Sequence[Path]) -> list[FileOutcome]:
+        """`publish` to this index (the port's one call for a publication)."""
+        return publish(self, paths)
+
     def can_upload(self) -> None:
         """Prove the credentials may upload, uploading nothing.
 
@@ -421,17 +426,7 @@ def _reason(response: requests.Response) -> str:
 # --- publishing ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What publishing did with one file: skipped (already there, same bytes) or uploaded."""
-
-    target: str
-    action: Literal["skipped", "uploaded"]
-    sha256: str
-
-    def describe(self) -> str:
-        verb = "already on the index" if self.action == "skipped" else "uploaded"
-        return f"{self.target} {verb} (sha256 {self.sha256[:12]}…)"
+Outcome = FileOutcome  # what publishing did with one file
 
 
 def publish(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,14 +17,15 @@ from rcflow.adapters.git import Git, TreeStore
 from rcflow.adapters.local_forge import FORGE_REF, LocalForge
 from rcflow.engine.observe import observe
 from rcflow.errors import ConfigError
-from rcflow.model.config import Config, load_config
+from rcflow.model.config import Config, PythonPackageConfig, load_config
 from rcflow.model.ledger import Event, RunIdentity
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release, classify
 from rcflow.ports.forge import Forge
 
 if TYPE_CHECKING:
-    from rcflow.engine.registries import IndexFactory, RegistryFactory
+    from rcflow.model.registries import IndexFactory, RegistryFactory
+    from rcflow.ports.registry import PackageIndex, Registry
 
 _SECTION = re.compile(r'\s*\[\s*remote\s+"(?P<name>[^"]+)"\s*\]')
 _URL = re.compile(r"\s*url\s*=\s*(?P<url>.+?)\s*$")
@@ -37,9 +38,10 @@ class Context:
     config: Config
     git: Git
     forge: Forge
-    # Registries and package indexes (None: the real ones; tests inject failing ones).
-    registry: RegistryFactory | None = None
-    index: IndexFactory | None = None
+    # Registries and package indexes: the real ones (`open_registry`, `open_index`) unless a
+    # test passes its own.
+    registry: RegistryFactory = field(default_factory=lambda: open_registry)
+    index: IndexFactory = field(default_factory=lambda: open_index)
 
     @cached_property
     def me(self) -> RunIdentity:
@@ -122,3 +124,48 @@ def status(ctx: Context) -> tuple[Snapshot, Release]:
 
 def events(ctx: Context) -> tuple[Event, ...]:
     return observe(ctx.git, ctx.config, ctx.forge, with_commits=False).ledger
+
+
+def open_registry(host: str, insecure: bool) -> Registry:
+    """The registry at host with the credentials the environment or docker config gives.
+
+    The adapters are imported when first used: a plan or a status never pays for them.
+    """
+    from rcflow.adapters.oci import Registry, credentials_for
+
+    return Registry(host, credentials_for(host, os.environ), insecure=insecure)
+
+
+def open_index(config: PythonPackageConfig) -> PackageIndex:
+    """The package index with the password from the configured environment variable, or with
+    a token minted through trusted publishing when the first upload (or its proof) needs one."""
+    from rcflow.adapters.pyindex import (
+        TOKEN_USERNAME,
+        TRUSTED_SOURCE,
+        PackageIndex,
+        TrustedPublisher,
+    )
+    from rcflow.engine import registries
+
+    if config.trusted_publishing:
+        publisher = TrustedPublisher(
+            config.upload_url,
+            os.environ,
+            # Read when the token is minted: the CLI sets it after this module is imported.
+            on_token=lambda secret: registries.mask_secret(secret),
+        )
+        return PackageIndex(
+            config.upload_url,
+            config.simple_url,
+            TOKEN_USERNAME,
+            None,
+            password_source=TRUSTED_SOURCE,
+            minter=publisher.mint,
+        )
+    return PackageIndex(
+        config.upload_url,
+        config.simple_url,
+        config.username,
+        os.environ.get(config.password_env) or None,
+        password_source=config.password_env,
+    )

@@ -19,31 +19,21 @@ from rcflow.adapters.github import github_repo
 from rcflow.adapters.local_forge import FORGE_REF, LocalForge
 from rcflow.commands.context import Context, events, load_context, status
 from rcflow.commands.init import InitOptions, detect, next_steps, plan_init
-from rcflow.engine.executor import (
-    Applied,
-    Executor,
-    LedgerWriter,
-    Ports,
-    acquire_lease,
-    release_lease,
-)
+from rcflow.engine import lease
+from rcflow.engine.executor import Applied, Executor, LedgerWriter, Ports
 from rcflow.engine.observe import observe
 from rcflow.engine.validations.command import Outcome
-from rcflow.errors import BlockedError, ConflictError, LeaseHeldError, RcflowError, UsageError
+from rcflow.errors import BlockedError, ConflictError, RcflowError, UsageError
 from rcflow.model.config import WORKFLOW_INPUTS, Config
 from rcflow.model.effects import (
-    BuildAssets,
     DeleteRelease,
     DeleteTag,
     Effect,
     PushTag,
     RecordEvent,
-    RunHook,
-    RunValidations,
     WriteFile,
 )
 from rcflow.model.findings import Finding
-from rcflow.model.ledger import current_lease, lease_is_live, pid_alive
 from rcflow.model.plan import Plan
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release, classify
@@ -173,7 +163,16 @@ def run_step(
     if not hooks.confirm(plan):
         return StepResult(step, "declined", plan, release, snap)
 
-    writer, note = _lease(ctx, step, args, snap, plan, break_lease)
+    writer, note = lease.take(
+        ctx.git,
+        ctx.config,
+        snap,
+        plan,
+        ctx.me,
+        break_lease=break_lease,
+        look_again=lambda: observe(ctx.git, ctx.config, ctx.forge),
+        replan=lambda again: PLANNERS[step](again, ctx.config, args),
+    )
     if note:
         hooks.note(note)
     ports = Ports(ctx.git, ctx.forge, hooks.validation, ctx.registry, ctx.index)
@@ -188,7 +187,7 @@ def run_step(
         raise
     finally:
         try:
-            release_lease(writer)
+            lease.release_lease(writer)
         except RcflowError as exc:
             hooks.note(f"could not release the lease ({exc.message}); it expires by itself")
     after = observe(ctx.git, ctx.config, ctx.forge, with_commits=False)
@@ -202,59 +201,6 @@ def run_step(
         applied,
         executor.results,
     )
-
-
-def lease_ttl(config: Config, plan: Plan) -> float:
-    """How long this run's lease lasts: lease_ttl, plus the time its waits may take.
-
-    A validation may wait 30 minutes on a workflow run and a build or hook has its own timeout;
-    a lease shorter than that would let another host take over a run that is still working.
-    """
-    waits = 0.0
-    for effect in plan.effects:
-        if isinstance(effect, RunValidations) and effect.validations:
-            waits += max(v.timeout for v in effect.validations)  # they run side by side
-        elif isinstance(effect, BuildAssets | RunHook):
-            waits += effect.timeout
-    return config.lease_ttl + waits
-
-
-def _lease(
-    ctx: Context, step: str, args: Any, snap: Snapshot, plan: Plan, break_lease: bool
-) -> tuple[LedgerWriter, str | None]:
-    """Take the lease; when another run appended meanwhile, look again before deciding."""
-    shown = [e.describe() for e in plan.effects]
-    for _ in range(3):
-        writer = LedgerWriter(ctx.git, ctx.config.remote, snap.ledger_tip, snap.ledger, ctx.me)
-        try:
-            note = acquire_lease(
-                writer, snap, command=step, ttl=lease_ttl(ctx.config, plan), break_lease=break_lease
-            )
-            return writer, note
-        except LeaseHeldError:
-            raise
-        except ConflictError:
-            snap = observe(ctx.git, ctx.config, ctx.forge)
-            held = current_lease(snap.ledger)
-            if held and lease_is_live(held, now=snap.now, me=ctx.me, pid_alive=pid_alive(held.pid)):
-                raise LeaseHeldError(
-                    f"{held.describe()} took the release lease first",
-                    hint=f"wait for it to finish, then re-run rcflow {step}",
-                ) from None
-            again = PLANNERS[step](snap, ctx.config, args)
-            if [e.describe() for e in again.effects] != shown:
-                raise ConflictError(
-                    "the release changed while this run was starting: nothing was applied",
-                    untouched=True,
-                    hint=f"re-run rcflow {step} to see the new plan",
-                ) from None
-        except BaseException:
-            # A failure after the lease was pushed (updating the local ref) must not leave it held.
-            if writer.latest_kind(ctx.me.run) == "lease_acquired":
-                with contextlib.suppress(RcflowError):
-                    release_lease(writer)
-            raise
-    raise ConflictError("the ledger kept changing; try again", hint=f"rcflow {step}")
 
 
 @dataclass

@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rcflow.adapters.git import Git, LogEntry
 from rcflow.errors import RcflowError
 from rcflow.model.config import CONFIG_FILE, PYPROJECT, Config
 from rcflow.model.ledger import LEDGER_REF, Event
 from rcflow.model.snapshot import Snapshot, VersionFileFact
 from rcflow.ports.forge import Forge, SharedByGit
+from rcflow.ports.git import GitReads, LogEntry
 
 if TYPE_CHECKING:
     from rcflow.model.conventional import Commit
@@ -26,7 +26,7 @@ from rcflow.model.version import parse_tag, tag_matcher
 MAX_COMMITS = 2000
 
 
-def _events(git: Git, tip: str | None) -> tuple[Event, ...]:
+def _events(git: GitReads, tip: str | None) -> tuple[Event, ...]:
     if not tip:
         return ()
     entries = git.log(tip, reverse=True)
@@ -46,7 +46,7 @@ def _read_work(root: Path, rel: str) -> str | None:
         return None
 
 
-def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True) -> Snapshot:
+def observe(git: GitReads, config: Config, forge: Forge, *, with_commits: bool = True) -> Snapshot:
     """Facts for a plan (with_commits, the default) or for a read-only view (without)."""
     now = time.time()
     remote_name = config.remote
@@ -198,7 +198,7 @@ def observe(git: Git, config: Config, forge: Forge, *, with_commits: bool = True
 
 
 def _rc_configs(
-    git: Git,
+    git: GitReads,
     config: Config,
     tags: dict[str, str],
     head: str | None,

@@ -14,7 +14,6 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from rcflow.adapters.git import Git
 from rcflow.engine.validations.command import run_once, worktree
 from rcflow.errors import BlockedError, ConflictError, EffectError
 from rcflow.ports.forge import (
@@ -26,6 +25,7 @@ from rcflow.ports.forge import (
     render_checksums,
     sha256_file,
 )
+from rcflow.ports.git import Repository
 
 
 def stage_dir(git_dir: Path, tag: str) -> Path:
@@ -51,7 +51,7 @@ def complete_on_forge(release: ReleaseFact | None) -> bool:
 
 
 def build(
-    git: Git,
+    git: Repository,
     *,
     tag: str,
     sha: str,

@@ -749,7 +749,7 @@ def _images(
 
 def _image_ref(name: str, key: str, reader: _Reader) -> str:
     """The canonical host/repository of an image name; one-line errors for bad names."""
-    from rcflow.adapters.oci import ImageRef  # only configs with images pay for the import
+    from rcflow.model.images import ImageRef  # only configs with images pay for the import
 
     try:
         ref = ImageRef.parse(name)

@@ -10,18 +10,31 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from rcflow.model.config import PythonPackageConfig
+from rcflow.model.config import PythonPackageConfig, ValidationConfig
+from rcflow.model.events import EventKind
 
 
 @dataclass(frozen=True)
 class Effect:
     kind: ClassVar[str] = "effect"
+    # The ledger events applying it may append (the executor refuses any other): a plan shows
+    # every ledger write an apply can make.
+    records: ClassVar[tuple[EventKind, ...]] = ()
 
     def describe(self) -> str:
         raise NotImplementedError
 
+    def writes(self) -> tuple[str, ...]:
+        """The kinds of ledger event applying this effect may append."""
+        return tuple(self.records)
+
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "description": self.describe(), **asdict(self)}
+        return {
+            "kind": self.kind,
+            "description": self.describe(),
+            **asdict(self),
+            "records": list(self.writes()),
+        }
 
 
 @dataclass(frozen=True)
@@ -221,6 +234,10 @@ class RunHook(Effect):
     """A `[hooks]` command, run once: its success is a ledger event a re-run finds."""
 
     kind: ClassVar[str] = "run_hook"
+    records: ClassVar[tuple[EventKind, ...]] = (
+        EventKind.HOOK_SUCCEEDED,
+        EventKind.HOOK_FAILED,
+    )
     hook: str  # "after_promote" | "after_rollback"
     tag: str
     command: str
@@ -259,6 +276,7 @@ class ResolveImage(Effect):
     """`rc`: resolve the image's RC tag on its registry and record the manifest digest."""
 
     kind: ClassVar[str] = "resolve_image"
+    records: ClassVar[tuple[EventKind, ...]] = (EventKind.IMAGE_RESOLVED,)
     image: str  # the configured repository, "ghcr.io/acme/app"
     tag: str  # the image tag to resolve ("v1.4.0-rc.2" in the image's spelling)
     release: str  # the RC's git tag: the event is keyed "<release>/<image>"
@@ -279,6 +297,7 @@ class PromoteImage(Effect):
     """`promote`: put the recorded manifest under the final tag (and `latest`), then verify."""
 
     kind: ClassVar[str] = "promote_image"
+    records: ClassVar[tuple[EventKind, ...]] = (EventKind.IMAGE_PROMOTED,)
     image: str
     digest: str  # recorded at rc: what was validated
     tags: tuple[str, ...]  # the final tag first, then the movable ones
@@ -299,6 +318,7 @@ class MoveImageTag(Effect):
     """`rollback` of a release: point a movable tag (`latest`) back at an earlier digest."""
 
     kind: ClassVar[str] = "move_image_tag"
+    records: ClassVar[tuple[EventKind, ...]] = (EventKind.IMAGE_TAG_MOVED,)
     image: str
     tag: str
     digest: str
@@ -316,6 +336,7 @@ class PublishPackages(Effect):
     """Publish the dists among `source`'s assets to the index: missing files only, verified."""
 
     kind: ClassVar[str] = "publish_packages"
+    records: ClassVar[tuple[EventKind, ...]] = (EventKind.PACKAGE_PUBLISHED,)
     release: str  # the git tag being released (the event's key)
     source: str  # the tag whose release assets hold the dists (the RC's)
     version: str  # the PEP 440 version the dists must carry
@@ -332,21 +353,68 @@ class PublishPackages(Effect):
 
 @dataclass(frozen=True)
 class ValidationSpec:
-    name: str
-    run: str  # the command (kind "command")
-    timeout: float
-    required: bool
-    kind: str = "command"  # "command" | "workflow" | "checks"
-    workflow: str | None = None
-    inputs: tuple[tuple[str, str], ...] = ()
-    checks: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
+    """One validation to run on an RC: its `[[validate]]` entry as configured, and what the ledger
+    adds for this RC (a dispatch to wait for, where the entry is committed).
+
+    The entry is carried whole, not copied field by field; its fields read through (`name`,
+    `run`, `kind`, ...), so the validators see one shape.
+    """
+
+    validation: ValidationConfig
     # A dispatch the ledger holds for this sha without a result: wait for that run (by id, or
     # by its correlation id when the run was not known yet), never dispatch a second one.
     run_id: int | None = None
     correlation: str | None = None
     dispatched_at: float | None = None  # when it was dispatched (the timeout counts from it)
     config: str | None = None  # where this entry is committed: "rcflow.toml at abc1234"
+
+    @property
+    def name(self) -> str:
+        return self.validation.name
+
+    @property
+    def run(self) -> str:
+        return self.validation.run
+
+    @property
+    def timeout(self) -> float:
+        return self.validation.timeout
+
+    @property
+    def required(self) -> bool:
+        return self.validation.required
+
+    @property
+    def kind(self) -> str:
+        return self.validation.kind
+
+    @property
+    def workflow(self) -> str | None:
+        return self.validation.workflow
+
+    @property
+    def inputs(self) -> tuple[tuple[str, str], ...]:
+        return self.validation.inputs
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        return self.validation.checks
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        return self.validation.statuses
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan's view: the entry's fields and the ledger's, side by side (one object)."""
+        entry = asdict(self.validation)
+        entry.pop("max_age", None)  # a promotion rule, not part of what runs
+        return {
+            **entry,
+            "run_id": self.run_id,
+            "correlation": self.correlation,
+            "dispatched_at": self.dispatched_at,
+            "config": self.config,
+        }
 
     def evidence(self) -> dict[str, Any]:
         """What ran, for every ledger event about it: another clone shows the same."""
@@ -377,6 +445,14 @@ class ValidationSpec:
 @dataclass(frozen=True)
 class RunValidations(Effect):
     kind: ClassVar[str] = "run_validations"
+    records: ClassVar[tuple[EventKind, ...]] = (
+        EventKind.VALIDATION_DISPATCHING,
+        EventKind.VALIDATION_DISPATCHED,
+        EventKind.VALIDATION_NOT_DISPATCHED,
+        EventKind.VALIDATION_PASSED,
+        EventKind.VALIDATION_FAILED,
+        EventKind.VALIDATE_COMPLETED,
+    )
     tag: str
     sha: str
     version: str  # the RC version, semver spelling (RCFLOW_VERSION for the commands)
@@ -393,6 +469,12 @@ class RunValidations(Effect):
         parts = ([f"run {', '.join(commands)} in a clean worktree"] if commands else []) + others
         return f"validate {self.tag} ({self.sha[:7]}): " + "; ".join(parts)
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **super().to_json(),
+            "validations": [v.to_json() for v in self.validations],
+        }
+
 
 @dataclass(frozen=True)
 class RecordEvent(Effect):
@@ -404,6 +486,9 @@ class RecordEvent(Effect):
     def describe(self) -> str:
         return f"record {self.event} {self.key} in the ledger"
 
+    def writes(self) -> tuple[str, ...]:
+        return (self.event,)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -411,4 +496,5 @@ class RecordEvent(Effect):
             "event": self.event,
             "key": self.key,
             "data": dict(self.data),
+            "records": list(self.writes()),
         }

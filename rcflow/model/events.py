@@ -19,6 +19,7 @@ class EventKind(StrEnum):
     # validate
     VALIDATION_DISPATCHING = "validation_dispatching"
     VALIDATION_DISPATCHED = "validation_dispatched"
+    VALIDATION_NOT_DISPATCHED = "validation_not_dispatched"  # refused for certain: no run
     VALIDATION_PASSED = "validation_passed"
     VALIDATION_FAILED = "validation_failed"
     VALIDATE_COMPLETED = "validate_completed"

@@ -5,7 +5,9 @@ Appending is a fast-forward push of a commit whose parent is the tip rcflow obse
 own fast-forward rule makes the append a compare-and-swap: two writers cannot both win.
 
 The lease is an event too: `lease_acquired` names the run and an expiry; a mutating command
-takes it before its first effect and releases it after its last.
+takes it before its first effect and releases it after its last. Who holds it is read here
+(`current_lease`, which status and classify need); taking, breaking and releasing it, and when a
+lease binds, are `rcflow.engine.lease`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from rcflow.model.events import EventKind
 
 LEDGER_REF = "refs/rcflow/ledger"
 FORMAT = 1
@@ -133,7 +137,7 @@ def current_lease(events: Iterable[Event]) -> Lease | None:
     """The newest lease that was not released (it may be expired; see `lease_is_live`)."""
     lease: Lease | None = None
     for event in events:
-        if event.kind == "lease_acquired":
+        if event.kind == EventKind.LEASE_ACQUIRED:
             d = event.data
             lease = Lease(
                 run=event.run,
@@ -145,38 +149,12 @@ def current_lease(events: Iterable[Event]) -> Lease | None:
                 event_id=event.id,
             )
         elif (
-            event.kind in ("lease_released", "lease_broken")
+            event.kind in (EventKind.LEASE_RELEASED, EventKind.LEASE_BROKEN)
             and lease is not None
             and event.key == lease.run
         ):
             lease = None
     return lease
-
-
-def lease_is_live(lease: Lease, *, now: float, me: RunIdentity, pid_alive: bool) -> bool:
-    """A lease binds others until it expires — unless its holder is provably gone.
-
-    On the holder's own host a dead pid proves the run crashed (the rule git uses for gc.pid),
-    so a maintainer re-running after a crash resumes at once; a CI re-run of the same workflow
-    run (same run id) is the same run resuming.
-    """
-    if lease.run == me.run:
-        return False
-    if now >= lease.expires:
-        return False
-    return not (lease.host == me.host and not pid_alive)
-
-
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def find(events: Iterable[Event], kind: str, key: str | None = None) -> list[Event]:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from rcflow.errors import ConfigError, VersionError, VersionFileError
 from rcflow.model import ledger
 from rcflow.model.config import Config, ValidationConfig, committed_validations
+from rcflow.model.events import EventKind
 from rcflow.model.ledger import Event
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.version import Version, parse_tag
@@ -128,10 +129,10 @@ def validation_results(
     for e in events:
         if e.data.get("sha") != sha:
             continue
-        if e.kind in ("validation_passed", "validation_failed"):
+        if e.kind in (EventKind.VALIDATION_PASSED, EventKind.VALIDATION_FAILED):
             name = e.key.rsplit("/", 1)[-1]
             v = configured.get(name)
-            passed = e.kind == "validation_passed"
+            passed = e.kind == EventKind.VALIDATION_PASSED
             url = e.data.get("url")
             conclusion = e.data.get("conclusion")
             latest[name] = ValidationResult(
@@ -152,7 +153,7 @@ def validation_results(
                 and now - _epoch(e.time) > v.max_age,
                 ran=str(e.data["ran"]) if e.data.get("ran") else None,
             )
-        elif e.kind == "validate_completed":
+        elif e.kind == EventKind.VALIDATE_COMPLETED:
             completed = True
     return tuple(latest.values()), completed
 
@@ -174,9 +175,13 @@ def pending_dispatches(events: Iterable[Event], tag: str, sha: str) -> dict[str,
         if not e.key.startswith(prefix) or e.data.get("sha") != sha:
             continue
         name = e.key[len(prefix) :]
-        if e.kind in ("validation_dispatching", "validation_dispatched"):
+        if e.kind in (EventKind.VALIDATION_DISPATCHING, EventKind.VALIDATION_DISPATCHED):
             pending[name] = e
-        elif e.kind in ("validation_passed", "validation_failed", "validation_not_dispatched"):
+        elif e.kind in (
+            EventKind.VALIDATION_PASSED,
+            EventKind.VALIDATION_FAILED,
+            EventKind.VALIDATION_NOT_DISPATCHED,
+        ):
             pending.pop(name, None)
     return pending
 
@@ -215,14 +220,14 @@ def classify(s: Snapshot, config: Config) -> Release:
         elif local and not remote and s.remote_reachable:
             problems.append(f"tag {name} exists here but not on {s.remote}")
 
-    retracted = frozenset(e.key for e in s.ledger if e.kind == "retracted")
+    retracted = frozenset(e.key for e in s.ledger if e.kind == EventKind.RETRACTED)
     for tag in retracted:
         # A retracted release whose tag was deleted (`rollback --delete-tag`) still used its
         # number: it stays among the finals so no later bump can release that version again.
         v = parse_tag(tag, tag_prefix=prefix, rc_token=token)
         if v is not None and v.rc is None:
             finals.setdefault(v, tag)
-    withdrawn = frozenset(e.key for e in s.ledger if e.kind == "rc_withdrawn")
+    withdrawn = frozenset(e.key for e in s.ledger if e.kind == EventKind.RC_WITHDRAWN)
     for tag in sorted(withdrawn & s.all_tags):
         problems.append(f"tag {tag} was withdrawn but still exists; `rcflow rollback` removes it")
     # Finals have no RC part, so a plain tuple key orders them (thousands of tags: no __lt__).
@@ -295,7 +300,7 @@ def classify(s: Snapshot, config: Config) -> Release:
     if target is not None:
         used.update(rc_tags.get(target, {}))
         for e in s.ledger:
-            if e.kind in ("rc_tagged", "rc_withdrawn"):
+            if e.kind in (EventKind.RC_TAGGED, EventKind.RC_WITHDRAWN):
                 v = parse_tag(e.key, tag_prefix=prefix, rc_token=token)
                 if v is not None and v.base == target and v.rc is not None:
                     used.add(v.rc)
@@ -328,9 +333,9 @@ def classify(s: Snapshot, config: Config) -> Release:
         state = candidate_state(candidates[-1], config) if candidates else State.BUMPED
     elif highest_final is not None and finals[highest_final] in retracted:
         state = State.RETRACTED
-    elif last_final is not None and ledger.has(s.ledger, "promoted", finals[last_final]):
+    elif last_final is not None and ledger.has(s.ledger, EventKind.PROMOTED, finals[last_final]):
         state = State.RELEASED
-    elif last_final is not None and ledger.has(s.ledger, "promoting", finals[last_final]):
+    elif last_final is not None and ledger.has(s.ledger, EventKind.PROMOTING, finals[last_final]):
         # The final tag exists but the promotion stopped before it was recorded as done.
         state = State.RELEASED
         problems.append(
@@ -374,13 +379,15 @@ def forge_drift(s: Snapshot, release: Release, config: Config) -> tuple[str, ...
     if s.forge_error is not None:
         return ()
     found: list[str] = []
-    recorded = {e.key: e.kind for e in s.ledger if e.kind in ("rc_tagged", "promoted")}
+    recorded = {
+        e.key: e.kind for e in s.ledger if e.kind in (EventKind.RC_TAGGED, EventKind.PROMOTED)
+    }
     # The release in flight's RCs count even before their event: a run that stopped between
     # the push and the release leaves exactly that.
-    recorded.update({c.tag: "rc_tagged" for c in release.candidates if c.remote})
+    recorded.update({c.tag: EventKind.RC_TAGGED for c in release.candidates if c.remote})
     for tag in sorted(recorded):
         if tag in s.remote_tags and tag not in s.releases:
-            step = "rc" if recorded[tag] == "rc_tagged" else "promote"
+            step = "rc" if recorded[tag] == EventKind.RC_TAGGED else "promote"
             found.append(f"tag {tag} has no release on {s.forge}: `rcflow {step}` publishes it")
     lease = ledger.current_lease(s.ledger)
     busy = lease is not None and lease.expires > s.now
@@ -428,9 +435,9 @@ def unpushed_promotions(s: Snapshot) -> dict[str, str]:
         return {}
     found: dict[str, str] = {}
     for e in s.ledger:
-        if e.kind == "promoting" and e.key not in s.remote_tags:
+        if e.kind == EventKind.PROMOTING and e.key not in s.remote_tags:
             found[e.key] = str(e.data.get("rc") or "")
-        elif e.kind in ("promoted", "retracted"):
+        elif e.kind in (EventKind.PROMOTED, EventKind.RETRACTED):
             found.pop(e.key, None)
     return found
 
@@ -439,9 +446,9 @@ def pending_bump_revert(s: Snapshot, config: Config, head: dict[str, str | None]
     """The version whose bump the ledger reverted while the remote branch still holds it."""
     decided: dict[str, Event] = {}
     for e in s.ledger:
-        if e.kind == "bump_reverted":
+        if e.kind == EventKind.BUMP_REVERTED:
             decided[e.key] = e
-        elif e.kind == "bumped":
+        elif e.kind == EventKind.BUMPED:
             decided.pop(e.key, None)
     if not decided:
         return None

@@ -1,4 +1,4 @@
-"""The git port: what rcflow writes to a repository, as a protocol.
+"""The git port: what rcflow reads from and writes to a repository, as protocols.
 
 `GitWrites` lists every git operation that changes a repository or a remote. The executor is the
 only caller; the test suite's crash injection wraps exactly these methods (see `write_methods`),
@@ -7,8 +7,83 @@ so a new write added here is covered by every crash-after-each-write test withou
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RefFact:
+    name: str  # full ref name: refs/tags/v1.4.0
+    sha: str  # the object the ref points at (a tag object for annotated tags)
+    commit: str  # the commit it peels to
+
+
+@dataclass(frozen=True)
+class StatusFact:
+    head: str | None  # None on an unborn branch
+    branch: str | None  # None when detached
+    dirty: tuple[str, ...]  # tracked paths with staged or unstaged changes
+
+
+@dataclass(frozen=True)
+class RemoteFacts:
+    reachable: bool
+    error: str | None
+    default_branch: str | None
+    refs: Mapping[str, str]  # ref name -> peeled commit (tags) or object sha
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    sha: str
+    subject: str
+    body: str
+
+
+class GitReads(Protocol):
+    """What the engine reads from a repository (observe, the executor's re-checks, validations)."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def git_dir(self) -> Path: ...
+
+    def status(self) -> StatusFact: ...
+
+    def first_look(
+        self, remote: str, ref_patterns: Sequence[str], paths: Sequence[str], *, identity: bool
+    ) -> tuple[StatusFact, list[RefFact], RemoteFacts, dict[str, str | None], str | None]: ...
+
+    def refs(self, *patterns: str) -> list[RefFact]: ...
+
+    def has_objects(self, shas: Iterable[str]) -> set[str]: ...
+
+    def fetch_objects(self, remote: str, refs: Sequence[str]) -> None:
+        """Fetch the objects behind remote refs; no local ref is written."""
+        ...
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool: ...
+
+    def log(
+        self, rev_range: str, *, max_count: int | None = None, reverse: bool = False
+    ) -> list[LogEntry]: ...
+
+    def head(self) -> tuple[str, tuple[str, ...], str] | None:
+        """(sha, parents, subject) of HEAD, or None on an unborn branch."""
+        ...
+
+    def resolve(self, rev: str) -> str | None: ...
+
+    def remote_ref(self, remote: str, ref: str) -> str | None: ...
+
+    def changed_lines(self, old: str, new: str) -> list[tuple[str, str, str]]: ...
+
+    def read_blobs(self, specs: Sequence[str]) -> dict[str, str | None]: ...
+
+    def texts_at(self, rev: str, paths: Sequence[str]) -> dict[str, str | None]: ...
 
 
 class GitWrites(Protocol):
@@ -35,6 +110,19 @@ class GitWrites(Protocol):
     def reset_mixed(self, sha: str) -> None: ...
 
     def revert_commit(self, sha: str, message: str) -> str: ...
+
+
+class Repository(GitReads, GitWrites, Protocol):
+    """The whole repository the engine works on: its reads, its writes, and the scratch
+    worktrees validations and builds run in (which change neither the work tree nor a ref)."""
+
+    def worktree_add(self, path: Path, sha: str) -> None: ...
+
+    def worktree_remove(self, path: Path) -> None: ...
+
+    def restore_paths(self, paths: Sequence[str]) -> None:
+        """Put paths back as HEAD has them (after a failed commit)."""
+        ...
 
 
 def write_methods(port: type) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ from rcflow.model.findings import Finding
 from rcflow.ports.forge import Forge
 
 if TYPE_CHECKING:
-    from rcflow.adapters.oci import Registry
+    from rcflow.ports.registry import Registry
 
 
 def findings(
@@ -31,11 +31,11 @@ def findings(
     *,
     git_dir: Path,
     forge: Forge,
-    registry: artifacts.RegistryFactory | None = None,
-    index: artifacts.IndexFactory | None = None,
+    registry: artifacts.RegistryFactory,
+    index: artifacts.IndexFactory,
 ) -> list[Finding]:
     """Every finding about the planned image and package effects (none when there are none)."""
-    checker = _Checker(git_dir, forge, registry or artifacts.open_registry, index)
+    checker = _Checker(git_dir, forge, registry, index)
     for effect in effects:
         if isinstance(effect, ResolveImage):
             checker.rc_image(effect)
@@ -55,12 +55,12 @@ class _Checker:
         git_dir: Path,
         forge: Forge,
         registry: artifacts.RegistryFactory,
-        index: artifacts.IndexFactory | None,
+        index: artifacts.IndexFactory,
     ) -> None:
         self.git_dir = git_dir
         self.forge = forge
         self.registry = registry
-        self.index = index or artifacts.open_index
+        self.index = index
         self.found: list[Finding] = []
         self._pushed: set[str] = set()
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rcflow.engine import registries as artifacts
 from rcflow.errors import VersionError
+from rcflow.model import registries as artifacts
 from rcflow.model.config import Config
 from rcflow.model.effects import Effect, MoveImageTag, PromoteImage, PublishPackages, ResolveImage
 from rcflow.model.ledger import Event

@@ -20,18 +20,7 @@ class ValidateArgs:
 
 
 def _spec(v: ValidationConfig, pending: Event | None, source: str | None) -> ValidationSpec:
-    spec = ValidationSpec(
-        v.name,
-        v.run,
-        v.timeout,
-        v.required,
-        kind=v.kind,
-        workflow=v.workflow,
-        inputs=v.inputs,
-        checks=v.checks,
-        statuses=v.statuses,
-        config=source,
-    )
+    spec = ValidationSpec(v, config=source)
     if pending is None or v.kind != "workflow":
         return spec
     # Dispatched before and not finished: wait for that run, never dispatch another.

@@ -14,6 +14,7 @@ from realservers.oidc import IndexFront, OidcIssuer, Publisher, job_claims
 from realservers.pypi import PypiServer, build_sdist, build_wheel, start_pypiserver
 
 from rcflow.adapters.pyindex import IndexAccessError, PackageIndex, publish
+from rcflow.commands.context import open_index
 from rcflow.engine import registries as artifacts
 from rcflow.errors import BlockedError
 from rcflow.model.config import PythonPackageConfig
@@ -74,7 +75,7 @@ def test_publishes_through_the_exchange_with_no_password_configured(
 ) -> None:
     in_job(monkeypatch, issuer)
     paths = dists(tmp_path)
-    index = artifacts.open_index(trusted(front))
+    index = open_index(trusted(front))
     outcomes = publish(index, paths)
     assert [o.action for o in outcomes] == ["uploaded", "uploaded"]
     assert [p.name for p in paths] == [n for n in pypi.stored() if n in {p.name for p in paths}]
@@ -101,7 +102,7 @@ def test_the_upload_proof_is_the_exchange_and_uploads_nothing(
 ) -> None:
     in_job(monkeypatch, issuer)
     before = list(pypi.stored())
-    artifacts.open_index(trusted(front)).can_upload()
+    open_index(trusted(front)).can_upload()
     assert len(front.minted) == 1
     assert pypi.stored() == before
 
@@ -130,7 +131,7 @@ def test_a_refused_exchange_names_the_claim_that_did_not_match(
     front.publisher = publisher
     paths = dists(tmp_path)
     with pytest.raises(IndexAccessError) as refused:
-        publish(artifacts.open_index(trusted(front)), paths)
+        publish(open_index(trusted(front)), paths)
     message = refused.value.message
     assert f"the claim '{claim}' did not match" in message
     assert value in message
@@ -154,7 +155,7 @@ def test_an_expired_oidc_token_is_refused_by_the_index(
         in_job(monkeypatch, stale)
         paths = dists(tmp_path)
         with pytest.raises(IndexAccessError) as refused:
-            publish(artifacts.open_index(trusted(front)), paths)
+            publish(open_index(trusted(front)), paths)
     assert "refused the trusted publishing exchange" in refused.value.message
     assert "invalid-token" in refused.value.message and "expired" in refused.value.message
     assert "expired" in (refused.value.hint or "")
@@ -169,7 +170,7 @@ def test_outside_github_actions_it_says_what_is_missing_and_asks_no_one(
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("RCFLOW_INDEX_PASSWORD", PASSWORD)  # ignored: trusted publishing is on
     with pytest.raises(IndexAccessError) as refused:
-        artifacts.open_index(trusted(front)).can_upload()
+        open_index(trusted(front)).can_upload()
     assert "ACTIONS_ID_TOKEN_REQUEST_URL is not set" in refused.value.message
     assert "id-token: write" in (refused.value.hint or "")
     assert front.requests == []
@@ -182,7 +183,7 @@ def test_a_missing_id_token_permission_is_named(
     in_job(monkeypatch, issuer)
     monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "not-the-job-token")
     with pytest.raises(IndexAccessError) as refused:
-        artifacts.open_index(trusted(front)).can_upload()
+        open_index(trusted(front)).can_upload()
     assert "refused the OIDC token request (HTTP 401)" in refused.value.message
     assert "id-token: write" in (refused.value.hint or "")
 
@@ -208,13 +209,13 @@ def test_a_partial_upload_is_resumed_with_a_new_token(
 
     monkeypatch.setattr(PackageIndex, "upload", crash_after_the_first)
     with pytest.raises(KeyboardInterrupt):
-        publish(artifacts.open_index(trusted(front)), paths)
+        publish(open_index(trusted(front)), paths)
     monkeypatch.setattr(PackageIndex, "upload", real_upload)
     ours = {p.name for p in paths}
     assert [n for n in pypi.stored() if n in ours] == [paths[0].name]
     # The first token has expired by the re-run (a new job): the re-run mints its own.
     front.minted.clear()
-    outcomes = publish(artifacts.open_index(trusted(front)), paths)
+    outcomes = publish(open_index(trusted(front)), paths)
     assert [(o.target, o.action) for o in outcomes] == [
         (paths[0].name, "skipped"),
         (paths[1].name, "uploaded"),

@@ -491,7 +491,7 @@ def test_crash_between_the_retag_and_its_verification_resumes_without_a_put(
     puts_done = 0
 
     def registry(host: str, insecure: bool) -> Registry:
-        from rcflow.engine.registries import open_registry
+        from rcflow.commands.context import open_registry
 
         client = open_registry(host, insecure)
         put, resolve = client.put, client.resolve
@@ -658,7 +658,7 @@ def test_rollback_to_a_pre_rcflow_final_missing_from_the_registry_says_what_to_p
 def _fail_first(ctx: Any, name: str) -> Any:
     import dataclasses
 
-    from rcflow.engine.registries import open_registry
+    from rcflow.commands.context import open_registry
 
     def registry(host: str, insecure: bool) -> Registry:
         client = open_registry(host, insecure)

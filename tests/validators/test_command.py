@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rcflow.adapters.git import Git
 from rcflow.engine.validations.command import run_all
+from rcflow.model.config import ValidationConfig
 from rcflow.model.effects import ValidationSpec
 from tests.conftest import Project
 
@@ -25,7 +26,7 @@ class Progress:
 
 
 def spec(name: str, run: str, timeout: float = 60.0, required: bool = True) -> ValidationSpec:
-    return ValidationSpec(name, run, timeout, required)
+    return ValidationSpec(ValidationConfig(name, run, timeout, required))
 
 
 def repo(project: Project) -> Git:

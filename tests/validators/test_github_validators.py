@@ -68,7 +68,8 @@ class FakeCI:
 
 def spec(**kw: Any) -> ValidationSpec:
     base: dict[str, Any] = {"name": "e2e", "run": "", "timeout": 600.0, "required": True}
-    return ValidationSpec(**{**base, **kw})
+    pending = {k: kw.pop(k) for k in ("run_id", "correlation", "dispatched_at") if k in kw}
+    return ValidationSpec(ValidationConfig(**{**base, **kw}), **pending)
 
 
 def test_workflow_dispatches_records_then_polls_to_the_conclusion() -> None:

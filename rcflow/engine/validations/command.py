@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rcflow.adapters.git import Git
 from rcflow.model.effects import ValidationSpec
 from rcflow.ports import proc
+from rcflow.ports.git import Repository
 
 # git's worktree bookkeeping (.git/worktrees) is not safe against concurrent add/remove; the
 # commands themselves run in parallel, only their checkouts are made one at a time.
@@ -50,7 +50,7 @@ def _safe(name: str) -> str:
 
 
 def _run_one(
-    git: Git,
+    git: Repository,
     spec: ValidationSpec,
     tag: str,
     sha: str,
@@ -124,7 +124,7 @@ def run_once(
 
 
 @contextlib.contextmanager
-def worktree(git: Git, name: str, sha: str) -> Iterator[Path]:
+def worktree(git: Repository, name: str, sha: str) -> Iterator[Path]:
     """A clean, detached checkout of sha under the git dir, removed afterwards."""
     tree = git.git_dir / "rcflow" / "worktrees" / _safe(name)
     tree.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +140,7 @@ def worktree(git: Git, name: str, sha: str) -> Iterator[Path]:
 
 
 def run_all(
-    git: Git,
+    git: Repository,
     specs: Sequence[ValidationSpec],
     *,
     tag: str,

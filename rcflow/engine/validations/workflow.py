@@ -27,6 +27,7 @@ from rcflow.engine.validations.poll import SCHEDULE, Schedule, seconds
 from rcflow.errors import RcflowError
 from rcflow.model.config import WORKFLOW_INPUTS
 from rcflow.model.effects import ValidationSpec
+from rcflow.model.events import EventKind
 from rcflow.ports.ci import CI, NotDispatched, RunFact
 
 Record = Callable[[str, Mapping[str, Any]], None]  # (event kind, data): one ledger event
@@ -79,7 +80,7 @@ def run(
         progress(spec.name, "re-attached", f"looking for the {workflow} run {correlation}")
     else:
         correlation = correlation_id()
-        record("validation_dispatching", {**base, "correlation": correlation, "ref": tag})
+        record(EventKind.VALIDATION_DISPATCHING, {**base, "correlation": correlation, "ref": tag})
         inputs = {
             **dict(spec.inputs),
             **dict(zip(WORKFLOW_INPUTS, (tag, correlation), strict=True)),
@@ -89,7 +90,7 @@ def run(
         except NotDispatched as exc:
             # Refused for certain: no run to wait for, and the next `validate` dispatches anew.
             record(
-                "validation_not_dispatched",
+                EventKind.VALIDATION_NOT_DISPATCHED,
                 {**base, "correlation": correlation, "reason": exc.message},
             )
             raise
@@ -119,7 +120,7 @@ def run(
         run_id, url = found.id, found.url
     if spec.run_id is None:
         record(
-            "validation_dispatched",
+            EventKind.VALIDATION_DISPATCHED,
             {**base, "correlation": correlation, "run_id": run_id, "url": url},
         )
 
