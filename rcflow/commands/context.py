@@ -122,3 +122,14 @@ def status(ctx: Context) -> tuple[Snapshot, Release]:
 
 def events(ctx: Context) -> tuple[Event, ...]:
     return observe(ctx.git, ctx.config, ctx.forge, with_commits=False).ledger
+
+
+def discover(path: Path) -> tuple[Path, Path]:
+    """(work tree root, absolute git dir) of the repository containing path."""
+    return Git.discover(path)
+
+
+def init_ports(root: Path, git_dir: Path) -> tuple[Git, Forge]:
+    """What `init` writes through: the repository, and a forge it never touches."""
+    git = Git(root, git_dir)
+    return git, LocalForge(TreeStore(git, "origin", FORGE_REF))

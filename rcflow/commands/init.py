@@ -28,9 +28,9 @@ from urllib.parse import urlsplit, urlunsplit
 import jinja2
 
 from rcflow import __version__
-from rcflow.adapters.github import github_repo
 from rcflow.errors import ConfigError, UsageError, VersionFileError
 from rcflow.model import config
+from rcflow.model.remotes import github_repo
 from rcflow.model.version_text import VersionFileKind, detect_kind, read_refs
 from rcflow.ports import proc
 

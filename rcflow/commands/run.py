@@ -14,10 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
-from rcflow.adapters.git import Git, TreeStore
-from rcflow.adapters.github import github_repo
-from rcflow.adapters.local_forge import FORGE_REF, LocalForge
-from rcflow.commands.context import Context, events, load_context, status
+from rcflow.commands.context import Context, discover, events, init_ports, load_context, status
 from rcflow.commands.init import InitOptions, detect, next_steps, plan_init
 from rcflow.engine.executor import (
     Applied,
@@ -45,6 +42,7 @@ from rcflow.model.effects import (
 from rcflow.model.findings import Finding
 from rcflow.model.ledger import current_lease, lease_is_live, pid_alive
 from rcflow.model.plan import Plan
+from rcflow.model.remotes import github_repo
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release, classify
 from rcflow.model.version import parse, tag_name
@@ -267,7 +265,7 @@ class InitResult:
 
 def init_facts(path: Path) -> dict[str, Any]:
     """What `init` detects, for the questions it asks on a terminal."""
-    root, _ = Git.discover(path)
+    root, _ = discover(path)
     return detect(root)
 
 
@@ -275,7 +273,7 @@ def run_init(
     path: Path, options: InitOptions, *, force: bool, dry_run: bool, hooks: Hooks
 ) -> InitResult:
     """Write rcflow.toml and the release workflows; an existing different file needs --force."""
-    root, git_dir = Git.discover(path)
+    root, git_dir = discover(path)
     files = plan_init(root, options)
     # A file an earlier init wrote is updated (the config changed); any other is the project's.
     clashes = [f.path for f in files if f.exists and not f.same and not f.ours and not force]
@@ -297,8 +295,7 @@ def run_init(
         return InitResult("planned", plan, [], steps)
     if not hooks.confirm(plan):
         return InitResult("declined", plan, [], steps)
-    git = Git(root, git_dir)
-    forge = LocalForge(TreeStore(git, "origin", FORGE_REF))  # init touches no forge
+    git, forge = init_ports(root, git_dir)
     executor = Executor(Ports(git, forge), None, hooks.effect)
     return InitResult("applied", plan, executor.apply(plan.effects), steps)
 
