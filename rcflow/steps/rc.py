@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from rcflow.errors import VersionError, VersionFileError
 from rcflow.model.config import Config
@@ -16,22 +18,18 @@ from rcflow.model.effects import (
     PushTag,
     RecordEvent,
 )
+from rcflow.model.events import EventKind
 from rcflow.model.notes import render_notes
 from rcflow.model.plan import Plan
 from rcflow.model.snapshot import Snapshot
-from rcflow.model.states import Release, State, classify
+from rcflow.model.states import Release, State
 from rcflow.model.version import Version, next_rc_number, tag_name
-from rcflow.preflight import git as git_checks
-from rcflow.steps import (
-    blockers,
-    build_assets,
-    event_done,
-    publish_release,
-    released_done,
-    unfinished_rollback,
-    version_commit,
-)
 from rcflow.steps import registries as artifact_steps
+from rcflow.steps.base import REPOSITORY_CHECKS, Facts, StepBase
+from rcflow.steps.history import event_done
+from rcflow.steps.publishing import build_assets, publish_release, released_done
+from rcflow.steps.unfinished import unfinished_rollback
+from rcflow.steps.version_commits import version_commit
 
 
 @dataclass(frozen=True)
@@ -73,14 +71,14 @@ def publish(
         s, config, tag, str(version), notes(s, config, release, version, tag), prerelease=True
     )
     effects += artifact_steps.rc_packages(s, config, tag, version)
-    if not event_done(s, "rc_tagged", tag):
+    if not event_done(s, EventKind.RC_TAGGED, tag):
         data = {"sha": sha, "version": str(version.base), "rc": version.rc}
-        effects.append(RecordEvent("rc_tagged", tag, data))
+        effects.append(RecordEvent(EventKind.RC_TAGGED, tag, data))
     return effects
 
 
-def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
-    release = classify(s, config)
+def plan(facts: Facts, args: RcArgs) -> Plan:
+    s, config, release = facts.snapshot, facts.config, facts.release
     new = partial(Plan, "rc", release.state.value, s.fingerprint())
     if release.target is None or release.state not in (
         State.BUMPED,
@@ -112,7 +110,7 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
         # An RC tag of this version that rcflow never recorded (made by hand, or by a run that
         # stopped before its event) on another commit: tagging around it would leave an RC
         # nobody validated, or an unfinished one, in the release's history.
-        if c.sha != s.head and not event_done(s, "rc_tagged", c.tag):
+        if c.sha != s.head and not event_done(s, EventKind.RC_TAGGED, c.tag):
             refusals.append(
                 f"{c.tag} exists at {c.sha[:7]}, not at HEAD, and the ledger has no record of it: "
                 f"withdraw it with `rcflow rollback {c.tag}` (its number stays used)"
@@ -128,7 +126,7 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
     ):
         # The files already carry this RC (a run stopped after its version commit): tag it.
         number = files_rc.rc
-        refusals.extend(blockers(git_checks.findings(s, head_pushed=False)))
+        refusals.extend(facts.git_blockers(head_pushed=False))
         if not s.head_on_remote:
             effects.append(PushBranch(s.remote, s.release_branch))
     else:
@@ -136,13 +134,13 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
         if config.rc_in_files:
             version = target.with_rc(number)
             try:
-                commit, found = version_commit(s, config, version, f"chore(release): {version}")
+                commit, found = version_commit(facts, version, f"chore(release): {version}")
             except (VersionFileError, VersionError) as exc:
                 return new(blockers=(*refusals, exc.message))
             effects += [*commit, PushBranch(s.remote, s.release_branch)]
             refusals += found
         else:
-            refusals.extend(blockers(git_checks.findings(s)))
+            refusals.extend(facts.git_blockers())
 
     version = target.with_rc(number)
     tag = tag_name(version, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
@@ -163,9 +161,24 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
     data: dict[str, object] = {"version": str(target), "rc": number}
     if not on_new_commit:
         data["sha"] = s.head
-    effects.append(RecordEvent("rc_tagged", tag, data))
+    effects.append(RecordEvent(EventKind.RC_TAGGED, tag, data))
     return new(
         effects=tuple(effects) if not refusals else (),
         blockers=tuple(refusals),
         subject={"version": str(target), "tag": tag, "rc": number},
     )
+
+
+class Rc(StepBase[RcArgs]):
+    name = "rc"
+    help = "Tag the release commit vX.Y.Z-rc.N and push the tag."
+    checks = ("versions", *REPOSITORY_CHECKS)  # every version reference agrees before an RC
+
+    def args(self, values: Mapping[str, Any]) -> RcArgs:
+        return RcArgs()
+
+    def plan(self, facts: Facts, args: RcArgs) -> Plan:
+        return plan(facts, args)
+
+
+STEP = Rc()
