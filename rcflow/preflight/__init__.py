@@ -105,21 +105,19 @@ def _forge(f: PreflightFacts) -> list[Finding]:
     return forge_checks.findings(f.plan.effects, f.forge) if f.plan is not None else []
 
 
-# In the order their findings are reported.
-CHECKS: dict[str, Check] = {
-    c.id: c
-    for c in (
-        Check("git", _git),
-        Check("versions", _versions),
-        Check("github", _github),
-        Check("workflows", _workflows),
-        Check("workflow-inputs", _workflow_inputs),
-        Check("stale-refs", _stale_refs),
-        Check("github-dispatch", _github_dispatch),
-        Check("registries", _registries),
-        Check("forge", _forge, waivable=False),
-    )
-}
+# In the order their findings are reported; ids are unique (tests/steps/test_registry.py).
+CHECKS: tuple[Check, ...] = (
+    Check("git", _git),
+    Check("versions", _versions),
+    Check("github", _github),
+    Check("workflows", _workflows),
+    Check("workflow-inputs", _workflow_inputs),
+    Check("stale-refs", _stale_refs),
+    Check("github-dispatch", _github_dispatch),
+    Check("registries", _registries),
+    Check("forge", _forge, waivable=False),
+)
+
 
 # What `rcflow doctor` runs: everything about the repository, nothing a plan alone decides.
 DOCTOR = (
@@ -136,12 +134,12 @@ DOCTOR = (
 def run(ids: Iterable[str], facts: PreflightFacts) -> tuple[list[Finding], list[Finding]]:
     """The findings of the checks ids names, in `CHECKS` order: (waivable, never waived)."""
     wanted = set(ids)
-    unknown = wanted - set(CHECKS)
+    unknown = wanted - {c.id for c in CHECKS}
     if unknown:
         raise KeyError(f"no preflight check {sorted(unknown)[0]!r}")
     waivable: list[Finding] = []
     fixed: list[Finding] = []
-    for check in CHECKS.values():
+    for check in CHECKS:
         if check.id in wanted:
             (waivable if check.waivable else fixed).extend(check.run(facts))
     return waivable, fixed
