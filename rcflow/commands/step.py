@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -29,6 +29,7 @@ from rcflow.model.effects import Effect, RecordEvent
 from rcflow.model.events import EventKind
 from rcflow.model.findings import Finding
 from rcflow.model.ledger import current_lease, lease_is_live, pid_alive
+from rcflow.model.notes import Renderer
 from rcflow.model.plan import Plan
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release, classify
@@ -63,8 +64,19 @@ class StepResult:
 
 
 def facts(ctx: Context, snap: Snapshot) -> Facts:
-    """What one run plans from: classified once, the git preflight handed to the step."""
-    return Facts.of(snap, ctx.config, git_checks.findings)
+    """What one run plans from: classified once; the git preflight and the templates handed in."""
+    return Facts.of(snap, ctx.config, git_checks.findings, _templates(ctx.config.root))
+
+
+def _templates(root: Path) -> Renderer:
+    """Templates with the repository's overrides (`.rcflow/templates/`)."""
+
+    def render(name: str, context: Mapping[str, Any]) -> str:
+        from rcflow.commands import init as scaffold  # jinja2: paid only by steps that publish
+
+        return scaffold.render(name, context, root=root)
+
+    return render
 
 
 def _plan(ctx: Context, step: Step[Any], args: Any) -> tuple[Facts, Plan]:

@@ -14,6 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from rcflow.model.config import Config
 from rcflow.model.effects import BuildAssets, RunHook, RunValidations
 from rcflow.model.findings import Finding
+from rcflow.model.notes import Renderer
 from rcflow.model.plan import Plan
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release, classify
@@ -42,17 +43,19 @@ class Facts:
 
     `git_check` is the git preflight, handed in by the command: a step asks it for exactly the
     git preconditions its plan needs (a clean tree but for the files it rewrites, a pushed HEAD
-    or not), and the preflight package, not the step, owns how each is judged.
+    or not), and the preflight package, not the step, owns how each is judged. `render` renders
+    a template (the release notes) with the repository's own overrides.
     """
 
     snapshot: Snapshot
     config: Config
     release: Release
     git_check: GitCheck
+    render: Renderer
 
     @classmethod
-    def of(cls, snapshot: Snapshot, config: Config, git_check: GitCheck) -> Facts:
-        return cls(snapshot, config, classify(snapshot, config), git_check)
+    def of(cls, snapshot: Snapshot, config: Config, git_check: GitCheck, render: Renderer) -> Facts:
+        return cls(snapshot, config, classify(snapshot, config), git_check, render)
 
     def git_blockers(
         self,

@@ -50,10 +50,9 @@ def _evidence(c: Candidate) -> str:
     return "\n".join(lines) or "- signed off with no validations configured"
 
 
-def _notes(
-    s: Snapshot, config: Config, release: Release, version: Version, tag: str, rc_tag: str
-) -> str:
+def _notes(facts: Facts, version: Version, tag: str, rc_tag: str) -> str:
     """The final's notes: the commits up to the RC's commit (not what the branch got since)."""
+    s, config, release = facts.snapshot, facts.config, facts.release
     rc_sha = s.tag_commit(rc_tag)
     commits = list(s.commits_since_final)
     shas = [c.sha for c in commits]
@@ -65,15 +64,14 @@ def _notes(
         else None
     )
     text = render_notes(
-        config.root, commits, version=version, tag=tag, previous_tag=previous, prerelease=False
+        facts.render, commits, version=version, tag=tag, previous_tag=previous, prerelease=False
     )
     return f"{text}\nPromoted from {rc_tag}" + (f" ({rc_sha[:7]})" if rc_sha else "") + ".\n"
 
 
-def _finish(
-    s: Snapshot, config: Config, release: Release, tag: str, version: Version, rc_tag: str
-) -> list[Effect]:
+def _finish(facts: Facts, tag: str, version: Version, rc_tag: str) -> list[Effect]:
     """What completes a final tag that exists: pushed, released with the RC's assets, recorded."""
+    s, config = facts.snapshot, facts.config
     event = decision(s, EventKind.PROMOTING, tag)
     # Images and packages before the tag reaches anyone, as the promotion decided them.
     effects: list[Effect] = []
@@ -84,7 +82,7 @@ def _finish(
     # The notes were decided with the promotion: a resumed run publishes the same text even when
     # the final tag now hides the commits it was made from.
     notes = str(event.data.get("notes") or "") if event else ""
-    notes = notes or _notes(s, config, release, version, tag, rc_tag)
+    notes = notes or _notes(facts, version, tag, rc_tag)
     effects += publish_release(
         s, config, tag, str(version), notes, prerelease=False, carry_from=rc_tag
     )
@@ -179,7 +177,7 @@ def plan(facts: Facts, args: PromoteArgs) -> Plan:
         if v is None or not started or tag in release.retracted:
             return new(blockers=(*refusals, _refusal(release)))
         rc_tag = str(started[-1].data.get("rc"))
-        finishing = _finish(s, config, release, tag, v.base, rc_tag)
+        finishing = _finish(facts, tag, v.base, rc_tag)
         refusals += carry_blockers(s, rc_tag, tag)
         dev, found = next_development(facts, v.base, tag)
         finishing += dev
@@ -210,7 +208,7 @@ def plan(facts: Facts, args: PromoteArgs) -> Plan:
     # The decision comes first, so an interrupted promotion is recognised and finished, not
     # mistaken for a final tag someone made by hand.
     hooks = ["after_promote"] if config.hooks.after_promote else []
-    notes = _notes(s, config, release, target, tag, latest.tag)
+    notes = _notes(facts, target, tag, latest.tag)
     resumed = decision(s, EventKind.PROMOTING, tag)
     if resumed is not None and resumed.data.get("rc") == latest.tag and resumed.data.get("notes"):
         # A promotion of this RC whose tag never reached the remote: finish that same decision

@@ -8,7 +8,6 @@ from functools import partial
 from typing import Any
 
 from rcflow.errors import VersionError, VersionFileError
-from rcflow.model.config import Config
 from rcflow.model.conventional import summarize
 from rcflow.model.effects import (
     Commit,
@@ -22,7 +21,7 @@ from rcflow.model.events import EventKind
 from rcflow.model.notes import render_notes
 from rcflow.model.plan import Plan
 from rcflow.model.snapshot import Snapshot
-from rcflow.model.states import Release, State
+from rcflow.model.states import State
 from rcflow.model.version import Version, next_rc_number, tag_name
 from rcflow.steps import registries as artifact_steps
 from rcflow.steps.base import REPOSITORY_CHECKS, Facts, StepBase
@@ -41,14 +40,15 @@ def rc_message(s: Snapshot, version: Version) -> str:
     return f"Release candidate {version}\n\n{summarize(s.commits_since_final)}\n"
 
 
-def notes(s: Snapshot, config: Config, release: Release, version: Version, tag: str) -> str:
+def notes(facts: Facts, version: Version, tag: str) -> str:
+    s, config, release = facts.snapshot, facts.config, facts.release
     previous = (
         tag_name(release.last_final, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
         if release.last_final
         else None
     )
     return render_notes(
-        config.root,
+        facts.render,
         s.commits_since_final,
         version=version,
         tag=tag,
@@ -57,10 +57,9 @@ def notes(s: Snapshot, config: Config, release: Release, version: Version, tag: 
     )
 
 
-def publish(
-    s: Snapshot, config: Config, release: Release, tag: str, version: Version, sha: str
-) -> list[Effect]:
+def publish(facts: Facts, tag: str, version: Version, sha: str) -> list[Effect]:
     """What makes an existing local RC tag complete: pushed, released with assets, recorded."""
+    s, config = facts.snapshot, facts.config
     effects: list[Effect] = artifact_steps.resolve_images(s, config, tag, version)
     if tag not in s.remote_tags:
         effects.append(PushTag(s.remote, tag))
@@ -68,7 +67,7 @@ def publish(
     if rel is None or rel.draft:
         effects += build_assets(config, tag, sha, version)
     effects += publish_release(
-        s, config, tag, str(version), notes(s, config, release, version, tag), prerelease=True
+        s, config, tag, str(version), notes(facts, version, tag), prerelease=True
     )
     effects += artifact_steps.rc_packages(s, config, tag, version)
     if not event_done(s, EventKind.RC_TAGGED, tag):
@@ -98,7 +97,7 @@ def plan(facts: Facts, args: RcArgs) -> Plan:
     if latest is not None and latest.sha == s.head:
         # This commit already has its RC: finish publishing it if a run was interrupted.
         version = target.with_rc(latest.number)
-        finishing = publish(s, config, release, latest.tag, version, latest.sha)
+        finishing = publish(facts, latest.tag, version, latest.sha)
         return new(
             effects=tuple(finishing) if not refusals else (),
             blockers=tuple(refusals),
@@ -155,7 +154,7 @@ def plan(facts: Facts, args: RcArgs) -> Plan:
     effects.append(CreateTag(tag, sha, rc_message(s, version)))
     effects.append(PushTag(s.remote, tag))
     effects += publish_release(
-        s, config, tag, str(version), notes(s, config, release, version, tag), prerelease=True
+        s, config, tag, str(version), notes(facts, version, tag), prerelease=True
     )
     effects += artifact_steps.rc_packages(s, config, tag, version)
     data: dict[str, object] = {"version": str(target), "rc": number}
