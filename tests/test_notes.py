@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
+from rcflow.commands.init import render
 from rcflow.model.conventional import Commit
 from rcflow.model.notes import render_notes
 from rcflow.model.version import parse
@@ -21,7 +23,7 @@ COMMITS = (
 
 def test_rc_notes_group_commits_and_warn_it_is_a_candidate(tmp_path: Path) -> None:
     text = render_notes(
-        tmp_path,
+        partial(render, root=tmp_path),
         COMMITS,
         version=parse("1.4.0-rc.2"),
         tag="v1.4.0-rc.2",
@@ -41,7 +43,7 @@ def test_rc_notes_group_commits_and_warn_it_is_a_candidate(tmp_path: Path) -> No
 
 def test_a_final_without_notable_changes(tmp_path: Path) -> None:
     text = render_notes(
-        tmp_path,
+        partial(render, root=tmp_path),
         (COMMITS[2],),
         version=parse("1.4.1"),
         tag="v1.4.1",
@@ -60,7 +62,12 @@ def test_the_repository_overrides_the_template(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     text = render_notes(
-        tmp_path, COMMITS, version=parse("1.4.0"), tag="v1.4.0", previous_tag=None, prerelease=False
+        partial(render, root=tmp_path),
+        COMMITS,
+        version=parse("1.4.0"),
+        tag="v1.4.0",
+        previous_tag=None,
+        prerelease=False,
     )
     assert text == "v1.4.0 (1.4.0)|⚠ BREAKING CHANGES:1|Added:1|Fixed:1|Documentation:1|Other:1\n"
 

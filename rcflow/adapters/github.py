@@ -10,7 +10,6 @@ never reaches a message: errors are built from GitHub's status and message only.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,16 +19,13 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from rcflow.errors import ConflictError, EffectError, RcflowError
+from rcflow.model.remotes import PUBLIC_HOSTS as _PUBLIC_HOSTS
+from rcflow.model.remotes import github_repo as github_repo
 from rcflow.ports.ci import CheckFact, Dispatched, NotDispatched, RunFact, StatusFact
 from rcflow.ports.forge import RETRACTED_MARKER, AssetFact, ReleaseFact, sha256_file
 
 PUBLIC_API = "https://api.github.com"
 TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
-_SCP = re.compile(r"(?:[^@/]+@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^:]+)")
-_OWNER_REPO = re.compile(
-    r"/*(?P<owner>[A-Za-z0-9][A-Za-z0-9-]*)/(?P<repo>[A-Za-z0-9._-]+?)(?:\.git)?/*"
-)
-_PUBLIC_HOSTS = ("github.com", "www.github.com")
 # A wait longer than this (an exhausted hourly quota) is not worth holding the lease for: fail
 # with the time to resume instead.
 _MAX_WAIT = 120.0
@@ -43,30 +39,6 @@ class GitHubError(EffectError):
     def __init__(self, message: str, *, status: int | None = None, hint: str | None = None):
         super().__init__(message, hint=hint)
         self.status = status
-
-
-def github_repo(url: str, hosts: tuple[str, ...] = _PUBLIC_HOSTS) -> str | None:
-    """``owner/repo`` when ``url`` is a remote on one of hosts (https, ssh or scp-like)."""
-    url = url.strip()
-    path: str | None = None
-    scp = _SCP.fullmatch(url)
-    if scp is not None and "://" not in url:
-        if scp.group("host").lower() in hosts:
-            path = scp.group("path")
-    else:
-        try:
-            parts = urlsplit(url)
-        except ValueError:
-            return None
-        host = (parts.hostname or "").lower()
-        if parts.scheme in ("https", "http", "ssh", "git") and host in hosts:
-            path = parts.path
-    if path is None:
-        return None
-    match = _OWNER_REPO.fullmatch(path)
-    if match is None:
-        return None
-    return f"{match.group('owner')}/{match.group('repo')}"
 
 
 def web_hosts(api_url: str) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ carries. The entry point (`rcflow.cli.main`) answers plain `status` and `log` wi
 
 from __future__ import annotations
 
+import inspect
 import os
 import shlex
 import sys
@@ -29,6 +30,7 @@ from rcflow.cli.guard import (
     show_status,
 )
 from rcflow.errors import ExitCode, RcflowError, UsageError
+from rcflow.steps import STEPS, Step
 
 app = typer.Typer(
     name="rcflow",
@@ -107,52 +109,87 @@ def _resume(step: str, extra: Sequence[str], opts: Options) -> str:
 
 def _step(
     ctx: typer.Context,
-    step: str,
+    step: Step[Any],
     args: Any,
-    extra: Sequence[str],
     dry_run: bool,
     json: bool,
     yes: bool,
     path: Path | None,
     break_lease: bool = False,
     plan_file: Path | None = None,
-    check: Callable[[], object] | None = None,
-    skip: Sequence[str] | None = None,
+    skip_check: Sequence[str] | None = None,
 ) -> None:
     opts = _options(ctx, dry_run, json, yes, path)
     out = output(opts)
-    resume = _resume(step, extra, opts)
+    resume = _resume(step.name, step.resume_args(args), opts)
+    skip = tuple(skip_check or ())
 
     def go() -> int:
         from rcflow.commands import run as commands
 
-        if check is not None:
-            check()  # arguments the parser cannot judge: a usage error, not a refusal
-
+        step.check_args(args)  # arguments the parser cannot judge: a usage error, not a refusal
         c = commands.load_context(opts.path or Path.cwd())
         hooks = OutputHooks(out, yes=opts.yes)
         result = commands.run_step(
             c,
-            step,
+            step.name,
             args,
             dry_run=opts.dry_run,
             hooks=hooks,
             break_lease=break_lease,
             plan_file=plan_file,
-            skip=tuple(skip or ()),
+            skip=skip,
             resume=resume,
         )
         out.step_result(result, c.config, resume=resume)
         if result.status in ("applied", "done") and c.config.notify_issue:
-            resolve_alert(opts, out, step)
+            resolve_alert(opts, out, step.name)
         if result.status == "planned" and result.plan.blockers:
             return int(ExitCode.BLOCKED)  # a dry run that shows what would refuse the step
         return int(ExitCode.FAILED if result.status in ("failed", "declined") else ExitCode.OK)
 
     def recheck() -> tuple[str, ...]:
-        return replan_blockers(opts, out, step, args, tuple(skip or ()))
+        return replan_blockers(opts, out, step.name, args, skip)
 
     raise typer.Exit(guard(opts, out, resume, go, recheck))
+
+
+# The options every step command takes after its own, in this order (`--skip-check` only where
+# the step runs a preflight to waive findings of).
+_STEP_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("dry_run", DryRun, False),
+    ("json", Json, False),
+    ("yes", Yes, False),
+    ("path", Dir, None),
+    ("break_lease", BreakLease, False),
+    ("plan_file", PlanFile, None),
+    ("skip_check", SkipCheck, None),
+)
+
+
+def _step_command(step: Step[Any]) -> Callable[..., None]:
+    """The command for a step: its own parameters (`Step.params`), then the common options."""
+
+    def command(ctx: typer.Context, **values: Any) -> None:
+        common = {name: values.pop(name, default) for name, _, default in _STEP_OPTIONS}
+        _step(ctx, step, step.args(values), **common)
+
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter("ctx", kind, annotation=typer.Context)]
+    for p in step.params:
+        info = typer.Option(*p.flags, help=p.help) if p.flags else typer.Argument(help=p.help)
+        params.append(
+            inspect.Parameter(p.name, kind, default=p.default, annotation=Annotated[p.type, info])
+        )
+    params += [
+        inspect.Parameter(name, kind, default=default, annotation=annotation)
+        for name, annotation, default in _STEP_OPTIONS
+        if name != "skip_check" or step.checks
+    ]
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__doc__ = step.help
+    command.__name__ = step.name
+    return command
 
 
 @app.command()
@@ -269,177 +306,8 @@ def status(ctx: typer.Context, json: Json = False, path: Dir = None) -> None:
     raise typer.Exit(show_status(_options(ctx, False, json, False, path)))
 
 
-@app.command()
-def bump(
-    ctx: typer.Context,
-    part: Annotated[
-        str, typer.Argument(help="major, minor, patch, auto (from conventional commits) or X.Y.Z.")
-    ] = "auto",
-    dry_run: DryRun = False,
-    json: Json = False,
-    yes: Yes = False,
-    path: Dir = None,
-    break_lease: BreakLease = False,
-    plan_file: PlanFile = None,
-    skip_check: SkipCheck = None,
-) -> None:
-    """Write the next version into every version file in one commit, and push it."""
-    from rcflow.steps.bump import BumpArgs
-
-    def check() -> None:
-        if part not in ("major", "minor", "patch", "auto"):
-            from rcflow.model.version import resolve_target
-
-            resolve_target(part, None, None)  # raises VersionError (usage) unless X.Y.Z
-
-    _step(
-        ctx,
-        "bump",
-        BumpArgs(part),
-        [part],
-        dry_run,
-        json,
-        yes,
-        path,
-        break_lease,
-        plan_file,
-        check=check,
-        skip=skip_check,
-    )
-
-
-@app.command()
-def rc(
-    ctx: typer.Context,
-    dry_run: DryRun = False,
-    json: Json = False,
-    yes: Yes = False,
-    path: Dir = None,
-    break_lease: BreakLease = False,
-    plan_file: PlanFile = None,
-    skip_check: SkipCheck = None,
-) -> None:
-    """Tag the release commit vX.Y.Z-rc.N and push the tag."""
-    from rcflow.steps.rc import RcArgs
-
-    _step(
-        ctx,
-        "rc",
-        RcArgs(),
-        [],
-        dry_run,
-        json,
-        yes,
-        path,
-        break_lease,
-        plan_file,
-        skip=skip_check,
-    )
-
-
-@app.command()
-def validate(
-    ctx: typer.Context,
-    rerun: Annotated[
-        list[str] | None,
-        typer.Option("--rerun", help="Run this validation again though it passed (repeatable)."),
-    ] = None,
-    dry_run: DryRun = False,
-    json: Json = False,
-    yes: Yes = False,
-    path: Dir = None,
-    break_lease: BreakLease = False,
-    plan_file: PlanFile = None,
-) -> None:
-    """Run the configured validations against exactly the latest RC's commit."""
-    from rcflow.steps.validate import ValidateArgs
-
-    names = tuple(rerun or ())
-    extra = [a for n in names for a in ("--rerun", n)]
-    _step(
-        ctx,
-        "validate",
-        ValidateArgs(names),
-        extra,
-        dry_run,
-        json,
-        yes,
-        path,
-        break_lease,
-        plan_file,
-    )
-
-
-@app.command()
-def promote(
-    ctx: typer.Context,
-    dry_run: DryRun = False,
-    json: Json = False,
-    yes: Yes = False,
-    path: Dir = None,
-    break_lease: BreakLease = False,
-    plan_file: PlanFile = None,
-    skip_check: SkipCheck = None,
-) -> None:
-    """Tag the validated RC's commit vX.Y.Z and push it; refused unless validation passed."""
-    from rcflow.steps.promote import PromoteArgs
-
-    _step(
-        ctx,
-        "promote",
-        PromoteArgs(),
-        [],
-        dry_run,
-        json,
-        yes,
-        path,
-        break_lease,
-        plan_file,
-        skip=skip_check,
-    )
-
-
-@app.command()
-def rollback(
-    ctx: typer.Context,
-    what: Annotated[
-        str | None,
-        typer.Argument(help="The tag or version to undo; re-running with it is a no-op once done."),
-    ] = None,
-    reason: Annotated[str, typer.Option("--reason", help="Why, for the ledger.")] = "",
-    delete_tag: Annotated[
-        bool,
-        typer.Option("--delete-tag", help="Retracting a release: delete its tag too."),
-    ] = False,
-    dry_run: DryRun = False,
-    json: Json = False,
-    yes: Yes = False,
-    path: Dir = None,
-    break_lease: BreakLease = False,
-    plan_file: PlanFile = None,
-    skip_check: SkipCheck = None,
-) -> None:
-    """Undo the newest transition: retract a release, withdraw an RC, or revert a bump."""
-    from rcflow.steps.rollback import RollbackArgs
-
-    args = RollbackArgs(what=what, reason=reason, delete_tag=delete_tag)
-    planned_what = what
-    extra = [planned_what] if planned_what else []
-    if delete_tag:
-        extra.append("--delete-tag")
-    _step(
-        ctx,
-        "rollback",
-        args,
-        extra,
-        dry_run,
-        json,
-        yes,
-        path,
-        break_lease,
-        plan_file,
-        skip=skip_check,
-    )
+for _each in STEPS.values():  # bump, rc, validate, promote, rollback
+    app.command(name=_each.name)(_step_command(_each))
 
 
 @app.command()

@@ -169,3 +169,14 @@ def open_index(config: PythonPackageConfig) -> PackageIndex:
         os.environ.get(config.password_env) or None,
         password_source=config.password_env,
     )
+
+
+def discover(path: Path) -> tuple[Path, Path]:
+    """(work tree root, absolute git dir) of the repository containing path."""
+    return Git.discover(path)
+
+
+def init_ports(root: Path, git_dir: Path) -> tuple[Git, Forge]:
+    """What `init` writes through: the repository, and a forge it never touches."""
+    git = Git(root, git_dir)
+    return git, LocalForge(TreeStore(git, "origin", FORGE_REF))

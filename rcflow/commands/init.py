@@ -22,9 +22,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from rcflow import __version__
-from rcflow.adapters.github import github_repo
 from rcflow.errors import ConfigError, UsageError, VersionFileError
 from rcflow.model import config
+from rcflow.model.remotes import github_repo
 from rcflow.model.version_text import VersionFileKind, detect_kind, read_refs
 from rcflow.ports import proc
 from rcflow.ports.templates import render

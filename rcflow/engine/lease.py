@@ -17,7 +17,6 @@ from rcflow.engine.executor import LedgerWriter
 from rcflow.errors import ConflictError, LeaseHeldError, RcflowError
 from rcflow.model import ledger
 from rcflow.model.config import Config
-from rcflow.model.effects import BuildAssets, RunHook, RunValidations
 from rcflow.model.events import EventKind
 from rcflow.model.ledger import Lease, RunIdentity, current_lease
 from rcflow.model.plan import Plan
@@ -29,7 +28,6 @@ __all__ = [
     "acquire_lease",
     "current_lease",
     "lease_is_live",
-    "lease_ttl",
     "pid_alive",
     "release_lease",
     "take",
@@ -60,21 +58,6 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def lease_ttl(config: Config, plan: Plan) -> float:
-    """How long this run's lease lasts: lease_ttl, plus the time its waits may take.
-
-    A validation may wait 30 minutes on a workflow run and a build or hook has its own timeout;
-    a lease shorter than that would let another host take over a run that is still working.
-    """
-    waits = 0.0
-    for effect in plan.effects:
-        if isinstance(effect, RunValidations) and effect.validations:
-            waits += max(v.timeout for v in effect.validations)  # they run side by side
-        elif isinstance(effect, BuildAssets | RunHook):
-            waits += effect.timeout
-    return config.lease_ttl + waits
 
 
 def acquire_lease(
@@ -121,18 +104,19 @@ def take(
     plan: Plan,
     me: RunIdentity,
     *,
+    ttl: float,
     break_lease: bool,
     look_again: Callable[[], Snapshot],
     replan: Callable[[Snapshot], Plan],
 ) -> tuple[LedgerWriter, str | None]:
     """Take the lease for plan; when another run appended meanwhile, look again before deciding.
 
-    `look_again` observes anew; `replan` plans the step on a snapshot: if the plan changed, the
-    run stops with nothing applied rather than apply what the user did not confirm.
+    `ttl` is the step's own (`Step.lease_ttl`); `look_again` observes anew; `replan` plans the
+    step on a snapshot: if the plan changed, the run stops with nothing applied rather than apply
+    what the user did not confirm.
     """
     step = plan.step
     shown = [e.describe() for e in plan.effects]
-    ttl = lease_ttl(config, plan)
     for _ in range(3):
         writer = LedgerWriter(git, config.remote, snapshot.ledger_tip, snapshot.ledger, me)
         try:

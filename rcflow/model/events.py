@@ -41,3 +41,5 @@ class EventKind(StrEnum):
     LEASE_ACQUIRED = "lease_acquired"
     LEASE_RELEASED = "lease_released"
     LEASE_BROKEN = "lease_broken"
+    # promote with next_version: the development version committed after the final
+    NEXT_VERSION = "next_version"

@@ -1,23 +1,27 @@
 """Release notes: the commits since the last final, grouped by conventional-commit type.
 
 Rendered from `release-notes.md.j2`; a repository overrides it with its own copy in
-`.rcflow/templates/` (the same place as the workflow templates).
+`.rcflow/templates/` (the same place as the workflow templates). The renderer is handed in
+(`rcflow.steps.base.Facts.render`): templates are the command layer's, jinja2 paid for only by
+the steps that publish.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from rcflow.model.conventional import Commit, grouped
 from rcflow.model.version import Version
-from rcflow.ports.templates import render
 
 TEMPLATE = "release-notes.md.j2"
 
+# Renders a named template with a context: (name, context) -> text.
+Renderer = Callable[[str, Mapping[str, Any]], str]
+
 
 def render_notes(
-    root: Path,
+    render: Renderer,
     commits: Sequence[Commit],
     *,
     version: Version,
@@ -25,7 +29,6 @@ def render_notes(
     previous_tag: str | None,
     prerelease: bool,
 ) -> str:
-
     text = render(
         TEMPLATE,
         {
@@ -37,6 +40,5 @@ def render_notes(
             "sections": grouped(commits),
             "compare_url": "",
         },
-        root=root,
     )
     return text.strip() + "\n"

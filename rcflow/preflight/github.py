@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from rcflow.errors import RcflowError
+from rcflow.model.events import EventKind
 from rcflow.model.findings import Finding
 
 EXPIRY_WARNING_DAYS = 14
@@ -255,7 +256,9 @@ def dispatch_findings(events: Iterable[Any]) -> list[Finding]:
     An older GitHub Enterprise Server answers 204 to `return_run_details`: rcflow then finds
     the run by the correlation id its run-name carries, which only works while it carries it.
     """
-    last = next((e for e in reversed(list(events)) if e.kind == "validation_dispatched"), None)
+    last = next(
+        (e for e in reversed(list(events)) if e.kind == EventKind.VALIDATION_DISPATCHED), None
+    )
     if last is None or last.data.get("run_details") is not False:
         return []
     workflow = last.data.get("workflow") or "the workflow"

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from rcflow.errors import VersionError, VersionFileError
 from rcflow.model.config import Config
 from rcflow.model.conventional import bump_part, prepend_changelog, render_changelog_section
 from rcflow.model.effects import Commit, Effect, PushBranch, RecordEvent, WriteVersionFiles
+from rcflow.model.events import EventKind
 from rcflow.model.plan import Plan
 from rcflow.model.snapshot import Snapshot
-from rcflow.model.states import State, classify
+from rcflow.model.states import State
 from rcflow.model.version import PARTS, Version, parse, parse_dev, resolve_target, tag_name
-from rcflow.preflight import git as git_checks
-from rcflow.steps import (
-    active_bump,
-    blockers,
-    final_texts,
-    head_texts,
-    unfinished_rollback,
-    version_key,
-    work_texts,
-)
+from rcflow.steps.base import REPOSITORY_CHECKS, Facts, Param, StepBase
+from rcflow.steps.history import active_bump, version_key
+from rcflow.steps.unfinished import unfinished_rollback
+from rcflow.steps.version_commits import final_texts, head_texts, work_texts
 
 
 @dataclass(frozen=True)
@@ -99,8 +96,8 @@ def _bumped_from_dev(s: Snapshot, config: Config, files: Version) -> Version | N
     return parse_dev(text, tag_prefix=config.tag_prefix) if text else None
 
 
-def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
-    release = classify(s, config)
+def plan(facts: Facts, args: BumpArgs) -> Plan:
+    s, config, release = facts.snapshot, facts.config, facts.release
     new = partial(Plan, "bump", release.state.value, s.fingerprint())
     refusals: list[str] = []
     if not config.version_files:
@@ -171,7 +168,7 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
         # A crash between writing and committing leaves exactly the planned text behind: that is
         # our own unfinished work, not a user's uncommitted change.
         resumable = [p for p in paths if works.get(p) == contents[p]]
-        refusals.extend(blockers(git_checks.findings(s, allow_dirty=resumable, head_pushed=False)))
+        refusals.extend(facts.git_blockers(allow_dirty=resumable, head_pushed=False))
         effects.append(
             WriteVersionFiles(
                 version=str(target),
@@ -187,7 +184,7 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
             )
         )
     else:
-        refusals.extend(blockers(git_checks.findings(s, clean=False, head_pushed=False)))
+        refusals.extend(facts.git_blockers(clean=False, head_pushed=False))
 
     if need_write or not s.head_on_remote:
         effects.append(PushBranch(s.remote, s.release_branch))
@@ -198,7 +195,7 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
         previous = was if need_write else _own_bump_from_text(s, target)
         effects.append(
             RecordEvent(
-                "bumped",
+                EventKind.BUMPED,
                 version_key(target),
                 {
                     "from": str(previous) if previous is not None else None,
@@ -216,3 +213,30 @@ def plan(s: Snapshot, config: Config, args: BumpArgs) -> Plan:
         done=f"the version files already say {target} and {s.remote} has the commit",
         subject=subject,
     )
+
+
+class Bump(StepBase[BumpArgs]):
+    name = "bump"
+    help = "Write the next version into every version file in one commit, and push it."
+    params = (
+        Param(
+            "part", str, "auto", "major, minor, patch, auto (from conventional commits) or X.Y.Z."
+        ),
+    )
+    checks = REPOSITORY_CHECKS  # the version files may disagree before a bump: it rewrites them
+
+    def args(self, values: Mapping[str, Any]) -> BumpArgs:
+        return BumpArgs(values["part"])
+
+    def check_args(self, args: BumpArgs) -> None:
+        if args.request not in (*PARTS, "auto"):
+            resolve_target(args.request, None, None)  # raises VersionError (usage) unless X.Y.Z
+
+    def resume_args(self, args: BumpArgs) -> list[str]:
+        return [args.request]
+
+    def plan(self, facts: Facts, args: BumpArgs) -> Plan:
+        return plan(facts, args)
+
+
+STEP = Bump()

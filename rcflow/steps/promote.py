@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from rcflow.errors import ConflictError, VersionError, VersionFileError
 from rcflow.model.config import Config
@@ -17,28 +19,21 @@ from rcflow.model.effects import (
     VerifyVersionOnlyDiff,
     WriteVersionFiles,
 )
+from rcflow.model.events import EventKind
 from rcflow.model.ledger import Event
 from rcflow.model.notes import render_notes
 from rcflow.model.plan import Plan
 from rcflow.model.snapshot import Snapshot
-from rcflow.model.states import Candidate, Release, State, classify
+from rcflow.model.states import Candidate, Release, State
 from rcflow.model.version import Version, render_dev, tag_name
 from rcflow.model.version_files import read_versions, rewrite_dev
-from rcflow.preflight import git as git_checks
-from rcflow.steps import (
-    blockers,
-    carry_blockers,
-    decision,
-    event_done,
-    head_texts,
-    pending_hooks,
-    publish_release,
-    tag_version,
-    unfinished_rollback,
-    version_commit,
-    work_texts,
-)
 from rcflow.steps import registries as artifact_steps
+from rcflow.steps.base import REPOSITORY_CHECKS, Facts, StepBase
+from rcflow.steps.history import decision, event_done, tag_version
+from rcflow.steps.hooks import pending_hooks
+from rcflow.steps.publishing import carry_blockers, publish_release
+from rcflow.steps.unfinished import unfinished_rollback
+from rcflow.steps.version_commits import head_texts, version_commit, work_texts
 
 
 @dataclass(frozen=True)
@@ -55,10 +50,9 @@ def _evidence(c: Candidate) -> str:
     return "\n".join(lines) or "- signed off with no validations configured"
 
 
-def _notes(
-    s: Snapshot, config: Config, release: Release, version: Version, tag: str, rc_tag: str
-) -> str:
+def _notes(facts: Facts, version: Version, tag: str, rc_tag: str) -> str:
     """The final's notes: the commits up to the RC's commit (not what the branch got since)."""
+    s, config, release = facts.snapshot, facts.config, facts.release
     rc_sha = s.tag_commit(rc_tag)
     commits = list(s.commits_since_final)
     shas = [c.sha for c in commits]
@@ -70,16 +64,15 @@ def _notes(
         else None
     )
     text = render_notes(
-        config.root, commits, version=version, tag=tag, previous_tag=previous, prerelease=False
+        facts.render, commits, version=version, tag=tag, previous_tag=previous, prerelease=False
     )
     return f"{text}\nPromoted from {rc_tag}" + (f" ({rc_sha[:7]})" if rc_sha else "") + ".\n"
 
 
-def _finish(
-    s: Snapshot, config: Config, release: Release, tag: str, version: Version, rc_tag: str
-) -> list[Effect]:
+def _finish(facts: Facts, tag: str, version: Version, rc_tag: str) -> list[Effect]:
     """What completes a final tag that exists: pushed, released with the RC's assets, recorded."""
-    event = decision(s, "promoting", tag)
+    s, config = facts.snapshot, facts.config
+    event = decision(s, EventKind.PROMOTING, tag)
     # Images and packages before the tag reaches anyone, as the promotion decided them.
     effects: list[Effect] = []
     if event is not None:
@@ -89,13 +82,13 @@ def _finish(
     # The notes were decided with the promotion: a resumed run publishes the same text even when
     # the final tag now hides the commits it was made from.
     notes = str(event.data.get("notes") or "") if event else ""
-    notes = notes or _notes(s, config, release, version, tag, rc_tag)
+    notes = notes or _notes(facts, version, tag, rc_tag)
     effects += publish_release(
         s, config, tag, str(version), notes, prerelease=False, carry_from=rc_tag
     )
-    if not event_done(s, "promoted", tag):
+    if not event_done(s, EventKind.PROMOTED, tag):
         data = {"version": str(version), "rc": rc_tag, "sha": s.tag_commit(tag)}
-        effects.append(RecordEvent("promoted", tag, data))
+        effects.append(RecordEvent(EventKind.PROMOTED, tag, data))
     effects += pending_hooks(s, config, event, tag)
     return effects
 
@@ -122,7 +115,7 @@ def _refusal(release: Release) -> str:
 
 def _validated_rc_sha(s: Snapshot, config: Config, base: Version) -> str | None:
     """The commit of base's newest live RC, when rcflow validated it."""
-    withdrawn = {e.key for e in s.ledger if e.kind == "rc_withdrawn"}
+    withdrawn = {e.key for e in s.ledger if e.kind == EventKind.RC_WITHDRAWN}
     numbered = [
         (v.rc, name)
         for name in s.all_tags
@@ -134,7 +127,9 @@ def _validated_rc_sha(s: Snapshot, config: Config, base: Version) -> str | None:
     sha = s.tag_commit(max(numbered)[1]) if numbered else None
     if sha is None:
         return None
-    validated = any(e.kind == "validate_completed" and e.data.get("sha") == sha for e in s.ledger)
+    validated = any(
+        e.kind == EventKind.VALIDATE_COMPLETED and e.data.get("sha") == sha for e in s.ledger
+    )
     return sha if validated else None
 
 
@@ -147,7 +142,7 @@ def _check_final_tag(
     waited to be finished, finishing would publish and record a commit nobody validated.
     """
     actual = s.tag_commit(tag)
-    if actual is None or event_done(s, "promoted", tag) or config.rc_in_files:
+    if actual is None or event_done(s, EventKind.PROMOTED, tag) or config.rc_in_files:
         return  # rc_in_files: the final commit is not the RC's; apply proves it before tagging
     expected = (
         str(started[-1].data.get("sha") or "") if started else _validated_rc_sha(s, config, version)
@@ -161,8 +156,8 @@ def _check_final_tag(
         )
 
 
-def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
-    release = classify(s, config)
+def plan(facts: Facts, args: PromoteArgs) -> Plan:
+    s, config, release = facts.snapshot, facts.config, facts.release
     new = partial(Plan, "promote", release.state.value, s.fingerprint())
     prefix, token = config.tag_prefix, config.rc_token
     refusals: list[str] = []
@@ -176,15 +171,15 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
         if v is None and release.files_dev is not None:
             v = release.last_final
         tag = tag_name(v.base, tag_prefix=prefix, rc_token=token) if v is not None else ""
-        started = [e for e in s.ledger if e.kind == "promoting" and e.key == tag]
+        started = [e for e in s.ledger if e.kind == EventKind.PROMOTING and e.key == tag]
         if v is not None and tag not in release.retracted:
             _check_final_tag(s, config, v.base, tag, started)
         if v is None or not started or tag in release.retracted:
             return new(blockers=(*refusals, _refusal(release)))
         rc_tag = str(started[-1].data.get("rc"))
-        finishing = _finish(s, config, release, tag, v.base, rc_tag)
+        finishing = _finish(facts, tag, v.base, rc_tag)
         refusals += carry_blockers(s, rc_tag, tag)
-        dev, found = next_development(s, config, release, v.base, tag)
+        dev, found = next_development(facts, v.base, tag)
         finishing += dev
         refusals += [r for r in found if r not in refusals]
         return new(
@@ -213,14 +208,14 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
     # The decision comes first, so an interrupted promotion is recognised and finished, not
     # mistaken for a final tag someone made by hand.
     hooks = ["after_promote"] if config.hooks.after_promote else []
-    notes = _notes(s, config, release, target, tag, latest.tag)
-    resumed = decision(s, "promoting", tag)
+    notes = _notes(facts, target, tag, latest.tag)
+    resumed = decision(s, EventKind.PROMOTING, tag)
     if resumed is not None and resumed.data.get("rc") == latest.tag and resumed.data.get("notes"):
         # A promotion of this RC whose tag never reached the remote: finish that same decision
         # (a final tag made here hides the commits its notes were drawn from).
         notes = str(resumed.data["notes"])
     promoting = RecordEvent(
-        "promoting",
+        EventKind.PROMOTING,
         tag,
         {
             "rc": latest.tag,
@@ -248,13 +243,13 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
                     "commit must follow the RC directly; cut a new RC with `rcflow rc`"
                 )
             try:
-                commit, found = version_commit(s, config, target, f"chore(release): {target}")
+                commit, found = version_commit(facts, target, f"chore(release): {target}")
             except (VersionFileError, VersionError) as exc:
                 return new(blockers=(*refusals, exc.message))
             effects += commit
             refusals += found
         else:
-            refusals.extend(blockers(git_checks.findings(s, head_pushed=False)))
+            refusals.extend(facts.git_blockers(head_pushed=False))
         rc_version = target.with_rc(latest.number)
         allowed = tuple(
             (
@@ -280,7 +275,9 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
         carry_from=latest.tag,
     )
     effects.append(
-        RecordEvent("promoted", tag, {"version": str(target), "rc": latest.tag, "sha": latest.sha})
+        RecordEvent(
+            EventKind.PROMOTED, tag, {"version": str(target), "rc": latest.tag, "sha": latest.sha}
+        )
     )
     effects += pending_hooks(s, config, promoting, tag)
     later: tuple[str, ...] = ()
@@ -289,7 +286,7 @@ def plan(s: Snapshot, config: Config, args: PromoteArgs) -> Plan:
         # name; the next run finds the final in the files and commits it.
         later = ("run `rcflow promote` again to commit the next development version",)
     else:
-        dev, found = next_development(s, config, release, target, tag)
+        dev, found = next_development(facts, target, tag)
         effects += dev
         refusals += [r for r in found if r not in refusals]
     return new(
@@ -304,9 +301,7 @@ def development_subject(version: Version) -> str:
     return f"chore(release): start development of {version}"
 
 
-def next_development(
-    s: Snapshot, config: Config, release: Release, final: Version, tag: str
-) -> tuple[list[Effect], list[str]]:
+def next_development(facts: Facts, final: Version, tag: str) -> tuple[list[Effect], list[str]]:
     """With `next_version`: commit and push the development version of the next minor release
     once `final` is out, as pip, etcd and Maven projects do. Effects and git refusals.
 
@@ -314,6 +309,7 @@ def next_development(
     still say `final` (write, commit, push), HEAD is our unpushed commit (push), the ledger has
     no record (record). Files that moved past `final` are left alone.
     """
+    s, config, release = facts.snapshot, facts.config, facts.release
     if config.next_version is None:
         return [], []
     following = final.bump("minor")
@@ -348,9 +344,24 @@ def next_development(
             Commit(paths, f"{subject}\n\nThe version files move on after {tag}.\n", s.head or ""),
             PushBranch(s.remote, s.release_branch),
         ]
-        refusals += blockers(git_checks.findings(s, allow_dirty=resumable))
+        refusals += facts.git_blockers(allow_dirty=resumable)
     else:
         return [], []
-    if not event_done(s, "next_version", tag):
-        effects.append(RecordEvent("next_version", tag, {"version": str(following)}))
+    if not event_done(s, EventKind.NEXT_VERSION, tag):
+        effects.append(RecordEvent(EventKind.NEXT_VERSION, tag, {"version": str(following)}))
     return effects, refusals
+
+
+class Promote(StepBase[PromoteArgs]):
+    name = "promote"
+    help = "Tag the validated RC's commit vX.Y.Z and push it; refused unless validation passed."
+    checks = ("versions", *REPOSITORY_CHECKS)  # every version reference agrees with the final
+
+    def args(self, values: Mapping[str, Any]) -> PromoteArgs:
+        return PromoteArgs()
+
+    def plan(self, facts: Facts, args: PromoteArgs) -> Plan:
+        return plan(facts, args)
+
+
+STEP = Promote()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from rcflow.errors import VersionError, VersionFileError
-from rcflow.model.config import Config
 from rcflow.model.conventional import summarize
 from rcflow.model.effects import (
     Commit,
@@ -16,22 +17,18 @@ from rcflow.model.effects import (
     PushTag,
     RecordEvent,
 )
+from rcflow.model.events import EventKind
 from rcflow.model.notes import render_notes
 from rcflow.model.plan import Plan
 from rcflow.model.snapshot import Snapshot
-from rcflow.model.states import Release, State, classify
+from rcflow.model.states import State
 from rcflow.model.version import Version, next_rc_number, tag_name
-from rcflow.preflight import git as git_checks
-from rcflow.steps import (
-    blockers,
-    build_assets,
-    event_done,
-    publish_release,
-    released_done,
-    unfinished_rollback,
-    version_commit,
-)
 from rcflow.steps import registries as artifact_steps
+from rcflow.steps.base import REPOSITORY_CHECKS, Facts, StepBase
+from rcflow.steps.history import event_done
+from rcflow.steps.publishing import build_assets, publish_release, released_done
+from rcflow.steps.unfinished import unfinished_rollback
+from rcflow.steps.version_commits import version_commit
 
 
 @dataclass(frozen=True)
@@ -43,14 +40,15 @@ def rc_message(s: Snapshot, version: Version) -> str:
     return f"Release candidate {version}\n\n{summarize(s.commits_since_final)}\n"
 
 
-def notes(s: Snapshot, config: Config, release: Release, version: Version, tag: str) -> str:
+def notes(facts: Facts, version: Version, tag: str) -> str:
+    s, config, release = facts.snapshot, facts.config, facts.release
     previous = (
         tag_name(release.last_final, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
         if release.last_final
         else None
     )
     return render_notes(
-        config.root,
+        facts.render,
         s.commits_since_final,
         version=version,
         tag=tag,
@@ -59,10 +57,9 @@ def notes(s: Snapshot, config: Config, release: Release, version: Version, tag: 
     )
 
 
-def publish(
-    s: Snapshot, config: Config, release: Release, tag: str, version: Version, sha: str
-) -> list[Effect]:
+def publish(facts: Facts, tag: str, version: Version, sha: str) -> list[Effect]:
     """What makes an existing local RC tag complete: pushed, released with assets, recorded."""
+    s, config = facts.snapshot, facts.config
     effects: list[Effect] = artifact_steps.resolve_images(s, config, tag, version)
     if tag not in s.remote_tags:
         effects.append(PushTag(s.remote, tag))
@@ -70,17 +67,17 @@ def publish(
     if rel is None or rel.draft:
         effects += build_assets(config, tag, sha, version)
     effects += publish_release(
-        s, config, tag, str(version), notes(s, config, release, version, tag), prerelease=True
+        s, config, tag, str(version), notes(facts, version, tag), prerelease=True
     )
     effects += artifact_steps.rc_packages(s, config, tag, version)
-    if not event_done(s, "rc_tagged", tag):
+    if not event_done(s, EventKind.RC_TAGGED, tag):
         data = {"sha": sha, "version": str(version.base), "rc": version.rc}
-        effects.append(RecordEvent("rc_tagged", tag, data))
+        effects.append(RecordEvent(EventKind.RC_TAGGED, tag, data))
     return effects
 
 
-def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
-    release = classify(s, config)
+def plan(facts: Facts, args: RcArgs) -> Plan:
+    s, config, release = facts.snapshot, facts.config, facts.release
     new = partial(Plan, "rc", release.state.value, s.fingerprint())
     if release.target is None or release.state not in (
         State.BUMPED,
@@ -100,7 +97,7 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
     if latest is not None and latest.sha == s.head:
         # This commit already has its RC: finish publishing it if a run was interrupted.
         version = target.with_rc(latest.number)
-        finishing = publish(s, config, release, latest.tag, version, latest.sha)
+        finishing = publish(facts, latest.tag, version, latest.sha)
         return new(
             effects=tuple(finishing) if not refusals else (),
             blockers=tuple(refusals),
@@ -112,7 +109,7 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
         # An RC tag of this version that rcflow never recorded (made by hand, or by a run that
         # stopped before its event) on another commit: tagging around it would leave an RC
         # nobody validated, or an unfinished one, in the release's history.
-        if c.sha != s.head and not event_done(s, "rc_tagged", c.tag):
+        if c.sha != s.head and not event_done(s, EventKind.RC_TAGGED, c.tag):
             refusals.append(
                 f"{c.tag} exists at {c.sha[:7]}, not at HEAD, and the ledger has no record of it: "
                 f"withdraw it with `rcflow rollback {c.tag}` (its number stays used)"
@@ -128,7 +125,7 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
     ):
         # The files already carry this RC (a run stopped after its version commit): tag it.
         number = files_rc.rc
-        refusals.extend(blockers(git_checks.findings(s, head_pushed=False)))
+        refusals.extend(facts.git_blockers(head_pushed=False))
         if not s.head_on_remote:
             effects.append(PushBranch(s.remote, s.release_branch))
     else:
@@ -136,13 +133,13 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
         if config.rc_in_files:
             version = target.with_rc(number)
             try:
-                commit, found = version_commit(s, config, version, f"chore(release): {version}")
+                commit, found = version_commit(facts, version, f"chore(release): {version}")
             except (VersionFileError, VersionError) as exc:
                 return new(blockers=(*refusals, exc.message))
             effects += [*commit, PushBranch(s.remote, s.release_branch)]
             refusals += found
         else:
-            refusals.extend(blockers(git_checks.findings(s)))
+            refusals.extend(facts.git_blockers())
 
     version = target.with_rc(number)
     tag = tag_name(version, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
@@ -157,15 +154,30 @@ def plan(s: Snapshot, config: Config, args: RcArgs) -> Plan:
     effects.append(CreateTag(tag, sha, rc_message(s, version)))
     effects.append(PushTag(s.remote, tag))
     effects += publish_release(
-        s, config, tag, str(version), notes(s, config, release, version, tag), prerelease=True
+        s, config, tag, str(version), notes(facts, version, tag), prerelease=True
     )
     effects += artifact_steps.rc_packages(s, config, tag, version)
     data: dict[str, object] = {"version": str(target), "rc": number}
     if not on_new_commit:
         data["sha"] = s.head
-    effects.append(RecordEvent("rc_tagged", tag, data))
+    effects.append(RecordEvent(EventKind.RC_TAGGED, tag, data))
     return new(
         effects=tuple(effects) if not refusals else (),
         blockers=tuple(refusals),
         subject={"version": str(target), "tag": tag, "rc": number},
     )
+
+
+class Rc(StepBase[RcArgs]):
+    name = "rc"
+    help = "Tag the release commit vX.Y.Z-rc.N and push the tag."
+    checks = ("versions", *REPOSITORY_CHECKS)  # every version reference agrees before an RC
+
+    def args(self, values: Mapping[str, Any]) -> RcArgs:
+        return RcArgs()
+
+    def plan(self, facts: Facts, args: RcArgs) -> Plan:
+        return plan(facts, args)
+
+
+STEP = Rc()

@@ -11,8 +11,10 @@ crash finishes the same rollback instead of undoing one more thing. Naming what 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from rcflow.errors import VersionError, VersionFileError
 from rcflow.model.config import Config
@@ -27,25 +29,20 @@ from rcflow.model.effects import (
     RetractRelease,
     RevertCommit,
 )
+from rcflow.model.events import EventKind
 from rcflow.model.ledger import Event
 from rcflow.model.plan import Plan
 from rcflow.model.snapshot import Snapshot
-from rcflow.model.states import REVERT_SUBJECT, Release, State, classify, pending_bump_revert
+from rcflow.model.states import REVERT_SUBJECT, Release, State, pending_bump_revert
 from rcflow.model.version import Version, parse, tag_name
 from rcflow.model.version_files import primary_version, read_versions, rewrite
-from rcflow.preflight import git as git_checks
-from rcflow.steps import (
-    abandoned_finals,
-    active_bump,
-    blockers,
-    head_texts,
-    pending_hooks,
-    unfinished_rollback,
-    version_key,
-    work_texts,
-)
 from rcflow.steps import registries as artifact_steps
+from rcflow.steps.base import REPOSITORY_CHECKS, Facts, Param, StepBase
 from rcflow.steps.bump import bump_message
+from rcflow.steps.history import active_bump, version_key
+from rcflow.steps.hooks import pending_hooks
+from rcflow.steps.unfinished import abandoned_finals, unfinished_rollback
+from rcflow.steps.version_commits import head_texts, work_texts
 
 
 @dataclass(frozen=True)
@@ -94,9 +91,9 @@ def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) 
     """Finish a bump revert the ledger decided: the revert itself, then its push."""
     decided: dict[str, Event] = {}
     for e in s.ledger:
-        if e.kind == "bump_reverted":
+        if e.kind == EventKind.BUMP_REVERTED:
             decided[e.key] = e
-        elif e.kind == "bumped":
+        elif e.kind == EventKind.BUMPED:
             decided.pop(e.key, None)
     effects: list[Effect] = []
     on_remote = pending_bump_revert(s, config, head_texts(s))
@@ -118,8 +115,8 @@ def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) 
     return effects
 
 
-def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
-    release = classify(s, config)
+def plan(facts: Facts, args: RollbackArgs) -> Plan:
+    s, config, release = facts.snapshot, facts.config, facts.release
     new = partial(Plan, "rollback", release.state.value, s.fingerprint())
     prefix, token = config.tag_prefix, config.rc_token
 
@@ -129,12 +126,10 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
     refusals: list[str] = []
     if effects:
         half = _half_reverted(s, config)
-        refusals = blockers(git_checks.findings(s, head_pushed=False, allow_dirty=half))
+        refusals = facts.git_blockers(head_pushed=False, allow_dirty=half)
         needs_tree = any(isinstance(e, RevertCommit | ResetBranch) for e in effects)
         if not needs_tree:
-            refusals = blockers(
-                git_checks.findings(s, clean=False, on_branch=False, head_pushed=False)
-            )
+            refusals = facts.git_blockers(clean=False, on_branch=False, head_pushed=False)
         return new(
             effects=tuple(effects) if not refusals else (),
             blockers=tuple(refusals),
@@ -147,7 +142,7 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
             return new(done=f"{args.what} is already rolled back")
         for e in s.ledger:
             if (
-                e.kind == "bump_reverted"
+                e.kind == EventKind.BUMP_REVERTED
                 and args.what in (e.key, tag_name(parse(e.key), tag_prefix=prefix, rc_token=token))
                 and (
                     release.target is None
@@ -171,16 +166,14 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
     if state in (State.CANDIDATE, State.VALIDATED, State.REJECTED) and latest is not None:
         if not _matches(args.what, latest.tag):
             refusals.append(f"{args.what} is not the newest transition: that is {latest.tag}")
-        refusals += blockers(
-            git_checks.findings(s, clean=False, on_branch=False, head_pushed=False)
-        )
+        refusals += facts.git_blockers(clean=False, on_branch=False, head_pushed=False)
         if args.delete_tag:
             refusals.append(
                 "--delete-tag is for a released version; a withdrawn RC's tag goes anyway"
             )
         hooks = ["after_rollback"] if config.hooks.after_rollback else []
         withdrawn = RecordEvent(
-            "rc_withdrawn",
+            EventKind.RC_WITHDRAWN,
             latest.tag,
             {"sha": latest.sha, "rc": latest.number, "reason": args.reason, "hooks": hooks},
         )
@@ -215,9 +208,11 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
             commit = str(event.data.get("head") or "")
             if not commit:
                 refusals.append(f"the ledger does not say which commit bumped {target}")
-        refusals += blockers(git_checks.findings(s, head_pushed=False))
+        refusals += facts.git_blockers(head_pushed=False)
         effects = [
-            RecordEvent("bump_reverted", str(target), {"commit": commit, "reason": args.reason})
+            RecordEvent(
+                EventKind.BUMP_REVERTED, str(target), {"commit": commit, "reason": args.reason}
+            )
         ]
         if commit:
             effects += _revert_effects(s, str(target), commit)
@@ -226,9 +221,7 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
         tag = tag_name(release.last_final, tag_prefix=prefix, rc_token=token)
         if not _matches(args.what, str(release.last_final), tag):
             refusals.append(f"{args.what} is not the newest transition: that is the release {tag}")
-        refusals += blockers(
-            git_checks.findings(s, clean=False, on_branch=False, head_pushed=False)
-        )
+        refusals += facts.git_blockers(clean=False, on_branch=False, head_pushed=False)
         previous = max((v for v in release.finals if v < release.last_final), default=None)
         previous_tag = (
             tag_name(previous, tag_prefix=prefix, rc_token=token) if previous is not None else None
@@ -237,7 +230,7 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
         # `latest` images go back to the previous final's recorded digest; versioned tags stay.
         images, image_notes = artifact_steps.latest_back(s, config, previous_tag)
         retracted = RecordEvent(
-            "retracted",
+            EventKind.RETRACTED,
             tag,
             {
                 "version": str(release.last_final),
@@ -281,8 +274,16 @@ def plan(s: Snapshot, config: Config, args: RollbackArgs) -> Plan:
 
 
 # What moves a release forward; a rollback decision newer than all of them is the last word.
-FORWARD = frozenset({"bumped", "rc_tagged", "validate_completed", "promoting", "promoted"})
-ROLLBACKS = frozenset({"rc_withdrawn", "retracted", "bump_reverted"})
+FORWARD = frozenset(
+    {
+        EventKind.BUMPED,
+        EventKind.RC_TAGGED,
+        EventKind.VALIDATE_COMPLETED,
+        EventKind.PROMOTING,
+        EventKind.PROMOTED,
+    }
+)
+ROLLBACKS = frozenset({EventKind.RC_WITHDRAWN, EventKind.RETRACTED, EventKind.BUMP_REVERTED})
 
 
 def newest_rollback(s: Snapshot) -> Event | None:
@@ -297,11 +298,12 @@ def newest_rollback(s: Snapshot) -> Event | None:
 
 
 def _done_text(undone: Event, release: Release, config: Config) -> str:
-    what = {
-        "rc_withdrawn": f"{undone.key} is already withdrawn",
-        "retracted": f"{undone.key} is already retracted",
-        "bump_reverted": f"the bump to {undone.key} is already reverted",
-    }[undone.kind]
+    done: dict[str, str] = {
+        EventKind.RC_WITHDRAWN: f"{undone.key} is already withdrawn",
+        EventKind.RETRACTED: f"{undone.key} is already retracted",
+        EventKind.BUMP_REVERTED: f"the bump to {undone.key} is already reverted",
+    }
+    what = done[undone.kind]
     older = _older(release, config)
     return f"{what}" + (
         f" (to undo {older[0]} too, name it: `rcflow rollback {older[1]}`)" if older else ""
@@ -330,7 +332,7 @@ def _half_reverted(s: Snapshot, config: Config) -> list[str]:
         return []
     if files_version is None:
         return []
-    bumps = [e for e in s.ledger if e.kind == "bumped" and e.key == str(files_version.base)]
+    bumps = [e for e in s.ledger if e.kind == EventKind.BUMPED and e.key == str(files_version.base)]
     previous = str(bumps[-1].data.get("from") or "") if bumps else ""
     if not previous:
         return []
@@ -347,10 +349,50 @@ def _behind_a_revert(s: Snapshot, config: Config, version: str) -> bool:
     if not s.remote_ahead or s.remote_files is None:
         return False
     latest = next((e.kind for e in reversed(s.ledger) if e.key == version), None)
-    if latest != "bump_reverted":
+    if latest != EventKind.BUMP_REVERTED:
         return False
     try:
         on_remote = primary_version(read_versions(config, dict(s.remote_files)))
     except (VersionFileError, VersionError):
         return False
     return on_remote is not None and str(on_remote.base) != version
+
+
+class Rollback(StepBase[RollbackArgs]):
+    name = "rollback"
+    help = "Undo the newest transition: retract a release, withdraw an RC, or revert a bump."
+    params = (
+        Param(
+            "what",
+            str | None,
+            None,
+            "The tag or version to undo; re-running with it is a no-op once done.",
+        ),
+        Param("reason", str, "", "Why, for the ledger.", flags=("--reason",)),
+        Param(
+            "delete_tag",
+            bool,
+            False,
+            "Retracting a release: delete its tag too.",
+            flags=("--delete-tag",),
+        ),
+    )
+    checks = REPOSITORY_CHECKS  # the version files may disagree: a rollback may be the fix
+
+    def args(self, values: Mapping[str, Any]) -> RollbackArgs:
+        return RollbackArgs(
+            what=values["what"], reason=values["reason"], delete_tag=values["delete_tag"]
+        )
+
+    def resume_args(self, args: RollbackArgs) -> list[str]:
+        # The reason is not repeated: the decision, recorded first, already carries it.
+        return [
+            *([args.what] if args.what else []),
+            *(["--delete-tag"] if args.delete_tag else []),
+        ]
+
+    def plan(self, facts: Facts, args: RollbackArgs) -> Plan:
+        return plan(facts, args)
+
+
+STEP = Rollback()

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
-from rcflow.model.config import Config, ValidationConfig
+from rcflow.model.config import ValidationConfig
 from rcflow.model.effects import RunValidations, ValidationSpec
 from rcflow.model.ledger import Event, from_iso
 from rcflow.model.plan import Plan
-from rcflow.model.snapshot import Snapshot
-from rcflow.model.states import State, classify, pending_dispatches
-from rcflow.steps import released_done
+from rcflow.model.states import State, pending_dispatches
+from rcflow.steps.base import Facts, Param, StepBase
+from rcflow.steps.publishing import released_done
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,8 @@ def _spec(v: ValidationConfig, pending: Event | None, source: str | None) -> Val
     )
 
 
-def plan(s: Snapshot, config: Config, args: ValidateArgs) -> Plan:
-    release = classify(s, config)
+def plan(facts: Facts, args: ValidateArgs) -> Plan:
+    s, config, release = facts.snapshot, facts.config, facts.release
     new = partial(Plan, "validate", release.state.value, s.fingerprint())
     latest = release.latest
     if latest is None or release.state not in (State.CANDIDATE, State.REJECTED, State.VALIDATED):
@@ -139,3 +141,31 @@ def _drift(
         "the RC's validations run, not the working tree's; commit the change and cut a new RC "
         "to validate with it",
     )
+
+
+class Validate(StepBase[ValidateArgs]):
+    name = "validate"
+    help = "Run the configured validations against exactly the latest RC's commit."
+    params = (
+        Param(
+            "rerun",
+            list[str] | None,
+            None,
+            "Run this validation again though it passed (repeatable).",
+            flags=("--rerun",),
+        ),
+    )
+    # No preflight: validating changes no tag, release or file; it records what it ran.
+    checks = ()
+
+    def args(self, values: Mapping[str, Any]) -> ValidateArgs:
+        return ValidateArgs(tuple(values["rerun"] or ()))
+
+    def resume_args(self, args: ValidateArgs) -> list[str]:
+        return [a for n in args.rerun for a in ("--rerun", n)]
+
+    def plan(self, facts: Facts, args: ValidateArgs) -> Plan:
+        return plan(facts, args)
+
+
+STEP = Validate()

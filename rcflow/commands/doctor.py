@@ -1,0 +1,129 @@
+"""`rcflow doctor`: every preflight finding, read-only, and the scheduled pipeline alert issue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast
+
+from rcflow.commands.context import Context
+from rcflow.commands.init import InitOptions, plan_init
+from rcflow.commands.init_command import init_facts
+from rcflow.commands.step import preflight_facts
+from rcflow.engine.observe import observe
+from rcflow.errors import RcflowError, UsageError
+from rcflow.model.config import Config
+from rcflow.model.findings import Finding
+from rcflow.model.states import Release, classify
+from rcflow.preflight import DOCTOR
+from rcflow.preflight import run as run_checks
+
+
+def doctor(ctx: Context) -> list[Finding]:
+    """Every preflight finding, read-only: git, version consistency, stale references, workflows."""
+    snap = observe(ctx.git, ctx.config, ctx.forge)
+    release = classify(snap, ctx.config)
+    found, _ = run_checks(DOCTOR, preflight_facts(ctx, snap, release))
+    found = _doctor_waivers(ctx.config, found)
+    found += init_drift(ctx.root)
+    found += unfinished_findings(release)
+    return sorted(found, key=lambda f: (f.severity != "error", f.where or "", f.id))
+
+
+def _doctor_waivers(config: Config, found: list[Finding]) -> list[Finding]:
+    """Findings the config waives become warnings saying so; each waiver is listed."""
+    out: list[Finding] = []
+    used: dict[str, int] = dict.fromkeys(config.preflight_waive, 0)
+    for f in found:
+        waiver = f.waived_by(config.preflight_waive) if f.severity == "error" else None
+        if waiver is None:
+            out.append(f)
+            continue
+        used[waiver] += 1
+        out.append(replace(f, severity="warning", message=f"waived ({waiver}): {f.message}"))
+    for waiver, count in used.items():
+        covers = f"covers {count} finding(s)" if count else "covers no finding now"
+        out.append(
+            Finding(
+                "preflight.waiver",
+                "warning",
+                f"{config.source} [preflight] waive {waiver!r} {covers}",
+                "remove the waiver once what it waives is fixed",
+            )
+        )
+    return out
+
+
+def init_drift(root: Path) -> list[Finding]:
+    """Workflows an earlier `rcflow init` wrote that no longer match what it would write now
+    (a `[[validate]]` changed, another rcflow version): `rcflow init` updates them."""
+    if init_facts(root).get("config") is None:
+        return []
+    try:
+        files = plan_init(root, InitOptions())
+    except RcflowError:
+        return []  # an invalid config or template is reported elsewhere
+    return [
+        Finding(
+            "init.drift",
+            "warning",
+            f"{f.path} differs from what `rcflow init` generates from the config: "
+            + " | ".join(f.diff),
+            "run `rcflow init` to update it (it rewrites only files it wrote)",
+            where=f.path,
+        )
+        for f in files
+        if f.ours and not f.same
+    ]
+
+
+def unfinished_findings(release: Release) -> list[Finding]:
+    """Half-done steps the state names (each problem that says which command completes it)."""
+    found = []
+    for problem in release.problems:
+        at = problem.find("`rcflow ")
+        if at > 0:
+            what, fix = problem[:at].rstrip(" :;,"), f"run {problem[at:]}"
+            found.append(Finding("state.unfinished", "warning", what, fix))
+    return found
+
+
+# -- the pipeline alert issue of the scheduled doctor (issue 16) --------------------------------
+
+DOCTOR_ALERT_TITLE = "rcflow: the release pipeline needs attention"
+
+
+def check_doctor_alert(ctx: Context) -> None:
+    """`doctor --alert` keeps the alert issue only where `[notify] issue` says so, on GitHub."""
+    if not ctx.config.notify_issue:
+        raise UsageError(
+            f"doctor --alert: [notify] issue is not on in {ctx.config.source}; set "
+            "`[notify] issue = true` to keep the pipeline alert issue"
+        )
+    if ctx.forge.name != "github":
+        raise UsageError("doctor --alert: the alert issue needs the github forge (forge = github)")
+
+
+def doctor_alert(ctx: Context, found: Sequence[Finding], run_url: str | None) -> str:
+    """Open or comment on the one alert issue while doctor finds an error; close it when clean.
+
+    Returns what was done, for a note. Raises the forge's error when GitHub refuses.
+    """
+    forge = cast(Any, ctx.forge)
+    errors = [f for f in found if f.severity == "error"]
+    if errors:
+        lines = [f"`rcflow doctor` found {len(errors)} error(s) that would break a release:", ""]
+        for f in errors:
+            where = f" ({f.where})" if f.where else ""
+            lines.append(f"- **{f.id}**{where}: {f.message}. Fix: {f.fix}")
+        if run_url:
+            lines += ["", f"Run: {run_url}"]
+        lines += ["", "This issue is closed by the next `rcflow doctor` run that finds no error."]
+        url = forge.report_issue(DOCTOR_ALERT_TITLE, "\n".join(lines))
+        return f"the pipeline alert issue lists {len(errors)} error(s): {url}"
+    comment = "`rcflow doctor` finds no error any more" + (f": {run_url}" if run_url else ".")
+    closed = forge.resolve_issue(DOCTOR_ALERT_TITLE, comment)
+    if closed is None:
+        return "no error and no open pipeline alert issue: nothing to do"
+    return f"closed the pipeline alert issue: {closed}"
