@@ -23,7 +23,7 @@ from rcflow.cli.guard import (
     guard,
     output,
     replan_blockers,
-    resolve_alert,
+    report_step,
     run_url,
     show_log,
     show_status,
@@ -142,9 +142,7 @@ def _step(
             skip=tuple(skip or ()),
             resume=resume,
         )
-        out.step_result(result, c.config, resume=resume)
-        if result.status in ("applied", "done") and c.config.notify_issue:
-            resolve_alert(opts, out, step)
+        report_step(opts, out, c, result, resume)
         if result.status == "planned" and result.plan.blockers:
             return int(ExitCode.BLOCKED)  # a dry run that shows what would refuse the step
         return int(ExitCode.FAILED if result.status in ("failed", "declined") else ExitCode.OK)

@@ -6,12 +6,14 @@ Kept apart from `commands` so that the read path imports no step, executor or va
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rcflow.adapters.git import Git, TreeStore
 from rcflow.adapters.local_forge import FORGE_REF, LocalForge
@@ -122,3 +124,16 @@ def status(ctx: Context) -> tuple[Snapshot, Release]:
 
 def events(ctx: Context) -> tuple[Event, ...]:
     return observe(ctx.git, ctx.config, ctx.forge, with_commits=False).ledger
+
+
+def webhook(config: Config) -> Callable[[Mapping[str, Any]], None] | None:
+    """The alert webhook `[notify] webhook_env` names, ready to post; None when it is not set.
+
+    The URL stays inside the returned function: it carries credentials and is never shown.
+    """
+    url = os.environ.get(config.notify_webhook_env) if config.notify_webhook_env else None
+    if not url:
+        return None
+    from rcflow.adapters import notify
+
+    return functools.partial(notify.post_json, url)

@@ -119,6 +119,8 @@ class Ports:
     index: artifacts.IndexFactory | None = None
     # Where workflow and checks validations run: GitHub. None: the forge, when it is one.
     ci: CI | None = None
+    # The alert webhook `[notify] webhook_env` names (None: not set); engine.alerts posts to it.
+    webhook: Callable[[Mapping[str, Any]], None] | None = None
 
 
 @dataclass
@@ -697,6 +699,16 @@ class Executor:
             return "skipped: already recorded"
         self.writer.append(e.event, e.key, e.data)
         return "done"
+
+    # -- alerts: plain functions in engine.alerts, (effect, port) -> outcome ------------------
+
+    def _do_send_alert(self, e: Effect) -> str:
+        from rcflow.engine import alerts
+
+        return alerts.perform(e, self.ports)
+
+    _do_open_alert_issue = _do_send_alert
+    _do_close_alert_issue = _do_send_alert
 
 
 def _read(path: Path) -> str | None:
