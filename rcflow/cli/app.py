@@ -510,24 +510,10 @@ def rehearse(
     out = output(opts)
 
     def go() -> int:
-        from rcflow.commands import rehearse as rehearsal
+        from rcflow.cli.rehearsal import rehearse as rehearsal
 
-        trail: list[dict[str, Any]] = []
-        inner = out
-        if opts.json:
-            inner = output(Options(json=True))
-            inner.silent = True
-        code = rehearsal.run(
-            inner,
-            source=None if demo else (opts.path or Path.cwd()),
-            part=part,
-            keep=keep,
-            trail=trail,
-            skip=tuple(skip_check or ()),
-        )
-        if opts.json:
-            out.document({"rehearsal": "complete" if code == 0 else "stopped", "steps": trail})
-        return code
+        skip = tuple(skip_check or ())
+        return rehearsal(opts, out, demo=demo, part=part, keep=keep, skip=skip)
 
     raise typer.Exit(guard(opts, out, None, go))
 

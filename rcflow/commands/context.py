@@ -137,3 +137,28 @@ def webhook(config: Config) -> Callable[[Mapping[str, Any]], None] | None:
     from rcflow.adapters import notify
 
     return functools.partial(notify.post_json, url)
+
+
+# -- plain git for the rehearsal sandbox: set-up outside any context (init, clone, push) ---------
+
+
+def sandbox_git(cwd: Path, *args: str) -> str:
+    from rcflow.adapters import git
+
+    return git.run_git(cwd, *args)
+
+
+def repository_root(path: Path) -> Path:
+    return Git.discover(path)[0]
+
+
+def clone_mirror(url: str, dest: Path) -> None:
+    from rcflow.adapters import git
+
+    git.clone_mirror(url, dest)
+
+
+def clone(url: str, dest: Path, branch: str | None = None) -> None:
+    from rcflow.adapters import git
+
+    git.clone(url, dest, branch)
