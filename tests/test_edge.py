@@ -153,7 +153,7 @@ def test_the_executor_posts_the_alert_and_keeps_the_issue(project: Project) -> N
     assert outcomes == [
         "done",
         "done: https://example/issues/1",
-        "done: closed https://example/issues/1",
+        "done: https://example/issues/1",
         "skipped: no open alert issue",
     ]
     assert [c[0] for c in issues.calls] == ["report", "resolve", "resolve"]
@@ -170,7 +170,7 @@ def test_a_failed_alert_is_an_outcome_never_an_error(project: Project) -> None:
     )
     assert _apply(project, effects, forge=Issues(fail=True), webhook=dead) == [
         "failed: could not send the alert (ConnectionRefusedError)",
-        "failed: could not update the alert issue (OSError)",
+        "failed: could not update the alert issue: OSError",
     ]
     # No webhook port, a forge without issues (the local one):
     assert _apply(project, (SendAlert("HOOK", "m"), OpenAlertIssue("t", "b"))) == [
@@ -249,3 +249,25 @@ def test_status_loads_no_effect_or_alert_code(project: Project, json_flag: bool)
         assert heavy not in loaded, heavy
     assert ("rich" in loaded) is not json_flag  # --json draws nothing: no rich
     assert ("rcflow.cli.console" in loaded) is not json_flag
+
+
+def test_doctor_plans_the_pipeline_alert_issue_as_an_effect() -> None:
+    from rcflow.model.findings import Finding
+
+    error = Finding("version.mismatch", "error", "v1.3.0-rc.2 pinned", "pin v1.3.0", "deploy:3")
+    warning = Finding("state.unfinished", "warning", "w", "run it")
+
+    [opening] = alerts.doctor_plan([error, warning], "https://ci.example/run/7").effects
+    assert isinstance(opening, OpenAlertIssue)
+    assert opening.title == alerts.DOCTOR_ALERT_TITLE
+    assert "- **version.mismatch** (deploy:3): v1.3.0-rc.2 pinned. Fix: pin v1.3.0" in opening.body
+    assert (
+        "Run: https://ci.example/run/7" in opening.body and "state.unfinished" not in opening.body
+    )
+
+    [closing] = alerts.doctor_plan([warning], None).effects
+    assert closing == CloseAlertIssue(
+        alerts.DOCTOR_ALERT_TITLE,
+        "`rcflow doctor` finds no error any more.",
+        "the pipeline alert issue",
+    )

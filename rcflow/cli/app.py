@@ -28,7 +28,7 @@ from rcflow.cli.guard import (
     show_log,
     show_status,
 )
-from rcflow.errors import ExitCode, RcflowError, UsageError
+from rcflow.errors import ExitCode, UsageError
 
 app = typer.Typer(
     name="rcflow",
@@ -469,11 +469,12 @@ def doctor(
         github_outputs(opts, out, "doctor")
         blocked = any(f.severity == "error" for f in found)
         if alert:
-            try:
-                out.notice(commands.doctor_alert(c, found, run_url()))
-            except RcflowError as exc:
+            from rcflow.commands import alerts
+
+            said, kept = alerts.doctor_alert(c, found, run_url())
+            out.notice(said)
+            if not kept:
                 # The findings are out already; the alert that did not reach GitHub is what failed.
-                out.notice(f"could not update the pipeline alert issue: {exc}")
                 return int(ExitCode.FAILED)
         return int(ExitCode.BLOCKED if blocked else ExitCode.OK)
 

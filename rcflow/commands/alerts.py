@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rcflow.commands import context
+from rcflow.model.effects import OpenAlertIssue
 
 if TYPE_CHECKING:
     from rcflow.commands.context import Context
     from rcflow.engine.alerts import Webhook
+    from rcflow.engine.executor import Applied
     from rcflow.model.config import Config
     from rcflow.model.effects import Effect
+    from rcflow.model.findings import Finding
     from rcflow.model.plan import Plan
     from rcflow.model.states import Release
     from rcflow.model.version import Version
@@ -93,11 +96,11 @@ def _without_issue(ctx: Context) -> Config:
     return replace(ctx.config, notify_issue=False)
 
 
-def _apply(ctx: Context, plan: Plan, hook: Webhook | None, note: Note) -> None:
+def _apply(ctx: Context, plan: Plan, hook: Webhook | None, note: Note) -> list[Applied]:
     for text in plan.notes:
         note(text)
     if not plan.effects:
-        return
+        return []
     from rcflow.engine.executor import Executor, Ports
 
     def report(effect: Effect, outcome: str) -> None:
@@ -107,4 +110,26 @@ def _apply(ctx: Context, plan: Plan, hook: Webhook | None, note: Note) -> None:
 
     ports = Ports(ctx.git, ctx.forge, webhook=hook)
     # No ledger: an alert reports a run, it is not a release fact.
-    Executor(ports, None, report).apply(plan.effects)
+    return Executor(ports, None, report).apply(plan.effects)
+
+
+def doctor_alert(ctx: Context, found: Sequence[Finding], run_url: str | None) -> tuple[str, bool]:
+    """`doctor --alert`: keep the pipeline alert issue (open or comment while doctor finds an
+    error, close it when clean). Returns what was done, for a notice, and whether it worked."""
+    from rcflow.engine import alerts
+
+    plan = alerts.doctor_plan(found, run_url)
+    [applied] = _apply(ctx, plan, None, lambda text: None)
+    outcome = applied.outcome
+    if outcome.startswith("failed: "):
+        return outcome.removeprefix("failed: "), False
+    if isinstance(applied.effect, OpenAlertIssue):
+        errors = sum(f.severity == "error" for f in found)
+        return f"the pipeline alert issue lists {errors} error(s): {_url(outcome)}", True
+    if outcome.startswith("done: "):
+        return f"closed the pipeline alert issue: {_url(outcome)}", True
+    return "no error and no open pipeline alert issue: nothing to do", True
+
+
+def _url(outcome: str) -> str:
+    return outcome.removeprefix("done: ")

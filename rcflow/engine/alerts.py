@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from rcflow.errors import RcflowError
 from rcflow.model.effects import CloseAlertIssue, Effect, OpenAlertIssue, SendAlert
 from rcflow.model.plan import Plan
 
 if TYPE_CHECKING:
     from rcflow.model.config import Config
+    from rcflow.model.findings import Finding
     from rcflow.model.version import Version
 
 # POSTs one JSON document; raises on a transport error or a non-2xx answer.
@@ -93,6 +95,32 @@ def recovery_plan(
     return Plan("alert", "-", "", effects)
 
 
+# -- the pipeline alert issue of the scheduled `doctor --alert` --------------------------------
+
+DOCTOR_ALERT_TITLE = "rcflow: the release pipeline needs attention"
+DOCTOR_ALERT = "the pipeline alert issue"
+
+
+def doctor_plan(found: Sequence[Finding], run_url: str | None) -> Plan:
+    """Open (or comment on) the one pipeline alert issue while doctor finds an error, else close
+    it."""
+    errors = [f for f in found if f.severity == "error"]
+    if not errors:
+        comment = "`rcflow doctor` finds no error any more" + (f": {run_url}" if run_url else ".")
+        return Plan(
+            "doctor", "-", "", (CloseAlertIssue(DOCTOR_ALERT_TITLE, comment, DOCTOR_ALERT),)
+        )
+    lines = [f"`rcflow doctor` found {len(errors)} error(s) that would break a release:", ""]
+    for f in errors:
+        where = f" ({f.where})" if f.where else ""
+        lines.append(f"- **{f.id}**{where}: {f.message}. Fix: {f.fix}")
+    if run_url:
+        lines += ["", f"Run: {run_url}"]
+    lines += ["", "This issue is closed by the next `rcflow doctor` run that finds no error."]
+    opening = OpenAlertIssue(DOCTOR_ALERT_TITLE, "\n".join(lines), DOCTOR_ALERT)
+    return Plan("doctor", "-", "", (opening,))
+
+
 # -- handlers: plain functions of the effect and the ports they reach ----------------------------
 
 
@@ -112,7 +140,7 @@ def open_alert_issue(e: OpenAlertIssue, forge: object) -> str:
     try:
         url = forge.report_issue(e.title, e.body)
     except Exception as exc:
-        return f"failed: could not update the alert issue ({type(exc).__name__})"
+        return f"failed: could not update {e.name}: {_why(exc)}"
     return f"done: {url}"
 
 
@@ -122,8 +150,15 @@ def close_alert_issue(e: CloseAlertIssue, forge: object) -> str:
     try:
         closed = forge.resolve_issue(e.title, e.comment)
     except Exception as exc:
-        return f"failed: could not update the alert issue ({type(exc).__name__})"
-    return "skipped: no open alert issue" if closed is None else f"done: closed {closed}"
+        return f"failed: could not update {e.name}: {_why(exc)}"
+    return (
+        f"skipped: no open {e.name.removeprefix('the ')}" if closed is None else f"done: {closed}"
+    )
+
+
+def _why(exc: Exception) -> str:
+    # rcflow's own errors are written for people and carry no secret; anything else may.
+    return str(exc) if isinstance(exc, RcflowError) else type(exc).__name__
 
 
 def perform(e: Effect, ports: AlertPorts) -> str:

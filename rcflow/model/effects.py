@@ -467,6 +467,7 @@ class OpenAlertIssue(Effect):
     kind: ClassVar[str] = "open_alert_issue"
     title: str
     body: str
+    name: str = "the alert issue"  # what a note calls it (doctor's: the pipeline alert issue)
 
     def describe(self) -> str:
         return f"open or update the issue {self.title!r}"
@@ -479,6 +480,7 @@ class CloseAlertIssue(Effect):
     kind: ClassVar[str] = "close_alert_issue"
     title: str
     comment: str
+    name: str = "the alert issue"
 
     def describe(self) -> str:
         return f"close the issue {self.title!r} if it is open"
