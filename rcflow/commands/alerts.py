@@ -44,15 +44,15 @@ def on_failure(
     release: the release as the failure left it, when the caller observed it already (else it is
     observed here, and only when an issue is to be written).
     """
-    from rcflow.engine import alerts
-
     try:
         ctx = context.load_context(path)
     except Exception:
         return  # no repository or no valid config: nothing says where to send an alert
     config = ctx.config
     if not config.notify_webhook_env and not config.notify_issue:
-        return
+        return  # the common case: decided without loading the alert code
+    from rcflow.engine import alerts
+
     hook = context.webhook(config)
     if config.notify_issue and ctx.forge.name == "github" and release is None:
         try:
