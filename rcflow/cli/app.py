@@ -24,12 +24,12 @@ from rcflow.cli.guard import (
     guard,
     output,
     replan_blockers,
-    resolve_alert,
+    report_step,
     run_url,
     show_log,
     show_status,
 )
-from rcflow.errors import ExitCode, RcflowError, UsageError
+from rcflow.errors import ExitCode, UsageError
 from rcflow.steps import STEPS, Step
 
 app = typer.Typer(
@@ -141,9 +141,7 @@ def _step(
             skip=skip,
             resume=resume,
         )
-        out.step_result(result, c.config, resume=resume)
-        if result.status in ("applied", "done") and c.config.notify_issue:
-            resolve_alert(opts, out, step.name)
+        report_step(opts, out, c, result, resume)
         if result.status == "planned" and result.plan.blockers:
             return int(ExitCode.BLOCKED)  # a dry run that shows what would refuse the step
         return int(ExitCode.FAILED if result.status in ("failed", "declined") else ExitCode.OK)
@@ -339,11 +337,12 @@ def doctor(
         github_outputs(opts, out, "doctor")
         blocked = any(f.severity == "error" for f in found)
         if alert:
-            try:
-                out.notice(commands.doctor_alert(c, found, run_url()))
-            except RcflowError as exc:
+            from rcflow.commands import alerts
+
+            said, kept = alerts.doctor_alert(c, found, run_url())
+            out.notice(said)
+            if not kept:
                 # The findings are out already; the alert that did not reach GitHub is what failed.
-                out.notice(f"could not update the pipeline alert issue: {exc}")
                 return int(ExitCode.FAILED)
         return int(ExitCode.BLOCKED if blocked else ExitCode.OK)
 
@@ -380,24 +379,10 @@ def rehearse(
     out = output(opts)
 
     def go() -> int:
-        from rcflow.commands import rehearse as rehearsal
+        from rcflow.cli.rehearsal import rehearse as rehearsal
 
-        trail: list[dict[str, Any]] = []
-        inner = out
-        if opts.json:
-            inner = output(Options(json=True))
-            inner.silent = True
-        code = rehearsal.run(
-            inner,
-            source=None if demo else (opts.path or Path.cwd()),
-            part=part,
-            keep=keep,
-            trail=trail,
-            skip=tuple(skip_check or ()),
-        )
-        if opts.json:
-            out.document({"rehearsal": "complete" if code == 0 else "stopped", "steps": trail})
-        return code
+        skip = tuple(skip_check or ())
+        return rehearsal(opts, out, demo=demo, part=part, keep=keep, skip=skip)
 
     raise typer.Exit(guard(opts, out, None, go))
 

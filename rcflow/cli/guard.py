@@ -7,7 +7,7 @@ loading it (DESIGN §13); the typer app in `rcflow.cli.app` uses the same pieces
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,8 +16,11 @@ from rcflow.errors import BlockedError, Interrupted, RcflowError, StoppedError, 
 
 if TYPE_CHECKING:
     from rcflow.cli.output import Output
+    from rcflow.commands.context import Context
+    from rcflow.commands.run import StepResult
     from rcflow.model.effects import Effect
     from rcflow.model.plan import Plan
+    from rcflow.model.states import Release
 
 
 @dataclass
@@ -34,6 +37,11 @@ class OutputHooks:
     def __init__(self, out: Output, *, yes: bool) -> None:
         self.out = out
         self.yes = yes
+        from rcflow.engine import registries as artifacts
+
+        # Trusted publishing mints tokens mid-run: each is masked before anything could print
+        # it. Set here, where a run that may publish starts, so `status` never loads the code.
+        artifacts.mask_secret = lambda secret: out.mask([secret])
 
     def confirm(self, plan: Plan) -> bool:
         self.out.plan(plan, dry_run=False)
@@ -56,81 +64,61 @@ def output(opts: Options) -> Output:
     # Before anything else is printed: a token that came from a step's `env:` rather than a
     # secret is not masked by the runner on its own.
     out.mask(os.environ.get(name, "") for name in ("GITHUB_TOKEN", "GH_TOKEN"))
-    from rcflow.engine import registries as artifacts
-
-    # Trusted publishing mints tokens mid-run: each is masked before anything could print it.
-    artifacts.mask_secret = lambda secret: out.mask([secret])
-
-    def alert(message: str, blockers: list[str], state: str | None, resume: str | None) -> None:
-        send_alert(opts, out, message, blockers, state, resume)
-
-    out.on_failure = alert
     return out
 
 
-def send_alert(
+def alert_failure(
     opts: Options,
     out: Output,
     message: str,
-    blockers: list[str],
+    blockers: Sequence[str],
+    *,
     state: str | None,
     resume: str | None,
+    release: Release | None = None,
 ) -> None:
-    """Tell people a step failed: the webhook, and the release line's GitHub issue.
+    """Tell people a command failed: the webhook, and the release line's GitHub issue.
 
-    A failed alert is a note, never a new error: the failure being reported matters more.
+    The alerts are effects the engine applies (`commands.alerts`); this only hands them the
+    failing run's context. A failed alert is a note, never a new error.
     """
-    from rcflow.adapters.git import Git
-    from rcflow.model.config import load_config
+    from rcflow.commands import alerts
 
-    try:
-        root, _ = Git.discover(opts.path or Path.cwd())
-        config = load_config(root)
-    except (RcflowError, OSError):
-        return  # no repository or no valid config: nothing says where to send an alert
-    lines = [f"rcflow failed: {message}", *(f"• {b}" for b in blockers)]
-    if state:
-        lines.append(f"state: {state}")
-    if resume:
-        lines.append(f"resume with: {resume}")
-    run_url = _run_url()
-    if run_url:
-        lines.append(run_url)
-    url = os.environ.get(config.notify_webhook_env) if config.notify_webhook_env else None
-    if url:
-        try:
-            from rcflow.adapters import notify
-
-            notify.post_json(
-                url,
-                {
-                    "text": "\n".join(lines),
-                    "rcflow": {
-                        "error": message,
-                        "blockers": blockers,
-                        "state": state,
-                        "resume": resume,
-                        "run_url": run_url,
-                    },
-                },
-            )
-        except Exception as exc:
-            out.note(f"could not send the alert ({type(exc).__name__})")
-    if config.notify_issue:
-        body = "\n".join(f"- {line}" for line in lines[1:])
-        _issue(opts, out, lambda forge, title: forge.report_issue(title, f"{message}\n\n{body}"))
-
-
-def resolve_alert(opts: Options, out: Output, step: str) -> None:
-    """A step that succeeded closes its release line's open issue, if there is one."""
-    _issue(
-        opts,
-        out,
-        lambda forge, title: forge.resolve_issue(
-            title, f"`rcflow {step}` succeeded" + (f": {_run_url()}" if _run_url() else ".")
-        ),
-        only_if_configured=True,
+    alerts.on_failure(
+        opts.path or Path.cwd(),
+        message=message,
+        blockers=blockers,
+        state=state,
+        resume=resume,
+        run_url=_run_url(),
+        release=release,
+        note=out.note,
     )
+
+
+def report_step(
+    opts: Options, out: Output, ctx: Context, result: StepResult, resume: str | None
+) -> None:
+    """Render a step's result, then alert on a failure or close the alert on a success."""
+    out.step_result(result, ctx.config, resume=resume)
+    if result.status == "failed":
+        from rcflow.model.views import status_view
+
+        view = status_view(result.snapshot, result.release, ctx.config)
+        outcomes = [a.outcome for a in result.applied if a.outcome.startswith("failed")]
+        alert_failure(
+            opts,
+            out,
+            f"{result.step} {'; '.join(outcomes) or 'failed'}",
+            (),
+            state=f"{view.state} ({view.subject})" if view.subject else view.state,
+            resume=resume,
+            release=result.release,
+        )
+    elif result.status in ("applied", "done") and ctx.config.notify_issue:
+        from rcflow.commands import alerts
+
+        alerts.on_success(ctx, result.step, result.release, run_url=_run_url(), note=out.note)
 
 
 def _run_url() -> str | None:
@@ -138,33 +126,6 @@ def _run_url() -> str | None:
     repo = os.environ.get("GITHUB_REPOSITORY")
     server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
     return f"{server}/{repo}/actions/runs/{run}" if run and repo else None
-
-
-def _issue(
-    opts: Options,
-    out: Output,
-    act: Callable[[Any, str], object],
-    *,
-    only_if_configured: bool = False,
-) -> None:
-    """One issue per release line (1.4, 1.5 …) on the GitHub forge, titled by that line."""
-    from rcflow.commands import context
-
-    try:
-        ctx = context.load_context(opts.path or Path.cwd())
-    except Exception:
-        return
-    if not ctx.config.notify_issue or ctx.forge.name != "github":
-        if ctx.config.notify_issue and not only_if_configured:
-            out.note("[notify] issue needs the github forge: no issue was opened")
-        return
-    try:
-        _, release = context.status(ctx)
-        version = release.target or release.last_final
-        line = f"{version.major}.{version.minor}" if version else "next"
-        act(ctx.forge, f"rcflow: the {line} release is failing")
-    except Exception as exc:
-        out.note(f"could not update the alert issue ({type(exc).__name__})")
 
 
 def guard(
@@ -180,9 +141,9 @@ def guard(
             raise UsageError(f"-C {opts.path}: no such directory")
         return fn()
     except RcflowError as err:
-        state = None
+        state, release = None, None
         if resume and not isinstance(err, UsageError):
-            state = state_after_failure(opts)
+            state, release = _after_failure(opts)
         # Refusals changed nothing, so there is nothing to resume; they say what to do instead.
         resumable = state is not None and not isinstance(err, BlockedError) and not err.untouched
         # "resume with" is a promise: when a re-run would be refused, say what to fix first.
@@ -191,11 +152,16 @@ def guard(
             fix = "before re-running, fix: " + "; ".join(first)
             err.hint = f"{err.hint}; {fix}" if err.hint else fix
             resumable = False
-        out.error(err, state=state, resume=resume if resumable else None)
+        shown = resume if resumable else None
+        out.error(err, state=state, resume=shown)
+        blockers = err.blockers if isinstance(err, BlockedError) else ()
+        alert_failure(opts, out, err.message, blockers, state=state, resume=shown, release=release)
         return int(err.exit_code)
     except KeyboardInterrupt as exc:
         stopped = _stopped(exc)
-        out.error(stopped, state=state_after_failure(opts), resume=resume)
+        state, release = _after_failure(opts)
+        out.error(stopped, state=state, resume=resume)
+        alert_failure(opts, out, stopped.message, (), state=state, resume=resume, release=release)
         return int(stopped.exit_code)
 
 
@@ -219,15 +185,20 @@ def _stopped(exc: KeyboardInterrupt) -> StoppedError:
 
 
 def state_after_failure(opts: Options) -> str | None:
+    return _after_failure(opts)[0]
+
+
+def _after_failure(opts: Options) -> tuple[str | None, Release | None]:
+    """The state a failure left, in words, and the release it was read from (one observe)."""
     from rcflow.commands import context
 
     try:
         ctx = context.load_context(opts.path or Path.cwd())
         _, release = context.status(ctx)
     except Exception:  # the failure itself is what gets reported; a state is a bonus
-        return None
+        return None, None
     target = release.latest.tag if release.latest else release.target or release.last_final
-    return f"{release.state.value} ({target})" if target else release.state.value
+    return (f"{release.state.value} ({target})" if target else release.state.value), release
 
 
 def github_outputs(opts: Options, out: Output, command: str) -> None:

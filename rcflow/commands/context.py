@@ -6,12 +6,14 @@ Kept apart from `commands` so that the read path imports no step, executor or va
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rcflow.adapters.git import Git, TreeStore
 from rcflow.adapters.local_forge import FORGE_REF, LocalForge
@@ -180,3 +182,41 @@ def init_ports(root: Path, git_dir: Path) -> tuple[Git, Forge]:
     """What `init` writes through: the repository, and a forge it never touches."""
     git = Git(root, git_dir)
     return git, LocalForge(TreeStore(git, "origin", FORGE_REF))
+
+
+def webhook(config: Config) -> Callable[[Mapping[str, Any]], None] | None:
+    """The alert webhook `[notify] webhook_env` names, ready to post; None when it is not set.
+
+    The URL stays inside the returned function: it carries credentials and is never shown.
+    """
+    url = os.environ.get(config.notify_webhook_env) if config.notify_webhook_env else None
+    if not url:
+        return None
+    from rcflow.adapters import notify
+
+    return functools.partial(notify.post_json, url)
+
+
+# -- plain git for the rehearsal sandbox: set-up outside any context (init, clone, push) ---------
+
+
+def sandbox_git(cwd: Path, *args: str) -> str:
+    from rcflow.adapters import git
+
+    return git.run_git(cwd, *args)
+
+
+def repository_root(path: Path) -> Path:
+    return Git.discover(path)[0]
+
+
+def clone_mirror(url: str, dest: Path) -> None:
+    from rcflow.adapters import git
+
+    git.clone_mirror(url, dest)
+
+
+def clone(url: str, dest: Path, branch: str | None = None) -> None:
+    from rcflow.adapters import git
+
+    git.clone(url, dest, branch)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
 
 from rcflow.commands.context import Context
 from rcflow.commands.init import InitOptions, plan_init
@@ -91,8 +89,6 @@ def unfinished_findings(release: Release) -> list[Finding]:
 
 # -- the pipeline alert issue of the scheduled doctor (issue 16) --------------------------------
 
-DOCTOR_ALERT_TITLE = "rcflow: the release pipeline needs attention"
-
 
 def check_doctor_alert(ctx: Context) -> None:
     """`doctor --alert` keeps the alert issue only where `[notify] issue` says so, on GitHub."""
@@ -103,27 +99,3 @@ def check_doctor_alert(ctx: Context) -> None:
         )
     if ctx.forge.name != "github":
         raise UsageError("doctor --alert: the alert issue needs the github forge (forge = github)")
-
-
-def doctor_alert(ctx: Context, found: Sequence[Finding], run_url: str | None) -> str:
-    """Open or comment on the one alert issue while doctor finds an error; close it when clean.
-
-    Returns what was done, for a note. Raises the forge's error when GitHub refuses.
-    """
-    forge = cast(Any, ctx.forge)
-    errors = [f for f in found if f.severity == "error"]
-    if errors:
-        lines = [f"`rcflow doctor` found {len(errors)} error(s) that would break a release:", ""]
-        for f in errors:
-            where = f" ({f.where})" if f.where else ""
-            lines.append(f"- **{f.id}**{where}: {f.message}. Fix: {f.fix}")
-        if run_url:
-            lines += ["", f"Run: {run_url}"]
-        lines += ["", "This issue is closed by the next `rcflow doctor` run that finds no error."]
-        url = forge.report_issue(DOCTOR_ALERT_TITLE, "\n".join(lines))
-        return f"the pipeline alert issue lists {len(errors)} error(s): {url}"
-    comment = "`rcflow doctor` finds no error any more" + (f": {run_url}" if run_url else ".")
-    closed = forge.resolve_issue(DOCTOR_ALERT_TITLE, comment)
-    if closed is None:
-        return "no error and no open pipeline alert issue: nothing to do"
-    return f"closed the pipeline alert issue: {closed}"

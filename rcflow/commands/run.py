@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from rcflow.commands.context import Context, events, load_context, status
 from rcflow.commands.doctor import (
-    DOCTOR_ALERT_TITLE,
     check_doctor_alert,
     doctor,
-    doctor_alert,
     init_drift,
     unfinished_findings,
 )
@@ -20,14 +18,12 @@ from rcflow.commands.init_command import InitResult, init_facts, run_init
 from rcflow.commands.step import Hooks, StepResult, preflight, record_failure, run_step
 
 __all__ = [
-    "DOCTOR_ALERT_TITLE",
     "Context",
     "Hooks",
     "InitResult",
     "StepResult",
     "check_doctor_alert",
     "doctor",
-    "doctor_alert",
     "events",
     "init_drift",
     "init_facts",

@@ -94,6 +94,8 @@ class Ports:
     index: IndexFactory | None = None
     # Where workflow and checks validations run: GitHub. None: the forge, when it is one.
     ci: CI | None = None
+    # The alert webhook `[notify] webhook_env` names (None: not set); engine.alerts posts to it.
+    webhook: Callable[[Mapping[str, Any]], None] | None = None
 
 
 @dataclass

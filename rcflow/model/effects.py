@@ -498,3 +498,75 @@ class RecordEvent(Effect):
             "data": dict(self.data),
             "records": list(self.writes()),
         }
+
+
+# -- alerts: what a failing run tells people, and what closes it (handlers: engine.alerts) ------
+
+
+@dataclass(frozen=True)
+class SendAlert(Effect):
+    """POST the failing run's context to the webhook that `[notify] webhook_env` names.
+
+    The effect names the variable, never the URL: the URL carries credentials, and plans are shown.
+    """
+
+    kind: ClassVar[str] = "send_alert"
+    webhook_env: str
+    message: str
+    blockers: tuple[str, ...] = ()
+    state: str | None = None
+    resume: str | None = None
+    run_url: str | None = None
+
+    def lines(self) -> list[str]:
+        """The alert as text: what failed, why, the state, how to resume, where it ran."""
+        lines = [f"rcflow failed: {self.message}", *(f"• {b}" for b in self.blockers)]
+        if self.state:
+            lines.append(f"state: {self.state}")
+        if self.resume:
+            lines.append(f"resume with: {self.resume}")
+        if self.run_url:
+            lines.append(self.run_url)
+        return lines
+
+    def payload(self) -> dict[str, Any]:
+        """Slack-compatible `text`, and the same facts as fields under `rcflow`."""
+        return {
+            "text": "\n".join(self.lines()),
+            "rcflow": {
+                "error": self.message,
+                "blockers": list(self.blockers),
+                "state": self.state,
+                "resume": self.resume,
+                "run_url": self.run_url,
+            },
+        }
+
+    def describe(self) -> str:
+        return f"post the failure to the webhook in ${self.webhook_env}"
+
+
+@dataclass(frozen=True)
+class OpenAlertIssue(Effect):
+    """Open the release line's alert issue, or comment on it when it is open already."""
+
+    kind: ClassVar[str] = "open_alert_issue"
+    title: str
+    body: str
+    name: str = "the alert issue"  # what a note calls it (doctor's: the pipeline alert issue)
+
+    def describe(self) -> str:
+        return f"open or update the issue {self.title!r}"
+
+
+@dataclass(frozen=True)
+class CloseAlertIssue(Effect):
+    """Close the release line's alert issue with a comment, if one is open."""
+
+    kind: ClassVar[str] = "close_alert_issue"
+    title: str
+    comment: str
+    name: str = "the alert issue"
+
+    def describe(self) -> str:
+        return f"close the issue {self.title!r} if it is open"

@@ -105,6 +105,9 @@ class Release:
     # Between releases: the final the files' development version (1.5.0.dev0) leads to. Not in
     # flight: `bump` is what writes a release version, so the state stays idle/released.
     files_dev: Version | None = None
+    # Our tags that differ between this clone and the remote (moved, or never pushed): what
+    # `status` calls out of sync, as a fact rather than a reading of the problem texts.
+    unsynced_tags: frozenset[str] = frozenset()
 
     @property
     def latest(self) -> Candidate | None:
@@ -199,6 +202,7 @@ def candidate_state(c: Candidate, config: Config) -> State:
 
 def classify(s: Snapshot, config: Config) -> Release:
     problems: list[str] = []
+    unsynced: set[str] = set()
     prefix, token = config.tag_prefix, config.rc_token
     finals: dict[Version, str] = {}
     rc_tags: dict[Version, dict[int, str]] = {}
@@ -216,8 +220,10 @@ def classify(s: Snapshot, config: Config) -> Release:
             del finals[v]  # a promotion whose tag never reached the remote: not a release
             continue
         if local and remote and local != remote:
+            unsynced.add(name)
             problems.append(f"tag {name} is at {local[:7]} here but at {remote[:7]} on {s.remote}")
         elif local and not remote and s.remote_reachable:
+            unsynced.add(name)
             problems.append(f"tag {name} exists here but not on {s.remote}")
 
     retracted = frozenset(e.key for e in s.ledger if e.kind == EventKind.RETRACTED)
@@ -285,6 +291,7 @@ def classify(s: Snapshot, config: Config) -> Release:
     for tag, rc in sorted(unpushed.items()):
         if rc in withdrawn:
             if tag in s.local_tags:
+                unsynced.add(tag)
                 problems.append(
                     f"tag {tag} exists here but not on {s.remote}: its promotion was abandoned "
                     "when its RC was withdrawn; `rcflow rollback` removes it"
@@ -367,6 +374,7 @@ def classify(s: Snapshot, config: Config) -> Release:
             files_error,
         ),
         reverting=reverting,
+        unsynced_tags=frozenset(unsynced),
     )
 
 

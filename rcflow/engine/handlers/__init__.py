@@ -3,7 +3,7 @@
 Importing this package registers them all in `base.HANDLERS` (see `base.handles`).
 """
 
-from rcflow.engine.handlers import forge, git, hooks, registries, validations
+from rcflow.engine.handlers import alerts, forge, git, hooks, registries, validations
 from rcflow.engine.handlers.base import HANDLERS, Handler, Outcome, Record, Scope
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Outcome",
     "Record",
     "Scope",
+    "alerts",
     "forge",
     "git",
     "hooks",
