@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from rcflow.errors import BlockedError, ConflictError, EffectError, UsageError
+from rcflow.model.registries import normalize
 from rcflow.ports.registry import FileOutcome
 
 if TYPE_CHECKING:
@@ -59,11 +60,6 @@ class PackageIndexError(EffectError):
 
 class IndexAccessError(BlockedError):
     """The index wants credentials that are missing, or refused the ones given."""
-
-
-def normalize(name: str) -> str:
-    """PEP 503 project name normalization: runs of `-_.` become `-`, lower case."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 # --- dist files ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ one switch: stop after planning.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from rcflow.commands.context import Context
-from rcflow.engine import lease
+from rcflow.engine import lease, registries
 from rcflow.engine.executor import Applied, Executor, LedgerWriter, Ports
 from rcflow.engine.observe import observe
 from rcflow.engine.validations.command import Outcome
@@ -211,6 +212,7 @@ def preflight_facts(
         plan=plan,
         registry=ctx.registry,
         index=ctx.index,
+        dist_sums=functools.partial(registries.dist_sums, ctx.git_dir, ctx.forge),
     )
 
 

@@ -89,3 +89,8 @@ def selects(filename: str, patterns: Iterable[str], version: str) -> bool:
         and any(fnmatch.fnmatchcase(filename, p) for p in patterns)
         and dist_version(filename) == version
     )
+
+
+def normalize(name: str) -> str:
+    """PEP 503 project name normalization: runs of `-_.` become `-`, lower case."""
+    return re.sub(r"[-_.]+", "-", name).lower()

@@ -96,7 +96,7 @@ def _registries(f: PreflightFacts) -> list[Finding]:
     if f.plan is None:
         return []
     return artifact_checks.findings(
-        f.plan.effects, git_dir=f.git_dir, forge=f.forge, registry=f.registry, index=f.index
+        f.plan.effects, sums=f.dist_sums, registry=f.registry, index=f.index
     )
 
 

@@ -25,6 +25,7 @@ from rcflow.ports.forge import Forge
 if TYPE_CHECKING:
     from rcflow.model.registries import IndexFactory, RegistryFactory
     from rcflow.preflight.github import Facts as GitHubFacts
+    from rcflow.preflight.registries import SumsReader
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class PreflightFacts:
     origin_url: str  # the configured remote's URL ("" when it has none)
     registry: RegistryFactory
     index: IndexFactory
+    dist_sums: SumsReader  # an RC's SHA256SUMS: staged in this clone, else the forge's
     # The plan being checked; None for `doctor`, which checks what the next release would do.
     plan: Plan | None = None
 

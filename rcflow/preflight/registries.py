@@ -11,31 +11,35 @@ a file proves upload rights). Every finding names the image or index in `where`,
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from rcflow.engine import registries as artifacts
 from rcflow.errors import BlockedError, ConflictError, RcflowError
+from rcflow.model import registries as artifacts
 from rcflow.model.effects import Effect, MoveImageTag, PromoteImage, PublishPackages, ResolveImage
 from rcflow.model.findings import Finding
-from rcflow.ports.forge import Forge
 
 if TYPE_CHECKING:
     from rcflow.ports.registry import Registry
+
+# (RC tag, scratch dir) -> the RC's SHA256SUMS, or None when it has none yet.
+SumsReader = Callable[[str, Path], Mapping[str, str] | None]
 
 
 def findings(
     effects: Iterable[Effect],
     *,
-    git_dir: Path,
-    forge: Forge,
+    sums: SumsReader,
     registry: artifacts.RegistryFactory,
     index: artifacts.IndexFactory,
 ) -> list[Finding]:
-    """Every finding about the planned image and package effects (none when there are none)."""
-    checker = _Checker(git_dir, forge, registry, index)
+    """Every finding about the planned image and package effects (none when there are none).
+
+    `sums` reads an RC's SHA256SUMS (the command layer's reader: staged here, else the forge's).
+    """
+    checker = _Checker(sums, registry, index)
     for effect in effects:
         if isinstance(effect, ResolveImage):
             checker.rc_image(effect)
@@ -52,13 +56,11 @@ def findings(
 class _Checker:
     def __init__(
         self,
-        git_dir: Path,
-        forge: Forge,
+        sums: SumsReader,
         registry: artifacts.RegistryFactory,
         index: artifacts.IndexFactory,
     ) -> None:
-        self.git_dir = git_dir
-        self.forge = forge
+        self.sums = sums
         self.registry = registry
         self.index = index
         self.found: list[Finding] = []
@@ -167,8 +169,6 @@ class _Checker:
                 )
 
     def packages(self, e: PublishPackages) -> None:
-        from rcflow.adapters.pyindex import normalize
-
         host = urlsplit(e.index.upload_url).netloc
         try:
             index = self.index(e.index)
@@ -181,13 +181,13 @@ class _Checker:
             return
         with tempfile.TemporaryDirectory(prefix="rcflow-preflight-") as scratch:
             try:
-                sums = artifacts.dist_sums(self.git_dir, self.forge, e.source, Path(scratch))
+                sums = self.sums(e.source, Path(scratch))
             except (RcflowError, OSError, ValueError):
                 sums = None  # publishing reports it, with the files in hand
         if sums is None:
             return  # not built yet (rc builds them first): publishing checks before uploading
         wanted = {n: d for n, d in sums.items() if artifacts.selects(n, e.index.files, e.version)}
-        projects = {normalize(n.split(f"-{e.version}", 1)[0]) for n in wanted}
+        projects = {artifacts.normalize(n.split(f"-{e.version}", 1)[0]) for n in wanted}
         listed: dict[str, str] = {}
         try:
             for project in sorted(projects):
