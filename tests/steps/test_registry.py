@@ -10,6 +10,7 @@ import pytest
 import typer
 
 from rcflow.cli.app import app
+from rcflow.model.config import ValidationConfig
 from rcflow.model.effects import BuildAssets, RunHook, RunValidations, ValidationSpec
 from rcflow.model.findings import STEPS as FINDING_STEPS
 from rcflow.model.plan import Plan
@@ -104,7 +105,7 @@ def test_the_lease_lasts_the_ttl_plus_the_plans_waits(project: Project) -> None:
     config = dataclasses.replace(project.ctx().config, lease_ttl=100.0)
 
     def spec(name: str, timeout: float) -> ValidationSpec:
-        return ValidationSpec(name, "true", timeout, True)
+        return ValidationSpec(ValidationConfig(name, "true", timeout, True))
 
     plan = Plan(
         "rc",
