@@ -17,7 +17,14 @@ from typing import Any, Literal, Protocol, cast
 from rcflow.adapters.git import Git, TreeStore
 from rcflow.adapters.github import github_repo
 from rcflow.adapters.local_forge import FORGE_REF, LocalForge
-from rcflow.commands.context import Context, events, load_context, status
+from rcflow.commands.context import (
+    Context,
+    UnnamedGitHub,
+    events,
+    load_context,
+    load_doctor_context,
+    status,
+)
 from rcflow.commands.init import InitOptions, detect, next_steps, plan_init
 from rcflow.engine.executor import (
     Applied,
@@ -57,7 +64,16 @@ from rcflow.preflight import versions as version_checks
 from rcflow.preflight import workflows as workflow_checks
 from rcflow.steps import bump, promote, rc, rollback, validate
 
-__all__ = ["Context", "Hooks", "StepResult", "events", "load_context", "run_step", "status"]
+__all__ = [
+    "Context",
+    "Hooks",
+    "StepResult",
+    "events",
+    "load_context",
+    "load_doctor_context",
+    "run_step",
+    "status",
+]
 
 PLANNERS: dict[str, Callable[[Snapshot, Config, Any], Plan]] = {
     "bump": bump.plan,
@@ -311,6 +327,8 @@ def doctor(ctx: Context) -> list[Finding]:
     found += repository_findings(ctx, release, versions=True)
     if ctx.forge.name == "github":
         found += github_checks.dispatch_findings(snap.ledger)
+    if isinstance(ctx.forge, UnnamedGitHub):
+        found.append(ctx.forge.finding())  # the GitHub checks above could not run
     found = _doctor_waivers(ctx.config, found)
     found += init_drift(ctx.root)
     found += unfinished_findings(release)
