@@ -309,3 +309,30 @@ def test_a_refused_alert_is_exit_1_after_the_findings(make_github_project: Any) 
     assert result.json()["errors"] == 1  # the findings were still reported
     assert "could not update the pipeline alert issue" in result.stderr
     assert server.issues == {}
+
+
+def test_forge_github_without_a_github_remote_is_a_warning_and_the_rest_is_checked(
+    make_project: Any, monkeypatch: Any
+) -> None:
+    """A clone off another host, outside GitHub Actions: doctor says the GitHub checks did not
+    run (a warning), still finds what needs no GitHub, and a step refuses as before (exit 2)."""
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    p = manifest_project(make_project, "v1.3.0-rc.2")
+    p.write("rcflow.toml", 'forge = "github"\n' + MANIFEST_CONFIG)
+    p.commit("chore: releases on GitHub")
+    p.push()
+
+    result = p.cli("doctor", "--json")
+
+    assert result.exit_code == 3, result.stdout  # the manifest's error, found all the same
+    found = {(f["id"], f["severity"]) for f in result.json()["findings"]}
+    assert found == {("version.mismatch", "error"), ("forge.github-unknown", "warning")}
+    p.write("deploy/kustomization.yaml", "images:\n  - name: app\n    newTag: v1.3.0\n")
+    p.commit("fix: the manifest")
+    p.push()
+    clean = p.cli("doctor", "--json")
+    assert clean.exit_code == 0, clean.stdout
+    assert clean.json()["warnings"] == 1 and clean.json()["errors"] == 0
+    for refused in (p.cli("bump", "--yes"), p.cli("doctor", "--alert")):
+        assert refused.exit_code == 2, refused.stdout + refused.stderr
+        assert "cannot tell the repository" in refused.stderr

@@ -73,9 +73,12 @@ def _run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=300, **kw)
 
 
-def assert_zizmor_clean(zizmor: str, workflows: list[Path]) -> None:
+def assert_zizmor_clean(
+    zizmor: str, workflows: list[Path], also_hidden: tuple[tuple[str, str], ...] = ()
+) -> None:
     """No finding at all, with the strictest persona; the one ignore comment hides only
-    artipacked on the release checkout, which keeps its token on purpose (rcflow pushes)."""
+    artipacked on the release checkout, which keeps its token on purpose (rcflow pushes), and
+    what ``also_hidden`` names (rcflow's own `uses: ./`, which actionlint needs spelt so)."""
     paths = [str(p) for p in workflows]
     base = [zizmor, "--offline", "--no-config", "--persona", "auditor"]
     result = _run([*base, *paths])
@@ -92,6 +95,7 @@ def assert_zizmor_clean(zizmor: str, workflows: list[Path]) -> None:
     expected = (
         [("artipacked", "release.yml")] if any(p.name == "release.yml" for p in workflows) else []
     )
+    expected = sorted([*expected, *also_hidden])
     assert hidden == expected, f"ignore comments hide more than artipacked: {hidden}"
 
 
@@ -327,7 +331,7 @@ def test_the_release_job_asks_only_for_contents_write(
         return
     [install] = installs
     assert install.run == 'python -m pip install --disable-pip-version-check "$RCFLOW_REQUIREMENT"'
-    wanted = case.options.rcflow_requirement or f"rcflow=={__version__}"
+    wanted = case.options.rcflow_requirement or scaffold.running_rcflow(__version__).requirement
     assert f"RCFLOW_REQUIREMENT: {json.dumps(wanted)}\n" in release
     assert f"RCFLOW_REQUIREMENT: {json.dumps(wanted)}\n" in doctor
 
@@ -828,3 +832,178 @@ def test_trusted_publishing_gives_the_release_job_id_token_write_and_nothing_els
         "exchanges for an upload token",
         "",
     )
+
+
+# -- where the workflows get rcflow when nothing configures it (issue 16) -----------------------
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _installed(monkeypatch: pytest.MonkeyPatch, direct_url: dict[str, Any] | None) -> None:
+    """rcflow as if pip had installed it this way (PEP 610's direct_url.json; None: an index)."""
+    monkeypatch.setattr(scaffold, "_direct_url", lambda: direct_url)
+
+
+def _requirement(workflow: str) -> str:
+    found = re.findall(r"^          RCFLOW_REQUIREMENT: (.+)$", workflow, re.MULTILINE)
+    assert len(found) == 1, workflow
+    return str(json.loads(found[0]))
+
+
+def test_rcflow_installed_from_git_is_pinned_at_that_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zizmor: str, actionlint: str
+) -> None:
+    """A fresh repository, nothing configured: the runner installs the very rcflow that ran init,
+    from git at its commit, so no package index needs to have rcflow."""
+    _installed(
+        monkeypatch,
+        {
+            "url": "https://x-access-token:SECRET@github.com/acme/rcflow.git",
+            "vcs_info": {"vcs": "git", "commit_id": SHA, "requested_revision": "main"},
+        },
+    )
+    root = make_repo(tmp_path / "repo", origin="https://github.com/acme/demo.git")
+    files = scaffold.plan_init(root, scaffold.InitOptions())
+    write_all(root, files)
+    wanted = f"rcflow @ git+https://github.com/acme/rcflow.git@{SHA}"
+    for path in (scaffold.RELEASE_WORKFLOW, scaffold.DOCTOR_WORKFLOW):
+        text = (root / path).read_text(encoding="utf-8")
+        assert _requirement(text) == wanted
+        assert "SECRET" not in text and "rcflow==" not in text
+    assert config.requirement_problem(wanted) is None
+    # rcflow.toml stays as it was: the pin lives in the workflows, the next init renews it.
+    assert "\nrcflow_requirement" not in (root / "rcflow.toml").read_text(encoding="utf-8")
+    assert_actionlint_clean(actionlint, [root / f.path for f in files if f.path.endswith(".yml")])
+    assert_zizmor_clean(zizmor, [root / f.path for f in files if f.path.endswith(".yml")])
+    lines = scaffold.next_steps(scaffold.detect(root), scaffold.InitOptions())
+    assert any(wanted in line and "https://github.com/acme/rcflow.git" in line for line in lines)
+    assert not any("SECRET" in line for line in lines)
+
+
+def test_rcflow_from_an_index_is_pinned_at_its_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _installed(monkeypatch, None)
+    root = make_repo(tmp_path / "repo")
+    release = scaffold.plan_init(root, scaffold.InitOptions(rcflow_version="2.3.4"))[1].content
+    assert _requirement(release) == "rcflow==2.3.4"
+    lines = scaffold.next_steps(scaffold.detect(root), scaffold.InitOptions())
+    assert not any("no runner can reach" in line for line in lines)
+
+
+def _checkout(path: Path, origin: str, *, pushed: bool) -> str:
+    """A clone of rcflow as `pip install -e .` leaves it; returns its HEAD."""
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    (path / "README.md").write_text("rcflow\n", encoding="utf-8")
+    git(path, "add", "-A")
+    git(path, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-q", "-m", "x")
+    git(path, "remote", "add", "origin", origin)
+    head = git(path, "rev-parse", "HEAD").strip()
+    if pushed:  # what a fetch from origin leaves: origin has this commit
+        git(path, "update-ref", "refs/remotes/origin/main", head)
+    return head
+
+
+@pytest.mark.parametrize(
+    ("origin", "pushed", "wanted"),
+    [
+        ("https://github.com/acme/rcflow.git", True, "https://github.com/acme/rcflow.git"),
+        ("git@github.com:acme/rcflow.git", True, "https://github.com/acme/rcflow"),
+        ("https://github.com/acme/rcflow.git", False, None),  # HEAD is not on origin
+        ("/srv/mirrors/rcflow.git", True, None),  # no runner reaches a path
+    ],
+)
+def test_rcflow_installed_from_a_checkout(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    origin: str,
+    pushed: bool,
+    wanted: str | None,
+) -> None:
+    checkout = tmp_path / "rcflow checkout"
+    head = _checkout(checkout, origin, pushed=pushed)
+    _installed(monkeypatch, {"url": checkout.as_uri(), "dir_info": {"editable": True}})
+    running = scaffold.running_rcflow("0.9.0")
+    root = make_repo(tmp_path / "repo")
+    release = scaffold.plan_init(root, scaffold.InitOptions(rcflow_version="0.9.0"))[1].content
+    lines = scaffold.next_steps(scaffold.detect(root), scaffold.InitOptions(rcflow_version="0.9.0"))
+    if wanted is not None:
+        assert running.source == "vcs"
+        assert _requirement(release) == f"rcflow @ git+{wanted}@{head}"
+        return
+    # Nothing a runner can reach: the index requirement, and init says so with the way out.
+    assert (running.source, running.where) == ("local", str(checkout))
+    assert _requirement(release) == "rcflow==0.9.0"
+    [note] = [line for line in lines if "no runner can reach" in line]
+    assert str(checkout) in note
+    assert "--action OWNER/rcflow@SHA" in note and "--rcflow-requirement" in note
+
+
+def test_rcflow_from_a_wheel_file_or_an_ssh_url_says_no_runner_reaches_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for direct in (
+        {"url": "file:///tmp/rcflow-0.1.0-py3-none-any.whl", "archive_info": {}},
+        {"url": "ssh://git@github.com/acme/rcflow", "vcs_info": {"vcs": "git", "commit_id": SHA}},
+        {"url": "https://github.com/acme/rcflow", "vcs_info": {"vcs": "git", "commit_id": "main"}},
+    ):
+        _installed(monkeypatch, direct)
+        running = scaffold.running_rcflow("0.1.0")
+        assert (running.requirement, running.source) == ("rcflow==0.1.0", "local"), direct
+
+
+def test_an_option_or_the_configuration_wins_over_the_running_rcflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _installed(
+        monkeypatch,
+        {"url": "https://github.com/acme/rcflow", "vcs_info": {"vcs": "git", "commit_id": SHA}},
+    )
+    root = make_repo(tmp_path / "repo")
+    chosen = scaffold.InitOptions(rcflow_requirement="rcflow==1.0.0")
+    assert _requirement(scaffold.plan_init(root, chosen)[1].content) == "rcflow==1.0.0"
+    assert scaffold.rcflow_source_note(scaffold.detect(root), chosen) is None
+    (root / "rcflow.toml").write_text(f'action = "acme/rcflow@{SHA}"\n', encoding="utf-8")
+    release = scaffold.plan_init(root, scaffold.InitOptions())[0].content
+    assert f"uses: acme/rcflow@{SHA}\n" in release and "RCFLOW_REQUIREMENT" not in release
+    assert scaffold.rcflow_source_note(scaffold.detect(root), scaffold.InitOptions()) is None
+
+
+def test_rcflows_own_repository_runs_the_action_of_its_checkout(
+    tmp_path: Path, zizmor: str, actionlint: str
+) -> None:
+    """The repository is rcflow (its pyproject names it, action.yml is at the root): the
+    workflows run `uses: ./`, the rcflow of the commit they run on; no install from anywhere."""
+    root = make_repo(
+        tmp_path / "rcflow",
+        pyproject='[project]\nname = "rcflow"\nversion = "0.1.0"\n',
+        origin="https://github.com/acme/rcflow.git",
+    )
+    shutil.copy2(REPO / "action.yml", root / "action.yml")
+    files = scaffold.plan_init(root, scaffold.InitOptions())
+    write_all(root, files)
+    release = (root / scaffold.RELEASE_WORKFLOW).read_text(encoding="utf-8")
+    doctor = (root / scaffold.DOCTOR_WORKFLOW).read_text(encoding="utf-8")
+    for text in (release, doctor):
+        assert "\n        uses: ./ # zizmor: ignore[self-repository]" in text
+        assert "RCFLOW_REQUIREMENT" not in text and "pip install --disable" not in text
+    assert "rcflow comes from this checkout" in release
+    assert "action =" not in (root / "rcflow.toml").read_text(encoding="utf-8").replace(
+        "# action =", ""
+    )
+    assert_actionlint_clean(actionlint, [root / f.path for f in files if f.path.endswith(".yml")])
+    assert_zizmor_clean(
+        zizmor,
+        [root / f.path for f in files if f.path.endswith(".yml")],
+        (("self-repository", "rcflow-doctor.yml"), ("self-repository", "release.yml")),
+    )
+    lines = scaffold.next_steps(scaffold.detect(root), scaffold.InitOptions())
+    assert any("rcflow's own repository" in line and "uses: ./" in line for line in lines)
+    # A fork that wants a pinned requirement still gets one.
+    pinned = scaffold.InitOptions(rcflow_requirement=f"rcflow @ git+https://github.com/a/b@{SHA}")
+    again = {f.path: f.content for f in scaffold.plan_init(root, pinned)}
+    assert "uses: ./" not in again[scaffold.RELEASE_WORKFLOW]
+    # Without action.yml it is some other project that happens to be called rcflow.
+    (root / "action.yml").unlink()
+    assert not scaffold.detect(root)["rcflow_itself"]

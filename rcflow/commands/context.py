@@ -20,10 +20,11 @@ from rcflow.adapters.local_forge import FORGE_REF, LocalForge
 from rcflow.engine.observe import observe
 from rcflow.errors import ConfigError
 from rcflow.model.config import Config, PythonPackageConfig, load_config
+from rcflow.model.findings import Finding
 from rcflow.model.ledger import Event, RunIdentity
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release, classify
-from rcflow.ports.forge import Forge
+from rcflow.ports.forge import Forge, ReleaseFact
 
 if TYPE_CHECKING:
     from rcflow.model.registries import IndexFactory, RegistryFactory
@@ -71,11 +72,7 @@ def make_forge(
     from rcflow.adapters import github
 
     api = config.github_api_url or os.environ.get("GITHUB_API_URL") or github.PUBLIC_API
-    repository = (
-        config.github_repository
-        or (github.github_repo(url, github.web_hosts(api)) if url else None)
-        or os.environ.get("GITHUB_REPOSITORY")
-    )
+    repository = _github_repository(config, url, api)
     if not repository:
         raise ConfigError(
             f"{config.source}: forge 'github' cannot tell the repository from remote "
@@ -220,3 +217,102 @@ def clone(url: str, dest: Path, branch: str | None = None) -> None:
     from rcflow.adapters import git
 
     git.clone(url, dest, branch)
+
+
+# -- doctor where forge = "github" names no repository (issue 16) -------------------------------
+
+
+def _github_repository(config: Config, url: str | None, api: str) -> str | None:
+    """owner/repo: configured, from the remote's GitHub URL, or GITHUB_REPOSITORY (Actions)."""
+    from rcflow.adapters import github
+
+    return (
+        config.github_repository
+        or (github.github_repo(url, github.web_hosts(api)) if url else None)
+        or os.environ.get("GITHUB_REPOSITORY")
+    )
+
+
+class UnnamedGitHub:
+    """`forge = "github"` where no GitHub repository can be named: what doctor reads instead.
+
+    A clone of the project off another host (a mirror, a bare copy) outside GitHub Actions cannot
+    reach GitHub's facts; doctor runs every other check and says which it skipped. Its releases
+    cannot be read (the snapshot's forge error, so no drift is made up from their absence) and
+    it refuses every write: no step ever runs with it.
+    """
+
+    name = "github (repository unknown)"
+
+    def __init__(self, config: Config, url: str | None) -> None:
+        self.source = config.source
+        self.remote = config.remote
+        self.url = url
+
+    @property
+    def reason(self) -> str:
+        where = f"({self.url})" if self.url else "(not set)"
+        return (
+            f'forge = "github", but remote {self.remote!r} {where} is no GitHub repository and '
+            "GITHUB_REPOSITORY is not set"
+        )
+
+    def finding(self) -> Finding:
+        return Finding(
+            "forge.github-unknown",
+            "warning",
+            f"{self.reason}: the GitHub checks (token, rulesets, releases, the repository's "
+            "name) did not run",
+            "they run in GitHub Actions; here, set GITHUB_REPOSITORY=owner/repo (and "
+            "GITHUB_TOKEN) or point the remote at github.com",
+            self.source,
+        )
+
+    def _refuse(self) -> ConfigError:
+        return ConfigError(f'{self.source}: {self.reason}: set github_repository = "owner/repo"')
+
+    def releases(self) -> Mapping[str, ReleaseFact]:
+        raise self._refuse()
+
+    def download_asset(self, tag: str, name: str, dest: Path) -> None:
+        raise self._refuse()
+
+    def create_release(
+        self, tag: str, title: str, notes: str, *, prerelease: bool, draft: bool
+    ) -> None:
+        raise self._refuse()
+
+    def upload_asset(self, tag: str, path: Path, name: str) -> None:
+        raise self._refuse()
+
+    def delete_asset(self, tag: str, name: str) -> None:
+        raise self._refuse()
+
+    def publish_release(self, tag: str, *, latest: bool) -> None:
+        raise self._refuse()
+
+    def set_latest(self, tag: str) -> None:
+        raise self._refuse()
+
+    def retract_release(self, tag: str, note: str) -> None:
+        raise self._refuse()
+
+    def delete_release(self, tag: str) -> None:
+        raise self._refuse()
+
+
+def load_doctor_context(path: Path, *, strict: bool = False) -> Context:
+    """`load_context` for doctor: where `forge = "github"` names no repository, the context
+    carries an `UnnamedGitHub` (doctor reports it as a warning) instead of failing; `strict`
+    (`doctor --alert`, which writes to GitHub) fails as every other command does."""
+    root, git_dir = Git.discover(path)
+    config = load_config(root)
+    git = Git(root, git_dir)
+    if not strict and config.forge == "github":
+        from rcflow.adapters import github
+
+        url = remote_url(git_dir, config.remote)
+        api = config.github_api_url or os.environ.get("GITHUB_API_URL") or github.PUBLIC_API
+        if not _github_repository(config, url, api):
+            return Context(root, git_dir, config, git, UnnamedGitHub(config, url))
+    return Context(root, git_dir, config, git, make_forge(config, git_dir, git=git))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from rcflow.commands.context import Context
+from rcflow.commands.context import Context, UnnamedGitHub
 from rcflow.commands.init import InitOptions, plan_init
 from rcflow.commands.init_command import init_facts
 from rcflow.commands.step import preflight_facts
@@ -23,6 +23,8 @@ def doctor(ctx: Context) -> list[Finding]:
     snap = observe(ctx.git, ctx.config, ctx.forge)
     release = classify(snap, ctx.config)
     found, _ = run_checks(DOCTOR, preflight_facts(ctx, snap, release))
+    if isinstance(ctx.forge, UnnamedGitHub):
+        found.append(ctx.forge.finding())  # the GitHub checks above could not run
     found = _doctor_waivers(ctx.config, found)
     found += init_drift(ctx.root)
     found += unfinished_findings(release)

@@ -13,6 +13,7 @@ GitHub Actions expression ``${{ inputs.step }}``, and ``actions.<name>`` is a pi
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -82,7 +83,8 @@ class InitOptions:
     setup: str = ""  # a shell command the validation workflow runs first (the toolchain)
     # rcflow's action (OWNER/rcflow@SHA) the workflows use; None: the configured one, if any.
     action: str | None = None
-    # What the workflows pip-install when there is no action; None: configured, or rcflow==version.
+    # What the workflows pip-install when there is no action; None: configured, or the running
+    # rcflow pinned where it was installed from (`running_rcflow`).
     rcflow_requirement: str | None = None
 
 
@@ -120,8 +122,9 @@ def detect(root: Path) -> dict[str, Any]:
     readable version, the auto-detected order first), ``origin_url`` (credentials removed) or None,
     ``github_repo`` (``owner/repo``) or None, ``default_branch``, ``current_branch`` or None,
     ``is_git``, ``has_tests``, ``config`` (where an existing configuration is, or None),
-    ``configured`` (its ``tag_prefix``, ``branch`` and ``forge``; None without one or when it is
-    invalid), ``install_command`` (what the validation workflow installs first, or "").
+    ``configured`` (its ``tag_prefix``, ``branch``, ``forge``, ``action`` and
+    ``rcflow_requirement``; None without one or when it is invalid), ``install_command`` (what
+    the validation workflow installs first, or ""), ``rcflow_itself`` (rcflow's own repository).
     """
     git = _git_facts(root)
     tags = _tag_facts(git.get("tags", ()))
@@ -141,6 +144,8 @@ def detect(root: Path) -> dict[str, Any]:
                 "trusted_publishing": bool(
                     existing.python_package and existing.python_package.trusted_publishing
                 ),
+                "action": existing.action,
+                "rcflow_requirement": existing.rcflow_requirement,
             }
     wanted = {tags["last_release"]} if tags["last_release"] else set()
     files = _version_files(root)
@@ -168,6 +173,7 @@ def detect(root: Path) -> dict[str, Any]:
         "configured": configured,
         "install_command": _install_command(root),
         "release_workflow": release_workflow_path(root),
+        "rcflow_itself": is_rcflow_itself(root),
     }
 
 
@@ -367,7 +373,7 @@ def _setup(root: Path, found: Mapping[str, Any], options: InitOptions) -> _Setup
         raise UsageError(f"rcflow version {options.rcflow_version!r} is not a version")
     if not _PYTHON_VERSION.fullmatch(options.python_version):
         raise UsageError(f"python version {options.python_version!r} is not a version")
-    action, requirement = _rcflow_source(options, existing)
+    action, requirement = _rcflow_source(root, options, existing)
     return _Setup(
         forge=forge,
         branch=branch,
@@ -540,6 +546,8 @@ def next_steps(found: Mapping[str, Any], options: InitOptions) -> list[str]:
         )
     if not options.workflows:
         return lines
+    if note := rcflow_source_note(found, options):
+        lines.append(note)
     if default != branch:
         lines[0] += (
             f" Put the workflows on {default} too: GitHub dispatches only workflows that are on "
@@ -849,10 +857,14 @@ def _differences(old: str, new: str) -> tuple[str, ...]:
     return tuple(lines[:12]) + ((f"… and {len(lines) - 12} more",) if len(lines) > 12 else ())
 
 
-def _rcflow_source(options: InitOptions, existing: config.Config | None) -> tuple[str, str]:
-    """(the action pinned by sha, or ""; the pip requirement) the workflows get rcflow from.
+def _rcflow_source(
+    root: Path, options: InitOptions, existing: config.Config | None
+) -> tuple[str, str]:
+    """(the action, or ""; the pip requirement) the workflows get rcflow from.
 
-    An option wins over the configuration; without either, rcflow at this exact version.
+    An option wins over the configuration; without either, rcflow's own repository runs the
+    action of its checkout (`uses: ./`), and any other the rcflow that runs init, pinned where it
+    was installed from (`running_rcflow`).
     """
     action = options.action or (existing.action if existing is not None else None) or ""
     if action and (problem := config.action_problem(action)):
@@ -862,6 +874,155 @@ def _rcflow_source(options: InitOptions, existing: config.Config | None) -> tupl
     )
     if requirement is not None and (problem := config.requirement_problem(requirement)):
         raise UsageError(f"--rcflow-requirement: {problem}")
+    if not action and requirement is None and is_rcflow_itself(root):
+        action = LOCAL_ACTION
     if requirement is None:
-        requirement = f"rcflow=={options.rcflow_version}"
+        requirement = running_rcflow(options.rcflow_version).requirement
     return action, requirement.strip()
+
+
+# -- where the workflows get rcflow from when nothing says (issue 16) ----------------------------
+
+# rcflow's own repository runs the action at its root: the repository is rcflow, so the release
+# is made by the rcflow of the very commit the workflow runs on, and no index is involved.
+LOCAL_ACTION = "./"
+
+
+def is_rcflow_itself(root: Path) -> bool:
+    """The repository is rcflow's own source: its pyproject names rcflow and the action is here."""
+    project = (_load_pyproject(root) or {}).get("project")
+    return (
+        isinstance(project, dict)
+        and project.get("name") == "rcflow"
+        and (root / "action.yml").is_file()
+    )
+
+
+@dataclass(frozen=True)
+class RunningRcflow:
+    """The rcflow that runs init, and what a runner installs to get the same one."""
+
+    requirement: str
+    # "vcs": a git URL at the exact commit; "index": installed from a package index, which has
+    # this version; "local": installed from a path (a checkout, a wheel file) no runner can reach.
+    source: str
+    where: str = ""  # the URL or path it was installed from
+
+
+def _direct_url() -> dict[str, Any] | None:
+    """PEP 610's direct_url.json of the installed rcflow, or None (installed from an index).
+
+    ``{}`` when rcflow is not installed at all (run from a source tree).
+    """
+    import importlib.metadata
+
+    try:
+        text = importlib.metadata.distribution("rcflow").read_text("direct_url.json")
+    except importlib.metadata.PackageNotFoundError:
+        return {}
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def running_rcflow(version: str = __version__) -> RunningRcflow:
+    """Where the rcflow that runs init came from, as a pinned requirement a runner can install.
+
+    Installed from git (`pip install git+https://…@SHA`): that URL at that commit. Installed
+    from a git checkout (`pip install -e .`) whose commit is on its origin: origin's https URL
+    at that commit. From an index: `rcflow==version`. Otherwise (a wheel file, a checkout with
+    no https origin or an unpushed commit) `rcflow==version` too, marked "local": no runner can
+    reach what was installed, and init says so.
+    """
+    fallback = f"rcflow=={version}"
+    direct = _direct_url()
+    if direct is None:
+        return RunningRcflow(fallback, "index")
+    url = str(direct.get("url") or "")
+    vcs = direct.get("vcs_info")
+    if isinstance(vcs, dict) and vcs.get("vcs") == "git":
+        pinned = _vcs_requirement(url, str(vcs.get("commit_id") or ""))
+        if pinned is not None:
+            return RunningRcflow(pinned, "vcs", _redact(url))
+    dir_info = direct.get("dir_info")
+    if isinstance(dir_info, dict) and url.startswith("file://"):
+        from urllib.parse import unquote
+
+        checkout = Path(unquote(urlsplit(url).path))
+        at_commit = _checkout_requirement(checkout)
+        if at_commit is not None:
+            return RunningRcflow(at_commit[0], "vcs", at_commit[1])
+        return RunningRcflow(fallback, "local", str(checkout))
+    return RunningRcflow(fallback, "local", _redact(url) if url else "a source tree")
+
+
+def _vcs_requirement(url: str, commit: str) -> str | None:
+    """`rcflow @ git+URL@COMMIT` for an https URL and a full sha, else None (ssh needs a key)."""
+    url = _redact(url).removeprefix("git+")
+    if not url.startswith("https://") or not re.fullmatch(r"[0-9a-f]{40}", commit):
+        return None
+    requirement = f"rcflow @ git+{url}@{commit}"
+    return None if config.requirement_problem(requirement) else requirement
+
+
+def _checkout_requirement(checkout: Path) -> tuple[str, str] | None:
+    """(requirement, URL) for the checkout's HEAD when origin, over https, has that commit."""
+    calls = [
+        proc.Call(("git", "-C", str(checkout), "config", "--get", "remote.origin.url")),
+        proc.Call(("git", "-C", str(checkout), "rev-parse", "--verify", "--quiet", "HEAD")),
+        proc.Call(
+            (
+                "git",
+                "-C",
+                str(checkout),
+                "for-each-ref",
+                "--contains=HEAD",
+                "--format=%(refname)",
+                "refs/remotes/origin/",
+            )
+        ),
+    ]
+    try:
+        origin, head, remote = proc.run_parallel(calls)
+    except OSError:
+        return None
+    if not (origin.ok and head.ok and remote.ok and remote.stdout.strip()):
+        return None  # no origin, or HEAD is on no branch origin had when it was last fetched
+    url = origin.stdout.strip()
+    repo = github_repo(url)
+    if not url.startswith("https://") and repo:
+        url = f"https://github.com/{repo}"  # git@github.com:OWNER/REPO: the same, over https
+    pinned = _vcs_requirement(url, head.stdout.strip())
+    return (pinned, _redact(url)) if pinned is not None else None
+
+
+def rcflow_source_note(found: Mapping[str, Any], options: InitOptions) -> str | None:
+    """What next_steps says about how the workflows get rcflow, when nothing configures it."""
+    configured: Mapping[str, Any] = found.get("configured") or {}
+    if options.action or options.rcflow_requirement:
+        return None
+    if configured.get("action") or configured.get("rcflow_requirement"):
+        return None
+    if found.get("rcflow_itself"):
+        return (
+            "This is rcflow's own repository: the workflows run rcflow from their checkout "
+            "(uses: ./), so the release is made by the rcflow of the commit it runs on."
+        )
+    running = running_rcflow(options.rcflow_version)
+    if running.source == "vcs":
+        return (
+            f"The workflows install this rcflow from {running.where} at its commit "
+            f"({running.requirement}); --action OWNER/rcflow@SHA uses the action instead."
+        )
+    if running.source == "local":
+        return (
+            f"This rcflow was installed from {running.where}, which no runner can reach: the "
+            f"workflows install {running.requirement} from the runner's package index. If no "
+            "index has it, run init again with --action OWNER/rcflow@SHA or --rcflow-requirement "
+            "'rcflow @ git+https://github.com/OWNER/rcflow@SHA' (a full commit sha)."
+        )
+    return None

@@ -7,7 +7,7 @@ Each lives in its own module — a step's run in `rcflow.commands.step`, `doctor
 
 from __future__ import annotations
 
-from rcflow.commands.context import Context, events, load_context, status
+from rcflow.commands.context import Context, events, load_context, load_doctor_context, status
 from rcflow.commands.doctor import (
     check_doctor_alert,
     doctor,
@@ -28,6 +28,7 @@ __all__ = [
     "init_drift",
     "init_facts",
     "load_context",
+    "load_doctor_context",
     "preflight",
     "record_failure",
     "run_init",
