@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from rcflow import __version__
 from rcflow.cli.app import app
-from tests.conftest import CliResult, Project, git
+from tests.support.project import CliResult, Project, git
 
 VALIDATE_OK = '[[validate]]\nname = "unit"\nrun = "true"\n'
 VALIDATE_FAILS = '[[validate]]\nname = "unit"\nrun = "exit 1"\n'

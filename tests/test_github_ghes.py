@@ -14,8 +14,8 @@ import pytest
 from ghserver import GitHubServer
 from ghserver.server import GHES_FEATURES
 
-from tests.conftest import GitHubProject, Project
-from tests.steps.test_validate import fresh_clone
+from tests.support.github import GitHubProject
+from tests.support.project import Project, fresh_clone
 from tests.test_github_validate import (  # noqa: F401 - fake_time, make_rc: fixtures
     CHECKS,
     E2E,

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from rcflow.ports.forge import CHECKSUMS, parse_checksums
-from tests.conftest import GitHubProject, Project, git
+from tests.support.github import GitHubProject
+from tests.support.project import Project, fresh_clone, git
 
 RC, FINAL = "v1.4.0-rc.1", "v1.4.0"
 # Not reproducible: only carrying the RC's bytes gives the final the same files.
@@ -37,11 +38,7 @@ CYCLE = [("bump", "auto"), ("rc",), ("validate",), ("promote",), ("rollback", "-
 
 def fresh(p: Project, name: str) -> Project:
     """A new `git clone` of p's origin: another laptop, a new CI runner."""
-    dest = p.base / name
-    git(p.base, "clone", "--quiet", str(p.origin), str(dest))
-    c = Project(p.base)
-    c.root = dest
-    return c
+    return fresh_clone(p, p.base / name)
 
 
 def ok(c: Project, *args: str) -> str:

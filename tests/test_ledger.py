@@ -30,7 +30,7 @@ from rcflow.model.ledger import (
     pid_alive,
 )
 from rcflow.steps.bump import BumpArgs
-from tests.conftest import Hooks, Project, git
+from tests.support.project import Hooks, Project, git
 
 NOW = 1_800_000_000.0
 ELSEWHERE = RunIdentity(

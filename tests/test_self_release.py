@@ -26,7 +26,7 @@ import pytest
 from ghserver.server import GitHubServer
 
 from rcflow.commands import init as scaffold
-from tests.conftest import Project, git
+from tests.support.project import Project, git
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK_VALIDATION = '[[validate]]\nname = "lint"\nrun = "python -m ruff check rcflow"\n\n'

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, git, held_lease
+from tests.support.ledger import held_lease
+from tests.support.project import Project, fresh_clone
 
 LIMIT = 120.0  # a generous upper bound on any wait below; none of them is what is asserted
 
@@ -103,13 +104,6 @@ def assert_stopped(code: int, err: str, signum: int, *pids: int) -> None:
         poll(lambda pid=pid: not alive(pid), f"process {pid} to be gone")  # type: ignore[misc]
 
 
-def fresh_clone(p: Project, name: str) -> Project:
-    clone = Project(p.base / name)
-    clone.origin = p.origin
-    git(p.base, "clone", "--quiet", str(p.origin), str(clone.root))
-    return clone
-
-
 def candidate(make_project: Callable[..., Project], config: str) -> Project:
     p = make_project(config=config)
     for step in (("bump", "minor"), ("rc",)):
@@ -145,7 +139,7 @@ def test_signal_during_validate_stops_it_and_a_rerun_converges(
     assert not (p.root / ".git" / "rcflow" / "worktrees" / "v1.4.0-rc.1-slow").exists()
 
     # The CI job is run again, on another runner: it is not refused, and it converges.
-    other = fresh_clone(p, "rerun")
+    other = fresh_clone(p, p.base / "rerun")
     again = other.run("validate", "--yes", env={"FAST": "1"})
     assert again.exit_code == 0, again.stderr
     assert other.kinds()[-2:] == ["validation_passed", "validate_completed"]

@@ -20,8 +20,7 @@ from rcflow.adapters.pyindex import PackageIndex, PackageIndexError
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.rc import RcArgs
 from rcflow.steps.validate import ValidateArgs
-from tests.conftest import Project
-from tests.steps.test_promote import copy_project
+from tests.support.project import Project, copy_project
 
 RC, FINAL = "v1.4.0-rc.1", "v1.4.0"
 USER, PASSWORD = "pypiserver-user", "only-the-front-knows-" + secrets.token_hex(4)
