@@ -32,3 +32,20 @@ def at(p: Project, position: str) -> Project:
     assert result.status == "applied", (position, step, result.status)
     assert p.status()["state"] == state, (position, p.status()["state"])
     return p
+
+
+def race_tag_on_origin(project: Project, tag: str, at: str) -> None:
+    """When this clone creates `tag`, another run puts the same tag on origin at another commit.
+
+    A `reference-transaction` hook fires after rcflow checked the remote and before it pushes:
+    the race a real second run could win.
+    """
+    hook = project.root / ".git" / "hooks" / "reference-transaction"
+    hook.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = committed ] || exit 0\n'
+        f'grep -q " refs/tags/{tag}$" || exit 0\n'
+        f'git --git-dir="{project.origin}" tag {tag} {at} 2>/dev/null || true\n',
+        encoding="utf-8",
+    )
+    hook.chmod(0o755)
