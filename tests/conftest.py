@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from ghserver import GitHubServer
@@ -15,6 +15,10 @@ from ghserver.fixtures import github_server, make_github_server  # noqa: F401
 
 from tests.support.github import GitHubProject, github_project
 from tests.support.project import Project
+
+if TYPE_CHECKING:
+    from realservers.oidc import IndexFront, OidcIssuer
+    from realservers.pypi import PypiServer
 
 
 @pytest.fixture(autouse=True)
@@ -78,3 +82,38 @@ def make_github_project(
         return github_project(base, server, config, files=files), server
 
     return make
+
+
+# -- the package index servers (tests/realservers), for modules that name USER and PASSWORD ------
+
+
+@pytest.fixture(scope="module")
+def pypi(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PypiServer]:
+    """A pypiserver for the requesting module, with the one user its USER and PASSWORD name."""
+    from realservers.pypi import start_pypiserver
+
+    user, password = request.module.USER, request.module.PASSWORD
+    server = start_pypiserver(tmp_path_factory.mktemp("pypi"), {user: password})
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def front(request: pytest.FixtureRequest, pypi: PypiServer) -> Iterator[IndexFront]:
+    """The trusted-publishing front of `pypi`: mints upload tokens for OIDC tokens."""
+    from realservers.oidc import IndexFront
+
+    auth = (request.module.USER, request.module.PASSWORD)
+    with IndexFront(upstream=pypi.url, upstream_auth=auth).running() as server:
+        yield server
+
+
+@pytest.fixture
+def issuer() -> Iterator[OidcIssuer]:
+    """The OIDC issuer a GitHub Actions job would ask for its token."""
+    from realservers.oidc import OidcIssuer
+
+    with OidcIssuer().running() as server:
+        yield server
