@@ -3,15 +3,15 @@ clone, and a write the remote refused is the same unfinished work in every clone
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rcflow.commands import run as commands
 from rcflow.steps.rollback import RollbackArgs
-from tests.support.crash import Attempt, count_writes, crash_each_write
-from tests.support.project import Hooks, Project, copy_project, fresh_clone, git
+from tests.support.crash import Attempt, count_writes, crash_each_write, killed_in
+from tests.support.project import Project, copy_project, fresh_clone, git
 from tests.support.scenario import at
 
 RC1 = "v1.4.0-rc.1"
@@ -99,6 +99,15 @@ def test_the_bump_under_a_withdrawn_rc_goes_only_when_named(project: Project) ->
     assert project.kinds() == ["bumped", "rc_tagged", "rc_withdrawn", "bump_reverted"]
 
 
+def old_revert(p: Project) -> Callable[[str, str], None]:
+    """What rcflow's revert did before it committed in one go: `git revert --no-commit`."""
+
+    def revert(sha: str, message: str) -> None:
+        p.git("revert", "--no-edit", "--no-commit", sha)
+
+    return revert
+
+
 # -- crashes, resumed here and from a fresh clone ----------------------------------------------
 
 
@@ -151,15 +160,7 @@ def test_a_revert_stopped_between_building_it_and_moving_the_branch_resumes(
 ) -> None:
     """Killed right after the revert commit was built: nothing in the work tree to trip on."""
     bump_commit = at(project, "bumped").head()
-    ctx = project.ctx()
-    g = ctx.git
-
-    def killed(sha: str) -> None:
-        raise KeyboardInterrupt
-
-    g.reset_keep = killed  # type: ignore[method-assign]
-    with pytest.raises(KeyboardInterrupt):
-        commands.run_step(ctx, "rollback", RollbackArgs(), dry_run=False, hooks=Hooks())
+    killed_in(project, "rollback", RollbackArgs(), "reset_keep")
     assert project.kinds()[-1] == "bump_reverted"
     assert project.git("status", "--porcelain") == ""
     assert project.head() == bump_commit
@@ -177,15 +178,7 @@ def test_a_revert_an_older_rcflow_left_uncommitted_is_finished(project: Project)
     """`git revert --no-commit` killed before its commit (what rcflow did before): the work
     tree holds the revert, the ledger has `bump_reverted`; the re-run commits and pushes it."""
     bump_commit = at(project, "bumped").head()
-    ctx = project.ctx()
-
-    def old_revert(sha: str, message: str) -> str:
-        project.git("revert", "--no-edit", "--no-commit", sha)
-        raise KeyboardInterrupt
-
-    ctx.git.revert_commit = old_revert  # type: ignore[method-assign]
-    with pytest.raises(KeyboardInterrupt):
-        commands.run_step(ctx, "rollback", RollbackArgs(), dry_run=False, hooks=Hooks())
+    killed_in(project, "rollback", RollbackArgs(), "revert_commit", old_revert(project))
     assert project.kinds()[-1] == "bump_reverted"
     assert project.git("status", "--porcelain") == "M  pyproject.toml"
     assert (project.root / ".git" / "REVERT_HEAD").exists()
@@ -205,15 +198,7 @@ def test_a_revert_an_older_rcflow_left_uncommitted_is_finished(project: Project)
 
 def test_other_uncommitted_changes_still_block_a_resumed_revert(project: Project) -> None:
     at(project, "bumped")
-    ctx = project.ctx()
-
-    def old_revert(sha: str, message: str) -> str:
-        project.git("revert", "--no-edit", "--no-commit", sha)
-        raise KeyboardInterrupt
-
-    ctx.git.revert_commit = old_revert  # type: ignore[method-assign]
-    with pytest.raises(KeyboardInterrupt):
-        commands.run_step(ctx, "rollback", RollbackArgs(), dry_run=False, hooks=Hooks())
+    killed_in(project, "rollback", RollbackArgs(), "revert_commit", old_revert(project))
     project.write("feature.py", "def feature():\n    return 0\n")
 
     result = project.cli("rollback", "--break-lease")

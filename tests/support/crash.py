@@ -181,3 +181,23 @@ def crash_each_write(
         resume(Attempt(k, p, ctx, failing.failed_call))
     assert only is not None, "the injected failure never stopped firing"
     return crashed
+
+
+def killed_in(
+    p: Project, step: str, args: Any, method: str, first: Callable[..., Any] | None = None
+) -> None:
+    """Run the step on p, interrupted (KeyboardInterrupt: a signal) inside the git port's
+    `method`, after `first(*its arguments)` did what that call had done by then."""
+    ctx = p.ctx()
+
+    def killed(*call: Any) -> Any:
+        if first is not None:
+            first(*call)
+        raise KeyboardInterrupt
+
+    setattr(ctx.git, method, killed)
+    try:
+        run_step(ctx, step, args)
+    except KeyboardInterrupt:
+        return
+    raise AssertionError(f"{step} never called {method}")
