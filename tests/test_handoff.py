@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ghserver import GitHubServer
 
 from rcflow.ports.forge import CHECKSUMS, parse_checksums
 from tests.support.github import GitHubProject
@@ -74,9 +75,14 @@ def origin_project(
     if request.param == "local":
         p: Project = make_project(config=CONFIG)
         return p
+    return on_github(make_github_project)[0]
+
+
+def on_github(make_github_project: GitHubProject) -> tuple[Project, GitHubServer]:
+    """The project on the GitHub test server, with 1.3.0 released there already."""
     p, server = make_github_project(CONFIG)
     server.add_release("v1.3.0", name="1.3.0", body="first release")
-    return p
+    return p, server
 
 
 # -- handoff ---------------------------------------------------------------------------------
@@ -322,8 +328,7 @@ def test_promote_refuses_sums_whose_bytes_changed(make_project: Any) -> None:
 def test_promote_refuses_on_github_when_the_rc_release_was_deleted(
     make_github_project: GitHubProject,
 ) -> None:
-    p, server = make_github_project(CONFIG)
-    server.add_release("v1.3.0", name="1.3.0", body="first release")
+    p, server = on_github(make_github_project)
     validated(p)
     rel = server.release_by_tag(RC)
     assert rel is not None
@@ -336,8 +341,7 @@ def test_promote_refuses_on_github_when_the_rc_release_was_deleted(
 def test_promote_refuses_on_github_when_an_rc_asset_was_deleted(
     make_github_project: GitHubProject,
 ) -> None:
-    p, server = make_github_project(CONFIG)
-    server.add_release("v1.3.0", name="1.3.0", body="first release")
+    p, server = on_github(make_github_project)
     validated(p)
     rel = server.release_by_tag(RC)
     assert rel is not None
