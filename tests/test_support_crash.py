@@ -1,4 +1,5 @@
-"""The crash-injection helper covers every write a port protocol declares, without a list."""
+"""The test support: the crash helper covers every write a port protocol declares, without a
+list; every scenario position is reachable."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.support.crash import (
     failing_ctx,
 )
 from tests.support.project import Project
+from tests.support.scenario import POSITIONS, at
 
 
 class FakeWrites(Protocol):
@@ -92,3 +94,10 @@ def test_the_artifact_write_ports_name_methods_their_clients_have(
 ) -> None:
     for name in write_methods(port):
         assert callable(getattr(adapter, name, None)), (adapter, name)
+
+
+@pytest.mark.parametrize("position", ["withdrawn", "retracted"])
+def test_every_scenario_position_is_reachable(make_project: Any, position: str) -> None:
+    """`at` reaches the rolled-back positions too (the others are reached by the step tests)."""
+    p = at(make_project(), position)
+    assert p.status()["state"] == POSITIONS[position][3]

@@ -19,7 +19,7 @@ POSITIONS: dict[str, tuple[str | None, str, Any, str]] = {
     "validated": ("rc", "validate", ValidateArgs(), "validated"),
     "promoted": ("validated", "promote", PromoteArgs(), "released"),
     "withdrawn": ("rc", "rollback", RollbackArgs(), "bumped"),  # the RC rolled back
-    "retracted": ("promoted", "rollback", RollbackArgs(), "idle"),  # the release rolled back
+    "retracted": ("promoted", "rollback", RollbackArgs(), "retracted"),  # the release rolled back
 }
 
 
