@@ -12,10 +12,9 @@ import pytest
 
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.promote import PromoteArgs
-from rcflow.steps.rc import RcArgs
-from rcflow.steps.validate import ValidateArgs
 from tests.support.crash import Attempt, crash_each_write
 from tests.support.project import Project, git
+from tests.support.scenario import at
 
 PY_INIT = "src/demo/__init__.py"
 GO_FILE = "version/version.go"
@@ -140,8 +139,7 @@ def test_full_cycle_from_a_development_version(tmp_path: Path, kind: str, with_n
 
 
 def _validated(p: Project) -> None:
-    for step, args in (("bump", BumpArgs("auto")), ("rc", RcArgs()), ("validate", ValidateArgs())):
-        assert p.step(step, args).status == "applied", step
+    at(p, "validated")
 
 
 @pytest.mark.parametrize("kind", ["python", "go"])

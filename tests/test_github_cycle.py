@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 from ghserver import GitHubServer
 
-from rcflow.steps.bump import BumpArgs
 from rcflow.steps.promote import PromoteArgs
 from rcflow.steps.rc import RcArgs
-from rcflow.steps.validate import ValidateArgs
 from tests.support.crash import Attempt, Crash, crash_each_write
 from tests.support.github import GitHubProject
 from tests.support.project import Project, git
+from tests.support.scenario import at
 
 RC, FINAL = "v1.4.0-rc.1", "v1.4.0"
 WRITES = r"^(POST|PATCH|DELETE)$"
@@ -75,8 +74,7 @@ def latest(p: Project) -> str | None:
 
 
 def validated(p: Project) -> None:
-    for step, args in (("bump", BumpArgs("auto")), ("rc", RcArgs()), ("validate", ValidateArgs())):
-        assert p.step(step, args).status == "applied", step
+    at(p, "validated")
 
 
 # -- the whole cycle -------------------------------------------------------------------------
@@ -169,7 +167,7 @@ def test_crash_at_every_write_then_resume_matches_an_uninterrupted_run(
 ) -> None:
     twin, twin_server = make_gh()
     if step == "rc":
-        assert twin.step("bump", BumpArgs("auto")).status == "applied"
+        at(twin, "bumped")
     else:
         validated(twin)
     assert twin.step(step, RcArgs() if step == "rc" else PromoteArgs()).status == "applied"
@@ -182,7 +180,7 @@ def test_crash_at_every_write_then_resume_matches_an_uninterrupted_run(
         p, server = make_gh()
         servers[name] = server
         if step == "rc":
-            assert p.step("bump", BumpArgs("auto")).status == "applied"
+            at(p, "bumped")
         else:
             validated(p)
         return p

@@ -16,10 +16,8 @@ from realservers.oidc import IndexFront, OidcIssuer, Publisher
 from realservers.pypi import PypiServer
 
 from rcflow.adapters.pyindex import PackageIndex, PackageIndexError
-from rcflow.steps.bump import BumpArgs
-from rcflow.steps.rc import RcArgs
-from rcflow.steps.validate import ValidateArgs
 from tests.support.project import Project, copy_project
+from tests.support.scenario import at
 
 RC, FINAL = "v1.4.0-rc.1", "v1.4.0"
 # The index user the conftest's `pypi` and `front` fixtures serve this module with.
@@ -51,9 +49,7 @@ def in_job(monkeypatch: pytest.MonkeyPatch, issuer: OidcIssuer | None) -> None:
 
 
 def cut_rc(p: Project) -> None:
-    assert p.step("bump", BumpArgs("auto")).status == "applied"
-    assert p.step("rc", RcArgs()).status == "applied"
-    assert p.step("validate", ValidateArgs()).status == "applied"
+    at(p, "validated")
 
 
 def uploads(pypi: PypiServer, project: str) -> list[str]:
