@@ -1,38 +1,24 @@
-"""Shared fixtures: real git in temp dirs with a bare origin, in a hermetic environment.
-
-A `Project` is a clone with a bare `origin` on disk: pyproject.toml at 1.3.0, tag v1.3.0 and one
-`feat:` commit since, all pushed — the state a new user starts from.
+"""Fixtures only: a hermetic environment, projects with a bare origin, the GitHub test server.
+The helpers they build on are in tests/support (test modules import them from there).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from ghserver import GitHubServer
 from ghserver.fixtures import github_server, make_github_server  # noqa: F401
-from typer.testing import CliRunner
 
-from rcflow.adapters.git import Git
-from rcflow.cli.app import app
-from rcflow.commands import run as commands
-from rcflow.commands.run import Context, StepResult
-from rcflow.ports.forge import ForgeWrites
-from rcflow.ports.git import GitWrites, write_methods
+from tests.support.github import GitHubProject, github_project
+from tests.support.project import Project
 
-# The crash points: every method of the write ports, read from the protocols themselves.
-GIT_WRITES = write_methods(GitWrites)
-FORGE_WRITES = write_methods(ForgeWrites)
-REGISTRY_WRITES = ("put",)  # a manifest PUT: a tag created or moved
-INDEX_WRITES = ("upload",)  # one dist file uploaded
+if TYPE_CHECKING:
+    from realservers.oidc import IndexFront, OidcIssuer
+    from realservers.pypi import PypiServer
 
 
 @pytest.fixture(autouse=True)
@@ -55,343 +41,6 @@ def hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
     monkeypatch.setenv("LC_ALL", "C")
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-@dataclass
-class CliResult:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-class Hooks:
-    """Non-interactive hooks that remember what happened."""
-
-    def __init__(self) -> None:
-        self.effects: list[tuple[str, str]] = []
-        self.validations: list[tuple[str, str, str]] = []
-        self.notes: list[str] = []
-
-    def confirm(self, plan: Any) -> bool:
-        return True
-
-    def effect(self, effect: Any, outcome: str) -> None:
-        self.effects.append((effect.describe(), outcome))
-
-    def validation(self, name: str, what: str, detail: str) -> None:
-        self.validations.append((name, what, detail))
-
-    def note(self, text: str) -> None:
-        self.notes.append(text)
-
-
-class Crash(Exception):
-    """An injected failure at a port boundary (a push that failed, a forge that timed out)."""
-
-
-class _FailingPorts:
-    """Lets `after` port writes succeed, then fails the next one once (then works again)."""
-
-    def __init__(self, after: int) -> None:
-        self.after = after
-        self.calls = 0
-        self.fired = False
-        self.failed_call: str | None = None
-
-    def wrap(self, obj: Any, names: tuple[str, ...]) -> None:
-        for name in names:
-            original = getattr(obj, name)
-
-            def wrapper(*args: Any, __name: str = name, __orig: Any = original, **kw: Any) -> Any:
-                if not self.fired and self.calls >= self.after:
-                    self.fired = True
-                    self.failed_call = __name
-                    raise Crash(f"injected failure at {__name}")
-                self.calls += 1
-                return __orig(*args, **kw)
-
-            setattr(obj, name, wrapper)
-
-    def artifact_ports(self, ctx: Any) -> dict[str, Any]:
-        """Registry and index factories whose clients' writes count (and fail) here too."""
-        registry, index = ctx.registry, ctx.index
-
-        def failing_registry(host: str, insecure: bool) -> Any:
-            client = registry(host, insecure)
-            self.wrap(client, REGISTRY_WRITES)
-            return client
-
-        def failing_index(config: Any) -> Any:
-            client = index(config)
-            self.wrap(client, INDEX_WRITES)
-            return client
-
-        return {"registry": failing_registry, "index": failing_index}
-
-
-class Project:
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.origin = base / "origin.git"
-        self.root = base / "work"
-
-    # -- set-up ----------------------------------------------------------------------------
-
-    def create(
-        self, version: str = "1.3.0", *, tag: bool = True, config: str | None = None
-    ) -> Project:
-        git(self.base, "init", "--quiet", "--bare", "--initial-branch=main", str(self.origin))
-        git(self.base, "init", "--quiet", "--initial-branch=main", str(self.root))
-        git(self.root, "remote", "add", "origin", str(self.origin))
-        self.write("pyproject.toml", f'[project]\nname = "demo"\nversion = "{version}"\n')
-        if config is not None:
-            self.write("rcflow.toml", config)
-        self.commit("feat: initial release")
-        if tag:
-            git(self.root, "tag", "-a", f"v{version}", "-m", f"Release {version}")
-        self.write("feature.py", "def feature():\n    return 42\n")
-        self.commit("feat: add a feature")
-        git(self.root, "push", "--quiet", "origin", "main", *([f"v{version}"] if tag else []))
-        git(self.root, "branch", "--quiet", "--set-upstream-to=origin/main")
-        return self
-
-    def write(self, rel: str, text: str) -> None:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-
-    def read(self, rel: str) -> str:
-        return (self.root / rel).read_text(encoding="utf-8")
-
-    def commit(self, message: str) -> str:
-        git(self.root, "add", "-A")
-        git(self.root, "commit", "--quiet", "-m", message)
-        return self.head()
-
-    def push(self) -> None:
-        git(self.root, "push", "--quiet", "origin", "HEAD:refs/heads/main")
-
-    def git(self, *args: str) -> str:
-        return git(self.root, *args)
-
-    def head(self) -> str:
-        return self.git("rev-parse", "HEAD")
-
-    # -- facts -----------------------------------------------------------------------------
-
-    def local_tags(self) -> dict[str, str]:
-        out = self.git(
-            "for-each-ref", "--format=%(refname:short) %(*objectname)%(objectname)", "refs/tags"
-        )
-        return {line.split()[0]: line.split()[1][:40] for line in out.splitlines()}
-
-    def remote_tags(self) -> dict[str, str]:
-        out = git(
-            self.origin,
-            "for-each-ref",
-            "--format=%(refname:short) %(*objectname)%(objectname)",
-            "refs/tags",
-        )
-        return {line.split()[0]: line.split()[1][:40] for line in out.splitlines()}
-
-    # -- the local forge, as origin holds it (refs/rcflow/forge) ---------------------------
-
-    def forge_files(self) -> dict[str, bytes]:
-        """Every file of the local forge's tree on origin (path -> bytes); {} when there is none."""
-        tree = subprocess.run(
-            ["git", "ls-tree", "-r", "-z", "refs/rcflow/forge"],
-            cwd=self.origin,
-            capture_output=True,
-            check=False,
-        )
-        if tree.returncode != 0:
-            return {}
-        entries = [e.partition(b"\t") for e in tree.stdout.split(b"\0") if e]
-        blobs = [meta.split()[2] for meta, _, _ in entries]
-        out = subprocess.run(
-            ["git", "cat-file", "--batch"],
-            cwd=self.origin,
-            input=b"".join(b + b"\n" for b in blobs),
-            capture_output=True,
-            check=True,
-        ).stdout
-        files, pos = {}, 0
-        for _, _, path in entries:  # "<sha> blob <size>\n<bytes>\n" each, in order
-            header_end = out.index(b"\n", pos)
-            size = int(out[pos:header_end].split()[2])
-            files[path.decode()] = out[header_end + 1 : header_end + 1 + size]
-            pos = header_end + 1 + size + 1
-        return files
-
-    def forge_release(self, tag: str) -> dict[str, Any] | None:
-        data = self.forge_files().get(f"releases/{tag}.json")
-        return None if data is None else json.loads(data)  # type: ignore[no-any-return]
-
-    def forge_tags(self) -> list[str]:
-        return sorted(
-            json.loads(data)["tag"]
-            for path, data in self.forge_files().items()
-            if path.startswith("releases/")
-        )
-
-    def forge_latest(self) -> str | None:
-        data = self.forge_files().get("latest")
-        return data.decode().strip() if data is not None else None
-
-    def forge_asset(self, tag: str, name: str) -> bytes | None:
-        """An asset's bytes by its release record (None when the record or the bytes are gone)."""
-        files = self.forge_files()
-        record = json.loads(files.get(f"releases/{tag}.json", b"{}"))
-        asset = next((a for a in record.get("assets", []) if a["name"] == name), None)
-        return files.get(f"assets/sha256/{asset['sha256']}") if asset else None
-
-    def local_forge(self) -> Any:
-        """This clone's local forge, as a step would open it (it reads origin's forge ref)."""
-        from rcflow.adapters.git import TreeStore
-        from rcflow.adapters.local_forge import FORGE_REF, LocalForge
-
-        store = TreeStore(Git(self.root, self.root / ".git"), "origin", FORGE_REF)
-        return LocalForge(store)
-
-    def tamper_forge(self, path: str, data: bytes | None) -> None:
-        """Someone edits origin's forge ref by hand: one file replaced (None: removed)."""
-        env = {**os.environ, "GIT_INDEX_FILE": str(self.base / "tamper.index")}
-
-        def run(*args: str, stdin: bytes | None = None) -> str:
-            return (
-                subprocess.run(
-                    ["git", *args],
-                    cwd=self.origin,
-                    env=env,
-                    input=stdin,
-                    capture_output=True,
-                    check=True,
-                )
-                .stdout.decode()
-                .strip()
-            )
-
-        run("read-tree", "refs/rcflow/forge")
-        if data is None:
-            run("update-index", "--index-info", stdin=f"0 {'0' * 40}\t{path}\n".encode())
-        else:
-            blob = run("hash-object", "-w", "--stdin", stdin=data)
-            run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
-        tree = run("write-tree")
-        commit = run("commit-tree", tree, "-p", "refs/rcflow/forge", "-m", f"edit {path} by hand")
-        run("update-ref", "refs/rcflow/forge", commit)
-        (self.base / "tamper.index").unlink()
-
-    def world(self) -> dict[str, Any]:
-        """Everything a run could change: refs here and on origin, tracked files, forge store."""
-        return {
-            "local_refs": self.git("for-each-ref", "--format=%(refname) %(objectname)"),
-            "remote_refs": git(self.origin, "for-each-ref", "--format=%(refname) %(objectname)"),
-            "head": self.head(),
-            "status": self.git("status", "--porcelain"),
-            "files": {
-                p: self.read(p)
-                for p in self.git("ls-files").splitlines()
-                if (self.root / p).is_file()
-            },
-            "forge": sorted(self.forge_files().items()),
-        }
-
-    def ledger(self) -> list[dict[str, Any]]:
-        """The ledger on origin, oldest first, as (kind, key, data) dicts."""
-        try:
-            out = git(self.origin, "log", "--reverse", "--format=%B%x1e", "refs/rcflow/ledger")
-        except subprocess.CalledProcessError:
-            return []
-        events = []
-        for record in out.split("\x1e"):
-            record = record.strip()
-            if record:
-                body = json.loads(record.split("\n\n", 1)[1])
-                events.append(body)
-        return events
-
-    def kinds(self) -> list[str]:
-        """The release's events: without the lease and the record of failed attempts."""
-        return [
-            e["kind"]
-            for e in self.ledger()
-            if not e["kind"].startswith("lease_") and e["kind"] != "step_failed"
-        ]
-
-    # -- running rcflow --------------------------------------------------------------------
-
-    def cli(self, *args: str) -> CliResult:
-        """rcflow in-process through typer's runner (stdin is not a TTY: no prompts)."""
-        result = CliRunner().invoke(app, [*args, "-C", str(self.root)], catch_exceptions=False)
-        return CliResult(result.exit_code, result.stdout, result.stderr)
-
-    def run(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
-        """rcflow as a real subprocess, the way users and CI run it."""
-        proc = subprocess.run(
-            [sys.executable, "-m", "rcflow", *args],
-            cwd=self.root,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
-            check=False,
-        )
-        return CliResult(proc.returncode, proc.stdout, proc.stderr)
-
-    def status(self) -> dict[str, Any]:
-        result = self.cli("status", "--json")
-        assert result.exit_code == 0, result.stderr
-        return result.json()  # type: ignore[no-any-return]
-
-    def ctx(self) -> Context:
-        return commands.load_context(self.root)
-
-    def step(
-        self, step: str, args: Any, *, ctx: Context | None = None, dry_run: bool = False
-    ) -> StepResult:
-        return commands.run_step(ctx or self.ctx(), step, args, dry_run=dry_run, hooks=Hooks())
-
-    def failing_ctx(self, after: int) -> tuple[Context, _FailingPorts]:
-        """A context whose git and forge writes fail once, after `after` writes succeeded."""
-        ctx = self.ctx()
-        failing = _FailingPorts(after)
-        g = Git(ctx.git.root, ctx.git.git_dir)
-        failing.wrap(g, GIT_WRITES)
-        failing.wrap(ctx.forge, FORGE_WRITES)
-        return dataclasses.replace(ctx, git=g, **failing.artifact_ports(ctx)), failing
-
-
-def held_lease(ledger: list[dict[str, Any]]) -> str | None:
-    """The run holding the lease by the ledger's events (expiry aside), or None."""
-    holder = None
-    for e in ledger:
-        if e["kind"] == "lease_acquired":
-            holder = e["run"]
-        elif e["kind"] in ("lease_released", "lease_broken") and e["key"] == holder:
-            holder = None
-    return holder
-
-
-def assert_refused(p: Project, args: tuple[str, ...], *messages: str) -> None:
-    """A refusal: exit 3, every message on stderr, and nothing changed anywhere."""
-    world, ledger = p.world(), p.ledger()
-    result = p.cli(*args)
-    assert result.exit_code == 3, (result.stdout, result.stderr)
-    for message in messages:
-        assert message in result.stderr, result.stderr
-    assert "nothing was changed" in result.stderr
-    assert p.world() == world
-    assert p.ledger() == ledger
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     return Project(tmp_path).create()
@@ -411,20 +60,14 @@ def make_project(tmp_path: Path) -> Iterator[Any]:
     yield make
 
 
-GitHubProject = Callable[..., tuple[Project, GitHubServer]]
-
-
 @pytest.fixture
 def make_github_project(
     tmp_path: Path,
     make_github_server: Callable[..., GitHubServer],  # noqa: F811 - the fixture, imported above
     monkeypatch: pytest.MonkeyPatch,
 ) -> GitHubProject:
-    """A project whose forge is a GitHub test server that reads its tags from the bare origin.
-
-    `config` follows the forge settings in rcflow.toml; `files` (path -> text) are committed
-    with the first commit. GITHUB_TOKEN is the server's token.
-    """
+    """A project whose forge is a GitHub test server that reads its tags from the bare origin
+    (see support.github.github_project). GITHUB_TOKEN is the server's token."""
     count = 0
 
     def make(
@@ -436,14 +79,41 @@ def make_github_project(
         base.mkdir()
         server = make_github_server(git_dir=base / "origin.git")
         monkeypatch.setenv("GITHUB_TOKEN", server.token)
-        for rel, text in (files or {}).items():
-            path = base / "work" / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        forge = (
-            f'forge = "github"\ngithub_repository = "{server.full_name}"\n'
-            f'github_api_url = "{server.base_url}"\n'
-        )
-        return Project(base).create(config=forge + config), server
+        return github_project(base, server, config, files=files), server
 
     return make
+
+
+# -- the package index servers (tests/realservers), for modules that name USER and PASSWORD ------
+
+
+@pytest.fixture(scope="module")
+def pypi(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PypiServer]:
+    """A pypiserver for the requesting module, with the one user its USER and PASSWORD name."""
+    from realservers.pypi import start_pypiserver
+
+    user, password = request.module.USER, request.module.PASSWORD
+    server = start_pypiserver(tmp_path_factory.mktemp("pypi"), {user: password})
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def front(request: pytest.FixtureRequest, pypi: PypiServer) -> Iterator[IndexFront]:
+    """The trusted-publishing front of `pypi`: mints upload tokens for OIDC tokens."""
+    from realservers.oidc import IndexFront
+
+    auth = (request.module.USER, request.module.PASSWORD)
+    with IndexFront(upstream=pypi.url, upstream_auth=auth).running() as server:
+        yield server
+
+
+@pytest.fixture
+def issuer() -> Iterator[OidcIssuer]:
+    """The OIDC issuer a GitHub Actions job would ask for its token."""
+    from realservers.oidc import OidcIssuer
+
+    with OidcIssuer().running() as server:
+        yield server

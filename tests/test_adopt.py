@@ -19,7 +19,7 @@ from rcflow.cli.app import app
 from rcflow.model.config import load_config
 from rcflow.model.version_text import VersionFileKind, read_refs
 from rcflow.preflight import workflows
-from tests.conftest import git
+from tests.support.project import git
 
 # The warnings `rcflow doctor` may still print on these fixtures, each documented in the README:
 # a release workflow that can only run once the repository is on GitHub.

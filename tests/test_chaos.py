@@ -25,7 +25,6 @@ import pytest
 from typer.testing import CliRunner
 
 from rcflow.cli.app import app
-from tests.conftest import Project
 from tests.support.chaos import (
     FIXED_DATES,
     REPORT,
@@ -44,6 +43,7 @@ from tests.support.chaos import (
     write_crashes,
     write_hook,
 )
+from tests.support.project import Project
 
 # Assets make rc and promote build in a worktree, upload, download and carry: more writes.
 CONFIG = (

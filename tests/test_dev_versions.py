@@ -12,9 +12,9 @@ import pytest
 
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.promote import PromoteArgs
-from rcflow.steps.rc import RcArgs
-from rcflow.steps.validate import ValidateArgs
-from tests.conftest import Project, git
+from tests.support.crash import Attempt, crash_each_write
+from tests.support.project import Project, git
+from tests.support.scenario import at
 
 PY_INIT = "src/demo/__init__.py"
 GO_FILE = "version/version.go"
@@ -139,8 +139,7 @@ def test_full_cycle_from_a_development_version(tmp_path: Path, kind: str, with_n
 
 
 def _validated(p: Project) -> None:
-    for step, args in (("bump", BumpArgs("auto")), ("rc", RcArgs()), ("validate", ValidateArgs())):
-        assert p.step(step, args).status == "applied", step
+    at(p, "validated")
 
 
 @pytest.mark.parametrize("kind", ["python", "go"])
@@ -155,31 +154,24 @@ def test_promote_with_next_version_resumes_after_a_crash_at_each_write(
     expected_kinds = twin.kinds()
     expected_text = twin.read(FILE[kind])
 
-    crashed: list[str | None] = []
-    k = 0
-    while True:
-        base = tmp_path / f"run{k}"
-        base.mkdir()
-        p = _layout(base, kind, suffix)
+    def start(name: str) -> Project:
+        (tmp_path / name).mkdir()
+        p = _layout(tmp_path / name, kind, suffix)
         _validated(p)
-        ctx, failing = p.failing_ctx(after=k)
-        try:
-            p.step("promote", PromoteArgs(), ctx=ctx)
-        except Exception as exc:
-            assert "injected failure" in str(exc), exc
-        if not failing.fired:
-            break
-        crashed.append(failing.failed_call)
+        return p
+
+    def resume(crash: Attempt) -> None:
+        p = crash.project
         rerun = p.run("promote")
-        assert rerun.exit_code == 0, (k, failing.failed_call, rerun.stderr)
-        assert p.read(FILE[kind]) == expected_text, (k, failing.failed_call)
-        assert p.kinds() == expected_kinds, (k, failing.failed_call)
+        assert rerun.exit_code == 0, (crash.where, rerun.stderr)
+        assert p.read(FILE[kind]) == expected_text, crash.where
+        assert p.kinds() == expected_kinds, crash.where
         assert p.git("status", "--porcelain") == ""
         assert p.git("ls-remote", "origin", "refs/heads/main").startswith(p.head())
         again = p.run("promote")
-        assert again.exit_code == 0 and "Already done" in again.stdout, (k, again.stdout)
-        k += 1
-        assert k < 30
+        assert again.exit_code == 0 and "Already done" in again.stdout, (crash.k, again.stdout)
+
+    crashed = crash_each_write(start, "promote", PromoteArgs(), resume, limit=30)
     # The development version's own writes were each interrupted once.
     assert {"write_files", "commit", "push"} <= set(crashed), crashed
 
@@ -297,21 +289,14 @@ def test_bump_from_a_development_version_resumes_after_a_crash_at_each_write(
     twin = make("twin")
     assert twin.step("bump", BumpArgs("auto")).status == "applied"
     expected = (twin.read(PY_INIT), twin.kinds())
-    k = 0
-    while True:
-        p = make(f"run{k}")
-        ctx, failing = p.failing_ctx(after=k)
-        try:
-            p.step("bump", BumpArgs("auto"), ctx=ctx)
-        except Exception as exc:
-            assert "injected failure" in str(exc), exc
-        if not failing.fired:
-            break
+
+    def resume(crash: Attempt) -> None:
+        p = crash.project
         rerun = p.run("bump", "auto")
-        assert rerun.exit_code == 0, (k, failing.failed_call, rerun.stderr)
-        assert (p.read(PY_INIT), p.kinds()) == expected, (k, failing.failed_call)
+        assert rerun.exit_code == 0, (crash.where, rerun.stderr)
+        assert (p.read(PY_INIT), p.kinds()) == expected, crash.where
         again = p.run("bump", "auto")
-        assert "Already done" in again.stdout, (k, failing.failed_call, again.stdout)
-        k += 1
-        assert k < 20
+        assert "Already done" in again.stdout, (crash.where, again.stdout)
+
+    k = len(crash_each_write(make, "bump", BumpArgs("auto"), resume, limit=20))
     assert k >= 3  # write, commit, push at least

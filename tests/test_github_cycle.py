@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 from ghserver import GitHubServer
 
-from rcflow.steps.bump import BumpArgs
 from rcflow.steps.promote import PromoteArgs
 from rcflow.steps.rc import RcArgs
-from rcflow.steps.validate import ValidateArgs
-from tests.conftest import Crash, GitHubProject, Project, git
+from tests.support.crash import Attempt, Crash, crash_each_write
+from tests.support.github import GitHubProject
+from tests.support.project import Project, git
+from tests.support.scenario import at
 
 RC, FINAL = "v1.4.0-rc.1", "v1.4.0"
 WRITES = r"^(POST|PATCH|DELETE)$"
@@ -73,8 +74,7 @@ def latest(p: Project) -> str | None:
 
 
 def validated(p: Project) -> None:
-    for step, args in (("bump", BumpArgs("auto")), ("rc", RcArgs()), ("validate", ValidateArgs())):
-        assert p.step(step, args).status == "applied", step
+    at(p, "validated")
 
 
 # -- the whole cycle -------------------------------------------------------------------------
@@ -167,42 +167,40 @@ def test_crash_at_every_write_then_resume_matches_an_uninterrupted_run(
 ) -> None:
     twin, twin_server = make_gh()
     if step == "rc":
-        assert twin.step("bump", BumpArgs("auto")).status == "applied"
+        at(twin, "bumped")
     else:
         validated(twin)
     assert twin.step(step, RcArgs() if step == "rc" else PromoteArgs()).status == "applied"
     expected = _github_state(twin_server)
     expected_kinds = twin.kinds()
 
-    crashed = []
-    k = 0
-    while True:
+    servers: dict[str, GitHubServer] = {}
+
+    def start(name: str) -> Project:
         p, server = make_gh()
+        servers[name] = server
         if step == "rc":
-            assert p.step("bump", BumpArgs("auto")).status == "applied"
+            at(p, "bumped")
         else:
             validated(p)
-        ctx, failing = p.failing_ctx(after=k)
-        try:
-            p.step(step, RcArgs() if step == "rc" else PromoteArgs(), ctx=ctx)
-        except Exception as exc:
-            assert "injected failure" in str(exc), exc
-        if not failing.fired:
-            break
-        crashed.append(failing.failed_call)
+        return p
 
+    def resume(crash: Attempt) -> None:
+        p, server = crash.project, servers[f"k{crash.k}"]
         rerun = p.cli(step)
 
-        assert rerun.exit_code == 0, (k, failing.failed_call, rerun.stderr)
+        assert rerun.exit_code == 0, (crash.where, rerun.stderr)
         # The twin's bodies name its own commits; compare everything else exactly.
         got = _github_state(server)
         assert {t: v[2:] for t, v in got.items()} == {t: v[2:] for t, v in expected.items()}
-        assert p.kinds() == expected_kinds, (k, failing.failed_call)
+        assert p.kinds() == expected_kinds, crash.where
         assert server.refused == []
         if step == "promote":
             assert assets(server, FINAL) == assets(server, RC)
-        k += 1
-        assert k < 40
+
+    crashed = crash_each_write(
+        start, step, RcArgs() if step == "rc" else PromoteArgs(), resume, limit=40
+    )
     forge_writes = {"create_release", "upload_asset", "publish_release"}
     assert forge_writes <= set(crashed), crashed
 

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ghserver import GitHubServer
 
 from rcflow.ports.forge import CHECKSUMS, parse_checksums
-from tests.conftest import GitHubProject, Project, git
+from tests.support.github import GitHubProject
+from tests.support.project import Project, fresh_clone, git
 
 RC, FINAL = "v1.4.0-rc.1", "v1.4.0"
 # Not reproducible: only carrying the RC's bytes gives the final the same files.
@@ -37,11 +39,7 @@ CYCLE = [("bump", "auto"), ("rc",), ("validate",), ("promote",), ("rollback", "-
 
 def fresh(p: Project, name: str) -> Project:
     """A new `git clone` of p's origin: another laptop, a new CI runner."""
-    dest = p.base / name
-    git(p.base, "clone", "--quiet", str(p.origin), str(dest))
-    c = Project(p.base)
-    c.root = dest
-    return c
+    return fresh_clone(p, p.base / name)
 
 
 def ok(c: Project, *args: str) -> str:
@@ -77,9 +75,14 @@ def origin_project(
     if request.param == "local":
         p: Project = make_project(config=CONFIG)
         return p
+    return on_github(make_github_project)[0]
+
+
+def on_github(make_github_project: GitHubProject) -> tuple[Project, GitHubServer]:
+    """The project on the GitHub test server, with 1.3.0 released there already."""
     p, server = make_github_project(CONFIG)
     server.add_release("v1.3.0", name="1.3.0", body="first release")
-    return p
+    return p, server
 
 
 # -- handoff ---------------------------------------------------------------------------------
@@ -325,8 +328,7 @@ def test_promote_refuses_sums_whose_bytes_changed(make_project: Any) -> None:
 def test_promote_refuses_on_github_when_the_rc_release_was_deleted(
     make_github_project: GitHubProject,
 ) -> None:
-    p, server = make_github_project(CONFIG)
-    server.add_release("v1.3.0", name="1.3.0", body="first release")
+    p, server = on_github(make_github_project)
     validated(p)
     rel = server.release_by_tag(RC)
     assert rel is not None
@@ -339,8 +341,7 @@ def test_promote_refuses_on_github_when_the_rc_release_was_deleted(
 def test_promote_refuses_on_github_when_an_rc_asset_was_deleted(
     make_github_project: GitHubProject,
 ) -> None:
-    p, server = make_github_project(CONFIG)
-    server.add_release("v1.3.0", name="1.3.0", body="first release")
+    p, server = on_github(make_github_project)
     validated(p)
     rel = server.release_by_tag(RC)
     assert rel is not None

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliResult, Project, git, held_lease
+from tests.support.ledger import held_lease
+from tests.support.project import CliResult, Project, git
 
 
 def yes(step: tuple[str, ...]) -> tuple[str, ...]:

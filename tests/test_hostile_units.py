@@ -12,7 +12,7 @@ from rcflow.adapters.git import Git, _parse_log, _push_error, _unwrap
 from rcflow.errors import ConfigError, ConflictError, EffectError, command_cause
 from rcflow.model.config import MAX_DURATION, parse_duration, ref_format_problem
 from rcflow.model.ledger import from_iso, now_iso
-from tests.conftest import git
+from tests.support.project import git
 
 REF_NAMES = [
     "refs/tags/v1.4.0",

@@ -27,7 +27,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.conftest import Project
+from tests.support.project import Project
 
 V = tuple[int, int, int]
 Outcome = Literal["applied", "done", "failed", "refused"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import CliResult, Project
+from tests.support.project import CliResult, Project
 
 
 def run_twice(project: Project, *args: str) -> CliResult:

@@ -26,13 +26,13 @@ import pytest
 from ghserver.server import GitHubServer
 
 from rcflow.commands import init as scaffold
-from tests.conftest import Project, git
-from tests.test_scaffold import (
+from tests.commands.test_scaffold import (
     actionlint,  # noqa: F401 - the fixture
     assert_actionlint_clean,
     assert_zizmor_clean,
     zizmor,  # noqa: F401 - the fixture
 )
+from tests.support.project import Project, git
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK_VALIDATION = '[[validate]]\nname = "lint"\nrun = "python -m ruff check rcflow"\n\n'

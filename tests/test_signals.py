@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, git, held_lease
+from tests.support.ledger import held_lease
+from tests.support.project import Project, fresh_clone
 
 LIMIT = 120.0  # a generous upper bound on any wait below; none of them is what is asserted
 
@@ -94,6 +95,21 @@ def started(pids: Path, name: str) -> tuple[int, int]:
     return int((pids / name).read_text()), int((pids / f"{name}.child").read_text())
 
 
+def interrupted(
+    p: Project, tmp_path: Path, step: str, *signums: int, at: tuple[str, ...]
+) -> tuple[int, str, list[int]]:
+    """`rcflow <step> --yes` on p, sent `signums` once the slow commands named `at` all run:
+    its exit code, its stderr, and the pids (shell, child) of those commands."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    run = Run(p, pids, step)
+    running = [pid for name in at for pid in started(pids, name)]
+    for signum in signums:
+        run.signal(signum)
+    code, err = run.finish()
+    return code, err, running
+
+
 def assert_stopped(code: int, err: str, signum: int, *pids: int) -> None:
     assert code == 128 + signum, err
     assert f"stopped by {signal.Signals(signum).name}" in err, err
@@ -101,13 +117,6 @@ def assert_stopped(code: int, err: str, signum: int, *pids: int) -> None:
     assert "state: " in err and "resume with: rcflow " in err, err
     for pid in pids:
         poll(lambda pid=pid: not alive(pid), f"process {pid} to be gone")  # type: ignore[misc]
-
-
-def fresh_clone(p: Project, name: str) -> Project:
-    clone = Project(p.base / name)
-    clone.origin = p.origin
-    git(p.base, "clone", "--quiet", str(p.origin), str(clone.root))
-    return clone
 
 
 def candidate(make_project: Callable[..., Project], config: str) -> Project:
@@ -126,13 +135,7 @@ def test_signal_during_validate_stops_it_and_a_rerun_converges(
     make_project: Callable[..., Project], tmp_path: Path, signum: int
 ) -> None:
     p = candidate(make_project, VALIDATE.format(run=slow("slow")))
-    pids = tmp_path / "pids"
-    pids.mkdir()
-
-    run = Run(p, pids, "validate")
-    shell, child = started(pids, "slow")
-    run.signal(signum)
-    code, err = run.finish()
+    code, err, (shell, child) = interrupted(p, tmp_path, "validate", signum, at=("slow",))
 
     assert_stopped(code, err, signum, shell, child)
     assert "nothing was recorded" in err, err
@@ -145,7 +148,7 @@ def test_signal_during_validate_stops_it_and_a_rerun_converges(
     assert not (p.root / ".git" / "rcflow" / "worktrees" / "v1.4.0-rc.1-slow").exists()
 
     # The CI job is run again, on another runner: it is not refused, and it converges.
-    other = fresh_clone(p, "rerun")
+    other = fresh_clone(p, p.base / "rerun")
     again = other.run("validate", "--yes", env={"FAST": "1"})
     assert again.exit_code == 0, again.stderr
     assert other.kinds()[-2:] == ["validation_passed", "validate_completed"]
@@ -159,12 +162,7 @@ def test_two_validations_both_stopped(make_project: Callable[..., Project], tmp_
         VALIDATE.format(run=slow(name)).replace('"slow"', f'"{name}"') for name in ("one", "two")
     )
     p = candidate(make_project, config)
-    pids = tmp_path / "pids"
-    pids.mkdir()
-    run = Run(p, pids, "validate")
-    running = [*started(pids, "one"), *started(pids, "two")]
-    run.signal(signal.SIGTERM)
-    code, err = run.finish()
+    code, err, running = interrupted(p, tmp_path, "validate", signal.SIGTERM, at=("one", "two"))
     assert_stopped(code, err, signal.SIGTERM, *running)
     assert "2 running command(s) stopped" in err, err
     assert held_lease(p.ledger()) is None
@@ -175,12 +173,7 @@ def test_a_command_ignoring_the_signal_is_killed_after_the_grace(
     make_project: Callable[..., Project], tmp_path: Path
 ) -> None:
     p = candidate(make_project, VALIDATE.format(run=slow("slow", stubborn=True)))
-    pids = tmp_path / "pids"
-    pids.mkdir()
-    run = Run(p, pids, "validate")
-    shell, child = started(pids, "slow")
-    run.signal(signal.SIGTERM)
-    code, err = run.finish()
+    code, err, (shell, child) = interrupted(p, tmp_path, "validate", signal.SIGTERM, at=("slow",))
     assert_stopped(code, err, signal.SIGTERM, shell, child)
     assert "killed after the 10s grace" in err, err
     assert held_lease(p.ledger()) is None
@@ -191,13 +184,9 @@ def test_a_second_signal_cuts_the_grace_short(
 ) -> None:
     """A cancelled GitHub Actions job: SIGINT, then SIGTERM before the grace is over."""
     p = candidate(make_project, VALIDATE.format(run=slow("slow", stubborn=True)))
-    pids = tmp_path / "pids"
-    pids.mkdir()
-    run = Run(p, pids, "validate")
-    shell, child = started(pids, "slow")
-    run.signal(signal.SIGINT)
-    run.signal(signal.SIGTERM)
-    code, err = run.finish()
+    code, err, (shell, child) = interrupted(
+        p, tmp_path, "validate", signal.SIGINT, signal.SIGTERM, at=("slow",)
+    )
     assert_stopped(code, err, signal.SIGINT, shell, child)
     assert "killed at the second signal" in err, err
     assert held_lease(p.ledger()) is None
@@ -210,12 +199,7 @@ def test_signal_during_the_asset_build(
     build = slow("build", done="mkdir -p dist; echo x > dist/a.txt;")
     p = make_project(config=f'[assets]\nfiles = ["dist/*"]\nbuild = """{build}"""\n')
     assert p.run("bump", "minor", "--yes").exit_code == 0
-    pids = tmp_path / "pids"
-    pids.mkdir()
-    run = Run(p, pids, "rc")
-    shell, child = started(pids, "build")
-    run.signal(signum)
-    code, err = run.finish()
+    code, err, (shell, child) = interrupted(p, tmp_path, "rc", signum, at=("build",))
     assert_stopped(code, err, signum, shell, child)
     assert "rcflow rc --yes" in err, err
     assert held_lease(p.ledger()) is None
@@ -233,12 +217,7 @@ def test_signal_during_a_hook(
 ) -> None:
     p = candidate(make_project, f'[hooks]\nafter_promote = """{slow("hook")}"""\n')
     assert p.run("validate", "--yes").exit_code == 0
-    pids = tmp_path / "pids"
-    pids.mkdir()
-    run = Run(p, pids, "promote")
-    shell, child = started(pids, "hook")
-    run.signal(signum)
-    code, err = run.finish()
+    code, err, (shell, child) = interrupted(p, tmp_path, "promote", signum, at=("hook",))
     assert_stopped(code, err, signum, shell, child)
     assert "rcflow promote --yes" in err, err
     assert held_lease(p.ledger()) is None

@@ -9,7 +9,7 @@ import pytest
 from rcflow.adapters.git import Git, _parse_batch, _parse_remote, _parse_status
 from rcflow.errors import ConflictError, UsageError
 from rcflow.ports import proc
-from tests.conftest import Project, git
+from tests.support.project import Project, git
 
 
 def adapter(project: Project) -> Git:

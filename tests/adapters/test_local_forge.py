@@ -14,7 +14,7 @@ import pytest
 
 from rcflow.errors import BlockedError, ConflictError, EffectError
 from rcflow.ports.forge import GIT_ASSET_LIMIT, RETRACTED_MARKER, git_asset_sizes
-from tests.conftest import Project, git
+from tests.support.project import Project, git
 
 
 def clone(project: Project, dest: Path) -> Project:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,14 +23,8 @@ from rcflow.adapters.pyindex import (
 )
 from rcflow.errors import BlockedError, ConflictError, UsageError
 
+# The index user the conftest's `pypi` and `front` fixtures serve this module with.
 USER, PASSWORD = "releaser", "upl0ad-pw"
-
-
-@pytest.fixture(scope="module")
-def pypi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PypiServer]:
-    server = start_pypiserver(tmp_path_factory.mktemp("pypi"), {USER: PASSWORD})
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from realservers.oidc import IndexFront, OidcIssuer, Publisher, job_claims
-from realservers.pypi import PypiServer, build_sdist, build_wheel, start_pypiserver
+from realservers.pypi import PypiServer, build_sdist, build_wheel
 
 from rcflow.adapters.pyindex import IndexAccessError, PackageIndex, publish
 from rcflow.commands.context import open_index
@@ -19,26 +18,8 @@ from rcflow.engine import registries as artifacts
 from rcflow.errors import BlockedError
 from rcflow.model.config import PythonPackageConfig
 
+# The index user the conftest's `pypi` and `front` fixtures serve this module with.
 USER, PASSWORD = "trusted-uploader", "pypiserver-only-" + secrets.token_hex(4)
-
-
-@pytest.fixture(scope="module")
-def pypi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PypiServer]:
-    server = start_pypiserver(tmp_path_factory.mktemp("pypi"), {USER: PASSWORD})
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def front(pypi: PypiServer) -> Iterator[IndexFront]:
-    with IndexFront(upstream=pypi.url, upstream_auth=(USER, PASSWORD)).running() as server:
-        yield server
-
-
-@pytest.fixture
-def issuer() -> Iterator[OidcIssuer]:
-    with OidcIssuer().running() as server:
-        yield server
 
 
 @pytest.fixture

@@ -32,8 +32,9 @@ from rcflow.steps.promote import PromoteArgs
 from rcflow.steps.rc import RcArgs
 from rcflow.steps.rollback import RollbackArgs
 from rcflow.steps.validate import ValidateArgs
-from tests.conftest import Crash, Hooks, Project
-from tests.steps.test_promote import copy_project, is_crash
+from tests.support.crash import Attempt, Crash, crash_each_write
+from tests.support.ledger import events
+from tests.support.project import Hooks, Project, copy_project
 
 RC, FINAL = "v1.4.0-rc.1", "v1.4.0"
 ADMIN = ("admin", "adm1n-pw")
@@ -164,10 +165,6 @@ def cut_rc(p: Project, w: World, *, image: str = "index") -> Pushed:
     assert p.step("rc", RcArgs()).status == "applied"
     assert p.step("validate", ValidateArgs()).status == "applied"
     return pushed
-
-
-def events(p: Project, kind: str) -> list[dict[str, Any]]:
-    return [e for e in p.ledger() if e["kind"] == kind]
 
 
 def rc_sums(p: Project) -> dict[str, str]:
@@ -449,33 +446,20 @@ def test_crash_after_every_write_then_resume_matches_an_uninterrupted_run(
     assert expected["images"] == {RC: rc.digest, FINAL: rc.digest, "latest": rc.digest}
     assert len(expected["index"]) == 2
 
-    crashes = []
-    k = 0
-    while True:
+    def start(name: str) -> Project:
         reset_artifacts(world, rc)
-        p = copy_project(template, tmp_path / f"k{k}")
-        ctx, failing = p.failing_ctx(after=k)
-        try:
-            commands.run_step(ctx, "promote", PromoteArgs(), dry_run=False, hooks=Hooks())
-        except Exception as exc:
-            assert is_crash(exc), exc
-        if not failing.fired:
-            break
-        crashes.append(failing.failed_call)
+        return copy_project(template, tmp_path / name)
 
+    def resume(crash: Attempt) -> None:
+        p = crash.project
         rerun = p.cli("promote")
 
-        assert rerun.exit_code == 0, (k, failing.failed_call, rerun.stderr)
+        assert rerun.exit_code == 0, (crash.where, rerun.stderr)
         got = outcome(p, world)
-        assert got == expected, (
-            k,
-            failing.failed_call,
-            " ".join(got["kinds"]),
-            " ".join(expected["kinds"]),
-        )
+        assert got == expected, (crash.where, " ".join(got["kinds"]), " ".join(expected["kinds"]))
         shutil.rmtree(p.base)
-        k += 1
-        assert k < 60
+
+    crashes = crash_each_write(start, "promote", PromoteArgs(), resume)
     # Every registry PUT and index upload was interrupted in turn, among the git and forge writes.
     assert crashes.count("put") == 2  # the final tag, latest
     assert crashes.count("upload") == 2  # the wheel, the sdist

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from rcflow.commands import run as commands
 from rcflow.errors import RcflowError
 from rcflow.steps.bump import BumpArgs
-from tests.conftest import Hooks, Project, assert_refused, git, held_lease
+from tests.support.crash import Attempt, Crash, count_writes, crash_each_write
+from tests.support.ledger import events, held_lease
+from tests.support.project import Hooks, Project, assert_refused, git
 
 MakeProject = Callable[..., Project]
 
 PYPROJECT = '[project]\nname = "demo"\nversion = "{}"\n'
-
-
-def crash_type(p: Project) -> type[Exception]:
-    """The fixtures' Crash (pytest imports conftest as `conftest`; here it is `tests.conftest`)."""
-    return cast(type[Exception], sys.modules[type(p).__module__].Crash)
 
 
 def bump_subject(version: str) -> str:
@@ -34,10 +30,6 @@ def origin_log(p: Project, ref: str = "main") -> list[str]:
 
 def origin_head(p: Project, ref: str = "main") -> str:
     return git(p.origin, "rev-parse", ref)
-
-
-def events(p: Project, kind: str) -> list[dict[str, Any]]:
-    return [e for e in p.ledger() if e["kind"] == kind]
 
 
 def changed_in_head(p: Project) -> list[str]:
@@ -602,28 +594,18 @@ def crash_and_resume(
     """Fail each port write in turn, re-run, compare with an uninterrupted run on a twin."""
     twin = make_project(**kw)
     twin_feat = twin.head()
-    counting, counter = twin.failing_ctx(after=10**6)  # counts the writes, never fails
-    commands.run_step(counting, "bump", args, dry_run=False, hooks=Hooks())
-    before_release = counter.calls - 3  # the last three writes give the lease back
+    writes = count_writes(twin, "bump", args)
+    before_release = len(writes) - 3  # the last three writes give the lease back
     expected_files = tracked_texts(twin, twin_feat)
     expected_log = origin_log(twin)
     (twin_bumped,) = events(twin, "bumped")
 
     crashes: list[tuple[int, str | None]] = []
-    for k in only or range(40):
-        p = make_project(**kw)
-        feat = p.head()
-        ctx, failing = p.failing_ctx(after=k)
-        try:
-            commands.run_step(ctx, "bump", args, dry_run=False, hooks=Hooks())
-        except (crash_type(p), RcflowError) as exc:
-            assert failing.fired, f"k={k}: {exc!r} without an injected failure"
-        if not failing.fired:
-            assert k == counter.calls
-            break
-        assert failing.failed_call is not None
-        crashes.append((k, failing.failed_call))
-        where = f"k={k} ({failing.failed_call})"
+
+    def resume(crash: Attempt) -> None:
+        k, p, where = crash.k, crash.project, crash.where
+        crashes.append((k, crash.failed_call))
+        feat = feats[p.base.name]
         resumed = p.step("bump", args)
         assert resumed.status in ("applied", "done"), where
 
@@ -645,14 +627,30 @@ def crash_and_resume(
         if before_release <= k < before_release + 2:
             # Giving the lease back failed (its commit or push) after the work was done: the
             # re-run has nothing to do, so the lease stays until it expires — by design.
-            assert held_lease(ledger) == ctx.me.run, where
+            assert held_lease(ledger) == crash.ctx.me.run, where
         else:
             assert held_lease(ledger) is None, where
         # and one more run changes nothing
         again = p.step("bump", args)
         assert (again.status, again.snapshot.head) == ("done", p.head()), where
-    else:
-        assert only is not None, "the injected failure never stopped firing"
+
+    feats: dict[str, str] = {}
+
+    def start(name: str) -> Project:
+        p = make_project(**kw)
+        feats[p.base.name] = p.head()
+        return p
+
+    crash_each_write(
+        start,
+        "bump",
+        args,
+        resume,
+        writes=len(writes),
+        only=only,
+        tolerate=(RcflowError,),
+        limit=40,
+    )
     return crashes
 
 
@@ -699,7 +697,7 @@ def test_crash_and_resume_before_the_first_release(make_project: MakeProject) ->
 def test_resume_after_commit_but_before_push(project: Project) -> None:
     """The bump commit made but not pushed: the re-run pushes it and records it as ours."""
     ctx, failing = project.failing_ctx(after=5)  # lease (3), write, commit; the push fails
-    with pytest.raises(crash_type(project)):
+    with pytest.raises(Crash):
         commands.run_step(ctx, "bump", BumpArgs("auto"), dry_run=False, hooks=Hooks())
     assert failing.failed_call == "push"
     assert project.git("log", "-1", "--format=%s") == bump_subject("1.4.0")
@@ -719,7 +717,7 @@ def test_resume_after_commit_but_before_push(project: Project) -> None:
 
 def test_resume_after_write_before_commit_is_not_a_dirty_tree(project: Project) -> None:
     ctx, failing = project.failing_ctx(after=4)  # lease (3), write; the commit fails
-    with pytest.raises(crash_type(project)):
+    with pytest.raises(Crash):
         commands.run_step(ctx, "bump", BumpArgs("auto"), dry_run=False, hooks=Hooks())
     assert failing.failed_call == "commit"
     assert project.git("status", "--porcelain") == "M pyproject.toml"

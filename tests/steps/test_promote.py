@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,38 +11,22 @@ from typing import Any
 
 import pytest
 
-from rcflow.commands import run as commands
 from rcflow.engine.executor import LedgerWriter
 from rcflow.errors import EffectError
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.promote import PromoteArgs
 from rcflow.steps.rc import RcArgs
 from rcflow.steps.validate import ValidateArgs
-from tests.conftest import Hooks, Project, git
+from tests.support.crash import Attempt, crash_after, crash_each_write
+from tests.support.project import Project, copy_project, git
+from tests.support.scenario import at
 
 RC = "v1.4.0-rc.1"
 FINAL = "v1.4.0"
 
 
 def validated(p: Project) -> Project:
-    assert p.step("bump", BumpArgs("auto")).status == "applied"
-    assert p.step("rc", RcArgs()).status == "applied"
-    assert p.step("validate", ValidateArgs()).status == "applied"
-    assert p.status()["state"] == "validated"
-    return p
-
-
-def copy_project(template: Project, dest: Path) -> Project:
-    """An identical project (same commits, tags, ledger) with its own origin."""
-    assert not dest.is_relative_to(template.base)
-    shutil.copytree(template.base, dest, symlinks=True)
-    p = Project(dest)
-    p.git("remote", "set-url", "origin", str(p.origin))
-    return p
-
-
-def is_crash(exc: BaseException) -> bool:
-    return type(exc).__name__ == "Crash" and "injected failure" in str(exc)
+    return at(p, "validated")
 
 
 def rc_sha(p: Project) -> str:
@@ -214,11 +197,8 @@ def test_interrupted_promotion_does_not_adopt_a_final_tag_pushed_meanwhile(
 ) -> None:
     """A run records `promoting`, then stops; someone pushes v1.4.0 elsewhere before the re-run."""
     validated(project)
-    ctx, failing = project.failing_ctx(after=6)  # lease (3 writes), promoting (3), then the tag
-    try:
-        commands.run_step(ctx, "promote", PromoteArgs(), dry_run=False, hooks=Hooks())
-    except Exception as exc:
-        assert is_crash(exc)
+    # lease (3 writes), promoting (3), then the tag
+    _, failing = crash_after(project, "promote", PromoteArgs(), 6)
     assert failing.failed_call == "create_tag"
     assert project.kinds()[-1] == "promoting"
     other = project.git("rev-parse", "v1.3.0^{commit}")
@@ -247,27 +227,15 @@ def test_crash_after_every_write_then_rerun_matches_an_uninterrupted_run(
     assert expected["remote_tags"][FINAL] == rc_sha(template)
     assert expected["kinds"].count("promoted") == 1
 
-    crashes = []
-    k = 0
-    while True:
-        p = copy_project(template, tmp_path / f"k{k}")
-        ctx, failing = p.failing_ctx(after=k)
-        try:
-            commands.run_step(ctx, "promote", PromoteArgs(), dry_run=False, hooks=Hooks())
-        except Exception as exc:
-            assert is_crash(exc), exc
-            assert failing.fired
-        if not failing.fired:
-            break
-        crashes.append(failing.failed_call)
+    def resume(crash: Attempt) -> None:
+        rerun = crash.project.cli("promote")
 
-        rerun = p.cli("promote")
+        assert rerun.exit_code == 0, (crash.where, rerun.stderr)
+        assert outcome(crash.project) == expected, crash.where
 
-        assert rerun.exit_code == 0, (k, failing.failed_call, rerun.stderr)
-        got = outcome(p)
-        assert got == expected, (k, failing.failed_call)
-        k += 1
-        assert k < 40
+    crashes = crash_each_write(
+        lambda name: copy_project(template, tmp_path / name), "promote", PromoteArgs(), resume
+    )
     # every write was interrupted in turn: the lease, both events, the tag, its push, the release
     assert {"create_tag", "push", "create_release", "commit_tree", "update_ref"} <= set(crashes)
     assert len(crashes) >= 15

@@ -7,23 +7,20 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from rcflow.commands import run as commands
 from rcflow.errors import ConflictError, RcflowError
 from rcflow.steps.rc import RcArgs
-from tests.conftest import Hooks, Project, assert_refused, git, held_lease
+from tests.support.crash import Attempt, count_writes, crash_each_write
+from tests.support.ledger import events, held_lease
+from tests.support.project import Hooks, Project, assert_refused, git
 
 MakeProject = Callable[..., Project]
 
 RC_IN_FILES = "rc_in_files = true\n"
-
-
-def crash_type(p: Project) -> type[Exception]:
-    """The fixtures' Crash (pytest imports conftest as `conftest`; here it is `tests.conftest`)."""
-    return cast(type[Exception], sys.modules[type(p).__module__].Crash)
 
 
 def bumped(p: Project, request: str = "auto") -> str:
@@ -65,10 +62,6 @@ def forge_release(p: Project, tag: str) -> dict[str, Any] | None:
 
 def forge_tags(p: Project) -> list[str]:
     return p.forge_tags()
-
-
-def events(p: Project, kind: str) -> list[dict[str, Any]]:
-    return [e for e in p.ledger() if e["kind"] == kind]
 
 
 def rc_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -417,30 +410,24 @@ def crash_and_resume(make_project: MakeProject, **kw: Any) -> list[str]:
     """Fail each port write of `rc` in turn, re-run, compare with an uninterrupted run."""
     twin = make_project(**kw)
     bumped(twin)
-    counting, counter = twin.failing_ctx(after=10**6)  # counts the writes, never fails
-    commands.run_step(counting, "rc", RcArgs(), dry_run=False, hooks=Hooks())
-    before_release = counter.calls - 3  # the last three writes give the lease back
+    writes = count_writes(twin, "rc", RcArgs())
+    before_release = len(writes) - 3  # the last three writes give the lease back
     twin_files = twin.read("pyproject.toml")
     twin_log = origin_log(twin)
     (twin_tagged,) = events(twin, "rc_tagged")
     twin_release = forge_release(twin, "v1.4.0-rc.1")
     assert twin_release is not None
 
-    crashed: list[str] = []
-    for k in range(40):
+    bumps: dict[str, str] = {}
+
+    def start(name: str) -> Project:
         p = make_project(**kw)
-        bump = bumped(p)
-        ctx, failing = p.failing_ctx(after=k)
-        try:
-            commands.run_step(ctx, "rc", RcArgs(), dry_run=False, hooks=Hooks())
-        except (crash_type(p), RcflowError) as exc:
-            assert failing.fired, f"k={k}: {exc!r} without an injected failure"
-        if not failing.fired:
-            assert k == counter.calls
-            break
-        assert failing.failed_call is not None
-        crashed.append(failing.failed_call)
-        where = f"k={k} ({failing.failed_call})"
+        bumps[p.base.name] = bumped(p)
+        return p
+
+    def resume(crash: Attempt) -> None:
+        k, p, where = crash.k, crash.project, crash.where
+        bump = bumps[p.base.name]
         resumed = p.step("rc", RcArgs())
         assert resumed.status in ("applied", "done"), where
 
@@ -471,13 +458,21 @@ def crash_and_resume(make_project: MakeProject, **kw: Any) -> list[str]:
         assert tagged["data"].get("sha", head) == head, where
         if before_release <= k < before_release + 2:
             # giving the lease back failed after the work was done: it stays until it expires
-            assert held_lease(ledger) == ctx.me.run, where
+            assert held_lease(ledger) == crash.ctx.me.run, where
         else:
             assert held_lease(ledger) is None, where
         again = p.step("rc", RcArgs())
         assert (again.status, again.snapshot.head) == ("done", head), where
-    else:
-        pytest.fail("the injected failure never stopped firing")
+
+    crashed = crash_each_write(
+        start,
+        "rc",
+        RcArgs(),
+        resume,
+        writes=len(writes),
+        tolerate=(RcflowError,),
+        limit=40,
+    )
     assert twin_tagged["key"] == "v1.4.0-rc.1"
     return crashed
 

@@ -21,7 +21,7 @@ from rcflow.steps.promote import PromoteArgs
 from rcflow.steps.rc import RcArgs
 from rcflow.steps.rollback import RollbackArgs
 from rcflow.steps.validate import ValidateArgs
-from tests.conftest import Project
+from tests.support.project import Project
 
 COMMAND = typer.main.get_command(app)
 

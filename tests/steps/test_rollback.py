@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rcflow.commands import run as commands
 from rcflow.steps.bump import BumpArgs
-from rcflow.steps.promote import PromoteArgs
 from rcflow.steps.rc import RcArgs
 from rcflow.steps.rollback import RollbackArgs
 from rcflow.steps.validate import ValidateArgs
-from tests.conftest import Hooks, Project, git
-from tests.steps.test_promote import copy_project, is_crash
+from tests.support.crash import Attempt, count_writes, crash_after, crash_each_write
+from tests.support.ledger import last
+from tests.support.project import Project, copy_project, git
+from tests.support.scenario import at
 
 RC1 = "v1.4.0-rc.1"
 PYPROJECT_130 = '[project]\nname = "demo"\nversion = "1.3.0"\n'
@@ -20,24 +20,15 @@ PYPROJECT_140 = '[project]\nname = "demo"\nversion = "1.4.0"\n'
 
 
 def bumped(p: Project) -> str:
-    assert p.step("bump", BumpArgs("auto")).status == "applied"
-    assert p.status()["state"] == "bumped"
-    return p.head()
+    return at(p, "bumped").head()
 
 
 def candidate(p: Project) -> Project:
-    bumped(p)
-    assert p.step("rc", RcArgs()).status == "applied"
-    assert p.status()["state"] == "candidate"
-    return p
+    return at(p, "rc")
 
 
 def released(p: Project) -> Project:
-    candidate(p)
-    assert p.step("validate", ValidateArgs()).status == "applied"
-    assert p.step("promote", PromoteArgs()).status == "applied"
-    assert p.status()["state"] == "released"
-    return p
+    return at(p, "promoted")
 
 
 def forge_release(p: Project, tag: str) -> dict[str, Any] | None:
@@ -46,10 +37,6 @@ def forge_release(p: Project, tag: str) -> dict[str, Any] | None:
 
 def remote_main(p: Project) -> str:
     return git(p.origin, "rev-parse", "refs/heads/main")
-
-
-def last(p: Project, kind: str) -> dict[str, Any]:
-    return [e for e in p.ledger() if e["kind"] == kind][-1]
 
 
 # -- withdrawing an RC -----------------------------------------------------------------------
@@ -213,19 +200,13 @@ def test_rollback_resets_a_bump_that_a_crash_left_unpushed(
 ) -> None:
     template = make_project()
     before = template.head()
-    k = 0
-    while True:  # stop the bump exactly at its push
-        p = copy_project(template, tmp_path / f"unpushed{k}")
-        ctx, failing = p.failing_ctx(after=k)
-        try:
-            commands.run_step(ctx, "bump", BumpArgs("auto"), dry_run=False, hooks=Hooks())
-        except Exception as exc:
-            assert is_crash(exc), exc
-        assert failing.fired
-        if failing.failed_call == "push" and p.head() != before:
-            break
-        k += 1
-        assert k < 20
+    # stop the bump exactly at its push (the lease's own pushes come before its commit)
+    writes = count_writes(copy_project(template, tmp_path / "twin"), "bump", BumpArgs("auto"))
+    p = copy_project(template, tmp_path / "unpushed")
+    _, failing = crash_after(
+        p, "bump", BumpArgs("auto"), writes.index("push", writes.index("commit"))
+    )
+    assert failing.failed_call == "push" and p.head() != before
     bump_commit = p.head()
     assert p.read("pyproject.toml") == PYPROJECT_140
     assert remote_main(p) == before
@@ -296,27 +277,25 @@ def test_crash_during_a_withdrawal_then_rollback_finishes_that_withdrawal(
 ) -> None:
     template = candidate(make_project())
     twin = copy_project(template, tmp_path / "twin")
-    ctx, counter = twin.failing_ctx(after=10**6)
-    commands.run_step(ctx, "rollback", RollbackArgs(), dry_run=False, hooks=Hooks())
-    writes = counter.calls
+    writes = len(count_writes(twin, "rollback", RollbackArgs()))
     expected = withdrawal_outcome(twin)
     assert expected["kinds"] == ["bumped", "rc_tagged", "rc_withdrawn"]
     assert expected["files"]["pyproject.toml"] == PYPROJECT_140
 
-    crashed_at = []
-    for k in range(writes):
-        p = copy_project(template, tmp_path / f"k{k}")
-        ctx, failing = p.failing_ctx(after=k)
-        try:
-            commands.run_step(ctx, "rollback", RollbackArgs(), dry_run=False, hooks=Hooks())
-        except Exception as exc:
-            assert is_crash(exc), exc
-        assert failing.fired, k
-        crashed_at.append(failing.failed_call)
+    def resume(crash: Attempt) -> None:
+        p = crash.project
         # Whatever is left, a bare re-run finishes this withdrawal and never undoes the bump.
         rerun = p.cli("rollback")
 
-        assert rerun.exit_code == 0, (k, failing.failed_call, rerun.stderr)
-        assert withdrawal_outcome(p) == expected, (k, failing.failed_call)
+        assert rerun.exit_code == 0, (crash.where, rerun.stderr)
+        assert withdrawal_outcome(p) == expected, crash.where
         assert "bump_reverted" not in p.kinds()
+
+    crashed_at = crash_each_write(
+        lambda name: copy_project(template, tmp_path / name),
+        "rollback",
+        RollbackArgs(),
+        resume,
+        writes=writes,
+    )
     assert {"push", "delete_tag", "delete_release"} <= set(crashed_at)

@@ -3,27 +3,20 @@ clone, and a write the remote refused is the same unfinished work in every clone
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rcflow.commands import run as commands
 from rcflow.steps.rollback import RollbackArgs
-from tests.conftest import Hooks, Project, git
-from tests.steps.test_promote import copy_project, is_crash
-from tests.steps.test_rollback import RC1, bumped, candidate, released
+from tests.support.crash import Attempt, count_writes, crash_each_write, killed_in
+from tests.support.project import Project, copy_project, fresh_clone, git
+from tests.support.scenario import at
+
+RC1 = "v1.4.0-rc.1"
 
 PYPROJECT_130 = '[project]\nname = "demo"\nversion = "1.3.0"\n'
-
-
-def fresh_clone(p: Project, dest: Path) -> Project:
-    """Another machine: a new `git clone` of p's bare origin (no .git/rcflow, no local tags)."""
-    dest.mkdir(parents=True)
-    os.symlink(p.origin, dest / "origin.git")
-    git(dest, "clone", "--quiet", str(p.origin), str(dest / "work"))
-    return Project(dest)
 
 
 def remote_outcome(p: Project) -> dict[str, Any]:
@@ -53,14 +46,7 @@ def local_outcome(p: Project) -> dict[str, Any]:
 
 
 def make(kind: str, make_project: Any) -> Project:
-    p = make_project()
-    if kind == "rc":
-        candidate(p)
-    elif kind == "release":
-        released(p)
-    else:
-        bumped(p)
-    return p
+    return at(make_project(), {"rc": "rc", "release": "promoted", "bump": "bumped"}[kind])
 
 
 NAMES = {"rc": RC1, "release": "v1.4.0", "bump": "1.4.0"}
@@ -100,7 +86,7 @@ def test_a_second_rollback_is_already_done_named_or_not(kind: str, make_project:
 
 
 def test_the_bump_under_a_withdrawn_rc_goes_only_when_named(project: Project) -> None:
-    candidate(project)
+    at(project, "rc")
     assert project.cli("rollback").exit_code == 0
     assert project.cli("rollback").exit_code == 0
     assert project.status()["state"] == "bumped"
@@ -111,6 +97,15 @@ def test_the_bump_under_a_withdrawn_rc_goes_only_when_named(project: Project) ->
     assert project.status()["state"] == "idle"
     assert project.read("pyproject.toml") == PYPROJECT_130
     assert project.kinds() == ["bumped", "rc_tagged", "rc_withdrawn", "bump_reverted"]
+
+
+def old_revert(p: Project) -> Callable[[str, str], None]:
+    """What rcflow's revert did before it committed in one go: `git revert --no-commit`."""
+
+    def revert(sha: str, message: str) -> None:
+        p.git("revert", "--no-edit", "--no-commit", sha)
+
+    return revert
 
 
 # -- crashes, resumed here and from a fresh clone ----------------------------------------------
@@ -125,38 +120,36 @@ def test_a_crash_after_each_write_resumes_the_same_rollback_from_any_clone(
     args = RollbackArgs(NAMES[kind] if named else None)
     again = (NAMES[kind],) if named else ()
     twin = copy_project(template, tmp_path / "twin")
-    ctx, counter = twin.failing_ctx(after=10**6)
-    commands.run_step(ctx, "rollback", args, dry_run=False, hooks=Hooks())
-    writes = counter.calls
+    writes = len(count_writes(twin, "rollback", args))
     expected, expected_here = remote_outcome(twin), local_outcome(twin)
 
-    crashed_at = []
-    for k in range(writes):
-        p = copy_project(template, tmp_path / f"k{k}")
-        ctx, failing = p.failing_ctx(after=k)
-        try:
-            commands.run_step(ctx, "rollback", args, dry_run=False, hooks=Hooks())
-        except Exception as exc:
-            assert is_crash(exc), exc
-        assert failing.fired, k
-        crashed_at.append(failing.failed_call)
+    def resume(crash: Attempt) -> None:
+        k, p = crash.k, crash.project
         # Odd points resume from a fresh clone first (then the crashed clone catches up).
         if k % 2:
-            other = fresh_clone(p, tmp_path / f"k{k}-other")
+            other = crash.fresh_clone()
             rerun = other.cli("rollback", *again)
-            assert rerun.exit_code == 0, (k, failing.failed_call, rerun.stdout, rerun.stderr)
-            assert remote_outcome(other) == expected, (k, failing.failed_call)
+            assert rerun.exit_code == 0, (crash.where, rerun.stdout, rerun.stderr)
+            assert remote_outcome(other) == expected, crash.where
         rerun = p.cli("rollback", *again)
 
-        assert rerun.exit_code == 0, (k, failing.failed_call, rerun.stdout, rerun.stderr)
+        assert rerun.exit_code == 0, (crash.where, rerun.stdout, rerun.stderr)
         if kind == "bump" and k % 2 and p.head() != git(p.origin, "rev-parse", "refs/heads/main"):
             # The fresh clone made the revert: this clone pulls it like any other commit.
             assert "Already done" in rerun.stdout, rerun.stdout
             git(p.root, "pull", "--quiet", "--ff-only")
-        assert remote_outcome(p) == expected, (k, failing.failed_call)
-        assert local_outcome(p) == expected_here, (k, failing.failed_call)
+        assert remote_outcome(p) == expected, crash.where
+        assert local_outcome(p) == expected_here, crash.where
         assert p.cli("rollback").exit_code == 0  # and once more: nothing left
         assert remote_outcome(p) == expected
+
+    crashed_at = crash_each_write(
+        lambda name: copy_project(template, tmp_path / name),
+        "rollback",
+        args,
+        resume,
+        writes=writes,
+    )
     assert "push" in crashed_at
     if kind == "bump":
         assert {"revert_commit", "reset_keep"} <= set(crashed_at)
@@ -166,16 +159,8 @@ def test_a_revert_stopped_between_building_it_and_moving_the_branch_resumes(
     project: Project,
 ) -> None:
     """Killed right after the revert commit was built: nothing in the work tree to trip on."""
-    bump_commit = bumped(project)
-    ctx = project.ctx()
-    g = ctx.git
-
-    def killed(sha: str) -> None:
-        raise KeyboardInterrupt
-
-    g.reset_keep = killed  # type: ignore[method-assign]
-    with pytest.raises(KeyboardInterrupt):
-        commands.run_step(ctx, "rollback", RollbackArgs(), dry_run=False, hooks=Hooks())
+    bump_commit = at(project, "bumped").head()
+    killed_in(project, "rollback", RollbackArgs(), "reset_keep")
     assert project.kinds()[-1] == "bump_reverted"
     assert project.git("status", "--porcelain") == ""
     assert project.head() == bump_commit
@@ -192,16 +177,8 @@ def test_a_revert_stopped_between_building_it_and_moving_the_branch_resumes(
 def test_a_revert_an_older_rcflow_left_uncommitted_is_finished(project: Project) -> None:
     """`git revert --no-commit` killed before its commit (what rcflow did before): the work
     tree holds the revert, the ledger has `bump_reverted`; the re-run commits and pushes it."""
-    bump_commit = bumped(project)
-    ctx = project.ctx()
-
-    def old_revert(sha: str, message: str) -> str:
-        project.git("revert", "--no-edit", "--no-commit", sha)
-        raise KeyboardInterrupt
-
-    ctx.git.revert_commit = old_revert  # type: ignore[method-assign]
-    with pytest.raises(KeyboardInterrupt):
-        commands.run_step(ctx, "rollback", RollbackArgs(), dry_run=False, hooks=Hooks())
+    bump_commit = at(project, "bumped").head()
+    killed_in(project, "rollback", RollbackArgs(), "revert_commit", old_revert(project))
     assert project.kinds()[-1] == "bump_reverted"
     assert project.git("status", "--porcelain") == "M  pyproject.toml"
     assert (project.root / ".git" / "REVERT_HEAD").exists()
@@ -220,16 +197,8 @@ def test_a_revert_an_older_rcflow_left_uncommitted_is_finished(project: Project)
 
 
 def test_other_uncommitted_changes_still_block_a_resumed_revert(project: Project) -> None:
-    bumped(project)
-    ctx = project.ctx()
-
-    def old_revert(sha: str, message: str) -> str:
-        project.git("revert", "--no-edit", "--no-commit", sha)
-        raise KeyboardInterrupt
-
-    ctx.git.revert_commit = old_revert  # type: ignore[method-assign]
-    with pytest.raises(KeyboardInterrupt):
-        commands.run_step(ctx, "rollback", RollbackArgs(), dry_run=False, hooks=Hooks())
+    at(project, "bumped")
+    killed_in(project, "rollback", RollbackArgs(), "revert_commit", old_revert(project))
     project.write("feature.py", "def feature():\n    return 0\n")
 
     result = project.cli("rollback", "--break-lease")
@@ -263,7 +232,7 @@ def shared_view(p: Project) -> dict[str, Any]:
 def test_a_refused_final_tag_leaves_the_rc_validated_everywhere_until_promote_pushes_it(
     project: Project, tmp_path: Path
 ) -> None:
-    candidate(project)
+    at(project, "rc")
     assert project.cli("validate").exit_code == 0
     hook = refuse(project, "refs/tags/v1.4.0")
 
@@ -297,7 +266,7 @@ def test_a_refused_final_tag_leaves_the_rc_validated_everywhere_until_promote_pu
 def test_a_fresh_clone_finishes_a_promotion_whose_tag_was_refused(
     project: Project, tmp_path: Path
 ) -> None:
-    candidate(project)
+    at(project, "rc")
     assert project.cli("validate").exit_code == 0
     hook = refuse(project, "refs/tags/v1.4.0")
     assert project.cli("promote").exit_code == 1
@@ -315,7 +284,7 @@ def test_a_fresh_clone_finishes_a_promotion_whose_tag_was_refused(
 def test_rollback_after_a_refused_promotion_withdraws_the_rc_and_burns_nothing(
     project: Project, tmp_path: Path
 ) -> None:
-    candidate(project)
+    at(project, "rc")
     assert project.cli("validate").exit_code == 0
     hook = refuse(project, "refs/tags/v1.4.0")
     assert project.cli("promote").exit_code == 1
@@ -340,7 +309,7 @@ def test_rollback_after_a_refused_promotion_withdraws_the_rc_and_burns_nothing(
 def test_a_refused_branch_push_during_a_bump_rollback_is_the_same_unfinished_work_everywhere(
     project: Project, tmp_path: Path
 ) -> None:
-    bump_commit = bumped(project)
+    bump_commit = at(project, "bumped").head()
     hook = refuse(project, "refs/heads/main")
 
     result = project.cli("rollback")
@@ -374,7 +343,7 @@ def test_a_refused_branch_push_during_a_bump_rollback_is_the_same_unfinished_wor
 def test_a_fresh_clone_finishes_a_bump_rollback_whose_push_was_refused(
     project: Project, tmp_path: Path
 ) -> None:
-    bumped(project)
+    at(project, "bumped")
     hook = refuse(project, "refs/heads/main")
     assert project.cli("rollback").exit_code == 1
     hook.unlink()
@@ -396,7 +365,7 @@ def test_a_fresh_clone_finishes_a_bump_rollback_whose_push_was_refused(
 def test_a_refused_push_names_what_did_not_reach_the_remote_and_how_to_resume(
     project: Project,
 ) -> None:
-    candidate(project)
+    at(project, "rc")
     assert project.cli("validate").exit_code == 0
     refuse(project, "refs/tags/v1.4.0")
 
@@ -433,7 +402,7 @@ def test_no_resume_command_is_promised_when_a_re_run_would_be_refused(
 
 
 def test_no_step_builds_on_a_bump_whose_revert_the_remote_refused(project: Project) -> None:
-    bumped(project)
+    at(project, "bumped")
     refuse(project, "refs/heads/main")
     assert project.cli("rollback").exit_code == 1
     world, ledger = project.world(), project.ledger()

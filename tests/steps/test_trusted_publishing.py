@@ -8,43 +8,21 @@ import json
 import re
 import secrets
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from realservers.oidc import IndexFront, OidcIssuer, Publisher
-from realservers.pypi import PypiServer, start_pypiserver
+from realservers.pypi import PypiServer
 
 from rcflow.adapters.pyindex import PackageIndex, PackageIndexError
-from rcflow.steps.bump import BumpArgs
-from rcflow.steps.rc import RcArgs
-from rcflow.steps.validate import ValidateArgs
-from tests.conftest import Project
-from tests.steps.test_promote import copy_project
+from tests.support.project import Project, copy_project
+from tests.support.scenario import at
 
 RC, FINAL = "v1.4.0-rc.1", "v1.4.0"
+# The index user the conftest's `pypi` and `front` fixtures serve this module with.
 USER, PASSWORD = "pypiserver-user", "only-the-front-knows-" + secrets.token_hex(4)
 BUILD = Path(__file__).with_name("artifact_build.py")
-
-
-@pytest.fixture(scope="module")
-def pypi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PypiServer]:
-    server = start_pypiserver(tmp_path_factory.mktemp("pypi"), {USER: PASSWORD})
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def front(pypi: PypiServer) -> Iterator[IndexFront]:
-    with IndexFront(upstream=pypi.url, upstream_auth=(USER, PASSWORD)).running() as server:
-        yield server
-
-
-@pytest.fixture
-def issuer() -> Iterator[OidcIssuer]:
-    with OidcIssuer().running() as server:
-        yield server
 
 
 @pytest.fixture
@@ -71,9 +49,7 @@ def in_job(monkeypatch: pytest.MonkeyPatch, issuer: OidcIssuer | None) -> None:
 
 
 def cut_rc(p: Project) -> None:
-    assert p.step("bump", BumpArgs("auto")).status == "applied"
-    assert p.step("rc", RcArgs()).status == "applied"
-    assert p.step("validate", ValidateArgs()).status == "applied"
+    at(p, "validated")
 
 
 def uploads(pypi: PypiServer, project: str) -> list[str]:

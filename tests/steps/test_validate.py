@@ -13,8 +13,10 @@ from rcflow.commands import run as commands
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.rc import RcArgs
 from rcflow.steps.validate import ValidateArgs
-from tests.conftest import Hooks, Project
-from tests.steps.test_promote import copy_project, is_crash
+from tests.support.crash import Attempt, count_writes, crash_each_write
+from tests.support.ledger import events
+from tests.support.project import Hooks, Project, copy_project, fresh_clone
+from tests.support.scenario import at
 
 PY = shlex.quote(sys.executable)
 TAG = "v1.4.0-rc.1"
@@ -88,19 +90,11 @@ def runs(tmp_path: Path) -> list[str]:
 
 
 def candidate(make_project: Any, config: str | None = None) -> Project:
-    p: Project = make_project(config=config)
-    assert p.step("bump", BumpArgs("auto")).status == "applied"
-    assert p.step("rc", RcArgs()).status == "applied"
-    assert p.status()["state"] == "candidate"
-    return p
+    return at(make_project(config=config), "rc")
 
 
 def rc_sha(p: Project, tag: str = TAG) -> str:
     return p.remote_tags()[tag]
-
-
-def events(p: Project, *kinds: str) -> list[dict[str, Any]]:
-    return [e for e in p.ledger() if e["kind"] in kinds]
 
 
 def worktrees(p: Project) -> list[str]:
@@ -503,9 +497,7 @@ def test_crash_after_every_write_then_rerun_completes_the_same_validation(
     template = candidate(make_project, config)
     sha = rc_sha(template)
     twin = copy_project(template, tmp_path / "twin")
-    ctx, counter = twin.failing_ctx(after=10**6)
-    commands.run_step(ctx, "validate", ValidateArgs(), dry_run=False, hooks=Hooks())
-    writes = counter.calls
+    writes = len(count_writes(twin, "validate", ValidateArgs()))
     expected = [
         "bumped",
         "rc_tagged",
@@ -515,27 +507,26 @@ def test_crash_after_every_write_then_rerun_completes_the_same_validation(
     ]
     assert twin.kinds() == expected
 
-    crashed_at = []
-    for k in range(writes):
-        p = copy_project(template, tmp_path / f"k{k}")
-        ctx, failing = p.failing_ctx(after=k)
-        try:
-            commands.run_step(ctx, "validate", ValidateArgs(), dry_run=False, hooks=Hooks())
-        except Exception as exc:
-            assert is_crash(exc), exc
-        assert failing.fired, k
-        crashed_at.append(failing.failed_call)
-
+    def resume(crash: Attempt) -> None:
+        p = crash.project
         rerun = p.cli("validate")
 
-        assert rerun.exit_code == 0, (k, failing.failed_call, rerun.stderr)
-        assert p.kinds() == expected, (k, failing.failed_call)
+        assert rerun.exit_code == 0, (crash.where, rerun.stderr)
+        assert p.kinds() == expected, crash.where
         assert {e["key"] for e in events(p, "validation_passed")} == {f"{TAG}/unit", f"{TAG}/lint"}
         assert {e["data"]["sha"] for e in events(p, "validation_passed", "validate_completed")} == {
             sha
         }
         assert p.status()["state"] == "validated"
         assert_no_worktrees_left(p)
+
+    crashed_at = crash_each_write(
+        lambda name: copy_project(template, tmp_path / name),
+        "validate",
+        ValidateArgs(),
+        resume,
+        writes=writes,
+    )
     assert {"commit_tree", "push", "update_ref"} == set(crashed_at)
 
 
@@ -557,18 +548,6 @@ def test_the_lease_outlasts_the_longest_validation(make_project: Any) -> None:
 
 
 # -- the RC's own configuration decides what validates it ------------------------------------
-
-
-def fresh_clone(p: Project, where: Path) -> Project:
-    """Another machine: a plain `git clone` of the origin (no ledger ref, no .git/rcflow)."""
-    other = Project(where)
-    where.mkdir()
-    other.origin = p.origin
-    git_clone = ["git", "clone", "--quiet", str(p.origin), str(other.root)]
-    import subprocess
-
-    subprocess.run(git_clone, check=True, capture_output=True)
-    return other
 
 
 def evidence(p: Project) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from rcflow import __version__
 from rcflow.cli.app import app
-from tests.conftest import CliResult, Project, git
+from tests.support.project import CliResult, Project, git
+from tests.support.scenario import race_tag_on_origin
 
 VALIDATE_OK = '[[validate]]\nname = "unit"\nrun = "true"\n'
 VALIDATE_FAILS = '[[validate]]\nname = "unit"\nrun = "exit 1"\n'
@@ -356,23 +357,6 @@ def test_exit_3_for_a_refusal(project: Project) -> None:
     assert "has not passed validation" in result.stderr
     assert "rcflow validate" in result.stderr
     assert project.world() == before
-
-
-def race_tag_on_origin(project: Project, tag: str, at: str) -> None:
-    """When this clone creates `tag`, another run puts the same tag on origin at another commit.
-
-    A `reference-transaction` hook fires after rcflow checked the remote and before it pushes:
-    the race a real second run could win.
-    """
-    hook = project.root / ".git" / "hooks" / "reference-transaction"
-    hook.write_text(
-        "#!/bin/sh\n"
-        '[ "$1" = committed ] || exit 0\n'
-        f'grep -q " refs/tags/{tag}$" || exit 0\n'
-        f'git --git-dir="{project.origin}" tag {tag} {at} 2>/dev/null || true\n',
-        encoding="utf-8",
-    )
-    hook.chmod(0o755)
 
 
 def test_exit_4_for_a_conflict(project: Project) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rcflow.model.config import ImageConfig, PythonPackageConfig, load_config
-from tests.test_config import config_error, write
+from tests.support.config import config_error, write
 
 ASSETS = "[assets]\nfiles = ['dist/*']\n"
 

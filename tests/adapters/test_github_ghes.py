@@ -14,9 +14,7 @@ import pytest
 from ghserver import GitHubServer
 from ghserver.server import GHES_FEATURES
 
-from tests.conftest import GitHubProject, Project
-from tests.steps.test_validate import fresh_clone
-from tests.test_github_validate import (  # noqa: F401 - fake_time, make_rc: fixtures
+from tests.steps.test_validate_github import (  # noqa: F401 - fake_time, make_rc: fixtures
     CHECKS,
     E2E,
     E2E_INPUTS,
@@ -26,6 +24,8 @@ from tests.test_github_validate import (  # noqa: F401 - fake_time, make_rc: fix
     fake_time,
     make_rc,
 )
+from tests.support.github import GitHubProject
+from tests.support.project import Project, fresh_clone
 
 # The warning each missing feature gives in `doctor`.
 WARNING = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Project, git
+from tests.support.project import Project, git
 
 # Line 12 interpolates a dispatch input straight into the script: a script injection.
 INJECTABLE_WORKFLOW = (

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from rcflow.preflight.github import ref_matches
-from tests.conftest import GitHubProject, Project
+from tests.support.github import GitHubProject
+from tests.support.project import Project
 
 
 def doctor(p: Project) -> tuple[int, list[dict[str, Any]]]:

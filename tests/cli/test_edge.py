@@ -18,7 +18,7 @@ from rcflow.engine.executor import Executor, Ports
 from rcflow.model.effects import CloseAlertIssue, Effect, OpenAlertIssue, SendAlert
 from rcflow.model.version import parse
 from rcflow.model.views import status_view
-from tests.conftest import Project
+from tests.support.project import Project
 
 # -- views ------------------------------------------------------------------------------------
 

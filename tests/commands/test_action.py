@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from rcflow.commands import init as scaffold
-from tests.test_scaffold import (
+from tests.commands.test_scaffold import (
     REPO,
     _run,
     actionlint,  # noqa: F401 - the fixture

@@ -21,7 +21,10 @@ from rcflow.commands import run as commands
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.rc import RcArgs
 from rcflow.steps.validate import ValidateArgs
-from tests.conftest import Crash, GitHubProject, Hooks, Project
+from tests.support.crash import Crash
+from tests.support.github import GitHubProject
+from tests.support.ledger import events
+from tests.support.project import Hooks, Project
 
 RC = "v1.4.0-rc.1"
 RUN_NAME = "e2e ${{ inputs.tag }} [${{ inputs.rcflow_run_id }}]"
@@ -113,10 +116,6 @@ def make_rc(make_github_project: GitHubProject, fake_time: FakeTime) -> Make:
 
 def sha_of(p: Project) -> str:
     return p.remote_tags()[RC]
-
-
-def events(p: Project, *kinds: str) -> list[dict[str, Any]]:
-    return [e for e in p.ledger() if e["kind"] in kinds]
 
 
 def result(p: Project, name: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from rcflow.adapters.git import Git
 from rcflow.engine.validations.command import run_all
 from rcflow.model.config import ValidationConfig
 from rcflow.model.effects import ValidationSpec
-from tests.conftest import Project
+from tests.support.project import Project
 
 PY = shlex.quote(sys.executable)
 TAG = "v1.4.0-rc.1"

@@ -29,7 +29,7 @@ from rcflow.model.ledger import (
     now_iso,
 )
 from rcflow.steps.bump import BumpArgs
-from tests.conftest import Hooks, Project, git
+from tests.support.project import Hooks, Project, git
 
 NOW = 1_800_000_000.0
 ELSEWHERE = RunIdentity(

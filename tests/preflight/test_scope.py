@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from rcflow.preflight import workflows
-from tests.conftest import Project, git
-from tests.test_cli import race_tag_on_origin
+from tests.support.project import Project, git
+from tests.support.scenario import race_tag_on_origin
 
 # A release workflow (it runs rcflow, so every step depends on it) with a script injection.
 RELEASE_WF = (

@@ -31,7 +31,7 @@ from rcflow.commands import init as scaffold
 from rcflow.errors import UsageError
 from rcflow.model import config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 INSTALL_HINT = "run tools/install-ci-linters.sh (or set {var} to the tool)"
 # Read at import: the hermetic fixture removes every RCFLOW_* variable before a test runs.
 _ENV_TOOLS = {

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from rcflow.cli.app import app
 from rcflow.model.config import load_config
-from tests.conftest import git
+from tests.support.project import git
 
 FILES = (
     "rcflow.toml",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rcflow.engine.observe import observe
 from rcflow.steps.bump import BumpArgs
 from rcflow.steps.rc import RcArgs
-from tests.conftest import Project, git
+from tests.support.project import Project, git
 
 
 def test_observe_reads_remote_only_facts_without_writing_refs(project: Project) -> None:

@@ -18,23 +18,11 @@ from rcflow.model.config import (
 )
 from rcflow.model.version import Spelling
 from rcflow.model.version_text import VersionFileKind
+from tests.support.config import config_error, write
 
 K = VersionFileKind
 
 PYPROJECT = '[project]\nname = "demo"\nversion = "1.0.0"\n'
-
-
-def write(root: Path, name: str, text: str) -> None:
-    path = root / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
-def config_error(root: Path) -> str:
-    with pytest.raises(ConfigError) as err:
-        load_config(root)
-    assert "\n" not in err.value.message
-    return err.value.message
 
 
 # --- where the configuration comes from -----------------------------------------------------------

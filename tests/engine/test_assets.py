@@ -11,7 +11,7 @@ from rcflow.adapters.git import Git
 from rcflow.engine import release_assets as assets
 from rcflow.errors import ConflictError, EffectError
 from rcflow.ports.forge import CHECKSUMS, parse_checksums, render_checksums
-from tests.conftest import Project
+from tests.support.project import Project
 
 
 def build(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Project
+from tests.support.project import Project
 
 
 def test_rehearse_runs_a_full_cycle_and_touches_nothing_real(project: Project) -> None:
