@@ -13,7 +13,7 @@ import pytest
 from ghserver import GitHubServer
 from ghserver.fixtures import github_server, make_github_server  # noqa: F401
 
-from tests.support.github import GitHubProject, github_project
+from tests.support.on_github import GitHubProject, github_project
 from tests.support.project import Project
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def make_github_project(
     monkeypatch: pytest.MonkeyPatch,
 ) -> GitHubProject:
     """A project whose forge is a GitHub test server that reads its tags from the bare origin
-    (see support.github.github_project). GITHUB_TOKEN is the server's token."""
+    (see support.on_github.github_project). GITHUB_TOKEN is the server's token."""
     count = 0
 
     def make(

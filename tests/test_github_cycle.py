@@ -20,7 +20,7 @@ from ghserver import GitHubServer
 from rcflow.steps.promote import PromoteArgs
 from rcflow.steps.rc import RcArgs
 from tests.support.crash import Attempt, Crash, crash_each_write
-from tests.support.github import GitHubProject
+from tests.support.on_github import GitHubProject
 from tests.support.project import Project, git
 from tests.support.scenario import at
 

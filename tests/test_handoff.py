@@ -21,7 +21,7 @@ import pytest
 from ghserver import GitHubServer
 
 from rcflow.ports.forge import CHECKSUMS, parse_checksums
-from tests.support.github import GitHubProject
+from tests.support.on_github import GitHubProject
 from tests.support.project import Project, fresh_clone, git
 
 RC, FINAL = "v1.4.0-rc.1", "v1.4.0"

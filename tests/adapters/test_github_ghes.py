@@ -24,7 +24,7 @@ from tests.steps.test_validate_github import (  # noqa: F401 - fake_time, make_r
     fake_time,
     make_rc,
 )
-from tests.support.github import GitHubProject
+from tests.support.on_github import GitHubProject
 from tests.support.project import Project, fresh_clone
 
 # The warning each missing feature gives in `doctor`.

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from rcflow.preflight.github import ref_matches
-from tests.support.github import GitHubProject
+from tests.support.on_github import GitHubProject
 from tests.support.project import Project
 
 

@@ -22,8 +22,8 @@ from rcflow.steps.bump import BumpArgs
 from rcflow.steps.rc import RcArgs
 from rcflow.steps.validate import ValidateArgs
 from tests.support.crash import Crash
-from tests.support.github import GitHubProject
 from tests.support.ledger import events
+from tests.support.on_github import GitHubProject
 from tests.support.project import Hooks, Project
 
 RC = "v1.4.0-rc.1"
