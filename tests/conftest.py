@@ -13,6 +13,7 @@ import pytest
 from ghserver import GitHubServer
 from ghserver.fixtures import github_server, make_github_server  # noqa: F401
 
+from tests.support import linters
 from tests.support.on_github import GitHubProject, github_project
 from tests.support.project import Project
 
@@ -117,3 +118,13 @@ def issuer() -> Iterator[OidcIssuer]:
 
     with OidcIssuer().running() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def zizmor() -> str:
+    return linters.tool("zizmor")
+
+
+@pytest.fixture(scope="session")
+def actionlint() -> str:
+    return linters.tool("actionlint")

@@ -26,12 +26,7 @@ import pytest
 from ghserver.server import GitHubServer
 
 from rcflow.commands import init as scaffold
-from tests.commands.test_scaffold import (
-    actionlint,  # noqa: F401 - the fixture
-    assert_actionlint_clean,
-    assert_zizmor_clean,
-    zizmor,  # noqa: F401 - the fixture
-)
+from tests.support.linters import assert_actionlint_clean, assert_zizmor_clean
 from tests.support.project import Project, git
 
 REPO = Path(__file__).resolve().parents[1]
@@ -239,8 +234,8 @@ def test_doctor_in_a_clone_without_a_github_remote_says_what_it_could_not_check(
 
 
 def test_this_repositorys_workflows_run_rcflow_from_the_checkout(
-    zizmor: str,  # noqa: F811
-    actionlint: str,  # noqa: F811
+    zizmor: str,
+    actionlint: str,
 ) -> None:
     """rcflow is on no index: its own release and doctor jobs run the action of their checkout
     (`uses: ./`), and the files are exactly what `rcflow init` writes for this repository."""

