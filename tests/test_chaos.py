@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import warnings
@@ -265,6 +266,13 @@ def crash_then_resume(world: World, step: Step, crash: Crash) -> dict[str, str]:
     for resume, base in zip(RESUMES, (dest, other), strict=True):
         root = base / "work" if resume == "same" else fresh_clone(base / "origin.git", base / "f")
         code, out, err = world.cli(base, root, *step.args)
+        lock = _killed_lock(crash, base, err)
+        if code != 0 and lock is not None:
+            # A SIGKILL inside git left its ref lock (on a local-path origin the receiving git is
+            # in the killed group too). rcflow stops with the lock's path and "delete it": do as
+            # it says, once, and the run must then converge like any other.
+            lock.unlink()
+            code, out, err = world.cli(base, root, *step.args)
         if code != 0:
             tail = " | ".join((err.strip() or out.strip()).splitlines()[-3:])
             symptoms[resume] = f"resume exit {code}: {tail}"
@@ -275,6 +283,19 @@ def crash_then_resume(world: World, step: Step, crash: Crash) -> dict[str, str]:
     if not symptoms:  # kept for a look when it did not converge
         world.discard(dest, other)
     return symptoms
+
+
+_LOCK = re.compile(r"(/\S+?\.lock) exists")
+
+
+def _killed_lock(crash: Crash, base: Path, err: str) -> Path | None:
+    """The git lock file a random SIGKILL left in this world, when rcflow's error names it and
+    tells the user to delete it; None otherwise (then the failure counts as it is)."""
+    match = _LOCK.search(err)
+    if crash.mode != "random" or match is None or "delete" not in err:
+        return None
+    lock = Path(match.group(1))
+    return lock if lock.is_relative_to(base) and lock.is_file() else None
 
 
 def to_report(lines: list[str]) -> None:
