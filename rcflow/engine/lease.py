@@ -3,7 +3,7 @@
 
 The lease is a ledger event (`lease_acquired`, `lease_released`, `lease_broken`); who holds it is
 read by `rcflow.model.ledger.current_lease` (status and classify need it, and the model cannot
-import the engine), re-exported here. A mutating run takes the lease after its plan is confirmed
+import the engine). A mutating run takes the lease after its plan is confirmed
 and releases it after its last effect, whatever happened.
 """
 
@@ -24,9 +24,7 @@ from rcflow.model.snapshot import Snapshot
 from rcflow.ports.git import Repository
 
 __all__ = [
-    "Lease",
     "acquire_lease",
-    "current_lease",
     "lease_is_live",
     "pid_alive",
     "release_lease",

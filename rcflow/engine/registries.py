@@ -12,7 +12,7 @@ from rcflow.engine import release_assets as assets
 from rcflow.errors import EffectError
 
 # Re-exported for the preflight, until it imports them from rcflow.model.registries itself.
-from rcflow.model.registries import IndexFactory, RegistryFactory, selects, split_image
+from rcflow.model.registries import selects
 from rcflow.ports.forge import CHECKSUMS, Forge, parse_checksums, sha256_file
 
 
@@ -75,11 +75,7 @@ def dist_sums(git_dir: Path, forge: Forge, source: str, scratch: Path) -> Mappin
 
 
 __all__ = [
-    "IndexFactory",
-    "RegistryFactory",
     "dist_files",
     "dist_sums",
     "mask_secret",
-    "selects",
-    "split_image",
 ]

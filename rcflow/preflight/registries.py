@@ -209,8 +209,3 @@ class _Checker:
                         host,
                     )
                 )
-
-
-# What the command passes in (None: the real registries and indexes), named for PreflightFacts.
-RegistryFactory = artifacts.RegistryFactory
-IndexFactory = artifacts.IndexFactory
