@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rcflow.errors import RcflowError
-from rcflow.model.config import CONFIG_FILE, PYPROJECT, Config
+from rcflow.model.config import CONFIG_FILE, PYPROJECT, Config, parse_stage_tag, stage_tag_matcher
 from rcflow.model.ledger import LEDGER_REF, Event
 from rcflow.model.snapshot import Snapshot, VersionFileFact
 from rcflow.ports.forge import Forge, SharedByGit
@@ -19,7 +19,7 @@ from rcflow.ports.git import GitReads, LogEntry
 
 if TYPE_CHECKING:
     from rcflow.model.conventional import Commit
-from rcflow.model.version import parse_tag, tag_matcher
+from rcflow.model.version import parse_tag
 
 # The first release's changelog and tag message need commits since the start of history; a
 # bound keeps a 100,000-commit import from being read into memory to render a changelog.
@@ -69,7 +69,7 @@ def observe(git: GitReads, config: Config, forge: Forge, *, with_commits: bool =
         identity=with_commits,
     )
 
-    ours = tag_matcher(config.tag_prefix, config.rc_token)
+    ours = stage_tag_matcher(config)
 
     local_tags: dict[str, str] = {}
     local_ledger: str | None = None
@@ -209,11 +209,7 @@ def _rc_configs(
     HEAD's was read with the version files; any other RC commit costs one `cat-file --batch`
     for all of them (none at all when no RC is in flight).
     """
-    parsed = {
-        name: v
-        for name in tags
-        if (v := parse_tag(name, tag_prefix=config.tag_prefix, rc_token=config.rc_token))
-    }
+    parsed = {name: v for name in tags if (v := parse_stage_tag(name, config))}
     finals = [v for v in parsed.values() if v.is_final]
     top = max(finals, key=lambda v: (v.major, v.minor, v.patch), default=None)
     shas = {

@@ -136,14 +136,14 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, TypeVar
 
 from rcflow.errors import ConfigError, UsageError, VersionFileError
-from rcflow.model.version import Spelling, Version, check_next_version
+from rcflow.model.version import Spelling, StageWord, Version, check_next_version
 from rcflow.model.version_text import VersionFileKind, detect_kind, read_refs
 
 CONFIG_FILE = "rcflow.toml"
@@ -193,6 +193,10 @@ _TOP_KEYS = frozenset(
         "preflight",
         "action",
         "rcflow_requirement",
+        "stages",
+        "stage",
+        "skip_allowed",
+        "release",
     }
 )
 _ASSETS_KEYS = frozenset({"files", "build", "timeout"})
@@ -203,7 +207,18 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OWNER_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+")
 _VERSION_FILE_KEYS = frozenset({"path", "kind", "pattern", "spelling"})
 _VALIDATE_KEYS = frozenset(
-    {"name", "run", "workflow", "inputs", "checks", "statuses", "timeout", "required", "max_age"}
+    {
+        "name",
+        "run",
+        "workflow",
+        "inputs",
+        "checks",
+        "statuses",
+        "timeout",
+        "required",
+        "max_age",
+        "stages",
+    }
 )
 # What rcflow itself passes to a dispatched workflow; GitHub takes at most 25 inputs in all.
 WORKFLOW_INPUTS = ("tag", "rcflow_run_id")
@@ -299,6 +314,11 @@ class ValidationConfig:
     checks: tuple[str, ...] = ()  # required check-run names (kind "checks")
     statuses: tuple[str, ...] = ()  # required commit-status contexts (kind "checks")
     max_age: float | None = None  # seconds a pass counts for; None: forever
+    stages: tuple[str, ...] | None = None  # the stages it validates; None: every stage
+
+    def applies(self, stage: str) -> bool:
+        """Whether this validation runs for (and can gate) a pre-release at `stage`."""
+        return self.stages is None or stage in self.stages
 
     @property
     def on_github(self) -> bool:
@@ -339,6 +359,17 @@ class Config:
     # How generated workflows get rcflow: the action pinned by full sha, or this pip requirement.
     action: str | None = None
     rcflow_requirement: str | None = None
+    # The pre-release ladder, first stage first; () is the one stage rcflow always had (`rc`).
+    stages: tuple[StageConfig, ...] = ()
+    skip_allowed: tuple[str, ...] = ()  # stages a promotion may go past without tagging them
+    release_soak: float | None = None  # [release] soak: the last stage's time before the final
+
+    @property
+    def ladder(self) -> tuple[StageConfig, ...]:
+        """Every stage, first first; the last one is spelled with `rc_token`."""
+        if self.stages:
+            return self.stages
+        return (StageConfig("rc", None, self.rc_token, "rc", self.release_soak),)
 
 
 def parse_duration(text: str | int | float, where: str) -> float:
@@ -487,6 +518,11 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
             "python_package",
             "publishes the RC's release assets byte for byte: add [assets] that builds the dists",
         )
+    stages, rc_token = _stages(data, reader, rc_token)
+    if len(stages) > 1 and reader.get(data, "rc_in_files", bool, False):
+        raise reader.error(
+            "rc_in_files", "works with one stage only; drop it or configure one stage"
+        )
     validations = _validations(data, reader)
     on_github = [v for v in validations if v.on_github]
     if on_github and forge == "local":
@@ -522,6 +558,9 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
         preflight_waive=_preflight_waive(data, reader),
         action=_action(data, reader),
         rcflow_requirement=_rcflow_requirement(data, reader),
+        stages=stages if len(stages) > 1 else (),
+        skip_allowed=_skip_allowed(data, reader, stages),
+        release_soak=stages[-1].soak,
     )
 
 
@@ -611,6 +650,7 @@ def _validations(data: Mapping[str, Any], reader: _Reader) -> tuple[ValidationCo
             "timeout": timeout,
             "required": required_flag,
             "max_age": max_age,
+            "stages": _validation_stages(data, entry, at, reader),
         }
         if "inputs" in entry and "workflow" not in entry:
             raise reader.error(f"{at}.inputs", "only used with workflow = ...")
@@ -1122,3 +1162,189 @@ def _trusted_publishing(table: Mapping[str, Any], reader: _Reader, at: str) -> b
                     f"{at}.{key}", "not with trusted_publishing (the index mints the token)"
                 )
     return trusted
+
+
+# --- the pre-release ladder (issue 15) ------------------------------------------------------------
+_STAGE_KEYS = frozenset({"word", "pep440", "soak"})
+_RELEASE_KEYS = frozenset({"soak"})
+_PEP440_PHASES = ("a", "b", "rc")  # PEP 440 knows three pre-release phases, in this order
+_MAX_STAGES = len(_PEP440_PHASES)
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One stage of the pre-release ladder: its name, its spellings and its soak time."""
+
+    name: str
+    word: StageWord | None  # how a Version carries it; None: the last stage
+    token: str  # the semver / tag word (v1.4.0-beta.2)
+    pep440: str  # the PEP 440 phase (1.4.0b2)
+    soak: float | None = None  # seconds a pre-release stays out before it is promoted on
+
+    @property
+    def last(self) -> bool:
+        return self.word is None
+
+
+def _declared_stages(data: Mapping[str, Any]) -> list[str]:
+    value = data.get("stages")
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return ["rc"]
+
+
+def _stages(
+    data: Mapping[str, Any], reader: _Reader, rc_token: str
+) -> tuple[tuple[StageConfig, ...], str]:
+    """The ladder and the last stage's word (what `rc_token` is from then on)."""
+    names = list(reader.get_strings(data, "stages")) if "stages" in data else ["rc"]
+    if not names:
+        raise reader.error("stages", 'name at least one stage (the default is ["rc"])')
+    if len(names) > _MAX_STAGES:
+        raise reader.error(
+            "stages", f"at most {_MAX_STAGES} stages (PEP 440 has three phases: a, b, rc)"
+        )
+    for index, name in enumerate(names):
+        if not _RC_TOKEN.fullmatch(name):
+            raise reader.error(f"stages[{index}]", f"{name!r} must be lowercase letters (a-z)")
+        if name in names[:index]:
+            raise reader.error(f"stages[{index}]", f"{name!r} is listed twice")
+    tables = data.get("stage", {})
+    if not isinstance(tables, dict):
+        raise reader.error("stage", f"expected tables ([stage.NAME]), got {_toml_type(tables)}")
+    for name, table in tables.items():
+        if name not in names:
+            raise reader.error(f"stage.{name}", f"{name!r} is not in stages {names}")
+        if not isinstance(table, dict):
+            raise reader.error(f"stage.{name}", f"expected a table, got {_toml_type(table)}")
+        reader.no_unknown_keys(table, _STAGE_KEYS, f"stage.{name}")
+    release = data.get("release", {})
+    if not isinstance(release, dict):
+        raise reader.error("release", f"expected a table, got {_toml_type(release)}")
+    reader.no_unknown_keys(release, _RELEASE_KEYS, "release")
+
+    lower = names[:-1]
+    defaults = {"alpha": "a", "beta": "b"}
+    positional = _PEP440_PHASES[2 - len(lower) : 2]
+    result: list[StageConfig] = []
+    for rank, name in enumerate(names):
+        at = f"stage.{name}"
+        table = tables.get(name, {})
+        last = rank == len(names) - 1
+        word = reader.get_optional(table, "word", str, at)
+        if last:
+            if word is not None and "rc_token" in data and word != rc_token:
+                raise reader.error(
+                    f"{at}.word", f"{word!r} disagrees with rc_token {rc_token!r}: keep one"
+                )
+            word = word or (rc_token if "rc_token" in data else name)
+        word = word or name
+        if not _RC_TOKEN.fullmatch(word):
+            raise reader.error(f"{at}.word", f"{word!r} must be lowercase letters (a-z) only")
+        phase = reader.get_optional(table, "pep440", str, at)
+        if last:
+            if phase not in (None, "rc"):
+                raise reader.error(f"{at}.pep440", f"the last stage is PEP 440's rc, not {phase!r}")
+            phase = "rc"
+        elif phase is None:
+            phase = defaults.get(name, positional[rank])
+        elif phase not in _PEP440_PHASES[:2]:
+            raise reader.error(f"{at}.pep440", f"{phase!r} is not a PEP 440 phase below rc (a, b)")
+        soak = reader.get_duration(table, "soak", "0", at) if "soak" in table else None
+        if last and "soak" in release:
+            if soak is not None:
+                raise reader.error("release.soak", f"and {at}.soak both set: keep one")
+            soak = reader.get_duration(release, "soak", "0", "release")
+        result.append(
+            StageConfig(
+                name=name,
+                word=None if last else StageWord(rank, word, phase),
+                token=word,
+                pep440=phase,
+                soak=soak,
+            )
+        )
+    for index, stage in enumerate(result[1:], 1):
+        before = result[index - 1]
+        if stage.token == before.token or stage.token in {s.token for s in result[:index]}:
+            raise reader.error(
+                f"stage.{stage.name}.word", f"{stage.token!r} is already {before.name}'s word"
+            )
+        if stage.token < before.token:
+            # npm, cargo, helm and every semver tool order pre-releases by their words.
+            raise reader.error(
+                f"stage.{stage.name}.word",
+                f"{stage.token!r} sorts before {before.token!r}: semver orders pre-releases by "
+                "their words, so stage words must sort in ladder order",
+            )
+        if _PEP440_PHASES.index(stage.pep440) <= _PEP440_PHASES.index(before.pep440):
+            raise reader.error(
+                f"stage.{stage.name}.pep440",
+                f"{stage.pep440!r} does not come after {before.name}'s {before.pep440!r} "
+                "(PEP 440 orders a < b < rc)",
+            )
+    return tuple(result), result[-1].token
+
+
+def _skip_allowed(
+    data: Mapping[str, Any], reader: _Reader, stages: tuple[StageConfig, ...]
+) -> tuple[str, ...]:
+    names = reader.get_strings(data, "skip_allowed")
+    known = [s.name for s in stages]
+    for index, name in enumerate(names):
+        if name not in known:
+            raise reader.error(f"skip_allowed[{index}]", f"{name!r} is not in stages {known}")
+    return names
+
+
+def _validation_stages(
+    data: Mapping[str, Any], entry: Mapping[str, Any], at: str, reader: _Reader
+) -> tuple[str, ...] | None:
+    if "stages" not in entry:
+        return None
+    names = _names(entry, "stages", at, reader)
+    known = _declared_stages(data)
+    for index, name in enumerate(names):
+        if name not in known:
+            raise reader.error(f"{at}.stages[{index}]", f"{name!r} is not in stages {known}")
+    if not names:
+        raise reader.error(f"{at}.stages", "name at least one stage, or leave it out (every one)")
+    return names
+
+
+def stage_named(config: Config, name: str) -> StageConfig | None:
+    return next((s for s in config.ladder if s.name == name), None)
+
+
+def stage_of(config: Config, version: Version) -> StageConfig:
+    """The stage of a pre-release of this configuration (the last one for a bare RC)."""
+    if version.stage is None:
+        return config.ladder[-1]
+    return next(
+        (s for s in config.ladder if s.word == version.stage),
+        config.ladder[min(version.stage.rank, len(config.ladder) - 1)],
+    )
+
+
+def parse_stage_tag(tag: str, config: Config) -> Version | None:
+    """The version a tag of this configuration names, at whichever stage it is (or None)."""
+    from rcflow.model.version import parse_tag
+
+    v = parse_tag(tag, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+    if v is not None or not config.stages:
+        return v
+    for stage in config.stages[:-1]:
+        v = parse_tag(tag, tag_prefix=config.tag_prefix, rc_token=stage.token)
+        if v is not None and v.rc is not None:
+            return Version(v.major, v.minor, v.patch, v.rc, stage.word)
+    return None
+
+
+def stage_tag_matcher(config: Config) -> Callable[[str], bool]:
+    """A fast "is this one of our tags" over every stage's spelling."""
+    from rcflow.model.version import tag_matcher
+
+    matchers = [tag_matcher(config.tag_prefix, s.token) for s in config.ladder]
+    if len(matchers) == 1:
+        return matchers[0]
+    return lambda name: any(m(name) for m in matchers)

@@ -12,7 +12,13 @@ from enum import StrEnum
 
 from rcflow.errors import ConfigError, VersionError, VersionFileError
 from rcflow.model import ledger
-from rcflow.model.config import Config, ValidationConfig, committed_validations
+from rcflow.model.config import (
+    Config,
+    ValidationConfig,
+    committed_validations,
+    parse_stage_tag,
+    stage_of,
+)
 from rcflow.model.events import EventKind
 from rcflow.model.ledger import Event
 from rcflow.model.snapshot import Snapshot
@@ -84,6 +90,8 @@ class Candidate:
     # tree's apply): they decide what runs for it and which results are required.
     validations: tuple[ValidationConfig, ...] | None = None
     config_source: str | None = None  # where they came from: "rcflow.toml at abc1234"
+    stage: str = "rc"  # the ladder stage it is a pre-release of
+    version: Version | None = None  # its version (stage and number)
 
 
 @dataclass(frozen=True)
@@ -108,10 +116,20 @@ class Release:
     # Our tags that differ between this clone and the remote (moved, or never pushed): what
     # `status` calls out of sync, as a fact rather than a reading of the problem texts.
     unsynced_tags: frozenset[str] = frozenset()
+    # Every number each stage used for the target, withdrawn ones included (by stage name).
+    used_numbers: tuple[tuple[str, frozenset[int]], ...] = ()
 
     @property
     def latest(self) -> Candidate | None:
         return self.candidates[-1] if self.candidates else None
+
+    @property
+    def stage(self) -> str | None:
+        """The current stage: the newest live pre-release's, None with none in flight."""
+        return self.latest.stage if self.latest is not None else None
+
+    def used(self, stage: str) -> frozenset[int]:
+        return dict(self.used_numbers).get(stage, frozenset())
 
 
 def validation_results(
@@ -192,7 +210,7 @@ def pending_dispatches(events: Iterable[Event], tag: str, sha: str) -> dict[str,
 def candidate_state(c: Candidate, config: Config) -> State:
     by_name = {r.name: r for r in c.results}
     validations = config.validations if c.validations is None else c.validations
-    required = [v.name for v in validations if v.required]
+    required = [v.name for v in validations if v.required and v.applies(c.stage)]
     if any(name in by_name and not by_name[name].passed for name in required):
         return State.REJECTED
     if c.completed and all(name in by_name and by_name[name].counts for name in required):
@@ -205,16 +223,16 @@ def classify(s: Snapshot, config: Config) -> Release:
     unsynced: set[str] = set()
     prefix, token = config.tag_prefix, config.rc_token
     finals: dict[Version, str] = {}
-    rc_tags: dict[Version, dict[int, str]] = {}
+    rc_tags: dict[Version, dict[Version, str]] = {}
     unpushed = unpushed_promotions(s)
     for name in s.all_tags:
-        v = parse_tag(name, tag_prefix=prefix, rc_token=token)
+        v = parse_stage_tag(name, config)
         if v is None:
             continue
         if v.rc is None:
             finals[v] = name
         else:
-            rc_tags.setdefault(v.base, {})[v.rc] = name
+            rc_tags.setdefault(v.base, {})[v] = name
         local, remote = s.local_tags.get(name), s.remote_tags.get(name)
         if v.rc is None and name in unpushed:
             del finals[v]  # a promotion whose tag never reached the remote: not a release
@@ -302,18 +320,20 @@ def classify(s: Snapshot, config: Config) -> Release:
                 "`rcflow promote` finishes it"
             )
 
-    used: set[int] = set()
+    used_by: dict[str, set[int]] = {}
     candidates: list[Candidate] = []
     if target is not None:
-        used.update(rc_tags.get(target, {}))
+        for v in rc_tags.get(target, {}):
+            used_by.setdefault(stage_of(config, v).name, set()).add(v.rc or 0)
         for e in s.ledger:
             if e.kind in (EventKind.RC_TAGGED, EventKind.RC_WITHDRAWN):
-                v = parse_tag(e.key, tag_prefix=prefix, rc_token=token)
+                v = parse_stage_tag(e.key, config)
                 if v is not None and v.base == target and v.rc is not None:
-                    used.add(v.rc)
-        for number, tag in sorted(rc_tags.get(target, {}).items()):
+                    used_by.setdefault(stage_of(config, v).name, set()).add(v.rc)
+        for pre, tag in sorted(rc_tags.get(target, {}).items()):
             if tag in withdrawn:
                 continue
+            number = pre.rc or 0
             sha = s.tag_commit(tag) or ""
             own = rc_validations(s, sha)
             if isinstance(own, ConfigError):
@@ -333,8 +353,13 @@ def classify(s: Snapshot, config: Config) -> Release:
                     completed=completed,
                     validations=own[1] if own else None,
                     config_source=own[0] if own else None,
+                    stage=stage_of(config, pre).name,
+                    version=pre,
                 )
             )
+        if config.stages:
+            candidates = _newest_last(candidates, s.ledger)
+    used = used_by.get(config.ladder[-1].name, set())
 
     if target is not None:
         state = candidate_state(candidates[-1], config) if candidates else State.BUMPED
@@ -375,6 +400,25 @@ def classify(s: Snapshot, config: Config) -> Release:
         ),
         reverting=reverting,
         unsynced_tags=frozenset(unsynced),
+        used_numbers=tuple(sorted((k, frozenset(v)) for k, v in used_by.items())),
+    )
+
+
+def _newest_last(candidates: list[Candidate], events: Iterable[Event]) -> list[Candidate]:
+    """Pre-releases in the order they were cut or promoted (the ledger's), newest last.
+
+    On a ladder a new commit may enter below the current stage: its beta.2 is newer than the
+    rc.1 before it, which tag order alone would not say. Tags the ledger never recorded (a run
+    that stopped before its event) come after the recorded ones, in ladder order.
+    """
+    order: dict[str, int] = {}
+    for index, e in enumerate(events):
+        if e.kind == EventKind.RC_TAGGED:
+            order.setdefault(e.key, index)
+    unrecorded = len(order) + 1 << 20
+    return sorted(
+        candidates,
+        key=lambda c: (order.get(c.tag, unrecorded), c.version or Version(0, 0, 0)),
     )
 
 
@@ -400,7 +444,7 @@ def forge_drift(s: Snapshot, release: Release, config: Config) -> tuple[str, ...
     lease = ledger.current_lease(s.ledger)
     busy = lease is not None and lease.expires > s.now
     for tag, rel in sorted(s.releases.items()):
-        if parse_tag(tag, tag_prefix=config.tag_prefix, rc_token=config.rc_token) is None:
+        if parse_stage_tag(tag, config) is None:
             continue  # not one of this release line's tags
         if rel.draft:
             if not busy:

@@ -22,6 +22,8 @@ PARTS = ("major", "minor", "patch")
 DEFAULT_TAG_PREFIX = "v"
 DEFAULT_RC_TOKEN = "rc"  # noqa: S105 - the RC word in a version, not a secret
 
+_LAST_RANK = 1 << 16  # the last stage sorts above every configured lower stage
+
 # A single semver prerelease identifier that is not purely numeric: anything else would either
 # not survive a semver parse or would compare numerically against the RC number.
 _RC_TOKEN = re.compile(r"[0-9A-Za-z-]*[A-Za-z-][0-9A-Za-z-]*")
@@ -36,13 +38,26 @@ def _check_rc_token(rc_token: str) -> None:
 
 
 @dataclass(frozen=True)
+class StageWord:
+    """A pre-release stage below the last one (the RC): how its versions are spelled and where
+    it sits on the ladder (`rank` 0 is the first stage). The last stage needs none: it is
+    spelled with `rc_token` and PEP 440's `rc`, as when rcflow knew one stage."""
+
+    rank: int
+    token: str  # semver / tag word: 1.4.0-beta.2
+    pep440: str  # PEP 440 phase: "a" or "b" (1.4.0b2)
+
+
+@dataclass(frozen=True)
 class Version:
-    """A final release or one of its release candidates; nothing else is representable."""
+    """A final release or one of its pre-releases; nothing else is representable."""
 
     major: int
     minor: int
     patch: int
-    rc: int | None = None  # None = final; else the RC number (>= 1)
+    rc: int | None = None  # None = final; else the pre-release number (>= 1)
+    # The stage of a pre-release below the last one; None: the last stage (the RC) or a final.
+    stage: StageWord | None = None
 
     def __post_init__(self) -> None:
         if min(self.major, self.minor, self.patch) < 0:
@@ -51,12 +66,16 @@ class Version:
             )
         if self.rc is not None and self.rc < 1:
             raise VersionError(f"rc numbers start at 1, got {self.rc}")
+        if self.stage is not None and self.rc is None:
+            raise VersionError("a final has no stage")
 
-    def _key(self) -> tuple[int, int, int, int, int]:
-        # A final sorts after all of its RCs, as in semver precedence.
+    def _key(self) -> tuple[int, int, int, int, int, int]:
+        # A final sorts after all of its pre-releases, as in semver precedence; a lower stage
+        # before a higher one, whatever their numbers.
         if self.rc is None:
-            return (self.major, self.minor, self.patch, 1, 0)
-        return (self.major, self.minor, self.patch, 0, self.rc)
+            return (self.major, self.minor, self.patch, 1, 0, 0)
+        rank = self.stage.rank if self.stage is not None else _LAST_RANK
+        return (self.major, self.minor, self.patch, 0, rank, self.rc)
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Version):
@@ -89,6 +108,10 @@ class Version:
     def with_rc(self, n: int) -> Version:
         return Version(self.major, self.minor, self.patch, n)
 
+    def at_stage(self, stage: StageWord | None, n: int) -> Version:
+        """Pre-release n of this version's base at `stage` (None: the last stage)."""
+        return Version(self.major, self.minor, self.patch, n, stage)
+
     def bump(self, part: str) -> Version:
         """The next final after this version's base: 1.4.0-rc.2 bumped by patch is 1.4.1."""
         if part == "major":
@@ -109,7 +132,10 @@ class Version:
         """SEMVER and TAG use `rc_token`; PEP440 always says "rc", the only RC word it knows."""
         core = f"{self.major}.{self.minor}.{self.patch}"
         if spelling is Spelling.PEP440:
-            return core if self.rc is None else f"{core}rc{self.rc}"
+            phase = self.stage.pep440 if self.stage is not None else "rc"
+            return core if self.rc is None else f"{core}{phase}{self.rc}"
+        if self.stage is not None:
+            rc_token = self.stage.token
         _check_rc_token(rc_token)
         semver_form = core if self.rc is None else f"{core}-{rc_token}.{self.rc}"
         if spelling is Spelling.SEMVER:
