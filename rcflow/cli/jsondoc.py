@@ -49,6 +49,7 @@ def step(result: StepResult, view: StatusView) -> dict[str, Any]:
         "version": view.version,
         "target": view.target,
         "rc": view.rc,
+        "stage": view.stage,
         "tag": view.tag,
         "next": list(view.next),
         "problems": list(view.problems),

@@ -535,3 +535,99 @@ def _dev_problems(
 def _without_bump(steps: tuple[str, ...], files_error: bool) -> tuple[str, ...]:
     # `bump` refuses while the version files cannot be read: status must not point at it.
     return tuple(n for n in steps if n != "bump") if files_error else steps
+
+
+# --- the ladder's soak times (issue 15) -----------------------------------------------------------
+
+
+def soak_started(events: Iterable[Event], tag: str, sha: str) -> float | None:
+    """When the soak of a pre-release began: its tag's event in the ledger (never a local file
+    time), restarted by each failed validation of its commit after it. None: not recorded."""
+    start: float | None = None
+    for e in events:
+        if e.kind == EventKind.RC_TAGGED and e.key == tag and start is None:
+            start = ledger.from_iso(e.time)
+        elif (
+            start is not None and e.kind == EventKind.VALIDATION_FAILED and e.data.get("sha") == sha
+        ):
+            start = max(start, ledger.from_iso(e.time) or start)
+    return start
+
+
+def soak_left(s: Snapshot, config: Config, c: Candidate) -> float | None:
+    """Seconds before `c` has soaked long enough to leave its stage; None: no soak applies,
+    0 once it has (or -1.0 when the ledger does not say when it was cut)."""
+    stage = next((st for st in config.ladder if st.name == c.stage), None)
+    if stage is None or stage.soak is None:
+        return None
+    start = soak_started(s.ledger, c.tag, c.sha)
+    if start is None:
+        return -1.0
+    return max(0.0, start + stage.soak - s.now)
+
+
+def ladder_view(s: Snapshot, config: Config, release: Release) -> list[dict[str, object]]:
+    """Each stage of the ladder with its live pre-releases, what validates it and its soak."""
+    rows: list[dict[str, object]] = []
+    for stage in config.ladder:
+        own = [c for c in release.candidates if c.stage == stage.name]
+        tags = []
+        for c in own:
+            validations = config.validations if c.validations is None else c.validations
+            applies = {v.name for v in validations if v.applies(stage.name)}
+            tagged = soak_started(s.ledger, c.tag, c.sha)
+            tags.append(
+                {
+                    "tag": c.tag,
+                    "sha": c.sha,
+                    "state": candidate_state(c, config).value,
+                    "soak_left": soak_left(s, config, c),
+                    # Results recorded before this tag existed came from a lower stage's tag
+                    # of the same commit: evidence carried up the ladder.
+                    "carried": sorted(
+                        r.name
+                        for r in c.results
+                        if r.name in applies
+                        and tagged is not None
+                        and (ledger.from_iso(r.time) or 0.0) < tagged
+                    ),
+                }
+            )
+        rows.append(
+            {
+                "name": stage.name,
+                "word": stage.token,
+                "pep440": stage.pep440,
+                "soak": stage.soak,
+                "skip_allowed": stage.name in config.skip_allowed,
+                "validations": [
+                    v.name for v in config.validations if v.applies(stage.name) and v.required
+                ],
+                "current": release.stage == stage.name,
+                "used": sorted(release.used(stage.name)),
+                "tags": tags,
+            }
+        )
+    return rows
+
+
+def ladder_moves(config: Config, release: Release) -> list[str]:
+    """The stage moves legal now: cut at the current stage or below, promote one stage up (or
+    past the ones skip_allowed names), or the final from the last stage."""
+    names = [st.name for st in config.ladder]
+    if release.target is None:
+        return []
+    current = release.stage
+    if current is None:
+        return [f"rc --stage {names[0]}"]
+    at = names.index(current) if current in names else len(names) - 1
+    moves = [f"rc --stage {n}" for n in names[: at + 1]]
+    if release.state is State.VALIDATED:
+        for n in names[at + 1 :]:
+            moves.append(f"promote --to {n}")
+            if n not in config.skip_allowed:
+                break
+        else:
+            moves.append("promote")
+    moves.append("rollback")
+    return moves

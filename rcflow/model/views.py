@@ -48,6 +48,9 @@ class StatusView:
     forge: Mapping[str, Any]
     lease: Mapping[str, Any] | None
     artifacts: tuple[Mapping[str, Any], ...]
+    stage: str | None = None  # the current stage of the ladder
+    stages: tuple[Mapping[str, Any], ...] = ()  # every stage: its tags, validations, soak
+    moves: tuple[str, ...] = ()  # the ladder moves legal now (`rc --stage`, `promote --to`)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +77,9 @@ class StatusView:
             "forge": dict(self.forge),
             "lease": None if self.lease is None else dict(self.lease),
             "artifacts": [dict(a) for a in self.artifacts],
+            "stage": self.stage,
+            "stages": [dict(s) for s in self.stages],
+            "moves": list(self.moves),
         }
 
     @property
@@ -83,7 +89,14 @@ class StatusView:
 
 
 def status_view(snap: Snapshot, release: Release, config: Config) -> StatusView:
-    from rcflow.model.states import State, candidate_state, forge_drift, pending_dispatches
+    from rcflow.model.states import (
+        State,
+        candidate_state,
+        forge_drift,
+        ladder_moves,
+        ladder_view,
+        pending_dispatches,
+    )
 
     prefix, token = config.tag_prefix, config.rc_token
     latest = release.latest
@@ -170,6 +183,9 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> StatusView:
         if lease is None or lease.expires < snap.now
         else {"holder": lease.describe(), "expires": lease.expires},
         artifacts=tuple(_artifacts_view(snap, tag)) if tag else (),
+        stage=release.stage,
+        stages=tuple(ladder_view(snap, config, release)),
+        moves=tuple(ladder_moves(config, release)),
     )
 
 

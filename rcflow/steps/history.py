@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from rcflow.model import ledger
-from rcflow.model.config import Config
+from rcflow.model.config import Config, parse_stage_tag
 from rcflow.model.events import EventKind
 from rcflow.model.ledger import Event
 from rcflow.model.snapshot import Snapshot
-from rcflow.model.version import Version, parse_tag
+from rcflow.model.version import Version
 
 
 def version_key(v: Version) -> str:
@@ -45,4 +45,4 @@ def retraction_note(s: Snapshot, tag: str) -> str:
 
 
 def tag_version(tag: str, config: Config) -> Version | None:
-    return parse_tag(tag, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+    return parse_stage_tag(tag, config)

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from rcflow.errors import ConflictError, VersionError, VersionFileError
-from rcflow.model.config import Config
+from rcflow.model.config import Config, StageConfig
 from rcflow.model.effects import (
     Commit,
     CreateTag,
@@ -28,9 +28,10 @@ from rcflow.model.states import Candidate, Release, State
 from rcflow.model.version import Version, render_dev, tag_name
 from rcflow.model.version_files import read_versions, rewrite_dev
 from rcflow.steps import registries as artifact_steps
-from rcflow.steps.base import REPOSITORY_CHECKS, Facts, StepBase
+from rcflow.steps.base import REPOSITORY_CHECKS, Facts, Param, StepBase
 from rcflow.steps.history import decision, event_done, tag_version
 from rcflow.steps.hooks import pending_hooks
+from rcflow.steps.ladder import chosen_stage, since_previous
 from rcflow.steps.publishing import carry_blockers, publish_release
 from rcflow.steps.unfinished import unfinished_rollback
 from rcflow.steps.version_commits import head_texts, version_commit, work_texts
@@ -38,7 +39,7 @@ from rcflow.steps.version_commits import head_texts, version_commit, work_texts
 
 @dataclass(frozen=True)
 class PromoteArgs:
-    pass
+    to: str | None = None  # a ladder stage; None (or "final"): the final release
 
 
 def _evidence(c: Candidate) -> str:
@@ -163,6 +164,9 @@ def plan(facts: Facts, args: PromoteArgs) -> Plan:
     refusals: list[str] = []
     if unfinished_rollback(s, config, release) or release.reverting is not None:
         refusals.append("a rollback is unfinished: run `rcflow rollback` to complete it first")
+    to = chosen_stage(config, args.to, "--to") if args.to not in (None, "final") else None
+    if to is not None:
+        return to_stage(facts, to, refusals)
 
     if release.target is None:
         # Nothing in flight: the files' version may be a final whose promotion was interrupted,
@@ -191,6 +195,16 @@ def plan(facts: Facts, args: PromoteArgs) -> Plan:
 
     target = release.target
     latest = release.latest
+    if latest is not None and (skipped := _skipped(config, latest.stage)):
+        last = config.ladder[-1].name
+        return new(
+            blockers=(
+                *refusals,
+                f"{latest.tag} is at {latest.stage}: the final is promoted from {last}; run "
+                f"`rcflow promote --to {skipped[0]}` first ({', '.join(skipped)} not in "
+                "skip_allowed)",
+            )
+        )
     if release.state is not State.VALIDATED or latest is None:
         return new(blockers=(*refusals, _refusal(release)))
     tag = tag_name(target, tag_prefix=prefix, rc_token=token)
@@ -357,11 +371,184 @@ class Promote(StepBase[PromoteArgs]):
     help = "Tag the validated RC's commit vX.Y.Z and push it; refused unless validation passed."
     checks = ("versions", *REPOSITORY_CHECKS)  # every version reference agrees with the final
 
+    params = (
+        Param(
+            "to",
+            str | None,
+            None,
+            "Promote to this stage of the ladder (default: the final release).",
+            flags=("--to",),
+        ),
+    )
+
     def args(self, values: Mapping[str, Any]) -> PromoteArgs:
-        return PromoteArgs()
+        return PromoteArgs(to=values.get("to"))
+
+    def resume_args(self, args: PromoteArgs) -> list[str]:
+        return ["--to", args.to] if args.to else []
 
     def plan(self, facts: Facts, args: PromoteArgs) -> Plan:
         return plan(facts, args)
 
 
 STEP = Promote()
+
+
+def _skipped(config: Config, current: str) -> list[str]:
+    """The stages above current that promoting to the final would pass over: the final comes
+    from the last stage unless `skip_allowed` names the ones between."""
+    names = [st.name for st in config.ladder]
+    if current not in names:
+        return []
+    return [n for n in names[names.index(current) + 1 :] if n not in config.skip_allowed]
+
+
+def to_stage(facts: Facts, to: StageConfig, refusals: list[str]) -> Plan:
+    """promote --to STAGE: tag the validated pre-release's exact commit at a higher stage.
+
+    No rebuild: the assets are carried byte for byte (SHA256SUMS), each image's recorded digest
+    is tagged with the stage's spelling, the dists of the stage's version are published when
+    `publish_rc` asks for pre-release packages. The new tag is a pre-release like any cut one:
+    validated by the validations of its stage, rolled back by withdrawing it.
+    """
+    s, config, release = facts.snapshot, facts.config, facts.release
+    new = partial(Plan, "promote", release.state.value, s.fingerprint())
+    latest, target = release.latest, release.target
+    names = [st.name for st in config.ladder]
+    if target is None or latest is None:
+        return new(blockers=(*refusals, _refusal(release)))
+    if latest.stage == to.name:
+        return _finish_stage(facts, to, latest, refusals)
+    if names.index(to.name) < names.index(latest.stage):
+        return new(
+            blockers=(
+                *refusals,
+                f"--to {to.name} is below {latest.tag}'s stage ({latest.stage}): promotion goes "
+                f"up the ladder ({' → '.join(names)} → final)",
+            )
+        )
+    skipped = [
+        n
+        for n in names[names.index(latest.stage) + 1 : names.index(to.name)]
+        if n not in config.skip_allowed
+    ]
+    if skipped:
+        return new(
+            blockers=(
+                *refusals,
+                f"promoting {latest.tag} to {to.name} would skip {', '.join(skipped)}: run "
+                f"`rcflow promote --to {skipped[0]}` first, or add it to skip_allowed",
+            )
+        )
+    if release.state is not State.VALIDATED:
+        return new(blockers=(*refusals, _refusal(release)))
+    number = max(release.used(to.name), default=0) + 1
+    version = target.at_stage(to.word, number)
+    tag = tag_name(version, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+    if tag in s.all_tags:
+        refusals.append(f"{tag} already exists at {(s.tag_commit(tag) or '')[:7]}")
+    message = (
+        f"Pre-release {version}\n\nPromoted from {latest.tag} ({latest.sha}).\n"
+        f"Validation evidence:\n{_evidence(latest)}\n"
+    )
+    effects: list[Effect] = []
+    shipped, found = artifact_steps.promote_artifacts(
+        s, config, tag, version, latest.tag, pre_release=True
+    )
+    effects += shipped
+    refusals += found
+    refusals += carry_blockers(s, latest.tag, tag)
+    notes = _stage_notes(facts, version, tag, latest.tag)
+    effects += [CreateTag(tag, latest.sha, message), PushTag(s.remote, tag)]
+    effects += publish_release(
+        s, config, tag, str(version), notes, prerelease=True, carry_from=latest.tag
+    )
+    data = {
+        "sha": latest.sha,
+        "version": str(target),
+        "rc": number,
+        "stage": to.name,
+        "from": latest.tag,
+    }
+    effects.append(RecordEvent(EventKind.RC_TAGGED, tag, data))
+    subject = {
+        "version": str(target),
+        "tag": tag,
+        "rc": number,
+        "stage": to.name,
+        "rc_tag": latest.tag,
+        "sha": latest.sha,
+    }
+    return new(
+        effects=tuple(effects) if not refusals else (), blockers=tuple(refusals), subject=subject
+    )
+
+
+def _stage_notes(facts: Facts, version: Version, tag: str, source: str) -> str:
+    s, config, release = facts.snapshot, facts.config, facts.release
+    previous = (
+        tag_name(release.last_final, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+        if release.last_final
+        else None
+    )
+    text = render_notes(
+        facts.render,
+        s.commits_since_final,
+        version=version,
+        tag=tag,
+        previous_tag=previous,
+        prerelease=True,
+    )
+    sha = s.tag_commit(source)
+    return (
+        text
+        + since_previous(facts, sha, source)
+        + f"\nPromoted from {source}"
+        + (f" ({sha[:7]})" if sha else "")
+        + ", no rebuild.\n"
+    )
+
+
+def _finish_stage(facts: Facts, to: StageConfig, latest: Candidate, refusals: list[str]) -> Plan:
+    """The pre-release at `to` exists: finish what an interrupted promotion left, or say done."""
+    s, config, release = facts.snapshot, facts.config, facts.release
+    new = partial(Plan, "promote", release.state.value, s.fingerprint())
+    source = next(
+        (
+            c
+            for c in reversed(release.candidates)
+            if c.sha == latest.sha and c.stage != to.name and c is not latest
+        ),
+        None,
+    )
+    subject = {"tag": latest.tag, "stage": to.name, "sha": latest.sha}
+    done = f"{latest.tag} is the current pre-release at {to.name} ({latest.sha[:7]})"
+    if source is None:
+        return new(done=done, blockers=tuple(refusals), subject=subject)
+    version = latest.version or Version(0, 0, 0)
+    effects: list[Effect] = []
+    effects += artifact_steps.promote_artifacts(
+        s, config, latest.tag, version, source.tag, pre_release=True
+    )[0]
+    if latest.tag not in s.remote_tags:
+        effects.append(PushTag(s.remote, latest.tag))
+    notes = _stage_notes(facts, version, latest.tag, source.tag)
+    effects += publish_release(
+        s, config, latest.tag, str(version), notes, prerelease=True, carry_from=source.tag
+    )
+    if not event_done(s, EventKind.RC_TAGGED, latest.tag):
+        data = {
+            "sha": latest.sha,
+            "version": str(version.base),
+            "rc": latest.number,
+            "stage": to.name,
+            "from": source.tag,
+        }
+        effects.append(RecordEvent(EventKind.RC_TAGGED, latest.tag, data))
+    refusals += carry_blockers(s, source.tag, latest.tag)
+    return new(
+        effects=tuple(effects) if not refusals else (),
+        blockers=tuple(refusals),
+        done=done,
+        subject=subject,
+    )

@@ -8,6 +8,7 @@ from functools import partial
 from typing import Any
 
 from rcflow.errors import VersionError, VersionFileError
+from rcflow.model.config import Config, StageConfig, stage_named, stage_of
 from rcflow.model.conventional import summarize
 from rcflow.model.effects import (
     Commit,
@@ -21,11 +22,12 @@ from rcflow.model.events import EventKind
 from rcflow.model.notes import render_notes
 from rcflow.model.plan import Plan
 from rcflow.model.snapshot import Snapshot
-from rcflow.model.states import State
+from rcflow.model.states import Release, State
 from rcflow.model.version import Version, next_rc_number, tag_name
 from rcflow.steps import registries as artifact_steps
-from rcflow.steps.base import REPOSITORY_CHECKS, Facts, StepBase
+from rcflow.steps.base import REPOSITORY_CHECKS, Facts, Param, StepBase
 from rcflow.steps.history import event_done
+from rcflow.steps.ladder import chosen_stage, since_previous
 from rcflow.steps.publishing import build_assets, publish_release, released_done
 from rcflow.steps.unfinished import unfinished_rollback
 from rcflow.steps.version_commits import version_commit
@@ -33,21 +35,22 @@ from rcflow.steps.version_commits import version_commit
 
 @dataclass(frozen=True)
 class RcArgs:
-    pass
+    stage: str | None = None  # the ladder stage to cut at; None: the current one, else the first
 
 
 def rc_message(s: Snapshot, version: Version) -> str:
-    return f"Release candidate {version}\n\n{summarize(s.commits_since_final)}\n"
+    what = "Release candidate" if version.stage is None else "Pre-release"
+    return f"{what} {version}\n\n{summarize(s.commits_since_final)}\n"
 
 
-def notes(facts: Facts, version: Version, tag: str) -> str:
+def notes(facts: Facts, version: Version, tag: str, previous_pre: str | None = None) -> str:
     s, config, release = facts.snapshot, facts.config, facts.release
     previous = (
         tag_name(release.last_final, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
         if release.last_final
         else None
     )
-    return render_notes(
+    text = render_notes(
         facts.render,
         s.commits_since_final,
         version=version,
@@ -55,6 +58,7 @@ def notes(facts: Facts, version: Version, tag: str) -> str:
         previous_tag=previous,
         prerelease=True,
     )
+    return text + since_previous(facts, s.tag_commit(tag), previous_pre)
 
 
 def publish(facts: Facts, tag: str, version: Version, sha: str) -> list[Effect]:
@@ -71,7 +75,9 @@ def publish(facts: Facts, tag: str, version: Version, sha: str) -> list[Effect]:
     )
     effects += artifact_steps.rc_packages(s, config, tag, version)
     if not event_done(s, EventKind.RC_TAGGED, tag):
-        data = {"sha": sha, "version": str(version.base), "rc": version.rc}
+        data: dict[str, object] = {"sha": sha, "version": str(version.base), "rc": version.rc}
+        if config.stages:
+            data["stage"] = stage_of(config, version).name
         effects.append(RecordEvent(EventKind.RC_TAGGED, tag, data))
     return effects
 
@@ -93,10 +99,27 @@ def plan(facts: Facts, args: RcArgs) -> Plan:
     if unfinished_rollback(s, config, release) or release.reverting is not None:
         refusals.append("a rollback is unfinished: run `rcflow rollback` to complete it first")
 
+    asked = chosen_stage(config, args.stage, "--stage")
+    stage = asked or stage_named(config, release.stage or "") or config.ladder[0]
+    rank = config.ladder.index(stage)
     latest = release.latest
+    if latest is not None and latest.sha == s.head and latest.stage != stage.name:
+        # HEAD is already a pre-release at another stage: say so rather than tag it twice.
+        here = next(
+            (c for c in release.candidates if c.sha == s.head and c.stage == stage.name), None
+        )
+        if here is None:
+            up = rank > config.ladder.index(stage_named(config, latest.stage) or stage)
+            how = (
+                f"`rcflow promote --to {stage.name}` moves a validated pre-release up"
+                if up
+                else "a commit moves up the ladder, never down; a new commit can enter lower"
+            )
+            return new(blockers=(*refusals, f"HEAD is already {latest.tag}: {how}"))
+        latest = here
     if latest is not None and latest.sha == s.head:
         # This commit already has its RC: finish publishing it if a run was interrupted.
-        version = target.with_rc(latest.number)
+        version = latest.version or target.with_rc(latest.number)
         finishing = publish(facts, latest.tag, version, latest.sha)
         return new(
             effects=tuple(finishing) if not refusals else (),
@@ -115,6 +138,7 @@ def plan(facts: Facts, args: RcArgs) -> Plan:
                 f"withdraw it with `rcflow rollback {c.tag}` (its number stays used)"
             )
 
+    refusals += entry_refusals(config, release, stage)
     files_rc = release.files_version
     effects: list[Effect] = []
     if (
@@ -129,7 +153,7 @@ def plan(facts: Facts, args: RcArgs) -> Plan:
         if not s.head_on_remote:
             effects.append(PushBranch(s.remote, s.release_branch))
     else:
-        number = next_rc_number(release.used_rc_numbers)
+        number = next_rc_number(release.used(stage.name))
         if config.rc_in_files:
             version = target.with_rc(number)
             try:
@@ -141,7 +165,7 @@ def plan(facts: Facts, args: RcArgs) -> Plan:
         else:
             refusals.extend(facts.git_blockers())
 
-    version = target.with_rc(number)
+    version = target.at_stage(stage.word, number)
     tag = tag_name(version, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
     if tag in s.all_tags:
         refusals.append(f"{tag} already exists at {(s.tag_commit(tag) or '')[:7]}, not at HEAD")
@@ -153,19 +177,47 @@ def plan(facts: Facts, args: RcArgs) -> Plan:
     effects += artifact_steps.resolve_images(s, config, tag, version)
     effects.append(CreateTag(tag, sha, rc_message(s, version)))
     effects.append(PushTag(s.remote, tag))
+    previous = release.latest.tag if release.latest is not None else None
     effects += publish_release(
-        s, config, tag, str(version), notes(facts, version, tag), prerelease=True
+        s, config, tag, str(version), notes(facts, version, tag, previous), prerelease=True
     )
     effects += artifact_steps.rc_packages(s, config, tag, version)
     data: dict[str, object] = {"version": str(target), "rc": number}
     if not on_new_commit:
         data["sha"] = s.head
+    subject: dict[str, object] = {"version": str(target), "tag": tag, "rc": number}
+    if config.stages:
+        data["stage"] = subject["stage"] = stage.name
     effects.append(RecordEvent(EventKind.RC_TAGGED, tag, data))
     return new(
         effects=tuple(effects) if not refusals else (),
         blockers=tuple(refusals),
-        subject={"version": str(target), "tag": tag, "rc": number},
+        subject=subject,
     )
+
+
+def entry_refusals(config: Config, release: Release, stage: StageConfig) -> list[str]:
+    """Where a new commit may enter the ladder: at or below the current stage, never above;
+    with nothing in flight, at the first stage (or past the ones `skip_allowed` names)."""
+    names = [s.name for s in config.ladder]
+    rank = names.index(stage.name)
+    latest = release.latest
+    if latest is not None:
+        current = names.index(latest.stage) if latest.stage in names else rank
+        if rank > current:
+            return [
+                f"{latest.tag} is the current pre-release ({latest.stage}): a new commit enters "
+                f"at {latest.stage} or below; `rcflow promote --to {stage.name}` moves a "
+                "validated one up"
+            ]
+        return []
+    skipped = [n for n in names[:rank] if n not in config.skip_allowed]
+    if skipped:
+        return [
+            f"{release.target} has no pre-release yet: it enters at {names[0]} "
+            f"(`rcflow rc --stage {names[0]}`); {', '.join(skipped)} is not in skip_allowed"
+        ]
+    return []
 
 
 class Rc(StepBase[RcArgs]):
@@ -173,8 +225,21 @@ class Rc(StepBase[RcArgs]):
     help = "Tag the release commit vX.Y.Z-rc.N and push the tag."
     checks = ("versions", *REPOSITORY_CHECKS)  # every version reference agrees before an RC
 
+    params = (
+        Param(
+            "stage",
+            str | None,
+            None,
+            "The stage to cut at (default: the current stage, else the first).",
+            flags=("--stage",),
+        ),
+    )
+
     def args(self, values: Mapping[str, Any]) -> RcArgs:
-        return RcArgs()
+        return RcArgs(stage=values.get("stage"))
+
+    def resume_args(self, args: RcArgs) -> list[str]:
+        return ["--stage", args.stage] if args.stage else []
 
     def plan(self, facts: Facts, args: RcArgs) -> Plan:
         return plan(facts, args)

@@ -65,6 +65,8 @@ def promote_artifacts(
     version: Version,
     rc_tag: str,
     decided: Event | None = None,
+    *,
+    pre_release: bool = False,
 ) -> tuple[list[Effect], list[str]]:
     """promote: retag each image's recorded RC digest, publish the RC's final dists.
 
@@ -76,6 +78,8 @@ def promote_artifacts(
     """
     images = list(config.images)
     package = config.python_package
+    if pre_release and (package is None or not package.publish_rc):
+        package = None  # a stage's dists are published only where pre-releases are
     if decided is not None:
         names = decided.data.get("images") or []
         images = [image for image in images if image.name in names]
@@ -86,9 +90,11 @@ def promote_artifacts(
         key = artifacts.image_key(tag, image.name)
         if artifacts.recorded(s.ledger, artifacts.IMAGE_PROMOTED, key):
             continue
+        source = artifacts.image_key(rc_tag, image.name)
+        # A pre-release promoted up the ladder got its digest by promotion, not by resolving.
         digest = artifacts.recorded_digest(
-            s.ledger, artifacts.IMAGE_RESOLVED, artifacts.image_key(rc_tag, image.name)
-        )
+            s.ledger, artifacts.IMAGE_RESOLVED, source
+        ) or artifacts.recorded_digest(s.ledger, artifacts.IMAGE_PROMOTED, source)
         if digest is None:
             refusals.append(
                 f"{rc_tag} has no recorded digest for {image.name} (was the image configured "
@@ -96,7 +102,7 @@ def promote_artifacts(
             )
             continue
         final = artifacts.image_tag(image, version, config)
-        movable = (artifacts.LATEST,) if image.latest else ()
+        movable = (artifacts.LATEST,) if image.latest and not pre_release else ()
         effects.append(
             PromoteImage(
                 image.name, digest, (final, *movable), movable, tag, rc_tag, image.insecure

@@ -54,6 +54,8 @@ def plan(facts: Facts, args: ValidateArgs) -> Plan:
     # uncommitted edit, nor a commit made after the RC (another clone would not have it).
     validations = config.validations if latest.validations is None else latest.validations
     drift = _drift(config.validations, validations, latest.config_source)
+    # On a ladder each stage runs its own ([[validate]] stages); every one by default.
+    validations = tuple(v for v in validations if v.applies(latest.stage))
     known = {v.name for v in validations}
     unknown = [name for name in args.rerun if name not in known]
     if unknown:
@@ -111,7 +113,9 @@ def plan(facts: Facts, args: ValidateArgs) -> Plan:
             RunValidations(
                 latest.tag,
                 latest.sha,
-                str(release.target.with_rc(latest.number)) if release.target else latest.tag,
+                str(latest.version or release.target.with_rc(latest.number))
+                if release.target
+                else latest.tag,
                 todo,
             ),
         ),

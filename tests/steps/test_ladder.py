@@ -1,0 +1,137 @@
+"""The pre-release ladder end to end on the local forge (issue 15): cut at a stage, validate,
+promote up the ladder on the same commit with the same asset bytes, then to the final."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.project import Project, assert_refused, fresh_clone
+
+LADDER = (
+    'stages = ["beta", "rc"]\n'
+    "[assets]\n"
+    'files = ["dist/*"]\n'
+    'build = "mkdir -p dist && printf \'%s\' \\"$RCFLOW_PEP440\\" > dist/app.txt"\n'
+    '[[validate]]\nname = "unit"\nrun = "true"\n'
+)
+
+
+def ladder_project(tmp_path: Path, config: str = LADDER) -> Project:
+    base = tmp_path / "p"
+    base.mkdir(parents=True)
+    return Project(base).create(config=config)
+
+
+def ok(p: Project, *args: str) -> str:
+    result = p.cli(*args)
+    assert result.exit_code == 0, (args, result.stdout, result.stderr)
+    return result.stdout + result.stderr
+
+
+def test_beta_to_rc_to_final_same_commit_same_bytes(tmp_path: Path) -> None:
+    p = ladder_project(tmp_path)
+    ok(p, "bump", "minor")
+    ok(p, "rc")  # nothing in flight: enters at the first stage
+    tags = p.remote_tags()
+    assert "v1.4.0-beta.1" in tags
+    beta_sha = tags["v1.4.0-beta.1"]
+    status = p.status()
+    assert status["stage"] == "beta"
+    assert [s["name"] for s in status["stages"]] == ["beta", "rc"]
+    assert p.forge_asset("v1.4.0-beta.1", "app.txt") == b"1.4.0b1"
+    assert_refused(p, ("promote", "--to", "rc"), "v1.4.0-beta.1 has not passed validation")
+    assert_refused(p, ("promote",), "the final is promoted from rc")
+    ok(p, "validate")
+    ok(p, "promote", "--to", "rc")
+    assert "Already done" in ok(p, "promote", "--to", "rc")  # the second run is a no-op
+    tags = p.remote_tags()
+    assert tags["v1.4.0-rc.1"] == beta_sha
+    # No rebuild: the rc's asset is the beta's bytes, SHA256SUMS carried with it.
+    assert p.forge_asset("v1.4.0-rc.1", "app.txt") == b"1.4.0b1"
+    assert p.forge_asset("v1.4.0-rc.1", "SHA256SUMS") == p.forge_asset(
+        "v1.4.0-beta.1", "SHA256SUMS"
+    )
+    status = p.status()
+    assert status["stage"] == "rc"
+    # unit's pass at beta carries over: the same commit, and unit applies to rc too.
+    assert status["state"] == "validated"
+    assert_refused(p, ("promote", "--to", "beta"), "below")
+    assert "v1.4.0-rc.1 already tags HEAD" in ok(p, "rc", "--stage", "rc")
+    assert "v1.4.0-beta.1 already tags HEAD" in ok(p, "rc", "--stage", "beta")
+    ok(p, "promote")
+    assert "Already done" in ok(p, "promote")
+    assert p.remote_tags()["v1.4.0"] == beta_sha
+    assert p.forge_asset("v1.4.0", "app.txt") == b"1.4.0b1"
+    # From another machine: the same answers.
+    clone = fresh_clone(p, tmp_path / "fresh")
+    assert clone.status()["state"] == "released"
+    assert "Already done" in ok(clone, "promote")
+
+
+def test_numbers_are_per_stage_and_never_reused(tmp_path: Path) -> None:
+    p = ladder_project(tmp_path)
+    ok(p, "bump", "minor")
+    ok(p, "rc", "--stage", "beta")
+    ok(p, "rollback", "v1.4.0-beta.1")
+    p.write("fix.py", "x = 1\n")
+    p.commit("fix: one")
+    p.push()
+    ok(p, "rc")
+    assert "v1.4.0-beta.2" in p.remote_tags()
+    ok(p, "validate")
+    ok(p, "promote", "--to", "rc")
+    # rollback withdraws the newest pre-release of the current stage: beta is current again.
+    ok(p, "rollback")
+    status = p.status()
+    assert status["stage"] == "beta"
+    ok(p, "promote", "--to", "rc")
+    assert "v1.4.0-rc.2" in p.remote_tags()  # rc.1 was withdrawn: its number stays used
+
+
+def test_a_new_commit_enters_at_or_below_the_current_stage(tmp_path: Path) -> None:
+    p = ladder_project(tmp_path)
+    ok(p, "bump", "minor")
+    assert_refused(p, ("rc", "--stage", "rc"), "it enters at beta")
+    ok(p, "rc")
+    p.write("fix.py", "x = 1\n")
+    p.commit("fix: one")
+    p.push()
+    assert_refused(p, ("rc", "--stage", "rc"), "a new commit enters at beta or below")
+    ok(p, "rc", "--stage", "beta")
+    assert "v1.4.0-beta.2" in p.remote_tags()
+    notes = (p.forge_release("v1.4.0-beta.2") or {}).get("body", "")
+    assert "Changes since v1.4.0-beta.1" in str(notes) or notes == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("rc", "--stage", "gamma"), "not a stage"),
+        (("promote", "--to", "gamma"), "not a stage"),
+    ],
+)
+def test_unknown_stage_is_a_usage_error(tmp_path: Path, args: tuple[str, ...], says: str) -> None:
+    p = ladder_project(tmp_path)
+    ok(p, "bump", "minor")
+    world, ledger = p.world(), p.ledger()
+    result = p.cli(*args)
+    assert result.exit_code == 2, result.stderr
+    assert says in result.stderr
+    assert p.world() == world and p.ledger() == ledger
+
+
+def test_skip_needs_skip_allowed(tmp_path: Path) -> None:
+    three = LADDER.replace('["beta", "rc"]', '["alpha", "beta", "rc"]')
+    p = ladder_project(tmp_path, three)
+    ok(p, "bump", "minor")
+    ok(p, "rc")
+    ok(p, "validate")
+    assert_refused(p, ("promote", "--to", "rc"), "would skip beta")
+    q = ladder_project(tmp_path / "q", 'skip_allowed = ["beta"]\n' + three)
+    ok(q, "bump", "minor")
+    ok(q, "rc")
+    ok(q, "validate")
+    ok(q, "promote", "--to", "rc")
+    assert "v1.4.0-rc.1" in q.remote_tags()
