@@ -17,6 +17,7 @@ from rcflow.preflight import forge as forge_checks
 from rcflow.preflight import git as git_checks
 from rcflow.preflight import github as github_checks
 from rcflow.preflight import registries as artifact_checks
+from rcflow.preflight import soak as soak_checks
 from rcflow.preflight import stale_refs
 from rcflow.preflight import versions as version_checks
 from rcflow.preflight import workflows as workflow_checks
@@ -116,6 +117,7 @@ CHECKS: tuple[Check, ...] = (
     Check("github-dispatch", _github_dispatch),
     Check("registries", _registries),
     Check("forge", _forge, waivable=False),
+    Check("soak", soak_checks.check),
 )
 
 

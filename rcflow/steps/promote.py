@@ -369,7 +369,8 @@ def next_development(facts: Facts, final: Version, tag: str) -> tuple[list[Effec
 class Promote(StepBase[PromoteArgs]):
     name = "promote"
     help = "Tag the validated RC's commit vX.Y.Z and push it; refused unless validation passed."
-    checks = ("versions", *REPOSITORY_CHECKS)  # every version reference agrees with the final
+    # Every version reference agrees with the final; a pre-release has soaked long enough.
+    checks = ("versions", *REPOSITORY_CHECKS, "soak")
 
     params = (
         Param(

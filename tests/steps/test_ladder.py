@@ -135,3 +135,53 @@ def test_skip_needs_skip_allowed(tmp_path: Path) -> None:
     ok(q, "validate")
     ok(q, "promote", "--to", "rc")
     assert "v1.4.0-rc.1" in q.remote_tags()
+
+
+class Clock:
+    """The clock observe reads (`Snapshot.now`), moved by the test: no waiting, no timing."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.offset = 0.0
+        self._time = time.time
+
+    def time(self) -> float:
+        return self._time() + self.offset
+
+
+SOAKED = LADDER + '[stage.beta]\nsoak = "48h"\n[release]\nsoak = "24h"\n'
+
+
+def test_soak_holds_promotion_until_the_time_has_passed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rcflow.engine.observe as observe
+
+    clock = Clock()
+    monkeypatch.setattr(observe, "time", clock)
+    p = ladder_project(tmp_path, SOAKED)
+    ok(p, "bump", "minor")
+    ok(p, "rc")
+    ok(p, "validate")
+    world, ledger = p.world(), p.ledger()
+    result = p.cli("promote", "--to", "rc")
+    assert result.exit_code == 3, result.stderr
+    assert "v1.4.0-beta.1 is soaking at beta: 47h59m left" in result.stderr or (
+        "v1.4.0-beta.1 is soaking at beta: 48h left" in result.stderr
+    )
+    assert p.world() == world and p.ledger() == ledger
+    beta = p.status()["stages"][0]
+    assert beta["name"] == "beta" and 0 < beta["tags"][0]["soak_left"] <= 48 * 3600
+    clock.offset = 47 * 3600.0
+    assert_refused(p, ("promote", "--to", "rc"), "left")
+    clock.offset = 48 * 3600.0 + 60
+    ok(p, "promote", "--to", "rc")
+    # The final waits for the last stage's soak ([release] soak), counted from rc.1's tag
+    # (its event carries the real time the ledger was written: the clock goes back to it).
+    clock.offset = 0.0
+    assert_refused(p, ("promote",), "v1.4.0-rc.1 is soaking at rc: ")
+    ok(p, "promote", "--skip-check", "soak")
+    waived = [e for e in p.ledger() if e["kind"] == "check_waived"]
+    assert waived and waived[-1]["key"].startswith("soak@")
+    assert p.remote_tags()["v1.4.0"] == p.remote_tags()["v1.4.0-beta.1"]
