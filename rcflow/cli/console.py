@@ -170,6 +170,9 @@ class ConsoleView:
         elif view.files_dev:
             p(f"Files:        on the way to {escape(view.files_dev)} (a development version)")
         p(f"State:        [bold]{view.state}[/]")
+        if len(view.stages) > 1:
+            for line in _ladder_lines(view):
+                p(line)
         for c in view.candidates:
             where = (
                 "here and on " + view.remote
@@ -217,6 +220,8 @@ class ConsoleView:
         for problem in view.problems:
             p(f"[yellow]![/] {escape(problem)}")
         p(f"Next:         {escape(', '.join('rcflow ' + n for n in view.next))}")
+        if len(view.stages) > 1 and view.moves:
+            p(f"Ladder moves: {escape(', '.join('rcflow ' + n for n in view.moves))}")
 
     def log(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
@@ -236,6 +241,10 @@ class ConsoleView:
                 files = data.get("files") or {}
                 detail = "".join(f" {n}@sha256:{d}" for n, d in sorted(files.items()))
                 detail += f" from {data.get('rc')}"
+            elif r["kind"] == "rc_tagged" and data.get("stage"):
+                detail = f" stage={data['stage']} sha={str(data.get('sha', ''))[:7]}"
+                if data.get("from"):
+                    detail += f" promoted from {data['from']}"
             elif r["kind"] == "step_failed":
                 detail = f" {data.get('reason', '')}"
                 if data.get("resume"):
@@ -307,3 +316,30 @@ _SYNC_WORDS = {
     "diverged": "diverged from {remote}/{release_branch}: both have commits the other lacks",
     "missing": "{remote} has no branch {release_branch}",
 }
+
+
+def _ladder_lines(view: StatusView) -> list[str]:
+    """The ladder: each stage, its live pre-releases, their validations and soak time left."""
+    lines = []
+    for stage in view.stages:
+        mark = " [bold](current)[/]" if stage["current"] else ""
+        gates = ", ".join(stage["validations"]) or "no required validations"
+        soak = f"; soak {_hours(stage['soak'])}" if stage["soak"] else ""
+        skip = "; may be skipped" if stage["skip_allowed"] else ""
+        lines.append(f"  {escape(stage['name'])}{mark}: {escape(gates)}{soak}{skip}")
+        for t in stage["tags"]:
+            extra = ""
+            if t["soak_left"] is not None and t["soak_left"] > 0:
+                extra += f", soak {_hours(t['soak_left'])} left"
+            elif t["soak_left"] is not None and t["soak_left"] < 0:
+                extra += ", soak start unknown"
+            if t["carried"]:
+                extra += f", carried over from a lower stage: {', '.join(t['carried'])}"
+            lines.append(f"    {escape(t['tag'])} at {t['sha'][:7]}: {t['state']}{escape(extra)}")
+    return lines
+
+
+def _hours(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"

@@ -57,6 +57,11 @@ def test_beta_to_rc_to_final_same_commit_same_bytes(tmp_path: Path) -> None:
     assert status["stage"] == "rc"
     # unit's pass at beta carries over: the same commit, and unit applies to rc too.
     assert status["state"] == "validated"
+    text = ok(p, "status")
+    assert "rc (current)" in text
+    assert "carried over from a lower stage: unit" in text
+    assert "Ladder moves: rcflow rc --stage beta, rcflow rc --stage rc, rcflow promote" in text
+    assert "stage=rc sha=" in ok(p, "log") and "promoted from v1.4.0-beta.1" in ok(p, "log")
     assert_refused(p, ("promote", "--to", "beta"), "below")
     assert "v1.4.0-rc.1 already tags HEAD" in ok(p, "rc", "--stage", "rc")
     assert "v1.4.0-beta.1 already tags HEAD" in ok(p, "rc", "--stage", "beta")
