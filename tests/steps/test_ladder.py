@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.project import Project, assert_refused, fresh_clone
+from rcflow.steps.promote import PromoteArgs
+from rcflow.steps.rc import RcArgs
+from tests.support.crash import Attempt, crash_each_write
+from tests.support.project import Project, assert_refused, copy_project, fresh_clone
 
 LADDER = (
     'stages = ["beta", "rc"]\n'
@@ -190,3 +193,71 @@ def test_soak_holds_promotion_until_the_time_has_passed(
     waived = [e for e in p.ledger() if e["kind"] == "check_waived"]
     assert waived and waived[-1]["key"].startswith("soak@")
     assert p.remote_tags()["v1.4.0"] == p.remote_tags()["v1.4.0-beta.1"]
+
+
+# -- crashes: each ladder step interrupted after every write, resumed here or on another machine
+
+
+def ladder_outcome(p: Project, tag: str) -> dict[str, object]:
+    status = p.status()
+    return {
+        "remote_tags": p.remote_tags(),
+        "kinds": p.kinds(),
+        "asset": p.forge_asset(tag, "app.txt"),
+        "sums": p.forge_asset(tag, "SHA256SUMS"),
+        "release": {
+            k: v for k, v in (p.forge_release(tag) or {}).items() if k not in ("created", "time")
+        },
+        "state": {k: status[k] for k in ("state", "stage", "tag", "next", "problems")},
+    }
+
+
+@pytest.mark.parametrize(
+    ("before", "step", "args", "argv", "tag"),
+    [
+        (("bump",), "rc", RcArgs(stage="beta"), ("rc", "--stage", "beta"), "v1.4.0-beta.1"),
+        (
+            ("bump", "rc", "validate"),
+            "promote",
+            PromoteArgs(to="rc"),
+            ("promote", "--to", "rc"),
+            "v1.4.0-rc.1",
+        ),
+        (
+            ("bump", "rc", "validate", "promote --to rc"),
+            "promote",
+            PromoteArgs(),
+            ("promote",),
+            "v1.4.0",
+        ),
+    ],
+)
+def test_each_ladder_step_resumes_after_a_crash(
+    tmp_path: Path,
+    before: tuple[str, ...],
+    step: str,
+    args: object,
+    argv: tuple[str, ...],
+    tag: str,
+) -> None:
+    template = ladder_project(tmp_path / "template")
+    for command in before:
+        words = ("bump", "minor") if command == "bump" else tuple(command.split())
+        ok(template, *words)
+    twin = copy_project(template, tmp_path / "twin")
+    ok(twin, *argv)
+    expected = ladder_outcome(twin, tag)
+
+    def resume(crash: Attempt) -> None:
+        # Odd crashes are finished by another machine: a fresh clone of the origin.
+        p = crash.fresh_clone() if crash.k % 2 else crash.project
+        rerun = p.cli(*argv)
+        assert rerun.exit_code == 0, (crash.where, rerun.stdout, rerun.stderr)
+        assert ladder_outcome(p, tag) == expected, crash.where
+        again = p.cli(*argv)
+        assert again.exit_code == 0 and "Already done" in again.stdout, (crash.where, again)
+
+    crashes = crash_each_write(
+        lambda name: copy_project(template, tmp_path / name), step, args, resume
+    )
+    assert {"create_tag", "push", "update_ref"} <= set(crashes), crashes
