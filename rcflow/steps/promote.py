@@ -525,7 +525,15 @@ def _finish_stage(facts: Facts, to: StageConfig, latest: Candidate, refusals: li
     subject = {"tag": latest.tag, "stage": to.name, "sha": latest.sha}
     done = f"{latest.tag} is the current pre-release at {to.name} ({latest.sha[:7]})"
     if source is None:
-        return new(done=done, blockers=tuple(refusals), subject=subject)
+        # Cut at this stage, not promoted to it: there is nothing to promote it from.
+        return new(
+            blockers=(
+                *refusals,
+                f"--to {to.name}: {latest.tag} is already at {to.name}; promotion goes up the "
+                f"ladder ({' → '.join(st.name for st in config.ladder)} → final)",
+            ),
+            subject=subject,
+        )
     version = latest.version or Version(0, 0, 0)
     effects: list[Effect] = []
     effects += artifact_steps.promote_artifacts(

@@ -45,6 +45,7 @@ def test_beta_to_rc_to_final_same_commit_same_bytes(tmp_path: Path) -> None:
     assert [s["name"] for s in status["stages"]] == ["beta", "rc"]
     assert p.forge_asset("v1.4.0-beta.1", "app.txt") == b"1.4.0b1"
     assert_refused(p, ("promote", "--to", "rc"), "v1.4.0-beta.1 has not passed validation")
+    assert_refused(p, ("promote", "--to", "beta"), "v1.4.0-beta.1 is already at beta")
     assert_refused(p, ("promote",), "the final is promoted from rc")
     ok(p, "validate")
     ok(p, "promote", "--to", "rc")
@@ -109,8 +110,10 @@ def test_a_new_commit_enters_at_or_below_the_current_stage(tmp_path: Path) -> No
     assert_refused(p, ("rc", "--stage", "rc"), "a new commit enters at beta or below")
     ok(p, "rc", "--stage", "beta")
     assert "v1.4.0-beta.2" in p.remote_tags()
-    notes = (p.forge_release("v1.4.0-beta.2") or {}).get("body", "")
-    assert "Changes since v1.4.0-beta.1" in str(notes) or notes == ""
+    notes = str((p.forge_release("v1.4.0-beta.2") or {}).get("notes", ""))
+    # A stage's notes: the changes since the last final, and since the previous pre-release.
+    assert "Changes since v1.4.0-beta.1:\n- fix: one (" in notes, notes
+    assert "add a feature" in notes
 
 
 @pytest.mark.parametrize(
