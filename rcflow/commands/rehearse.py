@@ -109,6 +109,12 @@ def _sandbox_context(work: Path) -> commands.Context:
     """The sandbox's context: the local forge; no hooks, images or packages (they are real)."""
     ctx = commands.load_context(work, forge="local")
     sandboxed = replace(ctx.config, hooks=HooksConfig(), images=(), python_package=None)
+    # A rehearsal climbs the ladder at once: soak times are real-world waits.
+    sandboxed = replace(
+        sandboxed,
+        stages=tuple(replace(stage, soak=None) for stage in sandboxed.stages),
+        release_soak=None,
+    )
     return replace(ctx, config=sandboxed)
 
 
@@ -236,10 +242,14 @@ def run(
             sequence.append(
                 ("promote", PromoteArgs(), "promote before validation (must be refused)")
             )
-        sequence += [
-            ("validate", ValidateArgs(), "validate the exact RC commit"),
-            ("promote", PromoteArgs(), "promote the validated RC"),
-        ]
+        sequence.append(("validate", ValidateArgs(), "validate the exact RC commit"))
+        for stage in ctx.config.stages[1:]:
+            # Up the ladder on the same commit, each stage validated before the next.
+            sequence += [
+                ("promote", PromoteArgs(to=stage.name), f"promote to {stage.name}"),
+                ("validate", ValidateArgs(), f"validate at {stage.name}"),
+            ]
+        sequence.append(("promote", PromoteArgs(), "promote the validated RC"))
         if source is None:
             sequence.append(("promote", PromoteArgs(), "run promote again (nothing to do)"))
         for step, args, title in sequence:

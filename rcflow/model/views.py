@@ -117,7 +117,7 @@ def status_view(snap: Snapshot, release: Release, config: Config) -> StatusView:
         rc=latest.number if latest else None,
         tag=tag,
         sha=latest.sha if latest else None,
-        next=tuple(release.next),
+        next=_ladder_next(release, config),
         branch=snap.branch,
         release_branch=snap.release_branch,
         head=snap.head,
@@ -245,3 +245,16 @@ def _branch_sync(snap: Snapshot) -> str | None:
     if snap.head_on_remote:
         return "behind"
     return "diverged" if snap.remote_ahead else "ahead"
+
+
+def _ladder_next(release: Release, config: Config) -> tuple[str, ...]:
+    """`next`, with `promote` spelled as the ladder allows it (`promote --to rc` from beta)."""
+    from rcflow.model.states import ladder_moves
+
+    if not config.stages or release.latest is None:
+        return tuple(release.next)
+    promotes = [m for m in ladder_moves(config, release) if m.startswith("promote")]
+    found: list[str] = []
+    for n in release.next:
+        found.extend(promotes if n == "promote" and promotes else [n])
+    return tuple(found)

@@ -43,11 +43,13 @@ def test_beta_to_rc_to_final_same_commit_same_bytes(tmp_path: Path) -> None:
     status = p.status()
     assert status["stage"] == "beta"
     assert [s["name"] for s in status["stages"]] == ["beta", "rc"]
+    assert status["next"] == ["validate", "rc", "rollback"]
     assert p.forge_asset("v1.4.0-beta.1", "app.txt") == b"1.4.0b1"
     assert_refused(p, ("promote", "--to", "rc"), "v1.4.0-beta.1 has not passed validation")
     assert_refused(p, ("promote", "--to", "beta"), "v1.4.0-beta.1 is already at beta")
     assert_refused(p, ("promote",), "the final is promoted from rc")
     ok(p, "validate")
+    assert p.status()["next"] == ["promote --to rc", "rc", "rollback"]
     ok(p, "promote", "--to", "rc")
     assert "Already done" in ok(p, "promote", "--to", "rc")  # the second run is a no-op
     tags = p.remote_tags()
@@ -264,3 +266,12 @@ def test_each_ladder_step_resumes_after_a_crash(
         lambda name: copy_project(template, tmp_path / name), step, args, resume
     )
     assert {"create_tag", "push", "update_ref"} <= set(crashes), crashes
+
+
+def test_rehearse_climbs_the_ladder_in_a_sandbox(tmp_path: Path) -> None:
+    p = ladder_project(tmp_path, SOAKED)
+    world = p.world()
+    result = p.run("rehearse", "-C", str(p.root))
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert "promote to rc" in result.stdout and "validate at rc" in result.stdout
+    assert p.world() == world  # nothing real was touched
