@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,6 +18,7 @@ from rcflow.adapters.git import Git, TreeStore
 from rcflow.adapters.local_forge import FORGE_REF, LocalForge
 from rcflow.engine.observe import observe
 from rcflow.errors import ConfigError
+from rcflow.lazy_re import lazy
 from rcflow.model.config import Config, PythonPackageConfig, load_config
 from rcflow.model.findings import Finding
 from rcflow.model.ledger import Event, RunIdentity
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from rcflow.model.registries import IndexFactory, RegistryFactory
     from rcflow.ports.registry import PackageIndex, Registry
 
-_SECTION = re.compile(r'\s*\[\s*remote\s+"(?P<name>[^"]+)"\s*\]')
-_URL = re.compile(r"\s*url\s*=\s*(?P<url>.+?)\s*$")
+_SECTION = lazy(r'\s*\[\s*remote\s+"(?P<name>[^"]+)"\s*\]')
+_URL = lazy(r"\s*url\s*=\s*(?P<url>.+?)\s*$")
 
 
 @dataclass(frozen=True)
