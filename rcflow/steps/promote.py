@@ -5,20 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcflow.errors import ConflictError, VersionError, VersionFileError
 from rcflow.model.config import Config
-from rcflow.model.effects import (
-    Commit,
-    CreateTag,
-    Effect,
-    PushBranch,
-    PushTag,
-    RecordEvent,
-    VerifyVersionOnlyDiff,
-    WriteVersionFiles,
-)
 from rcflow.model.events import EventKind
 from rcflow.model.ledger import Event
 from rcflow.model.notes import render_notes
@@ -34,6 +24,11 @@ from rcflow.steps.hooks import pending_hooks
 from rcflow.steps.publishing import carry_blockers, publish_release
 from rcflow.steps.unfinished import unfinished_rollback
 from rcflow.steps.version_commits import head_texts, version_commit, work_texts
+
+if TYPE_CHECKING:
+    from rcflow.model.effects import (
+        Effect,
+    )
 
 
 @dataclass(frozen=True)
@@ -71,6 +66,8 @@ def _notes(facts: Facts, version: Version, tag: str, rc_tag: str) -> str:
 
 def _finish(facts: Facts, tag: str, version: Version, rc_tag: str) -> list[Effect]:
     """What completes a final tag that exists: pushed, released with the RC's assets, recorded."""
+    from rcflow.model.effects import PushTag, RecordEvent
+
     s, config = facts.snapshot, facts.config
     event = decision(s, EventKind.PROMOTING, tag)
     # Images and packages before the tag reaches anyone, as the promotion decided them.
@@ -157,6 +154,14 @@ def _check_final_tag(
 
 
 def plan(facts: Facts, args: PromoteArgs) -> Plan:
+    from rcflow.model.effects import (
+        CreateTag,
+        PushBranch,
+        PushTag,
+        RecordEvent,
+        VerifyVersionOnlyDiff,
+    )
+
     s, config, release = facts.snapshot, facts.config, facts.release
     new = partial(Plan, "promote", release.state.value, s.fingerprint())
     prefix, token = config.tag_prefix, config.rc_token
@@ -309,6 +314,8 @@ def next_development(facts: Facts, final: Version, tag: str) -> tuple[list[Effec
     still say `final` (write, commit, push), HEAD is our unpushed commit (push), the ledger has
     no record (record). Files that moved past `final` are left alone.
     """
+    from rcflow.model.effects import Commit, PushBranch, RecordEvent, WriteVersionFiles
+
     s, config, release = facts.snapshot, facts.config, facts.release
     if config.next_version is None:
         return [], []
