@@ -27,8 +27,10 @@ from rcflow.model.states import Release, classify
 from rcflow.ports.forge import Forge, ReleaseFact
 
 if TYPE_CHECKING:
+    from rcflow.model.plan import Plan
     from rcflow.model.registries import IndexFactory, RegistryFactory
     from rcflow.ports.registry import PackageIndex, Registry
+    from rcflow.preflight.facts import PreflightFacts
 
 _SECTION = lazy(r'\s*\[\s*remote\s+"(?P<name>[^"]+)"\s*\]')
 _URL = lazy(r"\s*url\s*=\s*(?P<url>.+?)\s*$")
@@ -316,3 +318,38 @@ def load_doctor_context(path: Path, *, strict: bool = False) -> Context:
         if not _github_repository(config, url, api):
             return Context(root, git_dir, config, git, UnnamedGitHub(config, url))
     return Context(root, git_dir, config, git, make_forge(config, git_dir, git=git))
+
+
+# -- what the preflight checks read ----------------------------------------------------------
+
+
+def preflight_facts(
+    ctx: Context, snap: Snapshot, release: Release, plan: Plan | None = None
+) -> PreflightFacts:
+    """What the preflight checks read, for a step's plan or (no plan) for doctor.
+
+    Built here rather than beside the step runner so that `doctor` does not import the
+    executor and every effect handler; the checks' modules load when they run.
+    """
+    from rcflow.preflight.facts import PreflightFacts
+
+    url = ctx.git.config_value(f"remote.{ctx.config.remote}.url") or ""
+    return PreflightFacts(
+        ctx.root,
+        ctx.git_dir,
+        ctx.config,
+        snap,
+        release,
+        ctx.forge,
+        url,
+        plan=plan,
+        registry=ctx.registry,
+        index=ctx.index,
+        dist_sums=functools.partial(_dist_sums, ctx.git_dir, ctx.forge),
+    )
+
+
+def _dist_sums(git_dir: Path, forge: Forge, source: str, scratch: Path) -> Mapping[str, str] | None:
+    from rcflow.engine import registries
+
+    return registries.dist_sums(git_dir, forge, source, scratch)

@@ -122,6 +122,13 @@ class Version:
 
 
 def _parse_semver(text: str, rc_token: str) -> Version:
+    plain = _PLAIN_SEMVER.fullmatch(text)
+    if plain is not None:
+        # X.Y.Z and X.Y.Z-<rc_token>.N, what version files and tags hold, read as semver.Version
+        # reads them (the same numbers, nothing else), without importing it (a status reads one).
+        major, minor, patch, token, rc = plain.groups()
+        if token is None or token == rc_token:
+            return Version(int(major), int(minor), int(patch), None if rc is None else int(rc))
     import semver  # only explicit versions need the full grammar; tags take the fast path
 
     try:
@@ -136,6 +143,11 @@ def _parse_semver(text: str, rc_token: str) -> Version:
     if m is None:
         raise VersionError(f"not a version: {text!r} (prerelease must be {rc_token}.N, N >= 1)")
     return Version(sv.major, sv.minor, sv.patch, int(m.group(1)))
+
+
+_PLAIN_SEMVER = lazy(
+    r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-([0-9A-Za-z-]+)\.([1-9][0-9]*))?"
+)
 
 
 def _parse_one(text: str, spelling: Spelling, tag_prefix: str, rc_token: str) -> Version:
