@@ -20,13 +20,13 @@ from rcflow.engine.observe import observe
 from rcflow.errors import ConfigError
 from rcflow.lazy_re import lazy
 from rcflow.model.config import Config, PythonPackageConfig, load_config
-from rcflow.model.findings import Finding
 from rcflow.model.ledger import Event, RunIdentity
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release, classify
 from rcflow.ports.forge import Forge, ReleaseFact
 
 if TYPE_CHECKING:
+    from rcflow.model.findings import Finding
     from rcflow.model.plan import Plan
     from rcflow.model.registries import IndexFactory, RegistryFactory
     from rcflow.ports.registry import PackageIndex, Registry
@@ -260,6 +260,8 @@ class UnnamedGitHub:
         )
 
     def finding(self) -> Finding:
+        from rcflow.model.findings import Finding
+
         return Finding(
             "forge.github-unknown",
             "warning",
