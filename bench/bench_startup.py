@@ -210,7 +210,10 @@ def main() -> int:
     script = Path(sys.executable).with_name("rcflow")
     rcflow = [str(script)] if script.exists() else [sys.executable, "-m", "rcflow"]
     module = [sys.executable, "-m", "rcflow"]
+    # `python -m rcflow` from each tree, this one first: the same launcher on both sides.
     trees = [(Path(t).name, str(Path(t).resolve())) for t in args.compare]
+    if trees:
+        trees.insert(0, ("this tree", str(Path(__file__).resolve().parent.parent)))
 
     def compared(label: str, words: list[str]) -> list[Case]:
         return [(f"{label} ({name})", [*module, *words], {"PYTHONPATH": p}) for name, p in trees]
