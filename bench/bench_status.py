@@ -35,20 +35,15 @@ ENV = {
     "LC_ALL": "C",
 }
 
-# The read path of `rcflow status`, as git commands (see rcflow/observe.py).
+# The read path of `rcflow status`, as git commands (rcflow/engine/observe.py, Git.first_look):
+# the repository's root, then the status, the refs with each tag peeled (from packed-refs),
+# the remote's refs and the version files at HEAD.
 GIT_READS = [
+    ["git", "rev-parse", "--show-toplevel", "--absolute-git-dir"],
     ["git", "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=no"],
-    [
-        "git",
-        "for-each-ref",
-        "--format=%(refname)%09%(objectname)%09%(*objectname)",
-        "refs/tags",
-        "refs/rcflow/ledger",
-        "refs/remotes/origin",
-    ],
+    ["git", "show-ref", "--dereference"],
     ["git", "ls-remote", "--symref", "origin"],
     ["git", "cat-file", "--batch"],  # fed "HEAD:pyproject.toml"
-    ["git", "var", "GIT_COMMITTER_IDENT"],
 ]
 
 

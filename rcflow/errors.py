@@ -6,8 +6,9 @@ The CLI maps them to exit codes in one place (`cli.main`); everything below rais
 from __future__ import annotations
 
 import os
-import re
 from enum import IntEnum
+
+from rcflow.lazy_re import lazy
 
 
 class ExitCode(IntEnum):
@@ -112,7 +113,7 @@ class StoppedError(RcflowError):
         self.exit_code = ExitCode.TERMINATED if signum == signal.SIGTERM else ExitCode.INTERRUPTED
 
 
-_LOCK = re.compile(r"Unable to create '([^']+\.lock)': File exists")
+_LOCK = lazy(r"Unable to create '([^']+\.lock)': File exists")
 
 
 def command_cause(text: str) -> str:

@@ -64,6 +64,9 @@ class Git:
 
     _STATUS = ("git", "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=no")
     _REFS = ("git", "for-each-ref", "--format=%(refname)%09%(objectname)%09%(*objectname)")
+    # Every ref and what each annotated tag peels to, which git takes from packed-refs' peeled
+    # lines: for-each-ref's %(*objectname) opens every tag object (15 ms for 2,000 tags).
+    _PEELED_REFS = ("git", "show-ref", "--dereference")
 
     def status(self) -> StatusFact:
         return _parse_status(self._run(*self._STATUS[1:]).stdout)
@@ -74,7 +77,7 @@ class Git:
         """The read path's independent facts, gathered by git processes running side by side."""
         calls = [
             proc.Call(self._STATUS),
-            proc.Call((*self._REFS, *ref_patterns)),
+            proc.Call(self._PEELED_REFS),
             proc.Call(("git", "ls-remote", "--symref", remote)),
         ]
         if paths:
@@ -84,11 +87,13 @@ class Git:
         if identity:
             calls.append(proc.Call(("git", "var", "GIT_COMMITTER_IDENT")))
         results = proc.run_parallel(calls, cwd=self.root, env=_git_env())
-        for r in results[:2]:
+        # `show-ref` exits 1, saying nothing, where no ref exists at all (a new repository).
+        no_refs = results[1].returncode == 1 and not results[1].stdout and not results[1].stderr
+        for r in results[: 1 if no_refs else 2]:
             if not r.ok:
                 raise CommandError(r.argv, r.returncode, r.stdout, r.stderr)
         status = _parse_status(results[0].stdout)
-        refs = _parse_refs(results[1].stdout)
+        refs = _parse_peeled_refs(results[1].stdout, ref_patterns)
         remote_facts = _parse_remote(results[2])
         files: dict[str, str | None] = dict.fromkeys(paths)
         if paths and status.head and results[3].ok:
@@ -474,6 +479,23 @@ def _parse_refs(out: str) -> list[RefFact]:
         name, sha, peeled = line.split("\t")
         facts.append(RefFact(name, sha, peeled or sha))
     return facts
+
+
+def _parse_peeled_refs(out: str, patterns: Sequence[str]) -> list[RefFact]:
+    """`show-ref --dereference`'s refs under patterns, as for-each-ref matches them (the whole
+    name, or a prefix up to a slash; no pattern: every ref), in its order. A tag's `commit` is
+    the commit it peels to through any number of tags, as `ls-remote` reports the remote's."""
+    prefixes = tuple(f"{p.rstrip('/')}/" for p in patterns)
+    names = set(patterns)
+    shas: dict[str, str] = {}
+    peeled: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, name = line.partition(" ")
+        if name.endswith("^{}"):
+            peeled[name[:-3]] = sha
+        elif not patterns or name in names or name.startswith(prefixes):
+            shas[name] = sha
+    return [RefFact(name, sha, peeled.get(name, sha)) for name, sha in shas.items()]
 
 
 def _parse_remote(result: proc.Result) -> RemoteFacts:

@@ -25,7 +25,7 @@ from rcflow.cli.guard import (
     output,
     replan_blockers,
     report_step,
-    run_url,
+    show_doctor,
     show_log,
     show_status,
 )
@@ -323,31 +323,7 @@ def doctor(
     path: Dir = None,
 ) -> None:
     """Preflight: every finding that would break a release, with file:line and the fix."""
-    opts = _options(ctx, False, json, False, path)
-    out = output(opts)
-
-    def go() -> int:
-        from rcflow.commands import run as commands
-
-        # A clone off GitHub still gets every other check (the --alert writes to GitHub).
-        c = commands.load_doctor_context(opts.path or Path.cwd(), strict=alert)
-        if alert:
-            commands.check_doctor_alert(c)  # refused before anything is read or written
-        found = commands.doctor(c)
-        out.findings(found)
-        github_outputs(opts, out, "doctor")
-        blocked = any(f.severity == "error" for f in found)
-        if alert:
-            from rcflow.commands import alerts
-
-            said, kept = alerts.doctor_alert(c, found, run_url())
-            out.notice(said)
-            if not kept:
-                # The findings are out already; the alert that did not reach GitHub is what failed.
-                return int(ExitCode.FAILED)
-        return int(ExitCode.BLOCKED if blocked else ExitCode.OK)
-
-    raise typer.Exit(guard(opts, out, None, go))
+    raise typer.Exit(show_doctor(_options(ctx, False, json, False, path), alert=alert))
 
 
 @app.command()

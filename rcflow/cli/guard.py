@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rcflow.errors import BlockedError, Interrupted, RcflowError, StoppedError, UsageError
+from rcflow.errors import (
+    BlockedError,
+    ExitCode,
+    Interrupted,
+    RcflowError,
+    StoppedError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from rcflow.cli.output import Output
@@ -275,3 +282,36 @@ def replan_blockers(
 def run_url() -> str | None:
     """This GitHub Actions run's page, or None outside Actions."""
     return _run_url()
+
+
+def show_doctor(opts: Options, *, alert: bool = False) -> int:
+    """`rcflow doctor`: every finding, exit 3 on an error; `alert` keeps the pipeline alert issue.
+
+    Without the argument parser, as status: the entry point answers `doctor [--json] [-C DIR]`
+    (a scheduled job, a pre-commit hook) with what the checks themselves import.
+    """
+    out = output(opts)
+
+    def go() -> int:
+        from rcflow.commands import context
+        from rcflow.commands import doctor as commands
+
+        # A clone off GitHub still gets every other check (the --alert writes to GitHub).
+        c = context.load_doctor_context(opts.path or Path.cwd(), strict=alert)
+        if alert:
+            commands.check_doctor_alert(c)  # refused before anything is read or written
+        found = commands.doctor(c)
+        out.findings(found)
+        github_outputs(opts, out, "doctor")
+        blocked = any(f.severity == "error" for f in found)
+        if alert:
+            from rcflow.commands import alerts
+
+            said, kept = alerts.doctor_alert(c, found, run_url())
+            out.notice(said)
+            if not kept:
+                # The findings are out already; the alert that did not reach GitHub is what failed.
+                return int(ExitCode.FAILED)
+        return int(ExitCode.BLOCKED if blocked else ExitCode.OK)
+
+    return guard(opts, out, None, go)

@@ -1,9 +1,9 @@
 """The console entry point (`rcflow`, `python -m rcflow`).
 
-`rcflow status` and `rcflow log` are what people and scripts run most — often in a loop while a
-release is in flight — so their plain forms are answered without loading the command-line
-parser, which costs more than the git commands behind a status (DESIGN §13). Everything else,
-`--help` included, goes to the typer app in `rcflow.cli.app`.
+`rcflow status`, `rcflow log` and `rcflow doctor` are what people and scripts run most — often in
+a loop while a release is in flight, or on a schedule — so their plain forms are answered without
+loading the command-line parser, which costs more than the git commands behind a status (DESIGN
+§13). Everything else, `--help` included, goes to the typer app in `rcflow.cli.app`.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rcflow.cli.guard import Options, show_log, show_status
+from rcflow.cli.guard import Options, show_doctor, show_log, show_status
 from rcflow.errors import Interrupted
 from rcflow.ports.proc import handle_signals
 
-_READ_ONLY = {"status": show_status, "log": show_log}
+_READ_ONLY = {"status": show_status, "log": show_log, "doctor": show_doctor}
 
 
 def _read_only(args: Sequence[str]) -> tuple[str, Options] | None:
-    """`status`/`log` with only --json and -C PATH, in any order; None for anything else."""
+    """`status`/`log`/`doctor` with only --json and -C PATH, in any order; None otherwise."""
     command = None
     opts = Options()
     i = 0

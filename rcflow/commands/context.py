@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,19 +18,22 @@ from rcflow.adapters.git import Git, TreeStore
 from rcflow.adapters.local_forge import FORGE_REF, LocalForge
 from rcflow.engine.observe import observe
 from rcflow.errors import ConfigError
+from rcflow.lazy_re import lazy
 from rcflow.model.config import Config, PythonPackageConfig, load_config
-from rcflow.model.findings import Finding
 from rcflow.model.ledger import Event, RunIdentity
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release, classify
 from rcflow.ports.forge import Forge, ReleaseFact
 
 if TYPE_CHECKING:
+    from rcflow.model.findings import Finding
+    from rcflow.model.plan import Plan
     from rcflow.model.registries import IndexFactory, RegistryFactory
     from rcflow.ports.registry import PackageIndex, Registry
+    from rcflow.preflight.facts import PreflightFacts
 
-_SECTION = re.compile(r'\s*\[\s*remote\s+"(?P<name>[^"]+)"\s*\]')
-_URL = re.compile(r"\s*url\s*=\s*(?P<url>.+?)\s*$")
+_SECTION = lazy(r'\s*\[\s*remote\s+"(?P<name>[^"]+)"\s*\]')
+_URL = lazy(r"\s*url\s*=\s*(?P<url>.+?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,8 @@ class UnnamedGitHub:
         )
 
     def finding(self) -> Finding:
+        from rcflow.model.findings import Finding
+
         return Finding(
             "forge.github-unknown",
             "warning",
@@ -316,3 +320,38 @@ def load_doctor_context(path: Path, *, strict: bool = False) -> Context:
         if not _github_repository(config, url, api):
             return Context(root, git_dir, config, git, UnnamedGitHub(config, url))
     return Context(root, git_dir, config, git, make_forge(config, git_dir, git=git))
+
+
+# -- what the preflight checks read ----------------------------------------------------------
+
+
+def preflight_facts(
+    ctx: Context, snap: Snapshot, release: Release, plan: Plan | None = None
+) -> PreflightFacts:
+    """What the preflight checks read, for a step's plan or (no plan) for doctor.
+
+    Built here rather than beside the step runner so that `doctor` does not import the
+    executor and every effect handler; the checks' modules load when they run.
+    """
+    from rcflow.preflight.facts import PreflightFacts
+
+    url = ctx.git.config_value(f"remote.{ctx.config.remote}.url") or ""
+    return PreflightFacts(
+        ctx.root,
+        ctx.git_dir,
+        ctx.config,
+        snap,
+        release,
+        ctx.forge,
+        url,
+        plan=plan,
+        registry=ctx.registry,
+        index=ctx.index,
+        dist_sums=functools.partial(_dist_sums, ctx.git_dir, ctx.forge),
+    )
+
+
+def _dist_sums(git_dir: Path, forge: Forge, source: str, scratch: Path) -> Mapping[str, str] | None:
+    from rcflow.engine import registries
+
+    return registries.dist_sums(git_dir, forge, source, scratch)

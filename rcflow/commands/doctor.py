@@ -5,10 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from rcflow.commands.context import Context, UnnamedGitHub
-from rcflow.commands.init import InitOptions, plan_init
-from rcflow.commands.init_command import init_facts
-from rcflow.commands.step import preflight_facts
+from rcflow.commands.context import Context, UnnamedGitHub, preflight_facts
 from rcflow.engine.observe import observe
 from rcflow.errors import RcflowError, UsageError
 from rcflow.model.config import Config
@@ -55,10 +52,20 @@ def _doctor_waivers(config: Config, found: list[Finding]) -> list[Finding]:
     return out
 
 
+# `commands.init.GENERATED_MARKER`: init's first line in every file it writes.
+_GENERATED = "written by `rcflow init`"
+
+
 def init_drift(root: Path) -> list[Finding]:
     """Workflows an earlier `rcflow init` wrote that no longer match what it would write now
     (a `[[validate]]` changed, another rcflow version): `rcflow init` updates them."""
-    if init_facts(root).get("config") is None:
+    # Only a workflow init wrote can drift: without one, neither init's repository scan nor
+    # its templates are needed (or imported).
+    if not _init_wrote_workflows(root):
+        return []
+    from rcflow.commands.init import InitOptions, config_source, plan_init
+
+    if config_source(root) is None:
         return []
     try:
         files = plan_init(root, InitOptions())
@@ -101,3 +108,19 @@ def check_doctor_alert(ctx: Context) -> None:
         )
     if ctx.forge.name != "github":
         raise UsageError("doctor --alert: the alert issue needs the github forge (forge = github)")
+
+
+def _init_wrote_workflows(root: Path) -> bool:
+    """Whether a workflow file here starts with init's marker (`commands.init._file`'s `ours`)."""
+    directory = root / ".github" / "workflows"
+    if not directory.is_dir():
+        return False
+    for path in directory.iterdir():
+        try:
+            with path.open("rb") as fh:
+                first = fh.readline().decode("utf-8", errors="replace")
+        except OSError:  # a directory, a dangling link: nothing init wrote
+            continue
+        if _GENERATED in first:
+            return True
+    return False

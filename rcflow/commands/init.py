@@ -1026,3 +1026,9 @@ def rcflow_source_note(found: Mapping[str, Any], options: InitOptions) -> str | 
             "'rcflow @ git+https://github.com/OWNER/rcflow@SHA' (a full commit sha)."
         )
     return None
+
+
+def config_source(root: Path) -> str | None:
+    """Where the repository's configuration is (`detect`'s ``config``), without the rest of
+    `detect`'s scan."""
+    return _config_source(root)

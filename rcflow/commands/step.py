@@ -7,15 +7,14 @@ one switch: stop after planning.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from rcflow.commands.context import Context
-from rcflow.engine import lease, registries
+from rcflow.commands.context import Context, preflight_facts
+from rcflow.engine import lease
 from rcflow.engine.executor import Applied, Executor, LedgerWriter, Ports
 from rcflow.engine.observe import observe
 from rcflow.engine.validations.command import Outcome
@@ -28,7 +27,6 @@ from rcflow.model.plan import Plan
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release, classify
 from rcflow.ports import templates
-from rcflow.preflight import PreflightFacts
 from rcflow.preflight import git as git_checks
 from rcflow.preflight import run as run_checks
 from rcflow.steps import STEPS, Facts, Step
@@ -193,26 +191,6 @@ def run_step(
         after,
         applied,
         executor.results,
-    )
-
-
-def preflight_facts(
-    ctx: Context, snap: Snapshot, release: Release, plan: Plan | None = None
-) -> PreflightFacts:
-    """What the preflight checks read, for a step's plan or (no plan) for doctor."""
-    url = ctx.git.config_value(f"remote.{ctx.config.remote}.url") or ""
-    return PreflightFacts(
-        ctx.root,
-        ctx.git_dir,
-        ctx.config,
-        snap,
-        release,
-        ctx.forge,
-        url,
-        plan=plan,
-        registry=ctx.registry,
-        index=ctx.index,
-        dist_sums=functools.partial(registries.dist_sums, ctx.git_dir, ctx.forge),
     )
 
 

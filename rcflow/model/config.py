@@ -143,6 +143,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, TypeVar
 
 from rcflow.errors import ConfigError, UsageError, VersionFileError
+from rcflow.lazy_re import lazy
 from rcflow.model.version import Spelling, StageWord, Version, check_next_version
 from rcflow.model.version_text import VersionFileKind, detect_kind, read_refs
 
@@ -157,12 +158,12 @@ FORGES = ("local", "github")
 
 MAX_DURATION = 366 * 86400.0  # seconds: the longest timeout, lease_ttl or max_age accepted
 
-_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-_RC_TOKEN = re.compile(r"[a-z]+")
+_NAME = lazy(r"[A-Za-z0-9_.-]+")
+_RC_TOKEN = lazy(r"[a-z]+")
 # Characters git refuses in ref names (git check-ref-format), plus whitespace.
-_BAD_TAG_CHARS = re.compile(r"[\s~^:?*\[\\\x00-\x1f\x7f]")
+_BAD_TAG_CHARS = lazy(r"[\s~^:?*\[\\\x00-\x1f\x7f]")
 # A bare number is seconds only on its own: "1h30" would be ambiguous, so units are then required.
-_DURATION = re.compile(
+_DURATION = lazy(
     r"(?P<bare>\d+(?:\.\d+)?)"
     r"|(?:(?P<d>\d+(?:\.\d+)?)d)?"
     r"(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?"
@@ -203,8 +204,8 @@ _ASSETS_KEYS = frozenset({"files", "build", "timeout"})
 _HOOKS = ("after_promote", "after_rollback")
 _HOOKS_KEYS = frozenset({*_HOOKS, "timeout"})
 _NOTIFY_KEYS = frozenset({"webhook_env", "issue"})
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_OWNER_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+")
+_ENV_NAME = lazy(r"[A-Za-z_][A-Za-z0-9_]*")
+_OWNER_REPO = lazy(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+")
 _VERSION_FILE_KEYS = frozenset({"path", "kind", "pattern", "spelling"})
 _VALIDATE_KEYS = frozenset(
     {
@@ -223,7 +224,7 @@ _VALIDATE_KEYS = frozenset(
 # What rcflow itself passes to a dispatched workflow; GitHub takes at most 25 inputs in all.
 WORKFLOW_INPUTS = ("tag", "rcflow_run_id")
 _MAX_INPUTS = 25
-_WORKFLOW_FILE = re.compile(r"[A-Za-z0-9_.-]+\.ya?ml")
+_WORKFLOW_FILE = lazy(r"[A-Za-z0-9_.-]+\.ya?ml")
 _IMAGE_KEYS = frozenset({"name", "spelling", "latest", "insecure"})
 _PACKAGE_KEYS = frozenset(
     {
@@ -242,8 +243,8 @@ KNOWN_INDEXES = {
     PYPI_UPLOAD: "https://pypi.org/simple/",
     "https://test.pypi.org/legacy/": "https://test.pypi.org/simple/",
 }
-_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_HTTP_URL = re.compile(r"(?P<scheme>https?)://(?P<host>\[[^\]\s]+\]|[^\s/:]+)(?::\d+)?(/\S*)?")
+_IMAGE_TAG = lazy(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_HTTP_URL = lazy(r"(?P<scheme>https?)://(?P<host>\[[^\]\s]+\]|[^\s/:]+)(?::\d+)?(/\S*)?")
 
 T = TypeVar("T")
 
@@ -1034,7 +1035,7 @@ def ref_format_problem(name: str) -> str | None:
 
 
 # Characters git refuses anywhere in a ref name: control characters, space, ~ ^ : ? * [ \.
-_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+_BAD_REF_CHARS = lazy(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 
 def _check_tag_names(tag_prefix: str, reader: _Reader) -> None:
@@ -1062,7 +1063,7 @@ def _name_problem(name: str, namespace: str) -> str | None:
 
 
 _PREFLIGHT_KEYS = frozenset({"waive"})
-_FINDING_ID = re.compile(r"[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+")
+_FINDING_ID = lazy(r"[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+")
 
 
 def _preflight_waive(data: Mapping[str, Any], reader: _Reader) -> tuple[str, ...]:
@@ -1100,13 +1101,13 @@ def _next_version(data: Mapping[str, Any], reader: _Reader, rc_token: str) -> st
 # -- how generated workflows get rcflow (issue 16) ------------------------------------------------
 
 # `owner/repo@sha` or `owner/repo/path@sha`: a tag or branch can move under a release workflow.
-_ACTION_REF = re.compile(
+_ACTION_REF = lazy(
     r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*@(?P<ref>[^@\s]*)"
 )
-_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+_FULL_SHA = lazy(r"[0-9a-f]{40}")
 # An exact version, or a VCS URL pinned to a commit (with or without `rcflow @ ` in front).
-_EXACT_REQUIREMENT = re.compile(r"rcflow\s*===?\s*[0-9][0-9A-Za-z.+!-]*")
-_VCS_REQUIREMENT = re.compile(
+_EXACT_REQUIREMENT = lazy(r"rcflow\s*===?\s*[0-9][0-9A-Za-z.+!-]*")
+_VCS_REQUIREMENT = lazy(
     r"(?:rcflow\s*@\s*)?git\+(?:https|ssh)://[A-Za-z0-9._~:/%@+-]+@[0-9a-f]{40}"
     r"(?:#[A-Za-z0-9_.=&-]*)?"
 )

@@ -9,10 +9,12 @@ the steps that publish.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rcflow.model.conventional import Commit, grouped
 from rcflow.model.version import Version
+
+if TYPE_CHECKING:
+    from rcflow.model.conventional import Commit
 
 TEMPLATE = "release-notes.md.j2"
 
@@ -29,6 +31,8 @@ def render_notes(
     previous_tag: str | None,
     prerelease: bool,
 ) -> str:
+    from rcflow.model.conventional import grouped  # the steps' command-line declarations don't
+
     text = render(
         TEMPLATE,
         {

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rcflow.model.effects import Effect
+if TYPE_CHECKING:
+    from rcflow.model.effects import Effect
 
 
 @dataclass(frozen=True)

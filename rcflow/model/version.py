@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rcflow.errors import VersionError
+from rcflow.lazy_re import lazy
 
 
 class Spelling(StrEnum):
@@ -26,10 +27,10 @@ _LAST_RANK = 1 << 16  # the last stage sorts above every configured lower stage
 
 # A single semver prerelease identifier that is not purely numeric: anything else would either
 # not survive a semver parse or would compare numerically against the RC number.
-_RC_TOKEN = re.compile(r"[0-9A-Za-z-]*[A-Za-z-][0-9A-Za-z-]*")
+_RC_TOKEN = lazy(r"[0-9A-Za-z-]*[A-Za-z-][0-9A-Za-z-]*")
 # PEP 440 normal form only, so that parsing accepts exactly what render produces. [0-9] rather
 # than \d: \d also matches non-ASCII digits, which int() would happily accept.
-_PEP440 = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:rc([1-9][0-9]*))?")
+_PEP440 = lazy(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:rc([1-9][0-9]*))?")
 
 
 def _check_rc_token(rc_token: str) -> None:
@@ -147,6 +148,13 @@ class Version:
 
 
 def _parse_semver(text: str, rc_token: str) -> Version:
+    plain = _PLAIN_SEMVER.fullmatch(text)
+    if plain is not None:
+        # X.Y.Z and X.Y.Z-<rc_token>.N, what version files and tags hold, read as semver.Version
+        # reads them (the same numbers, nothing else), without importing it (a status reads one).
+        major, minor, patch, token, rc = plain.groups()
+        if token is None or token == rc_token:
+            return Version(int(major), int(minor), int(patch), None if rc is None else int(rc))
     import semver  # only explicit versions need the full grammar; tags take the fast path
 
     try:
@@ -161,6 +169,11 @@ def _parse_semver(text: str, rc_token: str) -> Version:
     if m is None:
         raise VersionError(f"not a version: {text!r} (prerelease must be {rc_token}.N, N >= 1)")
     return Version(sv.major, sv.minor, sv.patch, int(m.group(1)))
+
+
+_PLAIN_SEMVER = lazy(
+    r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-([0-9A-Za-z-]+)\.([1-9][0-9]*))?"
+)
 
 
 def _parse_one(text: str, spelling: Spelling, tag_prefix: str, rc_token: str) -> Version:
@@ -316,16 +329,16 @@ def _parse_explicit_target(request: str) -> Version:
 # (1.4.0.dev0, 1.4.0a1, 26.3.dev0) or a semver pre-release (3.8.0-alpha.0, 1.4.0-SNAPSHOT). rcflow
 # never releases such a version; it reads it as "on the way to X.Y.Z", which `bump` overwrites.
 _N = "(0|[1-9][0-9]*)"
-_PEP440_DEV = re.compile(
+_PEP440_DEV = lazy(
     rf"{_N}(?:\.{_N})?(?:\.{_N})?"
     r"(?P<pre>[-_.]?(?:a|b|c|rc|alpha|beta|pre|preview)(?:[-_.]?[0-9]+)?)?"
     r"(?P<dev>[-_.]?dev(?:[-_.]?[0-9]+)?)?",
     re.IGNORECASE,
 )
-_SEMVER_DEV = re.compile(rf"{_N}\.{_N}\.{_N}-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)")
+_SEMVER_DEV = lazy(rf"{_N}\.{_N}\.{_N}-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)")
 # The normal forms `render_dev` writes: PEP 440 (a|b|rc)N[.devN] or .devN; a semver pre-release.
-_PEP440_DEV_SUFFIX = re.compile(r"(?:(?:a|b|rc)(?:0|[1-9][0-9]*))?(?:\.dev(?:0|[1-9][0-9]*))?")
-_SEMVER_DEV_SUFFIX = re.compile(r"-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*")
+_PEP440_DEV_SUFFIX = lazy(r"(?:(?:a|b|rc)(?:0|[1-9][0-9]*))?(?:\.dev(?:0|[1-9][0-9]*))?")
+_SEMVER_DEV_SUFFIX = lazy(r"-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*")
 NEXT_VERSION_DEV = "dev"  # config `next_version = "dev"`: each spelling's own development form
 
 

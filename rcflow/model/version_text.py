@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from rcflow.errors import VersionFileError
+from rcflow.lazy_re import lazy
 
 if TYPE_CHECKING:
     import tomlkit
@@ -47,7 +48,7 @@ _KIND_BY_NAME = {
 # Anything written into a file must be a single token that needs no quoting or escaping in any of
 # the supported formats (TOML basic/literal strings, JSON, YAML plain scalars, Python literals).
 # Every spelling rcflow renders (1.4.0-rc.1, 1.4.0rc1, v1.4.0-rc.1, 1!2.0+local.7) fits.
-_SAFE_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!~-]*")
+_SAFE_VALUE = lazy(r"[A-Za-z0-9][A-Za-z0-9._+!~-]*")
 
 
 def detect_kind(path: str) -> VersionFileKind | None:
@@ -174,10 +175,8 @@ _SENTINEL = "rcflow-locate-0f3c9a"
 # The plain layout almost every project has: a `[table]` header, then `version = "..."` on a
 # line of its own. Found with the stdlib parser (already loaded to read the config) and a scan,
 # it spares `rcflow status` the import of tomlkit; anything else takes the tomlkit path.
-_TOML_HEADER = re.compile(
-    r"^[ \t]*(\[\[?)[ \t]*([A-Za-z0-9_.-]+)[ \t]*\]\]?[ \t]*(?:#.*)?\r?$", re.M
-)
-_TOML_VERSION = re.compile(
+_TOML_HEADER = lazy(r"^[ \t]*(\[\[?)[ \t]*([A-Za-z0-9_.-]+)[ \t]*\]\]?[ \t]*(?:#.*)?\r?$", re.M)
+_TOML_VERSION = lazy(
     r"^[ \t]*version[ \t]*=[ \t]*(?P<q>[\"'])(?P<v>[^\"'\\\r\n]*)(?P=q)[ \t]*(?:#.*)?\r?$", re.M
 )
 
@@ -331,7 +330,7 @@ def _cargo(path: str, content: str) -> list[_Span]:
 
 # --- package.json ---------------------------------------------------------------------------------
 
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_STRING = lazy(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 def _package_json(path: str, content: str) -> list[_Span]:
@@ -387,7 +386,7 @@ def _json_top_level_string(content: str, wanted: str) -> tuple[int, int] | None:
 
 # --- Python __version__ ---------------------------------------------------------------------------
 
-_SIMPLE_LITERAL = re.compile(r"""(['"])([^'"\\\r\n]*)\1""")
+_SIMPLE_LITERAL = lazy(r"""(['"])([^'"\\\r\n]*)\1""")
 _SKIPPED = (tokenize.NL, tokenize.COMMENT, tokenize.ENCODING)
 
 
@@ -457,7 +456,7 @@ def _python_value(tokens: Sequence[tokenize.TokenInfo], index: int) -> tokenize.
 
 # Top-level keys sit at column 0; block scalars and nested mappings are indented, so a column-0
 # line can only be a top-level key, a comment or a document marker.
-_CHART_LINE = re.compile(
+_CHART_LINE = lazy(
     r"""^(?P<key>version|appVersion)[ \t]*:[ \t]*
     (?:(?P<q>["'])(?P<quoted>[^"'\r\n]*)(?P=q)|(?P<plain>[^\s"'#&*!|>%@`{}\[\],][^\r\n]*?))
     (?:[ \t]+\#[^\r\n]*)?[ \t]*\r?$""",

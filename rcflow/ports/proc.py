@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
+import selectors
 import signal
 import subprocess
 import threading
@@ -16,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from rcflow.errors import CommandError, Interrupted
 
@@ -86,18 +89,65 @@ def run_parallel(
         )
         for call in calls
     ]
+    outs = _drain(procs, [call.input for call in calls])
     results = []
     for call, p in zip(calls, procs, strict=True):
-        out, err = p.communicate(call.input.encode() if call.input is not None else None)
+        p.wait()
+        out, err = outs[p.stdout], outs[p.stderr]
         results.append(
             Result(
                 call.argv,
                 p.returncode,
-                out.decode("utf-8", errors="replace"),
-                err.decode("utf-8", errors="replace"),
+                b"".join(out).decode("utf-8", errors="replace"),
+                b"".join(err).decode("utf-8", errors="replace"),
             )
         )
     return results
+
+
+def _drain(
+    procs: Sequence[subprocess.Popen[bytes]], inputs: Sequence[str | None]
+) -> dict[Any, list[bytes]]:
+    """Feed every process its input and read all their pipes at once, by file object.
+
+    Read one process after another, a process whose output outgrows the pipe's buffer (the refs
+    of 2,000 tags, `ls-remote` of as many) stops until its turn comes: the batch would run one
+    process at a time.
+    """
+    outs: dict[Any, list[bytes]] = {}
+    with selectors.DefaultSelector() as sel:
+        for p, text in zip(procs, inputs, strict=True):
+            for pipe in (p.stdout, p.stderr):
+                if pipe is not None:
+                    sel.register(pipe, selectors.EVENT_READ, pipe)
+                    outs[pipe] = []
+            if p.stdin is not None:
+                data = (text or "").encode()
+                if data:
+                    sel.register(p.stdin, selectors.EVENT_WRITE, (p.stdin, memoryview(data)))
+                else:
+                    p.stdin.close()
+        while sel.get_map():
+            for key, _ in sel.select():
+                if not isinstance(key.data, tuple):
+                    chunk = os.read(key.fd, 65536)
+                    if chunk:
+                        outs[key.data].append(chunk)
+                    else:
+                        sel.unregister(key.fileobj)
+                        key.data.close()
+                    continue
+                stdin, view = key.data
+                try:
+                    rest = view[os.write(key.fd, view[: select.PIPE_BUF]) :]
+                except BrokenPipeError:  # it stopped reading (it failed): its output says why
+                    rest = view[:0]
+                if rest:
+                    sel.modify(key.fileobj, selectors.EVENT_WRITE, (stdin, rest))
+                else:
+                    sel.unregister(key.fileobj)
+                    stdin.close()
+    return outs
 
 
 def start_shell(

@@ -13,15 +13,13 @@ from dataclasses import dataclass
 
 from rcflow.model.config import WORKFLOW_INPUTS
 from rcflow.model.findings import Finding
-from rcflow.preflight import forge as forge_checks
 from rcflow.preflight import git as git_checks
-from rcflow.preflight import github as github_checks
-from rcflow.preflight import registries as artifact_checks
-from rcflow.preflight import soak as soak_checks
-from rcflow.preflight import stale_refs
 from rcflow.preflight import versions as version_checks
-from rcflow.preflight import workflows as workflow_checks
 from rcflow.preflight.facts import PreflightFacts, next_tags
+
+# The other checks' modules are imported by the check that runs them, and only once it has
+# something to check (workflow files, a plan's artifacts): `doctor` on a repository without
+# them pays nothing for their parsers and patterns.
 
 
 @dataclass(frozen=True)
@@ -47,10 +45,21 @@ def _github(f: PreflightFacts) -> list[Finding]:
 
 
 def _github_dispatch(f: PreflightFacts) -> list[Finding]:
-    return github_checks.dispatch_findings(f.snapshot.ledger) if f.on_github else []
+    if not f.on_github:
+        return []
+    from rcflow.preflight import github as github_checks
+
+    return github_checks.dispatch_findings(f.snapshot.ledger)
 
 
 def _workflows(f: PreflightFacts) -> list[Finding]:
+    directory = f.root / ".github" / "workflows"
+    if not directory.is_dir() or not any(
+        p.suffix in (".yml", ".yaml") for p in directory.iterdir()
+    ):
+        return []  # no workflow to check (`workflows.workflow_files`)
+    from rcflow.preflight import workflows as workflow_checks
+
     rc1, final = next_tags(f.config, f.release)[0]
     current, _ = f.names
     return workflow_checks.findings(
@@ -72,7 +81,15 @@ def _workflow_inputs(f: PreflightFacts) -> list[Finding]:
     ]
     if not dispatched:
         return []
+    from rcflow.preflight import workflows as workflow_checks
+
     return workflow_checks.dispatch_findings(f.root, dispatched, WORKFLOW_INPUTS)
+
+
+def _soak(f: PreflightFacts) -> list[Finding]:
+    from rcflow.preflight import soak as soak_checks
+
+    return soak_checks.check(f)
 
 
 def _stale_refs(f: PreflightFacts) -> list[Finding]:
@@ -89,6 +106,8 @@ def _stale_refs(f: PreflightFacts) -> list[Finding]:
                 f"point {f.config.remote} at github.com/OWNER/REPO",
             )
         ]
+    from rcflow.preflight import stale_refs
+
     return stale_refs.findings(f.root, current, previous, allow=f.config.allow_references)
 
 
@@ -96,6 +115,8 @@ def _registries(f: PreflightFacts) -> list[Finding]:
     """The registries and the index the plan would touch, tried before the first effect."""
     if f.plan is None:
         return []
+    from rcflow.preflight import registries as artifact_checks
+
     return artifact_checks.findings(
         f.plan.effects, sums=f.dist_sums, registry=f.registry, index=f.index
     )
@@ -103,7 +124,11 @@ def _registries(f: PreflightFacts) -> list[Finding]:
 
 def _forge(f: PreflightFacts) -> list[Finding]:
     """What the final release will carry, proven on the forge (see preflight.forge)."""
-    return forge_checks.findings(f.plan.effects, f.forge) if f.plan is not None else []
+    if f.plan is None:
+        return []
+    from rcflow.preflight import forge as forge_checks
+
+    return forge_checks.findings(f.plan.effects, f.forge)
 
 
 # In the order their findings are reported; ids are unique (tests/steps/test_registry.py).
@@ -117,7 +142,7 @@ CHECKS: tuple[Check, ...] = (
     Check("github-dispatch", _github_dispatch),
     Check("registries", _registries),
     Check("forge", _forge, waivable=False),
-    Check("soak", soak_checks.check),
+    Check("soak", _soak),
 )
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from rcflow.model.config import Config
-from rcflow.model.effects import DeleteRelease, DeleteTag, PushTag
 from rcflow.model.findings import Finding
 from rcflow.model.plan import Plan
 from rcflow.model.remotes import github_repo
@@ -84,6 +83,8 @@ class PreflightFacts:
 
 def tags_touched(plan: Plan) -> tuple[list[str], list[str]]:
     """Tags the plan pushes, and tags it deletes while their release stays (a retraction)."""
+    from rcflow.model.effects import DeleteRelease, DeleteTag, PushTag  # doctor has no plan
+
     create = [e.name for e in plan.effects if isinstance(e, PushTag)]
     released = {e.tag for e in plan.effects if isinstance(e, DeleteRelease)}
     delete = [

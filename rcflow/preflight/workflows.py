@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -169,7 +168,13 @@ def _load(text: str) -> _Node:
     import yaml
 
     try:
-        composed = yaml.compose(text, Loader=yaml.SafeLoader)
+        try:
+            # libyaml's composer where PyYAML has it (a workflow in a millisecond, not 50): the
+            # same nodes, lines and styles. Its error messages are its own, so a file it refuses
+            # is composed again by PyYAML's, which reports what is wrong as before.
+            composed = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError:
+            composed = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = int(mark.line) + 1 if mark is not None else 1
@@ -782,6 +787,8 @@ def find_actionlint(root: Path) -> Path | None:
     local = root / ".tools" / "bin" / "actionlint"
     if local.is_file():
         return local
+    import shutil  # here: it loads the archive codecs (bz2, lzma) at import
+
     found = shutil.which("actionlint")
     return Path(found) if found else None
 

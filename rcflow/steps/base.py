@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from rcflow.model.config import Config
-from rcflow.model.effects import BuildAssets, RunHook, RunValidations
 from rcflow.model.findings import Finding
 from rcflow.model.notes import Renderer
 from rcflow.model.plan import Plan
@@ -156,6 +155,8 @@ class StepBase(Generic[A]):
         timeout; a lease shorter than that would let another host take over a run that is
         still working.
         """
+        from rcflow.model.effects import BuildAssets, RunHook, RunValidations
+
         waits = 0.0
         for effect in plan.effects:
             if isinstance(effect, RunValidations) and effect.validations:

@@ -6,12 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcflow.errors import VersionError, VersionFileError
 from rcflow.model.config import Config
-from rcflow.model.conventional import bump_part, prepend_changelog, render_changelog_section
-from rcflow.model.effects import Commit, Effect, PushBranch, RecordEvent, WriteVersionFiles
 from rcflow.model.events import EventKind
 from rcflow.model.plan import Plan
 from rcflow.model.snapshot import Snapshot
@@ -21,6 +19,9 @@ from rcflow.steps.base import REPOSITORY_CHECKS, Facts, Param, StepBase
 from rcflow.steps.history import active_bump, version_key
 from rcflow.steps.unfinished import unfinished_rollback
 from rcflow.steps.version_commits import final_texts, head_texts, work_texts
+
+if TYPE_CHECKING:
+    from rcflow.model.effects import Effect
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,9 @@ def _bumped_from_dev(s: Snapshot, config: Config, files: Version) -> Version | N
 
 
 def plan(facts: Facts, args: BumpArgs) -> Plan:
+    from rcflow.model.conventional import bump_part, prepend_changelog, render_changelog_section
+    from rcflow.model.effects import Commit, PushBranch, RecordEvent, WriteVersionFiles
+
     s, config, release = facts.snapshot, facts.config, facts.release
     new = partial(Plan, "bump", release.state.value, s.fingerprint())
     refusals: list[str] = []

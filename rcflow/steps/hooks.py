@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rcflow.model import ledger
 from rcflow.model.config import Config
-from rcflow.model.effects import Effect, RecordEvent, RunHook
 from rcflow.model.events import EventKind
 from rcflow.model.ledger import Event
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.version import Spelling, Version
 from rcflow.steps.history import tag_version
+
+if TYPE_CHECKING:
+    from rcflow.model.effects import Effect, RecordEvent
 
 
 def hook_env(
@@ -30,6 +34,8 @@ def pending_hooks(
     is fixed when the step is decided, so adding a hook to the config later never runs it for
     releases that were finished before.
     """
+    from rcflow.model.effects import RecordEvent, RunHook
+
     if decided is None:
         return []
     kind = decided.event if isinstance(decided, RecordEvent) else decided.kind

@@ -5,20 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcflow.errors import ConflictError, VersionError, VersionFileError
 from rcflow.model.config import Config, StageConfig
-from rcflow.model.effects import (
-    Commit,
-    CreateTag,
-    Effect,
-    PushBranch,
-    PushTag,
-    RecordEvent,
-    VerifyVersionOnlyDiff,
-    WriteVersionFiles,
-)
 from rcflow.model.events import EventKind
 from rcflow.model.ledger import Event
 from rcflow.model.notes import render_notes
@@ -35,6 +25,11 @@ from rcflow.steps.ladder import chosen_stage, since_previous
 from rcflow.steps.publishing import carry_blockers, publish_release
 from rcflow.steps.unfinished import unfinished_rollback
 from rcflow.steps.version_commits import head_texts, version_commit, work_texts
+
+if TYPE_CHECKING:
+    from rcflow.model.effects import (
+        Effect,
+    )
 
 
 @dataclass(frozen=True)
@@ -72,6 +67,8 @@ def _notes(facts: Facts, version: Version, tag: str, rc_tag: str) -> str:
 
 def _finish(facts: Facts, tag: str, version: Version, rc_tag: str) -> list[Effect]:
     """What completes a final tag that exists: pushed, released with the RC's assets, recorded."""
+    from rcflow.model.effects import PushTag, RecordEvent
+
     s, config = facts.snapshot, facts.config
     event = decision(s, EventKind.PROMOTING, tag)
     # Images and packages before the tag reaches anyone, as the promotion decided them.
@@ -158,6 +155,14 @@ def _check_final_tag(
 
 
 def plan(facts: Facts, args: PromoteArgs) -> Plan:
+    from rcflow.model.effects import (
+        CreateTag,
+        PushBranch,
+        PushTag,
+        RecordEvent,
+        VerifyVersionOnlyDiff,
+    )
+
     s, config, release = facts.snapshot, facts.config, facts.release
     new = partial(Plan, "promote", release.state.value, s.fingerprint())
     prefix, token = config.tag_prefix, config.rc_token
@@ -323,6 +328,8 @@ def next_development(facts: Facts, final: Version, tag: str) -> tuple[list[Effec
     still say `final` (write, commit, push), HEAD is our unpushed commit (push), the ledger has
     no record (record). Files that moved past `final` are left alone.
     """
+    from rcflow.model.effects import Commit, PushBranch, RecordEvent, WriteVersionFiles
+
     s, config, release = facts.snapshot, facts.config, facts.release
     if config.next_version is None:
         return [], []
@@ -412,6 +419,8 @@ def to_stage(facts: Facts, to: StageConfig, refusals: list[str]) -> Plan:
     `publish_rc` asks for pre-release packages. The new tag is a pre-release like any cut one:
     validated by the validations of its stage, rolled back by withdrawing it.
     """
+    from rcflow.model.effects import CreateTag, PushTag, RecordEvent
+
     s, config, release = facts.snapshot, facts.config, facts.release
     new = partial(Plan, "promote", release.state.value, s.fingerprint())
     latest, target = release.latest, release.target
@@ -512,6 +521,8 @@ def _stage_notes(facts: Facts, version: Version, tag: str, source: str) -> str:
 
 def _finish_stage(facts: Facts, to: StageConfig, latest: Candidate, refusals: list[str]) -> Plan:
     """The pre-release at `to` exists: finish what an interrupted promotion left, or say done."""
+    from rcflow.model.effects import PushTag, RecordEvent
+
     s, config, release = facts.snapshot, facts.config, facts.release
     new = partial(Plan, "promote", release.state.value, s.fingerprint())
     source = next(

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rcflow.model import ledger
 from rcflow.model.config import Config
-from rcflow.model.effects import (
-    BuildAssets,
-    CarryAssets,
-    CreateRelease,
-    Effect,
-    PublishRelease,
-    UploadAssets,
-)
 from rcflow.model.events import EventKind
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release, State
 from rcflow.model.version import Spelling, Version, tag_name
+
+if TYPE_CHECKING:
+    from rcflow.model.effects import (
+        Effect,
+    )
 
 
 def released_done(release: Release, config: Config) -> str | None:
@@ -27,6 +26,8 @@ def released_done(release: Release, config: Config) -> str | None:
 
 
 def build_assets(config: Config, tag: str, sha: str | None, version: Version) -> list[Effect]:
+    from rcflow.model.effects import BuildAssets
+
     a = config.assets
     if a is None:
         return []
@@ -49,6 +50,8 @@ def publish_release(
     Always draft first, assets next, then publish: a published release may be immutable (GitHub's
     immutable releases), so nothing is added to it afterwards.
     """
+    from rcflow.model.effects import CarryAssets, CreateRelease, PublishRelease, UploadAssets
+
     rel = s.releases.get(tag)
     if rel is not None and not rel.draft:
         if not prerelease and not rel.latest and not ledger.has(s.ledger, EventKind.PROMOTED, tag):

@@ -5,19 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcflow.errors import VersionError, VersionFileError
 from rcflow.model.config import Config, StageConfig, stage_named, stage_of
-from rcflow.model.conventional import summarize
-from rcflow.model.effects import (
-    Commit,
-    CreateTag,
-    Effect,
-    PushBranch,
-    PushTag,
-    RecordEvent,
-)
 from rcflow.model.events import EventKind
 from rcflow.model.notes import render_notes
 from rcflow.model.plan import Plan
@@ -32,6 +23,11 @@ from rcflow.steps.publishing import build_assets, publish_release, released_done
 from rcflow.steps.unfinished import unfinished_rollback
 from rcflow.steps.version_commits import version_commit
 
+if TYPE_CHECKING:
+    from rcflow.model.effects import (
+        Effect,
+    )
+
 
 @dataclass(frozen=True)
 class RcArgs:
@@ -39,6 +35,8 @@ class RcArgs:
 
 
 def rc_message(s: Snapshot, version: Version) -> str:
+    from rcflow.model.conventional import summarize
+
     what = "Release candidate" if version.stage is None else "Pre-release"
     return f"{what} {version}\n\n{summarize(s.commits_since_final)}\n"
 
@@ -63,6 +61,8 @@ def notes(facts: Facts, version: Version, tag: str, previous_pre: str | None = N
 
 def publish(facts: Facts, tag: str, version: Version, sha: str) -> list[Effect]:
     """What makes an existing local RC tag complete: pushed, released with assets, recorded."""
+    from rcflow.model.effects import PushTag, RecordEvent
+
     s, config = facts.snapshot, facts.config
     effects: list[Effect] = artifact_steps.resolve_images(s, config, tag, version)
     if tag not in s.remote_tags:
@@ -83,6 +83,8 @@ def publish(facts: Facts, tag: str, version: Version, sha: str) -> list[Effect]:
 
 
 def plan(facts: Facts, args: RcArgs) -> Plan:
+    from rcflow.model.effects import Commit, CreateTag, PushBranch, PushTag, RecordEvent
+
     s, config, release = facts.snapshot, facts.config, facts.release
     new = partial(Plan, "rc", release.state.value, s.fingerprint())
     if release.target is None or release.state not in (

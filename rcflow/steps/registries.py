@@ -10,15 +10,19 @@ Each piece is planned only while its event is missing, so a re-run after a crash
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcflow.errors import VersionError
 from rcflow.model import registries as artifacts
 from rcflow.model.config import Config
-from rcflow.model.effects import Effect, MoveImageTag, PromoteImage, PublishPackages, ResolveImage
 from rcflow.model.ledger import Event
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.version import Spelling, Version, parse
+
+if TYPE_CHECKING:
+    from rcflow.model.effects import (
+        Effect,
+    )
 
 
 def _pep440(version: Version) -> str:
@@ -27,6 +31,8 @@ def _pep440(version: Version) -> str:
 
 def resolve_images(s: Snapshot, config: Config, rc_tag: str, version: Version) -> list[Effect]:
     """rc: record the digest of each image's RC tag, unless the ledger has it."""
+    from rcflow.model.effects import ResolveImage
+
     return [
         ResolveImage(
             image.name, artifacts.image_tag(image, version, config), rc_tag, image.insecure
@@ -40,6 +46,8 @@ def resolve_images(s: Snapshot, config: Config, rc_tag: str, version: Version) -
 
 def rc_packages(s: Snapshot, config: Config, rc_tag: str, version: Version) -> list[Effect]:
     """rc with `publish_rc`: the RC's own dists, carrying its version."""
+    from rcflow.model.effects import PublishPackages
+
     package = config.python_package
     if package is None or not package.publish_rc:
         return []
@@ -76,6 +84,8 @@ def promote_artifacts(
     promotion (`decided`: its `promoting` event), only what that decision promised is shipped:
     configuring an image later never ships it for a release that was already made.
     """
+    from rcflow.model.effects import PromoteImage, PublishPackages
+
     images = list(config.images)
     package = config.python_package
     if pre_release and (package is None or not package.publish_rc):
@@ -165,6 +175,8 @@ def _previous_digest(events: Iterable[Event], previous_tag: str, image: str) -> 
 
 def move_latest(s: Snapshot, config: Config, decided: Mapping[str, Any], tag: str) -> list[Effect]:
     """The `latest` moves a `retracted` decision (its data) promised that the ledger lacks."""
+    from rcflow.model.effects import MoveImageTag, ResolveImage
+
     previous = str(decided.get("previous_tag") or "")
     moves = decided.get("images") or {}
     images = {image.name: image for image in config.images}

@@ -14,21 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcflow.errors import VersionError, VersionFileError
 from rcflow.model.config import Config
-from rcflow.model.effects import (
-    DeleteRelease,
-    DeleteTag,
-    Effect,
-    MarkLatest,
-    PushBranch,
-    RecordEvent,
-    ResetBranch,
-    RetractRelease,
-    RevertCommit,
-)
 from rcflow.model.events import EventKind
 from rcflow.model.ledger import Event
 from rcflow.model.plan import Plan
@@ -43,6 +32,11 @@ from rcflow.steps.history import active_bump, version_key
 from rcflow.steps.hooks import pending_hooks
 from rcflow.steps.unfinished import abandoned_finals, unfinished_rollback
 from rcflow.steps.version_commits import head_texts, work_texts
+
+if TYPE_CHECKING:
+    from rcflow.model.effects import (
+        Effect,
+    )
 
 
 @dataclass(frozen=True)
@@ -61,6 +55,8 @@ def revert_message(version: str) -> str:
 
 
 def _revert_effects(s: Snapshot, version: str, bump_commit: str) -> list[Effect]:
+    from rcflow.model.effects import PushBranch, ResetBranch, RevertCommit
+
     if s.head == bump_commit and not s.head_on_remote:
         return [ResetBranch(drop=bump_commit, to=f"{bump_commit}^")]
     return [
@@ -89,6 +85,8 @@ def _reverted_since(s: Snapshot, version: str, bump_commit: str) -> bool:
 
 def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) -> list[Effect]:
     """Finish a bump revert the ledger decided: the revert itself, then its push."""
+    from rcflow.model.effects import PushBranch
+
     decided: dict[str, Event] = {}
     for e in s.ledger:
         if e.kind == EventKind.BUMP_REVERTED:
@@ -116,6 +114,16 @@ def _pending_revert(s: Snapshot, config: Config, files_version: Version | None) 
 
 
 def plan(facts: Facts, args: RollbackArgs) -> Plan:
+    from rcflow.model.effects import (
+        DeleteRelease,
+        DeleteTag,
+        MarkLatest,
+        RecordEvent,
+        ResetBranch,
+        RetractRelease,
+        RevertCommit,
+    )
+
     s, config, release = facts.snapshot, facts.config, facts.release
     new = partial(Plan, "rollback", release.state.value, s.fingerprint())
     prefix, token = config.tag_prefix, config.rc_token

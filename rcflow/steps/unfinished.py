@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rcflow.model.config import Config
-from rcflow.model.effects import DeleteRelease, DeleteTag, Effect, MarkLatest, RetractRelease
 from rcflow.model.events import EventKind
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release, unpushed_promotions
@@ -12,6 +13,9 @@ from rcflow.steps.history import decision, retraction_note
 from rcflow.steps.hooks import pending_hooks
 from rcflow.steps.registries import move_latest
 
+if TYPE_CHECKING:
+    from rcflow.model.effects import Effect
+
 
 def unfinished_rollback(s: Snapshot, config: Config, release: Release) -> list[Effect]:
     """Effects that finish rollbacks the ledger decided but git or the forge do not show yet.
@@ -19,6 +23,8 @@ def unfinished_rollback(s: Snapshot, config: Config, release: Release) -> list[E
     Rollbacks record their decision first, so a crash leaves a decision to complete rather than
     a half-undone state that another command could mistake for something to push again.
     """
+    from rcflow.model.effects import DeleteRelease, DeleteTag, MarkLatest, RetractRelease
+
     effects: list[Effect] = []
     for tag in sorted(release.withdrawn_tags):
         if tag in s.releases:
@@ -59,6 +65,8 @@ def unfinished_rollback(s: Snapshot, config: Config, release: Release) -> list[E
 def abandoned_finals(s: Snapshot, rc_tag: str) -> list[Effect]:
     """Withdrawing an RC abandons a promotion of it whose final tag never reached the remote:
     the tag this clone made for it goes too (nobody else ever saw it)."""
+    from rcflow.model.effects import DeleteTag
+
     return [
         DeleteTag(final, None)
         for final, rc in sorted(unpushed_promotions(s).items())

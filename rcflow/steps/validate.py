@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcflow.model.config import ValidationConfig
-from rcflow.model.effects import RunValidations, ValidationSpec
 from rcflow.model.ledger import Event, from_iso
 from rcflow.model.plan import Plan
 from rcflow.model.states import State, pending_dispatches
 from rcflow.steps.base import Facts, Param, StepBase
 from rcflow.steps.publishing import released_done
+
+if TYPE_CHECKING:
+    from rcflow.model.effects import ValidationSpec
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class ValidateArgs:
 
 
 def _spec(v: ValidationConfig, pending: Event | None, source: str | None) -> ValidationSpec:
+    from rcflow.model.effects import ValidationSpec
+
     spec = ValidationSpec(v, config=source)
     if pending is None or v.kind != "workflow":
         return spec
@@ -37,6 +41,8 @@ def _spec(v: ValidationConfig, pending: Event | None, source: str | None) -> Val
 
 
 def plan(facts: Facts, args: ValidateArgs) -> Plan:
+    from rcflow.model.effects import RunValidations
+
     s, config, release = facts.snapshot, facts.config, facts.release
     new = partial(Plan, "validate", release.state.value, s.fingerprint())
     latest = release.latest

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rcflow.model.config import Config
-from rcflow.model.effects import Commit, Effect, WriteVersionFiles
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.version import Version
 from rcflow.model.version_files import rewrite
 from rcflow.steps.base import Facts
+
+if TYPE_CHECKING:
+    from rcflow.model.effects import Effect
 
 
 def head_texts(s: Snapshot) -> dict[str, str | None]:
@@ -29,6 +33,8 @@ def version_commit(facts: Facts, version: Version, message: str) -> tuple[list[E
     Our own planned text left uncommitted by an interrupted run is resumable work, not a user's
     uncommitted change, so it does not block.
     """
+    from rcflow.model.effects import Commit, WriteVersionFiles
+
     s = facts.snapshot
     contents = final_texts(s, facts.config, version)
     works = work_texts(s)

@@ -168,3 +168,57 @@ def test_changed_lines_pairs_removed_and_added(project: Project) -> None:
     lines = adapter(project).changed_lines(before, "HEAD")
 
     assert lines == [("pyproject.toml", 'version = "1.3.0"', 'version = "1.4.0"')]
+
+
+def _refs_of(g: Git, *patterns: str) -> dict[str, tuple[str, str]]:
+    _, refs, *_ = g.first_look("origin", patterns, [], identity=False)
+    return {r.name: (r.sha, r.commit) for r in refs}
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["loose", "packed"])
+def test_first_look_peels_lightweight_annotated_and_nested_tags(
+    project: Project, packed: bool
+) -> None:
+    """The refs come from `show-ref --dereference` (packed-refs' peeled lines, not every tag
+    object opened): each tag's commit, whatever kind of tag, loose or packed."""
+    head = project.head()
+    project.git("tag", "light")
+    project.git("tag", "-a", "-m", "annotated", "ann")
+    project.git("tag", "-a", "-m", "a tag of a tag", "nested", "ann")
+    project.git("update-ref", "refs/rcflow/ledger", head)
+    project.git("update-ref", "refs/remotes/origin2/main", head)  # not under refs/remotes/origin
+    if packed:
+        project.git("pack-refs", "--all")
+    g = adapter(project)
+
+    refs = _refs_of(g, "refs/tags", "refs/rcflow/ledger", "refs/remotes/origin")
+
+    tag_object = project.git("rev-parse", "ann")
+    assert refs["refs/tags/light"] == (head, head)
+    assert refs["refs/tags/ann"] == (tag_object, head)
+    assert refs["refs/tags/nested"] == (project.git("rev-parse", "nested"), head)
+    v130 = project.git("rev-parse", "v1.3.0")
+    assert refs["refs/tags/v1.3.0"] == (v130, project.git("rev-parse", "v1.3.0^{commit}"))
+    assert refs["refs/rcflow/ledger"] == (head, head)
+    assert "refs/remotes/origin/main" in refs
+    assert "refs/remotes/origin2/main" not in refs
+    assert "refs/heads/main" not in refs
+    # The same refs as for-each-ref lists, in its order; only the nested tag's commit differs
+    # (for-each-ref peels one level), where show-ref agrees with the remote's `^{}`.
+    listed = g.refs("refs/tags", "refs/rcflow/ledger", "refs/remotes/origin")
+    assert list(refs) == [r.name for r in listed]
+    assert {r.name: (r.sha, r.commit) for r in listed if r.name != "refs/tags/nested"} == {
+        k: v for k, v in refs.items() if k != "refs/tags/nested"
+    }
+    project.git("push", "--quiet", "origin", "nested")
+    assert g.remote("origin").refs["refs/tags/nested"] == head
+
+
+def test_first_look_in_a_repository_without_any_ref(tmp_path: Path) -> None:
+    git(tmp_path, "init", "--quiet", "--initial-branch=main", str(tmp_path / "new"))
+    g = Git(tmp_path / "new", tmp_path / "new" / ".git")
+
+    status, refs, remote, _, _ = g.first_look("origin", ("refs/tags",), [], identity=False)
+
+    assert (status.head, status.branch, refs) == (None, "main", [])
+    assert not remote.reachable

@@ -336,3 +336,11 @@ def test_forge_github_without_a_github_remote_is_a_warning_and_the_rest_is_check
     for refused in (p.cli("bump", "--yes"), p.cli("doctor", "--alert")):
         assert refused.exit_code == 2, refused.stdout + refused.stderr
         assert "cannot tell the repository" in refused.stderr
+
+
+def test_doctor_looks_for_the_marker_init_writes() -> None:
+    """doctor decides whether init's drift check has anything to compare without importing
+    init: by the marker every file init writes starts with."""
+    from rcflow.commands import doctor, init
+
+    assert doctor._GENERATED == init.GENERATED_MARKER

@@ -443,3 +443,36 @@ def test_development_versions_projects_keep(text: str, final: str) -> None:
 @pytest.mark.parametrize("text", ["1.4.0", "1.4", "banana", "1.4.0-01", "1.4.0+build", "01.2.3a1"])
 def test_what_is_not_a_development_version(text: str) -> None:
     assert parse_dev(text) is None
+
+
+_PART = st.sampled_from(["0", "1", "01", "12", "x"])
+_TEXTS = st.builds(
+    lambda a, b, c, pre, n: f"{a}.{b}.{c}" + (f"-{pre}.{n}" if pre else ""),
+    _PART,
+    _PART,
+    _PART,
+    st.sampled_from(["", "rc", "beta", "alpha-rc", "RC"]),
+    st.sampled_from(["1", "2", "0", "01", "10"]),
+) | st.text(alphabet="0123456789.-+rcab", max_size=14)
+
+
+@given(_TEXTS, st.sampled_from(["rc", "beta"]))
+def test_plain_versions_read_without_semver_as_semver_reads_them(text: str, token: str) -> None:
+    """X.Y.Z[-TOKEN.N] is read by a pattern (no import of semver on the status path); every
+    text reads as it did through semver.Version.parse: the same version or the same refusal."""
+    from rcflow.model import version
+
+    def outcome(read: object) -> object:
+        try:
+            return read()  # type: ignore[operator]
+        except VersionError as exc:
+            return str(exc)
+
+    fast = outcome(lambda: version._parse_semver(text, token))
+    plain = version._PLAIN_SEMVER
+    try:
+        version._PLAIN_SEMVER = re.compile("(?!)")  # type: ignore[assignment]
+        slow = outcome(lambda: version._parse_semver(text, token))
+    finally:
+        version._PLAIN_SEMVER = plain
+    assert fast == slow

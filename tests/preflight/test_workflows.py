@@ -931,3 +931,23 @@ def test_a_reusable_workflows_inputs_are_a_warning_not_a_blocker(tmp_path: Path)
         ("workflow.script-injection", "template.yml", "warning"),
         ("workflow.script-injection", "manual.yml", "error"),
     }
+
+
+def test_libyaml_and_pyyaml_compose_the_same_tree() -> None:
+    """`_load` composes with libyaml where PyYAML has it: the same nodes, lines, block-scalar
+    styles, anchors and merge keys as PyYAML's own composer, which the rules were written on."""
+    import yaml
+
+    from rcflow.preflight import workflows
+
+    text = (
+        "on:\n  push:\n    tags: ['v*']\n"
+        "defaults: &d\n  runs-on: ubuntu-latest\n  env: {A: '1'}\n"
+        "jobs:\n  build:\n    <<: *d\n    steps:\n"
+        "      - run: |\n          echo ${{ inputs.x }}\n          make\n"
+        "      - run: >\n          folded\n      - uses: actions/checkout@v4 # v4\n"
+    )
+    pure = workflows._convert(yaml.compose(text, Loader=yaml.SafeLoader))
+    assert workflows._load(text) == pure
+    assert pure.get("jobs", "build", "runs-on") is not None  # the merge key was applied
+    assert getattr(yaml, "__with_libyaml__", False)  # the wheel this project installs has it

@@ -1,0 +1,123 @@
+"""Start-up stays light (issue 14): what `status`, `doctor` and `--help` import, not how fast.
+
+Each probe runs the entry point in a fresh interpreter and lists the modules it loaded, so a
+module-level import that drags the parser, the planning code or a check's parser back onto
+these paths fails here, whatever the machine's speed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.project import Project
+
+# Never on a read path: the parser, rich, the git/GitHub clients, templates, the effect types
+# and everything that applies them, semver's full grammar, tomlkit.
+_NEVER_READING = (
+    "typer",
+    "rcflow.cli.app",
+    "git",
+    "github",
+    "jinja2",
+    "tomlkit",
+    "semver",
+    "rcflow.model.effects",
+    "rcflow.engine.executor",
+    "rcflow.engine.handlers",
+    "rcflow.commands.step",
+    "rcflow.commands.run",
+    "rcflow.steps",
+)
+
+
+def _loaded(argv: list[str], cwd: Path) -> tuple[int, set[str]]:
+    """The exit code of `rcflow *argv` run in cwd, and every module it had loaded by then."""
+    probe = (
+        "import sys; from rcflow.cli.main import main\n"
+        f"try:\n    code = main({argv!r})\n"
+        "except SystemExit as exc:\n    code = exc.code\n"
+        "print(sorted(sys.modules), file=sys.stderr); sys.exit(code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    loaded = set(eval(done.stderr.strip().splitlines()[-1]))  # noqa: S307 - our own list
+    assert "rcflow.cli.main" in loaded  # the probe saw the imports at all
+    return done.returncode, loaded
+
+
+def _top(loaded: set[str]) -> set[str]:
+    return loaded | {m.split(".")[0] for m in loaded}
+
+
+def test_status_json_loads_no_parser_planning_or_drawing(project: Project) -> None:
+    code, loaded = _loaded(["status", "--json"], project.root)
+    assert code == 0
+    for heavy in (*_NEVER_READING, "rich", "yaml", "rcflow.preflight", "rcflow.cli.console"):
+        assert heavy not in _top(loaded), heavy
+    assert "rcflow.engine.observe" in loaded
+
+
+def test_help_and_version_load_no_planning(project: Project) -> None:
+    """The step commands come from the step registry: their declarations, not their plans."""
+    for argv in (["--help"], ["--version"], ["bump", "--help"]):
+        code, loaded = _loaded(argv, project.root)
+        assert code == 0, argv
+        assert {"typer", "rcflow.steps.bump"} <= loaded  # the commands are built from STEPS
+        for heavy in (
+            "rcflow.model.effects",
+            "rcflow.model.conventional",
+            "rcflow.engine",
+            "rcflow.preflight",
+            "rcflow.commands.context",
+            "rcflow.adapters",
+            "rich",
+            "jinja2",
+            "yaml",
+            "git",
+            "github",
+            "semver",
+        ):
+            assert heavy not in _top(loaded), (argv, heavy)
+
+
+def test_doctor_without_workflows_loads_no_check_it_does_not_run(project: Project) -> None:
+    assert not (project.root / ".github" / "workflows").exists()
+    code, loaded = _loaded(["doctor", "--json"], project.root)
+    assert code == 0
+    for heavy in (
+        *_NEVER_READING,
+        "rich",
+        "yaml",
+        "rcflow.preflight.workflows",
+        "rcflow.preflight.github",
+        "rcflow.preflight.registries",
+        "rcflow.preflight.forge",
+        "rcflow.commands.init",
+        "rcflow.ports.templates",
+    ):
+        assert heavy not in _top(loaded), heavy
+    assert "rcflow.preflight.git" in loaded
+
+
+@pytest.mark.parametrize("generated", [False, True], ids=["own-workflow", "init-wrote-one"])
+def test_doctor_loads_the_workflow_checks_when_there_is_a_workflow(
+    project: Project, generated: bool
+) -> None:
+    first = "# written by `rcflow init` (rcflow 0.1.0)\n" if generated else ""
+    project.write(
+        ".github/workflows/ci.yml",
+        f"{first}on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n      - run: x\n",
+    )
+    project.commit("ci: a workflow")
+    code, loaded = _loaded(["doctor", "--json"], project.root)
+    assert code in (0, 3)
+    assert {"yaml", "rcflow.preflight.workflows"} <= _top(loaded)
+    # Only a workflow init wrote can drift from what init would write now.
+    assert ("rcflow.commands.init" in loaded) is generated
+    for heavy in ("typer", "rich", "rcflow.model.effects", "rcflow.engine.executor"):
+        assert heavy not in _top(loaded), heavy
