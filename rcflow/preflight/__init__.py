@@ -45,6 +45,12 @@ def _github(f: PreflightFacts) -> list[Finding]:
     return list(f.github[0]) if f.on_github else []
 
 
+def _validation_forge(f: PreflightFacts) -> list[Finding]:
+    return github_checks.validation_forge_findings(
+        f.config.validations, f.forge.name, f.config.source
+    )
+
+
 def _github_dispatch(f: PreflightFacts) -> list[Finding]:
     return github_checks.dispatch_findings(f.snapshot.ledger) if f.on_github else []
 
@@ -116,6 +122,7 @@ CHECKS: tuple[Check, ...] = (
     Check("github-dispatch", _github_dispatch),
     Check("registries", _registries),
     Check("forge", _forge, waivable=False),
+    Check("validation-forge", _validation_forge),
 )
 
 
@@ -128,6 +135,7 @@ DOCTOR = (
     "workflow-inputs",
     "stale-refs",
     "github-dispatch",
+    "validation-forge",
 )
 
 

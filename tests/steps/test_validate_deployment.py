@@ -205,3 +205,26 @@ def test_a_dry_run_describes_the_wait(make_rc: Make) -> None:  # noqa: F811
     out = p.cli("validate", "--dry-run")
     assert out.exit_code == 0, out.stderr
     assert "wait for staging (a successful deployment to staging)" in out.stdout
+
+
+def test_doctor_names_a_deployment_validation_no_forge_here_can_read(make_project: Any) -> None:
+    p = make_project(config=STAGING)
+
+    out = p.cli("doctor", "--json")
+
+    assert out.exit_code == 3
+    [finding] = out.json()["findings"]
+    assert finding["id"] == "validate.needs-github"
+    assert finding["message"] == (
+        "staging runs on GitHub (deployment), but the forge is local: nothing here can read "
+        "its deployments to staging"
+    )
+    assert finding["fix"] == (
+        'set forge = "github" and github_repository = "owner/repo" in rcflow.toml'
+    )
+
+
+def test_doctor_is_silent_about_it_on_github(make_github_project: Any) -> None:
+    p, _server = make_github_project(STAGING)
+    ids = [f["id"] for f in p.cli("doctor", "--json").json()["findings"]]
+    assert "validate.needs-github" not in ids
