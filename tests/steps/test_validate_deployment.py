@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from rcflow.steps.validate import ValidateArgs
 from tests.steps.test_validate_github import (  # noqa: F401 - fake_time, make_rc: fixtures
     RC,
     FakeTime,
@@ -21,6 +22,7 @@ from tests.steps.test_validate_github import (  # noqa: F401 - fake_time, make_r
     result,
     sha_of,
 )
+from tests.support.crash import Attempt, crash_each_write
 from tests.support.ledger import events
 from tests.support.project import Project, fresh_clone
 
@@ -228,3 +230,23 @@ def test_doctor_is_silent_about_it_on_github(make_github_project: Any) -> None:
     p, _server = make_github_project(STAGING)
     ids = [f["id"] for f in p.cli("doctor", "--json").json()["findings"]]
     assert "validate.needs-github" not in ids
+
+
+def test_a_crash_after_each_write_then_validate_converges_from_a_fresh_clone(
+    make_rc: Make,  # noqa: F811
+) -> None:
+    def start(name: str) -> Project:
+        p, server = make_rc(STAGING)
+        server.add_deployment(sha_of(p), "staging", states=["in_progress"], steps=["success"])
+        return p
+
+    def resume(crash: Attempt) -> None:
+        other = crash.fresh_clone()
+        rerun = other.cli("validate")
+        assert rerun.exit_code == 0, (crash.where, rerun.stdout + rerun.stderr)
+        assert other.status()["state"] == "validated", crash.where
+        passed = [e for e in events(other, "validation_passed") if e["key"] == f"{RC}/staging"]
+        assert len(passed) == 1, crash.where  # recorded once, whichever run recorded it
+
+    crashed = crash_each_write(start, "validate", ValidateArgs(), resume, limit=40)
+    assert len(crashed) >= 4, crashed  # the lease, the result, the completion, the release
