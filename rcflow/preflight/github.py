@@ -293,7 +293,7 @@ def validation_forge_findings(validations: Iterable[Any], forge: str, source: st
                 else "dispatch a workflow or read checks"
             ),
             f'set forge = "github" and github_repository = "owner/repo" in {source}',
-            steps=frozenset({"validate", "promote"}),
+            steps=frozenset({"rc", "validate"}),
         )
         for v in validations
         if v.on_github
