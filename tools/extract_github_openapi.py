@@ -58,6 +58,12 @@ OPERATIONS = (
     "checks/list-for-ref",
     "repos/get-combined-status-for-ref",
     "repos/list-commit-statuses-for-ref",
+    # deployments (issue 15): deployment evidence as a validation
+    "repos/list-deployments",
+    "repos/create-deployment",
+    "repos/get-deployment",
+    "repos/list-deployment-statuses",
+    "repos/create-deployment-status",
 )
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

@@ -21,7 +21,14 @@ from urllib.parse import urlsplit
 from rcflow.errors import ConflictError, EffectError, RcflowError
 from rcflow.model.remotes import PUBLIC_HOSTS as _PUBLIC_HOSTS
 from rcflow.model.remotes import github_repo as github_repo
-from rcflow.ports.ci import CheckFact, Dispatched, NotDispatched, RunFact, StatusFact
+from rcflow.ports.ci import (
+    CheckFact,
+    DeploymentFact,
+    Dispatched,
+    NotDispatched,
+    RunFact,
+    StatusFact,
+)
 from rcflow.ports.forge import RETRACTED_MARKER, AssetFact, ReleaseFact, sha256_file
 
 PUBLIC_API = "https://api.github.com"
@@ -625,6 +632,47 @@ class GitHubForge:
             ]
 
         return self._call(f"reading the commit statuses of {sha[:7]}", get)
+
+    def deployment(self, sha: str, environment: str) -> DeploymentFact | None:
+        """The newest deployment of sha to environment, and its latest status.
+
+        PyGithub asks with the deployment previews' media types, so an older GitHub Enterprise
+        Server also reports the `inactive`, `queued` and `in_progress` states. GitHub lists
+        newest first; the highest id on the first page is taken all the same (ids only grow).
+        """
+        repo = self._client_repo()
+
+        def get() -> DeploymentFact | None:
+            listed = repo.get_deployments(sha=sha, environment=environment).get_page(0)
+            # What the filter returned is checked again: evidence is about this sha only.
+            mine = [
+                d
+                for d in listed
+                if str(_raw(d).get("sha")) == sha
+                and str(_raw(d).get("environment", "")).lower() == environment.lower()
+            ]
+            if not mine:
+                return None
+            newest_obj = max(mine, key=lambda d: int(_raw(d)["id"]))
+            newest = _raw(newest_obj)
+            statuses = [_raw(st) for st in newest_obj.get_statuses().get_page(0)]
+            latest = max(statuses, key=lambda st: int(st["id"]), default=None)
+            status_url = None
+            if latest is not None:
+                status_url = latest.get("log_url") or latest.get("target_url") or latest.get("url")
+            return DeploymentFact(
+                id=int(newest["id"]),
+                environment=str(newest.get("environment") or environment),
+                sha=sha,
+                url=str(newest.get("url") or ""),
+                created_at=str(newest.get("created_at") or ""),
+                state=str(latest["state"]) if latest is not None else None,
+                status_url=str(status_url) if status_url else None,
+                environment_url=(latest.get("environment_url") or None) if latest else None,
+                status_at=(str(latest.get("created_at") or "") or None) if latest else None,
+            )
+
+        return self._call(f"reading the deployments of {sha[:7]} to {environment}", get)
 
 
 def _run_fact(run: Any) -> RunFact:

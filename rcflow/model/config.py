@@ -119,10 +119,15 @@ Top-level keys
     ``checks`` / ``statuses`` (arrays of strings): check runs (by name) and commit statuses (by
     context) required on the RC commit; waited for until each has completed, and all must
     succeed (a check may also be ``neutral`` or ``skipped``, as in branch protection).
-    ``workflow``, ``checks`` and ``statuses`` need the ``github`` forge.
+    ``deployment`` (string): a deployment environment (``"staging"``); passes when the newest
+    GitHub deployment of the RC commit to that environment has the latest status ``success``
+    (``failure`` or ``error`` fails; rcflow waits while there is none yet, while it is pending,
+    queued or in progress, or while it is ``inactive``, replaced by a newer deployment).
+    Names are 1-255 characters, no control characters and no surrounding spaces.
+    ``workflow``, ``checks``, ``statuses`` and ``deployment`` need the ``github`` forge.
 
     ``timeout`` (duration, default ``"30m"``): how long the command runs, or how long rcflow waits
-    for the workflow run or the checks.
+    for the workflow run, the checks or the deployment.
     ``required`` (boolean, default ``true``): whether a failure blocks promotion.
     ``max_age`` (duration, optional): a pass older than this no longer counts for promotion
     (``"7d"``); ``rcflow validate`` runs it again.
@@ -219,6 +224,7 @@ _VALIDATE_KEYS = frozenset(
         "required",
         "max_age",
         "stages",
+        "deployment",
     }
 )
 # What rcflow itself passes to a dispatched workflow; GitHub takes at most 25 inputs in all.
@@ -315,6 +321,7 @@ class ValidationConfig:
     checks: tuple[str, ...] = ()  # required check-run names (kind "checks")
     statuses: tuple[str, ...] = ()  # required commit-status contexts (kind "checks")
     max_age: float | None = None  # seconds a pass counts for; None: forever
+    deployment: str | None = None  # the environment deployed to (kind "deployment")
     stages: tuple[str, ...] | None = None  # the stages it validates; None: every stage
 
     def applies(self, stage: str) -> bool:
@@ -639,8 +646,12 @@ def _validations(data: Mapping[str, Any], reader: _Reader) -> tuple[ValidationCo
         kinds = [k for k in ("run", "workflow") if k in entry]
         if "checks" in entry or "statuses" in entry:
             kinds.append("checks/statuses")
+        if "deployment" in entry:
+            kinds.append("deployment")
         if not kinds:
-            raise reader.error(f"{at}.run", "required (or workflow, or checks/statuses)")
+            raise reader.error(
+                f"{at}.run", "required (or workflow, or checks/statuses, or deployment)"
+            )
         if len(kinds) > 1:
             raise reader.error(at, f"has {' and '.join(kinds)}: use one of them per [[validate]]")
         timeout = reader.get_duration(entry, "timeout", "30m", at)
@@ -673,6 +684,11 @@ def _validations(data: Mapping[str, Any], reader: _Reader) -> tuple[ValidationCo
                 ValidationConfig(
                     run="", kind="workflow", workflow=workflow, inputs=inputs, **common
                 )
+            )
+        elif "deployment" in entry:
+            environment = _environment(entry, f"{at}.deployment", reader)
+            result.append(
+                ValidationConfig(run="", kind="deployment", deployment=environment, **common)
             )
         else:
             checks = _names(entry, "checks", at, reader)
@@ -1349,3 +1365,24 @@ def stage_tag_matcher(config: Config) -> Callable[[str], bool]:
     if len(matchers) == 1:
         return matchers[0]
     return lambda name: any(m(name) for m in matchers)
+
+
+# -- deployment validations (issue 15) -------------------------------------------------------------
+
+_MAX_ENVIRONMENT = 255  # GitHub's longest environment name
+
+
+def _environment(entry: Mapping[str, Any], at: str, reader: _Reader) -> str:
+    """A deployment environment's name, as GitHub takes it (it is sent as a query parameter)."""
+    value = entry["deployment"]
+    if not isinstance(value, str):
+        raise reader.error(at, f"expected an environment name (a string), got {_toml_type(value)}")
+    if not value.strip():
+        raise reader.error(at, 'must name an environment (such as "staging")')
+    if value != value.strip():
+        raise reader.error(at, f"{value!r} has spaces around the name")
+    if len(value) > _MAX_ENVIRONMENT:
+        raise reader.error(at, f"longer than {_MAX_ENVIRONMENT} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise reader.error(at, f"{value!r} contains a control character")
+    return value

@@ -426,6 +426,9 @@ class ValidationSpec:
         elif self.kind == "checks":
             ran = ", ".join((*self.checks, *self.statuses))
             facts = {"required_checks": list(self.checks), "required_statuses": list(self.statuses)}
+        elif self.kind == "deployment":
+            ran = f"deployment to {self.validation.deployment}"
+            facts = {"environment": self.validation.deployment}
         else:
             ran, facts = self.run, {"command": self.run}
         return {"ran": ran, **facts, **({"config": self.config} if self.config else {})}
@@ -439,6 +442,8 @@ class ValidationSpec:
         if self.kind == "checks":
             names = ", ".join((*self.checks, *self.statuses))
             return f"wait for {self.name} ({names}) to pass"
+        if self.kind == "deployment":
+            return f"wait for {self.name} (a successful deployment to {self.validation.deployment})"
         return f"run {self.name}"
 
 

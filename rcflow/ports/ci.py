@@ -58,6 +58,23 @@ class StatusFact:
     description: str | None
 
 
+@dataclass(frozen=True)
+class DeploymentFact:
+    """The newest deployment of a commit to an environment, and its latest status."""
+
+    id: int
+    environment: str
+    sha: str
+    url: str  # the deployment (API)
+    created_at: str  # ISO 8601, as GitHub sent it
+    # The latest status: None while the deployment has none. pending, queued, in_progress,
+    # success, failure, error or inactive (a newer deployment replaced it).
+    state: str | None
+    status_url: str | None  # the status's log (log_url, else target_url), else the status
+    environment_url: str | None  # where the deployed environment answers
+    status_at: str | None  # when the latest status was posted
+
+
 @runtime_checkable
 class CI(Protocol):
     def clock(self) -> float:
@@ -94,4 +111,8 @@ class CI(Protocol):
 
     def commit_statuses(self, sha: str) -> Sequence[StatusFact]:
         """The newest status of each context on sha (the combined status)."""
+        ...
+
+    def deployment(self, sha: str, environment: str) -> DeploymentFact | None:
+        """The newest deployment of sha to environment with its latest status (None: none)."""
         ...

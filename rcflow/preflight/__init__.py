@@ -44,6 +44,14 @@ def _github(f: PreflightFacts) -> list[Finding]:
     return list(f.github[0]) if f.on_github else []
 
 
+def _validation_forge(f: PreflightFacts) -> list[Finding]:
+    from rcflow.preflight import github as github_checks
+
+    return github_checks.validation_forge_findings(
+        f.config.validations, f.forge.name, f.config.source
+    )
+
+
 def _github_dispatch(f: PreflightFacts) -> list[Finding]:
     if not f.on_github:
         return []
@@ -143,6 +151,7 @@ CHECKS: tuple[Check, ...] = (
     Check("registries", _registries),
     Check("forge", _forge, waivable=False),
     Check("soak", _soak),
+    Check("validation-forge", _validation_forge),
 )
 
 
@@ -155,6 +164,7 @@ DOCTOR = (
     "workflow-inputs",
     "stale-refs",
     "github-dispatch",
+    "validation-forge",
 )
 
 

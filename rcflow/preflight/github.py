@@ -272,3 +272,29 @@ def dispatch_findings(events: Iterable[Any]) -> list[Finding]:
             f"keep ${{{{ inputs.rcflow_run_id }}}} in the run-name of {workflow}",
         )
     ]
+
+
+def validation_forge_findings(validations: Iterable[Any], forge: str, source: str) -> list[Finding]:
+    """Validations only GitHub can run (a workflow, checks, a deployment) on another forge.
+
+    The configuration refuses them with an explicit ``forge = "local"``; a forge chosen from a
+    remote that is not on GitHub is only known here, and `validate` would refuse them.
+    """
+    if forge == "github":
+        return []
+    return [
+        Finding(
+            "validate.needs-github",
+            "error",
+            f"{v.name} runs on GitHub ({v.kind}), but the forge is {forge}: nothing here can "
+            + (
+                f"read its deployments to {v.deployment}"
+                if v.kind == "deployment"
+                else "dispatch a workflow or read checks"
+            ),
+            f'set forge = "github" and github_repository = "owner/repo" in {source}',
+            steps=frozenset({"rc", "validate"}),
+        )
+        for v in validations
+        if v.on_github
+    ]

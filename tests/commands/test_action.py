@@ -75,6 +75,8 @@ jobs:
         with:
           step: ${{ inputs.step }}
           version: ""
+          stage: ""
+          to: ""
           dry_run: "true"
           alert: "false"
           token: ${{ github.token }}
@@ -210,6 +212,8 @@ def run_action(
     dry_run: str = "true",
     alert: str = "false",
     token: str = "ghs_secret-token-value",  # noqa: S107 - a stand-in, masked by the script
+    stage: str = "",
+    to: str = "",
 ) -> tuple[int, list[list[str]], str]:
     bash = shutil.which("bash")
     assert bash
@@ -238,6 +242,8 @@ def run_action(
         "RUNNER_TEMP": str(temp),
         "STEP": step,
         "VERSION": version,
+        "STAGE": stage,
+        "TO": to,
         "DRY_RUN": dry_run,
         "ALERT": alert,
         "GITHUB_TOKEN": token,
@@ -511,3 +517,47 @@ def test_the_findings_go_to_the_job_summary(
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("## rcflow doctor")
     assert expected in text
+
+
+# -- stage moves (issue 15): the stage and to inputs ---------------------------------------------
+
+
+def test_the_action_declares_stage_and_to_and_reads_them_through_env() -> None:
+    inputs = action()["inputs"]
+    assert (inputs["stage"]["default"], inputs["to"]["default"]) == ("", "")
+    step = next(s for s in action()["runs"]["steps"] if s.get("id") == "rcflow")
+    assert step["env"]["STAGE"] == "${{ inputs.stage }}"
+    assert step["env"]["TO"] == "${{ inputs.to }}"
+
+
+@pytest.mark.parametrize(
+    ("step", "stage", "to", "tail"),
+    [("rc", "beta", "", ["--stage", "beta"]), ("promote", "", "rc", ["--to", "rc"])],
+)
+def test_stage_moves_reach_rc_and_promote_as_options(
+    tmp_path: Path, step: str, stage: str, to: str, tail: list[str]
+) -> None:
+    code, calls, output = run_action(tmp_path, step=step, stage=stage, to=to, dry_run="false")
+    assert code == 0, output
+    [argv] = calls
+    # rcflow's --stage and --to are another branch's; here the argv is checked as built.
+    assert argv == ["rcflow", "--yes", "--json", step, *tail]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"step": "rc", "stage": "--break-lease"}, "must be a stage name"),
+        ({"step": "rc", "stage": "beta\nid"}, "must be a stage name"),
+        ({"step": "promote", "to": "$(id)"}, "must be a stage name"),
+        ({"step": "doctor", "stage": "beta"}, "the stage input is used only by rc"),
+        ({"step": "validate", "to": "rc"}, "the to input is used only by promote"),
+    ],
+)
+def test_bad_stage_inputs_are_refused_before_rcflow_runs(
+    tmp_path: Path, inputs: dict[str, str], message: str
+) -> None:
+    code, calls, output = run_action(tmp_path, **inputs)  # type: ignore[arg-type]
+    assert code == 2, output
+    assert calls == []
+    assert "::error title=rcflow::" in output and message in output

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from rcflow import __version__
 from rcflow.commands import init as scaffold
@@ -239,7 +240,14 @@ def release_script(root: Path) -> str:
 
 
 def run_script(
-    script: str, tmp_path: Path, *, step: str, version: str = "", dry_run: bool = True
+    script: str,
+    tmp_path: Path,
+    *,
+    step: str,
+    version: str = "",
+    dry_run: bool = True,
+    stage: str = "",
+    to: str = "",
 ) -> tuple[int, list[list[str]], str]:
     """Run the workflow's script as GitHub does (bash -eo pipefail) with a recording rcflow."""
     bash = shutil.which("bash")
@@ -266,6 +274,8 @@ def run_script(
         "RUNNER_TEMP": str(work / "runner-temp"),
         "STEP": step,
         "VERSION": version,
+        "STAGE": stage,
+        "TO": to,
         "DRY_RUN": "true" if dry_run else "false",
         "GITHUB_ACTOR": "octocat",
         "GITHUB_SERVER_URL": "https://github.com",
@@ -835,3 +845,91 @@ def test_rcflows_own_repository_runs_the_action_of_its_checkout(
     # Without action.yml it is some other project that happens to be called rcflow.
     (root / "action.yml").unlink()
     assert not scaffold.detect(root)["rcflow_itself"]
+
+
+# -- stage moves (issue 15): the stage and to inputs ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("step", "stage", "to", "dry_run", "tail"),
+    [
+        ("rc", "beta", "", True, ["--stage", "beta"]),
+        ("rc", "alpha", "", False, ["rc", "--stage", "alpha"]),
+        ("promote", "", "rc", True, ["--to", "rc"]),
+        ("promote", "", "final", False, ["promote", "--to", "final"]),
+    ],
+)
+def test_stage_moves_reach_rc_and_promote_as_options(
+    script: str, tmp_path: Path, step: str, stage: str, to: str, dry_run: bool, tail: list[str]
+) -> None:
+    code, calls, output = run_script(
+        script, tmp_path, step=step, stage=stage, to=to, dry_run=dry_run
+    )
+    assert code == 0, output
+    [argv] = calls
+    # rcflow's --stage and --to are another branch's; here the argv is checked as built.
+    assert argv[:3] == ["rcflow", "--yes", "--json"]
+    assert argv[-len(tail) :] == tail
+    assert step in argv
+    if dry_run:
+        assert argv[3:6] == ["--dry-run", step, "--plan-file"]
+
+
+def test_without_stage_or_to_the_argv_is_as_before(script: str, tmp_path: Path) -> None:
+    for step in ("rc", "promote"):
+        code, calls, output = run_script(script, tmp_path, step=step, dry_run=False)
+        assert code == 0, output
+        assert calls[-1] == ["rcflow", "--yes", "--json", step]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"step": "rc", "stage": "--break-lease"}, "must be a stage name"),
+        ({"step": "rc", "stage": "-C/etc"}, "must be a stage name"),
+        ({"step": "rc", "stage": "beta; id"}, "must be a stage name"),
+        ({"step": "rc", "stage": "$(id)"}, "must be a stage name"),
+        ({"step": "rc", "stage": "beta\nmalicious"}, "must be a stage name"),
+        ({"step": "promote", "to": "rc --skip-check soak"}, "must be a stage name"),
+        ({"step": "promote", "to": "1rc"}, "must be a stage name"),
+        ({"step": "promote", "stage": "beta"}, "the stage input is used only by rc"),
+        ({"step": "bump", "stage": "beta"}, "the stage input is used only by rc"),
+        ({"step": "rc", "to": "rc"}, "the to input is used only by promote"),
+        ({"step": "status", "to": "rc"}, "the to input is used only by promote"),
+    ],
+)
+def test_bad_stage_inputs_stop_before_rcflow_runs(
+    script: str, tmp_path: Path, inputs: dict[str, str], message: str
+) -> None:
+    code, calls, output = run_script(script, tmp_path, **inputs)  # type: ignore[arg-type]
+    assert code == 2, output
+    assert calls == []
+    assert "::error title=rcflow::" in output and message in output
+
+
+def test_the_release_workflow_takes_stage_and_to_through_env(
+    rendered: tuple[Case, Path, list[scaffold.FileToWrite]],
+) -> None:
+    case, root, _files = rendered
+    release = (root / ".github/workflows/release.yml").read_text(encoding="utf-8")
+    for name in ("stage", "to"):
+        assert re.search(
+            rf'^      {name}:\n        description: "[^"]+"\n        type: string\n'
+            r'        required: false\n        default: ""$',
+            release,
+            re.MULTILINE,
+        ), name
+    if case.options.action:
+        assert "          stage: ${{ inputs.stage }}\n" in release
+        assert "          to: ${{ inputs.to }}\n" in release
+        # actionlint cannot read the action's inputs: every one the workflow passes is declared.
+        [use] = [
+            s
+            for s in yaml.safe_load(release)["jobs"]["release"]["steps"]
+            if "with" in s and s.get("id") == "rcflow"
+        ]
+        declared = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))["inputs"]
+        assert set(use["with"]) <= set(declared)
+    else:
+        assert "          STAGE: ${{ inputs.stage }}\n" in release
+        assert "          TO: ${{ inputs.to }}\n" in release

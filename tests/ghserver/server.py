@@ -55,6 +55,7 @@ DEFAULT_PERMISSIONS = {
     "contents": "write",
     "issues": "write",
     "actions": "write",
+    "deployments": "write",
     "metadata": "read",
 }
 _GIT_ENV_DROP = (
@@ -219,6 +220,33 @@ class CommitStatus:
     description: str | None
     target_url: str | None
     created_at: str
+
+
+@dataclass
+class DeploymentStatus:
+    id: int
+    state: str
+    description: str
+    environment: str
+    log_url: str
+    environment_url: str
+    created_at: str
+
+
+@dataclass
+class Deployment:
+    id: int
+    sha: str
+    ref: str
+    task: str
+    environment: str
+    description: str | None
+    payload: Any
+    production: bool
+    transient: bool
+    created_at: str
+    statuses: list[DeploymentStatus] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)  # states still to come, one per read
 
 
 # -- plumbing ------------------------------------------------------------------------------
@@ -388,6 +416,7 @@ class GitHubServer:
         self.statuses: list[CommitStatus] = []
         # (sha, context) -> states still to come, one posted per read of the sha's statuses
         self.status_steps: dict[tuple[str, str], list[str]] = {}
+        self.deployments: dict[int, Deployment] = {}
         # Test-settable dispatch behaviour: answer the run's id when asked (API versions since
         # return_run_details; False: an older server that answers 204 regardless), and whether
         # a dispatch starts a run at all (False: a run that never appears).
@@ -741,6 +770,101 @@ class GitHubServer:
                 self.statuses.append(
                     CommitStatus(next(self._ids), sha, states.pop(0), context, None, None, _now())
                 )
+
+    def add_deployment(
+        self,
+        sha: str,
+        environment: str = "production",
+        *,
+        states: list[str] | None = None,
+        steps: list[str] | None = None,
+        ref: str | None = None,
+        log_url: str | None = None,
+    ) -> int:
+        """A deployment of sha with its statuses so far (`states`, oldest first); with `steps`,
+        each read of its statuses posts the next state after answering."""
+        with self._lock:
+            d = self._new_deployment(sha, ref or sha, "deploy", environment, None, "")
+            for state in states or []:
+                self._post_deployment_status(d, state, log_url=log_url or "")
+            d.steps = list(steps or [])
+            return d.id
+
+    def add_deployment_status(
+        self, deployment_id: int, state: str, *, log_url: str = "", environment_url: str = ""
+    ) -> int:
+        with self._lock:
+            d = self.deployments[deployment_id]
+            return self._post_deployment_status(
+                d, state, log_url=log_url, environment_url=environment_url
+            ).id
+
+    def _new_deployment(
+        self,
+        sha: str,
+        ref: str,
+        task: str,
+        environment: str,
+        description: str | None,
+        payload: Any,
+        *,
+        production: bool | None = None,
+        transient: bool = False,
+    ) -> Deployment:
+        d = Deployment(
+            next(self._ids),
+            sha,
+            ref,
+            task,
+            environment,
+            description,
+            payload,
+            environment == "production" if production is None else production,
+            transient,
+            _now(),
+        )
+        self.deployments[d.id] = d
+        return d
+
+    def _post_deployment_status(
+        self,
+        d: Deployment,
+        state: str,
+        *,
+        log_url: str = "",
+        environment_url: str = "",
+        description: str = "",
+        environment: str | None = None,
+        auto_inactive: bool = True,
+    ) -> DeploymentStatus:
+        st = DeploymentStatus(
+            next(self._ids),
+            state,
+            description,
+            environment or d.environment,
+            log_url,
+            environment_url,
+            _now(),
+        )
+        d.statuses.append(st)
+        if state == "success" and auto_inactive:
+            # GitHub: prior non-transient, non-production deployments to the environment whose
+            # latest status is success get an `inactive` status.
+            for other in self.deployments.values():
+                if (
+                    other.id != d.id
+                    and other.environment == d.environment
+                    and not other.transient
+                    and not other.production
+                    and other.statuses
+                    and other.statuses[-1].state == "success"
+                ):
+                    other.statuses.append(
+                        DeploymentStatus(
+                            next(self._ids), "inactive", "", other.environment, "", "", _now()
+                        )
+                    )
+        return st
 
     # -- tags ------------------------------------------------------------------------------
 
@@ -1918,6 +2042,122 @@ class GitHubServer:
         reply.body = d
         return reply
 
+    # -- deployments -------------------------------------------------------------------------
+
+    def _deployment_json(self, d: Deployment) -> dict[str, Any]:
+        template = self._rewrite(self._spec.example("repos/get-deployment"))
+        api = f"{self.base_url}/repos/{self.full_name}/deployments/{d.id}"
+        template.update(
+            id=d.id,
+            node_id=self._node_id("Deployment", d.id),
+            sha=d.sha,
+            ref=d.ref,
+            task=d.task,
+            environment=d.environment,
+            original_environment=d.environment,
+            description=d.description,
+            payload=d.payload,
+            creator=self._user(),
+            production_environment=d.production,
+            transient_environment=d.transient,
+            created_at=d.created_at,
+            updated_at=d.statuses[-1].created_at if d.statuses else d.created_at,
+            url=api,
+            statuses_url=f"{api}/statuses",
+            repository_url=f"{self.base_url}/repos/{self.full_name}",
+        )
+        return template
+
+    def _deployment_status_json(self, d: Deployment, st: DeploymentStatus) -> dict[str, Any]:
+        template = self._rewrite(self._spec.example("repos/create-deployment-status"))
+        api = f"{self.base_url}/repos/{self.full_name}/deployments/{d.id}"
+        template.update(
+            id=st.id,
+            node_id=self._node_id("DeploymentStatus", st.id),
+            state=st.state,
+            description=st.description,
+            environment=st.environment,
+            log_url=st.log_url,
+            target_url=st.log_url,
+            environment_url=st.environment_url,
+            creator=self._user(),
+            created_at=st.created_at,
+            updated_at=st.created_at,
+            url=f"{api}/statuses/{st.id}",
+            deployment_url=api,
+            repository_url=f"{self.base_url}/repos/{self.full_name}",
+        )
+        return template
+
+    def _deployment(self, call: Call) -> Deployment:
+        d = self.deployments.get(call.int_param("deployment_id"))
+        if d is None:
+            raise HTTPError(404, not_found())
+        return d
+
+    def h_list_deployments(self, call: Call) -> Reply:
+        self._need("deployments", "read")
+        wanted = {k: call.query.get(k) for k in ("sha", "ref", "task", "environment")}
+        selected = [
+            d
+            for d in sorted(self.deployments.values(), key=lambda d: d.id, reverse=True)
+            if all(not v or getattr(d, k) == v for k, v in wanted.items())
+        ]
+        reply = self._page(call, selected)
+        reply.body = [self._deployment_json(d) for d in reply.body]
+        return reply
+
+    def h_create_deployment(self, call: Call) -> Reply:
+        self._need("deployments")
+        body = call.json()
+        ref = str(body.get("ref", ""))
+        sha = self._resolve_commitish(ref)
+        if sha is None:
+            raise HTTPError(
+                422,
+                {"message": f"No ref found for: {ref}", "documentation_url": DOCS, "status": "422"},
+            )
+        production = body.get("production_environment")
+        d = self._new_deployment(
+            sha,
+            ref,
+            str(body.get("task", "deploy")),
+            str(body.get("environment", "production")),
+            body.get("description", ""),
+            body.get("payload", ""),
+            production=production if isinstance(production, bool) else None,
+            transient=bool(body.get("transient_environment", False)),
+        )
+        return Reply(201, self._deployment_json(d))
+
+    def h_get_deployment(self, call: Call) -> Reply:
+        self._need("deployments", "read")
+        return Reply(200, self._deployment_json(self._deployment(call)))
+
+    def h_list_deployment_statuses(self, call: Call) -> Reply:
+        self._need("deployments", "read")
+        d = self._deployment(call)
+        reply = self._page(call, sorted(d.statuses, key=lambda st: st.id, reverse=True))
+        reply.body = [self._deployment_status_json(d, st) for st in reply.body]
+        if d.steps:
+            self._post_deployment_status(d, d.steps.pop(0))
+        return reply
+
+    def h_create_deployment_status(self, call: Call) -> Reply:
+        self._need("deployments")
+        d = self._deployment(call)
+        body = call.json()
+        st = self._post_deployment_status(
+            d,
+            str(body["state"]),
+            log_url=str(body.get("log_url") or body.get("target_url") or ""),
+            environment_url=str(body.get("environment_url", "")),
+            description=str(body.get("description", "")),
+            environment=body.get("environment"),
+            auto_inactive=bool(body.get("auto_inactive", True)),
+        )
+        return Reply(201, self._deployment_status_json(d, st))
+
 
 GHES_FEATURES = ("rulesets", "immutable-releases", "run-details", "token-expiration")
 
@@ -1968,4 +2208,9 @@ _HANDLERS: dict[str, Callable[[GitHubServer, Call], Reply]] = {
     "checks/list-for-ref": GitHubServer.h_checks_for_ref,
     "repos/get-combined-status-for-ref": GitHubServer.h_combined_status,
     "repos/list-commit-statuses-for-ref": GitHubServer.h_list_statuses,
+    "repos/list-deployments": GitHubServer.h_list_deployments,
+    "repos/create-deployment": GitHubServer.h_create_deployment,
+    "repos/get-deployment": GitHubServer.h_get_deployment,
+    "repos/list-deployment-statuses": GitHubServer.h_list_deployment_statuses,
+    "repos/create-deployment-status": GitHubServer.h_create_deployment_status,
 }

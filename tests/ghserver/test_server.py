@@ -575,3 +575,46 @@ def test_an_older_ghes_lacks_each_feature_alone(github_server: GitHubServer, fea
 def test_an_older_ghes_names_only_features_it_knows(github_server: GitHubServer) -> None:
     with pytest.raises(ValueError, match="no such feature"):
         github_server.as_older_ghes("packages")
+
+
+# -- deployments -----------------------------------------------------------------------------
+
+
+def test_deployments_and_their_statuses(github_server: GitHubServer) -> None:
+    sha = github_server.branches["main"]
+    repo = gh(github_server).get_repo("acme/app")
+    first = repo.create_deployment("main", environment="staging", required_contexts=[])
+    assert (first.sha, first.environment, first.ref) == (sha, "staging", "main")
+    first.create_status("in_progress")
+    first.create_status("success", target_url="https://ci.example/1")
+    second = repo.create_deployment(sha, environment="staging", required_contexts=[])
+    repo.create_deployment(sha, environment="production", required_contexts=[])
+    second.create_status("success")
+    # Newest first, filtered by sha and environment.
+    listed = list(repo.get_deployments(sha=sha, environment="staging"))
+    assert [d.id for d in listed] == [second.id, first.id]
+    assert list(repo.get_deployments(sha="f" * 40)) == []
+    # A success makes the environment's previous successful deployment inactive.
+    assert [s.state for s in repo.get_deployment(first.id).get_statuses()] == [
+        "inactive",
+        "success",
+        "in_progress",
+    ]
+    assert next(iter(first.get_statuses())).id > 0
+    assert [s.state for s in second.get_statuses()] == ["success"]
+    missing = api(github_server, "GET", "/repos/acme/app/deployments/999999/statuses")
+    assert missing.status_code == 404
+    github_server.token_permissions["deployments"] = "none"
+    r = api(github_server, "GET", "/repos/acme/app/deployments")
+    assert r.status_code == 403
+    assert r.headers["x-accepted-github-permissions"] == "deployments=read"
+
+
+def test_deployment_statuses_move_on_with_each_read(github_server: GitHubServer) -> None:
+    sha = github_server.branches["main"]
+    ident = github_server.add_deployment(
+        sha, "staging", states=["queued"], steps=["in_progress", "success"]
+    )
+    deployment = gh(github_server).get_repo("acme/app").get_deployment(ident)
+    seen = [next(iter(deployment.get_statuses())).state for _ in range(4)]
+    assert seen == ["queued", "in_progress", "success", "success"]

@@ -487,7 +487,11 @@ def test_duplicate_validation_name(tmp_path: Path) -> None:
     ("entry", "message"),
     [
         ("run = 'x'", "rcflow.toml: validate[0].name: required"),
-        ("name = 'a'", "rcflow.toml: validate[0].run: required (or workflow, or checks/statuses)"),
+        (
+            "name = 'a'",
+            "rcflow.toml: validate[0].run: required "
+            "(or workflow, or checks/statuses, or deployment)",
+        ),
         (
             "name = 'unit tests'\nrun = 'x'",
             "rcflow.toml: validate[0].name: 'unit tests' may use only A-Z a-z 0-9 _ . -",

@@ -126,3 +126,76 @@ def test_github_validations_with_the_local_forge_are_refused_with_the_fix(tmp_pa
     assert error(tmp_path, text) == (
         'rcflow.toml: validate[0]: ci runs on GitHub, which needs forge = "github" (not "local")'
     )
+
+
+# -- deployment evidence (issue 15) ------------------------------------------------------------
+
+
+def test_a_deployment_validation(tmp_path: Path) -> None:
+    found = load(
+        tmp_path,
+        '[[validate]]\nname = "staging-deployed"\ndeployment = "staging"\ntimeout = "2h"\n'
+        '[[validate]]\nname = "eu"\ndeployment = "production/eu-west 1"\n',
+    )
+    assert found == (
+        ValidationConfig(
+            "staging-deployed", "", 7200.0, True, kind="deployment", deployment="staging"
+        ),
+        ValidationConfig(
+            "eu", "", 1800.0, True, kind="deployment", deployment="production/eu-west 1"
+        ),
+    )
+    assert all(v.on_github for v in found)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            "run = 'x'\ndeployment = 'staging'",
+            "validate[0]: has run and deployment: use one of them per [[validate]]",
+        ),
+        (
+            "workflow = 'e2e.yml'\ndeployment = 'staging'",
+            "validate[0]: has workflow and deployment: use one of them per [[validate]]",
+        ),
+        (
+            "checks = ['build']\ndeployment = 'staging'",
+            "validate[0]: has checks/statuses and deployment: use one of them per [[validate]]",
+        ),
+        (
+            "statuses = ['ci']\ndeployment = 'staging'",
+            "validate[0]: has checks/statuses and deployment: use one of them per [[validate]]",
+        ),
+        ("deployment = ''", 'validate[0].deployment: must name an environment (such as "staging")'),
+        ("deployment = '   '", "validate[0].deployment: must name an environment"),
+        ("deployment = ' staging'", "validate[0].deployment: ' staging' has spaces around"),
+        ("deployment = 3", "validate[0].deployment: expected an environment name (a string), got"),
+        ("deployment = ['staging']", "validate[0].deployment: expected an environment name"),
+        (
+            'deployment = "stag\\ning"',
+            "validate[0].deployment: 'stag\\ning' contains a control character",
+        ),
+        ("deployment = '" + "e" * 256 + "'", "validate[0].deployment: longer than 255 characters"),
+        (
+            "deployment = 'staging'\ninputs = { a = 'b' }",
+            "validate[0].inputs: only used with workflow = ...",
+        ),
+    ],
+)
+def test_deployment_errors_name_the_key(tmp_path: Path, entry: str, message: str) -> None:
+    assert message in error(tmp_path, f"[[validate]]\nname = 'a'\n{entry}\n")
+
+
+def test_a_deployment_validation_with_the_local_forge_is_refused(tmp_path: Path) -> None:
+    text = 'forge = "local"\n[[validate]]\nname = "staging"\ndeployment = "staging"\n'
+    assert error(tmp_path, text) == (
+        'rcflow.toml: validate[0]: staging runs on GitHub, which needs forge = "github" '
+        '(not "local")'
+    )
+
+
+def test_no_kind_names_deployment_among_the_choices(tmp_path: Path) -> None:
+    assert error(tmp_path, "[[validate]]\nname = 'a'\n") == (
+        "rcflow.toml: validate[0].run: required (or workflow, or checks/statuses, or deployment)"
+    )

@@ -9,6 +9,7 @@ from typing import Any
 from rcflow.engine.handlers.base import Outcome, Record, Scope, done, handles
 from rcflow.engine.validations import check_runs as checks_validators
 from rcflow.engine.validations import command as command_validators
+from rcflow.engine.validations import deployment as deployment_validators
 from rcflow.engine.validations import workflow as workflow_validators
 from rcflow.engine.validations.poll import Stoppable, Stopped
 from rcflow.errors import EffectError
@@ -66,6 +67,10 @@ def run_validations(x: Scope, e: RunValidations) -> Outcome:
                     sha=e.sha,
                     record=lambda kind, data: append(kind, spec.name, data),
                     progress=x.ports.validation_progress,
+                )
+            elif spec.kind == "deployment":
+                o = deployment_validators.run(
+                    ci, spec, sha=e.sha, progress=x.ports.validation_progress
                 )
             else:
                 o = checks_validators.run(ci, spec, sha=e.sha, progress=x.ports.validation_progress)

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rcflow.ports.ci import CI, CheckFact, Dispatched, RunFact, StatusFact
+from rcflow.ports.ci import CI, CheckFact, DeploymentFact, Dispatched, RunFact, StatusFact
 
 
 @dataclass(frozen=True)
@@ -97,3 +97,6 @@ class Stoppable:
 
     def commit_statuses(self, sha: str) -> Sequence[StatusFact]:
         return self.ci.commit_statuses(sha)
+
+    def deployment(self, sha: str, environment: str) -> DeploymentFact | None:
+        return self.ci.deployment(sha, environment)
