@@ -33,6 +33,9 @@ Top-level keys
     exist yet.
 ``lease_ttl``  (duration, default ``"15m"``)
     How long a run's lease on the release lasts without renewal.
+``validate_jobs``  (integer >= 1, default: all of them)
+    How many ``[[validate]]`` commands run at once (``rcflow validate --jobs N`` overrides it).
+    Workflow and checks validations wait on GitHub and take no slot.
 
 ``previous_names``  (array of strings, default ``[]``)
     Earlier ``owner/repo`` names of this repository (after a rename or a transfer); ``rcflow
@@ -193,6 +196,7 @@ _TOP_KEYS = frozenset(
         "preflight",
         "action",
         "rcflow_requirement",
+        "validate_jobs",
     }
 )
 _ASSETS_KEYS = frozenset({"files", "build", "timeout"})
@@ -339,6 +343,7 @@ class Config:
     # How generated workflows get rcflow: the action pinned by full sha, or this pip requirement.
     action: str | None = None
     rcflow_requirement: str | None = None
+    validate_jobs: int | None = None  # commands run at once; None: all of them
 
 
 def parse_duration(text: str | int | float, where: str) -> float:
@@ -522,6 +527,7 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
         preflight_waive=_preflight_waive(data, reader),
         action=_action(data, reader),
         rcflow_requirement=_rcflow_requirement(data, reader),
+        validate_jobs=_validate_jobs(data, reader),
     )
 
 
@@ -1122,3 +1128,11 @@ def _trusted_publishing(table: Mapping[str, Any], reader: _Reader, at: str) -> b
                     f"{at}.{key}", "not with trusted_publishing (the index mints the token)"
                 )
     return trusted
+
+
+def _validate_jobs(data: Mapping[str, Any], reader: _Reader) -> int | None:
+    """``validate_jobs``: how many validation commands run at once (absent: all of them)."""
+    jobs = reader.get_optional(data, "validate_jobs", int)
+    if jobs is not None and jobs < 1:
+        raise reader.error("validate_jobs", f"must be at least 1, got {jobs}")
+    return jobs
