@@ -1132,7 +1132,11 @@ def _trusted_publishing(table: Mapping[str, Any], reader: _Reader, at: str) -> b
 
 def _validate_jobs(data: Mapping[str, Any], reader: _Reader) -> int | None:
     """``validate_jobs``: how many validation commands run at once (absent: all of them)."""
-    jobs = reader.get_optional(data, "validate_jobs", int)
-    if jobs is not None and jobs < 1:
+    if "validate_jobs" not in data:
+        return None
+    jobs = data["validate_jobs"]
+    if type(jobs) is not int:  # bool is an int to Python, not to TOML
+        raise reader.error("validate_jobs", f"expected a whole number, got {_toml_type(jobs)}")
+    if jobs < 1:
         raise reader.error("validate_jobs", f"must be at least 1, got {jobs}")
     return jobs
