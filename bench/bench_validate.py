@@ -127,6 +127,7 @@ def main() -> int:
     names = [f"s{i}" for i in range(1, N + 1)]
     root = project("sleeps", validations(names, f"sleep {SLEEP:g}"))
     rcflow = rcflow_argv()
+    run([*rcflow, "validate", "--yes"], root)  # validated: the overhead case has nothing to do
     floor = (
         "import subprocess\n"
         f"ps = [subprocess.Popen(['sleep', '{SLEEP:g}']) for _ in range({N})]\n"
