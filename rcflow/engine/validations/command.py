@@ -190,7 +190,7 @@ def run_all(
     _clear_leftovers(git, work)
     slots = min(len(specs), jobs or len(specs))
     for spec in specs[slots:]:
-        progress(spec.name, "queued", f"{slots} run at a time (validate_jobs)")
+        progress(spec.name, "queued", f"until a slot frees ({slots} run at a time)")
     batch = _Batch()
 
     def one(spec: ValidationSpec) -> Outcome | None:
