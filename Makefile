@@ -46,6 +46,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python bench/bench_status.py
 	$(BIN)/python bench/bench_startup.py
+	$(BIN)/python bench/bench_validate.py
 
 linters: $(LINTERS)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
@@ -29,6 +31,13 @@ if TYPE_CHECKING:
     import git as gitpython
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+# git's worktree bookkeeping (.git/worktrees) is not safe against concurrent changes: measured on
+# git 2.39, twelve `worktree add` at once fail one round in three ("failed to read
+# .git/worktrees/t9/commondir": each add reads every entry, another's half written). Adding the
+# entry (`add --no-checkout`), removing it and pruning hold this lock; checkouts and deleting
+# files do not (360 adds and removes raced that way without a failure).
+_WORKTREE_ADMIN = threading.Lock()
 
 
 def _git_env() -> dict[str, str]:
@@ -294,13 +303,23 @@ class Git:
         self._write("reset", "--keep", sha)
 
     def worktree_add(self, path: Path, sha: str) -> None:
-        self._write("worktree", "add", "--detach", "--force", str(path), sha)
+        # Safe from several threads at once: only git's bookkeeping is serialised (see
+        # _WORKTREE_ADMIN); the checkout, the slow part, runs side by side.
+        with _WORKTREE_ADMIN:
+            self._write("worktree", "add", "--detach", "--force", "--no-checkout", str(path), sha)
+        try:
+            proc.run(("git", "reset", "--hard", "--quiet"), cwd=path, env=_git_env())
+        except CommandError as exc:
+            raise EffectError(f"checking out {sha[:7]} in {path}: {exc.message}") from exc
 
     def worktree_remove(self, path: Path) -> None:
-        # Twice --force: a run killed inside `worktree add` leaves the new worktree locked
-        # ("initializing"), and one --force refuses a locked worktree on every re-run.
-        self._write("worktree", "remove", "--force", "--force", str(path))
-        self._write("worktree", "prune")
+        # The files go first, side by side with other removals; then git forgets the worktree.
+        shutil.rmtree(path, ignore_errors=True)
+        with _WORKTREE_ADMIN:
+            # Twice --force: a run killed inside `worktree add` leaves the new worktree locked
+            # ("initializing"), and one --force refuses a locked worktree on every re-run.
+            self._write("worktree", "remove", "--force", "--force", str(path))
+            self._write("worktree", "prune")
 
     def read_blobs(self, specs: Sequence[str]) -> dict[str, str | None]:
         """Files at commits (`<sha>:<path>` each) in one `cat-file --batch`; None: absent."""

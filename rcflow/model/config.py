@@ -33,6 +33,9 @@ Top-level keys
     exist yet.
 ``lease_ttl``  (duration, default ``"15m"``)
     How long a run's lease on the release lasts without renewal.
+``validate_jobs``  (integer >= 1, default: all of them)
+    How many ``[[validate]]`` commands run at once (``rcflow validate --jobs N`` overrides it).
+    Workflow and checks validations wait on GitHub and take no slot.
 
 ``previous_names``  (array of strings, default ``[]``)
     Earlier ``owner/repo`` names of this repository (after a rename or a transfer); ``rcflow
@@ -203,6 +206,7 @@ _TOP_KEYS = frozenset(
         "stage",
         "skip_allowed",
         "release",
+        "validate_jobs",
     }
 )
 _ASSETS_KEYS = frozenset({"files", "build", "timeout"})
@@ -378,6 +382,8 @@ class Config:
         if self.stages:
             return self.stages
         return (StageConfig("rc", None, self.rc_token, "rc", self.release_soak),)
+
+    validate_jobs: int | None = None  # commands run at once; None: all of them
 
 
 def parse_duration(text: str | int | float, where: str) -> float:
@@ -569,6 +575,7 @@ def _build(root: Path, source: str, data: Mapping[str, Any], reader: _Reader) ->
         stages=stages if len(stages) > 1 else (),
         skip_allowed=_skip_allowed(data, reader, stages),
         release_soak=stages[-1].soak,
+        validate_jobs=_validate_jobs(data, reader),
     )
 
 
@@ -1386,3 +1393,15 @@ def _environment(entry: Mapping[str, Any], at: str, reader: _Reader) -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise reader.error(at, f"{value!r} contains a control character")
     return value
+
+
+def _validate_jobs(data: Mapping[str, Any], reader: _Reader) -> int | None:
+    """``validate_jobs``: how many validation commands run at once (absent: all of them)."""
+    if "validate_jobs" not in data:
+        return None
+    jobs = data["validate_jobs"]
+    if type(jobs) is not int:  # bool is an int to Python, not to TOML
+        raise reader.error("validate_jobs", f"expected a whole number, got {_toml_type(jobs)}")
+    if jobs < 1:
+        raise reader.error("validate_jobs", f"must be at least 1, got {jobs}")
+    return jobs

@@ -462,6 +462,18 @@ class RunValidations(Effect):
     sha: str
     version: str  # the RC version, semver spelling (RCFLOW_VERSION for the commands)
     validations: tuple[ValidationSpec, ...]
+    jobs: int | None = None  # commands run at a time (`validate_jobs`, `--jobs`); None: all
+
+    def longest_wait(self) -> float:
+        """The most the validations can take: commands `jobs` at a time, the rest side by side
+        (list scheduling never takes more than the sum over the slots plus the longest one)."""
+        if not self.validations:
+            return 0.0
+        commands = [v.timeout for v in self.validations if v.kind == "command"]
+        longest = max(v.timeout for v in self.validations)
+        if not commands or self.jobs is None or self.jobs >= len(commands):
+            return longest
+        return max(longest, sum(commands) / self.jobs + max(commands))
 
     def describe(self) -> str:
         if not self.validations:
@@ -469,9 +481,11 @@ class RunValidations(Effect):
         commands = [v.name for v in self.validations if v.kind == "command"]
         others = [v.describe() for v in self.validations if v.kind != "command"]
         where = f"on {self.tag} ({self.sha[:7]})"
+        bounded = self.jobs is not None and self.jobs < len(commands)
+        clean = "in a clean worktree" + (f" ({self.jobs} at a time)" if bounded else "")
         if not others:
-            return f"run {', '.join(commands)} {where} in a clean worktree"
-        parts = ([f"run {', '.join(commands)} in a clean worktree"] if commands else []) + others
+            return f"run {', '.join(commands)} {where} {clean}"
+        parts = ([f"run {', '.join(commands)} {clean}"] if commands else []) + others
         return f"validate {self.tag} ({self.sha[:7]}): " + "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:

@@ -176,7 +176,10 @@ def validation_results(
             )
         elif e.kind == EventKind.VALIDATE_COMPLETED:
             completed = True
-    return tuple(latest.values()), completed
+    # In the configured order, not the ledger's: results are recorded as they finish.
+    order = {name: i for i, name in enumerate(configured)}
+    ranked = sorted(latest.values(), key=lambda r: order.get(r.name, len(order)))
+    return tuple(ranked), completed
 
 
 def _epoch(iso: str) -> float:

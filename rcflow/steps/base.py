@@ -160,7 +160,7 @@ class StepBase(Generic[A]):
         waits = 0.0
         for effect in plan.effects:
             if isinstance(effect, RunValidations) and effect.validations:
-                waits += max(v.timeout for v in effect.validations)  # they run side by side
+                waits += effect.longest_wait()
             elif isinstance(effect, BuildAssets | RunHook):
                 waits += effect.timeout
         return config.lease_ttl + waits

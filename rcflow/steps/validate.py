@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from rcflow.errors import UsageError
 from rcflow.model.config import ValidationConfig
 from rcflow.model.ledger import Event, from_iso
 from rcflow.model.plan import Plan
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ValidateArgs:
     rerun: tuple[str, ...] = ()  # names to run again even though they passed for this sha
+    jobs: int | None = None  # commands at once (--jobs); None: the configured validate_jobs
 
 
 def _spec(v: ValidationConfig, pending: Event | None, source: str | None) -> ValidationSpec:
@@ -123,6 +125,7 @@ def plan(facts: Facts, args: ValidateArgs) -> Plan:
                 if release.target
                 else latest.tag,
                 todo,
+                args.jobs or config.validate_jobs,
             ),
         ),
         notes=tuple(notes),
@@ -164,15 +167,27 @@ class Validate(StepBase[ValidateArgs]):
             "Run this validation again though it passed (repeatable).",
             flags=("--rerun",),
         ),
+        Param(
+            "jobs",
+            int | None,
+            None,
+            "Run at most N validation commands at once (default: validate_jobs, else all).",
+            flags=("--jobs",),
+        ),
     )
     # No preflight: validating changes no tag, release or file; it records what it ran.
     checks = ()
 
     def args(self, values: Mapping[str, Any]) -> ValidateArgs:
-        return ValidateArgs(tuple(values["rerun"] or ()))
+        return ValidateArgs(tuple(values["rerun"] or ()), values.get("jobs"))
+
+    def check_args(self, args: ValidateArgs) -> None:
+        if args.jobs is not None and args.jobs < 1:
+            raise UsageError(f"--jobs {args.jobs}: must be at least 1")
 
     def resume_args(self, args: ValidateArgs) -> list[str]:
-        return [a for n in args.rerun for a in ("--rerun", n)]
+        jobs = ["--jobs", str(args.jobs)] if args.jobs is not None else []
+        return [a for n in args.rerun for a in ("--rerun", n)] + jobs
 
     def plan(self, facts: Facts, args: ValidateArgs) -> Plan:
         return plan(facts, args)

@@ -555,3 +555,35 @@ def test_the_init_workflow_takes_what_rcflow_sends_and_carries_the_correlation_i
     # GitHub validations are not commands for the workflow to run.
     assert [v.kind for v in load_config(p.root).validations] == ["checks", "workflow"]
     assert "No validation configured" in files[VALIDATE_WORKFLOW]
+
+
+def test_a_polled_validation_takes_no_command_slot_and_is_recorded_while_commands_run(
+    make_rc: Make, fake_time: FakeTime, tmp_path: Any
+) -> None:
+    """One slot (validate_jobs = 1): `unit` runs while `ci` polls, completes `ci`'s check,
+    and passes only once `ci`'s result is on the origin's ledger, while `unit` still runs."""
+    marker = tmp_path / "unit-started"
+    origin = tmp_path / "gh1" / "origin.git"  # make_github_project's first project
+    p, server = make_rc(
+        "validate_jobs = 1\n"
+        '[[validate]]\nname = "ci"\nchecks = ["build"]\ntimeout = "2h"\n'
+        '[[validate]]\nname = "unit"\nrun = """'
+        f"touch {marker}; for i in $(seq 600); do "
+        f"git --git-dir={origin} log refs/rcflow/ledger --format=%B "
+        "| grep -q 'rc.1/ci' && exit 0; sleep 0.1; done; exit 1"
+        '"""\n'
+    )
+    build = server.add_check_run(sha_of(p), "build", status="in_progress", conclusion=None)
+
+    def finish_build(_: int) -> None:
+        if marker.exists():
+            server.set_check_run(build, status="completed", conclusion="success")
+        time.sleep(0.05)  # real time for the command to start (fake time runs ahead)
+
+    fake_time.hooks.append(finish_build)
+
+    out = p.cli("validate")
+
+    assert out.exit_code == 0, out.stderr
+    assert [e["key"] for e in events(p, "validation_passed")] == [f"{RC}/ci", f"{RC}/unit"]
+    assert p.status()["state"] == "validated"

@@ -35,6 +35,8 @@ def run_validations(x: Scope, e: RunValidations) -> Outcome:
     commands = tuple(v for v in e.validations if v.kind == "command")
     remote = [v for v in e.validations if v.kind != "command"]
     ci = Stoppable(_ci(x)) if remote else None
+    # Set (under lock) when the run stops: no event is appended after it.
+    stop = ci.stop if ci is not None else threading.Event()
     lock = threading.Lock()
     finished: dict[str, command_validators.Outcome] = {}
     errors: list[BaseException] = []
@@ -46,12 +48,13 @@ def run_validations(x: Scope, e: RunValidations) -> Outcome:
         # Every event names what ran (command, workflow and inputs, check names).
         evidence = specs[name].evidence() if name in specs else {}
         with lock:
-            if ci is not None and ci.stop.is_set():
+            if stop.is_set():
                 raise Stopped
             x.record(Record(kind, f"{e.tag}/{name}", {"sha": e.sha, **data, **evidence}))
 
     def record(o: command_validators.Outcome) -> None:
-        # Each result is bound to the sha it ran on; a GitHub one as soon as it is known.
+        # Each result is bound to the sha it ran on, and recorded as soon as it is known (from
+        # the thread that ran it): a run stopped later keeps it, and a re-run does not repeat it.
         kind = EventKind.VALIDATION_PASSED if o.passed else EventKind.VALIDATION_FAILED
         append(kind, o.name, _result(o))
         finished[o.name] = o
@@ -89,25 +92,25 @@ def run_validations(x: Scope, e: RunValidations) -> Outcome:
     try:
         for t in threads:
             t.start()
-        outcomes = command_validators.run_all(
+        # Workflows and checks wait in their own threads, not in a command slot.
+        command_validators.run_all(
             x.git,
             commands,
             tag=e.tag,
             sha=e.sha,
             version=e.version,
             progress=x.ports.validation_progress,
+            jobs=e.jobs,
+            on_done=record,
         )
-        for o in outcomes:
-            record(o)
         for t in threads:
             while t.is_alive():  # in slices: a signal must reach the main thread (proc)
                 t.join(proc.SIGNAL_POLL)
     except BaseException:
-        if ci is not None:
-            # Under the lock: an append under way ends first, none starts after (the lease
-            # release that follows an interrupt must not race a validation's event).
-            with lock:
-                ci.stop.set()
+        # Under the lock: an append under way ends first, none starts after (the lease
+        # release that follows an interrupt must not race a validation's event).
+        with lock:
+            stop.set()
         raise
     ordered = [finished[v.name] for v in e.validations if v.name in finished]
     x.results.extend(ordered)

@@ -6,6 +6,9 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from rcflow.adapters.git import Git
 from rcflow.engine.validations.command import run_all
@@ -219,3 +222,184 @@ def test_maintainer_work_tree_is_untouched(project: Project) -> None:
     assert outcome.passed is True
     assert project.git("status", "--porcelain", "--untracked-files=all") == "M feature.py"
     assert project.read("feature.py") == "dirty = True\n"
+
+
+# -- how many at once, results as they finish, leftovers -----------------------------------
+
+# Touch my marker in a directory, then wait until `want` markers are there: passes only when
+# `want` commands run at the same time (the deadline only ends a failing run).
+TOGETHER = (
+    "import pathlib, sys, time\n"
+    "here, name, want = pathlib.Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])\n"
+    "(here / name).touch()\n"
+    "deadline = time.monotonic() + 60\n"
+    "while time.monotonic() < deadline:\n"
+    "    if len(list(here.iterdir())) >= want:\n"
+    "        sys.exit(0)\n"
+    "    time.sleep(0.02)\n"
+    "sys.exit(1)\n"
+)
+
+# Mark myself running, note how many run now, stay a moment, unmark: the most seen at once.
+COUNTED = (
+    "import os, pathlib, sys, time\n"
+    "running, seen, name = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]\n"
+    "(running / name).touch()\n"
+    "(seen / name).write_text(str(len(list(running.iterdir()))))\n"
+    "time.sleep(0.3)\n"
+    "(running / name).unlink()\n"
+)
+
+
+def python(tmp_path: Path, name: str, text: str, *args: object) -> str:
+    path = tmp_path / f"{name}.py"
+    path.write_text(text)
+    return " ".join([PY, shlex.quote(str(path)), *(shlex.quote(str(a)) for a in args)])
+
+
+def test_all_run_at_once_by_default_on_any_number_of_cores(
+    project: Project, tmp_path: Path
+) -> None:
+    """Twelve at once (more than the cores): each passes only when all twelve run together,
+    and each checks its worktree is complete and clean (checkouts made side by side)."""
+    here = tmp_path / "here"
+    here.mkdir()
+    check = 'test -e feature.py && test -z "$(git status --porcelain)" && '
+    specs = [
+        spec(f"v{i}", check + python(tmp_path, "together", TOGETHER, here, f"v{i}", 12))
+        for i in range(12)
+    ]
+    outcomes = run_all(
+        repo(project), specs, tag=TAG, sha=project.head(), version="1.4.0-rc.1", progress=Progress()
+    )
+    assert [(o.name, o.passed, o.detail) for o in outcomes] == [
+        (f"v{i}", True, "exit 0") for i in range(12)
+    ]
+    assert only_main_worktree(project)
+    assert not list((project.root / ".git" / "worktrees").glob("*"))
+
+
+def test_jobs_bounds_how_many_run_at_once(project: Project, tmp_path: Path) -> None:
+    running, seen = tmp_path / "running", tmp_path / "seen"
+    running.mkdir()
+    seen.mkdir()
+    specs = [
+        spec(f"v{i}", python(tmp_path, "counted", COUNTED, running, seen, f"v{i}"))
+        for i in range(5)
+    ]
+    progress = Progress()
+    outcomes = run_all(
+        repo(project),
+        specs,
+        tag=TAG,
+        sha=project.head(),
+        version="1.4.0-rc.1",
+        progress=progress,
+        jobs=2,
+    )
+    assert all(o.passed for o in outcomes)
+    most = max(int(f.read_text()) for f in seen.iterdir())
+    assert len(list(seen.iterdir())) == 5 and 1 <= most <= 2
+    queued = [name for name, what, _ in progress.seen if what == "queued"]
+    assert queued == ["v2", "v3", "v4"]
+    # Two that must run together still do with two slots.
+    here = tmp_path / "here"
+    here.mkdir()
+    pair = [spec(n, python(tmp_path, "together", TOGETHER, here, n, 2)) for n in ("a", "b")]
+    outcomes = run_all(
+        repo(project), pair, tag=TAG, sha=project.head(), version="x", progress=Progress(), jobs=2
+    )
+    assert [o.passed for o in outcomes] == [True, True]
+
+
+def test_each_result_is_handed_over_as_soon_as_it_is_known(
+    project: Project, tmp_path: Path
+) -> None:
+    """`slow` passes only if `fast`'s result was handed to on_done while `slow` still ran."""
+    handed = tmp_path / "handed-fast"
+    wait = (
+        f"for i in $(seq 600); do test -e {shlex.quote(str(handed))} && exit 0; sleep 0.1; done; "
+        "exit 1"
+    )
+    got: list[str] = []
+
+    def on_done(o: Any) -> None:
+        got.append(o.name)
+        if o.name == "fast":
+            handed.touch()
+
+    outcomes = run_all(
+        repo(project),
+        [spec("slow", wait), spec("fast", "true")],
+        tag=TAG,
+        sha=project.head(),
+        version="1.4.0-rc.1",
+        progress=Progress(),
+        on_done=on_done,
+    )
+    assert [(o.name, o.passed) for o in outcomes] == [("slow", True), ("fast", True)]
+    assert got == ["fast", "slow"]
+    assert only_main_worktree(project)
+
+
+def test_a_result_that_cannot_be_recorded_stops_the_others(
+    project: Project, tmp_path: Path
+) -> None:
+    pid = tmp_path / "slow.pid"
+    slow = f"echo $$ > {shlex.quote(str(pid))}; exec sleep 600"
+    queued = tmp_path / "queued-ran"
+
+    def on_done(o: Any) -> None:
+        raise RuntimeError(f"the ledger refused {o.name}")
+
+    with pytest.raises(RuntimeError, match="the ledger refused fast"):
+        run_all(
+            repo(project),
+            [
+                spec("slow", slow),
+                # Waits for slow to be running, so that it is killed, not never started.
+                spec("fast", f"while ! test -s {shlex.quote(str(pid))}; do sleep 0.05; done"),
+                spec("later", f"touch {shlex.quote(str(queued))}"),
+            ],
+            tag=TAG,
+            sha=project.head(),
+            version="1.4.0-rc.1",
+            progress=Progress(),
+            jobs=2,
+            on_done=on_done,
+        )
+    assert not alive(int(pid.read_text()))
+    assert not queued.exists()  # not started after the failure
+    assert only_main_worktree(project)
+
+
+def test_worktrees_a_killed_run_left_are_removed_by_the_next(project: Project) -> None:
+    work = project.root / ".git" / "rcflow" / "worktrees"
+    old = work / "v1.4.0-rc.0-gone"  # another RC, a validation no longer configured
+    half = work / f"{TAG}-unit"
+    project.git("worktree", "add", "--detach", str(old), first_commit(project))
+    project.git("worktree", "add", "--detach", str(half), first_commit(project))
+    # Killed inside `worktree add`: git leaves the entry locked ("initializing").
+    project.git("worktree", "lock", "--reason", "initializing", str(half))
+
+    [outcome] = run_all(
+        repo(project),
+        [spec("unit", "test -e feature.py")],
+        tag=TAG,
+        sha=project.head(),
+        version="1.4.0-rc.1",
+        progress=Progress(),
+    )
+
+    assert (outcome.passed, outcome.detail) == (True, "exit 0")
+    assert only_main_worktree(project)
+    assert list(work.iterdir()) == []
+    assert not list((project.root / ".git" / "worktrees").glob("*"))
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
