@@ -363,6 +363,22 @@ class Git:
             index.unlink(missing_ok=True)
             patch.unlink(missing_ok=True)
 
+    def commit_tree_files(self, message: str, parent: str | None, files: Mapping[str, str]) -> str:
+        """A commit of a tree holding exactly files (name -> text) on parent, on no ref: the
+        ledger's checkpoint rides in its event's commit (`model.ledger.CHECKPOINT_FILE`)."""
+        try:
+            entries = []
+            for name, text in sorted(files.items()):
+                blob = self._run("hash-object", "-w", "--stdin", input=text).stdout.strip()
+                entries.append(f"100644 blob {blob}\t{name}\n")
+            tree = self._run("mktree", input="".join(entries)).stdout.strip()
+        except CommandError as exc:
+            raise EffectError(exc.message) from exc
+        args = ["commit-tree", tree, "-m", message]
+        if parent:
+            args += ["-p", parent]
+        return self._write(*args).strip()
+
 
 def _unwrap(text: object) -> str:
     """A command's output as GitPython's error carries it ("\\n  stderr: '<text>'")."""

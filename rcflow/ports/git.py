@@ -111,6 +111,10 @@ class GitWrites(Protocol):
 
     def revert_commit(self, sha: str, message: str) -> str: ...
 
+    def commit_tree_files(self, message: str, parent: str | None, files: Mapping[str, str]) -> str:
+        """A commit (not on any ref) whose tree holds exactly files (name -> text)."""
+        ...
+
 
 class Repository(GitReads, GitWrites, Protocol):
     """The whole repository the engine works on: its reads, its writes, and the scratch
