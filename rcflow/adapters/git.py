@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -378,6 +378,15 @@ class Git:
         if parent:
             args += ["-p", parent]
         return self._write(*args).strip()
+
+    def log_stream(self, rev: str, *, reverse: bool = False) -> Iterator[LogEntry]:
+        """`log` as `log(rev)` reads it, one entry at a time as git walks (closing the iterator
+        stops git): the first page of a 70,000-commit ledger costs a page."""
+        argv = ["git", "log", "-z", "--format=%H%x00%B", *(["--reverse"] if reverse else [])]
+        fields = proc.stream([*argv, rev, "--"], cwd=self.root, env=_git_env())
+        for sha in fields:
+            message = next(fields, "")
+            yield _parse_log(f"{sha}\0{message}\0")[0]
 
 
 def _unwrap(text: object) -> str:

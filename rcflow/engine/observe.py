@@ -7,7 +7,7 @@ has and this clone lacks are fetched into the object store only, so a dry run ch
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -287,3 +287,26 @@ def _rc_configs(
         if texts.get(sha) is not None:
             found[sha] = (texts.get(f"{sha}:{CONFIG_FILE}"), texts.get(f"{sha}:{PYPROJECT}"))
     return found
+
+
+def ledger_tip(git: GitReads, config: Config) -> str | None:
+    """Where the remote's ledger is, its commits fetched (never a ref written); this clone's
+    copy when the remote cannot be reached. What `rcflow log` reads from, without the rest of
+    `observe`."""
+    try:
+        tip = git.remote_ref(config.remote, LEDGER_REF)
+    except RcflowError:
+        return git.resolve(LEDGER_REF)
+    if tip and not git.has_objects([tip]):
+        git.fetch_objects(config.remote, [LEDGER_REF])
+    return tip
+
+
+def history(git: GitReads, tip: str | None, *, oldest_first: bool = False) -> Iterator[Event]:
+    """Every event of the ledger, newest first (or oldest first), read as git walks it."""
+    if not tip:
+        return
+    for entry in git.log_stream(tip, reverse=oldest_first):
+        event = Event.from_message(entry.sha, f"{entry.subject}\n\n{entry.body}")
+        if event is not None:
+            yield event

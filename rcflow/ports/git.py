@@ -7,7 +7,7 @@ so a new write added here is covered by every crash-after-each-write test withou
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -84,6 +84,10 @@ class GitReads(Protocol):
     def read_blobs(self, specs: Sequence[str]) -> dict[str, str | None]: ...
 
     def texts_at(self, rev: str, paths: Sequence[str]) -> dict[str, str | None]: ...
+
+    def log_stream(self, rev: str, *, reverse: bool = False) -> Iterator[LogEntry]:
+        """`log`, newest first (oldest with reverse), read as git writes it: stop early at will."""
+        ...
 
 
 class GitWrites(Protocol):
