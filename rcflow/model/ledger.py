@@ -12,8 +12,10 @@ lease binds, are `rcflow.engine.lease`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -198,14 +200,26 @@ _LEASE_KINDS = frozenset(
 )
 
 
-def _base(text: str, tag_prefix: str, rc_token: str) -> tuple[int, int, int] | None:
-    from rcflow.model.version import parse_tag
+@functools.lru_cache(maxsize=8)
+def _release_pattern(tag_prefix: str, rc_token: str) -> re.Pattern[str]:
+    # A tag (`v1.4.0`, `v1.4.0-rc.1`) or a version (`1.4.0`): version.parse_tag's grammar with
+    # the prefix optional, matched directly (tens of thousands of keys, parse_tag's cache is 8k).
+    n = "(0|[1-9][0-9]*)"
+    prefix, token = re.escape(tag_prefix), re.escape(rc_token)
+    return re.compile(rf"(?:{prefix})?{n}\.{n}\.{n}(?:-{token}\.[1-9][0-9]*)?")
 
-    for prefix in (tag_prefix, ""):
-        v = parse_tag(text, tag_prefix=prefix, rc_token=rc_token)
-        if v is not None:
-            return (v.major, v.minor, v.patch)
-    return None
+
+def _base(text: str, tag_prefix: str, rc_token: str) -> tuple[int, int, int] | None:
+    key = (text, tag_prefix, rc_token)
+    if key not in _seen:
+        m = _release_pattern(tag_prefix, rc_token).fullmatch(text)
+        if len(_seen) > 200_000:  # a long-lived process (the tests) keeps it bounded
+            _seen.clear()
+        _seen[key] = (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+    return _seen[key]
+
+
+_seen: dict[tuple[str, str, str], tuple[int, int, int] | None] = {}
 
 
 def event_version(event: Event, tag_prefix: str, rc_token: str) -> tuple[int, int, int] | None:
@@ -276,7 +290,7 @@ def compact(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> tuple
         if horizon is None or version is None or version >= horizon:
             kept.append(e)
         elif e.kind in _STUB_KINDS:
-            kept.append(_stub(e))
+            kept.append(e if not (e.data or e.id or e.actor or e.run or e.time) else _stub(e))
         elif e.kind in _KEPT_KINDS or (
             e.kind in (EventKind.PROMOTING, EventKind.BUMP_REVERTED)
             and finished.get((e.kind, e.key), -1) < i
