@@ -1,6 +1,7 @@
 """The ledger: an append-only log of release events stored in git on `refs/rcflow/ledger`.
 
-Each event is one commit (empty tree; the message carries a title line and the event as JSON).
+Each event is one commit (the message carries a title line and the event as JSON; the tree holds
+the checkpoint of the ledger before it, see `compact` below, or nothing for an older rcflow's).
 Appending is a fast-forward push of a commit whose parent is the tip rcflow observed, so git's
 own fast-forward rule makes the append a compare-and-swap: two writers cannot both win.
 
