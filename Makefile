@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_status.py
 	$(BIN)/python bench/bench_startup.py
 	$(BIN)/python bench/bench_validate.py
+	$(BIN)/python bench/bench_history.py
 
 linters: $(LINTERS)
 

@@ -11,7 +11,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -386,6 +386,31 @@ class Git:
         finally:
             index.unlink(missing_ok=True)
             patch.unlink(missing_ok=True)
+
+    def commit_tree_files(self, message: str, parent: str | None, files: Mapping[str, str]) -> str:
+        """A commit of a tree holding exactly files (name -> text) on parent, on no ref: the
+        ledger's checkpoint rides in its event's commit (`model.ledger.CHECKPOINT_FILE`)."""
+        try:
+            entries = []
+            for name, text in sorted(files.items()):
+                blob = self._run("hash-object", "-w", "--stdin", input=text).stdout.strip()
+                entries.append(f"100644 blob {blob}\t{name}\n")
+            tree = self._run("mktree", input="".join(entries)).stdout.strip()
+        except CommandError as exc:
+            raise EffectError(exc.message) from exc
+        args = ["commit-tree", tree, "-m", message]
+        if parent:
+            args += ["-p", parent]
+        return self._write(*args).strip()
+
+    def log_stream(self, rev: str, *, reverse: bool = False) -> Iterator[LogEntry]:
+        """`log` as `log(rev)` reads it, one entry at a time as git walks (closing the iterator
+        stops git): the first page of a 70,000-commit ledger costs a page."""
+        argv = ["git", "log", "-z", "--format=%H%x00%B", *(["--reverse"] if reverse else [])]
+        fields = proc.stream([*argv, rev, "--"], cwd=self.root, env=_git_env())
+        for sha in fields:
+            message = next(fields, "")
+            yield _parse_log(f"{sha}\0{message}\0")[0]
 
 
 def _unwrap(text: object) -> str:

@@ -332,11 +332,22 @@ def log(
     json: Json = False,
     path: Dir = None,
     all_events: Annotated[
-        bool, typer.Option("--all", help="Show the lease events too (hidden by default).")
+        bool,
+        typer.Option(
+            "--all", help="Every event, the lease's included (hidden by default), no limit."
+        ),
+    ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", "-n", help="Show the newest N events (default 50).", min=1),
+    ] = None,
+    oldest_first: Annotated[
+        bool, typer.Option("--oldest-first", help="Oldest event first (default: newest).")
     ] = False,
 ) -> None:
     """Print the ledger: who did what, when, on which commit, with which outcome."""
-    raise typer.Exit(show_log(_options(ctx, False, json, False, path), all_events=all_events))
+    opts = _options(ctx, False, json, False, path)
+    raise typer.Exit(show_log(opts, all_events=all_events, limit=limit, oldest_first=oldest_first))
 
 
 @app.command()

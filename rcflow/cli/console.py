@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -223,40 +223,19 @@ class ConsoleView:
         if len(view.stages) > 1 and view.moves:
             p(f"Ladder moves: {escape(', '.join('rcflow ' + n for n in view.moves))}")
 
-    def log(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        if not rows:
-            self.out.print("The ledger is empty.")
+    def log(self, rows: Iterable[Mapping[str, Any]], *, more: Callable[[], bool]) -> None:
+        """One plain line per event as it is read (no rich: 70,000 lines must not cost 70,000
+        renders); `more()` after the rows: whether older events were left out."""
+        out = sys.stdout
+        empty = True
         for r in rows:
-            data = r["data"]
-            detail = ""
-            if r["kind"].startswith("validation_") or r["kind"] == "validate_completed":
-                detail = f" sha={str(data.get('sha', ''))[:7]} {data.get('detail', '')}".rstrip()
-                if data.get("ran"):
-                    detail += f" (ran: {data['ran']})"
-            elif data.get("digest"):
-                detail = f" {data.get('digest')}"
-                if data.get("rc"):
-                    detail += f" from {data['rc']}"
-            elif r["kind"] == "package_published":
-                files = data.get("files") or {}
-                detail = "".join(f" {n}@sha256:{d}" for n, d in sorted(files.items()))
-                detail += f" from {data.get('rc')}"
-            elif r["kind"] == "rc_tagged" and data.get("stage"):
-                detail = f" stage={data['stage']} sha={str(data.get('sha', ''))[:7]}"
-                if data.get("from"):
-                    detail += f" promoted from {data['from']}"
-            elif r["kind"] == "step_failed":
-                detail = f" {data.get('reason', '')}"
-                if data.get("resume"):
-                    detail += f" (resume: {data['resume']})"
-            elif r["kind"] == "check_waived":
-                detail = f" by {data.get('by') or '--skip-check'}"
-            elif data.get("sha"):
-                detail = f" sha={str(data['sha'])[:7]}"
-            url = f" {data['run_url']}" if data.get("run_url") else ""
-            who = escape(r["actor"])
-            what = escape(f"{r['key']}{detail}{url}")
-            self.out.print(f"{r['time']}  {who:<24} {r['kind']:<20} {what}")
+            empty = False
+            out.write(log_line(r) + "\n")
+        if empty:
+            out.write("The ledger is empty.\n")
+        out.flush()
+        if more():
+            self.err.print("Older events are not shown: `rcflow log --limit N` or `--all`.")
 
     def error(
         self,
@@ -343,3 +322,36 @@ def _hours(seconds: float) -> str:
     minutes = max(1, round(seconds / 60))
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+
+
+def log_line(r: Mapping[str, Any]) -> str:
+    """One ledger event as `rcflow log` prints it (plain text)."""
+    data = r["data"]
+    detail = ""
+    if r["kind"].startswith("validation_") or r["kind"] == "validate_completed":
+        detail = f" sha={str(data.get('sha', ''))[:7]} {data.get('detail', '')}".rstrip()
+        if data.get("ran"):
+            detail += f" (ran: {data['ran']})"
+    elif data.get("digest"):
+        detail = f" {data.get('digest')}"
+        if data.get("rc"):
+            detail += f" from {data['rc']}"
+    elif r["kind"] == "package_published":
+        files = data.get("files") or {}
+        detail = "".join(f" {n}@sha256:{d}" for n, d in sorted(files.items()))
+        detail += f" from {data.get('rc')}"
+    elif r["kind"] == "rc_tagged" and data.get("stage"):
+        detail = f" stage={data['stage']} sha={str(data.get('sha', ''))[:7]}"
+        if data.get("from"):
+            detail += f" promoted from {data['from']}"
+    elif r["kind"] == "step_failed":
+        detail = f" {data.get('reason', '')}"
+        if data.get("resume"):
+            detail += f" (resume: {data['resume']})"
+    elif r["kind"] == "check_waived":
+        detail = f" by {data.get('by') or '--skip-check'}"
+    elif data.get("sha"):
+        detail = f" sha={str(data['sha'])[:7]}"
+    url = f" {data['run_url']}" if data.get("run_url") else ""
+    what = f"{r['key']}{detail}{url}"
+    return f"{r['time']}  {r['actor']:<24} {r['kind']:<20} {what}"

@@ -236,21 +236,30 @@ def show_status(opts: Options) -> int:
     return guard(opts, out, None, go)
 
 
-# Every mutating run takes and releases the lease: half the ledger. `rcflow log --all` shows them.
-LEASE_EVENTS = frozenset({"lease_acquired", "lease_released", "lease_broken"})
+# `rcflow log` shows this many events unless told otherwise (`--limit N`, `--all`).
+LOG_LIMIT = 50
 
 
-def show_log(opts: Options, *, all_events: bool = False) -> int:
+def show_log(
+    opts: Options,
+    *,
+    all_events: bool = False,
+    limit: int | None = None,
+    oldest_first: bool = False,
+) -> int:
+    """The ledger, newest first, a page at a time: `limit` events (default LOG_LIMIT; with
+    --all every event, the lease's included, unless limited), printed as git reads them."""
     out = output(opts)
 
     def go() -> int:
         from rcflow.commands import context
 
+        if limit is not None and limit < 1:
+            raise UsageError(f"--limit {limit}: show at least one event (or --all for every one)")
         c = context.load_context(opts.path or Path.cwd())
-        shown = context.events(c)
-        if not all_events:
-            shown = tuple(e for e in shown if e.kind not in LEASE_EVENTS)
-        out.log(shown)
+        page = limit if limit is not None else (None if all_events else LOG_LIMIT)
+        shown = context.ledger_page(c, limit=page, leases=all_events, oldest_first=oldest_first)
+        out.log(shown, limit=page)
         github_outputs(opts, out, "log")
         return 0
 

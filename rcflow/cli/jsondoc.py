@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -86,20 +86,32 @@ def findings(found: Sequence[Finding]) -> dict[str, Any]:
     }
 
 
-def log_rows(events: Iterable[Event]) -> list[dict[str, Any]]:
-    """The ledger as rows: the `log --json` document's, and what the console prints."""
-    return [
-        {
-            "time": e.time,
-            "actor": e.actor,
-            "kind": e.kind,
-            "key": e.key,
-            "run": e.run,
-            "data": dict(e.data),
-            "id": e.id,
-        }
-        for e in events
-    ]
+def log_row(e: Event) -> dict[str, Any]:
+    """One ledger event as a row: the `log --json` document's, and what the console prints."""
+    return {
+        "time": e.time,
+        "actor": e.actor,
+        "kind": e.kind,
+        "key": e.key,
+        "run": e.run,
+        "data": dict(e.data),
+        "id": e.id,
+    }
+
+
+def write_log(rows: Iterable[Mapping[str, Any]], more: Callable[[], bool]) -> None:
+    """`{"events": [...], "more": bool}` written row by row, as `write` would write it whole:
+    `more` (asked after the rows) is whether older events were left out of this page."""
+    out = sys.stdout
+    out.write('{\n  "events": [')
+    first = True
+    for row in rows:
+        text = json.dumps(row, indent=2, sort_keys=True, default=str).replace("\n", "\n    ")
+        out.write(("\n    " if first else ",\n    ") + text)
+        first = False
+    out.write("]" if first else "\n  ]")
+    out.write(f',\n  "more": {json.dumps(more())}\n}}\n')
+    out.flush()
 
 
 def error(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rcflow.cli.guard import Options, show_doctor, show_log, show_status
 from rcflow.errors import Interrupted
@@ -39,16 +40,41 @@ def _read_only(args: Sequence[str]) -> tuple[str, Options] | None:
     return (command, opts) if command else None
 
 
+def _log_options(args: Sequence[str]) -> tuple[Options, dict[str, Any]] | None:
+    """`log` with --all, --oldest-first, --limit N besides --json and -C; None for anything
+    else (a bad --limit: typer says why, exit 2)."""
+    rest: list[str] = []
+    options: dict[str, Any] = {}
+    it = iter(args)
+    for arg in it:
+        if arg in ("--all", "--oldest-first"):
+            key = "all_events" if arg == "--all" else "oldest_first"
+            if key in options:
+                return None
+            options[key] = True
+        elif arg in ("--limit", "-n") or arg.startswith("--limit="):
+            value = arg.partition("=")[2] if "=" in arg else next(it, "")
+            if "limit" in options or not value.isdigit() or int(value) < 1:
+                return None
+            options["limit"] = int(value)
+        else:
+            rest.append(arg)
+    quick = _read_only(rest)
+    if quick is None or quick[0] != "log":
+        return None
+    return quick[1], options
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # SIGINT and SIGTERM stop running commands, release the lease, exit 130 / 143 (`proc`).
     handle_signals()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args.count("--all") == 1 and "log" in args:  # `log --all`: the same quick path
-            rest = [a for a in args if a != "--all"]
-            quick_log = _read_only(rest)
-            if quick_log is not None and quick_log[0] == "log":
-                return show_log(quick_log[1], all_events=True)
+        if "log" in args:  # `log`'s own options: the same quick path
+            quick_log = _log_options(args)
+            if quick_log is not None:
+                opts, options = quick_log
+                return show_log(opts, **options)
         quick = _read_only(args)
         if quick is not None:
             command, opts = quick

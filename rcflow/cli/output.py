@@ -12,7 +12,7 @@ a job summary, and failures become `::error` annotations that carry the resume c
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -163,12 +163,26 @@ class Output:
         """For commands that are not release steps: the same GitHub outputs and summary."""
         self.actions.outputs(status_view(snap, release, config), None, command)
 
-    def log(self, events: Iterable[Event]) -> None:
-        rows = jsondoc.log_rows(events)
+    def log(self, events: Iterable[Event], *, limit: int | None = None) -> None:
+        """Events as they are read, at most `limit`; one more than that says older ones exist."""
+        seen = 0
+
+        def rows() -> Iterator[dict[str, Any]]:
+            nonlocal seen
+            for event in events:
+                seen += 1
+                if limit is not None and seen > limit:
+                    return
+                yield jsondoc.log_row(event)
+
+        def more() -> bool:
+            return limit is not None and seen > limit
+
         if self.json_mode:
-            self.document({"events": rows})
+            if not self.silent:
+                jsondoc.write_log(rows(), more)
         else:
-            self.console.log(rows)
+            self.console.log(rows(), more=more)
 
     def error(
         self, err: RcflowError, *, state: str | None = None, resume: str | None = None

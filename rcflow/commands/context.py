@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -124,7 +124,8 @@ def status(ctx: Context) -> tuple[Snapshot, Release]:
 
 
 def events(ctx: Context) -> tuple[Event, ...]:
-    return observe(ctx.git, ctx.config, ctx.forge, with_commits=False).ledger
+    """The whole ledger, oldest first (commands read the checkpoint; this is the history)."""
+    return tuple(ledger_page(ctx, limit=None, leases=True, oldest_first=True))
 
 
 def open_registry(host: str, insecure: bool) -> Registry:
@@ -355,3 +356,33 @@ def _dist_sums(git_dir: Path, forge: Forge, source: str, scratch: Path) -> Mappi
     from rcflow.engine import registries
 
     return registries.dist_sums(git_dir, forge, source, scratch)
+
+
+def ledger_page(
+    ctx: Context, *, limit: int | None, leases: bool, oldest_first: bool
+) -> Iterator[Event]:
+    """The newest `limit` events (None: all), lease events only with `leases`, read as git walks
+    the ledger, newest first unless oldest_first; one more than limit when older ones exist
+    (what `rcflow log` says to page on with)."""
+    from rcflow.engine.observe import history, ledger_tip
+
+    tip = ledger_tip(ctx.git, ctx.config)
+    if limit is not None and oldest_first:
+        # The newest page, turned around: `limit + 1` events in memory, never the ledger.
+        page = list(ledger_page(ctx, limit=limit, leases=leases, oldest_first=False))
+        more, page = page[limit:], page[:limit]
+        yield from reversed(page)
+        yield from more
+        return
+    shown = 0
+    for event in history(ctx.git, tip, oldest_first=oldest_first):
+        if not leases and event.kind in LEASE_EVENTS:
+            continue
+        yield event
+        shown += 1
+        if limit is not None and shown > limit:
+            return
+
+
+# Every mutating run takes and releases the lease: half the ledger. `rcflow log --all` shows them.
+LEASE_EVENTS = frozenset({"lease_acquired", "lease_released", "lease_broken"})

@@ -181,7 +181,9 @@ def run_step(
             lease.release_lease(writer)
         except RcflowError as exc:
             hooks.note(f"could not release the lease ({exc.message}); it expires by itself")
-    after = observe(ctx.git, ctx.config, ctx.forge, with_commits=False)
+    # One ledger read per step: the writer holds the ledger as its last append left it.
+    held = (writer.tip, tuple(writer.events)) if writer.tip else None
+    after = observe(ctx.git, ctx.config, ctx.forge, with_commits=False, ledger=held)
     failed = any(a.outcome.startswith("failed") for a in applied)
     return StepResult(
         step,

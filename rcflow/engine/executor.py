@@ -40,12 +40,17 @@ class LedgerWriter:
         tip: str | None,
         events: tuple[Event, ...],
         me: RunIdentity,
+        *,
+        spelling: tuple[str, str] | None = None,
     ):
         self.git = git
         self.remote = remote
         self.tip = tip
         self.events = list(events)
         self.me = me
+        # (tag_prefix, rc_token) the checkpoint is compacted by; None: events only, as before.
+        self.spelling = spelling
+        self._checkpoint: tuple[Event, ...] | None = None
 
     def latest_kind(self, key: str) -> str | None:
         """The kind of the newest event about key: what was last decided or done about it."""
@@ -65,7 +70,7 @@ class LedgerWriter:
         # A signal waits for the push and the tip to agree: else the lease release that follows
         # an interrupt builds on a stale tip and is rejected, leaving the lease held.
         with proc.deferred():
-            sha = self.git.commit_tree(event.message(), self.tip)
+            sha = self._commit(event)
             # A non-fast-forward rejection means someone appended since we looked: the CAS.
             self.git.push(self.remote, [f"{sha}:{LEDGER_REF}"])
             # Pushed, the event is on the ledger: the next append builds on it even if updating
@@ -75,8 +80,25 @@ class LedgerWriter:
                 event.kind, event.key, event.time, event.actor, event.run, event.data, sha
             )
             self.events.append(stored)
+            if self._checkpoint is not None and self.spelling is not None:
+                prefix, token = self.spelling
+                self._checkpoint = ledger.fold(
+                    self._checkpoint, stored, tag_prefix=prefix, rc_token=token
+                )
             self.git.update_ref(LEDGER_REF, sha)
         return stored
+
+    def _commit(self, event: Event) -> str:
+        """The event's commit on the tip; its tree holds the checkpoint of the ledger before it
+        (`model.ledger.compact`), so it is written under the append's own compare-and-swap."""
+        if self.spelling is None:
+            return self.git.commit_tree(event.message(), self.tip)
+        prefix, token = self.spelling
+        if self._checkpoint is None:
+            before = self.events if self.tip else []
+            self._checkpoint = ledger.compact(before, tag_prefix=prefix, rc_token=token)
+        blob = ledger.checkpoint_json(self._checkpoint, tag_prefix=prefix, rc_token=token)
+        return self.git.commit_tree_files(event.message(), self.tip, {ledger.CHECKPOINT_FILE: blob})
 
 
 Report = Callable[[Effect, str], None]  # (effect, "done" | "skipped: why")

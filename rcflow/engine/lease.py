@@ -116,7 +116,14 @@ def take(
     step = plan.step
     shown = [e.describe() for e in plan.effects]
     for _ in range(3):
-        writer = LedgerWriter(git, config.remote, snapshot.ledger_tip, snapshot.ledger, me)
+        writer = LedgerWriter(
+            git,
+            config.remote,
+            snapshot.ledger_tip,
+            snapshot.ledger,
+            me,
+            spelling=(config.tag_prefix, config.rc_token),
+        )
         try:
             note = acquire_lease(writer, snapshot, command=step, ttl=ttl, break_lease=break_lease)
             return writer, note

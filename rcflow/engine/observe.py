@@ -7,12 +7,14 @@ has and this clone lacks are fetched into the object store only, so a dry run ch
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rcflow.errors import RcflowError
 from rcflow.model.config import CONFIG_FILE, PYPROJECT, Config, parse_stage_tag, stage_tag_matcher
-from rcflow.model.ledger import LEDGER_REF, Event
+from rcflow.model.ledger import CHECKPOINT_FILE, LEDGER_REF, Event, read_checkpoint
+from rcflow.model.ledger import covers as ledger_covers
 from rcflow.model.snapshot import Snapshot, VersionFileFact
 from rcflow.ports.forge import Forge, SharedByGit
 from rcflow.ports.git import GitReads, LogEntry
@@ -26,16 +28,57 @@ from rcflow.model.version import parse_tag
 MAX_COMMITS = 2000
 
 
-def _events(git: GitReads, tip: str | None) -> tuple[Event, ...]:
+def _events(
+    git: GitReads,
+    tip: str | None,
+    config: Config,
+    known: tuple[str, tuple[Event, ...]] | None = None,
+) -> tuple[Event, ...]:
+    """What commands read of the ledger: the newest checkpoint plus the events since it.
+
+    A ledger without one (written by an older rcflow, or an old rcflow appended more than
+    `_PROBE` events since), or a checkpoint rcflow cannot use, is read whole, as before.
+    `known`: (tip, events) this run already holds; the same tip is not read again.
+    """
     if not tip:
         return ()
-    entries = git.log(tip, reverse=True)
+    if known is not None and known[0] == tip:
+        return known[1]
+    spelling = {"tag_prefix": config.tag_prefix, "rc_token": config.rc_token}
+    at_tip = f"{tip}:{CHECKPOINT_FILE}"
+    texts = git.read_blobs([tip, at_tip])
+    checkpoint = read_checkpoint(texts.get(at_tip), **spelling)
+    recent: list[Event] = []
+    if checkpoint is not None:
+        _, _, message = (texts.get(tip) or "").partition("\n\n")
+        event = Event.from_message(tip, message)
+        recent = [event] if event is not None else []
+    else:
+        entries = git.log(tip, max_count=_PROBE)
+        blobs = git.read_blobs([f"{e.sha}:{CHECKPOINT_FILE}" for e in entries])
+        for i, entry in enumerate(entries):
+            checkpoint = read_checkpoint(blobs.get(f"{entry.sha}:{CHECKPOINT_FILE}"), **spelling)
+            if checkpoint is not None:
+                recent = _parsed(reversed(entries[: i + 1]))
+                break
+    if checkpoint is not None:
+        events = (*checkpoint, *recent)
+        if ledger_covers(events, **spelling):
+            return events
+    return tuple(_parsed(git.log(tip, reverse=True)))
+
+
+# Appends an older rcflow made on top of the newest checkpoint that are looked through for it.
+_PROBE = 64
+
+
+def _parsed(entries: Iterable[LogEntry]) -> list[Event]:
     events = []
     for entry in entries:
         event = Event.from_message(entry.sha, f"{entry.subject}\n\n{entry.body}")
         if event is not None:
             events.append(event)
-    return tuple(events)
+    return events
 
 
 def _read_work(root: Path, rel: str) -> str | None:
@@ -46,8 +89,19 @@ def _read_work(root: Path, rel: str) -> str | None:
         return None
 
 
-def observe(git: GitReads, config: Config, forge: Forge, *, with_commits: bool = True) -> Snapshot:
-    """Facts for a plan (with_commits, the default) or for a read-only view (without)."""
+def observe(
+    git: GitReads,
+    config: Config,
+    forge: Forge,
+    *,
+    with_commits: bool = True,
+    ledger: tuple[str, tuple[Event, ...]] | None = None,
+) -> Snapshot:
+    """Facts for a plan (with_commits, the default) or for a read-only view (without).
+
+    `ledger`: (tip, events) the caller already holds (a step's writer after its last append):
+    when the remote's ledger is still at that tip, it is not read again.
+    """
     now = time.time()
     remote_name = config.remote
     paths = [f.path for f in config.version_files]
@@ -183,7 +237,7 @@ def observe(git: GitReads, config: Config, forge: Forge, *, with_commits: bool =
         remote_branch=remote_branch,
         head_on_remote=head_on_remote,
         remote_ahead=remote_ahead,
-        ledger=_events(git, remote_ledger or local_ledger),
+        ledger=_events(git, remote_ledger or local_ledger, config, ledger),
         ledger_tip=remote_ledger,
         local_ledger_tip=local_ledger,
         files=files,
@@ -229,3 +283,26 @@ def _rc_configs(
         if texts.get(sha) is not None:
             found[sha] = (texts.get(f"{sha}:{CONFIG_FILE}"), texts.get(f"{sha}:{PYPROJECT}"))
     return found
+
+
+def ledger_tip(git: GitReads, config: Config) -> str | None:
+    """Where the remote's ledger is, its commits fetched (never a ref written); this clone's
+    copy when the remote cannot be reached. What `rcflow log` reads from, without the rest of
+    `observe`."""
+    try:
+        tip = git.remote_ref(config.remote, LEDGER_REF)
+    except RcflowError:
+        return git.resolve(LEDGER_REF)
+    if tip and not git.has_objects([tip]):
+        git.fetch_objects(config.remote, [LEDGER_REF])
+    return tip
+
+
+def history(git: GitReads, tip: str | None, *, oldest_first: bool = False) -> Iterator[Event]:
+    """Every event of the ledger, newest first (or oldest first), read as git walks it."""
+    if not tip:
+        return
+    for entry in git.log_stream(tip, reverse=oldest_first):
+        event = Event.from_message(entry.sha, f"{entry.subject}\n\n{entry.body}")
+        if event is not None:
+            yield event

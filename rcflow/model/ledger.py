@@ -1,6 +1,7 @@
 """The ledger: an append-only log of release events stored in git on `refs/rcflow/ledger`.
 
-Each event is one commit (empty tree; the message carries a title line and the event as JSON).
+Each event is one commit (the message carries a title line and the event as JSON; the tree holds
+the checkpoint of the ledger before it, see `compact` below, or nothing for an older rcflow's).
 Appending is a fast-forward push of a commit whose parent is the tip rcflow observed, so git's
 own fast-forward rule makes the append a compare-and-swap: two writers cannot both win.
 
@@ -12,9 +13,11 @@ lease binds, are `rcflow.engine.lease`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -173,3 +176,200 @@ def _number(value: object) -> float:
     if number != number:  # NaN
         return 0.0
     return max(min(number, 1e18), -1e18)
+
+
+# -- the checkpoint: what a read needs, kept with the ledger ----------------------------------
+#
+# Every append (by this rcflow) writes, in its commit's tree, `checkpoint.json`: the events a
+# command can read of the ledger *before* that commit, compacted by `compact`. A reader takes
+# the newest commit that has one, plus the events from that commit to the tip, so a read costs
+# the same after 50 releases as after 5,000. Only `rcflow log` reads the whole history.
+
+CHECKPOINT_FILE = "checkpoint.json"
+CHECKPOINT_FORMAT = 1
+# Releases whose events are kept whole: the current one, the one a retraction falls back to,
+# and room for retractions in a row before a read must go back to the whole history.
+KEEP_RELEASES = 4
+# Kinds whose key (not data) is read for versions long released: `forge_drift` (rc_tagged,
+# promoted: a tag whose release vanished) and `pending_hooks` (hook_succeeded of a tag
+# withdrawn or retracted later).
+_STUB_KINDS = frozenset({EventKind.RC_TAGGED, EventKind.PROMOTED, EventKind.HOOK_SUCCEEDED})
+# Decisions read whatever their age: retracted finals and withdrawn RCs keep their numbers used.
+_KEPT_KINDS = frozenset({EventKind.RETRACTED, EventKind.RC_WITHDRAWN})
+_LEASE_KINDS = frozenset(
+    {EventKind.LEASE_ACQUIRED, EventKind.LEASE_RELEASED, EventKind.LEASE_BROKEN}
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _release_pattern(tag_prefix: str, rc_token: str) -> re.Pattern[str]:
+    # A tag (`v1.4.0`, `v1.4.0-rc.1`) or a version (`1.4.0`): version.parse_tag's grammar with
+    # the prefix optional, matched directly (tens of thousands of keys, parse_tag's cache is 8k).
+    n = "(0|[1-9][0-9]*)"
+    prefix, token = re.escape(tag_prefix), re.escape(rc_token)
+    return re.compile(rf"(?:{prefix})?{n}\.{n}\.{n}(?:-{token}\.[1-9][0-9]*)?")
+
+
+def _base(text: str, tag_prefix: str, rc_token: str) -> tuple[int, int, int] | None:
+    key = (text, tag_prefix, rc_token)
+    if key not in _seen:
+        m = _release_pattern(tag_prefix, rc_token).fullmatch(text)
+        if len(_seen) > 200_000:  # a long-lived process (the tests) keeps it bounded
+            _seen.clear()
+        _seen[key] = (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+    return _seen[key]
+
+
+_seen: dict[tuple[str, str, str], tuple[int, int, int] | None] = {}
+
+
+def event_version(event: Event, tag_prefix: str, rc_token: str) -> tuple[int, int, int] | None:
+    """The release an event is about (from its key: a tag, `tag/…`, `step/tag`, a version; or
+    its data's version), or None when it names none."""
+    head, _, tail = event.key.partition("/")
+    for text in (event.key, head, tail, event.data.get("version"), event.data.get("tag")):
+        if isinstance(text, str) and text:
+            found = _base(text, tag_prefix, rc_token)
+            if found is not None:
+                return found
+    return None
+
+
+def _horizon(
+    events: Sequence[Event], tag_prefix: str, rc_token: str
+) -> tuple[int, int, int] | None:
+    """Releases older than this one are closed: KEEP_RELEASES newer ones were promoted."""
+    promoted = {
+        b
+        for e in events
+        if e.kind == EventKind.PROMOTED and (b := _base(e.key, tag_prefix, rc_token)) is not None
+    }
+    newest = sorted(promoted, reverse=True)[:KEEP_RELEASES]
+    return newest[-1] if len(newest) == KEEP_RELEASES else None
+
+
+def compact(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> tuple[Event, ...]:
+    """The events any plan, status, lease or classification can read, in ledger order.
+
+    Kept whole: every event of a release not closed (in flight, or among the newest
+    KEEP_RELEASES promoted), the current lease, the newest dispatch (preflight reads it),
+    retractions and withdrawals, and decisions of closed releases that nothing finished (a
+    `promoting` without `promoted`, a `bump_reverted` not bumped again). Kept as kind and key
+    only: `_STUB_KINDS` of closed releases. Dropped: the rest (other leases, validation results,
+    hooks' data of closed releases): `rcflow log` shows them from the whole history.
+
+    Pure and stable: `compact(compact(a) + b) == compact(a + b)`, so a checkpoint folds one
+    event at a time (`fold`); tests/model/test_ledger_checkpoint.py holds both to it, and holds
+    classification, status and every step's plan equal on the compacted and the whole ledger.
+    """
+    horizon = _horizon(events, tag_prefix, rc_token)
+    lease_at: int | None = None
+    lease_run = ""
+    dispatch_at: int | None = None
+    finished: dict[tuple[str, str], int] = {}  # (decision kind, key) -> index of its end
+    for i, e in enumerate(events):
+        if e.kind == EventKind.LEASE_ACQUIRED:
+            lease_at, lease_run = i, e.run
+        elif e.kind in (EventKind.LEASE_RELEASED, EventKind.LEASE_BROKEN) and e.key == lease_run:
+            lease_at, lease_run = None, ""
+        elif e.kind == EventKind.VALIDATION_DISPATCHED:
+            dispatch_at = i
+        elif e.kind in (EventKind.PROMOTED, EventKind.RETRACTED):
+            finished[(EventKind.PROMOTING, e.key)] = i
+        elif e.kind == EventKind.BUMPED:
+            finished[(EventKind.BUMP_REVERTED, e.key)] = i
+    kept: list[Event] = []
+    for i, e in enumerate(events):
+        if e.kind in _LEASE_KINDS:
+            if i == lease_at:
+                kept.append(e)
+            continue
+        if i == dispatch_at:
+            kept.append(e)
+            continue
+        version = event_version(e, tag_prefix, rc_token)
+        if horizon is None or version is None or version >= horizon:
+            kept.append(e)
+        elif e.kind in _STUB_KINDS:
+            kept.append(e if not (e.data or e.id or e.actor or e.run or e.time) else _stub(e))
+        elif e.kind in _KEPT_KINDS or (
+            e.kind in (EventKind.PROMOTING, EventKind.BUMP_REVERTED)
+            and finished.get((e.kind, e.key), -1) < i
+        ):
+            kept.append(e)
+    return tuple(kept)
+
+
+def _stub(e: Event) -> Event:
+    return Event(e.kind, e.key, "", "", "", {}, "")
+
+
+def fold(
+    checkpoint: Sequence[Event], event: Event, *, tag_prefix: str, rc_token: str
+) -> tuple[Event, ...]:
+    """The checkpoint after one more event."""
+    return compact((*checkpoint, event), tag_prefix=tag_prefix, rc_token=rc_token)
+
+
+def covers(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> bool:
+    """Whether a compacted ledger still holds what a read needs: the current release and the
+    one before it (a retraction's fallback) among the releases kept whole. Retractions of every
+    kept release in a row are the one case a read goes back to the whole history."""
+    horizon = _horizon(events, tag_prefix, rc_token)
+    if horizon is None:
+        return True
+    retracted = {e.key for e in events if e.kind == EventKind.RETRACTED}
+    live = {
+        b
+        for e in events
+        if e.kind == EventKind.PROMOTED
+        and e.key not in retracted
+        and (b := _base(e.key, tag_prefix, rc_token)) is not None
+        and b >= horizon
+    }
+    return len(live) >= 2
+
+
+def checkpoint_json(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> str:
+    """The checkpoint blob: compacted events with their ids, and the tag spelling it read."""
+    body = {
+        "v": CHECKPOINT_FORMAT,
+        "tag_prefix": tag_prefix,
+        "rc_token": rc_token,
+        "events": [
+            [e.id, e.kind, e.key, e.time, e.actor, e.run, dict(e.data)]
+            for e in compact(events, tag_prefix=tag_prefix, rc_token=rc_token)
+        ],
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def read_checkpoint(text: str | None, *, tag_prefix: str, rc_token: str) -> list[Event] | None:
+    """The checkpoint's events; None when it is absent, foreign, corrupt, or was compacted for
+    another tag spelling (then the reader reads the whole ledger, as before checkpoints)."""
+    if not text:
+        return None
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    if (
+        not isinstance(body, dict)
+        or body.get("v") != CHECKPOINT_FORMAT
+        or body.get("tag_prefix") != tag_prefix
+        or body.get("rc_token") != rc_token
+        or not isinstance(body.get("events"), list)
+    ):
+        return None
+    events: list[Event] = []
+    for row in body["events"]:
+        if (
+            not isinstance(row, list)
+            or len(row) != 7
+            or not all(isinstance(f, str) for f in row[:6])
+            or not isinstance(row[6], dict)
+        ):
+            return None
+        id_, kind, key, time_, actor, run, data = row
+        events.append(Event(kind, key, time_, actor, run, data, id_))
+    return events

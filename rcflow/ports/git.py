@@ -7,7 +7,7 @@ so a new write added here is covered by every crash-after-each-write test withou
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -85,6 +85,10 @@ class GitReads(Protocol):
 
     def texts_at(self, rev: str, paths: Sequence[str]) -> dict[str, str | None]: ...
 
+    def log_stream(self, rev: str, *, reverse: bool = False) -> Iterator[LogEntry]:
+        """`log`, newest first (oldest with reverse), read as git writes it: stop early at will."""
+        ...
+
 
 class GitWrites(Protocol):
     def write_files(self, contents: Mapping[str, str]) -> None:
@@ -110,6 +114,10 @@ class GitWrites(Protocol):
     def reset_mixed(self, sha: str) -> None: ...
 
     def revert_commit(self, sha: str, message: str) -> str: ...
+
+    def commit_tree_files(self, message: str, parent: str | None, files: Mapping[str, str]) -> str:
+        """A commit (not on any ref) whose tree holds exactly files (name -> text)."""
+        ...
 
 
 class Repository(GitReads, GitWrites, Protocol):

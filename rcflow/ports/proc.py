@@ -6,7 +6,9 @@ handed to the shell as one argument (`run_shell`), exactly as they wrote it.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import io
 import os
 import select
 import selectors
@@ -18,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 from rcflow.errors import CommandError, Interrupted
 
@@ -339,3 +341,54 @@ def hurried() -> bool:
 def stopped_commands() -> list[str]:
     """How each command stopped by this run's interrupt ended: "stopped" or "killed"."""
     return list(_state.ended)
+
+
+def stream(
+    argv: Sequence[str],
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    sep: str = "\0",
+) -> Iterator[str]:
+    """Run argv and yield its output's records (split at sep) as they arrive.
+
+    Closing the iterator early stops the process: a reader that needs the first page of a long
+    output (`rcflow log`) pays for that page, not for the whole of it. A failure is a
+    CommandError once the output is read to its end.
+    """
+    import tempfile
+
+    full_env = None if env is None else {**os.environ, **env}
+    with tempfile.TemporaryFile() as errors:
+        p = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+        )
+        stdout = cast("io.BufferedReader", p.stdout)  # PIPE: never None
+        try:
+            pending = ""
+            reader = _decoder()
+            while chunk := stdout.read1(1 << 16):
+                pending += reader.decode(chunk)
+                *records, pending = pending.split(sep)
+                yield from records
+            pending += reader.decode(b"", final=True)
+            if pending:
+                yield pending
+            if p.wait() != 0:
+                errors.seek(0)
+                stderr = errors.read().decode("utf-8", errors="replace")
+                raise CommandError(tuple(argv), p.returncode, "", stderr)
+        finally:
+            if p.poll() is None:
+                p.kill()
+            stdout.close()
+            p.wait()
+
+
+def _decoder() -> codecs.IncrementalDecoder:
+    return codecs.getincrementaldecoder("utf-8")(errors="replace")

@@ -601,9 +601,9 @@ def test_log_lists_events_with_actor_and_kind(project: Project) -> None:
     assert "v1.4.0-rc.1" in rc_line
     data = doc(project.cli("log", "--json"))
     assert [e["kind"] for e in data["events"] if not e["kind"].startswith("lease_")] == [
-        "bumped",
         "rc_tagged",
-    ]
+        "bumped",
+    ]  # newest first
     assert all(e["actor"].startswith("Test Maintainer") for e in data["events"])
 
 

@@ -123,7 +123,7 @@ def test_foreign_commits_on_the_ledger_ref_are_ignored(project: Project) -> None
     status = project.cli("status", "--json")
     assert status.exit_code == 0, status.stderr
     assert status.json()["state"] == "bumped"
-    log = project.cli("log", "--all", "--json")
+    log = project.cli("log", "--all", "--oldest-first", "--json")
     assert [e["kind"] for e in log.json()["events"]] == [
         "lease_acquired",
         "bumped",
@@ -133,7 +133,7 @@ def test_foreign_commits_on_the_ledger_ref_are_ignored(project: Project) -> None
     assert project.cli("rc").exit_code == 0
     assert git(project.origin, "merge-base", "--is-ancestor", tip, LEDGER_REF) == ""
     kinds = [e["kind"] for e in project.cli("log", "--json").json()["events"]]
-    assert [k for k in kinds if not k.startswith("lease_")] == ["bumped", "rc_tagged"]
+    assert [k for k in kinds if not k.startswith("lease_")] == ["rc_tagged", "bumped"]
 
 
 # -- the lease as data -------------------------------------------------------------------------
@@ -452,4 +452,4 @@ def test_refusals_write_no_event(project: Project) -> None:
         result = project.cli(*args)
         assert result.exit_code == 3, args
     assert project.ledger() == []
-    assert json.loads(project.cli("log", "--json").stdout) == {"events": []}
+    assert json.loads(project.cli("log", "--json").stdout) == {"events": [], "more": False}

@@ -463,7 +463,7 @@ def test_crash_after_every_write_then_resume_matches_an_uninterrupted_run(
     # Every registry PUT and index upload was interrupted in turn, among the git and forge writes.
     assert crashes.count("put") == 2  # the final tag, latest
     assert crashes.count("upload") == 2  # the wheel, the sdist
-    assert {"create_tag", "push", "commit_tree", "create_release"} <= set(crashes)
+    assert {"create_tag", "push", "commit_tree_files", "create_release"} <= set(crashes)
 
 
 def test_crash_between_the_retag_and_its_verification_resumes_without_a_put(

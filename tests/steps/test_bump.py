@@ -659,16 +659,16 @@ def test_crash_after_every_write_then_resume(make_project: MakeProject) -> None:
     called = [name for _, name in crashes]
     # lease (3 writes), files, commit, push, event (3), lease release (3)
     assert called == [
-        "commit_tree",
+        "commit_tree_files",
         "push",
         "update_ref",
         "write_files",
         "commit",
         "push",
-        "commit_tree",
+        "commit_tree_files",
         "push",
         "update_ref",
-        "commit_tree",
+        "commit_tree_files",
         "push",
         "update_ref",
     ]
@@ -683,7 +683,7 @@ def test_crash_and_resume_with_a_changelog(make_project: MakeProject) -> None:
         "write_files",
         "commit",
         "push",
-        "commit_tree",
+        "commit_tree_files",
         "push",
         "update_ref",
     ]

@@ -237,7 +237,9 @@ def test_crash_after_every_write_then_rerun_matches_an_uninterrupted_run(
         lambda name: copy_project(template, tmp_path / name), "promote", PromoteArgs(), resume
     )
     # every write was interrupted in turn: the lease, both events, the tag, its push, the release
-    assert {"create_tag", "push", "create_release", "commit_tree", "update_ref"} <= set(crashes)
+    assert {"create_tag", "push", "create_release", "commit_tree_files", "update_ref"} <= set(
+        crashes
+    )
     assert len(crashes) >= 15
 
 

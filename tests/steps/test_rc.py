@@ -481,17 +481,17 @@ def test_crash_after_every_write_then_resume(make_project: MakeProject) -> None:
     crashed = crash_and_resume(make_project)
     # lease (3 writes), tag, push, draft, publish, event (3), lease release (3)
     assert crashed == [
-        "commit_tree",
+        "commit_tree_files",
         "push",
         "update_ref",
         "create_tag",
         "push",
         "create_release",
         "publish_release",
-        "commit_tree",
+        "commit_tree_files",
         "push",
         "update_ref",
-        "commit_tree",
+        "commit_tree_files",
         "push",
         "update_ref",
     ]

@@ -529,7 +529,7 @@ def test_crash_after_every_write_then_rerun_completes_the_same_validation(
         resume,
         writes=writes,
     )
-    assert {"commit_tree", "push", "update_ref"} == set(crashed_at)
+    assert {"commit_tree_files", "push", "update_ref"} == set(crashed_at)
 
 
 def test_the_lease_outlasts_the_longest_validation(make_project: Any) -> None:

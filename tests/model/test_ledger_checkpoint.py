@@ -1,0 +1,323 @@
+"""The ledger's checkpoint (`model.ledger.compact`) against the whole ledger.
+
+A command reads the newest checkpoint plus the events after it; these tests hold that read equal
+to the whole ledger for everything that reads it: classification, forge drift, the status view,
+the lease, the preflight's dispatch finding and every step's plan, over random release histories
+(cycles, withdrawn RCs, retractions, reverted bumps, leases left held, failures, waivers, foreign
+events) split at a random checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rcflow.model import ledger
+from rcflow.model.config import Config, HooksConfig, ValidationConfig, VersionFileConfig
+from rcflow.model.ledger import Event, compact, covers, current_lease
+from rcflow.model.snapshot import Snapshot, VersionFileFact
+from rcflow.model.states import classify, forge_drift
+from rcflow.model.version_text import VersionFileKind
+from rcflow.model.views import status_view
+from rcflow.ports.forge import ReleaseFact
+from rcflow.preflight import git as git_checks
+from rcflow.preflight.github import dispatch_findings
+from rcflow.steps import STEPS, Facts
+from rcflow.steps.bump import BumpArgs
+from rcflow.steps.promote import PromoteArgs
+from rcflow.steps.rc import RcArgs
+from rcflow.steps.rollback import RollbackArgs
+from rcflow.steps.validate import ValidateArgs
+
+PREFIX, TOKEN = "v", "rc"
+SPELLING = {"tag_prefix": PREFIX, "rc_token": TOKEN}
+PYPROJECT = VersionFileConfig("pyproject.toml", VersionFileKind.PYPROJECT, None, None)
+
+
+def _config() -> Config:
+    return Config(
+        root=Path("/repo"),
+        source="test",
+        version_files=(PYPROJECT,),
+        validations=(ValidationConfig("unit", "make test", 60.0, True),),
+        hooks=HooksConfig(after_promote="echo promoted", after_rollback="echo rolled back"),
+    )
+
+
+CONFIG = _config()
+
+
+@dataclasses.dataclass
+class History:
+    """A release history as the steps would have written it, and what git and the forge hold."""
+
+    events: list[Event] = dataclasses.field(default_factory=list)
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+    releases: dict[str, ReleaseFact] = dataclasses.field(default_factory=dict)
+    finals: list[tuple[int, int, int]] = dataclasses.field(default_factory=list)
+    files: str = "1.0.0"
+    n: int = 0
+
+    def sha(self) -> str:
+        self.n += 1
+        return f"{self.n:040x}"
+
+    def add(self, kind: str, key: str, run: str = "run-1", **data: Any) -> None:
+        self.events.append(
+            Event(kind, key, "2026-01-01T00:00:00Z", "Someone <s@x.invalid>", run, data, self.sha())
+        )
+
+
+def tag(v: tuple[int, int, int], rc: int | None = None) -> str:
+    return f"v{v[0]}.{v[1]}.{v[2]}" + (f"-rc.{rc}" if rc else "")
+
+
+def dotted(v: tuple[int, int, int]) -> str:
+    return f"{v[0]}.{v[1]}.{v[2]}"
+
+
+def _release(name: str, latest: bool = False) -> ReleaseFact:
+    return ReleaseFact(name, name, "-rc." in name, False, latest=latest)
+
+
+_ACTIONS = (
+    "cycle",
+    "cycle",
+    "cycle",
+    "cycle",
+    "bump",
+    "rc",
+    "validate",
+    "promoting",
+    "withdraw",
+    "withdraw_unfinished",
+    "retract",
+    "revert",
+    "lease",
+    "lease_held",
+    "failed",
+    "waived",
+    "foreign",
+    "forge_gone",
+)
+ACTIONS = st.sampled_from(_ACTIONS)
+
+
+def build(actions: list[str], lease_runs: list[int]) -> History:
+    h = History()
+    target: tuple[int, int, int] | None = None
+    rc = 0
+    for i, action in enumerate(actions):
+        run = f"run-{lease_runs[i % len(lease_runs)]}"
+        last = max(h.finals) if h.finals else (1, 0, 0)
+        if action in ("cycle", "bump") or (target is None and action in ("rc", "validate")):
+            h.add("lease_acquired", run, run, host="box", pid=1, expires=2e9, command="bump")
+            target = (last[0], last[1] + 1, 0)
+            rc = 0
+            h.add(
+                "bumped", dotted(target), run, **{"from": dotted(last), "version": dotted(target)}
+            )
+            h.files = dotted(target)
+            h.add("lease_released", run, run)
+        if action in ("cycle", "rc", "validate") and target is not None:
+            rc += 1
+            sha = h.sha()
+            h.tags[tag(target, rc)] = sha
+            h.add("rc_tagged", tag(target, rc), run, sha=sha)
+            h.releases[tag(target, rc)] = _release(tag(target, rc))
+        if action in ("cycle", "validate") and target is not None and rc:
+            sha = h.tags[tag(target, rc)]
+            h.add(
+                "validation_dispatched",
+                f"{tag(target, rc)}/unit",
+                run,
+                sha=sha,
+                run_details=i % 2 == 0,
+            )
+            h.add("validation_passed", f"{tag(target, rc)}/unit", run, sha=sha, duration=1.0)
+            h.add("validate_completed", tag(target, rc), run, sha=sha, passed=True)
+        if action in ("cycle", "promoting") and target is not None and rc:
+            final = tag(target, None)
+            h.add("promoting", final, run, rc=tag(target, rc), hooks=["after_promote"])
+            if action == "cycle":
+                h.tags[final] = h.tags[tag(target, rc)]
+                h.add("hook_succeeded", f"{final}/after_promote", run)
+                h.add("image_promoted", f"{final}/ghcr.io/o/app", run, digest=f"sha256:{i}")
+                h.add("promoted", final, run, version=dotted(target), rc=tag(target, rc))
+                h.releases = {
+                    k: dataclasses.replace(r, latest=False) for k, r in h.releases.items()
+                }
+                h.releases[final] = _release(final, latest=True)
+                h.finals.append(target)
+                target, rc = None, 0
+        elif action.startswith("withdraw") and target is not None and rc:
+            h.add("rc_withdrawn", tag(target, rc), run, hooks=["after_rollback"])
+            if action == "withdraw":  # else the run stopped before deleting the tag
+                h.tags.pop(tag(target, rc), None)
+        elif action == "retract" and h.finals:
+            gone = h.finals.pop()
+            previous = tag(max(h.finals)) if h.finals else None
+            h.add(
+                "retracted",
+                tag(gone),
+                run,
+                previous_tag=previous,
+                reason="bad",
+                hooks=["after_rollback"],
+            )
+        elif action == "revert" and target is not None:
+            h.add("bump_reverted", dotted(target), run)
+            h.files = dotted(last)
+            target = None
+        elif action == "lease_held":
+            h.add("lease_acquired", run, run, host="box", pid=1, expires=2e9, command="rc")
+        elif action == "lease":
+            h.add("lease_broken", run, f"run-{i}", by=f"run-{i}")
+        elif action == "failed":
+            h.add("step_failed", f"rc/{tag(target, rc) if target else '-'}", run, reason="x")
+        elif action == "waived":
+            h.add("check_waived", "git.dirty@-", run, version=dotted(target) if target else None)
+        elif action == "foreign":
+            h.add("something_new", f"{tag(last)}/x", run, note="a newer rcflow")
+        elif action == "forge_gone" and h.releases:
+            h.releases.pop(sorted(h.releases)[i % len(h.releases)])
+    return h
+
+
+def snapshot(h: History, events: tuple[Event, ...]) -> Snapshot:
+    text = f'[project]\nname = "demo"\nversion = "{h.files}"\n'
+    return Snapshot(
+        root="/repo",
+        git_dir="/repo/.git",
+        now=1_800_000_000.0,
+        head="d" * 40,
+        branch="main",
+        release_branch="main",
+        remote="origin",
+        dirty=(),
+        identity="Someone <s@x.invalid>",
+        local_tags=dict(h.tags),
+        remote_tags=dict(h.tags),
+        remote_reachable=True,
+        remote_error=None,
+        remote_branch="d" * 40,
+        head_on_remote=True,
+        remote_ahead=False,
+        ledger=events,
+        ledger_tip="e" * 40,
+        local_ledger_tip="e" * 40,
+        files=(VersionFileFact("pyproject.toml", text, text),),
+        commits_since_final=(),
+        releases=dict(h.releases),
+    )
+
+
+def _render(name: str, context: Any) -> str:
+    return f"{name}: {sorted(context)}"
+
+
+def readings(h: History, events: tuple[Event, ...]) -> dict[str, Any]:
+    """Everything a command derives from the ledger, on these events."""
+    s = snapshot(h, events)
+    release = classify(s, CONFIG)
+    found: dict[str, Any] = {
+        "release": release,
+        "drift": forge_drift(s, release, CONFIG),
+        "status": status_view(s, release, CONFIG),
+        "lease": current_lease(events),
+        "dispatch": dispatch_findings(events),
+    }
+    facts = Facts.of(s, CONFIG, git_checks.findings, _render)
+    named = [RollbackArgs(what=t) for t in sorted(h.tags)[-3:]]
+    for name, args in [
+        ("bump", BumpArgs("auto")),
+        ("rc", RcArgs()),
+        ("validate", ValidateArgs()),
+        ("promote", PromoteArgs()),
+        ("rollback", RollbackArgs()),
+        *(("rollback", a) for a in named),
+    ]:
+        try:
+            found[f"{name} {args}"] = STEPS[name].plan(facts, args).dumps()
+        except Exception as exc:  # a refusal is a reading too: the same one on both
+            found[f"{name} {args}"] = f"{type(exc).__name__}: {exc}"
+    return found
+
+
+def checkpointed(events: list[Event], split: int) -> tuple[Event, ...]:
+    """What observe reads: the checkpoint written with event `split` (the ledger before it),
+    then the events from it to the tip; the whole ledger when the checkpoint does not cover."""
+    read = (*compact(events[:split], **SPELLING), *events[split:])
+    return read if covers(read, **SPELLING) else tuple(events)
+
+
+def _histories(rng: random.Random) -> tuple[list[str], list[int], float]:
+    # Drawn from a seeded random rather than `st.lists`: releases close only after several
+    # cycles, and the interesting histories (an old RC withdrawn, then four releases) are long.
+    names = list(_ACTIONS)
+    actions = [rng.choice(names) for _ in range(rng.randint(10, 90))]
+    return actions, [rng.randint(0, 3) for _ in range(rng.randint(1, 4))], rng.random()
+
+
+HISTORIES = st.one_of(
+    st.tuples(
+        st.lists(ACTIONS, min_size=10, max_size=80),
+        st.lists(st.integers(0, 3), min_size=1, max_size=4),
+        st.floats(0, 1),
+    ),
+    st.randoms(use_true_random=False).map(_histories),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(HISTORIES)
+def test_a_checkpointed_read_equals_the_whole_ledger(
+    case: tuple[list[str], list[int], float],
+) -> None:
+    actions, runs, where = case
+    h = build(actions, runs)
+    split = round(where * len(h.events))
+    assert readings(h, checkpointed(h.events, split)) == readings(h, tuple(h.events))
+
+
+@settings(max_examples=200, deadline=None)
+@given(HISTORIES)
+def test_the_checkpoint_folds_one_event_at_a_time(case: tuple[list[str], list[int], float]) -> None:
+    actions, runs, where = case
+    events = build(actions, runs).events
+    split = round(where * len(events))
+    folded = compact(events[:split], **SPELLING)
+    for e in events[split:]:
+        folded = ledger.fold(folded, e, **SPELLING)
+    assert folded == compact(events, **SPELLING)
+    assert compact(folded, **SPELLING) == folded
+
+
+def test_a_long_history_compacts_to_a_bounded_checkpoint() -> None:
+    short = build(["cycle"] * 10, [1]).events
+    long = build(["cycle"] * 400, [1]).events
+    whole = [e for e in compact(long, **SPELLING) if e.data]
+    assert len(whole) == len([e for e in compact(short, **SPELLING) if e.data])
+    assert len(long) > 10 * len(whole)
+    assert covers(compact(long, **SPELLING), **SPELLING)
+
+
+def test_retractions_of_every_kept_release_read_the_whole_ledger() -> None:
+    h = build(["cycle"] * 8 + ["retract"] * ledger.KEEP_RELEASES, [1])
+    assert not covers(compact(h.events, **SPELLING), **SPELLING)
+    assert checkpointed(h.events, len(h.events)) == tuple(h.events)
+
+
+def test_the_checkpoint_blob_round_trips_and_refuses_what_is_not_one() -> None:
+    events = build(["cycle"] * 6 + ["lease_held"], [1, 2]).events
+    blob = ledger.checkpoint_json(events, **SPELLING)
+    assert ledger.read_checkpoint(blob, **SPELLING) == list(compact(events, **SPELLING))
+    for bad in ("", "{", "[]", '{"v": 2}', blob.replace('"v":1', '"v":9'), '{"v":1,"events":[1]}'):
+        assert ledger.read_checkpoint(bad, **SPELLING) is None
+    # Compacted for another tag spelling: which events are closed differs, so it is not used.
+    assert ledger.read_checkpoint(blob, tag_prefix="release-", rc_token=TOKEN) is None
