@@ -276,7 +276,8 @@ def record_failure(
     subject = plan.subject.get("tag") or plan.subject.get("version") or "-"
     data = {"step": step, "reason": reason, "resume": resume, "subject": subject}
     with contextlib.suppress(Exception):
-        writer.append(EventKind.STEP_FAILED, f"{step}/{subject}", data)
+        # Pushed with the lease's release that always follows.
+        writer.append(EventKind.STEP_FAILED, f"{step}/{subject}", data, defer=True)
 
 
 def _needs_identity(snap: Snapshot, plan: Plan) -> Plan:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from rcflow.model.config import PythonPackageConfig, ValidationConfig
 from rcflow.model.events import EventKind
+
+Reach = Literal["clone", "remote", "world"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,16 @@ class Effect:
     # The ledger events applying it may append (the executor refuses any other): a plan shows
     # every ledger write an apply can make.
     records: ClassVar[tuple[EventKind, ...]] = ()
+
+    def reach(self) -> Reach:
+        """What applying it touches, which decides when the ledger events before it are pushed.
+
+        "world": the forge, a registry, a command: those events are on the remote first.
+        "remote": a push to the release's remote: they ride in the same atomic push (no tag
+        without the events before it). "clone": only this clone, invisible to every other run,
+        and redone by a resume that finds the events missing: they wait for the next push.
+        """
+        return "world"
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -48,6 +60,9 @@ class WriteVersionFiles(Effect):
         paths = ", ".join(p for p, _ in self.contents)
         return f"write version {self.version} into {paths}"
 
+    def reach(self) -> Reach:
+        return "clone"
+
 
 @dataclass(frozen=True)
 class WriteFile(Effect):
@@ -61,6 +76,9 @@ class WriteFile(Effect):
     def describe(self) -> str:
         return f"{'overwrite' if self.overwrite else 'create'} {self.path}"
 
+    def reach(self) -> Reach:
+        return "clone"
+
 
 @dataclass(frozen=True)
 class Commit(Effect):
@@ -71,6 +89,9 @@ class Commit(Effect):
 
     def describe(self) -> str:
         return f"commit {', '.join(self.paths)}: {self.message.splitlines()[0]}"
+
+    def reach(self) -> Reach:
+        return "clone"
 
 
 @dataclass(frozen=True)
@@ -87,6 +108,9 @@ class VerifyVersionOnlyDiff(Effect):
     def describe(self) -> str:
         return f"prove the final commit differs from {self.rc_tag} only in version strings"
 
+    def reach(self) -> Reach:
+        return "clone"
+
 
 @dataclass(frozen=True)
 class CreateTag(Effect):
@@ -99,6 +123,9 @@ class CreateTag(Effect):
         where = self.target[:7] if self.target else "the new commit"
         return f"create annotated tag {self.name} on {where}"
 
+    def reach(self) -> Reach:
+        return "clone"
+
 
 @dataclass(frozen=True)
 class PushTag(Effect):
@@ -108,6 +135,9 @@ class PushTag(Effect):
 
     def describe(self) -> str:
         return f"push tag {self.name} to {self.remote}"
+
+    def reach(self) -> Reach:
+        return "remote"
 
 
 @dataclass(frozen=True)
@@ -119,6 +149,9 @@ class PushBranch(Effect):
     def describe(self) -> str:
         return f"push {self.branch} to {self.remote}"
 
+    def reach(self) -> Reach:
+        return "remote"
+
 
 @dataclass(frozen=True)
 class DeleteTag(Effect):
@@ -129,6 +162,9 @@ class DeleteTag(Effect):
     def describe(self) -> str:
         return f"delete tag {self.name} " + (f"on {self.remote}" if self.remote else "locally")
 
+    def reach(self) -> Reach:
+        return "remote" if self.remote is not None else "clone"
+
 
 @dataclass(frozen=True)
 class RevertCommit(Effect):
@@ -138,6 +174,9 @@ class RevertCommit(Effect):
 
     def describe(self) -> str:
         return f"revert {self.sha[:7]} with a new commit"
+
+    def reach(self) -> Reach:
+        return "clone"
 
 
 @dataclass(frozen=True)
@@ -150,6 +189,9 @@ class ResetBranch(Effect):
 
     def describe(self) -> str:
         return f"drop the unpushed commit {self.drop[:7]} (reset to {self.to[:7]})"
+
+    def reach(self) -> Reach:
+        return "clone"
 
 
 @dataclass(frozen=True)
@@ -498,6 +540,9 @@ class RecordEvent(Effect):
             "data": dict(self.data),
             "records": list(self.writes()),
         }
+
+    def reach(self) -> Reach:
+        return "clone"
 
 
 # -- alerts: what a failing run tells people, and what closes it (handlers: engine.alerts) ------
