@@ -19,7 +19,7 @@ from rcflow.engine import lease, registries
 from rcflow.engine.executor import Applied, Executor, LedgerWriter, Ports
 from rcflow.engine.observe import observe
 from rcflow.engine.validations.command import Outcome
-from rcflow.errors import BlockedError, ConflictError, RcflowError, UsageError
+from rcflow.errors import BlockedError, ConflictError, EffectError, RcflowError, UsageError
 from rcflow.model.effects import Effect, RecordEvent
 from rcflow.model.events import EventKind
 from rcflow.model.findings import Finding
@@ -179,10 +179,9 @@ def run_step(
         record_failure(writer, step, plan, reason, resume)
         raise
     finally:
-        try:
-            lease.release_lease(writer)
-        except RcflowError as exc:
-            hooks.note(f"could not release the lease ({exc.message}); it expires by itself")
+        lost = _give_back(writer, hooks)
+    if lost is not None:
+        raise lost
     after = observe(ctx.git, ctx.config, ctx.forge, with_commits=False)
     failed = any(a.outcome.startswith("failed") for a in applied)
     return StepResult(
@@ -266,6 +265,23 @@ def preflight(
     if not waivers and not notes:
         return plan, blocking
     return replace(plan, effects=(*waivers, *plan.effects), notes=(*plan.notes, *notes)), blocking
+
+
+def _give_back(writer: LedgerWriter, hooks: Hooks) -> EffectError | None:
+    """Release the lease, pushing the step's last events with it; the error if they were lost.
+
+    Those events ride with the release (one push): when the remote refuses it, the effects are
+    done but not recorded, which is a failed step (exit 1, resume), not a note.
+    """
+    carried = [e for e in writer.pending if e.kind != EventKind.LEASE_RELEASED]
+    try:
+        lease.release_lease(writer)
+    except RcflowError as exc:
+        hooks.note(f"could not release the lease ({exc.message}); it expires by itself")
+        if carried:
+            kinds = ", ".join(dict.fromkeys(e.kind for e in carried))
+            return EffectError(f"the ledger did not take {kinds}: {exc.message}")
+    return None
 
 
 def record_failure(

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 from rcflow.model.config import PythonPackageConfig, ValidationConfig
 from rcflow.model.events import EventKind
 
-Reach = Literal["clone", "remote", "world"]
+Reach = Literal["ledger", "remote", "world"]
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,11 @@ class Effect:
     def reach(self) -> Reach:
         """What applying it touches, which decides when the ledger events before it are pushed.
 
-        "world": the forge, a registry, a command: those events are on the remote first.
-        "remote": a push to the release's remote: they ride in the same atomic push (no tag
-        without the events before it). "clone": only this clone, invisible to every other run,
-        and redone by a resume that finds the events missing: they wait for the next push.
+        "world": anything else — the clone, the forge, a registry, a command: the events before
+        it are on the remote first (a resume must find a decision made before a local revert or
+        tag, or it plans anew around them). "remote": a push to the release's remote, which
+        carries them in the same atomic push (no tag without the events before it). "ledger":
+        it only records an event, which waits for the next push.
         """
         return "world"
 
@@ -60,9 +61,6 @@ class WriteVersionFiles(Effect):
         paths = ", ".join(p for p, _ in self.contents)
         return f"write version {self.version} into {paths}"
 
-    def reach(self) -> Reach:
-        return "clone"
-
 
 @dataclass(frozen=True)
 class WriteFile(Effect):
@@ -76,9 +74,6 @@ class WriteFile(Effect):
     def describe(self) -> str:
         return f"{'overwrite' if self.overwrite else 'create'} {self.path}"
 
-    def reach(self) -> Reach:
-        return "clone"
-
 
 @dataclass(frozen=True)
 class Commit(Effect):
@@ -89,9 +84,6 @@ class Commit(Effect):
 
     def describe(self) -> str:
         return f"commit {', '.join(self.paths)}: {self.message.splitlines()[0]}"
-
-    def reach(self) -> Reach:
-        return "clone"
 
 
 @dataclass(frozen=True)
@@ -108,9 +100,6 @@ class VerifyVersionOnlyDiff(Effect):
     def describe(self) -> str:
         return f"prove the final commit differs from {self.rc_tag} only in version strings"
 
-    def reach(self) -> Reach:
-        return "clone"
-
 
 @dataclass(frozen=True)
 class CreateTag(Effect):
@@ -122,9 +111,6 @@ class CreateTag(Effect):
     def describe(self) -> str:
         where = self.target[:7] if self.target else "the new commit"
         return f"create annotated tag {self.name} on {where}"
-
-    def reach(self) -> Reach:
-        return "clone"
 
 
 @dataclass(frozen=True)
@@ -163,7 +149,7 @@ class DeleteTag(Effect):
         return f"delete tag {self.name} " + (f"on {self.remote}" if self.remote else "locally")
 
     def reach(self) -> Reach:
-        return "remote" if self.remote is not None else "clone"
+        return "remote" if self.remote is not None else "world"
 
 
 @dataclass(frozen=True)
@@ -174,9 +160,6 @@ class RevertCommit(Effect):
 
     def describe(self) -> str:
         return f"revert {self.sha[:7]} with a new commit"
-
-    def reach(self) -> Reach:
-        return "clone"
 
 
 @dataclass(frozen=True)
@@ -189,9 +172,6 @@ class ResetBranch(Effect):
 
     def describe(self) -> str:
         return f"drop the unpushed commit {self.drop[:7]} (reset to {self.to[:7]})"
-
-    def reach(self) -> Reach:
-        return "clone"
 
 
 @dataclass(frozen=True)
@@ -542,7 +522,7 @@ class RecordEvent(Effect):
         }
 
     def reach(self) -> Reach:
-        return "clone"
+        return "ledger"
 
 
 # -- alerts: what a failing run tells people, and what closes it (handlers: engine.alerts) ------

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from rcflow.engine.executor import LedgerWriter
+from rcflow.engine.executor import Executor, LedgerWriter, Ports
 from rcflow.engine.observe import observe
 from rcflow.errors import ConflictError
+from rcflow.model.effects import PushTag, RecordEvent
 from rcflow.model.ledger import LEDGER_REF, RunIdentity
 from tests.support.project import Project, git
 
@@ -87,13 +88,27 @@ def test_each_step_pushes_once_per_remote_effect_plus_its_lease(
 
     promote_ready(project)
     promote = steps_pushes(project, logged, "promote", "--yes")
-    tag_push = next(p for p in promote if "refs/tags/v1.4.0" in p["refs"])
-    # No final tag without the decision to promote it: one atomic push brings both.
-    assert sorted(tag_push["refs"]) == [LEDGER_REF, "refs/tags/v1.4.0"]
-    assert tag_push["ledger"] == ["rcflow: promoting v1.4.0"]
-    ledger_only = [p for p in promote if p["refs"] == [LEDGER_REF]]
-    assert len(ledger_only) == 2  # the lease, then `promoted` with the lease's release
-    assert ledger_only[-1]["ledger"][0] == "rcflow: promoted v1.4.0"
+    ledger_pushes = [p["ledger"] for p in promote if LEDGER_REF in p["refs"]]
+    # The lease; the decision, on the remote before the tag exists even in this clone (a
+    # resume must find it: a local final tag without it reads as no release in flight);
+    # `promoted` with the lease's release.
+    assert len(ledger_pushes) == 3
+    assert ledger_pushes[1] == ["rcflow: promoting v1.4.0"]
+    assert ledger_pushes[2][0] == "rcflow: promoted v1.4.0"
+    assert [p["refs"] for p in promote if "refs/tags/v1.4.0" in p["refs"]] == [["refs/tags/v1.4.0"]]
+
+
+def test_an_event_before_a_push_rides_in_it(project: Project, logged: Path) -> None:
+    """An event recorded right before a push effect travels in that push, atomically."""
+    ctx = project.ctx()
+    ours = writer(project, "ours")
+    project.git("tag", "-a", "-m", "x", "v9.9.9")
+    effects = (RecordEvent("note", "v9.9.9", {}), PushTag("origin", "v9.9.9"))
+    Executor(Ports(ctx.git, ctx.forge), ours, lambda e, o: None).apply(effects)
+    assert ours.pending == []
+    (push,) = pushes(logged)
+    assert sorted(push["refs"]) == [LEDGER_REF, "refs/tags/v9.9.9"]
+    assert push["ledger"] == ["rcflow: note v9.9.9"]
 
 
 def bump_run(project: Project) -> str:
