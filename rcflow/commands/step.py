@@ -18,7 +18,7 @@ from rcflow.engine import lease
 from rcflow.engine.executor import Applied, Executor, LedgerWriter, Ports
 from rcflow.engine.observe import observe
 from rcflow.engine.validations.command import Outcome
-from rcflow.errors import BlockedError, ConflictError, RcflowError, UsageError
+from rcflow.errors import BlockedError, ConflictError, EffectError, RcflowError, UsageError
 from rcflow.model.effects import Effect, RecordEvent
 from rcflow.model.events import EventKind
 from rcflow.model.findings import Finding
@@ -177,10 +177,9 @@ def run_step(
         record_failure(writer, step, plan, reason, resume)
         raise
     finally:
-        try:
-            lease.release_lease(writer)
-        except RcflowError as exc:
-            hooks.note(f"could not release the lease ({exc.message}); it expires by itself")
+        lost = _give_back(writer, hooks)
+    if lost is not None:
+        raise lost
     # One ledger read per step: the writer holds the ledger as its last append left it.
     held = (writer.tip, tuple(writer.events)) if writer.tip else None
     after = observe(ctx.git, ctx.config, ctx.forge, with_commits=False, ledger=held)
@@ -248,6 +247,23 @@ def preflight(
     return replace(plan, effects=(*waivers, *plan.effects), notes=(*plan.notes, *notes)), blocking
 
 
+def _give_back(writer: LedgerWriter, hooks: Hooks) -> EffectError | None:
+    """Release the lease, pushing the step's last events with it; the error if they were lost.
+
+    Those events ride with the release (one push): when the remote refuses it, the effects are
+    done but not recorded, which is a failed step (exit 1, resume), not a note.
+    """
+    carried = [e for e in writer.pending if e.kind != EventKind.LEASE_RELEASED]
+    try:
+        lease.release_lease(writer)
+    except RcflowError as exc:
+        hooks.note(f"could not release the lease ({exc.message}); it expires by itself")
+        if carried:
+            kinds = ", ".join(dict.fromkeys(e.kind for e in carried))
+            return EffectError(f"the ledger did not take {kinds}: {exc.message}")
+    return None
+
+
 def record_failure(
     writer: LedgerWriter, step: str, plan: Plan, reason: str, resume: str | None
 ) -> None:
@@ -256,7 +272,8 @@ def record_failure(
     subject = plan.subject.get("tag") or plan.subject.get("version") or "-"
     data = {"step": step, "reason": reason, "resume": resume, "subject": subject}
     with contextlib.suppress(Exception):
-        writer.append(EventKind.STEP_FAILED, f"{step}/{subject}", data)
+        # Pushed with the lease's release that always follows.
+        writer.append(EventKind.STEP_FAILED, f"{step}/{subject}", data, defer=True)
 
 
 def _needs_identity(snap: Snapshot, plan: Plan) -> Plan:

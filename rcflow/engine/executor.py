@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,8 @@ class LedgerWriter:
         # (tag_prefix, rc_token) the checkpoint is compacted by; None: events only, as before.
         self.spelling = spelling
         self._checkpoint: tuple[Event, ...] | None = None
+        # Appended here, not yet on the remote: they ride with the next push.
+        self.pending: list[Event] = []
 
     def latest_kind(self, key: str) -> str | None:
         """The kind of the newest event about key: what was last decided or done about it."""
@@ -59,46 +61,80 @@ class LedgerWriter:
                 return event.kind
         return None
 
-    def append(self, kind: str, key: str, data: Mapping[str, Any]) -> Event:
-        """Append one event; only the executor's loop and the lease call this."""
+    def append(self, kind: str, key: str, data: Mapping[str, Any], *, defer: bool = False) -> Event:
+        """Append one event; only the executor's loop and the lease call this.
+
+        `defer`: build the event's commit now and push it with the next push (an effect's own, in
+        one atomic push, or `flush`); the executor flushes before any effect that cannot carry it.
+        """
         stamped = dict(data)
         head = self.git.head()
         stamped.setdefault("head", head[0] if head else None)
         if self.me.url:
             stamped.setdefault("run_url", self.me.url)
         event = Event(kind, key, ledger.now_iso(time.time()), self.me.actor, self.me.run, stamped)
+        sha = self._commit(event, self._head())
+        stored = Event(event.kind, event.key, event.time, event.actor, event.run, event.data, sha)
+        before = self._checkpoint
+        self.pending.append(stored)
+        self.events.append(stored)
+        if self._checkpoint is not None and self.spelling is not None:
+            prefix, token = self.spelling
+            self._checkpoint = ledger.fold(
+                self._checkpoint, stored, tag_prefix=prefix, rc_token=token
+            )
+        if not defer:
+            try:
+                self.flush()
+            except BaseException:
+                # It had to be on the remote now and is not: forget it (the caller stops), so
+                # no later push records what never happened; earlier deferred events stay.
+                if self.pending and self.pending[-1] is stored:
+                    self.pending.pop()
+                    self.events.pop()
+                    self._checkpoint = before
+                raise
+        return stored
+
+    def _head(self) -> str | None:
+        """The newest event's commit, pushed or not: the next one builds on it."""
+        return self.pending[-1].id if self.pending else self.tip
+
+    def flush(self, refspecs: Sequence[str] = ()) -> None:
+        """Push the pending events, and with them an effect's refspecs, in one atomic push.
+
+        The ledger ref moves by fast-forward from the tip this run last pushed or saw, so a
+        rejection means someone appended since we looked: the compare-and-swap. Atomic, the
+        effect's refs move only if the events land too (no tag without its event), and a
+        refused effect leaves its events pending for the next push (the failure's record).
+        """
+        if not self.pending and not refspecs:
+            return
+        head = self._head()
+        specs = [*refspecs, *([f"{head}:{LEDGER_REF}"] if self.pending and head else [])]
         # A signal waits for the push and the tip to agree: else the lease release that follows
         # an interrupt builds on a stale tip and is rejected, leaving the lease held.
         with proc.deferred():
-            sha = self._commit(event)
-            # A non-fast-forward rejection means someone appended since we looked: the CAS.
-            self.git.push(self.remote, [f"{sha}:{LEDGER_REF}"])
-            # Pushed, the event is on the ledger: the next append builds on it even if updating
-            # the local copy of the ref fails (else releasing the lease after that is rejected).
-            self.tip = sha
-            stored = Event(
-                event.kind, event.key, event.time, event.actor, event.run, event.data, sha
-            )
-            self.events.append(stored)
-            if self._checkpoint is not None and self.spelling is not None:
-                prefix, token = self.spelling
-                self._checkpoint = ledger.fold(
-                    self._checkpoint, stored, tag_prefix=prefix, rc_token=token
-                )
-            self.git.update_ref(LEDGER_REF, sha)
-        return stored
+            self.git.push(self.remote, specs)
+            if not self.pending or head is None:
+                return
+            # Pushed, the events are on the ledger: the next append builds on them even if
+            # updating the local copy of the ref fails (else releasing the lease is rejected).
+            self.tip = head
+            self.pending.clear()
+            self.git.update_ref(LEDGER_REF, head)
 
-    def _commit(self, event: Event) -> str:
-        """The event's commit on the tip; its tree holds the checkpoint of the ledger before it
+    def _commit(self, event: Event, parent: str | None) -> str:
+        """The event's commit on `parent`; its tree holds the checkpoint of the ledger before it
         (`model.ledger.compact`), so it is written under the append's own compare-and-swap."""
         if self.spelling is None:
-            return self.git.commit_tree(event.message(), self.tip)
+            return self.git.commit_tree(event.message(), parent)
         prefix, token = self.spelling
         if self._checkpoint is None:
-            before = self.events if self.tip else []
+            before = self.events if parent else []
             self._checkpoint = ledger.compact(before, tag_prefix=prefix, rc_token=token)
         blob = ledger.checkpoint_json(self._checkpoint, tag_prefix=prefix, rc_token=token)
-        return self.git.commit_tree_files(event.message(), self.tip, {ledger.CHECKPOINT_FILE: blob})
+        return self.git.commit_tree_files(event.message(), parent, {ledger.CHECKPOINT_FILE: blob})
 
 
 Report = Callable[[Effect, str], None]  # (effect, "done" | "skipped: why")
@@ -158,21 +194,38 @@ class Executor:
         handler = HANDLERS.get(type(effect))
         if handler is None:
             raise EffectError(f"no handler applies {type(effect).__name__}")
+        if self._writer is not None and effect.reach() == "world":
+            # What earlier effects recorded is on the remote before this one acts outside the
+            # clone, as if each event had been pushed alone; a push carries them in its own.
+            self._writer.flush()
         outcome: Outcome = handler(self._scope(effect), effect)
         for event in outcome.events:
-            self._append(effect, event)
+            self._append(effect, event, defer=True)
         if outcome.error is not None:
             raise outcome.error
         return outcome.text
 
-    def _append(self, effect: Effect, event: Record) -> None:
-        """The one place effects reach the ledger: only the kinds the effect declares."""
+    def _append(self, effect: Effect, event: Record, *, defer: bool = False) -> None:
+        """The one place effects reach the ledger: only the kinds the effect declares.
+
+        A handler's `record` pushes at once (it must be on the remote before the handler goes
+        on); what an effect returns is pushed with the next push: the next effect's own, or the
+        lease's release after the last.
+        """
         if event.kind not in effect.writes():
             raise EffectError(
                 f"{type(effect).__name__} recorded {event.kind}, which its plan does not show"
             )
         with self._appending:  # validations record from several threads
-            self.writer.append(event.kind, event.key, event.data)
+            self.writer.append(event.kind, event.key, event.data, defer=defer)
+
+    def _push(self, remote: str, refspecs: Sequence[str]) -> None:
+        """An effect's push; to the ledger's remote it carries the pending events atomically."""
+        if self._writer is not None and remote == self._writer.remote:
+            with self._appending:
+                self._writer.flush(refspecs)
+        else:
+            self.git.push(remote, refspecs)
 
     def _scope(self, effect: Effect) -> Scope:
         return Scope(
@@ -182,6 +235,7 @@ class Executor:
             events=lambda: tuple(self.writer.events),
             remote=lambda: self.writer.remote,
             record=lambda event: self._append(effect, event),
+            push=self._push,
             registry=self._registry,
             results=self.results,
         )

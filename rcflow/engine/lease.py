@@ -79,7 +79,8 @@ def acquire_lease(
                 hint=f"wait for it to finish, or if it is dead: rcflow {command} --break-lease",
             )
         if live or snapshot.now < held.expires:
-            writer.append(EventKind.LEASE_BROKEN, held.run, {"by": me.run})
+            # Pushed with the acquisition: no run sees the lease broken and not taken.
+            writer.append(EventKind.LEASE_BROKEN, held.run, {"by": me.run}, defer=True)
             note = f"broke the lease of {held.describe()}"
         else:
             note = f"took over the expired lease of {held.describe()}"

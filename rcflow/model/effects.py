@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from rcflow.model.config import PythonPackageConfig, ValidationConfig
 from rcflow.model.events import EventKind
+
+Reach = Literal["ledger", "remote", "world"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,17 @@ class Effect:
     # The ledger events applying it may append (the executor refuses any other): a plan shows
     # every ledger write an apply can make.
     records: ClassVar[tuple[EventKind, ...]] = ()
+
+    def reach(self) -> Reach:
+        """What applying it touches, which decides when the ledger events before it are pushed.
+
+        "world": anything else — the clone, the forge, a registry, a command: the events before
+        it are on the remote first (a resume must find a decision made before a local revert or
+        tag, or it plans anew around them). "remote": a push to the release's remote, which
+        carries them in the same atomic push (no tag without the events before it). "ledger":
+        it only records an event, which waits for the next push.
+        """
+        return "world"
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -109,6 +122,9 @@ class PushTag(Effect):
     def describe(self) -> str:
         return f"push tag {self.name} to {self.remote}"
 
+    def reach(self) -> Reach:
+        return "remote"
+
 
 @dataclass(frozen=True)
 class PushBranch(Effect):
@@ -119,6 +135,9 @@ class PushBranch(Effect):
     def describe(self) -> str:
         return f"push {self.branch} to {self.remote}"
 
+    def reach(self) -> Reach:
+        return "remote"
+
 
 @dataclass(frozen=True)
 class DeleteTag(Effect):
@@ -128,6 +147,9 @@ class DeleteTag(Effect):
 
     def describe(self) -> str:
         return f"delete tag {self.name} " + (f"on {self.remote}" if self.remote else "locally")
+
+    def reach(self) -> Reach:
+        return "remote" if self.remote is not None else "world"
 
 
 @dataclass(frozen=True)
@@ -517,6 +539,9 @@ class RecordEvent(Effect):
             "data": dict(self.data),
             "records": list(self.writes()),
         }
+
+    def reach(self) -> Reach:
+        return "ledger"
 
 
 # -- alerts: what a failing run tells people, and what closes it (handlers: engine.alerts) ------

@@ -96,10 +96,17 @@ class FakeWriter:
     def __init__(self) -> None:
         self.events: list[Event] = []
 
-    def append(self, kind: str, key: str, data: Any) -> Event:
+        self.deferred: list[bool] = []
+        self.flushes = 0
+
+    def append(self, kind: str, key: str, data: Any, *, defer: bool = False) -> Event:
         event = Event(kind, key, "2026-01-01T00:00:00Z", "me", "run", dict(data))
         self.events.append(event)
+        self.deferred.append(defer)
         return event
+
+    def flush(self, refspecs: Any = ()) -> None:
+        self.flushes += 1
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,6 +23,7 @@ from typing import Any, Protocol
 from rcflow.adapters.git import Git
 from rcflow.commands import run as commands
 from rcflow.commands.run import Context
+from rcflow.model.ledger import RunIdentity
 from rcflow.ports.forge import ForgeWrites
 from rcflow.ports.git import GitWrites, write_methods
 from tests.support.project import Hooks, Project, fresh_clone
@@ -101,7 +104,18 @@ def failing_ctx(p: Project, after: int) -> tuple[Context, FailingPorts]:
     g = Git(ctx.git.root, ctx.git.git_dir)
     failing.wrap(g, GitWrites)
     failing.wrap(ctx.forge, ForgeWrites)
-    return dataclasses.replace(ctx, git=g, **failing.artifact_ports(ctx)), failing
+    crashed = dataclasses.replace(ctx, git=g, **failing.artifact_ports(ctx))
+    # A crashed run's process is gone: its lease binds no later run on this host, as after a
+    # real crash (the resume runs in this same test process, whose pid is alive).
+    me = RunIdentity.current(g.identity())
+    crashed.__dict__["me"] = dataclasses.replace(me, pid=_dead_pid())
+    return crashed, failing
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
 
 
 def run_step(ctx: Context, step: str, args: Any) -> Any:

@@ -8,7 +8,7 @@ effect declares in `Effect.writes()`, so a plan shows every ledger write an appl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -81,6 +81,7 @@ class Scope:
         events: Callable[[], tuple[Event, ...]],
         remote: Callable[[], str],
         record: Callable[[Record], None],
+        push: Callable[[str, Sequence[str]], None],
         registry: Callable[[str, bool], tuple[Registry, str]],
         results: list[ValidationOutcome],
     ) -> None:
@@ -90,6 +91,8 @@ class Scope:
         self._events = events
         self._remote = remote
         self.record = record
+        # Pushes refs to a remote; to the ledger's, the events recorded so far ride along.
+        self.push = push
         self.registry = registry
         self.results = results
 

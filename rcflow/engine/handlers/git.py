@@ -176,7 +176,7 @@ def delete_tag(x: Scope, e: DeleteTag) -> Outcome:
 
 def _push(x: Scope, remote: str, refspec: str, what: str) -> None:
     try:
-        x.git.push(remote, [refspec])
+        x.push(remote, [refspec])
     except ConflictError:
         raise
     except EffectError as exc:

@@ -1,0 +1,193 @@
+"""One push per remote effect: an effect's push carries the ledger events recorded before it.
+
+The origin's own `pre-receive` hook logs every push it receives (one line per push, the refs it
+updates), so these tests count and inspect pushes as the remote saw them, not as rcflow says.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from rcflow.engine.executor import Executor, LedgerWriter, Ports
+from rcflow.engine.observe import observe
+from rcflow.errors import ConflictError
+from rcflow.model.effects import PushTag, RecordEvent
+from rcflow.model.ledger import LEDGER_REF, RunIdentity
+from tests.support.project import Project, git
+
+HOOK = """#!/bin/sh
+# one JSON line per push: the refs it updates, and each ledger commit's subject it brings
+refs=""
+subjects=""
+while read old new ref; do
+  refs="$refs \\"$ref\\","
+  if [ "$ref" = "refs/rcflow/ledger" ]; then
+    range="$old..$new"
+    case "$old" in 0000000*) range="$new";; esac
+    for s in $(git rev-list --reverse "$range"); do
+      subjects="$subjects \\"$(git log -1 --format=%s "$s")\\","
+    done
+  fi
+done
+echo "{\\"refs\\": [${refs%,}], \\"ledger\\": [${subjects%,}]}" >> "$PUSH_LOG"
+"""
+
+REFUSE_TAG = """#!/bin/sh
+while read old new ref; do
+  if [ "$ref" = "refs/tags/$REFUSED_TAG" ]; then echo "no tags today" >&2; exit 1; fi
+done
+exit 0
+"""
+
+
+def hook(project: Project, body: str) -> None:
+    path = project.origin / "hooks" / "pre-receive"
+    path.write_text(body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def pushes(log: Path) -> list[dict[str, list[str]]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+@pytest.fixture
+def logged(project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    log = tmp_path / "pushes.jsonl"
+    monkeypatch.setenv("PUSH_LOG", str(log))
+    hook(project, HOOK)
+    return log
+
+
+def steps_pushes(project: Project, log: Path, *args: str) -> list[dict[str, list[str]]]:
+    before = len(pushes(log))
+    result = project.cli(*args)
+    assert result.exit_code == 0, result.stderr
+    return pushes(log)[before:]
+
+
+def test_each_step_pushes_once_per_remote_effect_plus_its_lease(
+    project: Project, logged: Path
+) -> None:
+    bump = steps_pushes(project, logged, "bump", "auto", "--yes")
+    # the lease; the branch; the `bumped` event riding with the lease's release
+    assert [p["refs"] for p in bump] == [
+        [LEDGER_REF],
+        ["refs/heads/main"],
+        [LEDGER_REF],
+    ]
+    assert [p["ledger"] for p in bump][2] == [
+        "rcflow: bumped 1.4.0",
+        f"rcflow: lease_released {bump_run(project)}",
+    ]
+
+    promote_ready(project)
+    promote = steps_pushes(project, logged, "promote", "--yes")
+    ledger_pushes = [p["ledger"] for p in promote if LEDGER_REF in p["refs"]]
+    # The lease; the decision, on the remote before the tag exists even in this clone (a
+    # resume must find it: a local final tag without it reads as no release in flight);
+    # `promoted` with the lease's release.
+    assert len(ledger_pushes) == 3
+    assert ledger_pushes[1] == ["rcflow: promoting v1.4.0"]
+    assert ledger_pushes[2][0] == "rcflow: promoted v1.4.0"
+    assert [p["refs"] for p in promote if "refs/tags/v1.4.0" in p["refs"]] == [["refs/tags/v1.4.0"]]
+
+
+def test_an_event_before_a_push_rides_in_it(project: Project, logged: Path) -> None:
+    """An event recorded right before a push effect travels in that push, atomically."""
+    ctx = project.ctx()
+    ours = writer(project, "ours")
+    project.git("tag", "-a", "-m", "x", "v9.9.9")
+    effects = (RecordEvent("note", "v9.9.9", {}), PushTag("origin", "v9.9.9"))
+    Executor(Ports(ctx.git, ctx.forge), ours, lambda e, o: None).apply(effects)
+    assert ours.pending == []
+    (push,) = pushes(logged)
+    assert sorted(push["refs"]) == [LEDGER_REF, "refs/tags/v9.9.9"]
+    assert push["ledger"] == ["rcflow: note v9.9.9"]
+
+
+def bump_run(project: Project) -> str:
+    (acquired,) = (e for e in project.ledger() if e["kind"] == "lease_acquired")
+    return str(acquired["key"])
+
+
+def promote_ready(project: Project) -> None:
+    for step in (("rc", "--yes"), ("validate", "--yes")):
+        assert project.cli(*step).exit_code == 0
+
+
+def test_a_refused_tag_push_lands_neither_the_tag_nor_its_event(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert project.cli("bump", "auto", "--yes").exit_code == 0
+    promote_ready(project)
+    hook(project, REFUSE_TAG)
+    origin_before = git(project.origin, "rev-parse", LEDGER_REF)
+
+    monkeypatch.setenv("REFUSED_TAG", "v1.4.0")
+    refused = project.cli("promote", "--yes")
+    assert refused.exit_code == 1, refused.stderr
+    assert "refs/tags/v1.4.0" in refused.stderr
+    assert "no tags today" in refused.stderr
+    assert "v1.4.0" not in project.remote_tags()
+    # The decision and the failure are recorded after all, with the lease's release: exactly
+    # what a separate push of each event before the tag would have left.
+    after = [e["kind"] for e in project.ledger()]
+    assert after[-3:] == ["promoting", "step_failed", "lease_released"]
+    assert git(project.origin, "rev-parse", LEDGER_REF) != origin_before
+
+    (project.origin / "hooks" / "pre-receive").unlink()
+    resumed = project.cli("promote", "--yes")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert "v1.4.0" in project.remote_tags()
+    assert [e["kind"] for e in project.ledger()].count("promoted") == 1
+    assert project.cli("promote", "--yes").exit_code == 0  # and again: nothing to do
+
+
+def writer(project: Project, run: str) -> LedgerWriter:
+    ctx = project.ctx()
+    snap = observe(ctx.git, ctx.config, ctx.forge, with_commits=False)
+    who = RunIdentity(actor="A <a@example.invalid>", run=run, host="box", pid=1, url=None)
+    return LedgerWriter(ctx.git, ctx.config.remote, snap.ledger_tip, snap.ledger, who)
+
+
+def test_deferred_events_and_the_effect_lose_the_compare_and_swap_together(
+    project: Project,
+) -> None:
+    """Another run appended meanwhile: the carried push is rejected whole, tag included."""
+    ours, theirs = writer(project, "ours"), writer(project, "theirs")
+    ours.append("note", "decided", {}, defer=True)
+    theirs.append("note", "first", {})
+    project.git("tag", "-a", "-m", "x", "v9.9.9")
+    with pytest.raises(ConflictError):
+        ours.flush(["refs/tags/v9.9.9:refs/tags/v9.9.9"])
+    assert "v9.9.9" not in project.remote_tags()
+    assert [e["key"] for e in project.ledger() if e["kind"] == "note"] == ["first"]
+    assert [e.key for e in ours.pending] == ["decided"]  # still ours to decide about
+
+
+def test_a_failed_immediate_append_is_forgotten_but_deferred_ones_are_kept(
+    project: Project,
+) -> None:
+    ours, theirs = writer(project, "ours"), writer(project, "theirs")
+    ours.append("note", "done-before", {}, defer=True)
+    theirs.append("note", "first", {})
+    with pytest.raises(ConflictError):
+        ours.append("note", "must-land-now", {})
+    assert [e.key for e in ours.pending] == ["done-before"]
+    assert [e.key for e in ours.events if e.kind == "note"] == ["done-before"]
+
+
+def test_flush_with_nothing_pending_pushes_only_the_effect(project: Project) -> None:
+    ours = writer(project, "ours")
+    before = git(project.origin, "rev-parse", LEDGER_REF) if project.ledger() else None
+    project.git("tag", "-a", "-m", "x", "v9.9.9")
+    ours.flush(["refs/tags/v9.9.9:refs/tags/v9.9.9"])
+    assert "v9.9.9" in project.remote_tags()
+    after = git(project.origin, "rev-parse", LEDGER_REF) if project.ledger() else None
+    assert after == before
