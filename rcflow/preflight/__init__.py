@@ -45,6 +45,8 @@ def _github(f: PreflightFacts) -> list[Finding]:
 
 
 def _validation_forge(f: PreflightFacts) -> list[Finding]:
+    if f.forge.name == "github" or not any(v.on_github for v in f.config.validations):
+        return []
     from rcflow.preflight import github as github_checks
 
     return github_checks.validation_forge_findings(
