@@ -217,11 +217,22 @@ def ladder_outcome(p: Project, tag: str) -> dict[str, object]:
     }
 
 
+ALPHA = LADDER.replace('stages = ["beta", "rc"]', 'stages = ["alpha", "beta", "rc"]')
+
+
 @pytest.mark.parametrize(
-    ("before", "step", "args", "argv", "tag"),
+    ("config", "before", "step", "args", "argv", "tag"),
     [
-        (("bump",), "rc", RcArgs(stage="beta"), ("rc", "--stage", "beta"), "v1.4.0-beta.1"),
         (
+            LADDER,
+            ("bump",),
+            "rc",
+            RcArgs(stage="beta"),
+            ("rc", "--stage", "beta"),
+            "v1.4.0-beta.1",
+        ),
+        (
+            LADDER,
             ("bump", "rc", "validate"),
             "promote",
             PromoteArgs(to="rc"),
@@ -229,23 +240,59 @@ def ladder_outcome(p: Project, tag: str) -> dict[str, object]:
             "v1.4.0-rc.1",
         ),
         (
+            LADDER,
             ("bump", "rc", "validate", "promote --to rc"),
             "promote",
             PromoteArgs(),
             ("promote",),
             "v1.4.0",
         ),
+        # The whole three-stage ladder: alpha enters, climbs to beta, to rc, to the final.
+        (
+            ALPHA,
+            ("bump",),
+            "rc",
+            RcArgs(stage="alpha"),
+            ("rc", "--stage", "alpha"),
+            "v1.4.0-alpha.1",
+        ),
+        (
+            ALPHA,
+            ("bump", "rc", "validate"),
+            "promote",
+            PromoteArgs(to="beta"),
+            ("promote", "--to", "beta"),
+            "v1.4.0-beta.1",
+        ),
+        (
+            ALPHA,
+            ("bump", "rc", "validate", "promote --to beta"),
+            "promote",
+            PromoteArgs(to="rc"),
+            ("promote", "--to", "rc"),
+            "v1.4.0-rc.1",
+        ),
+        (
+            ALPHA,
+            ("bump", "rc", "validate", "promote --to beta", "promote --to rc"),
+            "promote",
+            PromoteArgs(),
+            ("promote",),
+            "v1.4.0",
+        ),
     ],
+    ids=["beta", "beta-to-rc", "rc-to-final", "alpha", "alpha-to-beta", "to-rc", "to-final"],
 )
 def test_each_ladder_step_resumes_after_a_crash(
     tmp_path: Path,
+    config: str,
     before: tuple[str, ...],
     step: str,
     args: object,
     argv: tuple[str, ...],
     tag: str,
 ) -> None:
-    template = ladder_project(tmp_path / "template")
+    template = ladder_project(tmp_path / "template", config)
     for command in before:
         words = ("bump", "minor") if command == "bump" else tuple(command.split())
         ok(template, *words)
