@@ -421,11 +421,11 @@ def test_an_rc_resumed_on_another_machine_replaces_its_drafts_half_upload(make_g
     upload = ctx.forge.upload_asset
     calls: list[str] = []
 
-    def dies_before_the_sums(tag: str, path: Path, name: str) -> None:
+    def dies_before_the_sums(tag: str, path: Path, name: str, **kw: Any) -> None:
         calls.append(name)
         if name == "SHA256SUMS":
             raise Crash("the runner was lost")
-        upload(tag, path, name)
+        upload(tag, path, name, **kw)
 
     ctx.forge.upload_asset = dies_before_the_sums  # type: ignore[method-assign]
     with pytest.raises(Crash):

@@ -22,7 +22,14 @@ from rcflow.errors import ConflictError, EffectError, RcflowError
 from rcflow.model.remotes import PUBLIC_HOSTS as _PUBLIC_HOSTS
 from rcflow.model.remotes import github_repo as github_repo
 from rcflow.ports.ci import CheckFact, Dispatched, NotDispatched, RunFact, StatusFact
-from rcflow.ports.forge import RETRACTED_MARKER, AssetFact, ReleaseFact, sha256_file
+from rcflow.ports.forge import (
+    BUFFER,
+    RETRACTED_MARKER,
+    AssetFact,
+    HashingWriter,
+    ReleaseFact,
+    sha256_file,
+)
 
 PUBLIC_API = "https://api.github.com"
 TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
@@ -347,12 +354,13 @@ class GitHubForge:
         self._write(f"closing issue #{issue.number}", lambda: issue.edit(state="closed"))
         return str(issue.html_url)
 
-    def download_asset(self, tag: str, name: str, dest: Path) -> None:
+    def download_asset(self, tag: str, name: str, dest: Path) -> str:
         release = self._find(tag)
         asset = next((a for a in _raw(release).get("assets", []) if a["name"] == name), None)
         if asset is None:
             raise GitHubError(f"{tag} has no asset {name} on GitHub", status=404)
         url = str(asset["url"])
+        digests: list[str] = []
 
         def fetch() -> None:
             import requests
@@ -370,10 +378,13 @@ class GitHubForge:
 
                     raise GithubException(answer.status_code, {}, dict(answer.headers))
                 with dest.open("wb") as fh:
-                    for block in answer.iter_content(1 << 20):
-                        fh.write(block)
+                    out = HashingWriter(fh)  # hashed as it lands: the bytes are read once
+                    for block in answer.iter_content(BUFFER):
+                        out.write(block)
+                digests.append(out.hexdigest())
 
         self._call(f"downloading {name} from {tag}", fetch)
+        return digests[-1]
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -394,13 +405,13 @@ class GitHubForge:
             landed=lambda: tag in self.releases(),
         )
 
-    def upload_asset(self, tag: str, path: Path, name: str) -> None:
+    def upload_asset(self, tag: str, path: Path, name: str, *, sha256: str | None = None) -> None:
         release = self._find(tag)
         for asset in _raw(release).get("assets", []):
             if asset["name"] == name and asset.get("state") != "uploaded":
                 # An upload cut off midway leaves a "starter" asset that blocks the name.
                 self._delete_asset(int(asset["id"]), name)
-        digest = sha256_file(path)
+        digest = sha256 or sha256_file(path)
 
         def landed() -> bool:
             fact = self.releases()[tag].asset(name)
@@ -413,6 +424,17 @@ class GitHubForge:
             ),
             landed=landed,
         )
+
+    def copy_asset(self, source: str, tag: str, name: str, sha256: str) -> str:
+        """GitHub has no copy: one download, hashed as it lands, then one upload of those bytes."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="rcflow-carry-") as scratch:
+            path = Path(scratch) / name
+            actual = self.download_asset(source, name, path)
+            if actual == sha256:
+                self.upload_asset(tag, path, name, sha256=actual)
+        return actual
 
     def delete_asset(self, tag: str, name: str) -> None:
         release = self._find(tag)
