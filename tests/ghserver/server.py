@@ -115,6 +115,14 @@ class Asset:
     data: bytes
     created_at: str
     download_count: int = 0
+    # GitHub computes an asset's digest once, when it is uploaded; so does the server (a large
+    # asset hashed on every listing would be the server's cost, timed as the client's).
+    _digest: tuple[bytes, str] | None = field(default=None, repr=False, compare=False)
+
+    def digest(self) -> str:
+        if self._digest is None or self._digest[0] is not self.data:
+            self._digest = (self.data, hashlib.sha256(self.data).hexdigest())
+        return self._digest[1]
 
 
 @dataclass
@@ -1112,7 +1120,7 @@ class GitHubServer:
             label=a.label,
             content_type=a.content_type,
             size=len(a.data),
-            digest="sha256:" + hashlib.sha256(a.data).hexdigest(),
+            digest="sha256:" + a.digest(),
             state="uploaded",
             download_count=a.download_count,
             created_at=a.created_at,
