@@ -45,6 +45,7 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_status.py
+	$(BIN)/python bench/bench_assets.py
 
 linters: $(LINTERS)
 
