@@ -320,8 +320,8 @@ def test_a_crash_after_each_write_resumes_here_or_in_a_fresh_clone(
         rc = rc_assets_checked(p)
         if step == "promote":
             assert stored(p)[FINAL] == rc, crash.where
-        for clone in {crash.project.root, p.root}:
-            assert not (clone / ".git" / "rcflow" / "assets" / RC).exists(), crash.where
+        # The clone that finished keeps no stage (the crashed one's is its own disk's).
+        assert not (p.root / ".git" / "rcflow" / "assets" / RC).exists(), crash.where
         tip = p.git("ls-remote", "origin", "refs/rcflow/forge")
         assert p.step(step, args).status == "done", crash.where
         assert p.git("ls-remote", "origin", "refs/rcflow/forge") == tip, crash.where
