@@ -417,13 +417,14 @@ class GitHubForge:
             fact = self.releases()[tag].asset(name)
             return fact is not None and fact.sha256 in (digest, None)
 
-        self._write(
-            f"uploading {name} to {tag}",
-            lambda: release.upload_asset(
-                str(path), name=name, content_type="application/octet-stream"
-            ),
-            landed=landed,
-        )
+        def upload() -> None:
+            size = path.stat().st_size
+            with path.open("rb") as fh:
+                release.upload_asset_from_memory(
+                    _Body(fh.read, size), size, name, content_type="application/octet-stream"
+                )
+
+        self._write(f"uploading {name} to {tag}", upload, landed=landed)
 
     def copy_asset(self, source: str, tag: str, name: str, sha256: str) -> str:
         """GitHub has no copy: the download is streamed into the upload, hashed on the way.
@@ -457,7 +458,8 @@ class GitHubForge:
                     from github import GithubException
 
                     raise GithubException(answer.status_code, {}, dict(answer.headers))
-                body = _HashingBody(answer.raw, size)
+                raw = answer.raw
+                body = _Body(lambda n: raw.read(n, decode_content=True), size, hashing=True)
                 target.upload_asset_from_memory(
                     body, size, name, content_type="application/octet-stream"
                 )
@@ -850,28 +852,30 @@ def _explain(
     return GitHubError(f"GitHub failed while {what} ({status} {message or 'error'})", status=status)
 
 
-class _HashingBody:
-    """An upload's body read from a download as the upload asks for it, hashed on the way; it
-    stops at the announced size (so a longer source cannot send more than Content-Length)."""
+class _Body:
+    """An upload's body, read as the upload asks for it in blocks of BUFFER (http.client's own
+    are 16 KiB: 65,536 writes for 1 GiB), up to the announced size (a longer source cannot
+    send more than Content-Length); with hashing, the sha256 of what was sent."""
 
-    def __init__(self, source: Any, size: int) -> None:
+    def __init__(self, read: Callable[[int], bytes], size: int, *, hashing: bool = False) -> None:
         import hashlib
 
-        self._source = source
+        self._read = read
         self._left = size
-        self._digest = hashlib.sha256()
+        self._digest = hashlib.sha256() if hashing else None
 
     def __len__(self) -> int:
         return self._left
 
     def read(self, amount: int = -1) -> bytes:
         want = BUFFER if amount is None or amount < 0 else max(amount, BUFFER)
-        block: bytes = self._source.read(min(want, self._left), decode_content=True) or b""
+        block = self._read(min(want, self._left)) or b""
         if not block and self._left:
-            raise EffectError(f"the download ended {self._left} bytes short of the asset's size")
+            raise EffectError(f"the source ended {self._left} bytes short of the asset's size")
         self._left -= len(block)
-        self._digest.update(block)
+        if self._digest is not None:
+            self._digest.update(block)
         return block
 
     def hexdigest(self) -> str:
-        return self._digest.hexdigest()
+        return self._digest.hexdigest() if self._digest is not None else ""
