@@ -52,6 +52,8 @@ ENV = {
     "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin",
     "LC_ALL": "C.UTF-8",
     "NO_COLOR": "1",
+    # To time another checkout of rcflow (a baseline), put it first on PYTHONPATH.
+    **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
 }
 # Runs a command and prints its wall time and the max RSS (KiB) of everything it waited for.
 MEASURE = (
