@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_startup.py
 	$(BIN)/python bench/bench_validate.py
 	$(BIN)/python bench/bench_history.py
+	$(BIN)/python bench/bench_assets.py
 
 linters: $(LINTERS)
 

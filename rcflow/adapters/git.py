@@ -667,25 +667,46 @@ class TreeStore:
         parsed = _parse_batch(out, list(blobs))
         return {b: t for b, t in parsed.items() if t is not None}
 
-    def blob_to_file(self, blob: str, dest: Path) -> None:
-        """A blob's bytes into dest, streamed (assets may be large and are never text)."""
+    def blob_to_file(self, blob: str, dest: Path) -> str:
+        """A blob's bytes into dest, streamed (assets may be large and are never text); their
+        sha256, computed in the same pass."""
         import git as gitpython
+
+        from rcflow.ports.forge import HashingWriter
 
         tmp = dest.with_name(f".{dest.name}.rcflow-tmp")
         try:
             with tmp.open("wb") as fh:
-                self.git._repo.git.cat_file("blob", blob, output_stream=fh, env=_git_env())
+                out = HashingWriter(fh)
+                self.git._repo.git.cat_file("blob", blob, output_stream=out, env=_git_env())
             tmp.replace(dest)
         except gitpython.GitCommandError as exc:
             raise EffectError(f"git cat-file failed: {command_cause(_unwrap(exc.stderr))}") from exc
         finally:
             tmp.unlink(missing_ok=True)
+        return out.hexdigest()
+
+    def blob_sha256(self, blob: str) -> str:
+        """The sha256 of a blob's bytes, streamed through the hash and kept nowhere."""
+        import git as gitpython
+
+        from rcflow.ports.forge import hashing_sink
+
+        out = hashing_sink()
+        try:
+            self.git._repo.git.cat_file("blob", blob, output_stream=out, env=_git_env())
+        except gitpython.GitCommandError as exc:
+            raise EffectError(f"git cat-file failed: {command_cause(_unwrap(exc.stderr))}") from exc
+        return out.hexdigest()
 
     def store_files(self, paths: Sequence[Path]) -> list[str]:
         """Write each file into the object store as is (no filters): their blob shas, in order."""
         if not paths:
             return []
-        args = ("hash-object", "-w", "--no-filters", "--", *(str(p) for p in paths))
+        # Stored as is (zlib level 0): release assets are archives compressed already, and
+        # deflating them again costs a pass over every byte for nothing.
+        args = ["-c", "core.loosecompression=0", "hash-object", "-w", "--no-filters", "--"]
+        args += [str(p) for p in paths]
         return self.git._run(*args).stdout.split()
 
     def store_texts(self, texts: Sequence[str]) -> list[str]:

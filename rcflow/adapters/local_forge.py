@@ -32,6 +32,7 @@ from rcflow.ports.forge import (
     RETRACTED_MARKER,
     AssetFact,
     ReleaseFact,
+    copy_hashing,
     mib,
     sha256_file,
 )
@@ -59,7 +60,9 @@ class Store(Protocol):
 
     def texts(self, blobs: Sequence[str]) -> dict[str, str]: ...
 
-    def blob_to_file(self, blob: str, dest: Path) -> None: ...
+    def blob_to_file(self, blob: str, dest: Path) -> str: ...
+
+    def blob_sha256(self, blob: str) -> str: ...
 
     def store_files(self, paths: Sequence[Path]) -> list[str]: ...
 
@@ -123,6 +126,8 @@ class LocalForge:
         self._tip: str | None = None
         self._known = False  # whether _tip is where the remote was when last looked at or written
         self._states: dict[str, _State] = {}
+        # Blobs whose bytes this process hashed: sha256 -> blob. Verified once, not per read.
+        self._verified: dict[str, str] = {}
 
     # -- where the store is ----------------------------------------------------------------
 
@@ -215,18 +220,18 @@ class LocalForge:
             )
         return found
 
-    def download_asset(self, tag: str, name: str, dest: Path) -> None:
+    def download_asset(self, tag: str, name: str, dest: Path) -> str:
         _, state = self._current()
-        record = state.records.get(tag, {})
-        asset = next((a for a in record.get("assets", []) if a.get("name") == name), None)
+        asset = _asset(state, tag, name)
         held = state.blobs.get(str(asset.get("sha256"))) if asset else None
         if asset is None or held is None:
             raise EffectError(f"the forge has no asset {name} on {tag}")
         legacy = state.legacy.get(str(asset["sha256"]))
         if legacy is not None:
-            dest.write_bytes(legacy.read_bytes())
-            return
-        self.store.blob_to_file(held[0], dest)
+            return copy_hashing(legacy, dest)
+        digest = self.store.blob_to_file(held[0], dest)
+        self._verified[digest] = held[0]
+        return digest
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -254,7 +259,7 @@ class LocalForge:
         kind = ("draft " if draft else "") + ("prerelease" if prerelease else "release")
         self._write(f"create {kind} {tag}", edit)
 
-    def upload_asset(self, tag: str, path: Path, name: str) -> None:
+    def upload_asset(self, tag: str, path: Path, name: str, *, sha256: str | None = None) -> None:
         size = path.stat().st_size
         if size > GIT_ASSET_LIMIT:
             raise BlockedError(
@@ -262,7 +267,7 @@ class LocalForge:
                 f"refuse files above {mib(GIT_ASSET_LIMIT)}: nothing was uploaded",
                 hint='use forge = "github" for large assets, or make the build smaller',
             )
-        digest = sha256_file(path)
+        digest = sha256 or sha256_file(path)
         blob: list[str] = []
 
         def edit(state: _State) -> _State | None:
@@ -274,7 +279,8 @@ class LocalForge:
                 if state.present(held):
                     raise ConflictError(f"{tag} already has an asset named {name}")
                 # Its bytes never reached the store (a damaged record): the upload repairs it.
-            if not blob:
+            if not blob and not state.blobs.get(digest, ("",))[0]:
+                # Bytes already in the store (another release's) are not written a second time.
                 blob.extend(self.store.store_files([path]))
             new = state.copy()
             assets = [a for a in new.records[tag].get("assets", []) if a.get("name") != name]
@@ -285,6 +291,53 @@ class LocalForge:
             return new
 
         self._write(f"upload {name} to {tag}", edit)
+
+    def copy_asset(self, source: str, tag: str, name: str, sha256: str) -> str:
+        """tag's record names the content source's asset is stored as: no byte is copied.
+
+        The stored bytes are hashed once (per process) before they are shared, so content that
+        is not what its address says is never carried over.
+        """
+        _, state = self._current()
+        asset = _asset(state, source, name)
+        if asset is None or str(asset.get("sha256")) not in state.blobs:
+            raise EffectError(f"the forge has no asset {name} on {source}")
+        digest = str(asset["sha256"])
+        actual = self._stored_digest(state, digest)
+        if actual != sha256:
+            return actual
+
+        def edit(state: _State) -> _State | None:
+            record = state.record(tag)
+            held = _asset(state, tag, name)
+            if held is not None:
+                if held.get("sha256") == digest and state.present(held):
+                    return None
+                if state.present(held):
+                    raise ConflictError(f"{tag} already has an asset named {name}")
+            if not state.present(asset):
+                raise EffectError(f"the forge has no asset {name} on {source}")
+            new = state.copy()
+            assets = [a for a in record.get("assets", []) if a.get("name") != name]
+            assets.append({"name": name, "size": int(asset["size"]), "sha256": digest})
+            new.records[tag]["assets"] = assets
+            return new
+
+        self._write(f"copy {name} from {source} to {tag}", edit)
+        return actual
+
+    def _stored_digest(self, state: _State, digest: str) -> str:
+        """The sha256 of the bytes stored under digest, as read (once per blob per process)."""
+        legacy = state.legacy.get(digest)
+        if legacy is not None:
+            return sha256_file(legacy)
+        blob = state.blobs[digest][0]
+        if self._verified.get(digest) != blob:
+            actual = self.store.blob_sha256(blob)
+            if actual != digest:
+                return actual
+            self._verified[digest] = blob
+        return digest
 
     def delete_asset(self, tag: str, name: str) -> None:
         def edit(state: _State) -> _State | None:
@@ -444,3 +497,11 @@ class LocalForge:
         ):
             changes[path] = blob
         return changes
+
+
+def _asset(state: _State, tag: str, name: str) -> dict[str, Any] | None:
+    record = state.records.get(tag, {})
+    found: dict[str, Any] | None = next(
+        (a for a in record.get("assets", []) if a.get("name") == name), None
+    )
+    return found

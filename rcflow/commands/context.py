@@ -279,7 +279,7 @@ class UnnamedGitHub:
     def releases(self) -> Mapping[str, ReleaseFact]:
         raise self._refuse()
 
-    def download_asset(self, tag: str, name: str, dest: Path) -> None:
+    def download_asset(self, tag: str, name: str, dest: Path) -> str:
         raise self._refuse()
 
     def create_release(
@@ -287,7 +287,10 @@ class UnnamedGitHub:
     ) -> None:
         raise self._refuse()
 
-    def upload_asset(self, tag: str, path: Path, name: str) -> None:
+    def upload_asset(self, tag: str, path: Path, name: str, *, sha256: str | None = None) -> None:
+        raise self._refuse()
+
+    def copy_asset(self, source: str, tag: str, name: str, sha256: str) -> str:
         raise self._refuse()
 
     def delete_asset(self, tag: str, name: str) -> None:

@@ -13,7 +13,7 @@ from rcflow.errors import EffectError
 
 # Re-exported for the preflight, until it imports them from rcflow.model.registries itself.
 from rcflow.model.registries import selects
-from rcflow.ports.forge import CHECKSUMS, Forge, parse_checksums, sha256_file
+from rcflow.ports.forge import CHECKSUMS, Forge, parse_checksums
 
 
 # Set by the boundary: hides a secret from every later CI log line (GitHub Actions' add-mask).
@@ -50,8 +50,7 @@ def dist_files(
         if not selects(name, patterns, version):
             continue
         path = scratch / name
-        forge.download_asset(source, name, path)
-        actual = sha256_file(path)
+        actual = forge.download_asset(source, name, path)
         if actual != sums[name]:
             raise EffectError(
                 f"{source}'s asset {name} does not match its {CHECKSUMS} "

@@ -3,7 +3,11 @@
 The stage (`<git dir>/rcflow/assets/<tag>/`) is what makes re-runs safe with builds that are not
 reproducible: a run that stopped halfway uploads the files it already built, never a rebuild
 whose bytes differ from the half that is on the forge. `SHA256SUMS` is written last, so a stage
-with it is complete.
+with it is complete. Once the forge holds the release's `SHA256SUMS` the stage has done its job
+and is removed: the forge keeps the one copy.
+
+Each asset is read once per step: moved (not copied) out of the build's worktree and hashed,
+uploaded with the digest just computed; a stage left by an earlier run is verified once.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,6 +25,7 @@ from rcflow.ports.forge import (
     CHECKSUMS,
     Forge,
     ReleaseFact,
+    copy_hashing,
     git_asset_sizes,
     parse_checksums,
     render_checksums,
@@ -40,9 +46,40 @@ def staged(stage: Path) -> dict[str, str] | None:
     sums = parse_checksums(sums_path.read_text(encoding="utf-8"))
     for name, digest in sums.items():
         path = stage / name
-        if not path.is_file() or sha256_file(path) != digest:
+        if not path.is_file() or _digest(path) != digest:
             return None
     return sums
+
+
+# The digests this process computed of staged files, by path, with the file's identity then.
+# A stage is verified once per run, not by every effect that reads it; a file that changed
+# since (another inode, size or modification time) is hashed again.
+_KNOWN: dict[Path, tuple[tuple[int, int, int, int], str]] = {}
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _digest(path: Path) -> str:
+    known = _KNOWN.get(path)
+    if known is not None and known[0] == _identity(path):
+        return known[1]
+    return _remember(path, sha256_file(path))
+
+
+def _remember(path: Path, digest: str) -> str:
+    _KNOWN[path] = (_identity(path), digest)
+    return digest
+
+
+def discard(stage: Path) -> None:
+    """The stage of a release the forge holds completely: its bytes are kept there now."""
+    for path in list(_KNOWN):
+        if path.parent == stage:
+            del _KNOWN[path]
+    shutil.rmtree(stage, ignore_errors=True)
 
 
 def complete_on_forge(release: ReleaseFact | None) -> bool:
@@ -86,14 +123,24 @@ def build(
             raise EffectError(f"[assets] files matched nothing in {tag}: {', '.join(patterns)}")
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir(parents=True)
-        sums = {}
-        for name, path in sorted(found.items()):
-            shutil.copyfile(path, stage / name)
-            sums[name] = sha256_file(stage / name)
+        sums = {name: _take(path, stage / name) for name, path in sorted(found.items())}
     tmp = stage / f".{CHECKSUMS}.tmp"
     tmp.write_text(render_checksums(sums), encoding="utf-8")
     os.replace(tmp, stage / CHECKSUMS)
     return sums
+
+
+def _take(path: Path, dest: Path) -> str:
+    """Put a built file into the stage, reading it once: moved out of the worktree (which is
+    removed next) and hashed, or, for a link or across file systems, copied while hashed."""
+    if stat.S_ISREG(path.lstat().st_mode):
+        try:
+            os.replace(path, dest)
+        except OSError:
+            pass
+        else:
+            return _remember(dest, sha256_file(dest))
+    return _remember(dest, copy_hashing(path, dest))
 
 
 def upload_missing(
@@ -108,7 +155,7 @@ def upload_missing(
         raise EffectError(f"the forge has no release {tag} to upload to; re-run to finish it")
     uploaded = []
     for name in [*sorted(sums), CHECKSUMS]:
-        digest = sums[name] if name != CHECKSUMS else sha256_file(stage / CHECKSUMS)
+        digest = sums[name] if name != CHECKSUMS else _digest(stage / CHECKSUMS)
         if _put(forge, release, stage / name, name, digest, what="staged"):
             uploaded.append(name)
     return uploaded
@@ -125,14 +172,9 @@ def _put(forge: Forge, release: ReleaseFact, path: Path, name: str, digest: str,
     if present is not None:
         if present.sha256 is None or present.sha256 == digest:
             return False
-        if not release.draft:
-            raise ConflictError(
-                f"{release.tag} already has an asset {name} with other bytes "
-                f"(sha256 {present.sha256[:12]}…, {what} {digest[:12]}…): nothing was replaced",
-                hint="delete that asset on the forge if it is stray, then re-run",
-            )
+        _replaceable(release, name, present.sha256, digest, what)
         forge.delete_asset(release.tag, name)
-    forge.upload_asset(release.tag, path, name)
+    forge.upload_asset(release.tag, path, name, sha256=digest)
     return True
 
 
@@ -141,7 +183,9 @@ def carry(
 ) -> list[str]:
     """Copy source's assets onto tag byte for byte, each verified against source's SHA256SUMS.
 
-    `releases` is what the caller just read from the forge.
+    `releases` is what the caller just read from the forge. The forge copies (`copy_asset`):
+    the local forge shares the stored content, GitHub downloads and uploads once; either reads
+    the bytes once and refuses any whose digest is not the one the RC's SHA256SUMS lists.
     """
     origin, target = releases.get(source), releases.get(tag)
     if origin is None or target is None:
@@ -149,27 +193,36 @@ def carry(
         raise EffectError(f"the forge has no release {missing}; re-run to finish it")
     if origin.asset(CHECKSUMS) is None:
         return []
-    forge.download_asset(source, CHECKSUMS, scratch / CHECKSUMS)
+    sums_digest = forge.download_asset(source, CHECKSUMS, scratch / CHECKSUMS)
     sums = parse_checksums((scratch / CHECKSUMS).read_text(encoding="utf-8"))
     carried = []
     for name in [*sorted(sums), CHECKSUMS]:
-        digest = sums[name] if name != CHECKSUMS else sha256_file(scratch / CHECKSUMS)
+        digest = sums[name] if name != CHECKSUMS else sums_digest
         present = target.asset(name)
         if present is not None and present.sha256 in (None, digest):
             continue
-        path = scratch / name
-        if name != CHECKSUMS:
-            forge.download_asset(source, name, path)
-            actual = sha256_file(path)
-            if actual != digest:
-                raise EffectError(
-                    f"{source}'s asset {name} does not match its SHA256SUMS "
-                    f"({actual[:12]}… ≠ {digest[:12]}…): nothing was carried over",
-                    hint="the RC's assets changed after validation; cut a new RC",
-                )
-        if _put(forge, target, path, name, digest, what=f"{source}'s"):
-            carried.append(name)
+        if present is not None:
+            _replaceable(target, name, present.sha256 or "", digest, what=f"{source}'s")
+            forge.delete_asset(tag, name)
+        actual = forge.copy_asset(source, tag, name, digest)
+        if actual != digest:
+            raise EffectError(
+                f"{source}'s asset {name} does not match its SHA256SUMS "
+                f"({actual[:12]}… ≠ {digest[:12]}…): nothing was carried over",
+                hint="the RC's assets changed after validation; cut a new RC",
+            )
+        carried.append(name)
     return carried
+
+
+def _replaceable(release: ReleaseFact, name: str, present: str, digest: str, what: str) -> None:
+    """Other bytes under name may be replaced on a draft only (see `_put`)."""
+    if not release.draft:
+        raise ConflictError(
+            f"{release.tag} already has an asset {name} with other bytes "
+            f"(sha256 {present[:12]}…, {what} {digest[:12]}…): nothing was replaced",
+            hint="delete that asset on the forge if it is stray, then re-run",
+        )
 
 
 def git_size_policy(stage: Path, sums: Mapping[str, str], tag: str) -> list[str]:

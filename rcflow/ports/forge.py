@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, cast, runtime_checkable
 
 CHECKSUMS = "SHA256SUMS"
 # Retraction is recorded in the release notes themselves, so any reader of the forge (a person
@@ -49,7 +49,19 @@ class ForgeWrites(Protocol):
         self, tag: str, title: str, notes: str, *, prerelease: bool, draft: bool
     ) -> None: ...
 
-    def upload_asset(self, tag: str, path: Path, name: str) -> None: ...
+    def upload_asset(self, tag: str, path: Path, name: str, *, sha256: str | None = None) -> None:
+        """path's bytes as the asset name; sha256 is their digest when the caller just computed
+        it (the adapter then does not read the file a second time to learn it)."""
+        ...
+
+    def copy_asset(self, source: str, tag: str, name: str, sha256: str) -> str:
+        """source's asset name onto tag, byte for byte, when its bytes have digest sha256.
+
+        Returns the digest of source's bytes as read: when it is not sha256 nothing was copied.
+        Each forge copies the cheapest way it can (the local forge shares the stored content;
+        GitHub has no copy, so one download, hashed as it lands, and one upload).
+        """
+        ...
 
     def delete_asset(self, tag: str, name: str) -> None:
         """Remove an asset from a draft (a published release's assets are never touched)."""
@@ -73,7 +85,9 @@ class Forge(ForgeWrites, Protocol):
         """Every release the forge holds, drafts included, by tag (read-only)."""
         ...
 
-    def download_asset(self, tag: str, name: str, dest: Path) -> None: ...
+    def download_asset(self, tag: str, name: str, dest: Path) -> str:
+        """The asset's bytes into dest; returns their sha256, computed as they were written."""
+        ...
 
 
 def parse_checksums(text: str) -> dict[str, str]:
@@ -99,7 +113,7 @@ def sha256_file(path: Path) -> str:
 
     digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
+        for block in iter(lambda: fh.read(BUFFER), b""):
             digest.update(block)
     return digest.hexdigest()
 
@@ -143,3 +157,53 @@ def git_asset_sizes(sizes: Mapping[str, int]) -> tuple[list[str], list[str]]:
         if GIT_ASSET_WARNING < size <= GIT_ASSET_LIMIT
     ]
     return refusals, warnings
+
+
+# Assets are read and written in blocks of this size: memory stays flat whatever their size.
+BUFFER = 1 << 20
+
+
+class HashingWriter:
+    """A binary file that hashes what is written to it: bytes are read once, copied and hashed
+    in the same pass (an HTTP body or a git blob streamed into a file)."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        import hashlib
+
+        self._fh = fh
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, block: bytes) -> int:
+        self._digest.update(block)
+        self.size += len(block)
+        return self._fh.write(block)
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+class _Sink:
+    """A file that keeps nothing (hashing a stream without storing it)."""
+
+    def write(self, block: bytes) -> int:
+        return len(block)
+
+    def flush(self) -> None:
+        pass
+
+
+def hashing_sink() -> HashingWriter:
+    return HashingWriter(cast(BinaryIO, _Sink()))
+
+
+def copy_hashing(src: Path, dest: Path) -> str:
+    """Copy src to dest and return the sha256 of the bytes copied, in one pass."""
+    with src.open("rb") as fin, dest.open("wb") as fout:
+        out = HashingWriter(fout)
+        for block in iter(lambda: fin.read(BUFFER), b""):
+            out.write(block)
+    return out.hexdigest()

@@ -15,7 +15,7 @@ from pathlib import Path
 from rcflow.errors import RcflowError
 from rcflow.model.effects import CarryAssets, Effect
 from rcflow.model.findings import Finding
-from rcflow.ports.forge import CHECKSUMS, Forge, parse_checksums, sha256_file
+from rcflow.ports.forge import CHECKSUMS, Forge, parse_checksums
 
 
 def findings(effects: Iterable[Effect], forge: Forge) -> list[Finding]:
@@ -41,8 +41,7 @@ def findings(effects: Iterable[Effect], forge: Forge) -> list[Finding]:
         with tempfile.TemporaryDirectory(prefix="rcflow-preflight-") as scratch:
             path = Path(scratch) / CHECKSUMS
             try:
-                forge.download_asset(e.source, CHECKSUMS, path)
-                digest = sha256_file(path)
+                digest = forge.download_asset(e.source, CHECKSUMS, path)
                 sums = parse_checksums(path.read_text(encoding="utf-8"))
             except (RcflowError, OSError, ValueError) as exc:
                 detail = exc.message if isinstance(exc, RcflowError) else str(exc)

@@ -266,3 +266,70 @@ def test_token_from_env() -> None:
     assert token_from_env({"GH_TOKEN": "b"}) == "b"
     assert token_from_env({"GITHUB_TOKEN": "a", "GH_TOKEN": "b"}) == "a"
     assert token_from_env({"GITHUB_TOKEN": ""}) is None
+
+
+# -- carrying an asset onto another release --------------------------------------------------
+
+
+def rc_with_asset(server: GitHubServer, tmp_path: Path, data: bytes) -> GitHubForge:
+    forge = forge_for(server)
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
+    forge.upload_asset("v1.4.0-rc.1", payload(tmp_path, "app.tgz", data), "app.tgz")
+    forge.publish_release("v1.4.0-rc.1", latest=False)
+    forge.create_release("v1.4.0", "1.4.0", "", prerelease=False, draft=True)
+    return forge
+
+
+def no_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    def refuse(*_a: Any, **_kw: Any) -> Any:
+        raise AssertionError("the bytes went through a file")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", refuse)
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
+
+
+def test_copy_asset_streams_the_download_into_the_upload(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = bytes(range(256)) * 9000  # more than one block
+    digest = hashlib.sha256(data).hexdigest()
+    forge = rc_with_asset(server, tmp_path, data)
+    no_disk(monkeypatch)
+
+    assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.tgz", digest) == digest
+
+    (final,) = server.release_by_tag("v1.4.0").assets  # type: ignore[union-attr]
+    assert (final.name, final.data) == ("app.tgz", data)
+    assert forge.releases()["v1.4.0"].asset("app.tgz").sha256 == digest  # type: ignore[union-attr]
+
+
+def test_copy_asset_deletes_an_upload_whose_bytes_are_not_the_digest_asked_for(
+    server: GitHubServer, tmp_path: Path
+) -> None:
+    data = b"replaced after validation"
+    forge = rc_with_asset(server, tmp_path, data)
+
+    actual = forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.tgz", "0" * 64)
+
+    assert actual == hashlib.sha256(data).hexdigest()
+    assert server.release_by_tag("v1.4.0").assets == []  # type: ignore[union-attr]
+    assert forge.releases()["v1.4.0"].assets == ()
+
+
+def test_without_digests_copy_asset_checks_the_bytes_before_uploading(
+    server: GitHubServer, tmp_path: Path
+) -> None:
+    data = b"validated bytes"
+    forge = rc_with_asset(server, tmp_path, data)
+    server.sends_asset_digests = False
+    posts = len(server.requests)
+
+    assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.tgz", "0" * 64) != "0" * 64
+    assert not any(r.method in ("POST", "DELETE") for r in server.requests[posts:])
+    assert server.release_by_tag("v1.4.0").assets == []  # type: ignore[union-attr]
+
+    digest = hashlib.sha256(data).hexdigest()
+    assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.tgz", digest) == digest
+    assert server.release_by_tag("v1.4.0").assets[0].data == data  # type: ignore[union-attr]

@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from rcflow.adapters.local_forge import LocalForge
 from rcflow.errors import BlockedError, ConflictError, EffectError
 from rcflow.ports.forge import GIT_ASSET_LIMIT, RETRACTED_MARKER, git_asset_sizes
 from tests.support.project import Project, git
@@ -288,3 +290,109 @@ def test_legacy_records_are_ignored_once_the_remote_has_a_forge(
     )
     legacy_store(project)
     assert sorted(project.local_forge().releases()) == ["v2.0.0"]
+
+
+# -- copying an asset shares its stored content ------------------------------------------------
+
+
+def no_blob_writes(forge: LocalForge, monkeypatch: pytest.MonkeyPatch) -> list[list[Path]]:
+    """The files the forge writes into git's object store from now on (records are texts)."""
+    written: list[list[Path]] = []
+    store_files = forge.store.store_files
+
+    def counting(paths: Sequence[Path]) -> list[str]:
+        written.append(list(paths))
+        return store_files(paths)
+
+    monkeypatch.setattr(forge.store, "store_files", counting)
+    return written
+
+
+def test_copy_asset_names_the_stored_content_and_writes_no_bytes(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forge = project.local_forge()
+    payload = tmp_path / "app.bin"
+    payload.write_bytes(b"validated bytes" * 100)
+    digest = hashlib.sha256(payload.read_bytes()).hexdigest()
+    forge.create_release("v1.4.0-rc.1", "rc", "", prerelease=True)
+    forge.upload_asset("v1.4.0-rc.1", payload, "app.bin", sha256=digest)
+    forge.create_release("v1.4.0", "final", "", prerelease=False, draft=True)
+    before = git(project.origin, "rev-parse", "refs/rcflow/forge")
+    written = no_blob_writes(forge, monkeypatch)
+
+    assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.bin", digest) == digest
+
+    # Only the final's record changed: its asset is the RC's blob.
+    changed = git(project.origin, "diff", "--name-only", before, "refs/rcflow/forge").split()
+    assert changed == ["releases/v1.4.0.json"]
+    assert all("rcflow-store-" in str(p.parent) for batch in written for p in batch)  # records
+    assert forge.releases()["v1.4.0"].asset("app.bin") == forge.releases()["v1.4.0-rc.1"].asset(
+        "app.bin"
+    )
+    tip = git(project.origin, "rev-parse", "refs/rcflow/forge")
+    assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.bin", digest) == digest  # holds
+    assert git(project.origin, "rev-parse", "refs/rcflow/forge") == tip
+    # Uploading bytes the store holds already (another release's) writes no second blob.
+    forge.create_release("v1.4.1", "again", "", prerelease=False, draft=True)
+    written.clear()
+    forge.upload_asset("v1.4.1", payload, "app.bin", sha256=digest)
+    assert [p for batch in written for p in batch if p == payload] == []
+    assert [p for p in project.forge_files() if p.startswith("assets/")] == [
+        f"assets/sha256/{digest}"
+    ]
+
+
+def test_copy_asset_refuses_content_that_is_not_its_address(
+    project: Project, tmp_path: Path
+) -> None:
+    forge = project.local_forge()
+    payload = tmp_path / "app.bin"
+    payload.write_bytes(b"validated bytes")
+    digest = hashlib.sha256(b"validated bytes").hexdigest()
+    forge.create_release("v1.4.0-rc.1", "rc", "", prerelease=True)
+    forge.upload_asset("v1.4.0-rc.1", payload, "app.bin")
+    forge.create_release("v1.4.0", "final", "", prerelease=False, draft=True)
+    project.tamper_forge(f"assets/sha256/{digest}", b"swapped bytes!!")  # the same size
+    forge = project.local_forge()
+    tip = git(project.origin, "rev-parse", "refs/rcflow/forge")
+
+    actual = forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.bin", digest)
+
+    assert actual == hashlib.sha256(b"swapped bytes!!").hexdigest()
+    assert git(project.origin, "rev-parse", "refs/rcflow/forge") == tip  # nothing written
+    assert forge.releases()["v1.4.0"].assets == ()
+    # Asked for other bytes than the RC holds: nothing copied either.
+    assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.bin", "0" * 64) == actual
+    with pytest.raises(EffectError, match=r"no asset other\.bin on v1\.4\.0-rc\.1"):
+        forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "other.bin", digest)
+
+
+def test_download_hashes_what_it_writes(project: Project, tmp_path: Path) -> None:
+    forge = project.local_forge()
+    payload = tmp_path / "app.bin"
+    payload.write_bytes(bytes(range(256)) * 5000)
+    forge.create_release("v1.4.0-rc.1", "rc", "", prerelease=True)
+    forge.upload_asset("v1.4.0-rc.1", payload, "app.bin")
+    copy = tmp_path / "copy"
+    assert (
+        forge.download_asset("v1.4.0-rc.1", "app.bin", copy)
+        == hashlib.sha256(payload.read_bytes()).hexdigest()
+    )
+    assert copy.read_bytes() == payload.read_bytes()
+
+
+def test_a_legacy_rc_asset_is_copied_onto_its_final(project: Project, tmp_path: Path) -> None:
+    legacy_store(project)
+    forge = project.local_forge()
+    digest = hashlib.sha256(b"legacy bytes").hexdigest()
+    copy = tmp_path / "copy"
+    assert forge.download_asset("v1.4.0-rc.1", "app.bin", copy) == digest  # read as it was
+    forge.create_release("v1.4.0", "1.4.0", "", prerelease=False, draft=True)  # imports
+
+    assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.bin", digest) == digest
+
+    assert project.forge_asset("v1.4.0", "app.bin") == b"legacy bytes"
+    assert [p for p in project.forge_files() if p.startswith("assets/")] == [
+        f"assets/sha256/{digest}"
+    ]

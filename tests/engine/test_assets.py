@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rcflow.adapters.git import Git
 from rcflow.engine import release_assets as assets
-from rcflow.errors import ConflictError, EffectError
+from rcflow.errors import ConflictError, EffectError, RcflowError
 from rcflow.ports.forge import CHECKSUMS, parse_checksums, render_checksums
-from tests.support.project import Project
+from rcflow.steps.promote import PromoteArgs
+from rcflow.steps.rc import RcArgs
+from tests.support.crash import Attempt, crash_each_write
+from tests.support.project import Project, copy_project
+from tests.support.scenario import at
 
 
 def build(
@@ -159,3 +165,173 @@ def test_checksum_lines() -> None:
     }
     with pytest.raises(ValueError, match="not a SHA256SUMS line"):
         parse_checksums("xyz  a.txt\n")
+
+
+# -- one pass over each asset; one copy of each content on the local forge ---------------------
+
+# Not reproducible: a rebuild's bytes differ, so only the RC's bytes can make the final's.
+NOISY = (
+    '[assets]\nfiles = ["dist/*"]\n'
+    'build = "mkdir -p dist && head -c 4096 /dev/urandom > dist/app.bin'
+    ' && echo $RCFLOW_PEP440 > dist/v.txt"\n'
+    '[[validate]]\nname = "unit"\nrun = "true"\n'
+)
+RC, FINAL = "v1.4.0-rc.1", "v1.4.0"
+
+
+def stored(p: Project) -> dict[str, dict[str, str]]:
+    """Each release's assets on origin's forge ref (name -> sha256), after checking that every
+    content is stored once, at its address, and that nothing else is stored."""
+    files = p.forge_files()
+    records = {
+        path.removeprefix("releases/").removesuffix(".json"): json.loads(data)
+        for path, data in files.items()
+        if path.startswith("releases/")
+    }
+    blobs = {path.removeprefix("assets/sha256/"): data for path, data in files.items()}
+    blobs = {d: data for d, data in blobs.items() if not d.startswith(("releases/", "latest"))}
+    listed = {a["sha256"] for r in records.values() for a in r.get("assets", [])}
+    assert set(blobs) == listed
+    for digest, data in blobs.items():
+        assert hashlib.sha256(data).hexdigest() == digest
+    return {
+        tag: {a["name"]: a["sha256"] for a in r.get("assets", [])} for tag, r in records.items()
+    }
+
+
+def rc_assets_checked(p: Project) -> dict[str, str]:
+    rc = stored(p)[RC]
+    sums = parse_checksums((p.forge_asset(RC, CHECKSUMS) or b"").decode())
+    assert sorted(rc) == sorted([*sums, CHECKSUMS]) == [CHECKSUMS, "app.bin", "v.txt"]
+    assert all(rc[n] == d for n, d in sums.items())
+    return rc
+
+
+def count_hashes(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Every sha256 rcflow computes of a file or a stored blob, by kind: the file's name or blob."""
+    from rcflow.adapters import local_forge
+    from rcflow.adapters.git import TreeStore
+
+    seen: dict[str, list[str]] = {"files": [], "blobs_read": [], "blobs_hashed": []}
+    for module in (assets, local_forge):
+        original = module.sha256_file
+
+        def counting(path: Path, original: Any = original) -> str:
+            seen["files"].append(path.name)
+            return str(original(path))
+
+        monkeypatch.setattr(module, "sha256_file", counting)
+    to_file, sha = TreeStore.blob_to_file, TreeStore.blob_sha256
+
+    def blob_to_file(self: TreeStore, blob: str, dest: Path) -> str:
+        seen["blobs_read"].append(dest.name)
+        return to_file(self, blob, dest)
+
+    def blob_sha256(self: TreeStore, blob: str) -> str:
+        seen["blobs_hashed"].append(blob)
+        return sha(self, blob)
+
+    monkeypatch.setattr(TreeStore, "blob_to_file", blob_to_file)
+    monkeypatch.setattr(TreeStore, "blob_sha256", blob_sha256)
+    return seen
+
+
+def test_rc_reads_each_asset_once_and_keeps_no_stage(
+    make_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = at(make_project(config=NOISY), "bumped")
+    seen = count_hashes(monkeypatch)
+
+    assert p.step("rc", RcArgs()).status == "applied"
+
+    # Built, moved into the stage and hashed there once; uploaded with that digest.
+    assert sorted(seen["files"]) == [CHECKSUMS, "app.bin", "v.txt"]
+    assert seen["blobs_read"] == seen["blobs_hashed"] == []
+    rc_assets_checked(p)
+    assert not assets.stage_dir(p.root / ".git", RC).exists()  # the forge keeps the one copy
+    tip = p.git("ls-remote", "origin", "refs/rcflow/forge")
+    assert p.step("rc", RcArgs()).status == "done"
+    assert p.git("ls-remote", "origin", "refs/rcflow/forge") == tip
+
+
+def test_promote_shares_the_rcs_stored_bytes_after_hashing_them_once(
+    make_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = at(make_project(config=NOISY), "validated")
+    rc = rc_assets_checked(p)
+    seen = count_hashes(monkeypatch)
+
+    assert p.step("promote", PromoteArgs()).status == "applied"
+
+    found = stored(p)  # one blob per content: the final's records name the RC's
+    assert found[FINAL] == rc
+    # Nothing downloaded but the small SHA256SUMS (the preflight's and the carry's, hashed as
+    # they were read); the other stored contents hashed once each before they are shared.
+    assert seen["blobs_read"] == [CHECKSUMS, CHECKSUMS]
+    assert len(seen["blobs_hashed"]) == len(set(seen["blobs_hashed"])) == 2
+    assert seen["files"] == []
+    tip = p.git("ls-remote", "origin", "refs/rcflow/forge")
+    assert p.step("promote", PromoteArgs()).status == "done"
+    assert p.git("ls-remote", "origin", "refs/rcflow/forge") == tip
+
+
+@pytest.mark.parametrize(
+    ("swapped", "code", "cause"),
+    [
+        # Another size: the forge does not hold the asset any more; the preflight refuses.
+        (b"not what was validated", 3, "forge.rc-assets"),
+        # The same size: only hashing the stored bytes shows it; the carry refuses.
+        (b"x" * 4096, 1, "app.bin does not match its SHA256SUMS"),
+    ],
+)
+def test_promote_refuses_an_rc_asset_whose_stored_bytes_changed(
+    make_project: Any, swapped: bytes, code: int, cause: str
+) -> None:
+    p = at(make_project(config=NOISY), "validated")
+    rc = rc_assets_checked(p)
+    # Someone swapped the stored bytes behind the address (the record and SHA256SUMS unchanged).
+    p.tamper_forge(f"assets/sha256/{rc['app.bin']}", swapped)
+
+    result = p.cli("promote")
+
+    assert result.exit_code == code, result.stderr
+    assert cause in result.stderr
+    assert "app.bin" not in stored_final(p)
+    assert FINAL not in p.remote_tags() or code == 1  # the preflight refuses before the tag
+
+
+def stored_final(p: Project) -> dict[str, str]:
+    record = json.loads(p.forge_files().get(f"releases/{FINAL}.json", b"{}"))
+    return {a["name"]: a["sha256"] for a in record.get("assets", [])}
+
+
+@pytest.mark.parametrize("step", ["rc", "promote"])
+def test_a_crash_after_each_write_resumes_here_or_in_a_fresh_clone(
+    make_project: Any, tmp_path: Path, step: str
+) -> None:
+    template = at(make_project(config=NOISY), "bumped" if step == "rc" else "validated")
+    args = RcArgs() if step == "rc" else PromoteArgs()
+
+    def resume(crash: Attempt) -> None:
+        # Odd crashes finish on another machine: a plain clone, no stage, no ledger ref.
+        p = crash.fresh_clone() if crash.k % 2 else crash.project
+        rerun = p.cli(step)
+        assert rerun.exit_code == 0, (crash.where, rerun.stderr)
+        rc = rc_assets_checked(p)
+        if step == "promote":
+            assert stored(p)[FINAL] == rc, crash.where
+        # The clone that finished keeps no stage (the crashed one's is its own disk's).
+        assert not (p.root / ".git" / "rcflow" / "assets" / RC).exists(), crash.where
+        tip = p.git("ls-remote", "origin", "refs/rcflow/forge")
+        assert p.step(step, args).status == "done", crash.where
+        assert p.git("ls-remote", "origin", "refs/rcflow/forge") == tip, crash.where
+
+    crashed = crash_each_write(
+        lambda name: copy_project(template, tmp_path / name),
+        step,
+        args,
+        resume,
+        tolerate=(RcflowError,),
+        limit=60,
+    )
+    assert ("upload_asset" if step == "rc" else "copy_asset") in crashed

@@ -116,6 +116,14 @@ class Asset:
     data: bytes
     created_at: str
     download_count: int = 0
+    # GitHub computes an asset's digest once, when it is uploaded; so does the server (a large
+    # asset hashed on every listing would be the server's cost, timed as the client's).
+    _digest: tuple[bytes, str] | None = field(default=None, repr=False, compare=False)
+
+    def digest(self) -> str:
+        if self._digest is None or self._digest[0] is not self.data:
+            self._digest = (self.data, hashlib.sha256(self.data).hexdigest())
+        return self._digest[1]
 
 
 @dataclass
@@ -427,6 +435,7 @@ class GitHubServer:
         self.enterprise_version: str | None = None
         self.missing_operations: set[str] = set()
         self.sends_token_expiration = True
+        self.sends_asset_digests = True  # False: an older GHES, assets without a digest
         self.old_names: list[tuple[str, str]] = []
         self._latest_id: int | None = None
         self._ids = iter(range(1001, 10**9))
@@ -1236,7 +1245,7 @@ class GitHubServer:
             label=a.label,
             content_type=a.content_type,
             size=len(a.data),
-            digest="sha256:" + hashlib.sha256(a.data).hexdigest(),
+            digest="sha256:" + a.digest() if self.sends_asset_digests else None,
             state="uploaded",
             download_count=a.download_count,
             created_at=a.created_at,

@@ -34,9 +34,10 @@ def create_release(x: Scope, e: CreateRelease) -> Outcome:
 
 @handles(BuildAssets)
 def build_assets(x: Scope, e: BuildAssets) -> Outcome:
-    if assets.complete_on_forge(x.forge.releases().get(e.tag)):
-        return skipped("the release has its assets")
     stage = assets.stage_dir(x.git.git_dir, e.tag)
+    if assets.complete_on_forge(x.forge.releases().get(e.tag)):
+        assets.discard(stage)  # a run that stopped right after its last upload left it
+        return skipped("the release has its assets")
     sums = assets.staged(stage)
     if sums is not None:
         outcome = skipped("already built (staged in the git dir)")
@@ -63,9 +64,10 @@ def build_assets(x: Scope, e: BuildAssets) -> Outcome:
 @handles(UploadAssets)
 def upload_assets(x: Scope, e: UploadAssets) -> Outcome:
     releases = x.forge.releases()
-    if assets.complete_on_forge(releases.get(e.tag)):
-        return skipped("the release has its assets")
     stage = assets.stage_dir(x.git.git_dir, e.tag)
+    if assets.complete_on_forge(releases.get(e.tag)):
+        assets.discard(stage)
+        return skipped("the release has its assets")
     sums = assets.staged(stage)
     if sums is None:
         raise EffectError(
@@ -73,6 +75,8 @@ def upload_assets(x: Scope, e: UploadAssets) -> Outcome:
             hint="re-run `rcflow rc` to build them again",
         )
     uploaded = assets.upload_missing(x.forge, releases, e.tag, stage, sums)
+    # SHA256SUMS went last: the forge holds every byte now, so the stage's copy goes.
+    assets.discard(stage)
     return done(f"{len(uploaded)} uploaded") if uploaded else skipped("all present")
 
 
