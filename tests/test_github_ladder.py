@@ -115,3 +115,82 @@ def test_beta_soaks_then_climbs_to_the_final_gated_by_a_deployment(
     final = server.release_by_tag("v1.4.0")
     assert final is not None and not final.prerelease
     assert server.refused == []
+
+
+# -- each climb interrupted after every write, resumed here or on another machine ---------------
+
+PLAIN = CONFIG.replace('[stage.beta]\nsoak = "48h"\n', "").replace(
+    '[[validate]]\nname = "staging"\ndeployment = "staging"\nstages = ["rc"]\ntimeout = "10m"\n', ""
+)
+
+
+def _state(server: GitHubServer) -> dict[str, object]:
+    """The releases as GitHub holds them, comparable between two servers (bodies name commits)."""
+    return {
+        r.tag_name: (r.draft, r.prerelease, sorted(a.name for a in r.assets))
+        for r in server.releases.values()
+    }
+
+
+@pytest.mark.parametrize(
+    ("before", "argv", "tag"),
+    [
+        ((("bump", "minor"),), ("rc", "--stage", "beta"), "v1.4.0-beta.1"),
+        ((("bump", "minor"), ("rc",), ("validate",)), ("promote", "--to", "rc"), "v1.4.0-rc.1"),
+        (
+            (("bump", "minor"), ("rc",), ("validate",), ("promote", "--to", "rc")),
+            ("promote",),
+            "v1.4.0",
+        ),
+    ],
+    ids=["beta", "beta-to-rc", "rc-to-final"],
+)
+def test_each_climb_on_github_resumes_after_a_crash(
+    make_github_project: GitHubProject,
+    before: tuple[tuple[str, ...], ...],
+    argv: tuple[str, ...],
+    tag: str,
+) -> None:
+    from rcflow.steps.promote import PromoteArgs
+    from rcflow.steps.rc import RcArgs
+    from tests.support.crash import Attempt, crash_each_write
+
+    servers: dict[str, GitHubServer] = {}
+
+    def start(name: str) -> Project:
+        p, server = make_github_project(PLAIN)
+        server.add_release("v1.3.0", name="1.3.0", body="first release")
+        servers[name] = server
+        for words in before:
+            ok(p, *words)
+        return p
+
+    twin = start("twin")
+    ok(twin, *argv)
+    expected, expected_kinds = _state(servers["twin"]), twin.kinds()
+    step = argv[0]
+    args = (
+        RcArgs(stage="beta")
+        if step == "rc"
+        else PromoteArgs(to="rc")
+        if "--to" in argv
+        else PromoteArgs()
+    )
+
+    def resume(crash: Attempt) -> None:
+        p, server = crash.project, servers[f"k{crash.k}"]
+        # Odd crashes are finished by another machine: a fresh clone of the origin.
+        runner = crash.fresh_clone() if crash.k % 2 else p
+        rerun = runner.cli(*argv)
+        assert rerun.exit_code == 0, (crash.where, rerun.stdout, rerun.stderr)
+        assert _state(server) == expected, crash.where
+        assert p.kinds() == expected_kinds, crash.where
+        again = runner.cli(*argv)
+        assert again.exit_code == 0 and "Already done" in again.stdout, (crash.where, again)
+        if tag != "v1.4.0-beta.1":
+            # Carried up, never rebuilt: the same bytes as the beta's.
+            assert assets(server, tag) == assets(server, "v1.4.0-beta.1"), crash.where
+        assert server.refused == []
+
+    crashed = crash_each_write(start, step, args, resume, limit=40)
+    assert {"create_tag", "push", "create_release", "publish_release"} <= set(crashed), crashed
