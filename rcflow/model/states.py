@@ -557,6 +557,26 @@ def soak_started(events: Iterable[Event], tag: str, sha: str) -> float | None:
     return start
 
 
+def _results_before_tag(events: Iterable[Event], tag: str, sha: str) -> set[str]:
+    """Validations of sha whose newest result precedes tag's own event, in ledger order (times
+    have whole seconds: a pass and a promotion up the ladder often share one)."""
+    before: set[str] = set()
+    tagged = False
+    for e in events:
+        if e.kind == EventKind.RC_TAGGED and e.key == tag:
+            tagged = True
+        elif (
+            e.kind in (EventKind.VALIDATION_PASSED, EventKind.VALIDATION_FAILED)
+            and e.data.get("sha") == sha
+        ):
+            name = e.key.rsplit("/", 1)[-1]
+            if tagged:
+                before.discard(name)
+            else:
+                before.add(name)
+    return before if tagged else set()
+
+
 def soak_left(s: Snapshot, config: Config, c: Candidate) -> float | None:
     """Seconds before `c` has soaked long enough to leave its stage; None: no soak applies,
     0 once it has (or -1.0 when the ledger does not say when it was cut)."""
@@ -578,7 +598,7 @@ def ladder_view(s: Snapshot, config: Config, release: Release) -> list[dict[str,
         for c in own:
             validations = config.validations if c.validations is None else c.validations
             applies = {v.name for v in validations if v.applies(stage.name)}
-            tagged = soak_started(s.ledger, c.tag, c.sha)
+            before = _results_before_tag(s.ledger, c.tag, c.sha)
             tags.append(
                 {
                     "tag": c.tag,
@@ -587,13 +607,7 @@ def ladder_view(s: Snapshot, config: Config, release: Release) -> list[dict[str,
                     "soak_left": soak_left(s, config, c),
                     # Results recorded before this tag existed came from a lower stage's tag
                     # of the same commit: evidence carried up the ladder.
-                    "carried": sorted(
-                        r.name
-                        for r in c.results
-                        if r.name in applies
-                        and tagged is not None
-                        and (ledger.from_iso(r.time) or 0.0) < tagged
-                    ),
+                    "carried": sorted(r.name for r in c.results if r.name in applies & before),
                 }
             )
         rows.append(
