@@ -299,29 +299,25 @@ _SYNC_WORDS = {
 
 def _ladder_lines(view: StatusView) -> list[str]:
     """The ladder: each stage, its live pre-releases, their validations and soak time left."""
+    from rcflow.model.config import format_duration
+
     lines = []
     for stage in view.stages:
         mark = " [bold](current)[/]" if stage["current"] else ""
         gates = ", ".join(stage["validations"]) or "no required validations"
-        soak = f"; soak {_hours(stage['soak'])}" if stage["soak"] else ""
+        soak = f"; soak {format_duration(stage['soak'])}" if stage["soak"] else ""
         skip = "; may be skipped" if stage["skip_allowed"] else ""
         lines.append(f"  {escape(stage['name'])}{mark}: {escape(gates)}{soak}{skip}")
         for t in stage["tags"]:
             extra = ""
             if t["soak_left"] is not None and t["soak_left"] > 0:
-                extra += f", soak {_hours(t['soak_left'])} left"
+                extra += f", soak {format_duration(t['soak_left'])} left"
             elif t["soak_left"] is not None and t["soak_left"] < 0:
                 extra += ", soak start unknown"
             if t["carried"]:
                 extra += f", carried over from a lower stage: {', '.join(t['carried'])}"
             lines.append(f"    {escape(t['tag'])} at {t['sha'][:7]}: {t['state']}{escape(extra)}")
     return lines
-
-
-def _hours(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60))
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
 
 
 def log_line(r: Mapping[str, Any]) -> str:

@@ -386,6 +386,16 @@ class Config:
     validate_jobs: int | None = None  # commands run at once; None: all of them
 
 
+def format_duration(seconds: float) -> str:
+    """47h59m, 1h30m, 5m, 40s: hours as soaks are configured, no more than two units (the one
+    spelling of a soak and of the time left, in a refusal and in status alike)."""
+    whole = max(1, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{u}" for n, u in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    return "".join(parts[:2])
+
+
 def parse_duration(text: str | int | float, where: str) -> float:
     """Seconds in ``text``: a positive number of seconds, or ``"90s"``, ``"10m"``, ``"1h30m"``.
 

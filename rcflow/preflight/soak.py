@@ -6,21 +6,13 @@ reads the same time left; `--skip-check soak` waives it, and the waiver is recor
 
 from __future__ import annotations
 
+from rcflow.model.config import format_duration
 from rcflow.model.effects import CreateTag
 from rcflow.model.findings import Finding
 from rcflow.model.states import soak_left
 from rcflow.preflight.facts import PreflightFacts
 
 ID = "soak"
-
-
-def duration(seconds: float) -> str:
-    """47h59m, 1h30m, 5m, 40s: hours as soaks are configured, no more than two units."""
-    whole = max(1, round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{n}{u}" for n, u in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
-    return "".join(parts[:2])
 
 
 def check(f: PreflightFacts) -> list[Finding]:
@@ -42,5 +34,5 @@ def check(f: PreflightFacts) -> list[Finding]:
     if left < 0:
         message = f"the ledger does not say when {source} was cut: its soak cannot be measured"
     else:
-        message = f"{source} is soaking at {c.stage}: {duration(left)} left"
+        message = f"{source} is soaking at {c.stage}: {format_duration(left)} left"
     return [Finding(ID, "error", message, fix, steps=frozenset({"promote"}))]
