@@ -44,11 +44,7 @@ unit: $(STAMP) $(LINTERS) $(SERVERS)
 test: lint typecheck unit
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_status.py
-	$(BIN)/python bench/bench_startup.py
-	$(BIN)/python bench/bench_validate.py
-	$(BIN)/python bench/bench_history.py
-	$(BIN)/python bench/bench_assets.py
+	$(BIN)/python bench/run_all.py
 
 linters: $(LINTERS)
 

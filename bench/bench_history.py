@@ -571,8 +571,8 @@ def report(
             ratio = samples.median(f"{case} {step}") / floor if floor else float("nan")
             print(
                 f"  {step:<10} {ms(samples, f'{case} {step}')}   floor {floor * 1000:7.0f} ms "
-                f"({effects:.0f} effects)  {ratio:4.1f}x floor (target <= 2x)  "
-                f"{pushes:.0f} git push"
+                f"({effects:.0f} effects)  {ratio:4.1f}x floor  {pushes:.0f} git push  "
+                f"target <= 2x: {'met' if ratio <= 2 else 'NOT met'}"
             )
         print(f"  {'cycle':<10} {ms(samples, f'{case} cycle')}")
     first, last = f"N={histories[0]}", f"N={histories[-1]}"
@@ -582,7 +582,10 @@ def report(
         growth = statistics.median(b) / statistics.median(a)
         low, high = min(b) / max(a), max(b) / min(a)
         verdict = "met" if growth <= 1.3 else "NOT met"
-        print(f"  {what:<10} {growth:5.2f}x  (range {low:.2f}-{high:.2f})  {verdict}")
+        print(
+            f"  {what:<10} {growth:5.2f}x  (range {low:.2f}-{high:.2f})  "
+            f"growth target <= 1.3x: {verdict}"
+        )
     # N=50 is the 10,000-tag point of the tags axis.
     tags = sorted([(int(c[2:]), c) for c in cases if c.startswith("M=")] + [(10_000, "N=50")])
     if tags:
