@@ -151,16 +151,31 @@ class ConsoleView:
             self.out.print(f"  - {escape(line)}")
 
     def findings(self, found: Sequence[Finding]) -> None:
+        # Each line as rich markup and as the text it stands for: `rcflow doctor` in a pipe or
+        # a scheduled job (no terminal) writes the text without loading rich (DESIGN §13).
+        lines: list[tuple[str, str]] = []
         errors = sum(f.severity == "error" for f in found)
         for f in found:
-            mark = "[red]✗ error[/]" if f.severity == "error" else "[yellow]! warning[/]"
+            mark = ("[red]✗ error[/]", "✗ error")
+            if f.severity != "error":
+                mark = ("[yellow]! warning[/]", "! warning")
             where = f"{f.where}: " if f.where else ""
-            self.out.print(f"{mark} [bold]{f.id}[/] {escape(where + f.message)}")
-            self.out.print(f"    fix: {escape(f.fix)}")
+            text = where + f.message
+            lines.append((f"{mark[0]} [bold]{f.id}[/] {escape(text)}", f"{mark[1]} {f.id} {text}"))
+            lines.append((f"    fix: {escape(f.fix)}", f"    fix: {f.fix}"))
         if not found:
-            self.out.print("[green]No findings[/]: nothing blocks a release.")
+            said = ": nothing blocks a release."
+            lines.append((f"[green]No findings[/]{said}", f"No findings{said}"))
         else:
-            self.out.print(f"{errors} error(s), {len(found) - errors} warning(s).")
+            last = f"{errors} error(s), {len(found) - errors} warning(s)."
+            lines.append((last, last))
+        plain = _as_rich_writes([text for _, text in lines]) if _plain_stdout() else None
+        if plain is None or any("[" in f.id for f in found):
+            for markup, _ in lines:
+                self.out.print(markup)
+        else:
+            sys.stdout.write(plain)
+            sys.stdout.flush()
 
     def status(self, view: StatusView) -> None:
         p = self.out.print
@@ -351,3 +366,49 @@ def log_line(r: Mapping[str, Any]) -> str:
     url = f" {data['run_url']}" if data.get("run_url") else ""
     what = f"{r['key']}{detail}{url}"
     return f"{r['time']}  {r['actor']:<24} {r['kind']:<20} {what}"
+
+
+# -- plain text without rich ------------------------------------------------------------------
+#
+# rich writing to a file that is not a terminal draws no style: what reaches the file is the
+# text with its control codes (BEL, BS, VT, FF, CR) dropped and its `:emoji:` codes replaced
+# (`rich.control`, `rich._emoji_replace`). `_as_rich_writes` does the same for text free of
+# markup; tests/cli/test_console.py holds it to rich's own output.
+
+_RICH_STRIPS = {0x07: None, 0x08: None, 0x0B: None, 0x0C: None, 0x0D: None}
+
+
+def _plain_stdout() -> bool:
+    """Whether rich would see stdout as no terminal (`rich.console.Console.is_terminal`)."""
+    import os
+
+    if sys.platform == "win32":
+        return False  # rich's legacy Windows console has rules of its own
+    env = os.environ
+    compatible = env.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "0"
+    if "FORCE_COLOR" in env:
+        return env["FORCE_COLOR"] == ""
+    isatty = getattr(sys.stdout, "isatty", None)
+    try:
+        return isatty is not None and not isatty()
+    except ValueError:
+        return True
+
+
+def _as_rich_writes(lines: Sequence[str]) -> str | None:
+    """What rich prints for these lines of plain text to a non-terminal; None where rich does
+    more than drop control codes and replace emoji codes (a tab it expands by cell width, a
+    backslash its markup may take as an escape)."""
+    out = []
+    for line in lines:
+        if "\t" in line or "\\" in line:
+            return None
+        line = line.translate(_RICH_STRIPS)
+        if line.count(":") >= 2:
+            from rich._emoji_replace import _emoji_replace
+
+            line = _emoji_replace(line)
+        out.append(line + "\n")
+    return "".join(out)

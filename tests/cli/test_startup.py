@@ -85,9 +85,13 @@ def test_help_and_version_load_no_planning(project: Project) -> None:
             assert heavy not in _top(loaded), (argv, heavy)
 
 
-def test_doctor_without_workflows_loads_no_check_it_does_not_run(project: Project) -> None:
+@pytest.mark.parametrize("json", [True, False], ids=["json", "text"])
+def test_doctor_without_workflows_loads_no_check_it_does_not_run(
+    project: Project, json: bool
+) -> None:
+    """Its text, written to a pipe as in a scheduled job, needs no rich either (`console`)."""
     assert not (project.root / ".github" / "workflows").exists()
-    code, loaded = _loaded(["doctor", "--json"], project.root)
+    code, loaded = _loaded(["doctor", "--json"] if json else ["doctor"], project.root)
     assert code == 0
     for heavy in (
         *_NEVER_READING,
