@@ -151,28 +151,14 @@ class ConsoleView:
             self.out.print(f"  - {escape(line)}")
 
     def findings(self, found: Sequence[Finding]) -> None:
-        # Each line as rich markup and as the text it stands for: `rcflow doctor` in a pipe or
-        # a scheduled job (no terminal) writes the text without loading rich (DESIGN §13).
-        lines: list[tuple[str, str]] = []
-        errors = sum(f.severity == "error" for f in found)
-        for f in found:
-            mark = ("[red]✗ error[/]", "✗ error")
-            if f.severity != "error":
-                mark = ("[yellow]! warning[/]", "! warning")
-            where = f"{f.where}: " if f.where else ""
-            text = where + f.message
-            lines.append((f"{mark[0]} [bold]{f.id}[/] {escape(text)}", f"{mark[1]} {f.id} {text}"))
-            lines.append((f"    fix: {escape(f.fix)}", f"    fix: {f.fix}"))
-        if not found:
-            said = ": nothing blocks a release."
-            lines.append((f"[green]No findings[/]{said}", f"No findings{said}"))
-        else:
-            last = f"{errors} error(s), {len(found) - errors} warning(s)."
-            lines.append((last, last))
-        plain = _as_rich_writes([text for _, text in lines]) if _plain_stdout() else None
-        if plain is None or any("[" in f.id for f in found):
-            for markup, _ in lines:
-                self.out.print(markup)
+        # `rcflow doctor` in a pipe or a scheduled job (no terminal) writes the text its markup
+        # stands for without loading rich (DESIGN §13).
+        plain = None
+        if _plain_stdout() and not any("[" in f.id for f in found):
+            plain = _as_rich_writes(_finding_lines(found, markup=False))
+        if plain is None:
+            for line in _finding_lines(found, markup=True):
+                self.out.print(line)
         else:
             sys.stdout.write(plain)
             sys.stdout.flush()
@@ -366,6 +352,27 @@ def log_line(r: Mapping[str, Any]) -> str:
     url = f" {data['run_url']}" if data.get("run_url") else ""
     what = f"{r['key']}{detail}{url}"
     return f"{r['time']}  {r['actor']:<24} {r['kind']:<20} {what}"
+
+
+def _finding_lines(found: Sequence[Finding], *, markup: bool) -> list[str]:
+    """doctor's lines, as rich markup or as the text the markup stands for."""
+
+    def style(name: str, text: str) -> str:
+        return f"[{name}]{text}[/]" if markup else text
+
+    lines = []
+    for f in found:
+        mark = style("red", "✗ error") if f.severity == "error" else style("yellow", "! warning")
+        where = f"{f.where}: " if f.where else ""
+        text = where + f.message
+        lines.append(f"{mark} {style('bold', f.id)} {escape(text) if markup else text}")
+        lines.append(f"    fix: {escape(f.fix) if markup else f.fix}")
+    if not found:
+        lines.append(f"{style('green', 'No findings')}: nothing blocks a release.")
+    else:
+        errors = sum(f.severity == "error" for f in found)
+        lines.append(f"{errors} error(s), {len(found) - errors} warning(s).")
+    return lines
 
 
 # -- plain text without rich ------------------------------------------------------------------
