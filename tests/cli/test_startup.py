@@ -125,3 +125,21 @@ def test_doctor_loads_the_workflow_checks_when_there_is_a_workflow(
     assert ("rcflow.commands.init" in loaded) is generated
     for heavy in ("typer", "rich", "rcflow.model.effects", "rcflow.engine.executor"):
         assert heavy not in _top(loaded), heavy
+
+
+def test_doctor_with_unchanged_workflows_loads_no_workflow_parser(project: Project) -> None:
+    """The second run takes the workflow findings from the memo (`preflight.workflow_memo`)."""
+    from rcflow.preflight.workflow_memo import find_actionlint
+
+    if find_actionlint(project.root) is not None:
+        pytest.skip("with actionlint the workflow checks always run")
+    project.write(".github/workflows/ci.yml", "on: push\njobs:\n  t:\n    runs-on: x\n")
+    code, loaded = _loaded(["doctor"], project.root)
+    assert code in (0, 3) and "yaml" in _top(loaded)
+    code, loaded = _loaded(["doctor"], project.root)
+    assert code in (0, 3)
+    for heavy in ("yaml", "rich", "typer", "rcflow.preflight.workflows"):
+        assert heavy not in _top(loaded), heavy
+    project.write(".github/workflows/ci.yml", "on: push\njobs:\n  u:\n    runs-on: x\n")
+    code, loaded = _loaded(["doctor"], project.root)
+    assert code in (0, 3) and "yaml" in _top(loaded)
