@@ -143,3 +143,10 @@ def test_doctor_with_unchanged_workflows_loads_no_workflow_parser(project: Proje
     project.write(".github/workflows/ci.yml", "on: push\njobs:\n  u:\n    runs-on: x\n")
     code, loaded = _loaded(["doctor"], project.root)
     assert code in (0, 3) and "yaml" in _top(loaded)
+
+
+def test_doctor_text_makes_no_status_view_or_plan(project: Project) -> None:
+    code, loaded = _loaded(["doctor"], project.root)
+    assert code == 0
+    for heavy in ("rcflow.model.views", "rcflow.model.plan"):
+        assert heavy not in loaded, heavy
