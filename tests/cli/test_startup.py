@@ -145,8 +145,8 @@ def test_doctor_with_unchanged_workflows_loads_no_workflow_parser(project: Proje
     assert code in (0, 3) and "yaml" in _top(loaded)
 
 
-def test_doctor_text_makes_no_status_view_or_plan(project: Project) -> None:
+def test_doctor_text_makes_no_status_view_plan_or_changelog(project: Project) -> None:
     code, loaded = _loaded(["doctor"], project.root)
     assert code == 0
-    for heavy in ("rcflow.model.views", "rcflow.model.plan"):
+    for heavy in ("rcflow.model.views", "rcflow.model.plan", "rcflow.model.conventional"):
         assert heavy not in loaded, heavy
