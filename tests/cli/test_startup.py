@@ -57,7 +57,14 @@ def _top(loaded: set[str]) -> set[str]:
 def test_status_json_loads_no_parser_planning_or_drawing(project: Project) -> None:
     code, loaded = _loaded(["status", "--json"], project.root)
     assert code == 0
-    for heavy in (*_NEVER_READING, "rich", "yaml", "rcflow.preflight", "rcflow.cli.console"):
+    for heavy in (
+        *_NEVER_READING,
+        "rich",
+        "yaml",
+        "rcflow.preflight",
+        "rcflow.cli.console",
+        "shutil",
+    ):
         assert heavy not in _top(loaded), heavy
     assert "rcflow.engine.observe" in loaded
 
