@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -313,6 +312,8 @@ class Git:
             raise EffectError(f"checking out {sha[:7]} in {path}: {exc.message}") from exc
 
     def worktree_remove(self, path: Path) -> None:
+        import shutil  # here: it loads the archive codecs (bz2, lzma), which status never needs
+
         # The files go first, side by side with other removals; then git forgets the worktree.
         shutil.rmtree(path, ignore_errors=True)
         with _WORKTREE_ADMIN:

@@ -151,16 +151,17 @@ class ConsoleView:
             self.out.print(f"  - {escape(line)}")
 
     def findings(self, found: Sequence[Finding]) -> None:
-        errors = sum(f.severity == "error" for f in found)
-        for f in found:
-            mark = "[red]✗ error[/]" if f.severity == "error" else "[yellow]! warning[/]"
-            where = f"{f.where}: " if f.where else ""
-            self.out.print(f"{mark} [bold]{f.id}[/] {escape(where + f.message)}")
-            self.out.print(f"    fix: {escape(f.fix)}")
-        if not found:
-            self.out.print("[green]No findings[/]: nothing blocks a release.")
+        # `rcflow doctor` in a pipe or a scheduled job (no terminal) writes the text its markup
+        # stands for without loading rich (DESIGN §13).
+        plain = None
+        if _plain_stdout() and not any("[" in f.id for f in found):
+            plain = _as_rich_writes(_finding_lines(found, markup=False))
+        if plain is None:
+            for line in _finding_lines(found, markup=True):
+                self.out.print(line)
         else:
-            self.out.print(f"{errors} error(s), {len(found) - errors} warning(s).")
+            sys.stdout.write(plain)
+            sys.stdout.flush()
 
     def status(self, view: StatusView) -> None:
         p = self.out.print
@@ -351,3 +352,70 @@ def log_line(r: Mapping[str, Any]) -> str:
     url = f" {data['run_url']}" if data.get("run_url") else ""
     what = f"{r['key']}{detail}{url}"
     return f"{r['time']}  {r['actor']:<24} {r['kind']:<20} {what}"
+
+
+def _finding_lines(found: Sequence[Finding], *, markup: bool) -> list[str]:
+    """doctor's lines, as rich markup or as the text the markup stands for."""
+
+    def style(name: str, text: str) -> str:
+        return f"[{name}]{text}[/]" if markup else text
+
+    lines = []
+    for f in found:
+        mark = style("red", "✗ error") if f.severity == "error" else style("yellow", "! warning")
+        where = f"{f.where}: " if f.where else ""
+        text = where + f.message
+        lines.append(f"{mark} {style('bold', f.id)} {escape(text) if markup else text}")
+        lines.append(f"    fix: {escape(f.fix) if markup else f.fix}")
+    if not found:
+        lines.append(f"{style('green', 'No findings')}: nothing blocks a release.")
+    else:
+        errors = sum(f.severity == "error" for f in found)
+        lines.append(f"{errors} error(s), {len(found) - errors} warning(s).")
+    return lines
+
+
+# -- plain text without rich ------------------------------------------------------------------
+#
+# rich writing to a file that is not a terminal draws no style: what reaches the file is the
+# text with its control codes (BEL, BS, VT, FF, CR) dropped and its `:emoji:` codes replaced
+# (`rich.control`, `rich._emoji_replace`). `_as_rich_writes` does the same for text free of
+# markup; tests/cli/test_console.py holds it to rich's own output.
+
+_RICH_STRIPS = {0x07: None, 0x08: None, 0x0B: None, 0x0C: None, 0x0D: None}
+
+
+def _plain_stdout() -> bool:
+    """Whether rich would see stdout as no terminal (`rich.console.Console.is_terminal`)."""
+    import os
+
+    if sys.platform == "win32":
+        return False  # rich's legacy Windows console has rules of its own
+    env = os.environ
+    compatible = env.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "0"
+    if "FORCE_COLOR" in env:
+        return env["FORCE_COLOR"] == ""
+    isatty = getattr(sys.stdout, "isatty", None)
+    try:
+        return isatty is not None and not isatty()
+    except ValueError:
+        return True
+
+
+def _as_rich_writes(lines: Sequence[str]) -> str | None:
+    """What rich prints for these lines of plain text to a non-terminal; None where rich does
+    more than drop control codes and replace emoji codes (a tab it expands by cell width, a
+    backslash its markup may take as an escape)."""
+    out = []
+    for line in lines:
+        if "\t" in line or "\\" in line:
+            return None
+        line = line.translate(_RICH_STRIPS)
+        if line.count(":") >= 2:
+            from rich._emoji_replace import _emoji_replace
+
+            line = _emoji_replace(line)
+        out.append(line + "\n")
+    return "".join(out)

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from rcflow.cli import jsondoc
 from rcflow.cli.actions import Actions
 from rcflow.errors import BlockedError, RcflowError
-from rcflow.model.views import status_view
+
+# `rcflow.model.views` is loaded where a view is made: doctor's findings need none.
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -121,6 +122,8 @@ class Output:
     # -- results ---------------------------------------------------------------------------
 
     def step_result(self, result: StepResult, config: Config, *, resume: str | None = None) -> None:
+        from rcflow.model.views import status_view
+
         view = status_view(result.snapshot, result.release, config)
         self.actions.outputs(view, result)
         if result.status == "failed":
@@ -150,6 +153,8 @@ class Output:
             self.console.findings(found)
 
     def status(self, snap: Snapshot, release: Release, config: Config) -> None:
+        from rcflow.model.views import status_view
+
         view = status_view(snap, release, config)
         self.actions.outputs(view, None)
         if self.json_mode:
@@ -161,6 +166,8 @@ class Output:
         self, snap: Snapshot, release: Release, config: Config, command: str
     ) -> None:
         """For commands that are not release steps: the same GitHub outputs and summary."""
+        from rcflow.model.views import status_view
+
         self.actions.outputs(status_view(snap, release, config), None, command)
 
     def log(self, events: Iterable[Event], *, limit: int | None = None) -> None:

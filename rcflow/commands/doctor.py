@@ -17,7 +17,7 @@ from rcflow.preflight import run as run_checks
 
 def doctor(ctx: Context) -> list[Finding]:
     """Every preflight finding, read-only: git, version consistency, stale references, workflows."""
-    snap = observe(ctx.git, ctx.config, ctx.forge)
+    snap = observe(ctx.git, ctx.config, ctx.forge, read_commits=False)
     release = classify(snap, ctx.config)
     found, _ = run_checks(DOCTOR, preflight_facts(ctx, snap, release))
     if isinstance(ctx.forge, UnnamedGitHub):

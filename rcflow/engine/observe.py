@@ -96,8 +96,12 @@ def observe(
     *,
     with_commits: bool = True,
     ledger: tuple[str, tuple[Event, ...]] | None = None,
+    read_commits: bool | None = None,
 ) -> Snapshot:
     """Facts for a plan (with_commits, the default) or for a read-only view (without).
+
+    `read_commits=False`: a plan's facts but the commit messages (doctor checks git's identity,
+    and reads no changelog).
 
     `ledger`: (tip, events) the caller already holds (a step's writer after its last append):
     when the remote's ledger is still at that tip, it is not read again.
@@ -194,7 +198,7 @@ def observe(
     )
 
     commits: tuple[Commit, ...] = ()
-    if with_commits and status.head:
+    if (with_commits if read_commits is None else read_commits) and status.head:
         from rcflow.model.conventional import Commit  # only plans read commit messages
 
         finals = [

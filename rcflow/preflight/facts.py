@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, cast
 
 from rcflow.model.config import Config
 from rcflow.model.findings import Finding
-from rcflow.model.plan import Plan
 from rcflow.model.remotes import github_repo
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release
@@ -22,6 +21,7 @@ from rcflow.model.version import parse, tag_name
 from rcflow.ports.forge import Forge
 
 if TYPE_CHECKING:
+    from rcflow.model.plan import Plan
     from rcflow.model.registries import IndexFactory, RegistryFactory
     from rcflow.preflight.github import Facts as GitHubFacts
     from rcflow.preflight.registries import SumsReader

@@ -36,7 +36,10 @@ from typing import Any, Literal
 from rcflow.model.findings import Finding
 from rcflow.ports import proc
 
-WORKFLOW_DIR = ".github/workflows"
+# In the light module `doctor` loads first, to tell whether these checks must run at all.
+from rcflow.preflight.workflow_memo import WORKFLOW_DIR, find_actionlint, workflow_files
+from rcflow.preflight.workflow_memo import read_small as _read_small
+
 ACTIONLINT_TIMEOUT = 120.0
 
 _EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
@@ -374,18 +377,6 @@ def _indirect_push(text: str, repo: Path | None) -> bool:
         if body is not None and _PUSH_COMMAND.search(body):
             return True
     return False
-
-
-def _read_small(repo: Path | None, rel: str) -> str | None:
-    if repo is None or ".." in rel.split("/") or rel.startswith("/"):
-        return None
-    try:
-        path = repo / rel
-        if not path.is_file() or path.stat().st_size > 1_000_000:
-            return None
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
 
 
 def _ghcr_rules(
@@ -782,17 +773,6 @@ def _injection_rule(found: list[_Found], job: _Job, *, called_only: bool = False
 # -- actionlint -----------------------------------------------------------------------------------
 
 
-def find_actionlint(root: Path) -> Path | None:
-    """`<root>/.tools/bin/actionlint` (tools/install-ci-linters.sh), else `actionlint` on PATH."""
-    local = root / ".tools" / "bin" / "actionlint"
-    if local.is_file():
-        return local
-    import shutil  # here: it loads the archive codecs (bz2, lzma) at import
-
-    found = shutil.which("actionlint")
-    return Path(found) if found else None
-
-
 def _actionlint(root: Path, binary: Path, files: list[str]) -> list[tuple[str, int, Finding]]:
     """actionlint's `file:line:col: message [kind]` lines as findings (the native binary's
     snippet lines under each are skipped)."""
@@ -840,13 +820,6 @@ def _actionlint_failed(binary: Path, detail: str) -> Finding:
 
 
 # -- entry point ----------------------------------------------------------------------------------
-
-
-def workflow_files(root: Path) -> list[Path]:
-    directory = root / WORKFLOW_DIR
-    if not directory.is_dir():
-        return []
-    return sorted(p for p in directory.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
 
 
 def findings(

@@ -57,7 +57,14 @@ def _top(loaded: set[str]) -> set[str]:
 def test_status_json_loads_no_parser_planning_or_drawing(project: Project) -> None:
     code, loaded = _loaded(["status", "--json"], project.root)
     assert code == 0
-    for heavy in (*_NEVER_READING, "rich", "yaml", "rcflow.preflight", "rcflow.cli.console"):
+    for heavy in (
+        *_NEVER_READING,
+        "rich",
+        "yaml",
+        "rcflow.preflight",
+        "rcflow.cli.console",
+        "shutil",
+    ):
         assert heavy not in _top(loaded), heavy
     assert "rcflow.engine.observe" in loaded
 
@@ -85,9 +92,13 @@ def test_help_and_version_load_no_planning(project: Project) -> None:
             assert heavy not in _top(loaded), (argv, heavy)
 
 
-def test_doctor_without_workflows_loads_no_check_it_does_not_run(project: Project) -> None:
+@pytest.mark.parametrize("json", [True, False], ids=["json", "text"])
+def test_doctor_without_workflows_loads_no_check_it_does_not_run(
+    project: Project, json: bool
+) -> None:
+    """Its text, written to a pipe as in a scheduled job, needs no rich either (`console`)."""
     assert not (project.root / ".github" / "workflows").exists()
-    code, loaded = _loaded(["doctor", "--json"], project.root)
+    code, loaded = _loaded(["doctor", "--json"] if json else ["doctor"], project.root)
     assert code == 0
     for heavy in (
         *_NEVER_READING,
@@ -121,3 +132,28 @@ def test_doctor_loads_the_workflow_checks_when_there_is_a_workflow(
     assert ("rcflow.commands.init" in loaded) is generated
     for heavy in ("typer", "rich", "rcflow.model.effects", "rcflow.engine.executor"):
         assert heavy not in _top(loaded), heavy
+
+
+def test_doctor_with_unchanged_workflows_loads_no_workflow_parser(project: Project) -> None:
+    """The second run takes the workflow findings from the memo (`preflight.workflow_memo`)."""
+    from rcflow.preflight.workflow_memo import find_actionlint
+
+    if find_actionlint(project.root) is not None:
+        pytest.skip("with actionlint the workflow checks always run")
+    project.write(".github/workflows/ci.yml", "on: push\njobs:\n  t:\n    runs-on: x\n")
+    code, loaded = _loaded(["doctor"], project.root)
+    assert code in (0, 3) and "yaml" in _top(loaded)
+    code, loaded = _loaded(["doctor"], project.root)
+    assert code in (0, 3)
+    for heavy in ("yaml", "rich", "typer", "rcflow.preflight.workflows"):
+        assert heavy not in _top(loaded), heavy
+    project.write(".github/workflows/ci.yml", "on: push\njobs:\n  u:\n    runs-on: x\n")
+    code, loaded = _loaded(["doctor"], project.root)
+    assert code in (0, 3) and "yaml" in _top(loaded)
+
+
+def test_doctor_text_makes_no_status_view_plan_or_changelog(project: Project) -> None:
+    code, loaded = _loaded(["doctor"], project.root)
+    assert code == 0
+    for heavy in ("rcflow.model.views", "rcflow.model.plan", "rcflow.model.conventional"):
+        assert heavy not in loaded, heavy
