@@ -305,6 +305,54 @@ def test_copy_asset_streams_the_download_into_the_upload(
     assert forge.releases()["v1.4.0"].asset("app.tgz").sha256 == digest  # type: ignore[union-attr]
 
 
+def test_copy_asset_checks_what_github_stored_not_a_second_hash_of_the_stream(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib as module
+
+    data = b"the validated bytes" * 1000
+    digest = module.sha256(data).hexdigest()
+    forge = rc_with_asset(server, tmp_path, data)
+    hashed: list[int] = []
+    real = module.sha256
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        hashed.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(module, "sha256", counting)
+    assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.tgz", digest) == digest
+    monkeypatch.undo()
+    # The server's own digest of the upload (as GitHub's) is the one hash of the bytes.
+    assert len(hashed) == 1
+    (final,) = server.release_by_tag("v1.4.0").assets  # type: ignore[union-attr]
+    assert final.data == data
+
+
+def test_copy_asset_whose_upload_answer_has_no_digest_reads_it_from_the_listing(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from github.GitRelease import GitRelease
+
+    data = b"validated"
+    forge = rc_with_asset(server, tmp_path, data)
+    real = GitRelease.upload_asset_from_memory
+
+    def without_digest(self: Any, *args: Any, **kw: Any) -> Any:
+        server.sends_asset_digests = False
+        try:
+            return real(self, *args, **kw)
+        finally:
+            server.sends_asset_digests = True
+
+    monkeypatch.setattr(GitRelease, "upload_asset_from_memory", without_digest)
+    assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.tgz", "0" * 64) != "0" * 64
+    assert server.release_by_tag("v1.4.0").assets == []  # type: ignore[union-attr]
+    digest = hashlib.sha256(data).hexdigest()
+    assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.tgz", digest) == digest
+    assert forge.releases()["v1.4.0"].asset("app.tgz").sha256 == digest  # type: ignore[union-attr]
+
+
 def test_copy_asset_deletes_an_upload_whose_bytes_are_not_the_digest_asked_for(
     server: GitHubServer, tmp_path: Path
 ) -> None:
