@@ -424,14 +424,26 @@ class GitHubForge:
             fact = self.releases()[tag].asset(name)
             return fact is not None and fact.sha256 in (digest, None)
 
+        stored: list[str | None] = []
+
         def upload() -> None:
             size = path.stat().st_size
             with path.open("rb") as fh:
-                release.upload_asset_from_memory(
+                answer = release.upload_asset_from_memory(
                     _Body(fh.read, size), size, name, content_type="application/octet-stream"
                 )
+            stored.append(_digest(_raw(answer).get("digest")))
 
         self._write(f"uploading {name} to {tag}", upload, landed=landed)
+        # GitHub answers with the digest of what it stored: the upload is verified once, by it.
+        if stored and stored[-1] is not None and stored[-1] != digest:
+            self._changed(tag)
+            self.delete_asset(tag, name)
+            raise EffectError(
+                f"GitHub stored other bytes for {name} on {tag} (sha256 {stored[-1][:12]}… ≠ "
+                f"{digest[:12]}… sent): the upload was removed",
+                hint="re-run to upload it again",
+            )
 
     def copy_asset(self, source: str, tag: str, name: str, sha256: str) -> str:
         """GitHub has no copy: the download is streamed into the upload, verified once.

@@ -14,7 +14,7 @@ import pytest
 from ghserver import GitHubServer
 
 from rcflow.adapters.github import GitHubError, GitHubForge, github_repo, token_from_env, web_hosts
-from rcflow.errors import ConflictError
+from rcflow.errors import ConflictError, EffectError
 from rcflow.ports.forge import RETRACTED_MARKER
 
 
@@ -303,6 +303,21 @@ def test_copy_asset_streams_the_download_into_the_upload(
     (final,) = server.release_by_tag("v1.4.0").assets  # type: ignore[union-attr]
     assert (final.name, final.data) == ("app.tgz", data)
     assert forge.releases()["v1.4.0"].asset("app.tgz").sha256 == digest  # type: ignore[union-attr]
+
+
+def test_an_upload_github_stored_as_other_bytes_is_removed(
+    server: GitHubServer, tmp_path: Path
+) -> None:
+    forge = forge_for(server)
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
+    path = payload(tmp_path, "app.tgz", b"what was built")
+
+    with pytest.raises(EffectError, match=r"GitHub stored other bytes for app\.tgz on v1\.4\.0"):
+        forge.upload_asset("v1.4.0-rc.1", path, "app.tgz", sha256="0" * 64)  # not its bytes
+
+    assert server.release_by_tag("v1.4.0-rc.1").assets == []  # type: ignore[union-attr]
+    forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
+    assert [a.name for a in forge.releases()["v1.4.0-rc.1"].assets] == ["app.tgz"]
 
 
 def test_copy_asset_checks_what_github_stored_not_a_second_hash_of_the_stream(
