@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -55,14 +56,15 @@ ENV = {
     # To time another checkout of rcflow (a baseline), put it first on PYTHONPATH.
     **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
 }
-# Runs a command and prints its wall time and the max RSS (KiB) of everything it waited for.
+# Runs a command and prints its wall time, the max RSS (KiB) of everything it waited for, and
+# the CPU seconds (user + system) they used.
 MEASURE = (
     "import resource, subprocess, sys, time\n"
     "t = time.perf_counter()\n"
     "code = subprocess.run(sys.argv[1:]).returncode\n"
     "wall = time.perf_counter() - t\n"
-    "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-    "print(f'{code} {wall} {rss}', file=sys.stderr)\n"
+    "use = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(f'{code} {wall} {use.ru_maxrss} {use.ru_utime + use.ru_stime}', file=sys.stderr)\n"
 )
 
 
@@ -97,19 +99,33 @@ def settle() -> None:
     os.sync()
 
 
-def floor(src: Path, work: Path) -> float:
+def floor(src: Path, work: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one hash and one copy of src."""
     dest = work / "floor-copy"
     settle()
+    cpu = children_cpu()
     started = time.perf_counter()
     subprocess.run(["openssl", "sha256", str(src)], check=True, capture_output=True)
     subprocess.run(["cp", str(src), str(dest)], check=True)
     took = time.perf_counter() - started
+    cpu = children_cpu() - cpu
     dest.unlink()
-    return took
+    return took, cpu
 
 
-def measured(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, max RSS MiB) of one rcflow command run in a fresh process."""
+def children_cpu() -> float:
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
+def own_cpu() -> float:
+    """This process's CPU seconds: the test server's threads (the bench itself only waits)."""
+    t = os.times()
+    return t.user + t.system
+
+
+def measured(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    """(wall seconds, max RSS MiB, CPU seconds) of one rcflow command in a fresh process."""
     settle()
     answer = subprocess.run(
         [sys.executable, "-c", MEASURE, *args],
@@ -118,11 +134,11 @@ def measured(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
         capture_output=True,
         text=True,
     )
-    *_, last = answer.stderr.strip().splitlines() or ["1 0 0"]
-    code, wall, rss = last.split()
+    *_, last = answer.stderr.strip().splitlines() or ["1 0 0 0"]
+    code, wall, rss, cpu = last.split()
     if int(code) != 0:
         sys.exit(f"`{' '.join(args)}` failed in {cwd}:\n{answer.stdout}\n{answer.stderr}")
-    return float(wall), int(rss) / 1024
+    return float(wall), int(rss) / 1024, float(cpu)
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
@@ -142,7 +158,7 @@ def stored_bytes(root: Path, skip: int) -> int:
     return total
 
 
-def local_cycle(src: Path, base: Path) -> dict[str, tuple[float, float]]:
+def local_cycle(src: Path, base: Path) -> dict[str, tuple[float, ...]]:
     """The same cycle on the local forge: times, and what the clone and origin keep."""
     build = f'mkdir -p dist && (ln "{src}" dist/app.bin 2>/dev/null || cp "{src}" dist/app.bin)'
     config = (
@@ -173,7 +189,7 @@ def local_cycle(src: Path, base: Path) -> dict[str, tuple[float, float]]:
     return {"rc": rc, "promote": promote, "copies": kept}
 
 
-def cycle(src: Path, base: Path) -> dict[str, tuple[float, float]]:
+def cycle(src: Path, base: Path) -> dict[str, tuple[float, float, float, float]]:
     """One project on a fresh GitHub test server: bump, rc (timed), validate, promote (timed)."""
     build = f'mkdir -p dist && (ln "{src}" dist/app.bin 2>/dev/null || cp "{src}" dist/app.bin)'
     config = (
@@ -192,9 +208,11 @@ def cycle(src: Path, base: Path) -> dict[str, tuple[float, float]]:
         env = {**ENV, "HOME": str(base), "GITHUB_TOKEN": server.token}
         rcflow = str(BIN / "rcflow")
         run([rcflow, "bump", "auto"], project.root, env)
-        rc = measured([rcflow, "rc"], project.root, env)
+        server_cpu = own_cpu()
+        rc = (*measured([rcflow, "rc"], project.root, env), own_cpu() - server_cpu)
         run([rcflow, "validate"], project.root, env)
-        promote = measured([rcflow, "promote"], project.root, env)
+        server_cpu = own_cpu()
+        promote = (*measured([rcflow, "promote"], project.root, env), own_cpu() - server_cpu)
         final = server.release_by_tag("v1.4.0")
         carried = [a for a in (final.assets if final else []) if a.name == "app.bin"]
         if not carried or len(carried[0].data) != src.stat().st_size:
@@ -213,7 +231,7 @@ def local(work: Path, size: int) -> bool:
     base = work / "local"
     base.mkdir()
     try:
-        floor_s = floor(src, work)
+        floor_s, _ = floor(src, work)
         got = local_cycle(src, base)
     finally:
         drop(base)
@@ -222,7 +240,7 @@ def local(work: Path, size: int) -> bool:
     ok = clone <= 1.1 and origin <= 1.1
     print(f"local forge: asset {size / (1 << 20):.0f} MiB, 1 run (floor {floor_s:.2f} s)")
     for step in ("rc", "promote"):
-        wall, mib = got[step]
+        wall, mib, _ = got[step]
         print(
             f"  rcflow {step:<8}             {wall:7.2f} s  = {wall / floor_s:.2f}x floor  "
             f"max RSS {mib:.0f} MiB"
@@ -253,16 +271,21 @@ def main() -> None:
         src = work / "app.bin"
         make_file(src, size)
         floors: list[float] = []
+        floor_cpu: list[float] = []
         times: dict[str, list[float]] = {"rc": [], "promote": []}
         rss: dict[str, list[float]] = {"rc": [], "promote": []}
+        cpu: dict[str, list[tuple[float, float]]] = {"rc": [], "promote": []}
         for i in range(args.runs):
             # Interleaved, so the page cache and the machine's load touch each the same way.
-            floors.append(floor(src, work))
+            wall, used = floor(src, work)
+            floors.append(wall)
+            floor_cpu.append(used)
             base = work / f"run{i}"
             base.mkdir()
-            for step, (wall, mib) in cycle(src, base).items():
+            for step, (wall, mib, rcflow_cpu, server_cpu) in cycle(src, base).items():
                 times[step].append(wall)
                 rss[step].append(mib)
+                cpu[step].append((rcflow_cpu, server_cpu))
             drop(base)
         print(
             f"github forge (test server): asset {size / (1 << 20):.0f} MiB, {args.runs} runs,"
@@ -281,6 +304,16 @@ def main() -> None:
                 f"target <= {RATIO_TARGET}x, <= {RSS_TARGET_MIB:.0f} MiB: "
                 + ("met" if ok else "NOT met")
             )
+        # CPU seconds say what a loaded machine hides: on 2 cores the test server's work (it
+        # receives, stores and digests each upload, as GitHub does) competes with rcflow's.
+        print(
+            f"  cpu (medians): floor {statistics.median(floor_cpu):.2f} s"
+            + "".join(
+                f"; {step} {statistics.median(c for c, _ in cpu[step]):.2f} s rcflow"
+                f" + {statistics.median(s for _, s in cpu[step]):.2f} s test server"
+                for step in ("rc", "promote")
+            )
+        )
         met &= local(work, local_size)
         print("targets " + ("met" if met else "NOT met"))
     finally:

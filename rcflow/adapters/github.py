@@ -424,23 +424,38 @@ class GitHubForge:
             fact = self.releases()[tag].asset(name)
             return fact is not None and fact.sha256 in (digest, None)
 
+        stored: list[str | None] = []
+
         def upload() -> None:
             size = path.stat().st_size
             with path.open("rb") as fh:
-                release.upload_asset_from_memory(
+                answer = release.upload_asset_from_memory(
                     _Body(fh.read, size), size, name, content_type="application/octet-stream"
                 )
+            stored.append(_digest(_raw(answer).get("digest")))
 
         self._write(f"uploading {name} to {tag}", upload, landed=landed)
+        # GitHub answers with the digest of what it stored: the upload is verified once, by it.
+        if stored and stored[-1] is not None and stored[-1] != digest:
+            self._changed(tag)
+            self.delete_asset(tag, name)
+            raise EffectError(
+                f"GitHub stored other bytes for {name} on {tag} (sha256 {stored[-1][:12]}… ≠ "
+                f"{digest[:12]}… sent): the upload was removed",
+                hint="re-run to upload it again",
+            )
 
     def copy_asset(self, source: str, tag: str, name: str, sha256: str) -> str:
-        """GitHub has no copy: the download is streamed into the upload, hashed on the way.
+        """GitHub has no copy: the download is streamed into the upload, verified once.
 
-        The bytes are read once and touch no disk. When they turn out not to be sha256 the
-        upload is deleted (the target is a draft nobody has seen); should that delete never
-        happen, the next run sees GitHub's digest of the asset differ and replaces it. A GitHub
-        that reports no digests (an older Enterprise Server) could not show that, so there the
-        bytes are downloaded and checked before they are uploaded.
+        The bytes are read once and touch no disk. GitHub hashes what it stores and answers the
+        upload with that digest: the bytes the final will serve, checked against sha256 (a
+        second hash here, of the stream on its way, would check the same bytes again and cost
+        the pass the forge already made). When they are not sha256 the upload is deleted (the
+        target is a draft nobody has seen); should that delete never happen, the next run sees
+        GitHub's digest of the asset differ and replaces it. A GitHub that reports no digests
+        (an older Enterprise Server) could not show any of that, so there the bytes are
+        downloaded and checked before they are uploaded.
         """
         release = self._find(source)
         asset = next((a for a in _raw(release).get("assets", []) if a["name"] == name), None)
@@ -466,11 +481,11 @@ class GitHubForge:
 
                     raise GithubException(answer.status_code, {}, dict(answer.headers))
                 raw = answer.raw
-                body = _Body(lambda n: raw.read(n, decode_content=True), size, hashing=True)
-                target.upload_asset_from_memory(
+                body = _Body(lambda n: raw.read(n, decode_content=True), size)
+                stored = target.upload_asset_from_memory(
                     body, size, name, content_type="application/octet-stream"
                 )
-                digests.append(body.hexdigest())
+                digests.append(_digest(_raw(stored).get("digest")) or "")
 
         def landed() -> bool:
             self._changed(tag)
@@ -480,6 +495,12 @@ class GitHubForge:
         self._write(f"copying {name} from {source} to {tag}", stream, landed=landed)
         self._changed(tag)
         actual = digests[-1] if digests else sha256  # no answer, but GitHub holds sha256
+        if not actual:  # an answer without the digest: the listing says what GitHub stored
+            fact = self.releases()[tag].asset(name)
+            actual = (fact.sha256 if fact is not None else None) or ""
+        if not actual:  # stored bytes nobody can check: gone, then copied the checked way
+            self.delete_asset(tag, name)
+            return self._copy_through_disk(source, tag, name, sha256)
         if actual != sha256:
             self.delete_asset(tag, name)
         return actual
@@ -903,14 +924,11 @@ def _explain(
 class _Body:
     """An upload's body, read as the upload asks for it in blocks of BUFFER (http.client's own
     are 16 KiB: 65,536 writes for 1 GiB), up to the announced size (a longer source cannot
-    send more than Content-Length); with hashing, the sha256 of what was sent."""
+    send more than Content-Length)."""
 
-    def __init__(self, read: Callable[[int], bytes], size: int, *, hashing: bool = False) -> None:
-        import hashlib
-
+    def __init__(self, read: Callable[[int], bytes], size: int) -> None:
         self._read = read
         self._left = size
-        self._digest = hashlib.sha256() if hashing else None
 
     def __len__(self) -> int:
         return self._left
@@ -921,9 +939,4 @@ class _Body:
         if not block and self._left:
             raise EffectError(f"the source ended {self._left} bytes short of the asset's size")
         self._left -= len(block)
-        if self._digest is not None:
-            self._digest.update(block)
         return block
-
-    def hexdigest(self) -> str:
-        return self._digest.hexdigest() if self._digest is not None else ""

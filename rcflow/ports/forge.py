@@ -57,9 +57,10 @@ class ForgeWrites(Protocol):
     def copy_asset(self, source: str, tag: str, name: str, sha256: str) -> str:
         """source's asset name onto tag, byte for byte, when its bytes have digest sha256.
 
-        Returns the digest of source's bytes as read: when it is not sha256 nothing was copied.
-        Each forge copies the cheapest way it can (the local forge shares the stored content;
-        GitHub has no copy, so one download, hashed as it lands, and one upload).
+        Returns the digest of source's bytes as copied: when it is not sha256 nothing was
+        copied. Each forge copies the cheapest way it can, hashing the bytes once (the local
+        forge shares the stored content after hashing it; GitHub has no copy, so one download
+        streamed into one upload, checked by the digest GitHub computes of what it stored).
         """
         ...
 

@@ -14,7 +14,7 @@ import pytest
 from ghserver import GitHubServer
 
 from rcflow.adapters.github import GitHubError, GitHubForge, github_repo, token_from_env, web_hosts
-from rcflow.errors import ConflictError
+from rcflow.errors import ConflictError, EffectError
 from rcflow.ports.forge import RETRACTED_MARKER
 
 
@@ -302,6 +302,69 @@ def test_copy_asset_streams_the_download_into_the_upload(
 
     (final,) = server.release_by_tag("v1.4.0").assets  # type: ignore[union-attr]
     assert (final.name, final.data) == ("app.tgz", data)
+    assert forge.releases()["v1.4.0"].asset("app.tgz").sha256 == digest  # type: ignore[union-attr]
+
+
+def test_an_upload_github_stored_as_other_bytes_is_removed(
+    server: GitHubServer, tmp_path: Path
+) -> None:
+    forge = forge_for(server)
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
+    path = payload(tmp_path, "app.tgz", b"what was built")
+
+    with pytest.raises(EffectError, match=r"GitHub stored other bytes for app\.tgz on v1\.4\.0"):
+        forge.upload_asset("v1.4.0-rc.1", path, "app.tgz", sha256="0" * 64)  # not its bytes
+
+    assert server.release_by_tag("v1.4.0-rc.1").assets == []  # type: ignore[union-attr]
+    forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
+    assert [a.name for a in forge.releases()["v1.4.0-rc.1"].assets] == ["app.tgz"]
+
+
+def test_copy_asset_checks_what_github_stored_not_a_second_hash_of_the_stream(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib as module
+
+    data = b"the validated bytes" * 1000
+    digest = module.sha256(data).hexdigest()
+    forge = rc_with_asset(server, tmp_path, data)
+    hashed: list[int] = []
+    real = module.sha256
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        hashed.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(module, "sha256", counting)
+    assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.tgz", digest) == digest
+    monkeypatch.undo()
+    # The server's own digest of the upload (as GitHub's) is the one hash of the bytes.
+    assert len(hashed) == 1
+    (final,) = server.release_by_tag("v1.4.0").assets  # type: ignore[union-attr]
+    assert final.data == data
+
+
+def test_copy_asset_whose_upload_answer_has_no_digest_reads_it_from_the_listing(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from github.GitRelease import GitRelease
+
+    data = b"validated"
+    forge = rc_with_asset(server, tmp_path, data)
+    real = GitRelease.upload_asset_from_memory
+
+    def without_digest(self: Any, *args: Any, **kw: Any) -> Any:
+        server.sends_asset_digests = False
+        try:
+            return real(self, *args, **kw)
+        finally:
+            server.sends_asset_digests = True
+
+    monkeypatch.setattr(GitRelease, "upload_asset_from_memory", without_digest)
+    assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.tgz", "0" * 64) != "0" * 64
+    assert server.release_by_tag("v1.4.0").assets == []  # type: ignore[union-attr]
+    digest = hashlib.sha256(data).hexdigest()
+    assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.tgz", digest) == digest
     assert forge.releases()["v1.4.0"].asset("app.tgz").sha256 == digest  # type: ignore[union-attr]
 
 

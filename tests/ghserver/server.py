@@ -69,6 +69,36 @@ _GIT_ENV_DROP = (
 )
 
 
+# A body this large (a release asset) is received in blocks of _RECV_BLOCK and hashed as it
+# arrives; smaller ones are read whole.
+_LARGE_BODY = 1 << 20
+_RECV_BLOCK = 8 << 20
+
+
+class Received:
+    """A large body as it was received: its blocks, in order (bytes when compared or asked)."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, blocks: tuple[bytes, ...]) -> None:
+        self.blocks = blocks
+        self._size = sum(len(b) for b in blocks)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.blocks)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Received):
+            other = bytes(other)
+        return isinstance(other, bytes | bytearray) and bytes(self) == other
+
+    def __repr__(self) -> str:
+        return f"Received({len(self)} bytes in {len(self.blocks)} blocks)"
+
+
 # -- records a test can assert on ------------------------------------------------------------
 
 
@@ -113,16 +143,16 @@ class Asset:
     name: str
     label: str
     content_type: str
-    data: bytes
+    data: bytes | Received  # a large upload: the blocks it was received in, not a copy
     created_at: str
     download_count: int = 0
     # GitHub computes an asset's digest once, when it is uploaded; so does the server (a large
     # asset hashed on every listing would be the server's cost, timed as the client's).
-    _digest: tuple[bytes, str] | None = field(default=None, repr=False, compare=False)
+    _digest: tuple[bytes | Received, str] | None = field(default=None, repr=False, compare=False)
 
     def digest(self) -> str:
         if self._digest is None or self._digest[0] is not self.data:
-            self._digest = (self.data, hashlib.sha256(self.data).hexdigest())
+            self._digest = (self.data, hashlib.sha256(bytes(self.data)).hexdigest())
         return self._digest[1]
 
 
@@ -279,8 +309,9 @@ class Call:
     params: dict[str, str]  # path parameters
     query: ImmutableMultiDict[str, str]
     headers: Mapping[str, str]
-    raw: bytes
+    raw: bytes | Received
     content_type: str
+    raw_sha256: str | None = None  # of a large body, hashed as it was received
 
     def json(self) -> dict[str, Any]:
         if not self.raw:
@@ -342,7 +373,30 @@ class _ServerHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def _read_body(self) -> bytes:
+    def _read_body(self) -> tuple[bytes | Received, str | None]:
+        """The body, and for a large one its sha256.
+
+        A large body (a release asset) is received in big blocks, kept as they came (no second
+        copy of the asset to join them), and hashed block by block as they arrive, as GitHub
+        digests an upload while storing it: the hash keeps pace with the sender on the other
+        core instead of starting after the last byte.
+        """
+        length = int(self.headers.get("Content-Length") or 0)
+        if length >= _LARGE_BODY and "chunked" not in self.headers.get("Transfer-Encoding", ""):
+            blocks: list[bytes] = []
+            digest = hashlib.sha256()
+            got = 0
+            while got < length:
+                block = self.rfile.read(min(_RECV_BLOCK, length - got))
+                if not block:
+                    raise ConnectionError(f"the body ended after {got} of {length} bytes")
+                digest.update(block)
+                blocks.append(block)
+                got += len(block)
+            return Received(tuple(blocks)), digest.hexdigest()
+        return self._read_small_body(), None
+
+    def _read_small_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks = []
             while True:
@@ -357,16 +411,20 @@ class _ServerHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _handle(self) -> None:
-        body = self._read_body()
+        try:
+            body, digest = self._read_body()
+        except ConnectionError:  # the client went away mid-body: no request to answer
+            self.close_connection = True
+            return
         url = urlsplit(self.path)
-        reply = self.gh._serve(self.command, url.path, url.query, self.headers, body)
+        reply = self.gh._serve(self.command, url.path, url.query, self.headers, body, digest)
         if reply is None:  # drop the connection without an answer
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        data = reply.body if isinstance(reply.body, bytes) else b""
-        if reply.body is not None and not isinstance(reply.body, bytes):
+        data = reply.body if isinstance(reply.body, bytes | Received) else b""
+        if reply.body is not None and not isinstance(reply.body, bytes | Received):
             data = json.dumps(reply.body).encode()
         self.send_response(reply.status)
         for key, value in reply.headers.items():
@@ -376,7 +434,8 @@ class _ServerHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(data)
+            for block in data.blocks if isinstance(data, Received) else (data,):
+                self.wfile.write(block)
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _handle
 
@@ -921,11 +980,17 @@ class GitHubServer:
     # -- request handling --------------------------------------------------------------------
 
     def _serve(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], raw: bytes
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        raw: bytes | Received,
+        raw_sha256: str | None = None,
     ) -> Reply | None:
         op: Operation | None = None
         try:
-            op, reply = self._serve_inner(method, path, query, headers, raw)
+            op, reply = self._serve_inner(method, path, query, headers, raw, raw_sha256)
         except Exception as exc:  # a bug in the server: answer 500 and make the test fail
             reply = Reply(500, {"message": f"test server error: {exc!r}"})
             self._mismatch(f"{method} {path}: test server raised {exc!r}")
@@ -976,7 +1041,13 @@ class GitHubServer:
         return headers
 
     def _serve_inner(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], raw: bytes
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        raw: bytes | Received,
+        raw_sha256: str | None = None,
     ) -> tuple[Operation | None, Reply | None]:
         if path.startswith("/api/_objects/"):
             return None, self._serve_object(path)
@@ -1035,7 +1106,7 @@ class GitHubServer:
         for error in errors:
             self._mismatch(f"{op.op_id} request {method} {path}: {error}")
 
-        call = Call(method, path, params, query_md, headers, raw, content_type)
+        call = Call(method, path, params, query_md, headers, raw, content_type, raw_sha256)
         if op.op_id in self.missing_operations and self._authorized(headers):
             # A route this server version does not have: GitHub's generic 404, which must be
             # what the spec calls a not-found answer (the operation's own 404 may differ).
@@ -1614,6 +1685,8 @@ class GitHubServer:
             data=call.raw,
             created_at=_now(),
         )
+        if call.raw_sha256 is not None:
+            asset._digest = (call.raw, call.raw_sha256)
         release.assets.append(asset)
         return Reply(201, self._asset_json(asset))
 

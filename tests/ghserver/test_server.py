@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -217,6 +219,30 @@ def test_assets_upload_duplicate_and_download(github_server: GitHubServer) -> No
 
     asset.delete_asset()
     assert list(rel.get_assets()) == []
+
+
+def test_a_large_upload_is_digested_as_it_arrives_and_served_whole(
+    github_server: GitHubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ghserver import server as module
+
+    monkeypatch.setattr(module, "_RECV_BLOCK", 1 << 20)  # several blocks, without a large body
+    rel = gh(github_server).get_repo("acme/app").create_git_release("v1.0.0", "v1.0.0", "")
+    data = os.urandom(3 * (1 << 20) + 5)
+    asset = rel.upload_asset_from_memory(io.BytesIO(data), len(data), "app.bin")
+    (stored,) = github_server.release_by_tag("v1.0.0").assets  # type: ignore[union-attr]
+
+    assert isinstance(stored.data, module.Received) and len(stored.data.blocks) == 4
+    assert stored.data == data and stored.data != data[:-1]
+    assert asset.size == len(data)
+    assert asset.digest == "sha256:" + hashlib.sha256(data).hexdigest()
+    response = api(
+        github_server,
+        "GET",
+        f"/repos/acme/app/releases/assets/{asset.id}",
+        headers={"Accept": "application/octet-stream"},
+    )
+    assert response.content == data
 
 
 def test_upload_without_name_is_a_mismatch(github_server: GitHubServer) -> None:
