@@ -262,16 +262,10 @@ def compact(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> tuple
     event at a time (`fold`); tests/model/test_ledger_checkpoint.py holds both to it, and holds
     classification, status and every step's plan equal on the compacted and the whole ledger.
     """
-    if (
-        _last_compacted
-        and events is _last_compacted[-1]
-        and _last_compacted[0]
-        == (
-            tag_prefix,
-            rc_token,
-        )
-    ):
-        return _last_compacted[-1]  # compacted already (by `fold`): stable, so as it is
+    last = _last_compacted
+    if last and events is last[1] and last[0] == (tag_prefix, rc_token):
+        done: tuple[Event, ...] = last[1]
+        return done  # compacted already (by `fold`): stable, so as it is
     horizon = _horizon(events, tag_prefix, rc_token)
     lease_at: int | None = None
     lease_run = ""
@@ -358,7 +352,10 @@ def fold(
             drop.add(before)
     else:
         # A decision of a closed release that this event finishes is no longer read.
-        ends = {EventKind.RETRACTED: EventKind.PROMOTING, EventKind.BUMPED: EventKind.BUMP_REVERTED}
+        ends: dict[str, str] = {
+            EventKind.RETRACTED: EventKind.PROMOTING,
+            EventKind.BUMPED: EventKind.BUMP_REVERTED,
+        }
         ended = ends.get(event.kind)
         if ended is not None:
             drop.update(
