@@ -262,10 +262,9 @@ def compact(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> tuple
     event at a time (`fold`); tests/model/test_ledger_checkpoint.py holds both to it, and holds
     classification, status and every step's plan equal on the compacted and the whole ledger.
     """
-    last = _last_compacted
-    if last and events is last[1] and last[0] == (tag_prefix, rc_token):
-        done: tuple[Event, ...] = last[1]
-        return done  # compacted already (by `fold`): stable, so as it is
+    for spelling, done in _last_compacted:
+        if events is done and spelling == (tag_prefix, rc_token):
+            return done  # compacted already (by `fold`): stable, so as it is
     horizon = _horizon(events, tag_prefix, rc_token)
     lease_at: int | None = None
     lease_run = ""
@@ -307,11 +306,11 @@ def compact(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> tuple
 def _remember(events: tuple[Event, ...], tag_prefix: str, rc_token: str) -> tuple[Event, ...]:
     """The newest checkpoint computed here: the append that folded it writes it next, and
     `checkpoint_json` needs not compact it a second time."""
-    _last_compacted[:] = [(tag_prefix, rc_token), events]
+    _last_compacted[:] = [((tag_prefix, rc_token), events)]
     return events
 
 
-_last_compacted: list[Any] = []
+_last_compacted: list[tuple[tuple[str, str], tuple[Event, ...]]] = []
 
 
 def _stub(e: Event) -> Event:
