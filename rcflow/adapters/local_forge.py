@@ -137,6 +137,9 @@ class LocalForge:
         self._tip: str | None = None
         self._known = False  # whether _tip is where the remote was when last looked at or written
         self._states: dict[str, _State] = {}
+        self._facts: dict[str, dict[str, ReleaseFact]] = {}  # tip -> its releases
+        # id(record) -> (record, its fact): a record object is never changed once read.
+        self._built: dict[int, tuple[dict[str, Any], ReleaseFact]] = {}
         # Blobs whose bytes this process hashed: sha256 -> blob. Verified once, not per read.
         self._verified: dict[str, str] = {}
 
@@ -223,25 +226,48 @@ class LocalForge:
     # -- reads -----------------------------------------------------------------------------
 
     def releases(self) -> Mapping[str, ReleaseFact]:
-        _, state = self._current()
+        tip, state = self._current()
+        known = self._facts.get(tip) if tip is not None else None
+        if known is not None:
+            return dict(known)
         found = {}
         for tag, data in sorted(state.records.items()):
-            found[tag] = ReleaseFact(
+            # An asset whose bytes are not in the store is not there, whatever the record says.
+            assets = tuple(
+                AssetFact(str(a["name"]), int(a["size"]), str(a["sha256"]))
+                for a in data.get("assets", [])
+                if state.present(a)
+            )
+            latest = tag == state.latest
+            # A write shares every record it did not change with the state before it: their
+            # facts are the ones built then (a step reads the forge after each of its writes).
+            held = self._built.get(id(data))
+            if (
+                held is not None
+                and held[0] is data
+                and (held[1].latest, held[1].assets)
+                == (
+                    latest,
+                    assets,
+                )
+            ):
+                found[tag] = held[1]
+                continue
+            fact = ReleaseFact(
                 tag=tag,
                 title=str(data.get("title", tag)),
                 prerelease=bool(data.get("prerelease")),
                 retracted=bool(data.get("retracted", False)),
                 notes=str(data.get("notes", "")),
                 draft=bool(data.get("draft", False)),
-                latest=tag == state.latest,
-                # An asset whose bytes are not in the store is not there, whatever the record says.
-                assets=tuple(
-                    AssetFact(str(a["name"]), int(a["size"]), str(a["sha256"]))
-                    for a in data.get("assets", [])
-                    if state.present(a)
-                ),
+                latest=latest,
+                assets=assets,
             )
-        return found
+            self._built[id(data)] = (data, fact)
+            found[tag] = fact
+        if tip is not None:
+            self._facts[tip] = found
+        return dict(found)
 
     def download_asset(self, tag: str, name: str, dest: Path) -> str:
         _, state = self._current()

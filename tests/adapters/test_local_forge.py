@@ -480,3 +480,23 @@ def test_a_write_changes_its_own_record_only(project: Project) -> None:
     assert fresh["v1.3.0"].retracted
     changed = git(project.origin, "diff", "--name-only", f"{tip}", "refs/rcflow/forge").split()
     assert changed == ["latest", "releases/v1.3.0.json", "releases/v1.4.0-rc.1.json"]
+
+
+def test_a_write_rebuilds_the_facts_of_what_it_changed(project: Project, tmp_path: Path) -> None:
+    forge = project.local_forge()
+    forge.create_release("v1.3.0", "old", "", prerelease=False)
+    forge.create_release("v1.4.0-rc.1", "rc", "", prerelease=True, draft=True)
+    before = forge.releases()
+    payload = tmp_path / "app.bin"
+    payload.write_bytes(b"bytes")
+    forge.upload_asset("v1.4.0-rc.1", payload, "app.bin")
+    forge.publish_release("v1.4.0-rc.1", latest=True)
+    after = forge.releases()
+    assert after["v1.3.0"] is before["v1.3.0"]  # untouched: the same fact, not rebuilt
+    assert after["v1.4.0-rc.1"].latest and not after["v1.4.0-rc.1"].draft
+    assert [a.name for a in after["v1.4.0-rc.1"].assets] == ["app.bin"]
+    assert after == project.local_forge().releases()  # what a fresh read builds
+    forge.set_latest("v1.3.0")  # the latest flag moves: both facts change
+    moved = forge.releases()
+    assert moved["v1.3.0"].latest and not moved["v1.4.0-rc.1"].latest
+    assert moved == project.local_forge().releases()
