@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -500,3 +501,29 @@ def test_a_write_rebuilds_the_facts_of_what_it_changed(project: Project, tmp_pat
     moved = forge.releases()
     assert moved["v1.3.0"].latest and not moved["v1.4.0-rc.1"].latest
     assert moved == project.local_forge().releases()
+
+
+def test_the_tree_listing_reads_odd_paths_and_only_blobs(project: Project) -> None:
+    """`TreeStore.entries` parses ls-tree's NUL-separated records in one pass: a path with a
+    tab or a newline is one path, and a gitlink (a submodule's commit) is no file."""
+    from rcflow.adapters.git import Git, TreeStore
+
+    def run(*args: str, stdin: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=project.origin, input=stdin, capture_output=True, text=True
+        )
+        return done.stdout.strip()
+
+    blob = run("hash-object", "-w", "--stdin", stdin="x\n")
+    head = git(project.origin, "rev-parse", "HEAD").strip()
+    listing = (
+        f"100644 blob {blob}\ta\tb.json\0100644 blob {blob}\tnew\nline\0160000 commit {head}\tsub\0"
+    )
+    tree = run("mktree", "-z", "--missing", stdin=listing)
+    store = TreeStore(Git(project.root, project.root / ".git"), "origin", "refs/rcflow/forge")
+    commit = git(project.origin, "commit-tree", tree, "-m", "odd").strip()
+    git(project.root, "fetch", "--quiet", str(project.origin), commit)
+    assert store.entries(commit) == {
+        "a\tb.json": (blob, 2),
+        "new\nline": (blob, 2),
+    }
