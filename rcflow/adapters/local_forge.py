@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,8 @@ RELEASES = "releases/"
 ASSETS = "assets/sha256/"
 # Where rcflow before the shared store kept the records, in one clone's git dir.
 LEGACY_DIR = Path("rcflow") / "forge"
+# Records already parsed, by blob sha (see `_Memo`): a cache in this clone, never the truth.
+MEMO_FILE = Path("rcflow") / "forge-records.memo"
 
 
 class Store(Protocol):
@@ -86,13 +89,21 @@ class _State:
     legacy: dict[str, Path] = field(default_factory=dict)  # sha256 -> file (legacy store only)
 
     def copy(self) -> _State:
+        """Records are shared with self until `own` copies the one an edit changes: a write
+        costs its own record, not a copy of every release the project ever made."""
         return _State(
-            copy.deepcopy(self.records),
+            dict(self.records),
             self.latest,
             dict(self.blobs),
             dict(self.paths),
             dict(self.legacy),
         )
+
+    def own(self, tag: str) -> dict[str, Any]:
+        """tag's record, this state's own copy (after `copy`, to change it)."""
+        record = copy.deepcopy(self.record(tag))
+        self.records[tag] = record
+        return record
 
     def present(self, asset: Mapping[str, Any]) -> bool:
         """The asset's bytes are in the store, at the size its record says."""
@@ -126,6 +137,9 @@ class LocalForge:
         self._tip: str | None = None
         self._known = False  # whether _tip is where the remote was when last looked at or written
         self._states: dict[str, _State] = {}
+        self._facts: dict[str, dict[str, ReleaseFact]] = {}  # tip -> its releases
+        # id(record) -> (record, its fact): a record object is never changed once read.
+        self._built: dict[int, tuple[dict[str, Any], ReleaseFact]] = {}
         # Blobs whose bytes this process hashed: sha256 -> blob. Verified once, not per read.
         self._verified: dict[str, str] = {}
 
@@ -150,26 +164,38 @@ class LocalForge:
     def _read(self, tip: str) -> _State:
         entries = self.store.entries(tip)
         records = [p for p in entries if p.startswith(RELEASES) and p.endswith(".json")]
-        wanted = [entries[p][0] for p in records]
+        memo = _Memo(self.store.git_dir)
+        known = memo.load()
+        found: dict[str, dict[str, Any]] = {}
+        for path in records:
+            data = known.get(entries[path][0])
+            if isinstance(data, dict) and isinstance(data.get("tag"), str):
+                found[path] = data
+        wanted = [entries[p][0] for p in records if p not in found]
         if LATEST in entries:
             wanted.append(entries[LATEST][0])
         texts = self.store.texts(sorted(set(wanted)))
         state = _State()
         for path in records:
-            try:
-                data = json.loads(texts[entries[path][0]])
-                tag = str(data["tag"])
-            except (KeyError, ValueError, TypeError) as exc:
-                raise EffectError(
-                    f"the local forge's {path} on {FORGE_REF} ({tip[:7]}) is not a release "
-                    f"record ({type(exc).__name__})",
-                    hint=f"repair or remove it with a new commit on {FORGE_REF}",
-                ) from None
+            data = found.get(path)
+            if data is None:
+                try:
+                    data = json.loads(texts[entries[path][0]])
+                    str(data["tag"])
+                except (KeyError, ValueError, TypeError) as exc:
+                    raise EffectError(
+                        f"the local forge's {path} on {FORGE_REF} ({tip[:7]}) is not a release "
+                        f"record ({type(exc).__name__})",
+                        hint=f"repair or remove it with a new commit on {FORGE_REF}",
+                    ) from None
+            tag = str(data["tag"])
             state.records[tag] = data
             state.paths[tag] = path
         if LATEST in entries:
             state.latest = texts.get(entries[LATEST][0], "").strip() or None
         state.blobs = {p[len(ASSETS) :]: v for p, v in entries.items() if p.startswith(ASSETS)}
+        if len(found) < len(records):
+            memo.save({entries[state.paths[t]][0]: r for t, r in state.records.items()})
         return state
 
     def _legacy(self) -> _State:
@@ -200,25 +226,48 @@ class LocalForge:
     # -- reads -----------------------------------------------------------------------------
 
     def releases(self) -> Mapping[str, ReleaseFact]:
-        _, state = self._current()
+        tip, state = self._current()
+        known = self._facts.get(tip) if tip is not None else None
+        if known is not None:
+            return dict(known)
         found = {}
         for tag, data in sorted(state.records.items()):
-            found[tag] = ReleaseFact(
+            # An asset whose bytes are not in the store is not there, whatever the record says.
+            assets = tuple(
+                AssetFact(str(a["name"]), int(a["size"]), str(a["sha256"]))
+                for a in data.get("assets", [])
+                if state.present(a)
+            )
+            latest = tag == state.latest
+            # A write shares every record it did not change with the state before it: their
+            # facts are the ones built then (a step reads the forge after each of its writes).
+            held = self._built.get(id(data))
+            if (
+                held is not None
+                and held[0] is data
+                and (held[1].latest, held[1].assets)
+                == (
+                    latest,
+                    assets,
+                )
+            ):
+                found[tag] = held[1]
+                continue
+            fact = ReleaseFact(
                 tag=tag,
                 title=str(data.get("title", tag)),
                 prerelease=bool(data.get("prerelease")),
                 retracted=bool(data.get("retracted", False)),
                 notes=str(data.get("notes", "")),
                 draft=bool(data.get("draft", False)),
-                latest=tag == state.latest,
-                # An asset whose bytes are not in the store is not there, whatever the record says.
-                assets=tuple(
-                    AssetFact(str(a["name"]), int(a["size"]), str(a["sha256"]))
-                    for a in data.get("assets", [])
-                    if state.present(a)
-                ),
+                latest=latest,
+                assets=assets,
             )
-        return found
+            self._built[id(data)] = (data, fact)
+            found[tag] = fact
+        if tip is not None:
+            self._facts[tip] = found
+        return dict(found)
 
     def download_asset(self, tag: str, name: str, dest: Path) -> str:
         _, state = self._current()
@@ -285,7 +334,7 @@ class LocalForge:
             new = state.copy()
             assets = [a for a in new.records[tag].get("assets", []) if a.get("name") != name]
             assets.append({"name": name, "size": size, "sha256": digest})
-            new.records[tag]["assets"] = assets
+            new.own(tag)["assets"] = assets
             if not new.blobs.get(digest, ("",))[0]:
                 new.blobs[digest] = (blob[0], size)
             return new
@@ -320,7 +369,7 @@ class LocalForge:
             new = state.copy()
             assets = [a for a in record.get("assets", []) if a.get("name") != name]
             assets.append({"name": name, "size": int(asset["size"]), "sha256": digest})
-            new.records[tag]["assets"] = assets
+            new.own(tag)["assets"] = assets
             return new
 
         self._write(f"copy {name} from {source} to {tag}", edit)
@@ -345,9 +394,7 @@ class LocalForge:
             if record is None or all(a.get("name") != name for a in record.get("assets", [])):
                 return None
             new = state.copy()
-            new.records[tag]["assets"] = [
-                a for a in record.get("assets", []) if a.get("name") != name
-            ]
+            new.own(tag)["assets"] = [a for a in record.get("assets", []) if a.get("name") != name]
             return new
 
         self._write(f"delete {name} from {tag}", edit)
@@ -358,7 +405,7 @@ class LocalForge:
             if not record.get("draft") and (not latest or state.latest == tag):
                 return None
             new = state.copy()
-            new.records[tag]["draft"] = False
+            new.own(tag)["draft"] = False
             if latest:
                 new.latest = tag
             return new
@@ -383,7 +430,7 @@ class LocalForge:
                 return None
             new = state.copy()
             notes = f"{RETRACTED_MARKER}\n> **{note}**\n\n{record.get('notes', '')}"
-            new.records[tag].update({"notes": notes, "prerelease": True, "retracted": True})
+            new.own(tag).update({"notes": notes, "prerelease": True, "retracted": True})
             if new.latest == tag:
                 new.latest = None
             return new
@@ -468,7 +515,8 @@ class LocalForge:
         texts: dict[str, str] = {}
         for tag, record in new.records.items():
             path = _path(tag)
-            if record != old.records.get(tag) or old.paths.get(tag, path) != path:
+            before = old.records.get(tag)
+            if (record is not before and record != before) or old.paths.get(tag, path) != path:
                 texts[path] = _render(record)
             if old.paths.get(tag, path) != path:
                 changes[old.paths[tag]] = None
@@ -505,3 +553,39 @@ def _asset(state: _State, tag: str, name: str) -> dict[str, Any] | None:
         (a for a in record.get("assets", []) if a.get("name") == name), None
     )
     return found
+
+
+class _Memo:
+    """Records parsed before, by their blob's sha, in this clone's git dir.
+
+    A blob's sha names its bytes, so a record found here is the record the ref holds: reading
+    10,000 releases costs one file instead of 10,000 blobs read and parsed. It is a cache, never
+    the truth: a fresh clone (no memo), a damaged or foreign memo, or one a read cannot write
+    gives the same releases, read from git.
+    """
+
+    VERSION = 1
+
+    def __init__(self, git_dir: Path) -> None:
+        self.path = git_dir / MEMO_FILE
+
+    def load(self) -> dict[str, Any]:
+        try:
+            body = json.loads(self.path.read_bytes())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(body, dict) or body.get("v") != self.VERSION:
+            return {}
+        found = body.get("records")
+        return found if isinstance(found, dict) else {}
+
+    def save(self, records: Mapping[str, dict[str, Any]]) -> None:
+        """The records of one tree (older ones leave the memo with the tree that held them)."""
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            body = {"v": self.VERSION, "records": dict(records)}
+            tmp.write_text(json.dumps(body, separators=(",", ":")), encoding="utf-8")
+            tmp.replace(self.path)
+        except (OSError, ValueError):
+            tmp.unlink(missing_ok=True)  # a read-only clone reads git every time: still right

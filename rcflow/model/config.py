@@ -153,6 +153,7 @@ from typing import Any, TypeVar
 from rcflow.errors import ConfigError, UsageError, VersionFileError
 from rcflow.lazy_re import lazy
 from rcflow.model.version import Spelling, StageWord, Version, check_next_version
+from rcflow.model.version import parse_tag as _parse_tag
 from rcflow.model.version_text import VersionFileKind, detect_kind, read_refs
 
 CONFIG_FILE = "rcflow.toml"
@@ -1362,13 +1363,11 @@ def stage_of(config: Config, version: Version) -> StageConfig:
 
 def parse_stage_tag(tag: str, config: Config) -> Version | None:
     """The version a tag of this configuration names, at whichever stage it is (or None)."""
-    from rcflow.model.version import parse_tag
-
-    v = parse_tag(tag, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
+    v = _parse_tag(tag, tag_prefix=config.tag_prefix, rc_token=config.rc_token)
     if v is not None or not config.stages:
         return v
     for stage in config.stages[:-1]:
-        v = parse_tag(tag, tag_prefix=config.tag_prefix, rc_token=stage.token)
+        v = _parse_tag(tag, tag_prefix=config.tag_prefix, rc_token=stage.token)
         if v is not None and v.rc is not None:
             return Version(v.major, v.minor, v.patch, v.rc, stage.word)
     return None

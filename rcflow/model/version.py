@@ -231,22 +231,35 @@ def _tag_pattern(tag_prefix: str, rc_token: str) -> re.Pattern[str]:
     )
 
 
-@functools.lru_cache(maxsize=8192)
 def parse_tag(
     tag: str, *, tag_prefix: str = DEFAULT_TAG_PREFIX, rc_token: str = DEFAULT_RC_TOKEN
 ) -> Version | None:
     """The version a tag names, or None when the tag is not one of ours (never an error).
 
-    Called for every tag of a repository on each run (thousands), so it is one cached regex
-    match instead of a general parse; the tests hold it equal to `parse(tag, Spelling.TAG)`.
+    Called for every tag of a repository, by observe, classify and forge_drift alike, so it is
+    one regex match, once per tag per process: the cache holds every tag of the repository (a
+    bounded LRU smaller than the tags re-parsed all of them on every pass). The tests hold it
+    equal to `parse(tag, Spelling.TAG)`.
     """
+    key = (tag, tag_prefix, rc_token)
+    try:
+        return _parsed_tags[key]
+    except KeyError:
+        pass
     # A bad rc token is a configuration error, not a foreign tag: let it raise.
     _check_rc_token(rc_token)
     m = _tag_pattern(tag_prefix, rc_token).fullmatch(tag)
-    if m is None:
-        return None
-    rc = None if m.group(4) is None else int(m.group(4))
-    return Version(int(m.group(1)), int(m.group(2)), int(m.group(3)), rc)
+    rc = None if m is None or m.group(4) is None else int(m.group(4))
+    found = None if m is None else Version(int(m.group(1)), int(m.group(2)), int(m.group(3)), rc)
+    if len(_parsed_tags) >= _PARSED_TAGS_MAX:
+        _parsed_tags.clear()  # a long-lived process (the tests) keeps it bounded
+    _parsed_tags[key] = found
+    return found
+
+
+# tag spelling -> its version; sized for the repositories rcflow serves (200k tags), not 8k.
+_parsed_tags: dict[tuple[str, str, str], Version | None] = {}
+_PARSED_TAGS_MAX = 200_000
 
 
 def tag_name(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -396,3 +397,133 @@ def test_a_legacy_rc_asset_is_copied_onto_its_final(project: Project, tmp_path: 
     assert [p for p in project.forge_files() if p.startswith("assets/")] == [
         f"assets/sha256/{digest}"
     ]
+
+
+# -- reads cost what changed, not every release ever made (issue 14) ---------------------------
+
+
+def counted_reads(forge: LocalForge, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The blobs the forge reads from git from now on (records and the latest pointer)."""
+    read: list[str] = []
+    texts = forge.store.texts
+
+    def counting(blobs: Sequence[str]) -> dict[str, str]:
+        read.extend(blobs)
+        return texts(blobs)
+
+    monkeypatch.setattr(forge.store, "texts", counting)
+    return read
+
+
+def test_a_second_read_takes_the_records_from_the_memo(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forge = project.local_forge()
+    for n in range(1, 6):
+        forge.create_release(f"v1.{n}.0", f"1.{n}.0", f"notes {n}", prerelease=False)
+    forge.set_latest("v1.5.0")
+    first = project.local_forge()
+    read = counted_reads(first, monkeypatch)
+    expected = first.releases()
+    assert len(read) == 6  # five records and the latest pointer
+
+    again = project.local_forge()
+    read = counted_reads(again, monkeypatch)
+    assert again.releases() == expected
+    assert len(read) == 1  # the latest pointer only: the records are the memo's
+
+    # One more release: the next process reads that record, not the five it knows.
+    forge.create_release("v1.6.0", "1.6.0", "notes 6", prerelease=False)
+    after = project.local_forge()
+    read = counted_reads(after, monkeypatch)
+    assert sorted(after.releases()) == [f"v1.{n}.0" for n in range(1, 7)]
+    assert len(read) == 2
+
+
+@pytest.mark.parametrize("memo", [b"", b"\x00garbage", None])
+def test_the_memo_is_never_the_truth(project: Project, tmp_path: Path, memo: bytes | None) -> None:
+    """A damaged memo, none at all, or one that cannot be written: the same releases."""
+    forge = project.local_forge()
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "notes", prerelease=True, draft=True)
+    forge.create_release("v1.4.0", "1.4.0", "final", prerelease=False)
+    expected = project.local_forge().releases()
+    path = project.root / ".git" / "rcflow" / "forge-records.memo"
+    assert path.is_file()
+    if memo is None:
+        path.unlink()
+        path.mkdir()  # cannot be read nor replaced
+    else:
+        path.write_bytes(memo)
+    assert project.local_forge().releases() == expected
+    # A fresh clone has no memo: the same answer, read from git.
+    other = clone(project, tmp_path / "runner")
+    assert other.local_forge().releases() == expected
+    # A record tampered with on the remote is a new blob: the memo cannot hide it.
+    record = json.loads(git(project.origin, "show", "refs/rcflow/forge:releases/v1.4.0.json"))
+    record["title"] = "edited by hand"
+    project.tamper_forge("releases/v1.4.0.json", json.dumps(record).encode())
+    assert project.local_forge().releases()["v1.4.0"].title == "edited by hand"
+
+
+def test_a_write_changes_its_own_record_only(project: Project) -> None:
+    """Records are shared between the states before and after a write, never changed in place."""
+    forge = project.local_forge()
+    forge.create_release("v1.4.0-rc.1", "rc", "", prerelease=True, draft=True)
+    forge.create_release("v1.3.0", "old", "", prerelease=False)
+    tip = git(project.origin, "rev-parse", "refs/rcflow/forge").strip()
+    before = forge._load(tip)
+    forge.publish_release("v1.4.0-rc.1", latest=True)
+    forge.retract_release("v1.3.0", "broken")
+    assert before.records["v1.4.0-rc.1"]["draft"] is True
+    assert before.records["v1.3.0"]["retracted"] is False
+    fresh = project.local_forge().releases()
+    assert not fresh["v1.4.0-rc.1"].draft and fresh["v1.4.0-rc.1"].latest
+    assert fresh["v1.3.0"].retracted
+    changed = git(project.origin, "diff", "--name-only", f"{tip}", "refs/rcflow/forge").split()
+    assert changed == ["latest", "releases/v1.3.0.json", "releases/v1.4.0-rc.1.json"]
+
+
+def test_a_write_rebuilds_the_facts_of_what_it_changed(project: Project, tmp_path: Path) -> None:
+    forge = project.local_forge()
+    forge.create_release("v1.3.0", "old", "", prerelease=False)
+    forge.create_release("v1.4.0-rc.1", "rc", "", prerelease=True, draft=True)
+    before = forge.releases()
+    payload = tmp_path / "app.bin"
+    payload.write_bytes(b"bytes")
+    forge.upload_asset("v1.4.0-rc.1", payload, "app.bin")
+    forge.publish_release("v1.4.0-rc.1", latest=True)
+    after = forge.releases()
+    assert after["v1.3.0"] is before["v1.3.0"]  # untouched: the same fact, not rebuilt
+    assert after["v1.4.0-rc.1"].latest and not after["v1.4.0-rc.1"].draft
+    assert [a.name for a in after["v1.4.0-rc.1"].assets] == ["app.bin"]
+    assert after == project.local_forge().releases()  # what a fresh read builds
+    forge.set_latest("v1.3.0")  # the latest flag moves: both facts change
+    moved = forge.releases()
+    assert moved["v1.3.0"].latest and not moved["v1.4.0-rc.1"].latest
+    assert moved == project.local_forge().releases()
+
+
+def test_the_tree_listing_reads_odd_paths_and_only_blobs(project: Project) -> None:
+    """`TreeStore.entries` parses ls-tree's NUL-separated records in one pass: a path with a
+    tab or a newline is one path, and a gitlink (a submodule's commit) is no file."""
+    from rcflow.adapters.git import Git, TreeStore
+
+    def run(*args: str, stdin: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=project.origin, input=stdin, capture_output=True, text=True
+        )
+        return done.stdout.strip()
+
+    blob = run("hash-object", "-w", "--stdin", stdin="x\n")
+    head = git(project.origin, "rev-parse", "HEAD").strip()
+    listing = (
+        f"100644 blob {blob}\ta\tb.json\0100644 blob {blob}\tnew\nline\0160000 commit {head}\tsub\0"
+    )
+    tree = run("mktree", "-z", "--missing", stdin=listing)
+    store = TreeStore(Git(project.root, project.root / ".git"), "origin", "refs/rcflow/forge")
+    commit = git(project.origin, "commit-tree", tree, "-m", "odd").strip()
+    git(project.root, "fetch", "--quiet", str(project.origin), commit)
+    assert store.entries(commit) == {
+        "a\tb.json": (blob, 2),
+        "new\nline": (blob, 2),
+    }

@@ -14,6 +14,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -321,3 +322,60 @@ def test_the_checkpoint_blob_round_trips_and_refuses_what_is_not_one() -> None:
         assert ledger.read_checkpoint(bad, **SPELLING) is None
     # Compacted for another tag spelling: which events are closed differs, so it is not used.
     assert ledger.read_checkpoint(blob, tag_prefix="release-", rc_token=TOKEN) is None
+
+
+def _ev(kind: str, key: str, run: str = "", n: int = 0) -> Event:
+    return Event(kind, key, f"2026-01-01T00:00:{n:02d}Z", "ci", run, {"n": n}, f"{n:040x}")
+
+
+def _closing(*extra: Event) -> list[Event]:
+    """v1.0.0's decisions, then four releases promoted (v1.0.0 is closed), then `extra`."""
+    events = [
+        _ev("validation_dispatched", f"{PREFIX}1.0.0-{TOKEN}.1", n=1),
+        _ev("promoting", f"{PREFIX}1.0.0", n=2),
+        _ev("bump_reverted", "1.0.0", n=3),
+        _ev("lease_acquired", "promote", run="r1", n=4),
+    ]
+    for minor in range(1, 5):
+        events.append(_ev("rc_tagged", f"{PREFIX}1.{minor}.0-{TOKEN}.1", n=10 + minor))
+        events.append(_ev("promoted", f"{PREFIX}1.{minor}.0", n=20 + minor))
+    return [*events, *extra]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [_ev("validation_dispatched", f"{PREFIX}1.5.0-{TOKEN}.1", n=30)],  # the old one goes
+        [_ev("retracted", f"{PREFIX}1.0.0", n=30)],  # finishes the closed promoting
+        [_ev("bumped", "1.0.0", n=30)],  # finishes the closed revert
+        [_ev("lease_released", "r1", n=30)],
+        [_ev("lease_released", "other", n=30)],  # not the lease held: nothing changes
+        [_ev("lease_acquired", "rc", run="r2", n=30), _ev("lease_broken", "r2", n=31)],
+        [_ev("rc_tagged", f"{PREFIX}1.0.1-{TOKEN}.1", n=30), _ev("hook_failed", "x", n=31)],
+        [_ev("rc_withdrawn", f"{PREFIX}1.0.0-{TOKEN}.1", n=30)],
+    ],
+)
+def test_folding_what_an_append_can_change_equals_compacting_all(extra: list[Event]) -> None:
+    events = _closing(*extra)
+    base = len(events) - len(extra)
+    folded = compact(events[:base], **SPELLING)
+    for e in events[base:]:
+        folded = ledger.fold(folded, e, **SPELLING)
+    assert folded == compact(events, **SPELLING)
+
+
+def test_an_append_that_promotes_nothing_compacts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step's appends fold in what the event changes, not the whole checkpoint again."""
+    checkpoint = compact(_closing(), **SPELLING)
+    calls: list[int] = []
+    whole = ledger.compact
+
+    def counting(events: Any, **kw: str) -> tuple[Event, ...]:
+        calls.append(len(events))
+        return whole(events, **kw)
+
+    monkeypatch.setattr(ledger, "compact", counting)
+    ledger.fold(checkpoint, _ev("rc_tagged", f"{PREFIX}1.5.0-{TOKEN}.1", n=30), **SPELLING)
+    assert calls == []
+    ledger.fold(checkpoint, _ev("promoted", f"{PREFIX}1.5.0", n=31), **SPELLING)
+    assert calls == [len(checkpoint) + 1]
