@@ -42,22 +42,36 @@ def run_validations(x: Scope, e: RunValidations) -> Outcome:
     errors: list[BaseException] = []
     specs = {v.name: v for v in e.validations}
 
-    def append(kind: str, name: str, data: Mapping[str, Any]) -> None:
-        # Recorded at once, not in the outcome: a dispatched run must be in the ledger before
-        # the wait (a re-run re-attaches to it), a result as soon as it is known.
+    # Results still to come: the last one rides with validate_completed and the lease's release.
+    outstanding = [len(e.validations)]
+
+    def append(kind: str, name: str, data: Mapping[str, Any], *, now: bool = True) -> None:
+        # A dispatched run is recorded at once, before the wait (a re-run re-attaches to it).
         # Every event names what ran (command, workflow and inputs, check names).
         evidence = specs[name].evidence() if name in specs else {}
         with lock:
             if stop.is_set():
                 raise Stopped
-            x.record(Record(kind, f"{e.tag}/{name}", {"sha": e.sha, **data, **evidence}))
+            event = Record(kind, f"{e.tag}/{name}", {"sha": e.sha, **data, **evidence})
+            if now:
+                x.record(event)
+            else:
+                x.record_later(event)
 
     def record(o: command_validators.Outcome) -> None:
-        # Each result is bound to the sha it ran on, and recorded as soon as it is known (from
-        # the thread that ran it): a run stopped later keeps it, and a re-run does not repeat it.
+        # Each result is bound to the sha it ran on, and on the remote as soon as it is known
+        # (pushed from the thread that ran it): a run stopped later keeps it, and a re-run does
+        # not repeat it. Results that finish during another's push ride together in the next;
+        # the last one rides with validate_completed in the lease's release, the push that
+        # follows at once (an interrupt pushes it too).
         kind = EventKind.VALIDATION_PASSED if o.passed else EventKind.VALIDATION_FAILED
-        append(kind, o.name, _result(o))
+        append(kind, o.name, _result(o), now=False)
         finished[o.name] = o
+        with lock:
+            outstanding[0] -= 1
+            last = outstanding[0] <= 0
+        if not last:
+            x.flush()
 
     def on_github(spec: ValidationSpec) -> None:
         assert ci is not None  # noqa: S101 - set whenever there is a remote validation
