@@ -70,8 +70,8 @@ class Scope:
     `record` appends at once, through the loop's checked path: only for what must be in the
     ledger before the handler goes on (a dispatched workflow run). `record_later` appends one
     that rides with the next push, and `flush` makes that push now (a validation result while
-    others still run: those that finish during a push ride together in the next). Everything
-    else is returned in the `Outcome`.
+    others still run; the last one waits for the lease's release). Everything else is returned
+    in the `Outcome`.
     """
 
     def __init__(
