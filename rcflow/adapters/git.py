@@ -1,7 +1,8 @@
 """The one module that talks to git.
 
 Reads go through a few batched `git` processes (the read path must stay near raw git's speed,
-DESIGN §13); writes go through GitPython, imported on first use so status never pays for it.
+DESIGN §13); writes, pushes included, through one `git` process each. GitPython is imported on
+first use only for a revert's plumbing and for streaming blobs (assets).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rcflow.errors import (
     CommandError,
@@ -45,7 +46,7 @@ def _git_env() -> dict[str, str]:
 
 
 class Git:
-    """A repository, read through `git` and written through GitPython."""
+    """A repository, read and written through `git` processes."""
 
     def __init__(self, root: Path, git_dir: Path) -> None:
         self.root = root
@@ -225,15 +226,18 @@ class Git:
 
         return gitpython.Repo(self.root)
 
-    def _write(self, *args: str, **kwargs: Any) -> str:
-        import git as gitpython
+    def _write(self, *args: str) -> str:
+        """A git command that changes something; EffectError (git's cause) when it fails.
 
-        command = args[0].replace("-", "_")
-        try:
-            return str(getattr(self._repo.git, command)(*args[1:], env=_git_env(), **kwargs))
-        except gitpython.GitCommandError as exc:
-            cause = command_cause(_unwrap(exc.stderr)) or f"exit status {exc.status}"
-            raise EffectError(f"git {args[0]} failed: {cause}") from exc
+        A plain `git` process like the reads: GitPython costs a step ~0.1 s to import and two
+        `git version` processes, for what one argv does (it stays for a revert's plumbing and
+        for streaming asset blobs).
+        """
+        result = self._run(*args, check=False)
+        if not result.ok:
+            cause = command_cause(result.stderr) or f"exit status {result.returncode}"
+            raise EffectError(f"git {args[0]} failed: {cause}")
+        return result.stdout.removesuffix("\n")
 
     def write_files(self, contents: Mapping[str, str]) -> None:
         """Write every file or none: each goes to a temp file first, then all are renamed."""
@@ -273,21 +277,17 @@ class Git:
         A refusal (a hook, a protected ref) names each refused ref, why, and what the remote
         said; a ref lock that stays on the remote is named as a stale lock, with its path.
         """
-        import git as gitpython
-
         for attempt in range(_LOCK_TRIES):
-            try:
-                self._repo.git.push(
-                    "--porcelain", "--atomic", "--no-verify", remote, *refspecs, env=_git_env()
-                )
+            result = self._run(
+                "push", "--porcelain", "--atomic", "--no-verify", remote, *refspecs, check=False
+            )
+            if result.ok:
                 return
-            except gitpython.GitCommandError as exc:
-                stdout, stderr = _unwrap(exc.stdout), _unwrap(exc.stderr)
-                if _REF_LOCKED in stderr and attempt + 1 < _LOCK_TRIES:
-                    # Another push holds the ref's lock for a moment; a lock that stays is stale.
-                    time.sleep(_LOCK_WAIT)
-                    continue
-                raise _push_error(remote, refspecs, stdout, stderr, exc.status) from exc
+            if _REF_LOCKED in result.stderr and attempt + 1 < _LOCK_TRIES:
+                # Another push holds the ref's lock for a moment; a lock that stays is stale.
+                time.sleep(_LOCK_WAIT)
+                continue
+            raise _push_error(remote, refspecs, result.stdout, result.stderr, result.returncode)
 
     def commit_tree(self, message: str, parent: str | None) -> str:
         args = ["commit-tree", EMPTY_TREE, "-m", message]

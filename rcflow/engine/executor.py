@@ -53,6 +53,12 @@ class LedgerWriter:
         self._checkpoint: tuple[Event, ...] | None = None
         # Appended here, not yet on the remote: they ride with the next push.
         self.pending: list[Event] = []
+        # Validations append and push from their own threads. `_state` guards the chain of
+        # event commits (each builds on the newest); `_pushing` lets one push run at a time
+        # while others append: a push carries whatever is pending when it starts, so results
+        # that finish during a push ride together in the next one (a group commit).
+        self._state = threading.RLock()
+        self._pushing = threading.Lock()
 
     def latest_kind(self, key: str) -> str | None:
         """The kind of the newest event about key: what was last decided or done about it."""
@@ -73,26 +79,31 @@ class LedgerWriter:
         if self.me.url:
             stamped.setdefault("run_url", self.me.url)
         event = Event(kind, key, ledger.now_iso(time.time()), self.me.actor, self.me.run, stamped)
-        sha = self._commit(event, self._head())
-        stored = Event(event.kind, event.key, event.time, event.actor, event.run, event.data, sha)
-        before = self._checkpoint
-        self.pending.append(stored)
-        self.events.append(stored)
-        if self._checkpoint is not None and self.spelling is not None:
-            prefix, token = self.spelling
-            self._checkpoint = ledger.fold(
-                self._checkpoint, stored, tag_prefix=prefix, rc_token=token
+        with self._state:
+            sha = self._commit(event, self._head())
+            stored = Event(
+                event.kind, event.key, event.time, event.actor, event.run, event.data, sha
             )
+            before = self._checkpoint
+            self.pending.append(stored)
+            self.events.append(stored)
+            if self._checkpoint is not None and self.spelling is not None:
+                prefix, token = self.spelling
+                self._checkpoint = ledger.fold(
+                    self._checkpoint, stored, tag_prefix=prefix, rc_token=token
+                )
         if not defer:
             try:
                 self.flush()
             except BaseException:
                 # It had to be on the remote now and is not: forget it (the caller stops), so
-                # no later push records what never happened; earlier deferred events stay.
-                if self.pending and self.pending[-1] is stored:
-                    self.pending.pop()
-                    self.events.pop()
-                    self._checkpoint = before
+                # no later push records what never happened; earlier deferred events stay. One
+                # another thread appended since builds on it: it stays, and rides with that.
+                with self._state:
+                    if self.pending and self.pending[-1] is stored:
+                        self.pending.pop()
+                        self.events.pop()
+                        self._checkpoint = before
                 raise
         return stored
 
@@ -108,21 +119,26 @@ class LedgerWriter:
         effect's refs move only if the events land too (no tag without its event), and a
         refused effect leaves its events pending for the next push (the failure's record).
         """
-        if not self.pending and not refspecs:
-            return
-        head = self._head()
-        specs = [*refspecs, *([f"{head}:{LEDGER_REF}"] if self.pending and head else [])]
-        # A signal waits for the push and the tip to agree: else the lease release that follows
-        # an interrupt builds on a stale tip and is rejected, leaving the lease held.
-        with proc.deferred():
-            self.git.push(self.remote, specs)
-            if not self.pending or head is None:
+        with self._pushing:
+            with self._state:
+                carried = len(self.pending)
+                head = self._head()
+            if not carried and not refspecs:
                 return
-            # Pushed, the events are on the ledger: the next append builds on them even if
-            # updating the local copy of the ref fails (else releasing the lease is rejected).
-            self.tip = head
-            self.pending.clear()
-            self.git.update_ref(LEDGER_REF, head)
+            ledger_spec = [f"{head}:{LEDGER_REF}"] if carried and head else []
+            # A signal waits for the push and the tip to agree: else the lease release that
+            # follows an interrupt builds on a stale tip and is rejected, leaving the lease held.
+            with proc.deferred():
+                self.git.push(self.remote, [*refspecs, *ledger_spec])
+                if not carried or head is None:
+                    return
+                # Pushed, the events are on the ledger: the next append builds on them even if
+                # updating the local copy of the ref fails (else releasing the lease is
+                # rejected). Events appended during the push are still pending, on top of them.
+                with self._state:
+                    self.tip = head
+                    del self.pending[:carried]
+                self.git.update_ref(LEDGER_REF, head)
 
     def _commit(self, event: Event, parent: str | None) -> str:
         """The event's commit on `parent`; its tree holds the checkpoint of the ledger before it
@@ -172,7 +188,6 @@ class Executor:
         self.report = report
         self.results: list[command_validators.Outcome] = []
         self._registries: dict[tuple[str, bool], Registry] = {}
-        self._appending = threading.Lock()
 
     @property
     def writer(self) -> LedgerWriter:
@@ -209,21 +224,20 @@ class Executor:
         """The one place effects reach the ledger: only the kinds the effect declares.
 
         A handler's `record` pushes at once (it must be on the remote before the handler goes
-        on); what an effect returns is pushed with the next push: the next effect's own, or the
-        lease's release after the last.
+        on); `record_later` and what an effect returns are pushed with the next push: the next
+        effect's own, a handler's `flush`, or the lease's release after the last.
         """
         if event.kind not in effect.writes():
             raise EffectError(
                 f"{type(effect).__name__} recorded {event.kind}, which its plan does not show"
             )
-        with self._appending:  # validations record from several threads
-            self.writer.append(event.kind, event.key, event.data, defer=defer)
+        # The writer is safe to share: validations record from several threads.
+        self.writer.append(event.kind, event.key, event.data, defer=defer)
 
     def _push(self, remote: str, refspecs: Sequence[str]) -> None:
         """An effect's push; to the ledger's remote it carries the pending events atomically."""
         if self._writer is not None and remote == self._writer.remote:
-            with self._appending:
-                self._writer.flush(refspecs)
+            self._writer.flush(refspecs)
         else:
             self.git.push(remote, refspecs)
 
@@ -235,6 +249,8 @@ class Executor:
             events=lambda: tuple(self.writer.events),
             remote=lambda: self.writer.remote,
             record=lambda event: self._append(effect, event),
+            record_later=lambda event: self._append(effect, event, defer=True),
+            flush=lambda: self.writer.flush(),
             push=self._push,
             registry=self._registry,
             results=self.results,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -191,3 +192,53 @@ def test_flush_with_nothing_pending_pushes_only_the_effect(project: Project) -> 
     assert "v9.9.9" in project.remote_tags()
     after = git(project.origin, "rev-parse", LEDGER_REF) if project.ledger() else None
     assert after == before
+
+
+def _validated(p: Project, log: Path) -> list[dict[str, list[str]]]:
+    assert p.cli("bump", "auto", "--yes").exit_code == 0
+    assert p.cli("rc", "--yes").exit_code == 0
+    return steps_pushes(p, log, "validate", "--yes")
+
+
+def test_validate_pushes_its_last_result_with_the_lease_release(
+    make_project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One validation: the lease, then its result, validate_completed and the release at once."""
+    p = make_project(config='[[validate]]\nname = "unit"\nrun = "true"\n')
+    log = tmp_path / "pushes.jsonl"
+    monkeypatch.setenv("PUSH_LOG", str(log))
+    hook(p, HOOK)
+    validate = _validated(p, log)
+    assert [push["refs"] for push in validate] == [[LEDGER_REF], [LEDGER_REF]]
+    run = [e for e in p.ledger() if e["kind"] == "lease_acquired"][-1]["key"]
+    assert validate[1]["ledger"] == [
+        "rcflow: validation_passed v1.4.0-rc.1/unit",
+        "rcflow: validate_completed v1.4.0-rc.1",
+        f"rcflow: lease_released {run}",
+    ]
+
+
+def test_a_result_is_on_the_remote_while_other_validations_still_run(
+    make_project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`slow` finishes only once `fast`'s result is on the origin: pushed as soon as known."""
+    origin = tmp_path / "p1" / "origin.git"
+    wait = (
+        f"until git --git-dir={origin} log --format=%s refs/rcflow/ledger"
+        " | grep -q 'validation_passed .*/fast'; do sleep 0.05; done"
+    )
+    p = make_project(
+        config='[[validate]]\nname = "fast"\nrun = "true"\n\n'
+        f'[[validate]]\nname = "slow"\nrun = "{wait}"\ntimeout = "1m"\n'
+    )
+    assert p.origin == origin
+    log = tmp_path / "pushes.jsonl"
+    monkeypatch.setenv("PUSH_LOG", str(log))
+    hook(p, HOOK)
+    validate = _validated(p, log)
+    assert [push["ledger"][:1] for push in validate[1:]] == [
+        ["rcflow: validation_passed v1.4.0-rc.1/fast"],
+        ["rcflow: validation_passed v1.4.0-rc.1/slow"],
+    ]
+    assert validate[2]["ledger"][1:-1] == ["rcflow: validate_completed v1.4.0-rc.1"]
+    assert len(validate) == 3

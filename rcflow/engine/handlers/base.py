@@ -68,8 +68,10 @@ class Scope:
     """What a handler may use: the ports, the ledger as read so far, and a checked recorder.
 
     `record` appends at once, through the loop's checked path: only for what must be in the
-    ledger before the handler goes on (a dispatched workflow run, a validation result while
-    others still run). Everything else is returned in the `Outcome`.
+    ledger before the handler goes on (a dispatched workflow run). `record_later` appends one
+    that rides with the next push, and `flush` makes that push now (a validation result while
+    others still run; the last one waits for the lease's release). Everything else is returned
+    in the `Outcome`.
     """
 
     def __init__(
@@ -81,6 +83,8 @@ class Scope:
         events: Callable[[], tuple[Event, ...]],
         remote: Callable[[], str],
         record: Callable[[Record], None],
+        record_later: Callable[[Record], None],
+        flush: Callable[[], None],
         push: Callable[[str, Sequence[str]], None],
         registry: Callable[[str, bool], tuple[Registry, str]],
         results: list[ValidationOutcome],
@@ -91,6 +95,8 @@ class Scope:
         self._events = events
         self._remote = remote
         self.record = record
+        self.record_later = record_later
+        self.flush = flush
         # Pushes refs to a remote; to the ledger's, the events recorded so far ride along.
         self.push = push
         self.registry = registry

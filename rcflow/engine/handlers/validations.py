@@ -42,21 +42,35 @@ def run_validations(x: Scope, e: RunValidations) -> Outcome:
     errors: list[BaseException] = []
     specs = {v.name: v for v in e.validations}
 
-    def append(kind: str, name: str, data: Mapping[str, Any]) -> None:
+    # Results still to come: the last one rides with validate_completed and the lease's release.
+    outstanding = [len(e.validations)]
+
+    def append(kind: str, name: str, data: Mapping[str, Any], *, result: bool = False) -> None:
         # Recorded at once, not in the outcome: a dispatched run must be in the ledger before
-        # the wait (a re-run re-attaches to it), a result as soon as it is known.
-        # Every event names what ran (command, workflow and inputs, check names).
+        # the wait (a re-run re-attaches to it), a result as soon as it is known; except the
+        # last result, which rides with validate_completed in the lease's release, the push
+        # that follows at once (an interrupt pushes it too). One at a time, append and push:
+        # a step's writes are the same sequence whatever the threads' timing (the crash tests
+        # fail each write in turn). Every event names what ran (command, workflow and inputs,
+        # check names).
         evidence = specs[name].evidence() if name in specs else {}
         with lock:
             if stop.is_set():
                 raise Stopped
-            x.record(Record(kind, f"{e.tag}/{name}", {"sha": e.sha, **data, **evidence}))
+            event = Record(kind, f"{e.tag}/{name}", {"sha": e.sha, **data, **evidence})
+            if not result:
+                x.record(event)
+                return
+            outstanding[0] -= 1
+            x.record_later(event)
+            if outstanding[0] > 0:
+                x.flush()
 
     def record(o: command_validators.Outcome) -> None:
         # Each result is bound to the sha it ran on, and recorded as soon as it is known (from
         # the thread that ran it): a run stopped later keeps it, and a re-run does not repeat it.
         kind = EventKind.VALIDATION_PASSED if o.passed else EventKind.VALIDATION_FAILED
-        append(kind, o.name, _result(o))
+        append(kind, o.name, _result(o), result=True)
         finished[o.name] = o
 
     def on_github(spec: ValidationSpec) -> None:
