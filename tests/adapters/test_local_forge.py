@@ -517,7 +517,8 @@ def test_the_tree_listing_reads_odd_paths_and_only_blobs(project: Project) -> No
     blob = run("hash-object", "-w", "--stdin", stdin="x\n")
     head = git(project.origin, "rev-parse", "HEAD").strip()
     listing = (
-        f"100644 blob {blob}\ta\tb.json\0100644 blob {blob}\tnew\nline\0160000 commit {head}\tsub\0"
+        f"100644 blob {blob}\ta\tb.json\x00100644 blob {blob}\tnew\nline\x00"
+        f"160000 commit {head}\tsub\x00"
     )
     tree = run("mktree", "-z", "--missing", stdin=listing)
     store = TreeStore(Git(project.root, project.root / ".git"), "origin", "refs/rcflow/forge")

@@ -376,11 +376,10 @@ def test_rerun_option_runs_a_passed_validation_again(make_project: Any, tmp_path
 
     assert again.exit_code == 0, again.stderr
     assert sorted(runs(tmp_path)) == ["lint", "unit", "unit"]
-    assert [e["key"] for e in events(p, "validation_passed")] == [
-        f"{TAG}/unit",
-        f"{TAG}/lint",
-        f"{TAG}/unit",
-    ]
+    # The first run's two validations run side by side: their results land in either order.
+    passed = [e["key"] for e in events(p, "validation_passed")]
+    assert sorted(passed[:2]) == [f"{TAG}/lint", f"{TAG}/unit"]
+    assert passed[2:] == [f"{TAG}/unit"]
     assert [e["data"]["ran"] for e in events(p, "validate_completed")] == [
         ["unit", "lint"],
         ["unit"],
