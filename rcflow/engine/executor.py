@@ -53,10 +53,11 @@ class LedgerWriter:
         self._checkpoint: tuple[Event, ...] | None = None
         # Appended here, not yet on the remote: they ride with the next push.
         self.pending: list[Event] = []
-        # Validations append and push from their own threads. `_state` guards the chain of
-        # event commits (each builds on the newest); `_pushing` lets one push run at a time
-        # while others append: a push carries whatever is pending when it starts, so results
-        # that finish during a push ride together in the next one (a group commit).
+        # Safe to share between threads: `_state` guards the chain of event commits (each
+        # builds on the newest), `_pushing` lets one push run at a time, and a push carries
+        # what was pending when it started. Validation results do not rely on batching: their
+        # handler appends and pushes one at a time, so a step's writes are one fixed sequence
+        # (the crash tests fail each write in turn).
         self._state = threading.RLock()
         self._pushing = threading.Lock()
 
