@@ -1,6 +1,6 @@
 """Benchmark rcflow against a project's age: N past release cycles, M tags (issue 14).
 
-Generates (once, cached under bench/.work/history/) repositories with N past release cycles
+Generates (once, cached under bench/.work/history-v2/) repositories with N past release cycles
 (N = 50, 500, 2,000, 5,000 at 10,000 tags) and M tags (2,000, 10,000, 50,000 at 50 cycles), each
 with a bare origin on disk. Their ledgers, tags and local-forge records are synthesised with
 `git fast-import` from a template taken from a real bump → rc → validate → promote cycle, and the
@@ -41,7 +41,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from bench.bench_status import ENV, GIT_READS  # noqa: E402
 
-WORK = HERE / ".work" / "history"
+# v2: the other packages' tags each on their own commit (see synthesise).
+WORK = HERE / ".work" / "history-v2"
 SHA = re.compile(r"\b[0-9a-f]{40}\b")
 CONFIG = '[[validate]]\nname = "unit"\nrun = "true"\n'
 STEPS = (("bump", ["bump", "minor"]), ("rc", ["rc"]), ("validate", ["validate"]))
@@ -251,6 +252,20 @@ def synthesise(template: Template, cycles: int, tags: int) -> Path:
     )
     annotated = [("v1.0.0", 1, "Release 1.0.0\n")]
     mark, head, ledger_parent = 2, 1, None
+    # A monorepo's other packages: each release tag on its own commit, as their bumps make
+    # them. (Tags on a handful of commits made the small-N repositories cheaper to push to
+    # than any real one: git's push walks every distinct tagged commit.)
+    for k in range(max(tags - 1 - 2 * cycles, 0)):
+        package, number = f"svc{k % 97}", k // 97
+        commit(
+            "refs/heads/main",
+            mark,
+            head,
+            f"chore({package}): release {number}.0.0\n",
+            {f"{package}/VERSION": f"{number}.0.0\n"},
+        )
+        annotated.append((f"{package}-{number}.0.0", mark, "Release\n"))
+        head, mark = mark, mark + 1
     ledger: list[str] = []
     forge: dict[str, str] = {}
     for i in range(cycles):
@@ -277,10 +292,6 @@ def synthesise(template: Template, cycles: int, tags: int) -> Path:
     forge["latest"] = f"v{version(cycles - 1)}\n" if cycles else ""
     commit("refs/rcflow/forge", mark, None, "rcflow: forge\n", forge)
     mark += 1
-    filler = max(tags - len(annotated), 0)
-    for k in range(filler):
-        # A monorepo's other packages: tags that are not this release line's.
-        annotated.append((f"svc{k % 97}-{k // 97}.0.0", 1 + (k % max(head, 1)), "Release\n"))
     for name, target, message in annotated:
         out.append(f"tag {name}\nfrom :{target}\n".encode())
         out.append(f"tagger Bench <bench@example.invalid> {stamp} +0000\n".encode())
