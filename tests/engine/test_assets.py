@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,7 @@ from tests.support.project import Project, copy_project
 from tests.support.scenario import at
 
 
-def build(
-    p: Project, command: str | None, patterns: tuple[str, ...] = ("dist/*",)
-) -> dict[str, str]:
+def build(p: Project, command: str | None, patterns: tuple[str, ...] = ("dist/*",)) -> list[str]:
     git = Git(p.root, p.root / ".git")
     return assets.build(
         git,
@@ -41,22 +40,56 @@ def stage(p: Project) -> Path:
 
 def test_build_runs_in_a_clean_worktree_and_stages_with_sums(project: Project) -> None:
     project.write("untracked.txt", "not in the commit")  # the worktree never sees this
-    sums = build(
+    names = build(
         project,
         'mkdir -p dist/sub && echo "$RCFLOW_PEP440" > dist/app.txt && ls > dist/sub/listing.txt',
         ("dist/*", "dist/**/*.txt"),
     )
-    assert sorted(sums) == ["app.txt", "listing.txt"]
+    assert names == ["app.txt", "listing.txt"]
     assert (stage(project) / "app.txt").read_text() == "1.4.0rc1\n"
     assert "untracked.txt" not in (stage(project) / "listing.txt").read_text()
-    assert assets.staged(stage(project)) == sums
-    assert parse_checksums((stage(project) / CHECKSUMS).read_text()) == sums
+    assert assets.staged_files(stage(project)) == names
+    assert assets.staged(stage(project)) == {
+        name: hashlib.sha256((stage(project) / name).read_bytes()).hexdigest() for name in names
+    }
+    # The files are hashed as they are uploaded; SHA256SUMS is written from those digests.
+    assert not (stage(project) / CHECKSUMS).exists()
+
+
+def test_a_stage_without_its_marker_is_not_complete(project: Project) -> None:
+    build(project, "mkdir -p dist && echo one > dist/a.txt")
+    (stage(project) / assets.MARKER).unlink()  # the build stopped before writing it
+    assert assets.staged_files(stage(project)) is None
 
 
 def test_a_tampered_stage_is_not_complete(project: Project) -> None:
-    build(project, "mkdir -p dist && echo one > dist/a.txt")
+    build(project, "mkdir -p dist && echo one > dist/a.txt && echo two > dist/b.txt")
     (stage(project) / "a.txt").write_text("changed\n")
+    assert assets.staged_files(stage(project)) is None
     assert assets.staged(stage(project)) is None
+
+    build(project, "mkdir -p dist && echo one > dist/a.txt && echo two > dist/b.txt")
+    b = stage(project) / "b.txt"
+    os.utime(b, ns=(b.stat().st_atime_ns, b.stat().st_mtime_ns + 1))  # rewritten, same size
+    assert assets.staged_files(stage(project)) is None
+
+    build(project, "mkdir -p dist && echo one > dist/a.txt")
+    (stage(project) / "a.txt").unlink()
+    assert assets.staged_files(stage(project)) is None
+
+
+def test_a_stage_completed_by_an_earlier_rcflow_is_read_by_its_sha256sums(
+    project: Project,
+) -> None:
+    # Before the marker, SHA256SUMS was written last into the stage: such a stage is complete
+    # when every file has its listed digest.
+    build(project, "mkdir -p dist && echo one > dist/a.txt")
+    (stage(project) / assets.MARKER).unlink()
+    digest = hashlib.sha256(b"one\n").hexdigest()
+    (stage(project) / CHECKSUMS).write_text(render_checksums({"a.txt": digest}))
+    assert assets.staged(stage(project)) == {"a.txt": digest}
+    (stage(project) / CHECKSUMS).write_text(render_checksums({"a.txt": "0" * 64}))
+    assert assets.staged_files(stage(project)) is None
 
 
 @pytest.mark.parametrize(
@@ -244,8 +277,9 @@ def test_rc_reads_each_asset_once_and_keeps_no_stage(
 
     assert p.step("rc", RcArgs()).status == "applied"
 
-    # Built, moved into the stage and hashed there once; uploaded with that digest.
-    assert sorted(seen["files"]) == [CHECKSUMS, "app.bin", "v.txt"]
+    # Built and moved into the stage unread; hashed once, by the local forge as it stores each
+    # file; SHA256SUMS written from those digests (its own hashed in memory).
+    assert sorted(seen["files"]) == ["app.bin", "v.txt"]
     assert seen["blobs_read"] == seen["blobs_hashed"] == []
     rc_assets_checked(p)
     assert not assets.stage_dir(p.root / ".git", RC).exists()  # the forge keeps the one copy
