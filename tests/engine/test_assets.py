@@ -369,3 +369,78 @@ def test_a_crash_after_each_write_resumes_here_or_in_a_fresh_clone(
         limit=60,
     )
     assert ("upload_asset" if step == "rc" else "copy_asset") in crashed
+
+
+# -- on GitHub: each staged file read once, by its upload -------------------------------------
+
+
+def test_on_github_rc_hashes_each_asset_as_it_uploads_it(
+    make_github_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rcflow.adapters import github
+
+    p, server = make_github_project(NOISY)
+    server.add_release("v1.3.0", name="1.3.0", body="first release")
+    at(p, "bumped")
+    read: list[str] = []
+    for module in (assets, github):
+        original = module.sha256_file
+
+        def counting(path: Path, original: Any = original) -> str:
+            read.append(path.name)
+            return str(original(path))
+
+        monkeypatch.setattr(module, "sha256_file", counting)
+
+    assert p.step("rc", RcArgs()).status == "applied"
+
+    assert read == []  # no file hashed apart from its upload
+    rc = server.release_by_tag(RC)
+    assert rc is not None
+    data = {a.name: bytes(a.data) for a in rc.assets}
+    sums = parse_checksums(data.pop(CHECKSUMS).decode())
+    assert sums == {name: hashlib.sha256(b).hexdigest() for name, b in data.items()}
+    assert sorted(sums) == ["app.bin", "v.txt"]
+    assert not assets.stage_dir(p.root / ".git", RC).exists()
+
+
+def test_on_github_a_resumed_upload_hashes_the_staged_file_once_to_compare(
+    make_github_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, server = make_github_project(NOISY)
+    server.add_release("v1.3.0", name="1.3.0", body="first release")
+    at(p, "bumped")
+    from rcflow.adapters.github import GitHubForge
+
+    # The run stops after its first upload: the release holds app.bin, not v.txt nor SHA256SUMS.
+    real = GitHubForge.upload_asset
+
+    def stops(self: GitHubForge, tag: str, path: Path, name: str, **kw: Any) -> str | None:
+        if name != "app.bin":
+            raise EffectError("the runner died")
+        return real(self, tag, path, name, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(GitHubForge, "upload_asset", stops)
+        assert p.cli("rc").exit_code == 1
+    rc = server.release_by_tag(RC)
+    assert rc is not None and [a.name for a in rc.assets] == ["app.bin"]
+    hashed: list[str] = []
+    original = assets.sha256_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path.name)
+        return str(original(path))
+
+    monkeypatch.setattr(assets, "sha256_file", counting)
+    monkeypatch.setattr(assets, "_KNOWN", {})  # the run that resumes is another process
+    posts = len(server.requests)
+
+    assert p.step("rc", RcArgs()).status == "applied"
+
+    assert hashed == ["app.bin"]  # the staged file, to compare with what GitHub holds
+    uploads = [r.query for r in server.requests[posts:] if r.method == "POST"]
+    assert [q.split("name=")[1].split("&")[0] for q in uploads] == ["v.txt", CHECKSUMS]
+    data = {a.name: bytes(a.data) for a in rc.assets}
+    sums = parse_checksums(data.pop(CHECKSUMS).decode())
+    assert sums == {name: hashlib.sha256(b).hexdigest() for name, b in data.items()}
