@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from rcflow.errors import ConflictError, EffectError, RcflowError
@@ -412,38 +412,55 @@ class GitHubForge:
             landed=lambda: tag in self.releases(),
         )
 
-    def upload_asset(self, tag: str, path: Path, name: str, *, sha256: str | None = None) -> None:
+    def upload_asset(
+        self, tag: str, path: Path, name: str, *, sha256: str | None = None
+    ) -> str | None:
+        """Without sha256 the bytes are hashed as they are sent (one read of the file, not two)
+        and that digest is returned; GitHub's digest of what it stored checks either."""
         release = self._find(tag)
         for asset in _raw(release).get("assets", []):
             if asset["name"] == name and asset.get("state") != "uploaded":
                 # An upload cut off midway leaves a "starter" asset that blocks the name.
                 self._delete_asset(int(asset["id"]), name)
-        digest = sha256 or sha256_file(path)
+        import hashlib
+
+        sent: list[str] = []  # the digest of the last body sent whole, when hashed on the way
+
+        def digest() -> str:
+            return sha256 or (sent[-1] if sent else None) or sha256_file(path)
 
         def landed() -> bool:
             fact = self.releases()[tag].asset(name)
-            return fact is not None and fact.sha256 in (digest, None)
+            return fact is not None and fact.sha256 in (digest(), None)
 
         stored: list[str | None] = []
 
         def upload() -> None:
             size = path.stat().st_size
+            hashing = None if sha256 else hashlib.sha256()
             with path.open("rb") as fh:
                 answer = release.upload_asset_from_memory(
-                    _Body(fh.read, size), size, name, content_type="application/octet-stream"
+                    _Body(fh.readinto, size, hashing),
+                    size,
+                    name,
+                    content_type="application/octet-stream",
                 )
+            if hashing is not None:
+                sent.append(hashing.hexdigest())
             stored.append(_digest(_raw(answer).get("digest")))
 
         self._write(f"uploading {name} to {tag}", upload, landed=landed)
+        expected = digest()
         # GitHub answers with the digest of what it stored: the upload is verified once, by it.
-        if stored and stored[-1] is not None and stored[-1] != digest:
+        if stored and stored[-1] is not None and stored[-1] != expected:
             self._changed(tag)
             self.delete_asset(tag, name)
             raise EffectError(
                 f"GitHub stored other bytes for {name} on {tag} (sha256 {stored[-1][:12]}… ≠ "
-                f"{digest[:12]}… sent): the upload was removed",
+                f"{expected[:12]}… sent): the upload was removed",
                 hint="re-run to upload it again",
             )
+        return expected
 
     def copy_asset(self, source: str, tag: str, name: str, sha256: str) -> str:
         """GitHub has no copy: the download is streamed into the upload, verified once.
@@ -480,8 +497,7 @@ class GitHubForge:
                     from github import GithubException
 
                     raise GithubException(answer.status_code, {}, dict(answer.headers))
-                raw = answer.raw
-                body = _Body(lambda n: raw.read(n, decode_content=True), size)
+                body = _Body(_readinto(answer.raw), size)
                 stored = target.upload_asset_from_memory(
                     body, size, name, content_type="application/octet-stream"
                 )
@@ -923,20 +939,48 @@ def _explain(
 
 class _Body:
     """An upload's body, read as the upload asks for it in blocks of BUFFER (http.client's own
-    are 16 KiB: 65,536 writes for 1 GiB), up to the announced size (a longer source cannot
-    send more than Content-Length)."""
+    are 16 KiB: 65,536 writes for 1 GiB) into one buffer used again for each block (no new
+    memory per block, no copy between the source and the socket), up to the announced size (a
+    longer source cannot send more than Content-Length); hashed on its way when `digest` is
+    given. Each block is sent before the next is asked for, so handing out the buffer is safe."""
 
-    def __init__(self, read: Callable[[int], bytes], size: int) -> None:
-        self._read = read
+    def __init__(
+        self, readinto: Callable[[memoryview], int | None], size: int, digest: Any = None
+    ) -> None:
+        self._readinto = readinto
         self._left = size
+        self._buffer = memoryview(bytearray(max(1, min(BUFFER, size))))
+        self._digest = digest
 
     def __len__(self) -> int:
         return self._left
 
-    def read(self, amount: int = -1) -> bytes:
-        want = BUFFER if amount is None or amount < 0 else max(amount, BUFFER)
-        block = self._read(min(want, self._left)) or b""
-        if not block and self._left:
+    def read(self, amount: int = -1) -> memoryview:
+        view = self._buffer[: min(len(self._buffer), self._left)]
+        if not view:
+            return view
+        got = self._readinto(view) or 0
+        if not got:
             raise EffectError(f"the source ended {self._left} bytes short of the asset's size")
-        self._left -= len(block)
+        self._left -= got
+        block = view[:got]
+        if self._digest is not None:
+            self._digest.update(block)
         return block
+
+
+def _readinto(raw: Any) -> Callable[[memoryview], int | None]:
+    """Reads a download's body into the caller's buffer. urllib3's read(n) copies each block on
+    its way (http.client's read(n) into a new bytearray, then out of it); a body sent without a
+    Content-Encoding is read by http.client's readinto, which stops at its Content-Length."""
+    readinto = getattr(getattr(raw, "_fp", None), "readinto", None)
+    encoded = (raw.headers.get("Content-Encoding") or "identity").lower() != "identity"
+    if not encoded and callable(readinto):
+        return cast(Callable[[memoryview], int | None], readinto)
+
+    def decoded(view: memoryview) -> int:
+        block = raw.read(len(view), decode_content=True)
+        view[: len(block)] = block
+        return len(block)
+
+    return decoded

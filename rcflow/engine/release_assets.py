@@ -2,21 +2,27 @@
 
 The stage (`<git dir>/rcflow/assets/<tag>/`) is what makes re-runs safe with builds that are not
 reproducible: a run that stopped halfway uploads the files it already built, never a rebuild
-whose bytes differ from the half that is on the forge. `SHA256SUMS` is written last, so a stage
-with it is complete. Once the forge holds the release's `SHA256SUMS` the stage has done its job
-and is removed: the forge keeps the one copy.
+whose bytes differ from the half that is on the forge. Its marker (`.rcflow-staged`: each file's
+size and modification time) is written last, so a stage with it is complete, and a file changed
+since is seen without reading it. Once the forge holds the release's `SHA256SUMS` the stage has
+done its job and is removed: the forge keeps the one copy.
 
-Each asset is read once per step: moved (not copied) out of the build's worktree and hashed,
-uploaded with the digest just computed; a stage left by an earlier run is verified once.
+Each asset is read once per step: moved (not copied) out of the build's worktree, then hashed
+as it is uploaded (GitHub; another forge hashes it while storing it, or the file is hashed once
+before) and checked by the digest the forge reports; SHA256SUMS is written from those digests
+and uploaded last. A stage left by an earlier run is hashed once, to compare with what the
+forge already holds.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
+import json
 import os
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from rcflow.engine.validations.command import run_once, worktree
@@ -38,8 +44,31 @@ def stage_dir(git_dir: Path, tag: str) -> Path:
     return git_dir / "rcflow" / "assets" / tag
 
 
-def staged(stage: Path) -> dict[str, str] | None:
-    """The staged files and digests, when the stage is complete and intact."""
+# Written last into a stage: {name: [size, mtime_ns]} of each staged file. Not an asset name a
+# build can produce through rcflow (it is skipped when staging, as SHA256SUMS is).
+MARKER = ".rcflow-staged"
+
+
+def staged_files(stage: Path) -> list[str] | None:
+    """The staged files' names, when the stage is complete and each file is as it was staged
+    (same size and modification time), without reading them."""
+    marker = stage / MARKER
+    if not marker.is_file():
+        return _legacy_stage(stage)
+    try:
+        listed = json.loads(marker.read_text(encoding="utf-8"))
+        for name, (size, mtime_ns) in listed.items():
+            st = (stage / name).stat()
+            if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+                return None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None  # damaged or changed: built again
+    return sorted(listed)
+
+
+def _legacy_stage(stage: Path) -> list[str] | None:
+    """A stage an earlier rcflow completed with its SHA256SUMS (no marker): intact when each
+    file has the digest listed."""
     sums_path = stage / CHECKSUMS
     if not sums_path.is_file():
         return None
@@ -48,7 +77,16 @@ def staged(stage: Path) -> dict[str, str] | None:
         path = stage / name
         if not path.is_file() or _digest(path) != digest:
             return None
-    return sums
+    return sorted(sums)
+
+
+def staged(stage: Path) -> dict[str, str] | None:
+    """The staged files and digests, when the stage is complete and intact (each file hashed
+    here, unless this process knows its digest already)."""
+    names = staged_files(stage)
+    if names is None:
+        return None
+    return {name: _digest(stage / name) for name in names}
 
 
 # The digests this process computed of staged files, by path, with the file's identity then.
@@ -63,10 +101,14 @@ def _identity(path: Path) -> tuple[int, int, int, int]:
 
 
 def _digest(path: Path) -> str:
+    return _known(path) or _remember(path, sha256_file(path))
+
+
+def _known(path: Path) -> str | None:
     known = _KNOWN.get(path)
     if known is not None and known[0] == _identity(path):
         return known[1]
-    return _remember(path, sha256_file(path))
+    return None
 
 
 def _remember(path: Path, digest: str) -> str:
@@ -96,8 +138,10 @@ def build(
     patterns: tuple[str, ...],
     env: dict[str, str],
     timeout: float,
-) -> dict[str, str]:
-    """Run the build in a clean worktree of sha, stage what the globs match; {name: sha256}."""
+) -> list[str]:
+    """Run the build in a clean worktree of sha, stage what the globs match; their names.
+
+    The files are not read here: they are hashed as they are uploaded."""
     stage = stage_dir(git.git_dir, tag)
     log = git.git_dir / "rcflow" / "logs" / tag / "build.log"
     with worktree(git, f"{tag}-build", sha) as tree:
@@ -111,7 +155,7 @@ def build(
                 path = tree / match
                 if not path.is_file():
                     continue
-                if path.name == CHECKSUMS:
+                if path.name in (CHECKSUMS, MARKER):
                     continue  # rcflow writes its own
                 if path.name in found and found[path.name] != path:
                     raise EffectError(
@@ -123,30 +167,39 @@ def build(
             raise EffectError(f"[assets] files matched nothing in {tag}: {', '.join(patterns)}")
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir(parents=True)
-        sums = {name: _take(path, stage / name) for name, path in sorted(found.items())}
-    tmp = stage / f".{CHECKSUMS}.tmp"
-    tmp.write_text(render_checksums(sums), encoding="utf-8")
-    os.replace(tmp, stage / CHECKSUMS)
-    return sums
+        listed = {name: _take(path, stage / name) for name, path in sorted(found.items())}
+    _write_atomically(stage / MARKER, json.dumps(listed, sort_keys=True))
+    return sorted(listed)
 
 
-def _take(path: Path, dest: Path) -> str:
-    """Put a built file into the stage, reading it once: moved out of the worktree (which is
-    removed next) and hashed, or, for a link or across file systems, copied while hashed."""
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _take(path: Path, dest: Path) -> list[int]:
+    """Put a built file into the stage: moved out of the worktree (which is removed next),
+    unread; or, for a link or across file systems, copied, hashed on the way. Returns its size
+    and modification time, as the marker records them."""
+    moved = False
     if stat.S_ISREG(path.lstat().st_mode):
         try:
             os.replace(path, dest)
+            moved = True
         except OSError:
             pass
-        else:
-            return _remember(dest, sha256_file(dest))
-    return _remember(dest, copy_hashing(path, dest))
+    if not moved:
+        _remember(dest, copy_hashing(path, dest))
+    st = dest.stat()
+    return [st.st_size, st.st_mtime_ns]
 
 
 def upload_missing(
-    forge: Forge, releases: Mapping[str, ReleaseFact], tag: str, stage: Path, sums: dict[str, str]
+    forge: Forge, releases: Mapping[str, ReleaseFact], tag: str, stage: Path, names: list[str]
 ) -> list[str]:
-    """Upload what the release lacks; SHA256SUMS last, so its presence means complete.
+    """Upload what the release lacks, each file hashed as it goes; then SHA256SUMS, written from
+    those digests, last: its presence on the forge means complete.
 
     `releases` is what the caller just read from the forge (one listing, not one more).
     """
@@ -154,11 +207,37 @@ def upload_missing(
     if release is None:
         raise EffectError(f"the forge has no release {tag} to upload to; re-run to finish it")
     uploaded = []
-    for name in [*sorted(sums), CHECKSUMS]:
-        digest = sums[name] if name != CHECKSUMS else _digest(stage / CHECKSUMS)
-        if _put(forge, release, stage / name, name, digest, what="staged"):
-            uploaded.append(name)
+    sums: dict[str, str] = {}
+    for name in sorted(names):
+        path = stage / name
+        if release.asset(name) is not None:
+            # An earlier run uploaded it: the staged file is hashed (once) to compare.
+            if not _put(forge, release, path, name, _digest(path), what="staged"):
+                sums[name] = _digest(path)
+                continue
+        else:
+            _upload(forge, tag, path, name)
+        sums[name] = _digest(path)
+        uploaded.append(name)
+    text = render_checksums(sums)
+    _write_atomically(stage / CHECKSUMS, text)
+    digest = _remember(stage / CHECKSUMS, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    if _put(forge, release, stage / CHECKSUMS, CHECKSUMS, digest, what="staged"):
+        uploaded.append(CHECKSUMS)
     return uploaded
+
+
+def _upload(forge: Forge, tag: str, path: Path, name: str) -> None:
+    """Upload path, learning its digest on the way: from the forge (GitHub hashes what it
+    sends), else from the release's listing (the forge hashed it to store it), else by reading
+    the file."""
+    digest = forge.upload_asset(tag, path, name, sha256=_known(path))
+    if digest is None:
+        fact = forge.releases().get(tag)
+        asset = fact.asset(name) if fact is not None else None
+        digest = asset.sha256 if asset is not None else None
+    if digest is not None:
+        _remember(path, digest)
 
 
 def _put(forge: Forge, release: ReleaseFact, path: Path, name: str, digest: str, what: str) -> bool:
@@ -225,12 +304,12 @@ def _replaceable(release: ReleaseFact, name: str, present: str, digest: str, wha
         )
 
 
-def git_size_policy(stage: Path, sums: Mapping[str, str], tag: str) -> list[str]:
+def git_size_policy(stage: Path, names: Iterable[str], tag: str) -> list[str]:
     """The local forge keeps asset bytes in git: refuse what a git host refuses, warn before.
 
     Returns the warnings; raises BlockedError (nothing tagged, nothing uploaded) on a refusal.
     """
-    sizes = {name: (stage / name).stat().st_size for name in sums}
+    sizes = {name: (stage / name).stat().st_size for name in names}
     refusals, warnings = git_asset_sizes(sizes)
     if refusals:
         raise BlockedError(

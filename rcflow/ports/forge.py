@@ -49,9 +49,13 @@ class ForgeWrites(Protocol):
         self, tag: str, title: str, notes: str, *, prerelease: bool, draft: bool
     ) -> None: ...
 
-    def upload_asset(self, tag: str, path: Path, name: str, *, sha256: str | None = None) -> None:
-        """path's bytes as the asset name; sha256 is their digest when the caller just computed
-        it (the adapter then does not read the file a second time to learn it)."""
+    def upload_asset(
+        self, tag: str, path: Path, name: str, *, sha256: str | None = None
+    ) -> str | None:
+        """path's bytes as the asset name; sha256 is their digest when the caller knows it (the
+        adapter then does not read the file a second time to learn it). Returns the digest of
+        the bytes uploaded when the adapter knows it (GitHub hashes them as they are sent), or
+        None: the caller then learns it from the release's listing or the file."""
         ...
 
     def copy_asset(self, source: str, tag: str, name: str, sha256: str) -> str:

@@ -396,3 +396,45 @@ def test_without_digests_copy_asset_checks_the_bytes_before_uploading(
     digest = hashlib.sha256(data).hexdigest()
     assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.tgz", digest) == digest
     assert server.release_by_tag("v1.4.0").assets[0].data == data  # type: ignore[union-attr]
+
+
+# -- an upload hashed as it is sent ----------------------------------------------------------
+
+
+def test_an_upload_without_a_digest_is_hashed_as_it_is_sent(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rcflow.adapters import github
+
+    data = bytes(range(256)) * 9000  # more than one block
+    forge = forge_for(server)
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
+    path = payload(tmp_path, "app.tgz", data)
+
+    def refuse(_path: Path) -> str:
+        raise AssertionError("the file was read a second time to hash it")
+
+    monkeypatch.setattr(github, "sha256_file", refuse)
+    assert forge.upload_asset("v1.4.0-rc.1", path, "app.tgz") == hashlib.sha256(data).hexdigest()
+    assert server.release_by_tag("v1.4.0-rc.1").assets[0].data == data  # type: ignore[union-attr]
+
+
+def test_an_upload_hashed_on_its_way_that_github_stored_otherwise_is_removed(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from ghserver import server as handlers
+
+    forge = forge_for(server)
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
+    path = payload(tmp_path, "app.tgz", b"what was built")
+    real = GitHubServer.h_upload_release_asset
+
+    def damaged(self: GitHubServer, call: Any) -> Any:  # bytes changed on the way
+        return real(self, dataclasses.replace(call, raw=b"what was stored", raw_sha256=None))
+
+    monkeypatch.setitem(handlers._HANDLERS, "repos/upload-release-asset", damaged)
+    with pytest.raises(EffectError, match=r"GitHub stored other bytes for app\.tgz on v1\.4\.0"):
+        forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
+    assert server.release_by_tag("v1.4.0-rc.1").assets == []  # type: ignore[union-attr]

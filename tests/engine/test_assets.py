@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,7 @@ from tests.support.project import Project, copy_project
 from tests.support.scenario import at
 
 
-def build(
-    p: Project, command: str | None, patterns: tuple[str, ...] = ("dist/*",)
-) -> dict[str, str]:
+def build(p: Project, command: str | None, patterns: tuple[str, ...] = ("dist/*",)) -> list[str]:
     git = Git(p.root, p.root / ".git")
     return assets.build(
         git,
@@ -41,22 +40,56 @@ def stage(p: Project) -> Path:
 
 def test_build_runs_in_a_clean_worktree_and_stages_with_sums(project: Project) -> None:
     project.write("untracked.txt", "not in the commit")  # the worktree never sees this
-    sums = build(
+    names = build(
         project,
         'mkdir -p dist/sub && echo "$RCFLOW_PEP440" > dist/app.txt && ls > dist/sub/listing.txt',
         ("dist/*", "dist/**/*.txt"),
     )
-    assert sorted(sums) == ["app.txt", "listing.txt"]
+    assert names == ["app.txt", "listing.txt"]
     assert (stage(project) / "app.txt").read_text() == "1.4.0rc1\n"
     assert "untracked.txt" not in (stage(project) / "listing.txt").read_text()
-    assert assets.staged(stage(project)) == sums
-    assert parse_checksums((stage(project) / CHECKSUMS).read_text()) == sums
+    assert assets.staged_files(stage(project)) == names
+    assert assets.staged(stage(project)) == {
+        name: hashlib.sha256((stage(project) / name).read_bytes()).hexdigest() for name in names
+    }
+    # The files are hashed as they are uploaded; SHA256SUMS is written from those digests.
+    assert not (stage(project) / CHECKSUMS).exists()
+
+
+def test_a_stage_without_its_marker_is_not_complete(project: Project) -> None:
+    build(project, "mkdir -p dist && echo one > dist/a.txt")
+    (stage(project) / assets.MARKER).unlink()  # the build stopped before writing it
+    assert assets.staged_files(stage(project)) is None
 
 
 def test_a_tampered_stage_is_not_complete(project: Project) -> None:
-    build(project, "mkdir -p dist && echo one > dist/a.txt")
+    build(project, "mkdir -p dist && echo one > dist/a.txt && echo two > dist/b.txt")
     (stage(project) / "a.txt").write_text("changed\n")
+    assert assets.staged_files(stage(project)) is None
     assert assets.staged(stage(project)) is None
+
+    build(project, "mkdir -p dist && echo one > dist/a.txt && echo two > dist/b.txt")
+    b = stage(project) / "b.txt"
+    os.utime(b, ns=(b.stat().st_atime_ns, b.stat().st_mtime_ns + 1))  # rewritten, same size
+    assert assets.staged_files(stage(project)) is None
+
+    build(project, "mkdir -p dist && echo one > dist/a.txt")
+    (stage(project) / "a.txt").unlink()
+    assert assets.staged_files(stage(project)) is None
+
+
+def test_a_stage_completed_by_an_earlier_rcflow_is_read_by_its_sha256sums(
+    project: Project,
+) -> None:
+    # Before the marker, SHA256SUMS was written last into the stage: such a stage is complete
+    # when every file has its listed digest.
+    build(project, "mkdir -p dist && echo one > dist/a.txt")
+    (stage(project) / assets.MARKER).unlink()
+    digest = hashlib.sha256(b"one\n").hexdigest()
+    (stage(project) / CHECKSUMS).write_text(render_checksums({"a.txt": digest}))
+    assert assets.staged(stage(project)) == {"a.txt": digest}
+    (stage(project) / CHECKSUMS).write_text(render_checksums({"a.txt": "0" * 64}))
+    assert assets.staged_files(stage(project)) is None
 
 
 @pytest.mark.parametrize(
@@ -244,8 +277,9 @@ def test_rc_reads_each_asset_once_and_keeps_no_stage(
 
     assert p.step("rc", RcArgs()).status == "applied"
 
-    # Built, moved into the stage and hashed there once; uploaded with that digest.
-    assert sorted(seen["files"]) == [CHECKSUMS, "app.bin", "v.txt"]
+    # Built and moved into the stage unread; hashed once, by the local forge as it stores each
+    # file; SHA256SUMS written from those digests (its own hashed in memory).
+    assert sorted(seen["files"]) == ["app.bin", "v.txt"]
     assert seen["blobs_read"] == seen["blobs_hashed"] == []
     rc_assets_checked(p)
     assert not assets.stage_dir(p.root / ".git", RC).exists()  # the forge keeps the one copy
@@ -335,3 +369,78 @@ def test_a_crash_after_each_write_resumes_here_or_in_a_fresh_clone(
         limit=60,
     )
     assert ("upload_asset" if step == "rc" else "copy_asset") in crashed
+
+
+# -- on GitHub: each staged file read once, by its upload -------------------------------------
+
+
+def test_on_github_rc_hashes_each_asset_as_it_uploads_it(
+    make_github_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rcflow.adapters import github
+
+    p, server = make_github_project(NOISY)
+    server.add_release("v1.3.0", name="1.3.0", body="first release")
+    at(p, "bumped")
+    read: list[str] = []
+    for module in (assets, github):
+        original = module.sha256_file
+
+        def counting(path: Path, original: Any = original) -> str:
+            read.append(path.name)
+            return str(original(path))
+
+        monkeypatch.setattr(module, "sha256_file", counting)
+
+    assert p.step("rc", RcArgs()).status == "applied"
+
+    assert read == []  # no file hashed apart from its upload
+    rc = server.release_by_tag(RC)
+    assert rc is not None
+    data = {a.name: bytes(a.data) for a in rc.assets}
+    sums = parse_checksums(data.pop(CHECKSUMS).decode())
+    assert sums == {name: hashlib.sha256(b).hexdigest() for name, b in data.items()}
+    assert sorted(sums) == ["app.bin", "v.txt"]
+    assert not assets.stage_dir(p.root / ".git", RC).exists()
+
+
+def test_on_github_a_resumed_upload_hashes_the_staged_file_once_to_compare(
+    make_github_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, server = make_github_project(NOISY)
+    server.add_release("v1.3.0", name="1.3.0", body="first release")
+    at(p, "bumped")
+    from rcflow.adapters.github import GitHubForge
+
+    # The run stops after its first upload: the release holds app.bin, not v.txt nor SHA256SUMS.
+    real = GitHubForge.upload_asset
+
+    def stops(self: GitHubForge, tag: str, path: Path, name: str, **kw: Any) -> str | None:
+        if name != "app.bin":
+            raise EffectError("the runner died")
+        return real(self, tag, path, name, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(GitHubForge, "upload_asset", stops)
+        assert p.cli("rc").exit_code == 1
+    rc = server.release_by_tag(RC)
+    assert rc is not None and [a.name for a in rc.assets] == ["app.bin"]
+    hashed: list[str] = []
+    original = assets.sha256_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path.name)
+        return str(original(path))
+
+    monkeypatch.setattr(assets, "sha256_file", counting)
+    monkeypatch.setattr(assets, "_KNOWN", {})  # the run that resumes is another process
+    posts = len(server.requests)
+
+    assert p.step("rc", RcArgs()).status == "applied"
+
+    assert hashed == ["app.bin"]  # the staged file, to compare with what GitHub holds
+    uploads = [r.query for r in server.requests[posts:] if r.method == "POST"]
+    assert [q.split("name=")[1].split("&")[0] for q in uploads] == ["v.txt", CHECKSUMS]
+    data = {a.name: bytes(a.data) for a in rc.assets}
+    sums = parse_checksums(data.pop(CHECKSUMS).decode())
+    assert sums == {name: hashlib.sha256(b).hexdigest() for name, b in data.items()}

@@ -38,13 +38,13 @@ def build_assets(x: Scope, e: BuildAssets) -> Outcome:
     if assets.complete_on_forge(x.forge.releases().get(e.tag)):
         assets.discard(stage)  # a run that stopped right after its last upload left it
         return skipped("the release has its assets")
-    sums = assets.staged(stage)
-    if sums is not None:
+    names = assets.staged_files(stage)
+    if names is not None:
         outcome = skipped("already built (staged in the git dir)")
     else:
         sha = e.sha or (x.git.head() or ("",))[0]
         env = {"RCFLOW_VERSION": e.version, "RCFLOW_TAG": e.tag, "RCFLOW_PEP440": e.pep440}
-        sums = assets.build(
+        names = assets.build(
             x.git,
             tag=e.tag,
             sha=sha,
@@ -53,10 +53,10 @@ def build_assets(x: Scope, e: BuildAssets) -> Outcome:
             env=env,
             timeout=e.timeout,
         )
-        outcome = done(f"{len(sums)} file(s)")
+        outcome = done(f"{len(names)} file(s)")
     if x.forge.name == "local":
         # Before the RC is tagged: assets git cannot carry refuse the RC, not half of it.
-        warnings = assets.git_size_policy(stage, sums, e.tag)
+        warnings = assets.git_size_policy(stage, names, e.tag)
         outcome = outcome.noting("".join(f"; warning: {w}" for w in warnings))
     return outcome
 
@@ -68,13 +68,13 @@ def upload_assets(x: Scope, e: UploadAssets) -> Outcome:
     if assets.complete_on_forge(releases.get(e.tag)):
         assets.discard(stage)
         return skipped("the release has its assets")
-    sums = assets.staged(stage)
-    if sums is None:
+    names = assets.staged_files(stage)
+    if names is None:
         raise EffectError(
             f"the assets of {e.tag} are not staged here (built on another machine?)",
             hint="re-run `rcflow rc` to build them again",
         )
-    uploaded = assets.upload_missing(x.forge, releases, e.tag, stage, sums)
+    uploaded = assets.upload_missing(x.forge, releases, e.tag, stage, names)
     # SHA256SUMS went last: the forge holds every byte now, so the stage's copy goes.
     assets.discard(stage)
     return done(f"{len(uploaded)} uploaded") if uploaded else skipped("all present")
