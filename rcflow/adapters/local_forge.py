@@ -23,7 +23,6 @@ import copy
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +36,7 @@ from rcflow.ports.forge import (
     mib,
     sha256_file,
 )
+from rcflow.record import dataclass, field
 
 FORGE_REF = "refs/rcflow/forge"
 LATEST = "latest"

@@ -16,13 +16,13 @@ import json
 import re
 import tokenize
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from rcflow.errors import VersionFileError
 from rcflow.lazy_re import lazy
+from rcflow.record import dataclass
 
 if TYPE_CHECKING:
     import tomlkit
