@@ -6,9 +6,10 @@ The standard decorator compiles each class's `__init__`, `__repr__`, `__eq__`, `
 git commands behind a status take to run (DESIGN §13, issue 14). This decorator keeps the same
 contract for the subset rcflow uses (`frozen`, `eq`, `repr`, defaults, `field(default_factory=)`,
 `__post_init__`, methods a class defines itself win) but shares one `__repr__`, `__eq__`,
-`__hash__` and frozen `__setattr__` between every class, and compiles a class's `__init__` the
-first time the class is instantiated (a class a status never builds never pays). Comparisons
-read the fields with `operator.attrgetter`, in C, as fast as the generated code.
+`__hash__` and frozen `__setattr__` between every class, and compiles a class's `__init__` only
+once it has built a few instances with a generic one (most classes on the status path are built
+once or twice; a class a status never builds never pays). Comparisons read the fields with
+`operator.attrgetter`, in C, as fast as the generated code.
 
 `dataclasses.replace`, `fields`, `asdict` and `is_dataclass` keep working: the field table they
 read (`__dataclass_fields__`) is built from `dataclasses` on first access.
@@ -203,15 +204,64 @@ def _frozen_delattr(self: Any, name: str) -> None:
     raise FrozenInstanceError(f"cannot delete field {name!r}")
 
 
+# Instances built by the generic `__init__` before a class's own is compiled: most classes on
+# the status path are built once or twice (a compile costs 100-200 of those), a few thousands
+# of times (a tag's version, a ref).
+_GENERIC_INSTANCES = 4
+
+
 def _first_init(cls: type) -> Callable[..., None]:
-    """A stand-in `__init__` that compiles the class's own on the first instance."""
+    """A stand-in `__init__`: the generic one for a class's first instances, then the class's
+    own, compiled."""
+    built = 0
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        nonlocal built
+        if built < _GENERIC_INSTANCES:
+            built += 1
+            _generic_init(cls, self, args, kwargs)
+            return
         if cls.__dict__.get("__init__") is __init__:
             cls.__init__ = _compile_init(cls)  # type: ignore[misc]
         cls.__init__(self, *args, **kwargs)  # type: ignore[misc]
 
     return __init__
+
+
+def _generic_init(cls: type, self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """What the compiled `__init__` does, read from the field table: the same values, the same
+    refusals (TypeError for a missing, unknown or repeated argument)."""
+    spec: _Spec = cls.__record__  # type: ignore[attr-defined]
+    where = f"{cls.__qualname__}.__init__()"
+    params = [name for name, f in spec.fields.items() if f.init]
+    if len(args) > len(params):
+        raise TypeError(
+            f"{where} takes {len(params) + 1} positional arguments but {len(args) + 1} were given"
+        )
+    values = dict(zip(params, args, strict=False))
+    for name, value in kwargs.items():
+        if name not in params:
+            raise TypeError(f"{where} got an unexpected keyword argument {name!r}")
+        if name in values:
+            raise TypeError(f"{where} got multiple values for argument {name!r}")
+        values[name] = value
+    missing = [n for n in params if n not in values and _no_default(spec.fields[n])]
+    if missing:
+        raise TypeError(f"{where} missing required arguments: {', '.join(map(repr, missing))}")
+    assign = object.__setattr__ if spec.frozen else setattr
+    for name, f in spec.fields.items():
+        if name in values:
+            assign(self, name, values[name])
+        elif f.default_factory is not MISSING:
+            assign(self, name, f.default_factory())
+        elif f.default is not MISSING:
+            assign(self, name, f.default)
+    if hasattr(cls, "__post_init__"):
+        self.__post_init__()
+
+
+def _no_default(f: Field) -> bool:
+    return f.default is MISSING and f.default_factory is MISSING
 
 
 def _compile_init(cls: type) -> Callable[..., None]:

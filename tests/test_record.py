@@ -82,17 +82,32 @@ def test_construction_defaults_factories_and_repr_match() -> None:
     assert repr(OURS["Keyed"]("k", 1)) == "<k>"
 
 
-def test_wrong_arguments_are_refused_as_dataclasses_does() -> None:
+@pytest.mark.parametrize("compiled", [False, True], ids=["generic-init", "compiled-init"])
+def test_wrong_arguments_are_refused_as_dataclasses_does(compiled: bool) -> None:
+    """Both `__init__`s: the generic one of a class's first instances and its compiled one."""
+    classes = _declare(record.dataclass, record.field)
+    if compiled:
+        for name in ("Point", "Bag"):
+            for _ in range(record._GENERIC_INSTANCES + 1):
+                classes[name](1 if name == "Point" else "b")
+    for name in ("Point", "Bag"):
+        assert classes[name].__init__.__qualname__.endswith(f"{name}.__init__") is compiled
+    for args, kwargs in (((1,), {}), ((1, 2), {"tags": ("a",)}), ((), {"x": 3, "scale": 2.5})):
+        ours, theirs = classes["Point"](*args, **kwargs), THEIRS["Point"](*args, **kwargs)
+        assert repr(ours).rpartition(".")[2] == repr(theirs).rpartition(".")[2]
+    ours, theirs = classes["Bag"]("b", [2]), THEIRS["Bag"]("b", [2])
+    assert repr(ours).rpartition(".")[2] == repr(theirs).rpartition(".")[2]
+    assert classes["Bag"]("c").items == [] and classes["Bag"]("c", hidden="x").hidden == "x"
     for name, args, kwargs in (
         ("Point", (), {}),
         ("Point", (1, 2, (), 1.0, "extra"), {}),
         ("Point", (1,), {"x": 2}),
         ("Point", (1,), {"nope": 2}),
     ):
-        for cls in (OURS[name], THEIRS[name]):
+        for cls in (classes[name], THEIRS[name]):
             with pytest.raises(TypeError):
                 cls(*args, **kwargs)
-    for cls in (OURS["Bag"], THEIRS["Bag"]):
+    for cls in (classes["Bag"], THEIRS["Bag"]):
         with pytest.raises(ValueError, match="a bag has a name"):
             cls("")
 
