@@ -19,7 +19,6 @@ is already there.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -101,6 +100,8 @@ class _State:
 
     def own(self, tag: str) -> dict[str, Any]:
         """tag's record, this state's own copy (after `copy`, to change it)."""
+        import copy  # a write's, not a status's
+
         record = copy.deepcopy(self.record(tag))
         self.records[tag] = record
         return record
