@@ -90,6 +90,9 @@ def _is_classvar(annotation: Any) -> bool:
 
 
 def _process(cls: type[T], frozen: bool, eq: bool, repr_: bool) -> type[T]:
+    if any(hasattr(base, _FIELDS) for base in cls.__mro__[1:]):
+        # Fields inherited from a base are not collected: refused rather than half-made.
+        raise TypeError(f"{cls.__qualname__}: rcflow.record dataclasses do not inherit fields")
     namespace = cls.__dict__
     fields: dict[str, Field] = {}
     types: dict[str, Any] = {}

@@ -159,6 +159,12 @@ def test_bad_declarations_are_refused() -> None:
             a: int = 0
             b: int  # type: ignore[misc]
 
+    with pytest.raises(TypeError, match="do not inherit fields"):
+
+        @record.dataclass
+        class Child(OURS["Point"]):  # type: ignore[misc]
+            z: int = 0
+
     with pytest.raises(ValueError, match="mutable default"):
 
         @record.dataclass
