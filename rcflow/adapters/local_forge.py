@@ -19,11 +19,9 @@ is already there.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +35,7 @@ from rcflow.ports.forge import (
     mib,
     sha256_file,
 )
+from rcflow.record import dataclass, field
 
 FORGE_REF = "refs/rcflow/forge"
 LATEST = "latest"
@@ -101,6 +100,8 @@ class _State:
 
     def own(self, tag: str) -> dict[str, Any]:
         """tag's record, this state's own copy (after `copy`, to change it)."""
+        import copy  # a write's, not a status's
+
         record = copy.deepcopy(self.record(tag))
         self.records[tag] = record
         return record

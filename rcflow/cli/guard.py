@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from rcflow.errors import (
     StoppedError,
     UsageError,
 )
+from rcflow.record import dataclass
 
 if TYPE_CHECKING:
     from rcflow.cli.output import Output

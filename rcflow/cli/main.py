@@ -8,20 +8,26 @@ loading the command-line parser, which costs more than the git commands behind a
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rcflow.cli.guard import Options, show_doctor, show_log, show_status
 from rcflow.errors import Interrupted
-from rcflow.ports.proc import handle_signals
 
-_READ_ONLY = {"status": show_status, "log": show_log, "doctor": show_doctor}
+if TYPE_CHECKING:
+    from rcflow.cli.guard import Options
+
+# Answered by `rcflow.cli.guard` without the parser (imported once the collector is off).
+_READ_ONLY = ("status", "log", "doctor")
 
 
 def _read_only(args: Sequence[str]) -> tuple[str, Options] | None:
     """`status`/`log`/`doctor` with only --json and -C PATH, in any order; None otherwise."""
+    from pathlib import Path
+
+    from rcflow.cli.guard import Options
+
     command = None
     opts = Options()
     i = 0
@@ -66,19 +72,42 @@ def _log_options(args: Sequence[str]) -> tuple[Options, dict[str, Any]] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A status on 2,000 tags allocates a few hundred thousand objects, imports included, and
+    # frees them by reference counting; the cyclic collector's passes over them cost 5-10 ms of
+    # its run (issue 14, item 5) and find nothing worth collecting. The read-only commands run
+    # without it; a step, long and threaded, gets it back before the command line is parsed.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _main(sys.argv[1:] if argv is None else argv, collecting)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _main(argv: Sequence[str], collecting: bool) -> int:
+    from rcflow.ports.proc import handle_signals
+
     # SIGINT and SIGTERM stop running commands, release the lease, exit 130 / 143 (`proc`).
     handle_signals()
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = list(argv)
     try:
         if "log" in args:  # `log`'s own options: the same quick path
             quick_log = _log_options(args)
             if quick_log is not None:
+                from rcflow.cli.guard import show_log
+
                 opts, options = quick_log
                 return show_log(opts, **options)
         quick = _read_only(args)
         if quick is not None:
+            from rcflow.cli.guard import show_doctor, show_log, show_status
+
             command, opts = quick
-            return _READ_ONLY[command](opts)
+            show = {"status": show_status, "log": show_log, "doctor": show_doctor}[command]
+            return show(opts)
+        if collecting:
+            gc.enable()
         from rcflow.cli.app import main as full
 
         return full(args)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from rcflow.model.ledger import Event, RunIdentity
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release, classify
 from rcflow.ports.forge import Forge, ReleaseFact
+from rcflow.record import dataclass, field
 
 if TYPE_CHECKING:
     from rcflow.model.findings import Finding

@@ -145,7 +145,6 @@ import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, TypeVar
@@ -155,6 +154,7 @@ from rcflow.lazy_re import lazy
 from rcflow.model.version import Spelling, StageWord, Version, check_next_version
 from rcflow.model.version import parse_tag as _parse_tag
 from rcflow.model.version_text import VersionFileKind, detect_kind, read_refs
+from rcflow.record import dataclass
 
 CONFIG_FILE = "rcflow.toml"
 PYPROJECT = "pyproject.toml"

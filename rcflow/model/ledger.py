@@ -18,11 +18,11 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from rcflow.model.events import EventKind
+from rcflow.record import dataclass, field
 
 LEDGER_REF = "refs/rcflow/ledger"
 FORMAT = 1

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rcflow.model.ledger import Event
 from rcflow.ports.forge import ReleaseFact
+from rcflow.record import dataclass, field
 
 if TYPE_CHECKING:
     from rcflow.model.conventional import Commit

@@ -7,7 +7,6 @@ fresh CI runner and a maintainer's laptop compute the same state from the same g
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 
 from rcflow.errors import ConfigError, VersionError, VersionFileError
@@ -32,6 +31,7 @@ from rcflow.model.version_files import (
     read_versions,
     unreadable,
 )
+from rcflow.record import dataclass
 
 
 class State(StrEnum):

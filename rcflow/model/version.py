@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 
 from rcflow.errors import VersionError
 from rcflow.lazy_re import lazy
+from rcflow.record import dataclass
 
 
 class Spelling(StrEnum):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from rcflow.errors import VersionError, VersionFileError
 from rcflow.model.config import Config, VersionFileConfig
 from rcflow.model.version import Spelling, Version, parse, parse_dev, render_dev
 from rcflow.model.version_text import VersionFileKind, VersionRef, read_refs, update
+from rcflow.record import dataclass
 
 
 @dataclass(frozen=True)

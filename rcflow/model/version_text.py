@@ -14,17 +14,19 @@ from __future__ import annotations
 import io
 import json
 import re
-import tokenize
+import token
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from rcflow.errors import VersionFileError
 from rcflow.lazy_re import lazy
+from rcflow.record import dataclass
 
 if TYPE_CHECKING:
+    from tokenize import TokenInfo
+
     import tomlkit
 
 
@@ -387,7 +389,7 @@ def _json_top_level_string(content: str, wanted: str) -> tuple[int, int] | None:
 # --- Python __version__ ---------------------------------------------------------------------------
 
 _SIMPLE_LITERAL = lazy(r"""(['"])([^'"\\\r\n]*)\1""")
-_SKIPPED = (tokenize.NL, tokenize.COMMENT, tokenize.ENCODING)
+_SKIPPED = (token.NL, token.COMMENT, token.ENCODING)
 
 
 def _python(path: str, content: str) -> list[_Span]:
@@ -396,6 +398,8 @@ def _python(path: str, content: str) -> list[_Span]:
     tokenize rather than ast: it skips strings and comments correctly yet does not reject syntax
     newer than the running interpreter, which a project's own modules may well use.
     """
+    import tokenize  # only a Python version file needs it: not on every status
+
     try:
         tokens = [
             tok
@@ -410,14 +414,14 @@ def _python(path: str, content: str) -> list[_Span]:
     depth = 0
     at_statement_start = True
     for index, tok in enumerate(tokens):
-        if tok.type == tokenize.INDENT:
+        if tok.type == token.INDENT:
             depth += 1
-        elif tok.type == tokenize.DEDENT:
+        elif tok.type == token.DEDENT:
             depth -= 1
         if (
             at_statement_start
             and depth == 0
-            and tok.type == tokenize.NAME
+            and tok.type == token.NAME
             and tok.string == "__version__"
         ):
             value = _python_value(tokens, index + 1)
@@ -425,7 +429,7 @@ def _python(path: str, content: str) -> list[_Span]:
                 row, col = value.start
                 start = line_starts[row - 1] + col + 1
                 spans.append(_span(content, "__version__", start, start + len(value.string) - 2))
-        at_statement_start = tok.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
+        at_statement_start = tok.type in (token.NEWLINE, token.INDENT, token.DEDENT)
     if not spans:
         raise VersionFileError(f'{path}: no version found (module-level __version__ = "...")')
     if len(spans) > 1:
@@ -434,18 +438,18 @@ def _python(path: str, content: str) -> list[_Span]:
     return spans
 
 
-def _python_value(tokens: Sequence[tokenize.TokenInfo], index: int) -> tokenize.TokenInfo | None:
+def _python_value(tokens: Sequence[TokenInfo], index: int) -> TokenInfo | None:
     """The string token of ``__version__ [: annotation] = "..."`` starting after the name."""
     if index < len(tokens) and tokens[index].string == ":":
         # Skip a simple annotation (`str`, `typing.Final[str]`) up to the `=`.
         while index < len(tokens) and tokens[index].string != "=":
-            if tokens[index].type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+            if tokens[index].type in (token.NEWLINE, token.ENDMARKER):
                 return None
             index += 1
     if index + 2 >= len(tokens) or tokens[index].string != "=":
         return None
     value, after = tokens[index + 1], tokens[index + 2]
-    if value.type != tokenize.STRING or after.type not in (tokenize.NEWLINE, tokenize.ENDMARKER):
+    if value.type != token.STRING or after.type not in (token.NEWLINE, token.ENDMARKER):
         return None
     if not _SIMPLE_LITERAL.fullmatch(value.string):
         return None

@@ -8,11 +8,11 @@ from the wording of a message.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rcflow.model.ledger import current_lease
 from rcflow.model.version import tag_name
+from rcflow.record import dataclass
 
 if TYPE_CHECKING:
     from rcflow.model.config import Config

@@ -7,9 +7,10 @@ whichever forge carries it out; only the adapters know HTTP, JSON files or PyGit
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast, runtime_checkable
+
+from rcflow.record import dataclass
 
 CHECKSUMS = "SHA256SUMS"
 # Retraction is recorded in the release notes themselves, so any reader of the forge (a person

@@ -8,9 +8,10 @@ so a new write added here is covered by every crash-after-each-write test withou
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from rcflow.record import dataclass
 
 
 @dataclass(frozen=True)

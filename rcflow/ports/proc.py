@@ -17,12 +17,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, cast
 
 from rcflow.errors import CommandError, Interrupted
+from rcflow.record import dataclass, field
 
 
 @dataclass(frozen=True)

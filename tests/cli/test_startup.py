@@ -64,6 +64,12 @@ def test_status_json_loads_no_parser_planning_or_drawing(project: Project) -> No
         "rcflow.preflight",
         "rcflow.cli.console",
         "shutil",
+        # The value classes are `rcflow.record`'s: `dataclasses` and the `inspect` it imports
+        # cost more than the git commands behind a status (issue 14, item 5).
+        "dataclasses",
+        "inspect",
+        "tokenize",  # a Python version file's reader needs it, a pyproject's does not
+        "copy",  # the local forge copies a record it changes, on a write
     ):
         assert heavy not in _top(loaded), heavy
     assert "rcflow.engine.observe" in loaded
@@ -157,3 +163,32 @@ def test_doctor_text_makes_no_status_view_plan_or_changelog(project: Project) ->
     assert code == 0
     for heavy in ("rcflow.model.views", "rcflow.model.plan", "rcflow.model.conventional"):
         assert heavy not in loaded, heavy
+
+
+def _collections(argv: list[str], cwd: Path) -> tuple[int, int, bool]:
+    """`rcflow *argv` in a fresh interpreter: its exit code, how many cyclic collections ran
+    while it did, and whether the collector was on again once `main` returned."""
+    probe = (
+        "import gc, sys; from rcflow.cli.main import main\n"
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: runs.append(1) if phase == 'start' else None)\n"
+        f"try:\n    code = main({argv!r})\n"
+        "except SystemExit as exc:\n    code = exc.code\n"
+        "print(len(runs), gc.isenabled(), file=sys.stderr); sys.exit(code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    runs, enabled = done.stderr.strip().splitlines()[-1].split()
+    return done.returncode, int(runs), enabled == "True"
+
+
+def test_read_only_commands_run_without_the_cyclic_collector(project: Project) -> None:
+    """Its passes cost a status on 2,000 tags 5-10 ms (issue 14, item 5); a step keeps it."""
+    for argv in (["status", "--json"], ["status"], ["doctor", "--json"], ["log"]):
+        code, runs, enabled = _collections(argv, project.root)
+        assert code == 0, argv
+        assert runs == 0, argv
+        assert enabled, argv  # a caller of main() in-process gets its collector back
+    code, runs, enabled = _collections(["--help"], project.root)
+    assert code == 0 and runs > 0 and enabled
