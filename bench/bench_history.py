@@ -275,6 +275,7 @@ def synthesise(template: Template, cycles: int, tags: int) -> Path:
         commit("refs/rcflow/ledger", mark, ledger_parent, message, {})
         ledger_parent, mark = mark, mark + 1
     forge["latest"] = f"v{version(cycles - 1)}\n" if cycles else ""
+    forge["index.json"] = _forge_index(forge)
     commit("refs/rcflow/forge", mark, None, "rcflow: forge\n", forge)
     mark += 1
     filler = max(tags - len(annotated), 0)
@@ -306,6 +307,19 @@ def synthesise(template: Template, cycles: int, tags: int) -> Path:
         git(where, "gc", "--quiet")
     (base / "ready").write_text("")
     return base
+
+
+def _forge_index(files: dict[str, str]) -> str:
+    """The forge's index, as this rcflow writes it with every write of the forge."""
+    from rcflow.adapters.local_forge import RELEASES, blob_sha, index_text
+
+    return index_text(
+        {
+            path: (blob_sha(text.encode("utf-8")), json.loads(text))
+            for path, text in files.items()
+            if path.startswith(RELEASES)
+        }
+    )
 
 
 def _checkpoint_tip(repo: Path) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rcflow.model.ledger import Event
-from rcflow.ports.forge import ReleaseFact
+from rcflow.ports.forge import ReleaseFact, ReleaseMap
 
 if TYPE_CHECKING:
     from rcflow.model.conventional import Commit
@@ -69,7 +69,11 @@ class Snapshot:
             "remote_branch": self.remote_branch,
             "ledger": self.ledger_tip,
             "files": [(f.path, f.head_text, f.work_text) for f in self.files],
-            "releases": sorted(
+            # A forge whose releases have a name for the whole set (the local forge's tip) is
+            # named by it: thousands of releases are not read to fingerprint a plan.
+            "releases": self.releases.digest
+            if isinstance(self.releases, ReleaseMap) and self.releases.digest is not None
+            else sorted(
                 (t, r.prerelease, r.retracted, r.draft, sorted(a.name for a in r.assets))
                 for t, r in self.releases.items()
             ),

@@ -32,6 +32,7 @@ from rcflow.model.version_files import (
     read_versions,
     unreadable,
 )
+from rcflow.ports.forge import draft_tags
 
 
 class State(StrEnum):
@@ -446,10 +447,12 @@ def forge_drift(s: Snapshot, release: Release, config: Config) -> tuple[str, ...
             found.append(f"tag {tag} has no release on {s.forge}: `rcflow {step}` publishes it")
     lease = ledger.current_lease(s.ledger)
     busy = lease is not None and lease.expires > s.now
-    for tag, rel in sorted(s.releases.items()):
+    # Tags and drafts only: a release's other facts are not read for thousands of old ones.
+    drafts = draft_tags(s.releases)
+    for tag in sorted(s.releases):
         if parse_stage_tag(tag, config) is None:
             continue  # not one of this release line's tags
-        if rel.draft:
+        if tag in drafts:
             if not busy:
                 found.append(
                     f"a draft release {tag} was left behind on {s.forge}: re-run the step "
