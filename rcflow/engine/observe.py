@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from rcflow.errors import RcflowError
 from rcflow.model.config import CONFIG_FILE, PYPROJECT, Config, parse_stage_tag, stage_tag_matcher
-from rcflow.model.ledger import CHECKPOINT_FILE, LEDGER_REF, Event, read_checkpoint
+from rcflow.model.events import EventKind
+from rcflow.model.ledger import CHECKPOINT_FILE, LEDGER_REF, Event, load_checkpoint
 from rcflow.model.ledger import covers as ledger_covers
 from rcflow.model.snapshot import Snapshot, VersionFileFact
 from rcflow.ports.forge import Forge, SharedByGit
@@ -47,7 +48,8 @@ def _events(
     spelling = {"tag_prefix": config.tag_prefix, "rc_token": config.rc_token}
     at_tip = f"{tip}:{CHECKPOINT_FILE}"
     texts = git.read_blobs([tip, at_tip])
-    checkpoint = read_checkpoint(texts.get(at_tip), **spelling)
+    loaded = load_checkpoint(texts.get(at_tip), **spelling)
+    checkpoint, promoted = loaded if loaded is not None else (None, None)
     recent: list[Event] = []
     if checkpoint is not None:
         _, _, message = (texts.get(tip) or "").partition("\n\n")
@@ -57,13 +59,16 @@ def _events(
         entries = git.log(tip, max_count=_PROBE)
         blobs = git.read_blobs([f"{e.sha}:{CHECKPOINT_FILE}" for e in entries])
         for i, entry in enumerate(entries):
-            checkpoint = read_checkpoint(blobs.get(f"{entry.sha}:{CHECKPOINT_FILE}"), **spelling)
-            if checkpoint is not None:
+            loaded = load_checkpoint(blobs.get(f"{entry.sha}:{CHECKPOINT_FILE}"), **spelling)
+            if loaded is not None:
+                checkpoint, promoted = loaded
                 recent = _parsed(reversed(entries[: i + 1]))
                 break
     if checkpoint is not None:
         events = (*checkpoint, *recent)
-        if ledger_covers(events, **spelling):
+        if promoted is not None:
+            promoted = [*promoted, *(e.key for e in recent if e.kind == EventKind.PROMOTED)]
+        if ledger_covers(events, **spelling, promoted=promoted):
             return events
     return tuple(_parsed(git.log(tip, reverse=True)))
 
@@ -268,12 +273,12 @@ def _rc_configs(
     for all of them (none at all when no RC is in flight).
     """
     parsed = {name: v for name in tags if (v := parse_stage_tag(name, config))}
-    finals = [v for v in parsed.values() if v.is_final]
-    top = max(finals, key=lambda v: (v.major, v.minor, v.patch), default=None)
+    # Plain tuples: thousands of tags, no Version built or compared per tag.
+    top = max(((v.major, v.minor, v.patch) for v in parsed.values() if v.rc is None), default=None)
     shas = {
         tags[name]
         for name, v in parsed.items()
-        if not v.is_final and (top is None or v.base > top) and tags[name]
+        if v.rc is not None and (top is None or (v.major, v.minor, v.patch) > top) and tags[name]
     }
     found: dict[str, tuple[str | None, str | None]] = {}
     config_specs = (f":{CONFIG_FILE}", f":{PYPROJECT}")

@@ -227,7 +227,8 @@ def classify(s: Snapshot, config: Config) -> Release:
     unsynced: set[str] = set()
     prefix, token = config.tag_prefix, config.rc_token
     finals: dict[Version, str] = {}
-    rc_tags: dict[Version, dict[Version, str]] = {}
+    # Pre-releases by their base's (major, minor, patch): no Version built per tag.
+    rc_tags: dict[tuple[int, int, int], dict[Version, str]] = {}
     unpushed = unpushed_promotions(s)
     for name in s.all_tags:
         v = parse_stage_tag(name, config)
@@ -236,7 +237,7 @@ def classify(s: Snapshot, config: Config) -> Release:
         if v.rc is None:
             finals[v] = name
         else:
-            rc_tags.setdefault(v.base, {})[v] = name
+            rc_tags.setdefault((v.major, v.minor, v.patch), {})[v] = name
         local, remote = s.local_tags.get(name), s.remote_tags.get(name)
         if v.rc is None and name in unpushed:
             del finals[v]  # a promotion whose tag never reached the remote: not a release
@@ -327,14 +328,15 @@ def classify(s: Snapshot, config: Config) -> Release:
     used_by: dict[str, set[int]] = {}
     candidates: list[Candidate] = []
     if target is not None:
-        for v in rc_tags.get(target, {}):
+        target_rcs = rc_tags.get((target.major, target.minor, target.patch), {})
+        for v in target_rcs:
             used_by.setdefault(stage_of(config, v).name, set()).add(v.rc or 0)
         for e in s.ledger:
             if e.kind in (EventKind.RC_TAGGED, EventKind.RC_WITHDRAWN):
                 v = parse_stage_tag(e.key, config)
                 if v is not None and v.base == target and v.rc is not None:
                     used_by.setdefault(stage_of(config, v).name, set()).add(v.rc)
-        for pre, tag in sorted(rc_tags.get(target, {}).items()):
+        for pre, tag in sorted(target_rcs.items()):
             if tag in withdrawn:
                 continue
             number = pre.rc or 0
