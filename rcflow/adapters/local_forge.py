@@ -252,9 +252,12 @@ class LocalForge:
             catalog = self._catalog(tip)
             if catalog is not None:
                 at = tip
-                paths, drafts, latest = catalog
+                tags, elsewhere, drafts, latest = catalog
                 found = ReleaseMap(
-                    paths, drafts, lambda tag: self._fact_at(at, paths[tag], tag, latest), at
+                    {*tags, *elsewhere},
+                    drafts,
+                    lambda tag: self._fact_at(at, elsewhere.get(tag) or _path(tag), tag, latest),
+                    at,
                 )
                 self._facts[at] = found
                 return found
@@ -295,9 +298,10 @@ class LocalForge:
         self._built[id(data)] = (data, fact)
         return fact
 
-    def _catalog(self, tip: str) -> tuple[dict[str, str], list[str], str | None] | None:
-        """(tag -> record path, drafts, latest) from the tree's index; None when it has none or
-        it does not describe the records there (written by an older rcflow, or by hand)."""
+    def _catalog(self, tip: str) -> tuple[list[str], dict[str, str], list[str], str | None] | None:
+        """(tags at their usual path, tag -> record path of the others, drafts, latest) from
+        the tree's index; None when it has none or it does not describe the records there
+        (written by an older rcflow, or by hand)."""
         top = self.store.top(tip)
         blob = top.get(INDEX)
         if blob is None:
@@ -321,10 +325,8 @@ class LocalForge:
             or not all(type(t) is str for t in (*tags, *drafts, *elsewhere.values()))
         ):
             return None
-        paths = {t: _path(t) for t in tags}
-        paths.update(elsewhere)
         latest = texts.get(top[LATEST], "").strip() or None if LATEST in top else None
-        return paths, drafts, latest
+        return tags, elsewhere, drafts, latest
 
     def _fact_at(self, tip: str, path: str, tag: str, latest: str | None) -> ReleaseFact:
         """One release read from the tree at tip: its record, and which of its assets' bytes

@@ -139,8 +139,10 @@ class Lease:
 def current_lease(events: Iterable[Event]) -> Lease | None:
     """The newest lease that was not released (it may be expired; see `lease_is_live`)."""
     lease: Lease | None = None
+    # Bound once: thousands of events, and an enum member lookup per event is most of the loop.
+    acquired, ended = EventKind.LEASE_ACQUIRED, (EventKind.LEASE_RELEASED, EventKind.LEASE_BROKEN)
     for event in events:
-        if event.kind == EventKind.LEASE_ACQUIRED:
+        if event.kind == acquired:
             d = event.data
             lease = Lease(
                 run=event.run,
@@ -151,11 +153,7 @@ def current_lease(events: Iterable[Event]) -> Lease | None:
                 command=str(d.get("command", "")),
                 event_id=event.id,
             )
-        elif (
-            event.kind in (EventKind.LEASE_RELEASED, EventKind.LEASE_BROKEN)
-            and lease is not None
-            and event.key == lease.run
-        ):
+        elif event.kind in ended and lease is not None and event.key == lease.run:
             lease = None
     return lease
 

@@ -249,14 +249,17 @@ def classify(s: Snapshot, config: Config) -> Release:
             unsynced.add(name)
             problems.append(f"tag {name} exists here but not on {s.remote}")
 
-    retracted = frozenset(e.key for e in s.ledger if e.kind == EventKind.RETRACTED)
+    # Kinds bound once: an enum member looked up per event costs more than the loop itself
+    # over the thousands of closed releases' events a checkpoint keeps as stubs.
+    kind_retracted, kind_withdrawn = EventKind.RETRACTED, EventKind.RC_WITHDRAWN
+    retracted = frozenset(e.key for e in s.ledger if e.kind == kind_retracted)
     for tag in retracted:
         # A retracted release whose tag was deleted (`rollback --delete-tag`) still used its
         # number: it stays among the finals so no later bump can release that version again.
         v = parse_tag(tag, tag_prefix=prefix, rc_token=token)
         if v is not None and v.rc is None:
             finals.setdefault(v, tag)
-    withdrawn = frozenset(e.key for e in s.ledger if e.kind == EventKind.RC_WITHDRAWN)
+    withdrawn = frozenset(e.key for e in s.ledger if e.kind == kind_withdrawn)
     for tag in sorted(withdrawn & s.all_tags):
         problems.append(f"tag {tag} was withdrawn but still exists; `rcflow rollback` removes it")
     # Finals have no RC part, so a plain tuple key orders them (thousands of tags: no __lt__).
@@ -331,8 +334,9 @@ def classify(s: Snapshot, config: Config) -> Release:
         target_rcs = rc_tags.get((target.major, target.minor, target.patch), {})
         for v in target_rcs:
             used_by.setdefault(stage_of(config, v).name, set()).add(v.rc or 0)
+        cut = (EventKind.RC_TAGGED, EventKind.RC_WITHDRAWN)
         for e in s.ledger:
-            if e.kind in (EventKind.RC_TAGGED, EventKind.RC_WITHDRAWN):
+            if e.kind in cut:
                 v = parse_stage_tag(e.key, config)
                 if v is not None and v.base == target and v.rc is not None:
                     used_by.setdefault(stage_of(config, v).name, set()).add(v.rc)
@@ -418,8 +422,9 @@ def _newest_last(candidates: list[Candidate], events: Iterable[Event]) -> list[C
     that stopped before its event) come after the recorded ones, in ladder order.
     """
     order: dict[str, int] = {}
+    tagged = EventKind.RC_TAGGED
     for index, e in enumerate(events):
-        if e.kind == EventKind.RC_TAGGED:
+        if e.kind == tagged:
             order.setdefault(e.key, index)
     unrecorded = len(order) + 1 << 20
     return sorted(
@@ -437,9 +442,8 @@ def forge_drift(s: Snapshot, release: Release, config: Config) -> tuple[str, ...
     if s.forge_error is not None:
         return ()
     found: list[str] = []
-    recorded = {
-        e.key: e.kind for e in s.ledger if e.kind in (EventKind.RC_TAGGED, EventKind.PROMOTED)
-    }
+    published = (EventKind.RC_TAGGED, EventKind.PROMOTED)
+    recorded = {e.key: e.kind for e in s.ledger if e.kind in published}
     # The release in flight's RCs count even before their event: a run that stopped between
     # the push and the release leaves exactly that.
     recorded.update({c.tag: EventKind.RC_TAGGED for c in release.candidates if c.remote})
@@ -494,10 +498,11 @@ def unpushed_promotions(s: Snapshot) -> dict[str, str]:
     if not s.remote_reachable:
         return {}
     found: dict[str, str] = {}
+    promoting, ended = EventKind.PROMOTING, (EventKind.PROMOTED, EventKind.RETRACTED)
     for e in s.ledger:
-        if e.kind == EventKind.PROMOTING and e.key not in s.remote_tags:
+        if e.kind == promoting and e.key not in s.remote_tags:
             found[e.key] = str(e.data.get("rc") or "")
-        elif e.kind in (EventKind.PROMOTED, EventKind.RETRACTED):
+        elif e.kind in ended:
             found.pop(e.key, None)
     return found
 
@@ -505,10 +510,11 @@ def unpushed_promotions(s: Snapshot) -> dict[str, str]:
 def pending_bump_revert(s: Snapshot, config: Config, head: dict[str, str | None]) -> Version | None:
     """The version whose bump the ledger reverted while the remote branch still holds it."""
     decided: dict[str, Event] = {}
+    reverted, bumped = EventKind.BUMP_REVERTED, EventKind.BUMPED
     for e in s.ledger:
-        if e.kind == EventKind.BUMP_REVERTED:
+        if e.kind == reverted:
             decided[e.key] = e
-        elif e.kind == EventKind.BUMPED:
+        elif e.kind == bumped:
             decided.pop(e.key, None)
     if not decided:
         return None
