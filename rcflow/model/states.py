@@ -18,6 +18,7 @@ from rcflow.model.config import (
     committed_validations,
     parse_stage_tag,
     stage_of,
+    tag_spelling,
 )
 from rcflow.model.events import EventKind
 from rcflow.model.ledger import Event
@@ -230,8 +231,9 @@ def classify(s: Snapshot, config: Config) -> Release:
     # Pre-releases by their base's (major, minor, patch): no Version built per tag.
     rc_tags: dict[tuple[int, int, int], dict[Version, str]] = {}
     unpushed = unpushed_promotions(s)
+    parsed = s.parsed_tags(tag_spelling(config))
     for name in s.all_tags:
-        v = parse_stage_tag(name, config)
+        v = parse_stage_tag(name, config) if parsed is None else parsed.get(name)
         if v is None:
             continue
         if v.rc is None:
@@ -455,8 +457,9 @@ def forge_drift(s: Snapshot, release: Release, config: Config) -> tuple[str, ...
     busy = lease is not None and lease.expires > s.now
     # Tags and drafts only: a release's other facts are not read for thousands of old ones.
     drafts = draft_tags(s.releases)
+    parsed = s.parsed_tags(tag_spelling(config)) or {}
     for tag in sorted(s.releases):
-        if parse_stage_tag(tag, config) is None:
+        if tag not in parsed and parse_stage_tag(tag, config) is None:
             continue  # not one of this release line's tags
         if tag in drafts:
             if not busy:
