@@ -322,7 +322,7 @@ class LocalForge:
             not isinstance(tags, list)
             or not isinstance(elsewhere, dict)
             or not isinstance(drafts, list)
-            or not all(type(t) is str for t in (*tags, *drafts, *elsewhere.values()))
+            or not {*map(type, tags), *map(type, drafts), *map(type, elsewhere.values())} <= {str}
         ):
             return None
         latest = texts.get(top[LATEST], "").strip() or None if LATEST in top else None

@@ -232,7 +232,8 @@ def classify(s: Snapshot, config: Config) -> Release:
     rc_tags: dict[tuple[int, int, int], dict[Version, str]] = {}
     unpushed = unpushed_promotions(s)
     parsed = s.parsed_tags(tag_spelling(config))
-    for name in s.all_tags:
+    all_tags = s.all_tags  # a union of every tag, made once
+    for name in all_tags:
         v = parse_stage_tag(name, config) if parsed is None else parsed.get(name)
         if v is None:
             continue
@@ -262,7 +263,7 @@ def classify(s: Snapshot, config: Config) -> Release:
         if v is not None and v.rc is None:
             finals.setdefault(v, tag)
     withdrawn = frozenset(e.key for e in s.ledger if e.kind == kind_withdrawn)
-    for tag in sorted(withdrawn & s.all_tags):
+    for tag in sorted(withdrawn & all_tags):
         problems.append(f"tag {tag} was withdrawn but still exists; `rcflow rollback` removes it")
     # Finals have no RC part, so a plain tuple key orders them (thousands of tags: no __lt__).
     live_finals = sorted(
@@ -449,8 +450,9 @@ def forge_drift(s: Snapshot, release: Release, config: Config) -> tuple[str, ...
     # The release in flight's RCs count even before their event: a run that stopped between
     # the push and the release leaves exactly that.
     recorded.update({c.tag: EventKind.RC_TAGGED for c in release.candidates if c.remote})
+    names = frozenset(s.releases)  # a set: thousands of lookups, not a Mapping's in Python
     for tag in sorted(recorded):
-        if tag in s.remote_tags and tag not in s.releases:
+        if tag in s.remote_tags and tag not in names:
             step = "rc" if recorded[tag] == EventKind.RC_TAGGED else "promote"
             found.append(f"tag {tag} has no release on {s.forge}: `rcflow {step}` publishes it")
     lease = ledger.current_lease(s.ledger)
