@@ -43,6 +43,7 @@ from bench.bench_status import ENV, GIT_READS  # noqa: E402
 
 # v2: the other packages' tags each on their own commit (see synthesise).
 WORK = HERE / ".work" / "history-v2"
+SYNTHESIS = "2: forge index.json, checkpoint newest_promoted\n"
 SHA = re.compile(r"\b[0-9a-f]{40}\b")
 CONFIG = '[[validate]]\nname = "unit"\nrun = "true"\n'
 STEPS = (("bump", ["bump", "minor"]), ("rc", ["rc"]), ("validate", ["validate"]))
@@ -212,7 +213,10 @@ def synthesise(template: Template, cycles: int, tags: int) -> Path:
     """A repository with `cycles` past releases and `tags` tags, and its bare origin."""
     base = WORK / f"n{cycles}-m{tags}"
     repo, origin = base / "repo", base / "origin.git"
-    if (base / "ready").exists():
+    ready = base / "ready"
+    # A repository synthesised by an older bench (no forge index, no newest promotions in the
+    # checkpoint) is made again: it is what this rcflow writes that is measured.
+    if ready.exists() and ready.read_text() == SYNTHESIS:
         return base
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
@@ -290,6 +294,7 @@ def synthesise(template: Template, cycles: int, tags: int) -> Path:
         commit("refs/rcflow/ledger", mark, ledger_parent, message, {})
         ledger_parent, mark = mark, mark + 1
     forge["latest"] = f"v{version(cycles - 1)}\n" if cycles else ""
+    forge["index.json"] = _forge_index(forge)
     commit("refs/rcflow/forge", mark, None, "rcflow: forge\n", forge)
     mark += 1
     for name, target, message in annotated:
@@ -315,8 +320,21 @@ def synthesise(template: Template, cycles: int, tags: int) -> Path:
     git(repo, "branch", "--quiet", "--set-upstream-to=origin/main")
     for where in (repo, origin):
         git(where, "gc", "--quiet")
-    (base / "ready").write_text("")
+    ready.write_text(SYNTHESIS)
     return base
+
+
+def _forge_index(files: dict[str, str]) -> str:
+    """The forge's index, as this rcflow writes it with every write of the forge."""
+    from rcflow.adapters.local_forge import RELEASES, blob_sha, index_text
+
+    return index_text(
+        {
+            path: (blob_sha(text.encode("utf-8")), json.loads(text))
+            for path, text in files.items()
+            if path.startswith(RELEASES)
+        }
+    )
 
 
 def _checkpoint_tip(repo: Path) -> None:

@@ -750,6 +750,35 @@ class TreeStore:
         with contextlib.suppress(EffectError):
             self.git.update_ref(self.ref, commit)
 
+    def top(self, commit: str) -> dict[str, str]:
+        """The entries at the root of commit's tree: name -> object sha (files and folders).
+        Fetches the commit when missing here."""
+        args = ("ls-tree", "-z", "--full-tree", commit)
+        result = self.git._run(*args, check=False)
+        if not result.ok:
+            self.git.fetch_objects(self.remote, [self.ref])
+            result = self.git._run(*args)
+        found: dict[str, str] = {}
+        for line in result.stdout.split("\0"):
+            meta, _, name = line.partition("\t")
+            if name:
+                found[name] = meta.rsplit(" ", 1)[-1]
+        return found
+
+    def entries_at(self, commit: str, paths: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """`entries` of the given paths only: path -> (blob sha, size), absent ones left out."""
+        if not paths:
+            return {}
+        # Paths come from records (an asset's digest): matched as spelled, never as patterns.
+        args = ("--literal-pathspecs", "ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--")
+        result = self.git._run(*args, *paths, check=False)
+        if not result.ok:
+            raise EffectError(
+                f"{self.ref} at {commit[:7]} cannot be read: "
+                f"{command_cause(result.stderr) or 'missing objects'}"
+            )
+        return {path: (sha, int(size)) for sha, size, path in _TREE_BLOB.findall(result.stdout)}
+
 
 # One blob of `git ls-tree -r -l -z`: "<mode> blob <sha> <padded size>\t<path>\0".
 _TREE_BLOB = re.compile(r"(?<![^\0])[0-7]+ blob ([0-9a-f]+) +([0-9]+)\t([^\0]*)\0")

@@ -9,6 +9,7 @@ the ref in this clone is only a cache.
 The ref's tree:
 
     latest                        the latest release's tag (absent when there is none)
+    index.json                    which releases there are and which are drafts (`index_text`)
     releases/<tag>.json           one record per release: title, notes, flags, assets
     assets/sha256/<hex>           asset bytes, once per content (an RC and its final share them)
 
@@ -19,6 +20,7 @@ is already there.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +33,7 @@ from rcflow.ports.forge import (
     RETRACTED_MARKER,
     AssetFact,
     ReleaseFact,
+    ReleaseMap,
     copy_hashing,
     mib,
     sha256_file,
@@ -41,6 +44,9 @@ FORGE_REF = "refs/rcflow/forge"
 LATEST = "latest"
 RELEASES = "releases/"
 ASSETS = "assets/sha256/"
+# A derived index, written with every write: a read of one release need not read them all.
+INDEX = "index.json"
+INDEX_FORMAT = 1
 # Where rcflow before the shared store kept the records, in one clone's git dir.
 LEGACY_DIR = Path("rcflow") / "forge"
 # Records already parsed, by blob sha (see `_Memo`): a cache in this clone, never the truth.
@@ -59,6 +65,10 @@ class Store(Protocol):
     def remote_tip(self) -> str | None: ...
 
     def entries(self, commit: str) -> dict[str, tuple[str, int]]: ...
+
+    def top(self, commit: str) -> dict[str, str]: ...
+
+    def entries_at(self, commit: str, paths: Sequence[str]) -> dict[str, tuple[str, int]]: ...
 
     def texts(self, blobs: Sequence[str]) -> dict[str, str]: ...
 
@@ -86,6 +96,7 @@ class _State:
     blobs: dict[str, tuple[str, int]] = field(default_factory=dict)  # sha256 -> (blob, size)
     paths: dict[str, str] = field(default_factory=dict)  # tag -> its record's path in the tree
     legacy: dict[str, Path] = field(default_factory=dict)  # sha256 -> file (legacy store only)
+    record_blobs: dict[str, str] = field(default_factory=dict)  # tag -> its record's blob
 
     def copy(self) -> _State:
         """Records are shared with self until `own` copies the one an edit changes: a write
@@ -96,6 +107,7 @@ class _State:
             dict(self.blobs),
             dict(self.paths),
             dict(self.legacy),
+            dict(self.record_blobs),
         )
 
     def own(self, tag: str) -> dict[str, Any]:
@@ -138,7 +150,7 @@ class LocalForge:
         self._tip: str | None = None
         self._known = False  # whether _tip is where the remote was when last looked at or written
         self._states: dict[str, _State] = {}
-        self._facts: dict[str, dict[str, ReleaseFact]] = {}  # tip -> its releases
+        self._facts: dict[str, ReleaseMap] = {}  # tip -> its releases
         # id(record) -> (record, its fact): a record object is never changed once read.
         self._built: dict[int, tuple[dict[str, Any], ReleaseFact]] = {}
         # Blobs whose bytes this process hashed: sha256 -> blob. Verified once, not per read.
@@ -192,6 +204,7 @@ class LocalForge:
             tag = str(data["tag"])
             state.records[tag] = data
             state.paths[tag] = path
+            state.record_blobs[tag] = entries[path][0]
         if LATEST in entries:
             state.latest = texts.get(entries[LATEST][0], "").strip() or None
         state.blobs = {p[len(ASSETS) :]: v for p, v in entries.items() if p.startswith(ASSETS)}
@@ -227,48 +240,117 @@ class LocalForge:
     # -- reads -----------------------------------------------------------------------------
 
     def releases(self) -> Mapping[str, ReleaseFact]:
-        tip, state = self._current()
+        """Every release by tag; each built when first read (`ReleaseMap`). With the tree's
+        index valid, only the index is read now: a command reads the releases it acts on, not
+        the thousands before them."""
+        if not self._known:
+            self._tip, self._known = self.store.remote_tip(), True
+        tip = self._tip
         known = self._facts.get(tip) if tip is not None else None
         if known is not None:
-            return dict(known)
-        found = {}
-        for tag, data in sorted(state.records.items()):
-            # An asset whose bytes are not in the store is not there, whatever the record says.
-            assets = tuple(
-                AssetFact(str(a["name"]), int(a["size"]), str(a["sha256"]))
-                for a in data.get("assets", [])
-                if state.present(a)
-            )
-            latest = tag == state.latest
-            # A write shares every record it did not change with the state before it: their
-            # facts are the ones built then (a step reads the forge after each of its writes).
-            held = self._built.get(id(data))
-            if (
-                held is not None
-                and held[0] is data
-                and (held[1].latest, held[1].assets)
-                == (
-                    latest,
-                    assets,
+            return known
+        if tip is not None and tip not in self._states:
+            catalog = self._catalog(tip)
+            if catalog is not None:
+                at = tip
+                tags, elsewhere, drafts, latest = catalog
+                found = ReleaseMap(
+                    {*tags, *elsewhere},
+                    drafts,
+                    lambda tag: self._fact_at(at, elsewhere.get(tag) or _path(tag), tag, latest),
+                    at,
                 )
-            ):
-                found[tag] = held[1]
-                continue
-            fact = ReleaseFact(
-                tag=tag,
-                title=str(data.get("title", tag)),
-                prerelease=bool(data.get("prerelease")),
-                retracted=bool(data.get("retracted", False)),
-                notes=str(data.get("notes", "")),
-                draft=bool(data.get("draft", False)),
-                latest=latest,
-                assets=assets,
-            )
-            self._built[id(data)] = (data, fact)
-            found[tag] = fact
+                self._facts[at] = found
+                return found
+        tip, state = self._current()
+        found = ReleaseMap(
+            state.records,
+            [t for t, d in state.records.items() if d.get("draft", False)],
+            lambda tag: self._fact(state, tag),
+            tip,
+        )
         if tip is not None:
             self._facts[tip] = found
-        return dict(found)
+        return found
+
+    def _fact(self, state: _State, tag: str) -> ReleaseFact:
+        data = state.records[tag]
+        # An asset whose bytes are not in the store is not there, whatever the record says.
+        assets = tuple(
+            AssetFact(str(a["name"]), int(a["size"]), str(a["sha256"]))
+            for a in data.get("assets", [])
+            if state.present(a)
+        )
+        latest = tag == state.latest
+        # A write shares every record it did not change with the state before it: their
+        # facts are the ones built then (a step reads the forge after each of its writes).
+        held = self._built.get(id(data))
+        if (
+            held is not None
+            and held[0] is data
+            and (held[1].latest, held[1].assets)
+            == (
+                latest,
+                assets,
+            )
+        ):
+            return held[1]
+        fact = _release_fact(tag, data, latest, assets)
+        self._built[id(data)] = (data, fact)
+        return fact
+
+    def _catalog(self, tip: str) -> tuple[list[str], dict[str, str], list[str], str | None] | None:
+        """(tags at their usual path, tag -> record path of the others, drafts, latest) from
+        the tree's index; None when it has none or it does not describe the records there
+        (written by an older rcflow, or by hand)."""
+        top = self.store.top(tip)
+        blob = top.get(INDEX)
+        if blob is None:
+            return None
+        texts = self.store.texts([blob, *([top[LATEST]] if LATEST in top else [])])
+        try:
+            body = json.loads(texts[blob])
+        except (KeyError, ValueError):
+            return None
+        if (
+            not isinstance(body, dict)
+            or body.get("v") != INDEX_FORMAT
+            or body.get("releases") != top.get(RELEASES.rstrip("/"))
+        ):
+            return None
+        tags, elsewhere, drafts = body.get("tags"), body.get("elsewhere"), body.get("drafts")
+        if (
+            not isinstance(tags, list)
+            or not isinstance(elsewhere, dict)
+            or not isinstance(drafts, list)
+            or not {*map(type, tags), *map(type, drafts), *map(type, elsewhere.values())} <= {str}
+        ):
+            return None
+        latest = texts.get(top[LATEST], "").strip() or None if LATEST in top else None
+        return tags, elsewhere, drafts, latest
+
+    def _fact_at(self, tip: str, path: str, tag: str, latest: str | None) -> ReleaseFact:
+        """One release read from the tree at tip: its record, and which of its assets' bytes
+        are stored (at the size it says)."""
+        spec = f"{tip}:{path}"
+        try:
+            data = json.loads(self.store.texts([spec])[spec])
+            if str(data["tag"]) != tag:
+                raise ValueError(tag)
+            listed = list(data.get("assets", []))
+            held = self.store.entries_at(tip, sorted({ASSETS + str(a["sha256"]) for a in listed}))
+            assets = tuple(
+                AssetFact(str(a["name"]), int(a["size"]), str(a["sha256"]))
+                for a in listed
+                if held.get(ASSETS + str(a["sha256"]), ("", -1))[1] == int(a.get("size", -1))
+            )
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise EffectError(
+                f"the local forge's {path} on {FORGE_REF} ({tip[:7]}) is not a release "
+                f"record ({type(exc).__name__})",
+                hint=f"repair or remove it with a new commit on {FORGE_REF}",
+            ) from None
+        return _release_fact(tag, data, tag == latest, assets)
 
     def download_asset(self, tag: str, name: str, dest: Path) -> str:
         _, state = self._current()
@@ -525,6 +607,7 @@ class LocalForge:
         for tag in old.records.keys() - new.records.keys():
             changes[old.paths.get(tag, _path(tag))] = None
             new.paths.pop(tag, None)
+            new.record_blobs.pop(tag, None)
         if new.latest != old.latest:
             if new.latest is None:
                 changes[LATEST] = None
@@ -540,11 +623,24 @@ class LocalForge:
                 changes[ASSETS + digest] = blob
         for digest in old.blobs.keys() - new.blobs.keys():
             changes[ASSETS + digest] = None
+        # The index is computed from the records' blob ids as git names them (SHA-1); written
+        # only when git agrees with every id computed here (a SHA-256 repository: no index).
+        expected = {p: blob_sha(t.encode("utf-8")) for p, t in texts.items()}
+        by_path = {new.paths[t]: t for t in new.records}
+        for path, blob in expected.items():
+            if path in by_path:
+                new.record_blobs[by_path[path]] = blob
+        texts[INDEX] = index_text(
+            {new.paths[t]: (new.record_blobs.get(t, ""), r) for t, r in new.records.items()}
+        )
         paths = sorted(texts)
-        for path, blob in zip(
-            paths, self.store.store_texts([texts[p] for p in paths]), strict=True
-        ):
-            changes[path] = blob
+        stored = dict(zip(paths, self.store.store_texts([texts[p] for p in paths]), strict=True))
+        changes.update(stored)
+        if any(stored[p] != blob for p, blob in expected.items()):
+            changes[INDEX] = None
+            for path, blob in stored.items():
+                if path in by_path:
+                    new.record_blobs[by_path[path]] = blob
         return changes
 
 
@@ -590,3 +686,79 @@ class _Memo:
             tmp.replace(self.path)
         except (OSError, ValueError):
             tmp.unlink(missing_ok=True)  # a read-only clone reads git every time: still right
+
+
+def _release_fact(
+    tag: str, data: Mapping[str, Any], latest: bool, assets: tuple[AssetFact, ...]
+) -> ReleaseFact:
+    return ReleaseFact(
+        tag=tag,
+        title=str(data.get("title", tag)),
+        prerelease=bool(data.get("prerelease")),
+        retracted=bool(data.get("retracted", False)),
+        notes=str(data.get("notes", "")),
+        draft=bool(data.get("draft", False)),
+        latest=latest,
+        assets=assets,
+    )
+
+
+def blob_sha(data: bytes) -> str:
+    """The id git gives a blob of data (SHA-1 object format)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def _tree_sha(files: Mapping[str, str]) -> str | None:
+    """The id git gives the tree of files (relative path -> blob id, SHA-1 format, mode 100644);
+    None for no files (git has no empty folder)."""
+    if not files:
+        return None
+    root: dict[str, Any] = {}
+    for path, blob in files.items():
+        node = root
+        *folders, name = path.split("/")
+        for folder in folders:
+            node = node.setdefault(folder + "/", {})
+        node[name] = blob
+
+    def write(node: Mapping[str, Any]) -> bytes:
+        rows = []
+        for name, value in node.items():
+            if isinstance(value, dict):
+                # git orders a folder as its name with the slash: "a/" after "a.json"
+                rows.append((name.encode(), b"40000 " + name[:-1].encode(), write(value)))
+            else:
+                rows.append((name.encode(), b"100644 " + name.encode(), bytes.fromhex(value)))
+        rows.sort(key=lambda row: row[0])
+        body = b"".join(mode_name + b"\0" + sha for _, mode_name, sha in rows)
+        return hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).digest()
+
+    return write(root).hex()
+
+
+def index_text(records: Mapping[str, tuple[str, Mapping[str, Any]]]) -> str:
+    """The forge's index for its records (path -> (blob id, record)): every tag, where its
+    record is when not at its usual path, the drafts, and the id of the `releases/` tree it
+    describes. A reader uses it only while that tree is the one beside it, so records written
+    by an older rcflow or by hand are read whole, as before the index."""
+    tags: list[str] = []
+    elsewhere: dict[str, str] = {}
+    drafts: list[str] = []
+    files: dict[str, str] = {}
+    for path, (blob, record) in records.items():
+        tag = str(record["tag"])
+        if path == _path(tag):
+            tags.append(tag)
+        else:
+            elsewhere[tag] = path
+        if record.get("draft", False):
+            drafts.append(tag)
+        files[path[len(RELEASES) :]] = blob
+    body = {
+        "v": INDEX_FORMAT,
+        "releases": _tree_sha(files) if all(files.values()) else "",
+        "tags": sorted(tags),
+        "elsewhere": elsewhere,
+        "drafts": sorted(drafts),
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n"

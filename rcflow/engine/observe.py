@@ -7,13 +7,21 @@ has and this clone lacks are fetched into the object store only, so a dry run ch
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rcflow.errors import RcflowError
-from rcflow.model.config import CONFIG_FILE, PYPROJECT, Config, parse_stage_tag, stage_tag_matcher
-from rcflow.model.ledger import CHECKPOINT_FILE, LEDGER_REF, Event, read_checkpoint
+from rcflow.model.config import (
+    CONFIG_FILE,
+    PYPROJECT,
+    Config,
+    parse_stage_tag,
+    stage_tag_matcher,
+    tag_spelling,
+)
+from rcflow.model.events import EventKind
+from rcflow.model.ledger import CHECKPOINT_FILE, LEDGER_REF, Event, load_checkpoint
 from rcflow.model.ledger import covers as ledger_covers
 from rcflow.model.snapshot import Snapshot, VersionFileFact
 from rcflow.ports.forge import Forge, SharedByGit
@@ -21,7 +29,7 @@ from rcflow.ports.git import GitReads, LogEntry
 
 if TYPE_CHECKING:
     from rcflow.model.conventional import Commit
-from rcflow.model.version import parse_tag
+    from rcflow.model.version import Version
 
 # The first release's changelog and tag message need commits since the start of history; a
 # bound keeps a 100,000-commit import from being read into memory to render a changelog.
@@ -47,7 +55,8 @@ def _events(
     spelling = {"tag_prefix": config.tag_prefix, "rc_token": config.rc_token}
     at_tip = f"{tip}:{CHECKPOINT_FILE}"
     texts = git.read_blobs([tip, at_tip])
-    checkpoint = read_checkpoint(texts.get(at_tip), **spelling)
+    loaded = load_checkpoint(texts.get(at_tip), **spelling)
+    checkpoint, promoted = loaded if loaded is not None else (None, None)
     recent: list[Event] = []
     if checkpoint is not None:
         _, _, message = (texts.get(tip) or "").partition("\n\n")
@@ -57,13 +66,16 @@ def _events(
         entries = git.log(tip, max_count=_PROBE)
         blobs = git.read_blobs([f"{e.sha}:{CHECKPOINT_FILE}" for e in entries])
         for i, entry in enumerate(entries):
-            checkpoint = read_checkpoint(blobs.get(f"{entry.sha}:{CHECKPOINT_FILE}"), **spelling)
-            if checkpoint is not None:
+            loaded = load_checkpoint(blobs.get(f"{entry.sha}:{CHECKPOINT_FILE}"), **spelling)
+            if loaded is not None:
+                checkpoint, promoted = loaded
                 recent = _parsed(reversed(entries[: i + 1]))
                 break
     if checkpoint is not None:
         events = (*checkpoint, *recent)
-        if ledger_covers(events, **spelling):
+        if promoted is not None:
+            promoted = [*promoted, *(e.key for e in recent if e.kind == EventKind.PROMOTED)]
+        if ledger_covers(events, **spelling, promoted=promoted):
             return events
     return tuple(_parsed(git.log(tip, reverse=True)))
 
@@ -187,7 +199,10 @@ def observe(
             head_on_remote = git.is_ancestor(status.head, remote_branch)
             remote_ahead = not git.is_ancestor(remote_branch, status.head)
 
-    rc_configs = _rc_configs(git, config, {**local_tags, **remote_tags}, status.head, head_texts)
+    tags = {**local_tags, **remote_tags}
+    # Each of our tags parsed once, here: classify and forge_drift read these.
+    versions = {name: v for name in tags if (v := parse_stage_tag(name, config))}
+    rc_configs = _rc_configs(git, versions, tags, status.head, head_texts)
     remote_files = None
     if remote_branch and remote_branch != status.head and remote.reachable and paths:
         remote_files = git.texts_at(remote_branch, paths)
@@ -201,12 +216,7 @@ def observe(
     if (with_commits if read_commits is None else read_commits) and status.head:
         from rcflow.model.conventional import Commit  # only plans read commit messages
 
-        finals = [
-            (v, name)
-            for name in set(local_tags) | set(remote_tags)
-            if (v := parse_tag(name, tag_prefix=config.tag_prefix, rc_token=config.rc_token))
-            and v.is_final
-        ]
+        finals = [(v, name) for name, v in versions.items() if v.is_final]
         since = max(finals)[1] if finals else None
         base = local_tags.get(since) or remote_tags.get(since) if since else None
         entries: list[LogEntry] = git.log(
@@ -252,12 +262,14 @@ def observe(
         shallow=(git.git_dir / "shallow").exists(),
         rc_configs=rc_configs,
         remote_files=remote_files,
+        tag_versions=versions,
+        tag_spelling=tag_spelling(config),
     )
 
 
 def _rc_configs(
     git: GitReads,
-    config: Config,
+    parsed: Mapping[str, Version],
     tags: dict[str, str],
     head: str | None,
     head_texts: dict[str, str | None],
@@ -267,13 +279,12 @@ def _rc_configs(
     HEAD's was read with the version files; any other RC commit costs one `cat-file --batch`
     for all of them (none at all when no RC is in flight).
     """
-    parsed = {name: v for name in tags if (v := parse_stage_tag(name, config))}
-    finals = [v for v in parsed.values() if v.is_final]
-    top = max(finals, key=lambda v: (v.major, v.minor, v.patch), default=None)
+    # Plain tuples: thousands of tags, no Version built or compared per tag.
+    top = max(((v.major, v.minor, v.patch) for v in parsed.values() if v.rc is None), default=None)
     shas = {
         tags[name]
         for name, v in parsed.items()
-        if not v.is_final and (top is None or v.base > top) and tags[name]
+        if v.rc is not None and (top is None or (v.major, v.minor, v.patch) > top) and tags[name]
     }
     found: dict[str, tuple[str | None, str | None]] = {}
     config_specs = (f":{CONFIG_FILE}", f":{PYPROJECT}")

@@ -1414,3 +1414,9 @@ def _validate_jobs(data: Mapping[str, Any], reader: _Reader) -> int | None:
     if jobs < 1:
         raise reader.error("validate_jobs", f"must be at least 1, got {jobs}")
     return jobs
+
+
+def tag_spelling(config: Config) -> tuple[object, ...]:
+    """What `parse_stage_tag` reads of a configuration: tags parsed under an equal spelling
+    have the same versions (observe parses each tag once; classify reuses them)."""
+    return (config.tag_prefix, config.rc_token, config.stages)

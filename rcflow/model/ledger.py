@@ -139,8 +139,10 @@ class Lease:
 def current_lease(events: Iterable[Event]) -> Lease | None:
     """The newest lease that was not released (it may be expired; see `lease_is_live`)."""
     lease: Lease | None = None
+    # Bound once: thousands of events, and an enum member lookup per event is most of the loop.
+    acquired, ended = EventKind.LEASE_ACQUIRED, (EventKind.LEASE_RELEASED, EventKind.LEASE_BROKEN)
     for event in events:
-        if event.kind == EventKind.LEASE_ACQUIRED:
+        if event.kind == acquired:
             d = event.data
             lease = Lease(
                 run=event.run,
@@ -151,11 +153,7 @@ def current_lease(events: Iterable[Event]) -> Lease | None:
                 command=str(d.get("command", "")),
                 event_id=event.id,
             )
-        elif (
-            event.kind in (EventKind.LEASE_RELEASED, EventKind.LEASE_BROKEN)
-            and lease is not None
-            and event.key == lease.run
-        ):
+        elif event.kind in ended and lease is not None and event.key == lease.run:
             lease = None
     return lease
 
@@ -379,35 +377,56 @@ def fold(
     return _remember(tuple(kept), tag_prefix, rc_token)
 
 
-def covers(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> bool:
+def covers(
+    events: Sequence[Event],
+    *,
+    tag_prefix: str,
+    rc_token: str,
+    promoted: Iterable[str] | None = None,
+) -> bool:
     """Whether a compacted ledger still holds what a read needs: the current release and the
     one before it (a retraction's fallback) among the releases kept whole. Retractions of every
-    kept release in a row are the one case a read goes back to the whole history."""
-    horizon = _horizon(events, tag_prefix, rc_token)
-    if horizon is None:
+    kept release in a row are the one case a read goes back to the whole history.
+
+    `promoted`: the keys of the promotions among events that can be among the newest
+    KEEP_RELEASES (a checkpoint's `newest_promoted` plus the promotions after it); by default
+    every promotion's, parsed (thousands of them, long closed)."""
+    if promoted is None:
+        promoted = {e.key for e in events if e.kind == EventKind.PROMOTED}
+    bases = {k: b for k in promoted if (b := _base(k, tag_prefix, rc_token))}
+    newest = sorted(set(bases.values()), reverse=True)[:KEEP_RELEASES]
+    if len(newest) < KEEP_RELEASES:
         return True
+    horizon = newest[-1]
     retracted = {e.key for e in events if e.kind == EventKind.RETRACTED}
-    live = {
-        b
-        for e in events
-        if e.kind == EventKind.PROMOTED
-        and e.key not in retracted
-        and (b := _base(e.key, tag_prefix, rc_token)) is not None
-        and b >= horizon
-    }
+    live = {b for k, b in bases.items() if k not in retracted and b >= horizon}
     return len(live) >= 2
+
+
+def newest_promoted(events: Iterable[Event], *, tag_prefix: str, rc_token: str) -> list[str]:
+    """The keys of the promotions among events whose release is one of the newest
+    KEEP_RELEASES promoted (all of them when fewer): what `covers` needs of them."""
+    bases = {
+        e.key: b
+        for e in events
+        if e.kind == EventKind.PROMOTED and (b := _base(e.key, tag_prefix, rc_token))
+    }
+    newest = sorted(set(bases.values()), reverse=True)[:KEEP_RELEASES]
+    floor = newest[-1] if len(newest) == KEEP_RELEASES else None
+    return sorted(k for k, b in bases.items() if floor is None or b >= floor)
 
 
 def checkpoint_json(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> str:
     """The checkpoint blob: compacted events with their ids, and the tag spelling it read."""
+    kept = compact(events, tag_prefix=tag_prefix, rc_token=rc_token)
     body = {
         "v": CHECKPOINT_FORMAT,
         "tag_prefix": tag_prefix,
         "rc_token": rc_token,
-        "events": [
-            [e.id, e.kind, e.key, e.time, e.actor, e.run, dict(e.data)]
-            for e in compact(events, tag_prefix=tag_prefix, rc_token=rc_token)
-        ],
+        "events": [[e.id, e.kind, e.key, e.time, e.actor, e.run, dict(e.data)] for e in kept],
+        # Derived from events, so a reader need not parse every closed release's promotion
+        # (an older rcflow ignores it; a checkpoint without it is scanned).
+        "newest_promoted": newest_promoted(kept, tag_prefix=tag_prefix, rc_token=rc_token),
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n"
 
@@ -415,6 +434,15 @@ def checkpoint_json(events: Sequence[Event], *, tag_prefix: str, rc_token: str) 
 def read_checkpoint(text: str | None, *, tag_prefix: str, rc_token: str) -> list[Event] | None:
     """The checkpoint's events; None when it is absent, foreign, corrupt, or was compacted for
     another tag spelling (then the reader reads the whole ledger, as before checkpoints)."""
+    found = load_checkpoint(text, tag_prefix=tag_prefix, rc_token=rc_token)
+    return None if found is None else found[0]
+
+
+def load_checkpoint(
+    text: str | None, *, tag_prefix: str, rc_token: str
+) -> tuple[list[Event], list[str] | None] | None:
+    """`read_checkpoint`'s events and the checkpoint's `newest_promoted` (None: not written, by
+    an older rcflow, or not a list of keys)."""
     if not text:
         return None
     try:
@@ -430,6 +458,7 @@ def read_checkpoint(text: str | None, *, tag_prefix: str, rc_token: str) -> list
     ):
         return None
     events: list[Event] = []
+    new = object.__new__
     # JSON gives exact types: `type(...) is` checks every field of 10,000 rows cheaply.
     for row in body["events"]:
         if type(row) is not list or len(row) != 7:
@@ -445,5 +474,14 @@ def read_checkpoint(text: str | None, *, tag_prefix: str, rc_token: str) -> list
             and type(data) is dict
         ):
             return None
-        events.append(Event(kind, key, time_, actor, run, data, id_))
-    return events
+        # Made as a frozen dataclass makes itself, without its per-field checks of its own
+        # setattr: ten thousand rows of a long history, their types checked just above.
+        event = new(Event)
+        event.__dict__.update(
+            kind=kind, key=key, time=time_, actor=actor, run=run, data=data, id=id_
+        )
+        events.append(event)
+    hint = body.get("newest_promoted")
+    if type(hint) is not list or not all(type(k) is str for k in hint):
+        hint = None
+    return events, hint

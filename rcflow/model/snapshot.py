@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from rcflow.model.ledger import Event
-from rcflow.ports.forge import ReleaseFact
+from rcflow.ports.forge import ReleaseFact, ReleaseMap
 from rcflow.record import dataclass, field
 
 if TYPE_CHECKING:
     from rcflow.model.conventional import Commit
+    from rcflow.model.version import Version
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,10 @@ class Snapshot:
     rc_configs: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
     # The version files on the remote branch when HEAD is not its tip (None: as at HEAD).
     remote_files: Mapping[str, str | None] | None = None
+    # Our tags' versions as observe parsed them (each tag once), under `tag_spelling`'s
+    # configuration; a reading with another spelling parses the tags itself.
+    tag_versions: Mapping[str, Version] = field(default_factory=dict)
+    tag_spelling: tuple[object, ...] | None = None
 
     def fingerprint(self) -> str:
         """A digest of every fact a plan depends on; a reviewed plan is refused when it changed."""
@@ -69,7 +74,11 @@ class Snapshot:
             "remote_branch": self.remote_branch,
             "ledger": self.ledger_tip,
             "files": [(f.path, f.head_text, f.work_text) for f in self.files],
-            "releases": sorted(
+            # A forge whose releases have a name for the whole set (the local forge's tip) is
+            # named by it: thousands of releases are not read to fingerprint a plan.
+            "releases": self.releases.digest
+            if isinstance(self.releases, ReleaseMap) and self.releases.digest is not None
+            else sorted(
                 (t, r.prerelease, r.retracted, r.draft, sorted(a.name for a in r.assets))
                 for t, r in self.releases.items()
             ),
@@ -86,3 +95,8 @@ class Snapshot:
     @property
     def all_tags(self) -> set[str]:
         return set(self.local_tags) | set(self.remote_tags)
+
+    def parsed_tags(self, spelling: tuple[object, ...]) -> Mapping[str, Version] | None:
+        """Every one of our tags that names a version, parsed under spelling; None when observe
+        parsed them under another (or not at all)."""
+        return self.tag_versions if spelling == self.tag_spelling else None

@@ -17,6 +17,7 @@ from rcflow.model.config import (
     committed_validations,
     parse_stage_tag,
     stage_of,
+    tag_spelling,
 )
 from rcflow.model.events import EventKind
 from rcflow.model.ledger import Event
@@ -31,6 +32,7 @@ from rcflow.model.version_files import (
     read_versions,
     unreadable,
 )
+from rcflow.ports.forge import draft_tags
 from rcflow.record import dataclass
 
 
@@ -226,16 +228,19 @@ def classify(s: Snapshot, config: Config) -> Release:
     unsynced: set[str] = set()
     prefix, token = config.tag_prefix, config.rc_token
     finals: dict[Version, str] = {}
-    rc_tags: dict[Version, dict[Version, str]] = {}
+    # Pre-releases by their base's (major, minor, patch): no Version built per tag.
+    rc_tags: dict[tuple[int, int, int], dict[Version, str]] = {}
     unpushed = unpushed_promotions(s)
-    for name in s.all_tags:
-        v = parse_stage_tag(name, config)
+    parsed = s.parsed_tags(tag_spelling(config))
+    all_tags = s.all_tags  # a union of every tag, made once
+    for name in all_tags:
+        v = parse_stage_tag(name, config) if parsed is None else parsed.get(name)
         if v is None:
             continue
         if v.rc is None:
             finals[v] = name
         else:
-            rc_tags.setdefault(v.base, {})[v] = name
+            rc_tags.setdefault((v.major, v.minor, v.patch), {})[v] = name
         local, remote = s.local_tags.get(name), s.remote_tags.get(name)
         if v.rc is None and name in unpushed:
             del finals[v]  # a promotion whose tag never reached the remote: not a release
@@ -247,15 +252,18 @@ def classify(s: Snapshot, config: Config) -> Release:
             unsynced.add(name)
             problems.append(f"tag {name} exists here but not on {s.remote}")
 
-    retracted = frozenset(e.key for e in s.ledger if e.kind == EventKind.RETRACTED)
+    # Kinds bound once: an enum member looked up per event costs more than the loop itself
+    # over the thousands of closed releases' events a checkpoint keeps as stubs.
+    kind_retracted, kind_withdrawn = EventKind.RETRACTED, EventKind.RC_WITHDRAWN
+    retracted = frozenset(e.key for e in s.ledger if e.kind == kind_retracted)
     for tag in retracted:
         # A retracted release whose tag was deleted (`rollback --delete-tag`) still used its
         # number: it stays among the finals so no later bump can release that version again.
         v = parse_tag(tag, tag_prefix=prefix, rc_token=token)
         if v is not None and v.rc is None:
             finals.setdefault(v, tag)
-    withdrawn = frozenset(e.key for e in s.ledger if e.kind == EventKind.RC_WITHDRAWN)
-    for tag in sorted(withdrawn & s.all_tags):
+    withdrawn = frozenset(e.key for e in s.ledger if e.kind == kind_withdrawn)
+    for tag in sorted(withdrawn & all_tags):
         problems.append(f"tag {tag} was withdrawn but still exists; `rcflow rollback` removes it")
     # Finals have no RC part, so a plain tuple key orders them (thousands of tags: no __lt__).
     live_finals = sorted(
@@ -326,14 +334,16 @@ def classify(s: Snapshot, config: Config) -> Release:
     used_by: dict[str, set[int]] = {}
     candidates: list[Candidate] = []
     if target is not None:
-        for v in rc_tags.get(target, {}):
+        target_rcs = rc_tags.get((target.major, target.minor, target.patch), {})
+        for v in target_rcs:
             used_by.setdefault(stage_of(config, v).name, set()).add(v.rc or 0)
+        cut = (EventKind.RC_TAGGED, EventKind.RC_WITHDRAWN)
         for e in s.ledger:
-            if e.kind in (EventKind.RC_TAGGED, EventKind.RC_WITHDRAWN):
+            if e.kind in cut:
                 v = parse_stage_tag(e.key, config)
                 if v is not None and v.base == target and v.rc is not None:
                     used_by.setdefault(stage_of(config, v).name, set()).add(v.rc)
-        for pre, tag in sorted(rc_tags.get(target, {}).items()):
+        for pre, tag in sorted(target_rcs.items()):
             if tag in withdrawn:
                 continue
             number = pre.rc or 0
@@ -415,8 +425,9 @@ def _newest_last(candidates: list[Candidate], events: Iterable[Event]) -> list[C
     that stopped before its event) come after the recorded ones, in ladder order.
     """
     order: dict[str, int] = {}
+    tagged = EventKind.RC_TAGGED
     for index, e in enumerate(events):
-        if e.kind == EventKind.RC_TAGGED:
+        if e.kind == tagged:
             order.setdefault(e.key, index)
     unrecorded = len(order) + 1 << 20
     return sorted(
@@ -434,22 +445,25 @@ def forge_drift(s: Snapshot, release: Release, config: Config) -> tuple[str, ...
     if s.forge_error is not None:
         return ()
     found: list[str] = []
-    recorded = {
-        e.key: e.kind for e in s.ledger if e.kind in (EventKind.RC_TAGGED, EventKind.PROMOTED)
-    }
+    published = (EventKind.RC_TAGGED, EventKind.PROMOTED)
+    recorded = {e.key: e.kind for e in s.ledger if e.kind in published}
     # The release in flight's RCs count even before their event: a run that stopped between
     # the push and the release leaves exactly that.
     recorded.update({c.tag: EventKind.RC_TAGGED for c in release.candidates if c.remote})
+    names = frozenset(s.releases)  # a set: thousands of lookups, not a Mapping's in Python
     for tag in sorted(recorded):
-        if tag in s.remote_tags and tag not in s.releases:
+        if tag in s.remote_tags and tag not in names:
             step = "rc" if recorded[tag] == EventKind.RC_TAGGED else "promote"
             found.append(f"tag {tag} has no release on {s.forge}: `rcflow {step}` publishes it")
     lease = ledger.current_lease(s.ledger)
     busy = lease is not None and lease.expires > s.now
-    for tag, rel in sorted(s.releases.items()):
-        if parse_stage_tag(tag, config) is None:
+    # Tags and drafts only: a release's other facts are not read for thousands of old ones.
+    drafts = draft_tags(s.releases)
+    parsed = s.parsed_tags(tag_spelling(config)) or {}
+    for tag in sorted(s.releases):
+        if tag not in parsed and parse_stage_tag(tag, config) is None:
             continue  # not one of this release line's tags
-        if rel.draft:
+        if tag in drafts:
             if not busy:
                 found.append(
                     f"a draft release {tag} was left behind on {s.forge}: re-run the step "
@@ -489,10 +503,11 @@ def unpushed_promotions(s: Snapshot) -> dict[str, str]:
     if not s.remote_reachable:
         return {}
     found: dict[str, str] = {}
+    promoting, ended = EventKind.PROMOTING, (EventKind.PROMOTED, EventKind.RETRACTED)
     for e in s.ledger:
-        if e.kind == EventKind.PROMOTING and e.key not in s.remote_tags:
+        if e.kind == promoting and e.key not in s.remote_tags:
             found[e.key] = str(e.data.get("rc") or "")
-        elif e.kind in (EventKind.PROMOTED, EventKind.RETRACTED):
+        elif e.kind in ended:
             found.pop(e.key, None)
     return found
 
@@ -500,10 +515,11 @@ def unpushed_promotions(s: Snapshot) -> dict[str, str]:
 def pending_bump_revert(s: Snapshot, config: Config, head: dict[str, str | None]) -> Version | None:
     """The version whose bump the ledger reverted while the remote branch still holds it."""
     decided: dict[str, Event] = {}
+    reverted, bumped = EventKind.BUMP_REVERTED, EventKind.BUMPED
     for e in s.ledger:
-        if e.kind == EventKind.BUMP_REVERTED:
+        if e.kind == reverted:
             decided[e.key] = e
-        elif e.kind == EventKind.BUMPED:
+        elif e.kind == bumped:
             decided.pop(e.key, None)
     if not decided:
         return None

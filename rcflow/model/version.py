@@ -246,8 +246,11 @@ def parse_tag(
         return _parsed_tags[key]
     except KeyError:
         pass
-    # A bad rc token is a configuration error, not a foreign tag: let it raise.
-    _check_rc_token(rc_token)
+    # A bad rc token is a configuration error, not a foreign tag: let it raise (checked once
+    # per token, not once per tag).
+    if rc_token not in _good_tokens:
+        _check_rc_token(rc_token)
+        _good_tokens.add(rc_token)
     m = _tag_pattern(tag_prefix, rc_token).fullmatch(tag)
     rc = None if m is None or m.group(4) is None else int(m.group(4))
     found = None if m is None else Version(int(m.group(1)), int(m.group(2)), int(m.group(3)), rc)
@@ -259,6 +262,7 @@ def parse_tag(
 
 # tag spelling -> its version; sized for the repositories rcflow serves (200k tags), not 8k.
 _parsed_tags: dict[tuple[str, str, str], Version | None] = {}
+_good_tokens: set[str] = set()
 _PARSED_TAGS_MAX = 200_000
 
 

@@ -6,7 +6,7 @@ whichever forge carries it out; only the adapters know HTTP, JSON files or PyGit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast, runtime_checkable
 
@@ -213,3 +213,54 @@ def copy_hashing(src: Path, dest: Path) -> str:
         for block in iter(lambda: fin.read(BUFFER), b""):
             out.write(block)
     return out.hexdigest()
+
+
+# -- releases read by tag (issue 14) ---------------------------------------------------------------
+
+
+class ReleaseMap(Mapping[str, ReleaseFact]):
+    """A forge's releases by tag, each built the first time it is read.
+
+    A command needs the release or two it acts on, out of thousands the project made: the tags
+    and which are drafts are known up front (all `forge_drift` reads of every release), the rest
+    of a release only when asked for. `digest` names the whole set (the local forge's tip commit);
+    None when the releases themselves are the only name.
+    """
+
+    def __init__(
+        self,
+        tags: Iterable[str],
+        drafts: Iterable[str],
+        load: Callable[[str], ReleaseFact],
+        digest: str | None = None,
+    ) -> None:
+        self._tags = sorted(tags)
+        self._known = frozenset(self._tags)
+        self.drafts = frozenset(drafts) & self._known
+        self.digest = digest
+        self._load = load
+        self._built: dict[str, ReleaseFact] = {}
+
+    def __getitem__(self, tag: str) -> ReleaseFact:
+        if tag not in self._known:
+            raise KeyError(tag)
+        fact = self._built.get(tag)
+        if fact is None:
+            fact = self._built[tag] = self._load(tag)
+        return fact
+
+    def __contains__(self, tag: object) -> bool:
+        return tag in self._known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tags)
+
+    def __len__(self) -> int:
+        return len(self._tags)
+
+
+def draft_tags(releases: Mapping[str, ReleaseFact]) -> frozenset[str]:
+    """The drafts among releases, without building the others when the map knows them."""
+    if isinstance(releases, ReleaseMap):
+        return releases.drafts
+    return frozenset(t for t, r in releases.items() if r.draft)

@@ -9,7 +9,7 @@ import hashlib
 import json
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -324,9 +324,10 @@ def test_copy_asset_names_the_stored_content_and_writes_no_bytes(
 
     assert forge.copy_asset("v1.4.0-rc.1", "v1.4.0", "app.bin", digest) == digest
 
-    # Only the final's record changed: its asset is the RC's blob.
+    # Only the final's record changed (and the index that describes the records): its asset is
+    # the RC's blob.
     changed = git(project.origin, "diff", "--name-only", before, "refs/rcflow/forge").split()
-    assert changed == ["releases/v1.4.0.json"]
+    assert changed == ["index.json", "releases/v1.4.0.json"]
     assert all("rcflow-store-" in str(p.parent) for batch in written for p in batch)  # records
     assert forge.releases()["v1.4.0"].asset("app.bin") == forge.releases()["v1.4.0-rc.1"].asset(
         "app.bin"
@@ -415,6 +416,11 @@ def counted_reads(forge: LocalForge, monkeypatch: pytest.MonkeyPatch) -> list[st
     return read
 
 
+def without_index(project: Project) -> None:
+    """The forge as an older rcflow left it: records, no index (read whole, with the memo)."""
+    project.tamper_forge("index.json", None)
+
+
 def test_a_second_read_takes_the_records_from_the_memo(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -422,6 +428,7 @@ def test_a_second_read_takes_the_records_from_the_memo(
     for n in range(1, 6):
         forge.create_release(f"v1.{n}.0", f"1.{n}.0", f"notes {n}", prerelease=False)
     forge.set_latest("v1.5.0")
+    without_index(project)
     first = project.local_forge()
     read = counted_reads(first, monkeypatch)
     expected = first.releases()
@@ -433,7 +440,8 @@ def test_a_second_read_takes_the_records_from_the_memo(
     assert len(read) == 1  # the latest pointer only: the records are the memo's
 
     # One more release: the next process reads that record, not the five it knows.
-    forge.create_release("v1.6.0", "1.6.0", "notes 6", prerelease=False)
+    project.local_forge().create_release("v1.6.0", "1.6.0", "notes 6", prerelease=False)
+    without_index(project)
     after = project.local_forge()
     read = counted_reads(after, monkeypatch)
     assert sorted(after.releases()) == [f"v1.{n}.0" for n in range(1, 7)]
@@ -446,7 +454,8 @@ def test_the_memo_is_never_the_truth(project: Project, tmp_path: Path, memo: byt
     forge = project.local_forge()
     forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "notes", prerelease=True, draft=True)
     forge.create_release("v1.4.0", "1.4.0", "final", prerelease=False)
-    expected = project.local_forge().releases()
+    without_index(project)
+    expected = dict(project.local_forge().releases())
     path = project.root / ".git" / "rcflow" / "forge-records.memo"
     assert path.is_file()
     if memo is None:
@@ -480,7 +489,12 @@ def test_a_write_changes_its_own_record_only(project: Project) -> None:
     assert not fresh["v1.4.0-rc.1"].draft and fresh["v1.4.0-rc.1"].latest
     assert fresh["v1.3.0"].retracted
     changed = git(project.origin, "diff", "--name-only", f"{tip}", "refs/rcflow/forge").split()
-    assert changed == ["latest", "releases/v1.3.0.json", "releases/v1.4.0-rc.1.json"]
+    assert changed == [
+        "index.json",
+        "latest",
+        "releases/v1.3.0.json",
+        "releases/v1.4.0-rc.1.json",
+    ]
 
 
 def test_a_write_rebuilds_the_facts_of_what_it_changed(project: Project, tmp_path: Path) -> None:
@@ -528,3 +542,110 @@ def test_the_tree_listing_reads_odd_paths_and_only_blobs(project: Project) -> No
         "a\tb.json": (blob, 2),
         "new\nline": (blob, 2),
     }
+
+
+# -- the index: a read of one release reads one record (issue 14) ---------------------------------
+
+
+def _forge_with_history(project: Project) -> LocalForge:
+    forge = project.local_forge()
+    for n in range(1, 5):
+        forge.create_release(f"v1.{n}.0-rc.1", "rc", f"rc {n}", prerelease=True)
+        forge.create_release(f"v1.{n}.0", f"1.{n}.0", f"notes {n}", prerelease=False)
+    forge.create_release("v1.5.0-rc.1", "rc", "in flight", prerelease=True, draft=True)
+    forge.publish_release("v1.4.0", latest=True)
+    return forge
+
+
+def _whole(releases: object) -> dict[str, object]:
+    assert isinstance(releases, Mapping)
+    return {tag: releases[tag] for tag in releases}
+
+
+def test_the_index_names_the_releases_tree_git_made(project: Project) -> None:
+    from rcflow.adapters.local_forge import blob_sha, index_text
+
+    _forge_with_history(project)
+    body = json.loads(git(project.origin, "show", "refs/rcflow/forge:index.json"))
+    tree = git(project.origin, "rev-parse", "refs/rcflow/forge:releases").strip()
+    assert body["releases"] == tree
+    assert body["drafts"] == ["v1.5.0-rc.1"]
+    assert len(body["tags"]) == 9 and body["elsewhere"] == {}
+    # Records in a folder of their own (by hand, or another tool): git's order of a folder
+    # ("a/" after "a.json") is the one computed.
+    texts = {
+        "releases/a.json": '{"tag": "a"}\n',
+        "releases/a/b.json": '{"tag": "b", "draft": true}\n',
+        "releases/a-c.json": '{"tag": "c"}\n',
+    }
+    for path, text in texts.items():
+        project.tamper_forge(path, text.encode())
+    listing = git(project.origin, "ls-tree", "-r", "--name-only", "refs/rcflow/forge", "releases")
+    records = {}
+    for path in listing.split():
+        data = subprocess.run(
+            ["git", "cat-file", "blob", f"refs/rcflow/forge:{path}"],
+            cwd=project.origin,
+            capture_output=True,
+            check=True,
+        ).stdout
+        records[path] = (blob_sha(data), json.loads(data))
+    body = json.loads(index_text(records))
+    tree = git(project.origin, "rev-parse", "refs/rcflow/forge:releases").strip()
+    assert body["releases"] == tree
+    assert body["elsewhere"] == {"b": "releases/a/b.json", "c": "releases/a-c.json"}
+    assert "a" in body["tags"]
+    assert body["drafts"] == ["b", "v1.5.0-rc.1"]
+
+
+def test_a_read_takes_the_index_and_only_the_releases_it_shows(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _forge_with_history(project)
+    runner = clone(project, tmp_path / "runner")  # a fresh clone: no memo, nothing cached
+    whole = _whole(runner.local_forge().releases())
+    without_index(project)
+    assert _whole(project.local_forge().releases()) == whole  # as read record by record
+    project.local_forge().set_latest("v1.3.0")  # a write by this rcflow puts the index back
+    project.local_forge().set_latest("v1.4.0")
+
+    forge = project.local_forge()
+    read = counted_reads(forge, monkeypatch)
+    releases = forge.releases()
+    assert len(read) == 2  # the index and the latest pointer: no record yet
+    assert sorted(releases) == sorted(whole) and "v1.5.0-rc.1" in releases
+    assert "v9.9.9" not in releases and releases.get("v9.9.9") is None
+    assert releases["v1.4.0"] == whole["v1.4.0"] and releases["v1.4.0"].latest
+    assert len(read) == 3  # one record, once
+    assert releases["v1.4.0"] is releases["v1.4.0"] and len(read) == 3
+    assert _whole(releases) == whole
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("releases/v1.2.0.json", b'{"tag": "v1.2.0", "title": "by hand", "draft": true}'),
+        ("releases/v1.2.0.json", None),
+        ("releases/v1.9.0.json", b'{"tag": "v1.9.0", "title": "made by hand"}'),
+        ("index.json", b'{"v": 1, "releases": null, "tags": [], "elsewhere": {}, "drafts": []}'),
+        ("index.json", b"\x00not json"),
+    ],
+)
+def test_an_index_that_does_not_describe_the_records_is_not_read(
+    project: Project, tmp_path: Path, edit: tuple[str, bytes | None]
+) -> None:
+    """Records edited by hand (or by an older rcflow, which leaves the index as it was), or an
+    index that lies: the releases are the records', read whole."""
+    from rcflow.adapters.local_forge import LocalForge
+
+    _forge_with_history(project)
+    project.tamper_forge(*edit)
+    monkey = pytest.MonkeyPatch()
+    with monkey.context() as m:
+        m.setattr(LocalForge, "_catalog", lambda self, tip: None)
+        expected = _whole(project.local_forge().releases())
+    runner = clone(project, tmp_path / "runner")
+    for forge in (project.local_forge(), runner.local_forge()):
+        releases = forge.releases()
+        assert _whole(releases) == expected
+        assert {t for t in releases if releases[t].draft} == set(getattr(releases, "drafts", set()))

@@ -222,7 +222,11 @@ def stored(p: Project) -> dict[str, dict[str, str]]:
         if path.startswith("releases/")
     }
     blobs = {path.removeprefix("assets/sha256/"): data for path, data in files.items()}
-    blobs = {d: data for d, data in blobs.items() if not d.startswith(("releases/", "latest"))}
+    blobs = {
+        d: data
+        for d, data in blobs.items()
+        if not d.startswith(("releases/", "latest", "index.json"))
+    }
     listed = {a["sha256"] for r in records.values() for a in r.get("assets", [])}
     assert set(blobs) == listed
     for digest, data in blobs.items():

@@ -113,13 +113,13 @@ def p_bump(p: Project) -> bool:
 def test_a_step_reads_the_ledger_once(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     cycle(project)
     reads: list[str] = []
-    real = observe_module.read_checkpoint
+    real = observe_module.load_checkpoint
 
-    def counted(text: str | None, **spelling: str) -> list[Event] | None:
+    def counted(text: str | None, **spelling: str) -> tuple[list[Event], list[str] | None] | None:
         reads.append("read")
         return real(text, **spelling)
 
-    monkeypatch.setattr(observe_module, "read_checkpoint", counted)
+    monkeypatch.setattr(observe_module, "load_checkpoint", counted)
     result = project.step("bump", BumpArgs("minor"))
     assert result.status == "applied"
     assert reads == ["read"]

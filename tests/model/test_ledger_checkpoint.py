@@ -254,7 +254,14 @@ def checkpointed(events: list[Event], split: int) -> tuple[Event, ...]:
     """What observe reads: the checkpoint written with event `split` (the ledger before it),
     then the events from it to the tip; the whole ledger when the checkpoint does not cover."""
     read = (*compact(events[:split], **SPELLING), *events[split:])
-    return read if covers(read, **SPELLING) else tuple(events)
+    whole = covers(read, **SPELLING)
+    # As observe reads it: the checkpoint's newest promotions, then those since it.
+    blob = ledger.checkpoint_json(events[:split], **SPELLING)
+    loaded = ledger.load_checkpoint(blob, **SPELLING)
+    assert loaded is not None and loaded[1] is not None
+    promoted = [*loaded[1], *(e.key for e in events[split:] if e.kind == "promoted")]
+    assert covers(read, **SPELLING, promoted=promoted) == whole
+    return read if whole else tuple(events)
 
 
 def _histories(rng: random.Random) -> tuple[list[str], list[int], float]:
@@ -320,6 +327,17 @@ def test_the_checkpoint_blob_round_trips_and_refuses_what_is_not_one() -> None:
     assert ledger.read_checkpoint(blob, **SPELLING) == list(compact(events, **SPELLING))
     for bad in ("", "{", "[]", '{"v": 2}', blob.replace('"v":1', '"v":9'), '{"v":1,"events":[1]}'):
         assert ledger.read_checkpoint(bad, **SPELLING) is None
+    # Its newest promotions: the releases kept whole (4 of 6); one an older rcflow wrote
+    # (without them), or with them damaged, is still read, and scanned for them.
+    assert ledger.load_checkpoint(blob, **SPELLING) == (
+        list(compact(events, **SPELLING)),
+        sorted(f"{PREFIX}1.{m}.0" for m in range(3, 7)),
+    )
+    for hint in ('"newest_promoted":[],', '"newest_promoted":[1],', '"newest_promoted":"x",'):
+        damaged = blob.replace('"newest_promoted":[', '"was":[').replace("{", "{" + hint, 1)
+        found = ledger.load_checkpoint(damaged, **SPELLING)
+        assert found is not None and found[0] == list(compact(events, **SPELLING))
+        assert found[1] == ([] if hint == '"newest_promoted":[],' else None)
     # Compacted for another tag spelling: which events are closed differs, so it is not used.
     assert ledger.read_checkpoint(blob, tag_prefix="release-", rc_token=TOKEN) is None
 

@@ -479,3 +479,35 @@ def test_a_bump_revert_the_remote_does_not_have_keeps_bumped_in_every_clone() ->
     done = Snapshot(**{**here.__dict__, "remote_files": {"pyproject.toml": pyproject("1.3.0")}})
     assert classify_(done).state is State.IDLE
     assert classify_(done).problems == ()
+
+
+def test_tags_parsed_by_observe_are_read_only_under_their_own_spelling() -> None:
+    """observe parses each tag once and classify reuses the versions; parsed under another
+    configuration's spelling (or not at all) they are not read: the tags are parsed again."""
+    import dataclasses
+
+    from rcflow.model.config import parse_stage_tag, tag_spelling
+    from rcflow.model.states import forge_drift
+    from rcflow.ports.forge import ReleaseFact
+
+    c = config()
+    tags = {"v1.3.0": A, "v1.4.0-rc.1": B, "release-9.0.0": C}
+    releases = {"v1.4.0-rc.1": ReleaseFact("v1.4.0-rc.1", "rc", prerelease=True, retracted=False)}
+    s = dataclasses.replace(
+        snapshot(tags=tags, ledger=[ev("rc_tagged", "v1.4.0-rc.1")]), releases=releases
+    )
+    versions = {n: v for n in tags if (v := parse_stage_tag(n, c))}
+    assert sorted(versions) == ["v1.3.0", "v1.4.0-rc.1"]
+    parsed = dataclasses.replace(s, tag_versions=versions, tag_spelling=tag_spelling(c))
+    expected = classify_(s, c)
+    assert classify_(parsed, c) == expected
+    assert forge_drift(parsed, expected, c) == forge_drift(s, expected, c)
+    assert expected.target is not None and [x.tag for x in expected.candidates] == ["v1.4.0-rc.1"]
+    # Versions that lie, under another spelling: ignored.
+    wrong = {"v1.3.0": parse("9.9.9", Spelling.SEMVER)}
+    other = dataclasses.replace(c, tag_prefix="release-")
+    lying = dataclasses.replace(s, tag_versions=wrong, tag_spelling=tag_spelling(other))
+    assert classify_(lying, c) == expected
+    # Under its own spelling, what the snapshot says is what classify reads.
+    told = dataclasses.replace(s, tag_versions=wrong, tag_spelling=tag_spelling(c))
+    assert classify_(told, c).last_final == parse("9.9.9", Spelling.SEMVER)
