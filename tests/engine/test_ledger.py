@@ -269,6 +269,7 @@ def test_two_runs_starting_together_exactly_one_proceeds(project: Project) -> No
             other = writer_for(project, ELSEWHERE)
             snap = observe(*_ports(project), with_commits=False)
             acquire_lease(other, snap, command="bump", ttl=600, break_lease=False)
+            other.flush()  # the other run's first push
             return True
 
     before = project.world()
