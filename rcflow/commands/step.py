@@ -167,7 +167,8 @@ def run_step(
         )
         if note:
             hooks.note(note)
-        executor = Executor(ports, writer, hooks.effect)
+        waiting: list[tuple[Effect, str]] = []
+        executor = Executor(ports, writer, partial(_report, hooks, writer, waiting))
         outrun = False
         try:
             # A failed validation is in the ledger already (validation_failed); an effect that
@@ -192,6 +193,8 @@ def run_step(
                 raise
         finally:
             lost = None if outrun else _give_back(writer, hooks)
+            if not outrun:
+                _shown(hooks, waiting)
         if not outrun:
             break
         snap = observe(ctx.git, ctx.config, ctx.forge)
@@ -263,6 +266,24 @@ def preflight(
     if not waivers and not notes:
         return plan, blocking
     return replace(plan, effects=(*waivers, *plan.effects), notes=(*plan.notes, *notes)), blocking
+
+
+def _report(
+    hooks: Hooks, writer: LedgerWriter, held: list[tuple[Effect, str]], effect: Effect, outcome: str
+) -> None:
+    """Report an effect's outcome; one that only recorded an event while the run's lease is not
+    on the remote yet waits for it (for `_shown`): a run outrun there did nothing at all."""
+    if effect.reach() == "ledger" and not (lease.taken(writer) or lease.released(writer)):
+        held.append((effect, outcome))
+        return
+    _shown(hooks, held)
+    hooks.effect(effect, outcome)
+
+
+def _shown(hooks: Hooks, held: list[tuple[Effect, str]]) -> None:
+    for effect, outcome in held:
+        hooks.effect(effect, outcome)
+    held.clear()
 
 
 def _give_back(writer: LedgerWriter, hooks: Hooks) -> EffectError | None:

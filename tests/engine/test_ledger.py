@@ -467,7 +467,7 @@ def _another_run_takes_the_lease(project: Project) -> None:
 
 def test_a_lease_lost_with_the_decision_it_carried_records_nothing(project: Project) -> None:
     """`promote`'s lease rides with `promoting`: when another run took the lease first, that
-    push is refused whole, and neither the decision nor anything else happens."""
+    push is refused whole, and neither the decision nor anything else happens or is shown."""
     at(project, "validated")
 
     class Racing(Hooks):
@@ -479,9 +479,11 @@ def test_a_lease_lost_with_the_decision_it_carried_records_nothing(project: Proj
         return project.remote_tags(), project.local_tags(), project.forge_tags(), project.head()
 
     before, ledger = seen(), project.ledger()
+    hooks = Racing()
     with pytest.raises(LeaseHeldError, match="CI Bot"):
-        run_step(project.ctx(), "promote", PromoteArgs(), dry_run=False, hooks=Racing())
+        run_step(project.ctx(), "promote", PromoteArgs(), dry_run=False, hooks=hooks)
     assert seen() == before
+    assert hooks.effects == []  # not even "record promoting: done": it never was
     assert project.ledger()[:-1] == ledger
     assert project.ledger()[-1]["run"] == ELSEWHERE.run
 
@@ -503,3 +505,23 @@ def test_a_lease_lost_in_the_push_of_a_branch_lands_neither(project: Project) ->
         run_step(project.ctx(), "bump", BumpArgs("minor"), dry_run=False, hooks=Racing())
     assert git(project.origin, "rev-parse", "main") == origin_main
     assert [(e["kind"], e["run"]) for e in project.ledger()] == [("lease_acquired", ELSEWHERE.run)]
+
+
+def test_a_run_outrun_by_a_finished_one_reports_each_effect_once(project: Project) -> None:
+    """Looked again and taken anew on the new tip: the decision recorded before the lost push
+    is reported once, with the push that carried it."""
+    at(project, "validated")
+
+    class Racing(Hooks):
+        def confirm(self, plan: Any) -> bool:
+            other = writer_for(project, ELSEWHERE)
+            other.append("lease_acquired", ELSEWHERE.run, {"host": "x", "pid": 1, "expires": 0})
+            other.append("lease_released", ELSEWHERE.run, {})
+            return True
+
+    hooks = Racing()
+    result = run_step(project.ctx(), "promote", PromoteArgs(), dry_run=False, hooks=hooks)
+    assert result.status == "applied"
+    shown = [what for what, _ in hooks.effects]
+    assert len(shown) == len(set(shown)) == len(result.plan.effects)
+    assert project.kinds().count("promoting") == 1
