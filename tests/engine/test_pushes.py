@@ -207,6 +207,17 @@ def test_an_interrupt_after_the_closing_push_records_nothing_more(project: Proje
     assert project.kinds() == ["bumped"]
 
 
+def test_a_bump_rollback_pushes_the_revert_with_the_release(project: Project, logged: Path) -> None:
+    """The decision with the lease (before the local revert), then the branch with the release."""
+    assert project.cli("bump", "auto", "--yes").exit_code == 0
+    rollback = steps_pushes(project, logged, "rollback", "--yes")
+    run = last_run(project)
+    assert [(p["refs"], p["ledger"]) for p in rollback] == [
+        ([LEDGER_REF], [f"rcflow: lease_acquired {run}", "rcflow: bump_reverted 1.4.0"]),
+        (sorted(["refs/heads/main", LEDGER_REF]), [f"rcflow: lease_released {run}"]),
+    ]
+
+
 def last_run(project: Project) -> str:
     return str([e for e in project.ledger() if e["kind"] == "lease_acquired"][-1]["key"])
 
