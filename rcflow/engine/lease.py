@@ -23,9 +23,11 @@ No push of its own for either (issue 14: a push costs 60-330 ms on a big reposit
   that loses the race would then keep a commit or tag made without ever holding the lease
   (today it changes nothing, even locally), and a crash after such an effect would leave it
   unguarded against other hosts until its resume; so the lease goes first there.
-- *Releasing*: the push of a step's last effect that reaches the release's remote carries the
-  events of the ledger-only effects after it and `lease_released` (`Executor.apply`'s `close`);
-  otherwise the release is the run's last push, with whatever is pending. A run whose lease
+- *Releasing*: when a step's last effect beyond the ledger is a push to the release's remote,
+  that atomic push carries the events of the ledger-only effects after it and `lease_released`
+  (`Executor.apply`'s `close`; refused, it takes them back and the failure path releases the
+  lease as after any failed effect); otherwise the release is the run's last push, with
+  whatever is pending. A run whose lease
   never reached the remote and that recorded nothing releases nothing: it pushes nothing.
 """
 
