@@ -192,8 +192,11 @@ def run_step(
                     record_failure(writer, step, plan, reason, resume)
                 raise
         finally:
-            lost = None if outrun else _give_back(writer, hooks)
+            lost = None
             if not outrun:
+                if lease.taken(writer) or lease.released(writer):
+                    _shown(hooks, waiting)  # on the remote: before what the release says
+                lost = _give_back(writer, hooks)
                 _shown(hooks, waiting)
         if not outrun:
             break
