@@ -10,6 +10,7 @@ import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -153,31 +154,54 @@ def run_step(
     if not hooks.confirm(plan):
         return StepResult(step, "declined", plan, release, snap)
 
-    writer, note = lease.take(
-        ctx.git,
-        ctx.config,
-        snap,
-        plan,
-        ctx.me,
-        ttl=the_step.lease_ttl(ctx.config, plan),
-        break_lease=break_lease,
-        look_again=lambda: observe(ctx.git, ctx.config, ctx.forge),
-        replan=lambda again: the_step.plan(facts(ctx, again), args),
-    )
-    if note:
-        hooks.note(note)
     ports = Ports(ctx.git, ctx.forge, hooks.validation, ctx.registry, ctx.index)
-    executor = Executor(ports, writer, hooks.effect)
-    try:
-        # A failed validation is in the ledger already (validation_failed); an effect that
-        # raised is not, so it is recorded as a failed attempt with how to resume it.
-        applied = executor.apply(plan.effects)
-    except BaseException as exc:
-        reason = exc.message if isinstance(exc, RcflowError) else type(exc).__name__
-        record_failure(writer, step, plan, reason, resume)
-        raise
-    finally:
-        lost = _give_back(writer, hooks)
+    for attempt in range(3):
+        writer, note = lease.take(
+            ctx.git,
+            ctx.config,
+            snap,
+            plan,
+            ctx.me,
+            ttl=the_step.lease_ttl(ctx.config, plan),
+            break_lease=break_lease,
+        )
+        if note:
+            hooks.note(note)
+        waiting: list[tuple[Effect, str]] = []
+        executor = Executor(ports, writer, partial(_report, hooks, writer, waiting))
+        outrun = False
+        try:
+            # A failed validation is in the ledger already (validation_failed); an effect that
+            # raised is not, so it is recorded as a failed attempt with how to resume it.
+            applied = executor.apply(
+                plan.effects, close=partial(lease.release_lease, writer, defer=True)
+            )
+        except BaseException as exc:
+            # The push that carried the lease was refused: another run appended first, and
+            # nothing of this one landed or was done. Look again, as before taking a lease.
+            outrun = lease.outrun(writer, exc)
+            if outrun and attempt == 2:
+                raise ConflictError(
+                    "the ledger kept changing: nothing was applied",
+                    untouched=True,
+                    hint=f"rcflow {step}",
+                ) from exc
+            if not outrun:
+                if not lease.released(writer):
+                    reason = exc.message if isinstance(exc, RcflowError) else type(exc).__name__
+                    record_failure(writer, step, plan, reason, resume)
+                raise
+        finally:
+            lost = None
+            if not outrun:
+                if lease.taken(writer) or lease.released(writer):
+                    _shown(hooks, waiting)  # on the remote: before what the release says
+                lost = _give_back(writer, hooks)
+                _shown(hooks, waiting)
+        if not outrun:
+            break
+        snap = observe(ctx.git, ctx.config, ctx.forge)
+        lease.again(snap, plan, ctx.me, lambda again: the_step.plan(facts(ctx, again), args))
     if lost is not None:
         raise lost
     # One ledger read per step: the writer holds the ledger as its last append left it.
@@ -247,17 +271,45 @@ def preflight(
     return replace(plan, effects=(*waivers, *plan.effects), notes=(*plan.notes, *notes)), blocking
 
 
+def _report(
+    hooks: Hooks, writer: LedgerWriter, held: list[tuple[Effect, str]], effect: Effect, outcome: str
+) -> None:
+    """Report an effect's outcome; one that only recorded an event while the run's lease is not
+    on the remote yet waits for it (for `_shown`): a run outrun there did nothing at all."""
+    if effect.reach() == "ledger" and not (lease.taken(writer) or lease.released(writer)):
+        held.append((effect, outcome))
+        return
+    _shown(hooks, held)
+    hooks.effect(effect, outcome)
+
+
+def _shown(hooks: Hooks, held: list[tuple[Effect, str]]) -> None:
+    for effect, outcome in held:
+        hooks.effect(effect, outcome)
+    held.clear()
+
+
 def _give_back(writer: LedgerWriter, hooks: Hooks) -> EffectError | None:
     """Release the lease, pushing the step's last events with it; the error if they were lost.
 
     Those events ride with the release (one push): when the remote refuses it, the effects are
-    done but not recorded, which is a failed step (exit 1, resume), not a note.
+    done but not recorded, which is a failed step (exit 1, resume), not a note. Nothing to do
+    when the release rode with the step's last effect, or when the lease never reached the
+    remote and nothing was recorded (every effect skipped, or failed before its push).
     """
-    carried = [e for e in writer.pending if e.kind != EventKind.LEASE_RELEASED]
+    if lease.released(writer):
+        return None  # with the step's last effect
+    carried = [e for e in writer.pending if e.kind not in _TAKING]
+    taken = lease.taken(writer)
+    if not taken and not carried:
+        # The lease never reached the remote and the run recorded nothing: nothing to give back.
+        writer.undo((0, len(writer.events) - len(writer.pending), None))
+        return None
     try:
         lease.release_lease(writer)
     except RcflowError as exc:
-        hooks.note(f"could not release the lease ({exc.message}); it expires by itself")
+        if taken:
+            hooks.note(f"could not release the lease ({exc.message}); it expires by itself")
         if carried:
             kinds = ", ".join(dict.fromkeys(e.kind for e in carried))
             return EffectError(f"the ledger did not take {kinds}: {exc.message}")
@@ -290,3 +342,6 @@ def _needs_identity(snap: Snapshot, plan: Plan) -> Plan:
 
 
 _NO_IDENTITY = "git has no identity"
+
+# A run's taking of the lease: events that record nothing done (`_give_back`).
+_TAKING = (EventKind.LEASE_ACQUIRED, EventKind.LEASE_BROKEN, EventKind.LEASE_RELEASED)

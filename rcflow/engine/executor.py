@@ -108,6 +108,22 @@ class LedgerWriter:
                 raise
         return stored
 
+    def mark(self) -> tuple[int, int, tuple[Event, ...] | None]:
+        """Where the ledger stands now, for `undo`: events appended after it can be taken back."""
+        with self._state:
+            return len(self.pending), len(self.events), self._checkpoint
+
+    def undo(self, mark: tuple[int, int, tuple[Event, ...] | None]) -> None:
+        """Forget the events appended since `mark` that are still pending (never pushed): a push
+        that was to carry them failed, and what they record did not happen."""
+        pending, events, checkpoint = mark
+        with self._state:
+            if len(self.pending) <= pending:
+                return  # pushed after all (or nothing was appended): they stay
+            del self.pending[pending:]
+            del self.events[events:]
+            self._checkpoint = checkpoint
+
     def _head(self) -> str | None:
         """The newest event's commit, pushed or not: the next one builds on it."""
         return self.pending[-1].id if self.pending else self.tip
@@ -189,6 +205,11 @@ class Executor:
         self.report = report
         self.results: list[command_validators.Outcome] = []
         self._registries: dict[tuple[str, bool], Registry] = {}
+        # While `apply` runs: the plan, where it is, how it closes, and what was applied ahead.
+        self._plan: tuple[Effect, ...] = ()
+        self._at = 0
+        self._close: Callable[[], None] | None = None
+        self._ahead: dict[int, str] = {}
 
     @property
     def writer(self) -> LedgerWriter:
@@ -197,12 +218,25 @@ class Executor:
             raise EffectError("this plan has no ledger to record events in")
         return self._writer
 
-    def apply(self, effects: tuple[Effect, ...]) -> list[Applied]:
+    def apply(
+        self, effects: tuple[Effect, ...], *, close: Callable[[], None] | None = None
+    ) -> list[Applied]:
+        """Apply effects in order. `close` appends the run's last event (the lease's release,
+        deferred): given, the push of the last effect that reaches beyond the ledger carries
+        the events of the ledger-only effects after it and that last event too, in one atomic
+        push, instead of a push of their own after it (`_closing_push`)."""
         applied = []
-        for effect in effects:
-            outcome = self.perform(effect)
-            self.report(effect, outcome)
-            applied.append(Applied(effect, outcome))
+        self._plan, self._close, self._ahead = effects, close, {}
+        try:
+            for at, effect in enumerate(effects):
+                self._at = at
+                outcome = self._ahead.pop(at, None)
+                if outcome is None:
+                    outcome = self.perform(effect)
+                self.report(effect, outcome)
+                applied.append(Applied(effect, outcome))
+        finally:
+            self._plan, self._close, self._ahead = (), None, {}
         return applied
 
     def perform(self, effect: Effect) -> str:
@@ -213,6 +247,7 @@ class Executor:
         if self._writer is not None and effect.reach() == "world":
             # What earlier effects recorded is on the remote before this one acts outside the
             # clone, as if each event had been pushed alone; a push carries them in its own.
+            # The run's lease is among them until its first push (`rcflow.engine.lease`).
             self._writer.flush()
         outcome: Outcome = handler(self._scope(effect), effect)
         for event in outcome.events:
@@ -237,10 +272,58 @@ class Executor:
 
     def _push(self, remote: str, refspecs: Sequence[str]) -> None:
         """An effect's push; to the ledger's remote it carries the pending events atomically."""
-        if self._writer is not None and remote == self._writer.remote:
-            self._writer.flush(refspecs)
-        else:
+        if self._writer is None:
             self.git.push(remote, refspecs)
+        elif remote != self._writer.remote:
+            # Another remote is outside the clone: the lease and the decisions go first.
+            self._writer.flush()
+            self.git.push(remote, refspecs)
+        elif (tail := self._closing_tail()) is not None:
+            self._closing_push(tail, refspecs)
+        else:
+            self._writer.flush(refspecs)
+
+    def _closing_tail(self) -> list[int] | None:
+        """The ledger-only effects after the one applying now, when it is the plan's last effect
+        that reaches beyond the ledger and the run's last event rides with its push."""
+        if self._close is None:
+            return None
+        tail = list(range(self._at + 1, len(self._plan)))
+        if any(self._plan[i].reach() != "ledger" for i in tail):
+            return None
+        return tail
+
+    def _closing_push(self, tail: list[int], refspecs: Sequence[str]) -> None:
+        """The step's last push: the effect's refs, the events of the ledger-only effects after
+        it and the run's last event (the lease's release), in one atomic push.
+
+        Those effects are applied (their events appended, deferred) before the push, and
+        reported after it as the loop reaches them. Atomic, either the refs and every event
+        land or none does: when the push fails, the events appended for it are taken back
+        (`LedgerWriter.undo`): what they record did not happen, and the lease is still held
+        (the failure path records it and releases the lease, as after any failed effect).
+        """
+        assert self._close is not None  # noqa: S101 - _closing_tail checked it
+        writer = self.writer
+        mark = writer.mark()
+        outcomes: dict[int, str] = {}
+        try:
+            for i in tail:
+                later = self._plan[i]
+                handler = HANDLERS[type(later)]
+                outcome: Outcome = handler(self._scope(later), later)
+                for event in outcome.events:
+                    self._append(later, event, defer=True)
+                if outcome.error is not None:
+                    raise outcome.error
+                outcomes[i] = outcome.text
+            self._close()
+            writer.flush(refspecs)
+        except BaseException:
+            writer.undo(mark)
+            raise
+        self._close = None  # the run's last event is appended once
+        self._ahead.update(outcomes)
 
     def _scope(self, effect: Effect) -> Scope:
         return Scope(

@@ -29,7 +29,9 @@ from rcflow.model.ledger import (
     now_iso,
 )
 from rcflow.steps.bump import BumpArgs
+from rcflow.steps.promote import PromoteArgs
 from tests.support.project import Hooks, Project, git
+from tests.support.scenario import at
 
 NOW = 1_800_000_000.0
 ELSEWHERE = RunIdentity(
@@ -269,6 +271,7 @@ def test_two_runs_starting_together_exactly_one_proceeds(project: Project) -> No
             other = writer_for(project, ELSEWHERE)
             snap = observe(*_ports(project), with_commits=False)
             acquire_lease(other, snap, command="bump", ttl=600, break_lease=False)
+            other.flush()  # the other run's first push
             return True
 
     before = project.world()
@@ -453,3 +456,72 @@ def test_refusals_write_no_event(project: Project) -> None:
         assert result.exit_code == 3, args
     assert project.ledger() == []
     assert json.loads(project.cli("log", "--json").stdout) == {"events": [], "more": False}
+
+
+def _another_run_takes_the_lease(project: Project) -> None:
+    other = writer_for(project, ELSEWHERE)
+    snap = observe(*_ports(project), with_commits=False)
+    acquire_lease(other, snap, command="rc", ttl=600, break_lease=False)
+    other.flush()
+
+
+def test_a_lease_lost_with_the_decision_it_carried_records_nothing(project: Project) -> None:
+    """`promote`'s lease rides with `promoting`: when another run took the lease first, that
+    push is refused whole, and neither the decision nor anything else happens or is shown."""
+    at(project, "validated")
+
+    class Racing(Hooks):
+        def confirm(self, plan: Any) -> bool:
+            _another_run_takes_the_lease(project)
+            return True
+
+    def seen() -> tuple[Any, ...]:
+        return project.remote_tags(), project.local_tags(), project.forge_tags(), project.head()
+
+    before, ledger = seen(), project.ledger()
+    hooks = Racing()
+    with pytest.raises(LeaseHeldError, match="CI Bot"):
+        run_step(project.ctx(), "promote", PromoteArgs(), dry_run=False, hooks=hooks)
+    assert seen() == before
+    assert hooks.effects == []  # not even "record promoting: done": it never was
+    assert project.ledger()[:-1] == ledger
+    assert project.ledger()[-1]["run"] == ELSEWHERE.run
+
+
+def test_a_lease_lost_in_the_push_of_a_branch_lands_neither(project: Project) -> None:
+    """A resumed bump's only work is its branch: the lease, the branch, `bumped` and the release
+    are one atomic push. Another run took the lease first: the branch did not move either."""
+    project.write("pyproject.toml", '[project]\nname = "demo"\nversion = "1.4.0"\n')
+    project.commit("chore(release): bump version to 1.4.0")
+
+    class Racing(Hooks):
+        def confirm(self, plan: Any) -> bool:
+            assert plan.effects[0].describe() == "push main to origin"
+            _another_run_takes_the_lease(project)
+            return True
+
+    origin_main = git(project.origin, "rev-parse", "main")
+    with pytest.raises(LeaseHeldError, match="CI Bot"):
+        run_step(project.ctx(), "bump", BumpArgs("minor"), dry_run=False, hooks=Racing())
+    assert git(project.origin, "rev-parse", "main") == origin_main
+    assert [(e["kind"], e["run"]) for e in project.ledger()] == [("lease_acquired", ELSEWHERE.run)]
+
+
+def test_a_run_outrun_by_a_finished_one_reports_each_effect_once(project: Project) -> None:
+    """Looked again and taken anew on the new tip: the decision recorded before the lost push
+    is reported once, with the push that carried it."""
+    at(project, "validated")
+
+    class Racing(Hooks):
+        def confirm(self, plan: Any) -> bool:
+            other = writer_for(project, ELSEWHERE)
+            other.append("lease_acquired", ELSEWHERE.run, {"host": "x", "pid": 1, "expires": 0})
+            other.append("lease_released", ELSEWHERE.run, {})
+            return True
+
+    hooks = Racing()
+    result = run_step(project.ctx(), "promote", PromoteArgs(), dry_run=False, hooks=hooks)
+    assert result.status == "applied"
+    shown = [what for what, _ in hooks.effects]
+    assert len(shown) == len(set(shown)) == len(result.plan.effects)
+    assert project.kinds().count("promoting") == 1

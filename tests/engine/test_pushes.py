@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 
+from rcflow.commands.run import run_step
 from rcflow.engine.executor import Executor, LedgerWriter, Ports
 from rcflow.engine.observe import observe
 from rcflow.errors import ConflictError
 from rcflow.model.effects import PushTag, RecordEvent
 from rcflow.model.ledger import LEDGER_REF, RunIdentity
-from tests.support.project import Project, git
+from rcflow.steps.bump import BumpArgs
+from tests.support.project import Hooks, Project, git
 
 HOOK = """#!/bin/sh
 # one JSON line per push: the refs it updates, and each ledger commit's subject it brings
@@ -35,6 +37,13 @@ while read old new ref; do
   fi
 done
 echo "{\\"refs\\": [${refs%,}], \\"ledger\\": [${subjects%,}]}" >> "$PUSH_LOG"
+"""
+
+REFUSE_BRANCH = """#!/bin/sh
+while read old new ref; do
+  if [ "$ref" = "refs/heads/main" ]; then echo "no pushes to main today" >&2; exit 1; fi
+done
+exit 0
 """
 
 REFUSE_TAG = """#!/bin/sh
@@ -75,28 +84,142 @@ def steps_pushes(project: Project, log: Path, *args: str) -> list[dict[str, list
 def test_each_step_pushes_once_per_remote_effect_plus_its_lease(
     project: Project, logged: Path
 ) -> None:
+    """Every push of each step, as the remote saw it: one more (a lease or an event alone) fails.
+
+    The lease rides with the first push that reaches beyond the ledger, or goes alone right
+    before an effect outside the clone; the release rides with the step's last push to the
+    release's remote when only ledger events follow it.
+    """
     bump = steps_pushes(project, logged, "bump", "auto", "--yes")
-    # the lease; the branch; the `bumped` event riding with the lease's release
-    assert [p["refs"] for p in bump] == [
-        [LEDGER_REF],
-        ["refs/heads/main"],
-        [LEDGER_REF],
-    ]
-    assert [p["ledger"] for p in bump][2] == [
-        "rcflow: bumped 1.4.0",
-        f"rcflow: lease_released {bump_run(project)}",
+    run = last_run(project)
+    # the lease, before the files and the commit; the branch with `bumped` and the release
+    assert [(p["refs"], p["ledger"]) for p in bump] == [
+        ([LEDGER_REF], [f"rcflow: lease_acquired {run}"]),
+        (
+            sorted(["refs/heads/main", LEDGER_REF]),
+            ["rcflow: bumped 1.4.0", f"rcflow: lease_released {run}"],
+        ),
     ]
 
-    promote_ready(project)
+    rc = steps_pushes(project, logged, "rc", "--yes")
+    run = last_run(project)
+    # the lease, before the local tag; the tag; the forge's release (two pushes of the local
+    # forge's own ref); `rc_tagged`, which follows the release, with the lease's release
+    assert [(p["refs"], p["ledger"]) for p in rc] == [
+        ([LEDGER_REF], [f"rcflow: lease_acquired {run}"]),
+        (["refs/tags/v1.4.0-rc.1"], []),
+        (["refs/rcflow/forge"], []),
+        (["refs/rcflow/forge"], []),
+        ([LEDGER_REF], ["rcflow: rc_tagged v1.4.0-rc.1", f"rcflow: lease_released {run}"]),
+    ]
+
+    validate = steps_pushes(project, logged, "validate", "--yes")
+    run = last_run(project)
+    assert [(p["refs"], p["ledger"]) for p in validate] == [
+        ([LEDGER_REF], [f"rcflow: lease_acquired {run}"]),
+        ([LEDGER_REF], ["rcflow: validate_completed v1.4.0-rc.1", f"rcflow: lease_released {run}"]),
+    ]
+
     promote = steps_pushes(project, logged, "promote", "--yes")
-    ledger_pushes = [p["ledger"] for p in promote if LEDGER_REF in p["refs"]]
-    # The lease; the decision, on the remote before the tag exists even in this clone (a
-    # resume must find it: a local final tag without it reads as no release in flight);
-    # `promoted` with the lease's release.
-    assert len(ledger_pushes) == 3
-    assert ledger_pushes[1] == ["rcflow: promoting v1.4.0"]
-    assert ledger_pushes[2][0] == "rcflow: promoted v1.4.0"
-    assert [p["refs"] for p in promote if "refs/tags/v1.4.0" in p["refs"]] == [["refs/tags/v1.4.0"]]
+    run = last_run(project)
+    # The lease with the decision, on the remote before the tag exists even in this clone (a
+    # resume must find it: a local final tag without it reads as no release in flight); the
+    # tag; the forge; `promoted` with the lease's release.
+    assert [(p["refs"], p["ledger"]) for p in promote] == [
+        ([LEDGER_REF], [f"rcflow: lease_acquired {run}", "rcflow: promoting v1.4.0"]),
+        (["refs/tags/v1.4.0"], []),
+        (["refs/rcflow/forge"], []),
+        (["refs/rcflow/forge"], []),
+        ([LEDGER_REF], ["rcflow: promoted v1.4.0", f"rcflow: lease_released {run}"]),
+    ]
+
+
+def test_a_resumed_step_whose_work_is_one_push_makes_one(project: Project, logged: Path) -> None:
+    """The bump commit made but not pushed (a crash): the resume's lease, branch, event and
+    release are one atomic push."""
+    project.write("pyproject.toml", '[project]\nname = "demo"\nversion = "1.4.0"\n')
+    project.commit("chore(release): bump version to 1.4.0")
+    resumed = steps_pushes(project, logged, "bump", "minor", "--yes")
+    run = last_run(project)
+    assert [(p["refs"], p["ledger"]) for p in resumed] == [
+        (
+            sorted(["refs/heads/main", LEDGER_REF]),
+            [
+                f"rcflow: lease_acquired {run}",
+                "rcflow: bumped 1.4.0",
+                f"rcflow: lease_released {run}",
+            ],
+        ),
+    ]
+
+
+def test_a_refused_closing_push_lands_no_event_and_gives_the_lease_back(
+    project: Project, logged: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The branch refused: `bumped` and the release, appended for its push, are taken back; the
+    failure is recorded and the lease released in the push that follows, as after any failure."""
+    hook(project, REFUSE_BRANCH)
+    refused = project.cli("bump", "auto", "--yes")
+    assert refused.exit_code == 1, refused.stderr
+    assert "no pushes to main today" in refused.stderr
+    kinds = [e["kind"] for e in project.ledger()]
+    assert kinds == ["lease_acquired", "step_failed", "lease_released"]
+    assert git(project.origin, "log", "-1", "--format=%s", "main") == "feat: add a feature"
+
+    hook(project, HOOK)
+    resumed = steps_pushes(project, logged, "bump", "auto", "--yes")
+    assert len(resumed) == 1  # lease, branch, `bumped`, release: one atomic push
+    assert [e["kind"] for e in project.ledger()][3:] == [
+        "lease_acquired",
+        "bumped",
+        "lease_released",
+    ]
+    assert project.cli("bump", "auto", "--yes").exit_code == 0
+    assert len(pushes(logged)) == 1  # and again: nothing to do, nothing pushed
+
+
+def test_an_interrupt_after_the_closing_push_records_nothing_more(project: Project) -> None:
+    """A signal that arrives once the last push landed (it waits for the push, `proc.deferred`):
+    the step's work and its release are on the remote; no failure is recorded after them."""
+    ctx = project.ctx()
+    real_push, real_update = ctx.git.push, ctx.git.update_ref
+    calls: list[list[str]] = []
+
+    def push(remote: str, refspecs: Any) -> None:
+        calls.append(list(refspecs))
+        real_push(remote, refspecs)
+
+    def update_ref(ref: str, new: str) -> None:
+        # the end of the push's `proc.deferred` block, where a signal that arrived during it
+        # is raised: the push landed and the writer knows it
+        real_update(ref, new)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    ctx.git.push = push  # type: ignore[method-assign]
+    ctx.git.update_ref = update_ref  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        run_step(ctx, "bump", BumpArgs("auto"), dry_run=False, hooks=Hooks())
+    assert len(calls) == 2, calls  # nothing pushed after the interrupt
+    assert [e["kind"] for e in project.ledger()] == ["lease_acquired", "bumped", "lease_released"]
+    assert project.status()["state"] == "bumped"
+    assert project.cli("bump", "auto", "--yes").exit_code == 0
+    assert project.kinds() == ["bumped"]
+
+
+def test_a_bump_rollback_pushes_the_revert_with_the_release(project: Project, logged: Path) -> None:
+    """The decision with the lease (before the local revert), then the branch with the release."""
+    assert project.cli("bump", "auto", "--yes").exit_code == 0
+    rollback = steps_pushes(project, logged, "rollback", "--yes")
+    run = last_run(project)
+    assert [(p["refs"], p["ledger"]) for p in rollback] == [
+        ([LEDGER_REF], [f"rcflow: lease_acquired {run}", "rcflow: bump_reverted 1.4.0"]),
+        (sorted(["refs/heads/main", LEDGER_REF]), [f"rcflow: lease_released {run}"]),
+    ]
+
+
+def last_run(project: Project) -> str:
+    return str([e for e in project.ledger() if e["kind"] == "lease_acquired"][-1]["key"])
 
 
 def test_an_event_before_a_push_rides_in_it(project: Project, logged: Path) -> None:
