@@ -34,20 +34,27 @@ _NEVER_READING = (
 )
 
 
-def _loaded(argv: list[str], cwd: Path) -> tuple[int, set[str]]:
-    """The exit code of `rcflow *argv` run in cwd, and every module it had loaded by then."""
+def _probe(argv: list[str], cwd: Path, *, before: str = "", after: str) -> tuple[int, str]:
+    """`rcflow *argv` by `main()` in a fresh interpreter in cwd, with `before` run ahead of it
+    and `after` (which prints to stderr) once it returned: the exit code and that last line."""
     probe = (
-        "import sys; from rcflow.cli.main import main\n"
+        f"import gc, sys; from rcflow.cli.main import main\n{before}"
         f"try:\n    code = main({argv!r})\n"
         "except SystemExit as exc:\n    code = exc.code\n"
-        "print(sorted(sys.modules), file=sys.stderr); sys.exit(code)\n"
+        f"{after}; sys.exit(code)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, check=False
     )
-    loaded = set(eval(done.stderr.strip().splitlines()[-1]))  # noqa: S307 - our own list
+    return done.returncode, done.stderr.strip().splitlines()[-1]
+
+
+def _loaded(argv: list[str], cwd: Path) -> tuple[int, set[str]]:
+    """The exit code of `rcflow *argv` run in cwd, and every module it had loaded by then."""
+    code, last = _probe(argv, cwd, after="print(sorted(sys.modules), file=sys.stderr)")
+    loaded = set(eval(last))  # noqa: S307 - our own list
     assert "rcflow.cli.main" in loaded  # the probe saw the imports at all
-    return done.returncode, loaded
+    return code, loaded
 
 
 def _top(loaded: set[str]) -> set[str]:
@@ -168,19 +175,15 @@ def test_doctor_text_makes_no_status_view_plan_or_changelog(project: Project) ->
 def _collections(argv: list[str], cwd: Path) -> tuple[int, int, bool]:
     """`rcflow *argv` in a fresh interpreter: its exit code, how many cyclic collections ran
     while it did, and whether the collector was on again once `main` returned."""
-    probe = (
-        "import gc, sys; from rcflow.cli.main import main\n"
-        "runs = []\n"
-        "gc.callbacks.append(lambda phase, info: runs.append(1) if phase == 'start' else None)\n"
-        f"try:\n    code = main({argv!r})\n"
-        "except SystemExit as exc:\n    code = exc.code\n"
-        "print(len(runs), gc.isenabled(), file=sys.stderr); sys.exit(code)\n"
+    code, last = _probe(
+        argv,
+        cwd,
+        before="runs = []\n"
+        "gc.callbacks.append(lambda phase, info: runs.append(1) if phase == 'start' else None)\n",
+        after="print(len(runs), gc.isenabled(), file=sys.stderr)",
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, check=False
-    )
-    runs, enabled = done.stderr.strip().splitlines()[-1].split()
-    return done.returncode, int(runs), enabled == "True"
+    runs, enabled = last.split()
+    return code, int(runs), enabled == "True"
 
 
 def test_read_only_commands_run_without_the_cyclic_collector(project: Project) -> None:

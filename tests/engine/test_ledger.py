@@ -224,6 +224,21 @@ def writer_for(project: Project, who: RunIdentity) -> LedgerWriter:
     return LedgerWriter(ctx.git, ctx.config.remote, snap.ledger_tip, snap.ledger, who)
 
 
+class FinishedMeanwhile(Hooks):
+    """Between this run's look and its lease, another run takes the lease and gives it back
+    having changed nothing: the ledger moved, the release did not."""
+
+    def __init__(self, project: Project) -> None:
+        super().__init__()
+        self.project = project
+
+    def confirm(self, plan: Any) -> bool:
+        other = writer_for(self.project, ELSEWHERE)
+        other.append("lease_acquired", ELSEWHERE.run, {"host": "x", "pid": 1, "expires": 0})
+        other.append("lease_released", ELSEWHERE.run, {})
+        return True
+
+
 def remote_ledger_count(project: Project) -> int:
     try:
         return int(git(project.origin, "rev-list", "--count", LEDGER_REF))
@@ -286,14 +301,8 @@ def test_two_runs_starting_together_exactly_one_proceeds(project: Project) -> No
 def test_a_run_that_finished_meanwhile_does_not_stop_this_one(project: Project) -> None:
     """The ledger moved but only by a finished run that changed nothing: re-plan, proceed."""
 
-    class Racing(Hooks):
-        def confirm(self, plan: Any) -> bool:
-            other = writer_for(project, ELSEWHERE)
-            other.append("lease_acquired", ELSEWHERE.run, {"host": "x", "pid": 1, "expires": 0})
-            other.append("lease_released", ELSEWHERE.run, {})
-            return True
-
-    result = run_step(project.ctx(), "bump", BumpArgs("auto"), dry_run=False, hooks=Racing())
+    hooks = FinishedMeanwhile(project)
+    result = run_step(project.ctx(), "bump", BumpArgs("auto"), dry_run=False, hooks=hooks)
     assert result.status == "applied"
     assert project.kinds() == ["bumped"]
 
@@ -511,15 +520,7 @@ def test_a_run_outrun_by_a_finished_one_reports_each_effect_once(project: Projec
     """Looked again and taken anew on the new tip: the decision recorded before the lost push
     is reported once, with the push that carried it."""
     at(project, "validated")
-
-    class Racing(Hooks):
-        def confirm(self, plan: Any) -> bool:
-            other = writer_for(project, ELSEWHERE)
-            other.append("lease_acquired", ELSEWHERE.run, {"host": "x", "pid": 1, "expires": 0})
-            other.append("lease_released", ELSEWHERE.run, {})
-            return True
-
-    hooks = Racing()
+    hooks = FinishedMeanwhile(project)
     result = run_step(project.ctx(), "promote", PromoteArgs(), dry_run=False, hooks=hooks)
     assert result.status == "applied"
     shown = [what for what, _ in hooks.effects]
