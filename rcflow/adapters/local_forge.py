@@ -20,7 +20,6 @@ is already there.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -705,6 +704,8 @@ def _release_fact(
 
 def blob_sha(data: bytes) -> str:
     """The id git gives a blob of data (SHA-1 object format)."""
+    import hashlib  # a forge write's, not a status's
+
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
@@ -713,6 +714,8 @@ def _tree_sha(files: Mapping[str, str]) -> str | None:
     None for no files (git has no empty folder)."""
     if not files:
         return None
+    import hashlib  # a forge write's, not a status's
+
     root: dict[str, Any] = {}
     for path, blob in files.items():
         node = root
