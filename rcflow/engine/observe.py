@@ -7,7 +7,7 @@ has and this clone lacks are fetched into the object store only, so a dry run ch
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,20 +16,19 @@ from rcflow.model.config import (
     CONFIG_FILE,
     PYPROJECT,
     Config,
-    parse_stage_tag,
     stage_tag_matcher,
     tag_spelling,
 )
 from rcflow.model.events import EventKind
-from rcflow.model.ledger import CHECKPOINT_FILE, LEDGER_REF, Event, load_checkpoint
+from rcflow.model.ledger import CHECKPOINT_FILE, LEDGER_REF, Event, assemble, load_checkpoint
 from rcflow.model.ledger import covers as ledger_covers
 from rcflow.model.snapshot import Snapshot, VersionFileFact
+from rcflow.model.tags import TagVersions
 from rcflow.ports.forge import Forge, SharedByGit
 from rcflow.ports.git import GitReads, LogEntry
 
 if TYPE_CHECKING:
     from rcflow.model.conventional import Commit
-    from rcflow.model.version import Version
 
 # The first release's changelog and tag message need commits since the start of history; a
 # bound keeps a 100,000-commit import from being read into memory to render a changelog.
@@ -72,7 +71,7 @@ def _events(
                 recent = _parsed(reversed(entries[: i + 1]))
                 break
     if checkpoint is not None:
-        events = (*checkpoint, *recent)
+        events = assemble(checkpoint, recent, **spelling, promoted=promoted)
         if promoted is not None:
             promoted = [*promoted, *(e.key for e in recent if e.kind == EventKind.PROMOTED)]
         if ledger_covers(events, **spelling, promoted=promoted):
@@ -201,7 +200,7 @@ def observe(
 
     tags = {**local_tags, **remote_tags}
     # Each of our tags parsed once, here: classify and forge_drift read these.
-    versions = {name: v for name in tags if (v := parse_stage_tag(name, config))}
+    versions = TagVersions(tags, config)
     rc_configs = _rc_configs(git, versions, tags, status.head, head_texts)
     remote_files = None
     if remote_branch and remote_branch != status.head and remote.reachable and paths:
@@ -216,8 +215,7 @@ def observe(
     if (with_commits if read_commits is None else read_commits) and status.head:
         from rcflow.model.conventional import Commit  # only plans read commit messages
 
-        finals = [(v, name) for name, v in versions.items() if v.is_final]
-        since = max(finals)[1] if finals else None
+        since = versions.finals[max(versions.finals)] if versions.finals else None
         base = local_tags.get(since) or remote_tags.get(since) if since else None
         entries: list[LogEntry] = git.log(
             f"{base}..HEAD" if base else "HEAD", max_count=MAX_COMMITS
@@ -269,7 +267,7 @@ def observe(
 
 def _rc_configs(
     git: GitReads,
-    parsed: Mapping[str, Version],
+    parsed: TagVersions,
     tags: dict[str, str],
     head: str | None,
     head_texts: dict[str, str | None],
@@ -279,12 +277,14 @@ def _rc_configs(
     HEAD's was read with the version files; any other RC commit costs one `cat-file --batch`
     for all of them (none at all when no RC is in flight).
     """
-    # Plain tuples: thousands of tags, no Version built or compared per tag.
-    top = max(((v.major, v.minor, v.patch) for v in parsed.values() if v.rc is None), default=None)
+    # The bases above the newest final: thousands of tags below it are not looked at.
+    top = max(parsed.finals, default=None)
     shas = {
         tags[name]
-        for name, v in parsed.items()
-        if v.rc is not None and (top is None or (v.major, v.minor, v.patch) > top) and tags[name]
+        for base in parsed.pre_release_bases()
+        if top is None or base > top
+        for name in parsed.pre_releases(base)
+        if tags[name]
     }
     found: dict[str, tuple[str | None, str | None]] = {}
     config_specs = (f":{CONFIG_FILE}", f":{PYPROJECT}")

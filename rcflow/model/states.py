@@ -6,7 +6,8 @@ fresh CI runner and a maintainer's laptop compute the same state from the same g
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import heapq
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 
 from rcflow.errors import ConfigError, VersionError, VersionFileError
@@ -22,6 +23,7 @@ from rcflow.model.config import (
 from rcflow.model.events import EventKind
 from rcflow.model.ledger import Event
 from rcflow.model.snapshot import Snapshot
+from rcflow.model.tags import TagVersions
 from rcflow.model.version import Version, parse_tag
 from rcflow.model.version_files import (
     FoundVersion,
@@ -100,7 +102,9 @@ class Candidate:
 class Release:
     state: State
     last_final: Version | None  # the current release (newest final not retracted)
-    finals: tuple[Version, ...]  # every final not retracted, oldest first
+    # The newest two finals not retracted, oldest first: the current release and the one a
+    # rollback falls back to (not thousands of versions long released).
+    finals: tuple[Version, ...]
     highest_final: Version | None  # newest final ever, retracted ones included
     files_version: Version | None
     target: Version | None  # the version in flight
@@ -227,24 +231,24 @@ def classify(s: Snapshot, config: Config) -> Release:
     problems: list[str] = []
     unsynced: set[str] = set()
     prefix, token = config.tag_prefix, config.rc_token
-    finals: dict[Version, str] = {}
-    # Pre-releases by their base's (major, minor, patch): no Version built per tag.
-    rc_tags: dict[tuple[int, int, int], dict[Version, str]] = {}
     unpushed = unpushed_promotions(s)
-    parsed = s.parsed_tags(tag_spelling(config))
-    all_tags = s.all_tags  # a union of every tag, made once
-    for name in all_tags:
-        v = parse_stage_tag(name, config) if parsed is None else parsed.get(name)
-        if v is None:
+    index = _tag_index(s, config)
+    # Finals by (major, minor, patch): a Version is built only for the few that are read.
+    final_tags = dict(index.finals)
+    for tag in unpushed:
+        v = index.get_version(tag)
+        if v is not None and v.rc is None and final_tags.get(_base(v)) == tag:
+            del final_tags[
+                _base(v)
+            ]  # a promotion whose tag never reached the remote: not a release
+    local_tags, remote_tags = s.local_tags, s.remote_tags
+    # Only tags whose commit differs here and there can be out of sync: a set difference, not a
+    # look at each of thousands of tags.
+    for name in sorted(n for n, _ in local_tags.items() - remote_tags.items()):
+        v = index.get_version(name)
+        if v is None or (v.rc is None and name in unpushed):
             continue
-        if v.rc is None:
-            finals[v] = name
-        else:
-            rc_tags.setdefault((v.major, v.minor, v.patch), {})[v] = name
-        local, remote = s.local_tags.get(name), s.remote_tags.get(name)
-        if v.rc is None and name in unpushed:
-            del finals[v]  # a promotion whose tag never reached the remote: not a release
-            continue
+        local, remote = local_tags.get(name), remote_tags.get(name)
         if local and remote and local != remote:
             unsynced.add(name)
             problems.append(f"tag {name} is at {local[:7]} here but at {remote[:7]} on {s.remote}")
@@ -261,17 +265,20 @@ def classify(s: Snapshot, config: Config) -> Release:
         # number: it stays among the finals so no later bump can release that version again.
         v = parse_tag(tag, tag_prefix=prefix, rc_token=token)
         if v is not None and v.rc is None:
-            finals.setdefault(v, tag)
+            final_tags.setdefault(_base(v), tag)
     withdrawn = frozenset(e.key for e in s.ledger if e.kind == kind_withdrawn)
-    for tag in sorted(withdrawn & all_tags):
+    for tag in sorted(t for t in withdrawn if t in local_tags or t in remote_tags):
         problems.append(f"tag {tag} was withdrawn but still exists; `rcflow rollback` removes it")
-    # Finals have no RC part, so a plain tuple key orders them (thousands of tags: no __lt__).
-    live_finals = sorted(
-        (v for v, t in finals.items() if t not in retracted),
-        key=lambda v: (v.major, v.minor, v.patch),
-    )
+    # The newest finals, enough of them that two are not retracted: the current release and
+    # the one a rollback falls back to. Plain tuples order them (no Version per tag).
+    ranked = heapq.nlargest(len(retracted) + 2, final_tags)
+    live = [b for b in ranked if final_tags[b] not in retracted][:2]
+    live_finals = [Version(*b) for b in reversed(live)]
     last_final = live_finals[-1] if live_finals else None
-    highest_final = max(finals, key=lambda v: (v.major, v.minor, v.patch), default=None)
+    highest_final = Version(*ranked[0]) if ranked else None
+
+    def final_tag(v: Version) -> str:
+        return final_tags[_base(v)]
 
     found: list[FoundVersion] = []
     texts = {f.path: f.head_text for f in s.files}
@@ -289,7 +296,9 @@ def classify(s: Snapshot, config: Config) -> Release:
     if found and files_version is not None:
         problems.extend(mismatches(found, files_version, config))
     elif files_dev is not None:
-        problems.extend(_dev_problems(found, files_dev, finals, highest_final, last_final, config))
+        problems.extend(
+            _dev_problems(found, files_dev, final_tag, highest_final, last_final, config)
+        )
     elif found and (bad := unreadable(found)) is not None:
         problems.append(
             f"{bad.where}: {bad.ref.key} is {bad.ref.value!r}, not a version rcflow can read: "
@@ -299,11 +308,11 @@ def classify(s: Snapshot, config: Config) -> Release:
     target: Version | None = None
     if files_version is not None:
         base = files_version.base
-        if base in finals:
+        if _base(base) in final_tags:
             target = None
         elif highest_final is not None and base < highest_final:
             problems.append(
-                f"the version files say {files_version} but {finals[highest_final]} is released"
+                f"the version files say {files_version} but {final_tag(highest_final)} is released"
             )
         else:
             target = base
@@ -334,12 +343,14 @@ def classify(s: Snapshot, config: Config) -> Release:
     used_by: dict[str, set[int]] = {}
     candidates: list[Candidate] = []
     if target is not None:
-        target_rcs = rc_tags.get((target.major, target.minor, target.patch), {})
+        target_rcs = {index[n]: n for n in index.pre_releases(_base(target))}
         for v in target_rcs:
             used_by.setdefault(stage_of(config, v).name, set()).add(v.rc or 0)
         cut = (EventKind.RC_TAGGED, EventKind.RC_WITHDRAWN)
+        # Only the target's tags are parsed, not every RC the ledger recorded since the first.
+        stem = f"{prefix}{target.major}.{target.minor}.{target.patch}-"
         for e in s.ledger:
-            if e.kind in cut:
+            if e.kind in cut and e.key.startswith(stem):
                 v = parse_stage_tag(e.key, config)
                 if v is not None and v.base == target and v.rc is not None:
                     used_by.setdefault(stage_of(config, v).name, set()).add(v.rc)
@@ -376,15 +387,17 @@ def classify(s: Snapshot, config: Config) -> Release:
 
     if target is not None:
         state = candidate_state(candidates[-1], config) if candidates else State.BUMPED
-    elif highest_final is not None and finals[highest_final] in retracted:
+    elif highest_final is not None and final_tag(highest_final) in retracted:
         state = State.RETRACTED
-    elif last_final is not None and ledger.has(s.ledger, EventKind.PROMOTED, finals[last_final]):
+    elif last_final is not None and ledger.has(s.ledger, EventKind.PROMOTED, final_tag(last_final)):
         state = State.RELEASED
-    elif last_final is not None and ledger.has(s.ledger, EventKind.PROMOTING, finals[last_final]):
+    elif last_final is not None and ledger.has(
+        s.ledger, EventKind.PROMOTING, final_tag(last_final)
+    ):
         # The final tag exists but the promotion stopped before it was recorded as done.
         state = State.RELEASED
         problems.append(
-            f"the promotion of {finals[last_final]} is unfinished: `rcflow promote` completes it"
+            f"the promotion of {final_tag(last_final)} is unfinished: `rcflow promote` completes it"
         )
     else:
         state = State.IDLE
@@ -417,6 +430,20 @@ def classify(s: Snapshot, config: Config) -> Release:
     )
 
 
+def _base(v: Version) -> tuple[int, int, int]:
+    return (v.major, v.minor, v.patch)
+
+
+def _tag_index(s: Snapshot, config: Config) -> TagVersions:
+    """Our tags by version: observe's index, or one made here from the snapshot's tags."""
+    parsed = s.parsed_tags(tag_spelling(config))
+    if isinstance(parsed, TagVersions):
+        return parsed
+    if parsed is not None:
+        return TagVersions.of(parsed, config)
+    return TagVersions(s.all_tags, config)
+
+
 def _newest_last(candidates: list[Candidate], events: Iterable[Event]) -> list[Candidate]:
     """Pre-releases in the order they were cut or promoted (the ledger's), newest last.
 
@@ -444,34 +471,39 @@ def forge_drift(s: Snapshot, release: Release, config: Config) -> tuple[str, ...
     """
     if s.forge_error is not None:
         return ()
-    found: list[str] = []
+    found: list[tuple[str, str]] = []  # (tag, what is wrong): tags without their release
     published = (EventKind.RC_TAGGED, EventKind.PROMOTED)
     recorded = {e.key: e.kind for e in s.ledger if e.kind in published}
     # The release in flight's RCs count even before their event: a run that stopped between
     # the push and the release leaves exactly that.
     recorded.update({c.tag: EventKind.RC_TAGGED for c in release.candidates if c.remote})
     names = frozenset(s.releases)  # a set: thousands of lookups, not a Mapping's in Python
-    for tag in sorted(recorded):
-        if tag in s.remote_tags and tag not in names:
-            step = "rc" if recorded[tag] == EventKind.RC_TAGGED else "promote"
-            found.append(f"tag {tag} has no release on {s.forge}: `rcflow {step}` publishes it")
+    # Set operations over thousands of releases long published; only what disagrees is sorted.
+    for tag in (recorded.keys() & s.remote_tags.keys()) - names:
+        step = "rc" if recorded[tag] == EventKind.RC_TAGGED else "promote"
+        found.append((tag, f"tag {tag} has no release on {s.forge}: `rcflow {step}` publishes it"))
     lease = ledger.current_lease(s.ledger)
     busy = lease is not None and lease.expires > s.now
     # Tags and drafts only: a release's other facts are not read for thousands of old ones.
     drafts = draft_tags(s.releases)
-    parsed = s.parsed_tags(tag_spelling(config)) or {}
-    for tag in sorted(s.releases):
-        if tag not in parsed and parse_stage_tag(tag, config) is None:
+    index = _tag_index(s, config)
+    first = [text for _, text in sorted(found)]
+    found = []  # then releases without their tag, and drafts, in tag order
+    for tag in names - s.remote_tags.keys() - release.retracted:
+        if tag in drafts or (tag not in index and parse_stage_tag(tag, config) is None):
             continue  # not one of this release line's tags
-        if tag in drafts:
-            if not busy:
+        found.append((tag, f"release {tag} on {s.forge} has no tag {tag} on {s.remote}"))
+    if not busy:
+        for tag in drafts:
+            if tag in index or parse_stage_tag(tag, config) is not None:
                 found.append(
-                    f"a draft release {tag} was left behind on {s.forge}: re-run the step "
-                    "that made it, or delete the draft"
+                    (
+                        tag,
+                        f"a draft release {tag} was left behind on {s.forge}: re-run the step "
+                        "that made it, or delete the draft",
+                    )
                 )
-        elif tag not in s.remote_tags and tag not in release.retracted:
-            found.append(f"release {tag} on {s.forge} has no tag {tag} on {s.remote}")
-    return tuple(found)
+    return (*first, *(text for _, text in sorted(found)))
 
 
 def rc_validations(
@@ -536,7 +568,7 @@ def pending_bump_revert(s: Snapshot, config: Config, head: dict[str, str | None]
 def _dev_problems(
     found: list[FoundVersion],
     dev: Version,
-    finals: dict[Version, str],
+    final_tag: Callable[[Version], str],
     highest_final: Version | None,
     last_final: Version | None,
     config: Config,
@@ -544,8 +576,9 @@ def _dev_problems(
     """A development version that lags the releases, or files that disagree about it."""
     problems = dev_mismatches(found, dev, last_final, config)
     if highest_final is not None and not dev > highest_final:
+        released = final_tag(highest_final)
         problems.append(
-            f"the version files say {found[0].ref.value} but {finals[highest_final]} is released: "
+            f"the version files say {found[0].ref.value} but {released} is released: "
             "`rcflow bump` writes the next version"
         )
     return problems
