@@ -47,6 +47,7 @@ class LedgerWriter:
         self.remote = remote
         self.tip = tip
         self.events = list(events)
+        self._read = events  # as read: `ledger.compact` knows a checkpoint read plus its tail
         self.me = me
         # (tag_prefix, rc_token) the checkpoint is compacted by; None: events only, as before.
         self.spelling = spelling
@@ -164,7 +165,8 @@ class LedgerWriter:
             return self.git.commit_tree(event.message(), parent)
         prefix, token = self.spelling
         if self._checkpoint is None:
-            before = self.events if parent else []
+            before = self._read if parent and len(self.events) == len(self._read) else self.events
+            before = before if parent else []
             self._checkpoint = ledger.compact(before, tag_prefix=prefix, rc_token=token)
         blob = ledger.checkpoint_json(self._checkpoint, tag_prefix=prefix, rc_token=token)
         return self.git.commit_tree_files(event.message(), parent, {ledger.CHECKPOINT_FILE: blob})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -263,6 +264,13 @@ def compact(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> tuple
     for spelling, done in _last_compacted:
         if events is done and spelling == (tag_prefix, rc_token):
             return done  # compacted already (by `fold`): stable, so as it is
+    for spelling, whole, checkpoint, recent in _assembled:
+        if events is whole and spelling == (tag_prefix, rc_token):
+            # A checkpoint read plus the events after it: compacted already but for those.
+            folded = _remember(checkpoint, tag_prefix, rc_token)
+            for event in recent:
+                folded = fold(folded, event, tag_prefix=tag_prefix, rc_token=rc_token)
+            return folded
     horizon = _horizon(events, tag_prefix, rc_token)
     lease_at: int | None = None
     lease_run = ""
@@ -298,17 +306,63 @@ def compact(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> tuple
             and finished.get((e.kind, e.key), -1) < i
         ):
             kept.append(e)
-    return _remember(tuple(kept), tag_prefix, rc_token)
+    return _remember(tuple(kept), tag_prefix, rc_token, horizon)
 
 
-def _remember(events: tuple[Event, ...], tag_prefix: str, rc_token: str) -> tuple[Event, ...]:
+def _remember(
+    events: tuple[Event, ...],
+    tag_prefix: str,
+    rc_token: str,
+    horizon: tuple[int, int, int] | bool | None = False,
+) -> tuple[Event, ...]:
     """The newest checkpoint computed here: the append that folded it writes it next, and
-    `checkpoint_json` needs not compact it a second time."""
+    `checkpoint_json` needs not compact it a second time. `horizon`, when known (False: not),
+    is kept with it: `fold` reads it instead of parsing every promotion again."""
     _last_compacted[:] = [((tag_prefix, rc_token), events)]
+    if horizon is not False:
+        _horizons[:] = [((tag_prefix, rc_token), events, horizon), *_horizons[:3]]
     return events
 
 
 _last_compacted: list[tuple[tuple[str, str], tuple[Event, ...]]] = []
+# (spelling, events, their horizon) of the newest checkpoints, named by identity.
+_horizons: list[tuple[tuple[str, str], tuple[Event, ...], tuple[int, int, int] | bool | None]] = []
+# (spelling, checkpoint + recent, checkpoint, recent) of the newest ledger read (`assemble`).
+_assembled: list[
+    tuple[tuple[str, str], tuple[Event, ...], tuple[Event, ...], tuple[Event, ...]]
+] = []
+
+
+def _known_horizon(
+    events: Sequence[Event], tag_prefix: str, rc_token: str
+) -> tuple[int, int, int] | None:
+    for spelling, known, horizon in _horizons:
+        if known is events and spelling == (tag_prefix, rc_token) and horizon is not False:
+            return horizon  # type: ignore[return-value]
+    return _horizon(events, tag_prefix, rc_token)
+
+
+def assemble(
+    checkpoint: Sequence[Event],
+    recent: Sequence[Event],
+    *,
+    tag_prefix: str,
+    rc_token: str,
+    promoted: Sequence[str] | None = None,
+) -> tuple[Event, ...]:
+    """A ledger read as a checkpoint plus the events after it, remembered as such: compacting
+    it (a step's first append) folds the recent events onto the checkpoint rather than
+    compacting thousands of closed releases' events again. `promoted`: the checkpoint's
+    `newest_promoted`, from which its horizon follows without parsing every promotion."""
+    spelling = (tag_prefix, rc_token)
+    kept = tuple(checkpoint)
+    if promoted is not None:
+        bases = {b for k in promoted if (b := _base(k, tag_prefix, rc_token))}
+        horizon = min(bases) if len(bases) >= KEEP_RELEASES else None
+        _horizons[:] = [(spelling, kept, horizon), *_horizons[:3]]
+    whole = (*kept, *recent)
+    _assembled[:] = [(spelling, whole, kept, tuple(recent))]
+    return whole
 
 
 def _stub(e: Event) -> Event:
@@ -325,7 +379,8 @@ def fold(
     if event.kind == EventKind.PROMOTED:
         return compact((*checkpoint, event), tag_prefix=tag_prefix, rc_token=rc_token)
     spelling = (tag_prefix, rc_token)
-    horizon = _horizon(checkpoint, *spelling)
+    # Only a promotion moves the horizon: known for the checkpoint this one was folded from.
+    horizon = _known_horizon(checkpoint, *spelling)
 
     def closed(e: Event) -> bool:
         version = event_version(e, *spelling)
@@ -374,7 +429,7 @@ def fold(
         EventKind.BUMP_REVERTED,
     ):
         kept.append(event)  # nothing after it can have finished it yet
-    return _remember(tuple(kept), tag_prefix, rc_token)
+    return _remember(tuple(kept), tag_prefix, rc_token, horizon)
 
 
 def covers(
@@ -419,16 +474,43 @@ def newest_promoted(events: Iterable[Event], *, tag_prefix: str, rc_token: str) 
 def checkpoint_json(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> str:
     """The checkpoint blob: compacted events with their ids, and the tag spelling it read."""
     kept = compact(events, tag_prefix=tag_prefix, rc_token=rc_token)
-    body = {
-        "v": CHECKPOINT_FORMAT,
-        "tag_prefix": tag_prefix,
-        "rc_token": rc_token,
-        "events": [[e.id, e.kind, e.key, e.time, e.actor, e.run, dict(e.data)] for e in kept],
-        # Derived from events, so a reader need not parse every closed release's promotion
-        # (an older rcflow ignores it; a checkpoint without it is scanned).
-        "newest_promoted": newest_promoted(kept, tag_prefix=tag_prefix, rc_token=rc_token),
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n"
+    # `json.dumps` of {"v", "tag_prefix", "rc_token", "events", "newest_promoted"} with sorted
+    # keys, spelled out so the rows of a checkpoint read or written before are not encoded
+    # again: every append writes one, and thousands of closed releases' rows stay as they were.
+    # `newest_promoted` is derived from events, so a reader need not parse every closed
+    # release's promotion (an older rcflow ignores it; a checkpoint without it is scanned).
+    dumps = _dumps
+    newest = newest_promoted(kept, tag_prefix=tag_prefix, rc_token=rc_token)
+    return (
+        f'{{"events":[{_rows(kept)}],"newest_promoted":{dumps(newest)},'
+        f'"rc_token":{dumps(rc_token)},"tag_prefix":{dumps(tag_prefix)},"v":{CHECKPOINT_FORMAT}}}\n'
+    )
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _row(e: Event) -> str:
+    return _dumps([e.id, e.kind, e.key, e.time, e.actor, e.run, dict(e.data)])
+
+
+def _rows(kept: tuple[Event, ...]) -> str:
+    """The checkpoint's events, encoded: the rows of the newest checkpoint read (or encoded
+    whole) that begin this one are reused as text; only the events after them are encoded."""
+    for events, text in _encoded:
+        n = len(events)
+        # The same objects (compared in C), not equal ones: 1 == 1.0, but not as JSON.
+        if n and len(kept) >= n and all(map(operator.is_, kept[:n], events)):
+            tail = ",".join(_row(e) for e in kept[n:])
+            return f"{text},{tail}" if tail else text
+    text = ",".join(_row(e) for e in kept)
+    _encoded[:] = [(kept, text)]
+    return text
+
+
+# (events, their rows encoded) of the checkpoint this process read or encoded whole last.
+_encoded: list[tuple[tuple[Event, ...], str]] = []
 
 
 def read_checkpoint(text: str | None, *, tag_prefix: str, rc_token: str) -> list[Event] | None:
@@ -484,4 +566,9 @@ def load_checkpoint(
     hint = body.get("newest_promoted")
     if type(hint) is not list or not all(type(k) is str for k in hint):
         hint = None
+    # The rows as text, for the next checkpoint written on this one (`_rows`): the events
+    # array is everything up to the last `],"newest_promoted":` (after it, only strings).
+    start, end = '{"events":[', text.rfind('],"newest_promoted":')
+    if events and text.startswith(start) and end > len(start):
+        _encoded[:] = [(tuple(events), text[len(start) : end])]
     return events, hint
