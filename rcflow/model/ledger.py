@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import json
-import operator
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -296,6 +295,10 @@ def compact(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> tuple
         if i == dispatch_at:
             kept.append(e)
             continue
+        if e.kind in _STUB_KINDS and not (e.data or e.id or e.actor or e.run or e.time):
+            # A stub already (a closed release's, in a checkpoint): kept as it is, closed or not.
+            kept.append(e)
+            continue
         version = event_version(e, tag_prefix, rc_token)
         if horizon is None or version is None or version >= horizon:
             kept.append(e)
@@ -333,6 +336,10 @@ _assembled: list[
 ] = []
 
 
+# (spelling, events, `newest_promoted` of them) of the newest checkpoints, named by identity.
+_newest: list[tuple[tuple[str, str], tuple[Event, ...], list[str]]] = []
+
+
 def _known_horizon(
     events: Sequence[Event], tag_prefix: str, rc_token: str
 ) -> tuple[int, int, int] | None:
@@ -360,6 +367,7 @@ def assemble(
         bases = {b for k in promoted if (b := _base(k, tag_prefix, rc_token))}
         horizon = min(bases) if len(bases) >= KEEP_RELEASES else None
         _horizons[:] = [(spelling, kept, horizon), *_horizons[:3]]
+        _newest[:] = [(spelling, kept, sorted(promoted)), *_newest[:3]]
     whole = (*kept, *recent)
     _assembled[:] = [(spelling, whole, kept, tuple(recent))]
     return whole
@@ -429,7 +437,13 @@ def fold(
         EventKind.BUMP_REVERTED,
     ):
         kept.append(event)  # nothing after it can have finished it yet
-    return _remember(tuple(kept), tag_prefix, rc_token, horizon)
+    folded = _remember(tuple(kept), tag_prefix, rc_token, horizon)
+    # Nor are the promotions changed: their newest keys are the checkpoint's, when known.
+    for known_spelling, known, keys in _newest:
+        if known is checkpoint and known_spelling == spelling:
+            _newest[:] = [(spelling, folded, keys), *_newest[:3]]
+            break
+    return folded
 
 
 def covers(
@@ -461,6 +475,9 @@ def covers(
 def newest_promoted(events: Iterable[Event], *, tag_prefix: str, rc_token: str) -> list[str]:
     """The keys of the promotions among events whose release is one of the newest
     KEEP_RELEASES promoted (all of them when fewer): what `covers` needs of them."""
+    for spelling, known, keys in _newest:
+        if known is events and spelling == (tag_prefix, rc_token):
+            return keys  # a checkpoint read, or folded from one without a promotion
     bases = {
         e.key: b
         for e in events
@@ -499,11 +516,20 @@ def _rows(kept: tuple[Event, ...]) -> str:
     """The checkpoint's events, encoded: the rows of the newest checkpoint read (or encoded
     whole) that begin this one are reused as text; only the events after them are encoded."""
     for events, text in _encoded:
-        n = len(events)
-        # The same objects (compared in C), not equal ones: 1 == 1.0, but not as JSON.
-        if n and len(kept) >= n and all(map(operator.is_, kept[:n], events)):
-            tail = ",".join(_row(e) for e in kept[n:])
-            return f"{text},{tail}" if tail else text
+        # The rows both begin with: the same objects, not equal ones (1 == 1.0, not as JSON).
+        same = next(
+            (i for i, (a, b) in enumerate(zip(kept, events, strict=False)) if a is not b),
+            min(len(kept), len(events)),
+        )
+        if not same:
+            break
+        # The rows after them (a lease released, near the end) are cut from the text's end.
+        old = ",".join(_row(e) for e in events[same:])
+        if old and not text.endswith(f",{old}"):
+            break
+        head = text[: len(text) - len(old) - 1] if old else text
+        tail = ",".join(_row(e) for e in kept[same:])
+        return f"{head},{tail}" if tail else head
     text = ",".join(_row(e) for e in kept)
     _encoded[:] = [(kept, text)]
     return text
