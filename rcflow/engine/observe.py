@@ -16,7 +16,6 @@ from rcflow.model.config import (
     CONFIG_FILE,
     PYPROJECT,
     Config,
-    stage_tag_matcher,
     tag_spelling,
 )
 from rcflow.model.events import EventKind
@@ -138,8 +137,6 @@ def observe(
         identity=with_commits,
     )
 
-    ours = stage_tag_matcher(config)
-
     local_tags: dict[str, str] = {}
     local_ledger: str | None = None
     local_forge: str | None = None
@@ -147,8 +144,7 @@ def observe(
     for ref in local_refs:
         if ref.name.startswith("refs/tags/"):
             name = ref.name[len("refs/tags/") :]
-            if ours(name):
-                local_tags[name] = ref.commit
+            local_tags[name] = ref.commit
         elif ref.name == LEDGER_REF:
             local_ledger = ref.sha
         elif ref.name == forge_ref:
@@ -159,8 +155,12 @@ def observe(
     remote_tags = {
         name[len("refs/tags/") :]: sha
         for name, sha in remote.refs.items()
-        if name.startswith("refs/tags/") and ours(name[len("refs/tags/") :])
+        if name.startswith("refs/tags/")
     }
+    # Each tag matched once, here and there together: only ours are kept, by version.
+    versions = TagVersions({**local_tags, **remote_tags}, config)
+    local_tags = {name: sha for name, sha in local_tags.items() if name in versions}
+    remote_tags = {name: sha for name, sha in remote_tags.items() if name in versions}
     release_branch = (
         config.branch or remote.default_branch or tracking.get("HEAD") or status.branch or "main"
     )
@@ -199,8 +199,6 @@ def observe(
             remote_ahead = not git.is_ancestor(remote_branch, status.head)
 
     tags = {**local_tags, **remote_tags}
-    # Each of our tags parsed once, here: classify and forge_drift read these.
-    versions = TagVersions(tags, config)
     rc_configs = _rc_configs(git, versions, tags, status.head, head_texts)
     remote_files = None
     if remote_branch and remote_branch != status.head and remote.reachable and paths:
