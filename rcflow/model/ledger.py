@@ -163,7 +163,9 @@ def find(events: Iterable[Event], kind: str, key: str | None = None) -> list[Eve
 
 
 def has(events: Iterable[Event], kind: str, key: str) -> bool:
-    return any(e.kind == kind and e.key == key for e in events)
+    # Newest first: what is asked about is mostly the release in flight, at the ledger's end.
+    seq = reversed(events) if isinstance(events, Sequence) else events
+    return any(e.key == key and e.kind == kind for e in seq)
 
 
 def _number(value: object) -> float:

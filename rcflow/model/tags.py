@@ -28,6 +28,18 @@ class TagVersions(Mapping[str, Version]):
         finals: dict[Base, str] = {}
         pre: dict[Base, list[str]] = {}
         ours: set[str] = set()
+        if len(patterns) == 1:  # no ladder: one match per tag, nothing else looked at
+            match = patterns[0].fullmatch
+            for name in names:
+                m = match(name)
+                if m is not None:
+                    major, minor, patch, rc = m.groups()
+                    if rc is None:
+                        finals[(int(major), int(minor), int(patch))] = name
+                    else:
+                        pre.setdefault((int(major), int(minor), int(patch)), []).append(name)
+                    ours.add(name)
+            names = ()
         for name in names:
             for pattern in patterns:
                 m = pattern.fullmatch(name)

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rcflow.model import ledger, tags
 from rcflow.model import states as states_module
-from rcflow.model.config import tag_spelling
+from rcflow.model.config import parse_stage_tag, tag_spelling
 from rcflow.model.ledger import Event
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import State, classify, forge_drift
 from rcflow.model.tags import TagVersions
-from rcflow.model.version import parse
+from rcflow.model.version import Version, parse
 from rcflow.ports.forge import ReleaseFact
+from tests.model.test_ladder import load_config_of
 from tests.model.test_states import config, ev, snapshot
 
 SPELLING = {"tag_prefix": "v", "rc_token": "rc"}
@@ -152,3 +154,21 @@ def test_appends_fold_and_encode_as_many_events_after_2000_releases_as_after_20(
     assert many[2] > 3000  # the checkpoint does hold the closed releases' stubs
     assert many[:2] == few[:2]
     assert many[0] <= 10 and many[1] <= 60  # the release in flight's events
+
+
+@pytest.mark.parametrize("stages", ["", 'stages = ["alpha", "beta", "rc"]\n'])
+def test_the_tag_index_reads_each_tag_as_parse_stage_tag_does(tmp_path: Path, stages: str) -> None:
+    c = load_config_of(tmp_path, stages)
+    names = [
+        *(f"v1.{i}.{j}" for i in range(3) for j in range(2)),
+        *(f"v1.{i}.0-{w}.{n}" for i in range(4) for w in ("alpha", "beta", "rc") for n in (1, 2)),
+        *("v1.2.0-rc.0", "v01.2.0", "1.2.0", "v1.2.0-gamma.1", "v1.2.0-alpha.1.1", "x"),
+    ]
+    index = TagVersions(names, c)
+    expected = {n: v for n in names if (v := parse_stage_tag(n, c)) is not None}
+    assert dict(index) == expected
+    assert sorted(index.finals.values()) == sorted(n for n, v in expected.items() if v.is_final)
+    for base in {(v.major, v.minor, v.patch) for v in expected.values()}:
+        assert sorted(index.pre_releases(base)) == sorted(
+            n for n, v in expected.items() if v.rc is not None and v.base == Version(*base)
+        )
