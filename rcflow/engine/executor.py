@@ -45,6 +45,7 @@ class LedgerWriter:
         me: RunIdentity,
         *,
         spelling: tuple[str, str] | None = None,
+        head: str | None = None,
     ):
         self.git = git
         self.remote = remote
@@ -63,6 +64,13 @@ class LedgerWriter:
         # (the crash tests fail each write in turn).
         self._state = threading.RLock()
         self._pushing = threading.Lock()
+        # HEAD's commit as an event records it, while no effect on the clone ran since it was
+        # read (`moved`): one git process per effect that may move it, not one per event.
+        self._at: tuple[str | None] | None = (head,) if head else None
+
+    def moved(self) -> None:
+        """HEAD may have moved (an effect acted on the clone): the next event reads it again."""
+        self._at = None
 
     def latest_kind(self, key: str) -> str | None:
         """The kind of the newest event about key: what was last decided or done about it."""
@@ -78,8 +86,11 @@ class LedgerWriter:
         one atomic push, or `flush`); the executor flushes before any effect that cannot carry it.
         """
         stamped = dict(data)
-        head = self.git.head()
-        stamped.setdefault("head", head[0] if head else None)
+        at = self._at
+        if at is None:
+            head = self.git.head()
+            at = self._at = (head[0] if head else None,)
+        stamped.setdefault("head", at[0])
         if self.me.url:
             stamped.setdefault("run_url", self.me.url)
         event = Event(kind, key, ledger.now_iso(time.time()), self.me.actor, self.me.run, stamped)
@@ -255,7 +266,11 @@ class Executor:
             self._writer.flush()
         if held:
             return self._held_write(effect, handler)
-        outcome: Outcome = handler(self._scope(effect), effect)
+        try:
+            outcome: Outcome = handler(self._scope(effect), effect)
+        finally:
+            if self._writer is not None and effect.reach() == "world":
+                self._writer.moved()
         for event in outcome.events:
             self._append(effect, event, defer=True)
         if outcome.error is not None:
