@@ -352,8 +352,9 @@ def check_all(
 def test_crash_before_and_after_every_write_converges(world: World, step: str, phase: str) -> None:
     twin = world.twin(STEPS[step])
     crashes = [c for c in write_crashes(twin.run) if c.mode == phase]
-    # a lease alone is 4 writes: a push and the local ref, to take it and to give it back
-    assert len(crashes) >= 4, twin.run.writes
+    # at least a push and the local copy of each ref it moved (a retraction on the local forge
+    # is one push: the lease, the decision, the forge's commit and the release together)
+    assert len(crashes) >= 3, twin.run.writes
     check_all(world, [(STEPS[step], crashes)], f"crash {phase} write")
 
 

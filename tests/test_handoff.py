@@ -458,8 +458,10 @@ def test_a_forge_write_that_loses_the_race_is_a_conflict_then_converges(
 
     ctx.forge.create_release = someone_writes_first  # type: ignore[method-assign]
     forge_before = p.forge_files()
-    with pytest.raises(ConflictError, match="changed while rcflow was writing"):
+    # The forge's commit travels in the final tag's atomic push: refused whole.
+    with pytest.raises(ConflictError, match="rejected refs/rcflow/forge"):
         p.step("promote", PromoteArgs(), ctx=ctx)
+    assert FINAL not in p.remote_tags()
     assert p.forge_release(FINAL) is None  # nothing of this write reached origin
     assert set(p.forge_files()) == {*forge_before, "notes.txt"}
 

@@ -15,7 +15,10 @@ The ref's tree:
 
 Every write is one commit on the tip this clone last saw, pushed as a fast-forward: if anyone
 else wrote meanwhile the push is rejected and the write is a conflict, unless what it was to do
-is already there.
+is already there. The executor holds the writes instead (`hold`, `ports.forge.HeldWrites`): the
+writes of a step's effects then become one commit that travels in the step's own atomic push,
+with its tag and the ledger events recording them, and the local copy of the ref moves only
+once that push landed.
 """
 
 from __future__ import annotations
@@ -132,6 +135,19 @@ class _State:
 Edit = Callable[[_State], "_State | None"]  # the state after a write, or None: it holds already
 
 
+@dataclass
+class _Held:
+    """Writes made while the caller holds them (`LocalForge.hold`): not committed yet."""
+
+    tip: str | None = None  # the tip they build on, as last seen on the remote
+    base: _State | None = None  # the forge at that tip
+    state: _State | None = None  # the forge after them
+    what: list[str] = field(default_factory=list)
+    # (commit, its state, whether it imports the legacy store), once `held` built it
+    built: tuple[str, _State, bool] | None = None
+    releases: ReleaseMap | None = None
+
+
 def _path(tag: str) -> str:
     return f"{RELEASES}{tag}.json"
 
@@ -154,6 +170,12 @@ class LocalForge:
         self._built: dict[int, tuple[dict[str, Any], ReleaseFact]] = {}
         # Blobs whose bytes this process hashed: sha256 -> blob. Verified once, not per read.
         self._verified: dict[str, str] = {}
+        # While the executor holds the writes (`hold`); None: each write pushes itself.
+        self._hold: _Held | None = None
+
+    @property
+    def remote(self) -> str:
+        return self.store.remote
 
     # -- where the store is ----------------------------------------------------------------
 
@@ -162,6 +184,9 @@ class LocalForge:
         self._tip, self._known = tip, True
 
     def _current(self) -> tuple[str | None, _State]:
+        held = self._hold
+        if held is not None and held.state is not None:
+            return held.tip, held.state
         if not self._known:
             self._tip, self._known = self.store.remote_tip(), True
         return self._tip, self._load(self._tip)
@@ -242,6 +267,17 @@ class LocalForge:
         """Every release by tag; each built when first read (`ReleaseMap`). With the tree's
         index valid, only the index is read now: a command reads the releases it acts on, not
         the thousands before them."""
+        held = self._hold
+        if held is not None and held.state is not None:
+            # What the writes held for the next push made of the forge, as this run sees it.
+            if held.releases is None:
+                state = held.state
+                held.releases = ReleaseMap(
+                    state.records,
+                    [t for t, d in state.records.items() if d.get("draft", False)],
+                    lambda tag: self._fact(state, tag),
+                )
+            return held.releases
         if not self._known:
             self._tip, self._known = self.store.remote_tip(), True
         tip = self._tip
@@ -532,20 +568,20 @@ class LocalForge:
         self._write(f"delete {tag}", edit)
 
     def _write(self, what: str, edit: Edit) -> None:
-        """One commit on the tip last seen, pushed as a fast-forward (the compare-and-swap)."""
+        """One commit on the tip last seen, pushed as a fast-forward (the compare-and-swap);
+        while held, the new state only, committed and pushed by the caller (`held`)."""
         tip, state = self._current()
         new = edit(state)
         if new is None:
             return
-        imported = bool(state.legacy or (tip is None and state.records))
-        base = _State() if tip is None else state
-        if imported:
-            new = self._import_legacy(new)
-        changes = self._changes(base, new)
-        message = f"rcflow forge: {what}"
-        if imported:
-            message += "\n\nImported the records kept in .git/rcflow/forge by an older rcflow."
-        commit = self.store.commit(tip, changes, message)
+        held = self._hold
+        if held is not None:
+            if held.state is None:
+                held.tip, held.base = tip, state
+            held.state, held.built, held.releases = new, None, None
+            held.what.append(what)
+            return
+        commit, new, imported = self._commit(tip, state, new, what)
         try:
             self.store.push(commit)
         except ConflictError:
@@ -561,10 +597,63 @@ class LocalForge:
                 f"({what}): nothing was written",
                 hint="re-run the step: it reads the forge again",
             ) from None
-        self._tip = commit
-        self._states[commit] = new
+        self._now_at(commit, new, imported)
+
+    def _commit(
+        self, tip: str | None, state: _State, new: _State, what: str
+    ) -> tuple[str, _State, bool]:
+        """The commit on tip that turns state into new: (commit, its state, whether it imports
+        the records an older rcflow kept in the git dir)."""
+        imported = bool(state.legacy or (tip is None and state.records))
+        base = _State() if tip is None else state
+        if imported:
+            new = self._import_legacy(new)
+        changes = self._changes(base, new)
+        message = f"rcflow forge: {what}"
+        if imported:
+            message += "\n\nImported the records kept in .git/rcflow/forge by an older rcflow."
+        return self.store.commit(tip, changes, message), new, imported
+
+    def _now_at(self, commit: str, state: _State, imported: bool) -> None:
+        """commit is the ref's tip on the remote now (this run pushed it)."""
+        self._tip, self._known = commit, True
+        self._states[commit] = state
         if imported:
             self._retire_legacy()
+
+    # -- writes held for the caller's push (ports.forge.HeldWrites) ---------------------------
+
+    def hold(self) -> None:
+        """From now on, writes change the forge as this process sees it, and nothing else, until
+        the caller pushes them (`held`, then `landed`) or forgets them (`drop`)."""
+        if self._hold is None:
+            self._hold = _Held()
+
+    def held(self) -> tuple[str, str] | None:
+        """(ref, commit): every write held, in one commit on the tip they read; None: none.
+
+        One commit for them all: a step's release (created, given its assets, published) is
+        one change of the forge, and the push that carries it carries the events recording it.
+        """
+        held = self._hold
+        if held is None or held.state is None or held.base is None:
+            return None
+        if held.built is None:
+            held.built = self._commit(held.tip, held.base, held.state, "; ".join(held.what))
+        return self.ref, held.built[0]
+
+    def landed(self) -> None:
+        """The commit `held` named is the ref's tip on the remote: writes push themselves again."""
+        held, self._hold = self._hold, None
+        if held is not None and held.built is not None:
+            self._now_at(*held.built)
+
+    def drop(self) -> None:
+        """The push was refused, or never made: the held writes did not happen. The forge is
+        read from the remote again (the push may have landed before its answer was lost)."""
+        held, self._hold = self._hold, None
+        if held is not None and held.state is not None:
+            self._known = False
 
     def _import_legacy(self, state: _State) -> _State:
         """The legacy records' asset files put into git, each checked against its record."""

@@ -10,6 +10,7 @@ so a plan shows every ledger write. A mutating run holds the lease for its whole
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rcflow.engine.handlers import HANDLERS, Outcome, Record, Scope
+from rcflow.engine.handlers.base import Handler
+from rcflow.engine.handlers.forge import FORGE_WRITES
 from rcflow.engine.validations import command as command_validators
 from rcflow.errors import EffectError
 from rcflow.model import ledger
@@ -25,7 +28,7 @@ from rcflow.model.ledger import LEDGER_REF, Event, RunIdentity
 from rcflow.model.registries import IndexFactory, RegistryFactory, split_image
 from rcflow.ports import proc
 from rcflow.ports.ci import CI
-from rcflow.ports.forge import Forge
+from rcflow.ports.forge import Forge, HeldWrites
 from rcflow.ports.git import Repository
 from rcflow.ports.registry import Registry
 
@@ -42,6 +45,7 @@ class LedgerWriter:
         me: RunIdentity,
         *,
         spelling: tuple[str, str] | None = None,
+        head: str | None = None,
     ):
         self.git = git
         self.remote = remote
@@ -61,6 +65,13 @@ class LedgerWriter:
         # (the crash tests fail each write in turn).
         self._state = threading.RLock()
         self._pushing = threading.Lock()
+        # HEAD's commit as an event records it, while no effect on the clone ran since it was
+        # read (`moved`): one git process per effect that may move it, not one per event.
+        self._at: tuple[str | None] | None = (head,) if head else None
+
+    def moved(self) -> None:
+        """HEAD may have moved (an effect acted on the clone): the next event reads it again."""
+        self._at = None
 
     def latest_kind(self, key: str) -> str | None:
         """The kind of the newest event about key: what was last decided or done about it."""
@@ -76,8 +87,11 @@ class LedgerWriter:
         one atomic push, or `flush`); the executor flushes before any effect that cannot carry it.
         """
         stamped = dict(data)
-        head = self.git.head()
-        stamped.setdefault("head", head[0] if head else None)
+        at = self._at
+        if at is None:
+            head = self.git.head()
+            at = self._at = (head[0] if head else None,)
+        stamped.setdefault("head", at[0])
         if self.me.url:
             stamped.setdefault("run_url", self.me.url)
         event = Event(kind, key, ledger.now_iso(time.time()), self.me.actor, self.me.run, stamped)
@@ -225,8 +239,8 @@ class Executor:
     ) -> list[Applied]:
         """Apply effects in order. `close` appends the run's last event (the lease's release,
         deferred): given, the push of the last effect that reaches beyond the ledger carries
-        the events of the ledger-only effects after it and that last event too, in one atomic
-        push, instead of a push of their own after it (`_closing_push`)."""
+        the events of the ledger-only effects after it (and the held forge writes) and that
+        last event too, in one atomic push, instead of a push of their own after it (`_ride`)."""
         applied = []
         self._plan, self._close, self._ahead = effects, close, {}
         try:
@@ -246,12 +260,19 @@ class Executor:
         handler = HANDLERS.get(type(effect))
         if handler is None:
             raise EffectError(f"no handler applies {type(effect).__name__}")
-        if self._writer is not None and effect.reach() == "world":
+        held = self._holds(effect)
+        if self._writer is not None and effect.reach() == "world" and not held:
             # What earlier effects recorded is on the remote before this one acts outside the
             # clone, as if each event had been pushed alone; a push carries them in its own.
             # The run's lease is among them until its first push (`rcflow.engine.lease`).
             self._writer.flush()
-        outcome: Outcome = handler(self._scope(effect), effect)
+        if held:
+            return self._held_write(effect, handler)
+        try:
+            outcome: Outcome = handler(self._scope(effect), effect)
+        finally:
+            if self._writer is not None and effect.reach() == "world":
+                self._writer.moved()
         for event in outcome.events:
             self._append(effect, event, defer=True)
         if outcome.error is not None:
@@ -280,36 +301,80 @@ class Executor:
             # Another remote is outside the clone: the lease and the decisions go first.
             self._writer.flush()
             self.git.push(remote, refspecs)
-        elif (tail := self._closing_tail()) is not None:
-            self._closing_push(tail, refspecs)
         else:
-            self._writer.flush(refspecs)
+            self._ride(refspecs, self._writer.mark())
 
-    def _closing_tail(self) -> list[int] | None:
-        """The ledger-only effects after the one applying now, when it is the plan's last effect
-        that reaches beyond the ledger and the run's last event rides with its push."""
-        if self._close is None:
-            return None
-        tail = list(range(self._at + 1, len(self._plan)))
-        if any(self._plan[i].reach() != "ledger" for i in tail):
-            return None
-        return tail
+    # -- what rides in an effect's push ---------------------------------------------------------
 
-    def _closing_push(self, tail: list[int], refspecs: Sequence[str]) -> None:
-        """The step's last push: the effect's refs, the events of the ledger-only effects after
-        it and the run's last event (the lease's release), in one atomic push.
+    def _forge_holds(self) -> HeldWrites | None:
+        """The forge, when its writes can travel in this run's pushes: commits on a ref of the
+        ledger's own remote (the local forge)."""
+        forge = self.forge
+        if (
+            self._writer is not None
+            and isinstance(forge, HeldWrites)
+            and forge.remote == self._writer.remote
+        ):
+            return forge
+        return None
 
-        Those effects are applied (their events appended, deferred) before the push, and
-        reported after it as the loop reaches them. Atomic, either the refs and every event
-        land or none does: when the push fails, the events appended for it are taken back
-        (`LedgerWriter.undo`): what they record did not happen, and the lease is still held
-        (the failure path records it and releases the lease, as after any failed effect).
-        """
-        assert self._close is not None  # noqa: S101 - _closing_tail checked it
+    def _holds(self, effect: Effect) -> bool:
+        """effect writes only the forge, and the forge's writes wait for this run's next push."""
+        return type(effect) in FORGE_WRITES and self._forge_holds() is not None
+
+    def _rides(self, effect: Effect) -> bool:
+        """effect's writes can wait for the push of an effect before it (applied ahead of it)."""
+        return effect.reach() == "ledger" or self._holds(effect)
+
+    def _held_write(self, effect: Effect, handler: Handler) -> str:
+        """A forge write that heads a push: its commit, the pending events and what rides after
+        it, in one atomic push (`_ride`); reported after it landed."""
         writer = self.writer
         mark = writer.mark()
-        outcomes: dict[int, str] = {}
+        forge = self._forge_holds()
+        assert forge is not None  # noqa: S101 - _holds checked it
+        forge.hold()
         try:
+            outcome: Outcome = handler(self._scope(effect), effect)
+            for event in outcome.events:
+                self._append(effect, event, defer=True)
+            if outcome.error is not None:
+                raise outcome.error
+        except BaseException:
+            writer.undo(mark)
+            forge.drop()
+            raise
+        self._ride((), mark)
+        return outcome.text
+
+    def _ride(
+        self, refspecs: Sequence[str], mark: tuple[int, int, tuple[Event, ...] | None]
+    ) -> None:
+        """The push of the effect applying now (its refspecs: a tag, a branch; none for a held
+        forge write), and with it, in one atomic push: the pending events; the effects after it
+        that only record an event or write the held forge, applied now and reported after the
+        push as the loop reaches them; the forge's commit of every held write; and when those
+        effects end the plan, the run's last event (the lease's release, `apply`'s `close`).
+
+        Atomic, the refs, the forge and every event land or none does: when the push fails, the
+        events appended since `mark` are taken back (`LedgerWriter.undo`) and the forge's writes
+        dropped: what they record did not happen, the lease is as it was (the failure path
+        records the failure and releases it, as after any failed effect), and a resume makes
+        them again, here or from a fresh clone (nothing of them is on the remote).
+        """
+        writer = self.writer
+        forge = self._forge_holds()
+        tail: list[int] = []
+        for i in range(self._at + 1, len(self._plan)):
+            if not self._rides(self._plan[i]):
+                break
+            tail.append(i)
+        closes = self._close is not None and (tail[-1] if tail else self._at) == len(self._plan) - 1
+        outcomes: dict[int, str] = {}
+        held = None
+        try:
+            if forge is not None:
+                forge.hold()
             for i in tail:
                 later = self._plan[i]
                 handler = HANDLERS[type(later)]
@@ -319,12 +384,24 @@ class Executor:
                 if outcome.error is not None:
                     raise outcome.error
                 outcomes[i] = outcome.text
-            self._close()
-            writer.flush(refspecs)
+            if closes:
+                assert self._close is not None  # noqa: S101 - checked above
+                self._close()
+            held = forge.held() if forge is not None else None
+            writer.flush([*refspecs, *([f"{held[1]}:{held[0]}"] if held else [])])
         except BaseException:
             writer.undo(mark)
+            if forge is not None:
+                forge.drop()
             raise
-        self._close = None  # the run's last event is appended once
+        if forge is not None:
+            forge.landed()
+        if held is not None:
+            # Pushed: the local copy of the forge's ref is only a cache (offline status).
+            with contextlib.suppress(EffectError):
+                self.git.update_ref(*held)
+        if closes:
+            self._close = None  # the run's last event is appended once
         self._ahead.update(outcomes)
 
     def _scope(self, effect: Effect) -> Scope:

@@ -23,11 +23,12 @@ No push of its own for either (issue 14: a push costs 60-330 ms on a big reposit
   that loses the race would then keep a commit or tag made without ever holding the lease
   (today it changes nothing, even locally), and a crash after such an effect would leave it
   unguarded against other hosts until its resume; so the lease goes first there.
-- *Releasing*: when a step's last effect beyond the ledger is a push to the release's remote,
-  that atomic push carries the events of the ledger-only effects after it and `lease_released`
-  (`Executor.apply`'s `close`; refused, it takes them back and the failure path releases the
-  lease as after any failed effect); otherwise the release is the run's last push, with
-  whatever is pending. A run whose lease
+- *Releasing*: when a step's last effect beyond the ledger is a push to the release's remote
+  (or a write of the local forge, whose commit travels in such a push), that atomic push
+  carries the events of the ledger-only and local-forge effects after it and `lease_released`
+  (`Executor.apply`'s `close`, `Executor._ride`; refused, it takes them back, drops the
+  forge's held writes and the failure path releases the lease as after any failed effect);
+  otherwise the release is the run's last push, with whatever is pending. A run whose lease
   never reached the remote and that recorded nothing releases nothing: it pushes nothing.
 """
 
@@ -209,6 +210,7 @@ def take(
         snapshot.ledger,
         me,
         spelling=(config.tag_prefix, config.rc_token),
+        head=snapshot.head,
     )
     note = acquire_lease(writer, snapshot, command=plan.step, ttl=ttl, break_lease=break_lease)
     return writer, note

@@ -264,3 +264,32 @@ def draft_tags(releases: Mapping[str, ReleaseFact]) -> frozenset[str]:
     if isinstance(releases, ReleaseMap):
         return releases.drafts
     return frozenset(t for t, r in releases.items() if r.draft)
+
+
+# -- writes that travel in the executor's push (issue 14) --------------------------------------
+
+
+@runtime_checkable
+class HeldWrites(Protocol):
+    """A forge whose writes are commits on a ref of a git remote (the local forge), which the
+    executor can hold and push itself.
+
+    Held (`hold`), a write changes only the forge as this process reads it. `held` names the one
+    commit holding every write since (`(ref, commit)`, built on the tip they read, so its push
+    is a fast-forward only if nobody else wrote: the compare-and-swap), which the executor sends
+    to `remote` in the same atomic push as its ledger events; then `landed` (the remote took it),
+    or `drop` (refused, or never sent: nothing of it happened, the forge is read again).
+    """
+
+    ref: str
+
+    @property
+    def remote(self) -> str: ...
+
+    def hold(self) -> None: ...
+
+    def held(self) -> tuple[str, str] | None: ...
+
+    def landed(self) -> None: ...
+
+    def drop(self) -> None: ...

@@ -99,6 +99,9 @@ class FakeWriter:
         self.deferred: list[bool] = []
         self.flushes = 0
 
+    def moved(self) -> None:
+        """HEAD may have moved: the real writer reads it again for the next event."""
+
     def append(self, kind: str, key: str, data: Any, *, defer: bool = False) -> Event:
         event = Event(kind, key, "2026-01-01T00:00:00Z", "me", "run", dict(data))
         self.events.append(event)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from rcflow.adapters.local_forge import FORGE_REF
 from rcflow.commands.run import run_step
 from rcflow.engine.executor import Executor, LedgerWriter, Ports
 from rcflow.engine.observe import observe
@@ -20,7 +21,11 @@ from rcflow.errors import ConflictError
 from rcflow.model.effects import PushTag, RecordEvent
 from rcflow.model.ledger import LEDGER_REF, RunIdentity
 from rcflow.steps.bump import BumpArgs
-from tests.support.project import Hooks, Project, git
+from rcflow.steps.promote import PromoteArgs
+from rcflow.steps.rc import RcArgs
+from tests.support.crash import Attempt, count_writes, crash_each_write
+from tests.support.project import Hooks, Project, copy_project, fresh_clone, git
+from tests.support.scenario import at
 
 HOOK = """#!/bin/sh
 # one JSON line per push: the refs it updates, and each ledger commit's subject it brings
@@ -103,14 +108,17 @@ def test_each_step_pushes_once_per_remote_effect_plus_its_lease(
 
     rc = steps_pushes(project, logged, "rc", "--yes")
     run = last_run(project)
-    # the lease, before the local tag; the tag; the forge's release (two pushes of the local
-    # forge's own ref); `rc_tagged`, which follows the release, with the lease's release
-    assert [(p["refs"], p["ledger"]) for p in rc] == [
+    # the lease, before the local tag; then the tag, the local forge's release (created and
+    # published: one commit of its ref), `rc_tagged` and the lease's release, in one push
+    assert [(sorted(p["refs"]), p["ledger"]) for p in rc] == [
         ([LEDGER_REF], [f"rcflow: lease_acquired {run}"]),
-        (["refs/tags/v1.4.0-rc.1"], []),
-        (["refs/rcflow/forge"], []),
-        (["refs/rcflow/forge"], []),
-        ([LEDGER_REF], ["rcflow: rc_tagged v1.4.0-rc.1", f"rcflow: lease_released {run}"]),
+        (
+            sorted([FORGE_REF, LEDGER_REF, "refs/tags/v1.4.0-rc.1"]),
+            ["rcflow: rc_tagged v1.4.0-rc.1", f"rcflow: lease_released {run}"],
+        ),
+    ]
+    assert forge_commits(project) == [
+        "rcflow forge: create draft prerelease v1.4.0-rc.1; publish v1.4.0-rc.1"
     ]
 
     validate = steps_pushes(project, logged, "validate", "--yes")
@@ -123,15 +131,22 @@ def test_each_step_pushes_once_per_remote_effect_plus_its_lease(
     promote = steps_pushes(project, logged, "promote", "--yes")
     run = last_run(project)
     # The lease with the decision, on the remote before the tag exists even in this clone (a
-    # resume must find it: a local final tag without it reads as no release in flight); the
-    # tag; the forge; `promoted` with the lease's release.
-    assert [(p["refs"], p["ledger"]) for p in promote] == [
+    # resume must find it: a local final tag without it reads as no release in flight); then
+    # the tag, the forge's release (created, the RC's assets carried, published as latest),
+    # `promoted` and the lease's release, in one push.
+    assert [(sorted(p["refs"]), p["ledger"]) for p in promote] == [
         ([LEDGER_REF], [f"rcflow: lease_acquired {run}", "rcflow: promoting v1.4.0"]),
-        (["refs/tags/v1.4.0"], []),
-        (["refs/rcflow/forge"], []),
-        (["refs/rcflow/forge"], []),
-        ([LEDGER_REF], ["rcflow: promoted v1.4.0", f"rcflow: lease_released {run}"]),
+        (
+            sorted([FORGE_REF, LEDGER_REF, "refs/tags/v1.4.0"]),
+            ["rcflow: promoted v1.4.0", f"rcflow: lease_released {run}"],
+        ),
     ]
+
+
+def forge_commits(project: Project) -> list[str]:
+    """The local forge's commits on the origin, oldest first."""
+    log = git(project.origin, "log", "--reverse", "--format=%s", FORGE_REF)
+    return log.splitlines()
 
 
 def test_a_resumed_step_whose_work_is_one_push_makes_one(project: Project, logged: Path) -> None:
@@ -365,3 +380,210 @@ def test_a_result_is_on_the_remote_while_other_validations_still_run(
     ]
     assert validate[2]["ledger"][1:-1] == ["rcflow: validate_completed v1.4.0-rc.1"]
     assert len(validate) == 3
+
+
+# -- the local forge's writes ride in the step's push ------------------------------------------
+
+ASSETS = (
+    "[assets]\n"
+    'files = ["dist/*"]\n'
+    'build = "mkdir -p dist && echo demo $RCFLOW_VERSION > dist/demo.txt"\n'
+)
+
+
+def test_promote_with_next_version_pushes_the_release_then_the_branch(
+    make_project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tag, the forge's release and `promoted` together; the development commit, its event
+    and the lease's release together (was six pushes)."""
+    p = make_project(config='next_version = "dev"\n')
+    log = tmp_path / "pushes.jsonl"
+    monkeypatch.setenv("PUSH_LOG", str(log))
+    hook(p, HOOK)
+    for step in (("bump", "auto"), ("rc",), ("validate",)):
+        assert p.cli(*step, "--yes").exit_code == 0
+    promote = steps_pushes(p, log, "promote", "--yes")
+    run = last_run(p)
+    assert [(sorted(x["refs"]), x["ledger"]) for x in promote] == [
+        ([LEDGER_REF], [f"rcflow: lease_acquired {run}", "rcflow: promoting v1.4.0"]),
+        (sorted([FORGE_REF, LEDGER_REF, "refs/tags/v1.4.0"]), ["rcflow: promoted v1.4.0"]),
+        (
+            sorted(["refs/heads/main", LEDGER_REF]),
+            ["rcflow: next_version v1.4.0", f"rcflow: lease_released {run}"],
+        ),
+    ]
+
+
+def test_rollbacks_push_the_forge_with_their_decision(
+    make_project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An RC's withdrawal: the decision with the release's deletion, then the tag's (the local
+    tag follows the remote's, and the lease's release follows it). A retraction: one push."""
+    p = make_project(config=ASSETS)
+    log = tmp_path / "pushes.jsonl"
+    monkeypatch.setenv("PUSH_LOG", str(log))
+    hook(p, HOOK)
+    for step in (("bump", "auto"), ("rc",)):
+        assert p.cli(*step, "--yes").exit_code == 0
+    withdraw = steps_pushes(p, log, "rollback", "--yes")
+    run = last_run(p)
+    assert [(sorted(x["refs"]), x["ledger"]) for x in withdraw] == [
+        (
+            sorted([FORGE_REF, LEDGER_REF]),
+            [f"rcflow: lease_acquired {run}", "rcflow: rc_withdrawn v1.4.0-rc.1"],
+        ),
+        (["refs/tags/v1.4.0-rc.1"], []),
+        ([LEDGER_REF], [f"rcflow: lease_released {run}"]),
+    ]
+    assert "v1.4.0-rc.1" not in p.forge_tags()
+    for step in (("rc",), ("validate",), ("promote",)):
+        assert p.cli(*step, "--yes").exit_code == 0
+    retract = steps_pushes(p, log, "rollback", "--yes")
+    run = last_run(p)
+    assert [(sorted(x["refs"]), x["ledger"]) for x in retract] == [
+        (
+            sorted([FORGE_REF, LEDGER_REF]),
+            [
+                f"rcflow: lease_acquired {run}",
+                "rcflow: retracted v1.4.0",
+                f"rcflow: lease_released {run}",
+            ],
+        ),
+    ]
+    assert p.forge_release("v1.4.0")["retracted"] is True  # type: ignore[index]
+
+
+def forge_view(p: Project) -> dict[str, Any]:
+    """The local forge on origin: each release's flags and assets, and the latest."""
+    releases = {}
+    for tag in p.forge_tags():
+        record = p.forge_release(tag) or {}
+        releases[tag] = (
+            record.get("prerelease"),
+            record.get("draft"),
+            record.get("retracted"),
+            sorted((a["name"], a["sha256"]) for a in record.get("assets", [])),
+            all(p.forge_asset(tag, a["name"]) is not None for a in record.get("assets", [])),
+        )
+    return {"releases": releases, "latest": p.forge_latest()}
+
+
+def test_a_refused_tag_push_lands_no_release_and_a_resume_makes_it_once(
+    make_project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tag refused: the forge's release and `rc_tagged`, in the same atomic push, are not on
+    the remote either; a fresh clone and the crashed clone both finish it, and agree."""
+    p = make_project(config=ASSETS)
+    assert p.cli("bump", "auto", "--yes").exit_code == 0
+    forge_before = git(p.origin, "rev-parse", FORGE_REF) if p.forge_tags() else None
+    hook(p, REFUSE_TAG)
+    monkeypatch.setenv("REFUSED_TAG", "v1.4.0-rc.1")
+    refused = p.cli("rc", "--yes")
+    assert refused.exit_code == 1, refused.stderr
+    assert "no tags today" in refused.stderr
+    assert "v1.4.0-rc.1" not in p.remote_tags()
+    assert "v1.4.0-rc.1" not in p.forge_tags()
+    assert (git(p.origin, "rev-parse", FORGE_REF) if p.forge_tags() else None) == forge_before
+    assert p.kinds() == ["bumped"]
+    kinds = [e["kind"] for e in p.ledger()]
+    assert kinds[-3:] == ["lease_acquired", "step_failed", "lease_released"]
+    # the local copy of the forge's ref did not move either: offline, nothing was released
+    assert p.git("for-each-ref", FORGE_REF) == ""
+
+    (p.origin / "hooks" / "pre-receive").unlink()
+    resumed = p.cli("rc", "--yes")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert p.kinds() == ["bumped", "rc_tagged"]
+    release = forge_view(p)["releases"]["v1.4.0-rc.1"]
+    assert release[:3] == (True, False, False)
+    assert release[3] and release[4]  # its assets, their bytes stored
+    assert git(p.origin, "log", "--format=%s", FORGE_REF).count("create") == 1
+    other = fresh_clone(p, tmp_path / "elsewhere")
+    assert other.status()["state"] == p.status()["state"] == "candidate"
+    again = other.cli("rc", "--yes")
+    assert again.exit_code == 0
+    assert "Already done" in again.stdout, again.stdout
+
+
+def test_a_forge_write_by_another_run_refuses_the_whole_push(project: Project) -> None:
+    """Someone writes the forge's ref between rc's look and its push: the push that carries the
+    tag, the release and `rc_tagged` is refused whole (the forge's compare-and-swap), nothing of
+    it is on the remote, and a re-run makes it on top of the other write."""
+    p = project
+    assert p.cli("bump", "auto", "--yes").exit_code == 0
+    assert p.cli("rc", "--yes").exit_code == 0  # a forge ref to race on
+    assert p.cli("rollback", "--yes").exit_code == 0
+    ctx = p.ctx()
+    real_push = ctx.git.push
+
+    def push(remote: str, refspecs: Any) -> None:
+        if any(spec.endswith(f":{FORGE_REF}") for spec in refspecs):
+            p.tamper_forge("notes/by-hand.txt", b"another writer\n")
+        real_push(remote, refspecs)
+
+    ctx.git.push = push  # type: ignore[method-assign]
+    with pytest.raises(ConflictError):
+        run_step(ctx, "rc", RcArgs(), dry_run=False, hooks=Hooks())
+    assert "v1.4.0-rc.2" not in p.remote_tags()
+    assert "v1.4.0-rc.2" not in p.forge_tags()
+    assert "notes/by-hand.txt" in p.forge_files()
+    kinds = [e["kind"] for e in p.ledger()]
+    assert kinds[-3:] == ["lease_acquired", "step_failed", "lease_released"]
+
+    resumed = p.cli("rc", "--yes")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert "v1.4.0-rc.2" in p.remote_tags()
+    assert p.forge_release("v1.4.0-rc.2") is not None
+    assert "notes/by-hand.txt" in p.forge_files()
+    assert p.kinds()[-1] == "rc_tagged"
+
+
+def remote_view(p: Project) -> dict[str, Any]:
+    """What every clone shares after a step: origin's tags, the forge, the release's events
+    (a crashed attempt's `step_failed` is the audit trail, not the outcome) and the state."""
+    status = p.status()
+    return {
+        "tags": p.remote_tags(),
+        "forge": forge_view(p),
+        "kinds": p.kinds(),
+        "lease": [e["kind"] for e in p.ledger() if e["kind"].startswith("lease_")][-1],
+        "state": {k: status.get(k) for k in ("state", "version", "tag", "problems")},
+    }
+
+
+@pytest.mark.parametrize(
+    ("step", "position", "args"),
+    [("rc", "bumped", RcArgs()), ("promote", "validated", PromoteArgs())],
+)
+@pytest.mark.parametrize("where", ["same", "fresh"])
+def test_a_crash_at_each_write_converges_from_this_clone_and_a_fresh_one(
+    step: str, position: str, args: Any, where: str, make_project: Any, tmp_path: Path
+) -> None:
+    """Every write of the step fails in turn — the forge's held writes, the push carrying them,
+    the local copies of the ledger's and the forge's refs after it — and the step, run again
+    here or from a fresh clone, ends where an uninterrupted twin ends."""
+    template = at(make_project(config=ASSETS), position)
+    twin = copy_project(template, tmp_path / "twin")
+    writes = count_writes(twin, step, args)
+    assert writes.count("push") == 2, writes  # the lease; then everything else, once
+    expected = remote_view(twin)
+
+    def resume(crash: Attempt) -> None:
+        p = crash.project if where == "same" else crash.fresh_clone()
+        again = p.cli(step, "--yes")
+        assert again.exit_code == 0, (crash.where, again.stdout, again.stderr)
+        view = remote_view(p)
+        assert view == expected, crash.where
+        # and the forge's local copy never claims what the remote does not hold
+        here = crash.project.git("for-each-ref", "--format=%(objectname)", FORGE_REF)
+        assert here == "" or here in git(p.origin, "rev-list", FORGE_REF), crash.where
+        assert "Already done" in p.cli(step, "--yes").stdout, crash.where
+
+    crashed = crash_each_write(
+        lambda name: copy_project(template, tmp_path / name),
+        step,
+        args,
+        resume,
+        writes=len(writes),
+    )
+    assert crashed[-3:] == ["push", "update_ref", "update_ref"], crashed

@@ -346,18 +346,47 @@ def test_status_names_an_unfinished_promotion_and_promote_finishes_it(
         self: LedgerWriter, kind: str, key: str, data: Any, *, defer: bool = False
     ) -> Any:
         if kind == "promoted":
-            raise EffectError("the ledger push failed")
+            raise EffectError("the ledger commit failed")
         return original(self, kind, key, data, defer=defer)
 
+    # `promoted` rides in the final tag's push, with the forge's release: failing to record
+    # it, the push is not made, and only the decision is on the remote.
     monkeypatch.setattr(LedgerWriter, "append", fail_on_promoted)
     assert p.cli("promote").exit_code == 1
     monkeypatch.setattr(LedgerWriter, "append", original)
-
+    assert FINAL not in p.remote_tags()
+    assert p.forge_release(FINAL) is None
+    assert p.kinds()[-1] == "promoting"
     status = p.status()
+    assert status["next"][0] == "promote", status
+    finished = p.cli("promote")
+    assert finished.exit_code == 0, finished.stderr
+    assert p.kinds()[-2:] == ["promoting", "promoted"]
+
+    # A final tag and release without `promoted` (an older rcflow stopped between them, or the
+    # GitHub forge, whose release is not in the tag's push): status names it, promote ends it.
+    q = make_project()
+    for step, args in (("bump", BumpArgs("auto")), ("rc", RcArgs()), ("validate", ValidateArgs())):
+        assert q.step(step, args).status == "applied"
+
+    def skip_promoted(
+        self: LedgerWriter, kind: str, key: str, data: Any, *, defer: bool = False
+    ) -> Any:
+        if kind == "promoted":
+            return None
+        return original(self, kind, key, data, defer=defer)
+
+    monkeypatch.setattr(LedgerWriter, "append", skip_promoted)
+    assert q.cli("promote").exit_code == 0
+    monkeypatch.setattr(LedgerWriter, "append", original)
+    assert FINAL in q.remote_tags()
+    assert "promoted" not in q.kinds()
+
+    status = q.status()
     assert status["state"] == "released"
     assert status["next"][0] == "promote"
     assert "the promotion of v1.4.0 is unfinished" in " ".join(status["problems"])
-    finished = p.cli("promote")
+    finished = q.cli("promote")
     assert finished.exit_code == 0, finished.stderr
-    assert p.kinds().count("promoted") == 1
-    assert p.status()["next"] == ["bump", "rollback"]
+    assert q.kinds().count("promoted") == 1
+    assert q.status()["next"] == ["bump", "rollback"]

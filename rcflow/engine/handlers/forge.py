@@ -128,3 +128,20 @@ def delete_release(x: Scope, e: DeleteRelease) -> Outcome:
         return skipped("already gone")
     x.forge.delete_release(e.tag)
     return done()
+
+
+# The effects whose only write is the forge's. On a forge that lets the executor hold its writes
+# (`ports.forge.HeldWrites`: the local forge, on the ledger's remote) they travel in the run's
+# next push, with the events recording them (`Executor._ride`). Building assets runs a command:
+# not one of them.
+FORGE_WRITES: frozenset[type] = frozenset(
+    {
+        CreateRelease,
+        UploadAssets,
+        CarryAssets,
+        PublishRelease,
+        MarkLatest,
+        RetractRelease,
+        DeleteRelease,
+    }
+)
