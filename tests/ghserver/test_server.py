@@ -413,6 +413,21 @@ def test_invalid_response_is_reported(github_server: GitHubServer) -> None:
     github_server.mismatches.clear()
 
 
+def test_a_bench_can_turn_off_response_checks_but_requests_are_still_refused(
+    github_server: GitHubServer,
+) -> None:
+    github_server.checks_responses = False
+    github_server.fail("GET", r"/releases/latest$", 200, body={"id": "not a release"})
+    api(github_server, "GET", "/repos/acme/app/releases/latest")
+    assert github_server.mismatches == []
+    r = api(
+        github_server, "POST", "/repos/acme/app/releases", json={"tag_name": "v1", "draft": "yes"}
+    )
+    assert r.status_code == 422  # as GitHub answers: the request is checked whatever the bench
+    assert len(github_server.mismatches) == 1
+    github_server.mismatches.clear()
+
+
 # -- issues, rulesets, identity -------------------------------------------------------------
 
 
