@@ -18,7 +18,7 @@ as GitHub does (answering 422) but not its own answers against the spec: that is
 assurance (~5 ms a request of the server's CPU on rcflow's path), not GitHub's work.
 
 Targets: rc and promote each <= 1.5x the floor, and memory flat (max RSS well under the asset's
-size: <= 100 MiB). Usage: python bench/bench_assets.py [--size 1G] [--runs 3]
+size: <= 100 MiB). Usage: python bench/bench_assets.py [--size 1G] [--runs 3] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -136,8 +136,17 @@ def own_cpu() -> float:
     return t.user + t.system
 
 
+# --profile DIR: each timed rcflow command runs under cProfile, its statistics written there
+# (`python -m pstats DIR/rc-1.prof`); the times then include the profiler's cost.
+PROFILE: list[Path] = []
+
+
 def measured(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
     """(wall seconds, max RSS MiB, CPU seconds) of one rcflow command in a fresh process."""
+    if PROFILE:
+        runs = len(list(PROFILE[0].glob(f"{args[-1]}-*.prof")))
+        out = PROFILE[0] / f"{args[-1]}-{runs + 1}.prof"
+        args = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "rcflow", *args[1:]]
     settle()
     answer = subprocess.run(
         [sys.executable, "-c", MEASURE, *args],
@@ -275,7 +284,16 @@ def main() -> None:
         default="64M",
         help="the local forge's asset (it refuses above 100 MiB, as git hosts do): 64M",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="write a cProfile of each timed rcflow command into DIR (times include its cost)",
+    )
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE.append(args.profile.resolve())
     size = parse_size(args.size)
     local_size = min(parse_size(args.local_size), 100 << 20)
     (HERE / ".work").mkdir(exist_ok=True)
