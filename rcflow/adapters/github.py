@@ -440,7 +440,7 @@ class GitHubForge:
             hashing = None if sha256 else hashlib.sha256()
             with path.open("rb") as fh:
                 answer = release.upload_asset_from_memory(
-                    _FileBody(fh.fileno(), size, hashing),
+                    _Body(fh.readinto, size, hashing),
                     size,
                     name,
                     content_type="application/octet-stream",
@@ -938,8 +938,7 @@ def _explain(
 
 
 class _Body:
-    """A streamed upload's body (a download carried onto another release), read as the upload
-    asks for it in blocks of BUFFER (http.client's own
+    """An upload's body, read as the upload asks for it in blocks of BUFFER (http.client's own
     are 16 KiB: 65,536 writes for 1 GiB) into one buffer used again for each block (no new
     memory per block, no copy between the source and the socket), up to the announced size (a
     longer source cannot send more than Content-Length); hashed on its way when `digest` is
@@ -985,47 +984,3 @@ def _readinto(raw: Any) -> Callable[[memoryview], int | None]:
         return len(block)
 
     return decoded
-
-
-# A file's upload maps this much of it at a time (a multiple of any page size).
-_MAP_BLOCK = 4 << 20
-
-
-class _FileBody:
-    """A file's upload body: each block is the file's own pages, mapped (no read into a buffer
-    of ours: the bytes are copied once, by the socket), hashed on their way when `digest` is
-    given, up to the announced size. A block is unmapped once the upload has sent it and asked
-    for the next (memory stays flat whatever the size)."""
-
-    def __init__(self, fd: int, size: int, digest: Any = None) -> None:
-        self._fd = fd
-        self._size = size
-        self._offset = 0
-        self._digest = digest
-
-    def __len__(self) -> int:
-        return self._size - self._offset
-
-    def read(self, amount: int = -1) -> memoryview:
-        import mmap
-
-        length = min(_MAP_BLOCK, self._size - self._offset)
-        if length <= 0:
-            return memoryview(b"")
-        # Reading a mapped page the file no longer has is a SIGBUS, not an error: a file cut
-        # short meanwhile stops the upload here instead (cut inside the block being sent, it
-        # stops the process as a crash does, which the next run resumes from).
-        if os.fstat(self._fd).st_size < self._offset + length:
-            raise EffectError(f"the file was cut short at {self._offset} bytes while uploading it")
-        mapped = mmap.mmap(
-            self._fd,
-            length,
-            flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
-            prot=mmap.PROT_READ,
-            offset=self._offset,
-        )
-        block = memoryview(mapped)
-        self._offset += length
-        if self._digest is not None:
-            self._digest.update(block)
-        return block

@@ -6,7 +6,6 @@ Every request below is validated by the server; a mismatch fails the test at tea
 from __future__ import annotations
 
 import hashlib
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -418,107 +417,6 @@ def test_an_upload_without_a_digest_is_hashed_as_it_is_sent(
     monkeypatch.setattr(github, "sha256_file", refuse)
     assert forge.upload_asset("v1.4.0-rc.1", path, "app.tgz") == hashlib.sha256(data).hexdigest()
     assert server.release_by_tag("v1.4.0-rc.1").assets[0].data == data  # type: ignore[union-attr]
-
-
-def test_an_upload_maps_the_file_once_hashes_each_byte_once_and_keeps_memory_flat(
-    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The bytes go from the file's pages to the socket: never read into a buffer of rcflow's,
-    hashed once, and at most two blocks mapped at any time, whatever the file's size."""
-    import mmap
-    import threading
-    import weakref
-
-    from rcflow.adapters import github
-
-    block = 1 << 16
-    data = os.urandom(5 * block + 7)
-    forge = forge_for(server)
-    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
-    path = payload(tmp_path, "app.tgz", data)
-    mine = threading.current_thread()  # the test server hashes too, on its own threads
-    hashed = [0]
-    mapped: list[tuple[int, int]] = []
-    live: weakref.WeakSet[Any] = weakref.WeakSet()
-    most = [0]
-    real_sha256, real_mmap = hashlib.sha256, mmap.mmap
-
-    class Counting:
-        def __init__(self, *args: Any) -> None:
-            self._real = real_sha256(*args)
-
-        def update(self, view: Any) -> None:
-            if threading.current_thread() is mine:
-                hashed[0] += len(view)
-            self._real.update(view)
-
-        def hexdigest(self) -> str:
-            return self._real.hexdigest()
-
-    class Mapped(real_mmap):  # type: ignore[misc, valid-type]
-        def __init__(self, *args: Any, **kw: Any) -> None:
-            mapped.append((kw["offset"], len(self)))
-            live.add(self)
-            most[0] = max(most[0], len(live))
-
-    def no_read(*args: Any, **kw: Any) -> Any:
-        raise AssertionError("the file was read into a buffer")
-
-    class Unread:  # the opened file, whose bytes may be mapped but not read
-        def __init__(self, fh: Any) -> None:
-            self._fh = fh
-            self.fileno = fh.fileno
-            self.read = self.readinto = self.read1 = self.readinto1 = no_read
-
-        def __enter__(self) -> Unread:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            self._fh.close()
-
-    real_open = Path.open
-
-    def opening(self: Path, *args: Any, **kw: Any) -> Any:
-        fh = real_open(self, *args, **kw)
-        return Unread(fh) if self == path else fh
-
-    monkeypatch.setattr(github, "_MAP_BLOCK", block)
-    monkeypatch.setattr(hashlib, "sha256", Counting)
-    monkeypatch.setattr(mmap, "mmap", Mapped)
-    monkeypatch.setattr(github, "sha256_file", no_read)
-    monkeypatch.setattr(Path, "open", opening)
-
-    digest = forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
-
-    monkeypatch.undo()
-    assert digest == hashlib.sha256(data).hexdigest()
-    assert hashed == [len(data)]
-    assert mapped == [(i * block, min(block, len(data) - i * block)) for i in range(6)]
-    assert most[0] <= 2
-    assert server.release_by_tag("v1.4.0-rc.1").assets[0].data == data  # type: ignore[union-attr]
-
-
-def test_an_upload_of_a_file_cut_short_meanwhile_stops_with_one_line(
-    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from rcflow.adapters import github
-
-    forge = forge_for(server)
-    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
-    path = payload(tmp_path, "app.tgz", bytes(3 << 16))
-    monkeypatch.setattr(github, "_MAP_BLOCK", 1 << 16)
-    real = github._FileBody.read
-
-    def shrinking(body: Any, amount: int = -1) -> Any:
-        view = real(body, amount)
-        if len(body) == 1 << 16:  # the blocks handed out stay whole; the next one is gone
-            with path.open("r+b") as fh:
-                fh.truncate(2 << 16)
-        return view
-
-    monkeypatch.setattr(github._FileBody, "read", shrinking)
-    with pytest.raises(EffectError, match="cut short at 131072 bytes"):
-        forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
 
 
 def test_an_upload_hashed_on_its_way_that_github_stored_otherwise_is_removed(
