@@ -6,6 +6,7 @@ Every request below is validated by the server; a mismatch fails the test at tea
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -416,6 +417,74 @@ def test_an_upload_without_a_digest_is_hashed_as_it_is_sent(
 
     monkeypatch.setattr(github, "sha256_file", refuse)
     assert forge.upload_asset("v1.4.0-rc.1", path, "app.tgz") == hashlib.sha256(data).hexdigest()
+    assert server.release_by_tag("v1.4.0-rc.1").assets[0].data == data  # type: ignore[union-attr]
+
+
+def test_an_upload_reads_each_byte_once_into_one_buffer_and_hashes_it_once(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One pass over the file: read once, in blocks of BUFFER into one reused buffer (no new
+    memory per block), each byte hashed once, nothing read or hashed again to check it."""
+    import threading
+
+    from rcflow.adapters import github
+
+    data = os.urandom(3 * github.BUFFER + 7)
+    forge = forge_for(server)
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
+    path = payload(tmp_path, "app.tgz", data)
+    mine = threading.current_thread()  # the test server hashes too, on its own threads
+    read: list[int] = []
+    buffers: set[int] = set()
+    hashed = [0]
+    real_sha256, real_open = hashlib.sha256, Path.open
+
+    class Counting:
+        def __init__(self, *args: bytes) -> None:
+            if threading.current_thread() is mine:
+                hashed[0] += sum(len(a) for a in args)
+            self._real = real_sha256(*args)
+
+        def update(self, view: Any) -> None:
+            if threading.current_thread() is mine:
+                hashed[0] += len(view)
+            self._real.update(view)
+
+        def hexdigest(self) -> str:
+            return self._real.hexdigest()
+
+    class Watched:  # the opened file: what is read of it, and into which memory
+        def __init__(self, fh: Any) -> None:
+            self._fh = fh
+
+        def readinto(self, view: memoryview) -> int:
+            buffers.add(id(view.obj))
+            got: int = self._fh.readinto(view)
+            read.append(got)
+            return got
+
+        def read(self, *args: Any) -> bytes:
+            raise AssertionError("read into new memory")
+
+        def __enter__(self) -> Any:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._fh.close()
+
+    def opening(self: Path, *args: Any, **kw: Any) -> Any:
+        fh = real_open(self, *args, **kw)
+        return Watched(fh) if self == path else fh
+
+    monkeypatch.setattr(hashlib, "sha256", Counting)
+    monkeypatch.setattr(Path, "open", opening)
+
+    digest = forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
+
+    monkeypatch.undo()
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert read == [github.BUFFER] * 3 + [7] and len(buffers) == 1
+    assert hashed == [len(data)]
     assert server.release_by_tag("v1.4.0-rc.1").assets[0].data == data  # type: ignore[union-attr]
 
 

@@ -227,10 +227,30 @@ def test_a_large_upload_is_digested_as_it_arrives_and_served_whole(
     from ghserver import server as module
 
     monkeypatch.setattr(module, "_RECV_BLOCK", 1 << 20)  # several blocks, without a large body
+    hashed = [0]
+    real_sha256 = hashlib.sha256
+
+    class Counting:  # each byte the server hashes, on whichever thread
+        def __init__(self, *args: bytes) -> None:
+            hashed[0] += sum(len(a) for a in args)
+            self._real = real_sha256(*args)
+
+        def update(self, block: bytes) -> None:
+            hashed[0] += len(block)
+            self._real.update(block)
+
+        def hexdigest(self) -> str:
+            return self._real.hexdigest()
+
+    monkeypatch.setattr(module.hashlib, "sha256", Counting)
     rel = gh(github_server).get_repo("acme/app").create_git_release("v1.0.0", "v1.0.0", "")
     data = os.urandom(3 * (1 << 20) + 5)
     asset = rel.upload_asset_from_memory(io.BytesIO(data), len(data), "app.bin")
     (stored,) = github_server.release_by_tag("v1.0.0").assets  # type: ignore[union-attr]
+    listed = api(github_server, "GET", f"/repos/acme/app/releases/{rel.id}/assets").json()
+    assert listed[0]["digest"] == asset.digest
+    monkeypatch.undo()
+    assert hashed == [len(data)]  # once, as it arrived: not again for the listing
 
     assert isinstance(stored.data, module.Received) and len(stored.data.blocks) == 4
     assert stored.data == data and stored.data != data[:-1]
@@ -410,6 +430,21 @@ def test_invalid_response_is_reported(github_server: GitHubServer) -> None:
     api(github_server, "GET", "/repos/acme/app/releases/latest")
     assert len(github_server.mismatches) == 1
     assert github_server.mismatches[0].startswith("repos/get-latest-release response 200")
+    github_server.mismatches.clear()
+
+
+def test_a_bench_can_turn_off_response_checks_but_requests_are_still_refused(
+    github_server: GitHubServer,
+) -> None:
+    github_server.checks_responses = False
+    github_server.fail("GET", r"/releases/latest$", 200, body={"id": "not a release"})
+    api(github_server, "GET", "/repos/acme/app/releases/latest")
+    assert github_server.mismatches == []
+    r = api(
+        github_server, "POST", "/repos/acme/app/releases", json={"tag_name": "v1", "draft": "yes"}
+    )
+    assert r.status_code == 422  # as GitHub answers: the request is checked whatever the bench
+    assert len(github_server.mismatches) == 1
     github_server.mismatches.clear()
 
 
