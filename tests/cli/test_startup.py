@@ -230,3 +230,27 @@ def test_read_only_commands_run_without_the_cyclic_collector(project: Project) -
         assert enabled, argv  # a caller of main() in-process gets its collector back
     code, runs, enabled = _collections(["--help"], project.root)
     assert code == 0 and runs > 0 and enabled
+
+
+@pytest.mark.parametrize("argv", [["status", "--json"], ["doctor"]], ids=["status", "doctor"])
+def test_git_finds_the_repository_while_the_configuration_loads(
+    project: Project, argv: list[str]
+) -> None:
+    """The repository's discovery (`git rev-parse`) is started before the configuration's
+    modules are imported, and waited for after: its run is hidden behind theirs."""
+    code, last = _probe(
+        argv,
+        project.root,
+        before=(
+            "from rcflow.ports import proc\n"
+            "seen = []\n"
+            "start = proc.start\n"
+            "def watched(argv, **kw):\n"
+            "    seen.append((argv[1], 'rcflow.model.config' in sys.modules))\n"
+            "    return start(argv, **kw)\n"
+            "proc.start = watched\n"
+        ),
+        after="print(seen, file=sys.stderr)",
+    )
+    assert code == 0
+    assert eval(last) == [("rev-parse", False)]  # noqa: S307 - our own list

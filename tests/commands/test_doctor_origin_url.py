@@ -85,14 +85,24 @@ def test_doctor_asks_git_for_no_config_value(
 ) -> None:
     """One git process fewer per doctor: the URL comes from the config file."""
     started: list[tuple[str, ...]] = []
-    run = proc.run
+    run, start, run_parallel = proc.run, proc.start, proc.run_parallel
 
     def watched(argv: Any, **kwargs: Any) -> proc.Result:
         started.append(tuple(argv))
         return run(argv, **kwargs)
 
+    def watched_start(argv: Any, **kwargs: Any) -> Any:
+        started.append(tuple(argv))
+        return start(argv, **kwargs)
+
+    def watched_parallel(calls: Any, **kwargs: Any) -> Any:
+        started.extend(call.argv for call in calls)
+        return run_parallel(calls, **kwargs)
+
     monkeypatch.setattr(proc, "run", watched)
+    monkeypatch.setattr(proc, "start", watched_start)
+    monkeypatch.setattr(proc, "run_parallel", watched_parallel)
     result = project.cli("doctor", "--json")
     assert result.exit_code in (0, 3), result.stdout
-    assert started  # the watch saw doctor's git processes
+    assert ("git", "status") in {a[:2] for a in started}  # the watch saw doctor's git
     assert not [a for a in started if a[:2] == ("git", "config")], started
