@@ -11,23 +11,18 @@ import contextlib
 import io
 import os
 import select
+import selectors
 import signal
-import sys
+import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from rcflow.errors import CommandError, Interrupted
 from rcflow.record import dataclass, field
-
-# `subprocess` is imported by what needs it: the read path's git processes start through
-# `posix_spawn` (`_spawn`) and `status` never loads it (its `locale`, `selectors`, ...: more
-# than a git process takes to start, issue 14 item 5).
-if TYPE_CHECKING:
-    import subprocess
 
 
 @dataclass(frozen=True)
@@ -53,17 +48,6 @@ def run(
 ) -> Result:
     """Run argv, capture text output; raise CommandError on failure when check is set."""
     full_env = None if env is None else {**os.environ, **env}
-    spawnable = _spawnable(argv, cwd, full_env) if timeout is None else None
-    if spawnable is not None:
-        pid, stdin, out, err = _spawn(spawnable, full_env, with_input=input is not None)
-        feeds = {} if stdin is None else {stdin: memoryview(_input_bytes(input or ""))}
-        [code], outs = _collect([pid], feeds, [out, err])
-        result = Result(tuple(argv), code, _text(b"".join(outs[out])), _text(b"".join(outs[err])))
-        if check and not result.ok:
-            raise CommandError(result.argv, result.returncode, result.stdout, result.stderr)
-        return result
-    import subprocess
-
     proc = subprocess.run(
         list(argv),
         cwd=cwd,
@@ -96,11 +80,6 @@ def run_parallel(
     Results come back in the order of calls; none is checked, the caller decides.
     """
     full_env = None if env is None else {**os.environ, **env}
-    spawned = [_spawnable(call.argv, cwd, full_env) for call in calls]
-    if all(argv is not None for argv in spawned):
-        return _run_spawned(calls, [a for a in spawned if a is not None], full_env)
-    import subprocess
-
     procs = [
         subprocess.Popen(
             list(call.argv),
@@ -137,8 +116,6 @@ def _drain(
     of 2,000 tags, `ls-remote` of as many) stops until its turn comes: the batch would run one
     process at a time.
     """
-    import selectors
-
     outs: dict[Any, list[bytes]] = {}
     with selectors.DefaultSelector() as sel:
         for p, text in zip(procs, inputs, strict=True):
@@ -187,8 +164,6 @@ def start_shell(
     The command string comes from the repository's own config, written by its maintainers;
     rcflow never interpolates anything into it.
     """
-    import subprocess
-
     log = log_path.open("wb")
     try:
         # Started under the lock that `stop_commands` takes: a command is either known to it
@@ -220,8 +195,6 @@ def wait(p: subprocess.Popen[bytes], timeout: float) -> int:
     Interrupted meanwhile (a signal in the main thread), every running command is stopped before
     the interruption goes on, so none outlives rcflow.
     """
-    import subprocess
-
     try:
         return p.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -383,7 +356,6 @@ def stream(
     output (`rcflow log`) pays for that page, not for the whole of it. A failure is a
     CommandError once the output is read to its end.
     """
-    import subprocess
     import tempfile
 
     full_env = None if env is None else {**os.environ, **env}
@@ -435,17 +407,6 @@ def start(
     configuration's modules while git finds the repository (DESIGN §13).
     """
     full_env = None if env is None else {**os.environ, **env}
-    spawnable = _spawnable(argv, cwd, full_env)
-    if spawnable is not None:
-        pid, _, out, err = _spawn(spawnable, full_env, with_input=False)
-
-        def finish_spawned() -> Result:
-            [code], outs = _collect([pid], {}, [out, err])
-            return Result(tuple(argv), code, _text(b"".join(outs[out])), _text(b"".join(outs[err])))
-
-        return finish_spawned
-    import subprocess
-
     p = subprocess.Popen(
         list(argv),
         cwd=cwd,
@@ -462,195 +423,6 @@ def start(
     return finish
 
 
-def _input_bytes(text: str) -> bytes:
-    """What `subprocess.run(input=text, text=True, encoding="utf-8", errors="replace")` writes."""
-    return text.encode("utf-8", errors="replace")
-
-
 def _text(data: bytes) -> str:
     """What `run`'s text mode reads: UTF-8 (errors replaced), universal newlines."""
     return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
-
-
-# -- processes without `subprocess` ------------------------------------------------------------
-
-
-def _spawnable(
-    argv: Sequence[str], cwd: Path | str | None, env: Mapping[str, str] | None
-) -> list[str] | None:
-    """argv as `posix_spawn` runs it, or None where only `subprocess` can: a directory to run
-    in is given to git as `-C` (git changes to it before anything else; posix_spawn cannot), and
-    the program is looked up on this process's PATH, so another PATH goes to `subprocess`."""
-    if sys.platform == "win32" or not argv or not _standard_streams_open():
-        return None
-    if env is not None and env.get("PATH") != os.environ.get("PATH"):
-        return None
-    if cwd is None:
-        return list(argv)
-    if argv[0] == "git":
-        return ["git", "-C", os.fspath(cwd), *argv[1:]]
-    return None
-
-
-def _spawn(
-    argv: list[str], env: Mapping[str, str] | None, *, with_input: bool
-) -> tuple[int, int | None, int, int]:
-    """Start argv as `subprocess.Popen` with pipes would: (pid, its stdin's write end or None
-    for /dev/null, its stdout's and stderr's read ends). Raises OSError as Popen does (no such
-    program)."""
-    ours: list[int] = []  # the ends this process keeps
-    theirs: list[int] = []  # the ends the child gets, closed here once it has them
-    try:
-        actions: list[tuple[Any, ...]] = []
-        stdin = None
-        if with_input:
-            child_in, stdin = os.pipe()
-            theirs.append(child_in)
-            ours.append(stdin)
-            actions.append((os.POSIX_SPAWN_DUP2, child_in, 0))
-        else:
-            actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
-        out, child_out = os.pipe()
-        ours.append(out)
-        theirs.append(child_out)
-        err, child_err = os.pipe()
-        ours.append(err)
-        theirs.append(child_err)
-        actions += [(os.POSIX_SPAWN_DUP2, child_out, 1), (os.POSIX_SPAWN_DUP2, child_err, 2)]
-        pid = os.posix_spawnp(
-            argv[0],
-            argv,
-            os.environ if env is None else env,
-            file_actions=actions,
-            # What Popen's restore_signals does: Python ignores SIGPIPE and SIGXFSZ.
-            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
-        )
-    except BaseException:
-        for fd in ours:
-            os.close(fd)
-        raise
-    finally:
-        for fd in theirs:
-            os.close(fd)
-    return pid, stdin, out, err
-
-
-def _standard_streams_open() -> bool:
-    """Whether stdin, stdout and stderr are open here: else a pipe could take one's number, and
-    dup2 onto itself would leave it close-on-exec (subprocess takes care of that case)."""
-    try:
-        for fd in (0, 1, 2):
-            os.fstat(fd)
-    except OSError:
-        return False
-    return True
-
-
-def _run_spawned(
-    calls: Sequence[Call], argvs: list[list[str]], env: Mapping[str, str] | None
-) -> list[Result]:
-    """`run_parallel` through `_spawn`: the same results."""
-    started: list[tuple[int, int, int]] = []
-    feeds: dict[int, memoryview] = {}
-    try:
-        for call, argv in zip(calls, argvs, strict=True):
-            pid, stdin, out, err = _spawn(argv, env, with_input=call.input is not None)
-            started.append((pid, out, err))
-            if stdin is not None:
-                feeds[stdin] = memoryview((call.input or "").encode())
-    except BaseException:  # one could not start (no such program): the others are stopped
-        _stop(
-            [pid for pid, _, _ in started], [*feeds, *(fd for _, o, e in started for fd in (o, e))]
-        )
-        raise
-    codes, outs = _collect(
-        [pid for pid, _, _ in started], feeds, [fd for _, out, err in started for fd in (out, err)]
-    )
-    return [
-        Result(
-            call.argv,
-            code,
-            b"".join(outs[out]).decode("utf-8", errors="replace"),
-            b"".join(outs[err]).decode("utf-8", errors="replace"),
-        )
-        for call, code, (_, out, err) in zip(calls, codes, started, strict=True)
-    ]
-
-
-def _collect(
-    pids: Sequence[int], feeds: Mapping[int, memoryview], reads: Sequence[int]
-) -> tuple[list[int], dict[int, list[bytes]]]:
-    """Feed, read and reap spawned processes: their exit codes and output. Interrupted
-    meanwhile (a signal's `Interrupted` in the main thread), those still running are killed
-    and reaped before it goes on, as `subprocess.run` does."""
-    live = {*feeds, *reads}  # the pipe ends not closed yet
-    running = list(pids)
-    try:
-        outs = _drain_fds(feeds, reads, live)
-        codes = []
-        for pid in pids:
-            codes.append(_reap(pid))
-            running.remove(pid)
-        return codes, outs
-    except BaseException:
-        _stop(running, live)
-        raise
-
-
-def _stop(pids: Sequence[int], fds: Iterable[int]) -> None:
-    """Close these pipe ends, SIGKILL these processes and reap them."""
-    for fd in list(fds):
-        os.close(fd)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
-
-
-def _drain_fds(
-    feeds: Mapping[int, memoryview], reads: Sequence[int], live: set[int]
-) -> dict[int, list[bytes]]:
-    """Write each feed to its pipe and read every pipe to its end, all at once (as `_drain`),
-    closing each as it is done (and taking it out of `live`)."""
-    poller = select.poll()
-    outs: dict[int, list[bytes]] = {fd: [] for fd in reads}
-    for fd in reads:
-        poller.register(fd, select.POLLIN)
-    pending: dict[int, memoryview] = {}
-    for fd, data in feeds.items():
-        if data:
-            pending[fd] = data
-            poller.register(fd, select.POLLOUT)
-        else:
-            live.discard(fd)
-            os.close(fd)
-    left = len(reads) + len(pending)
-    while left:
-        for fd, _ in poller.poll():
-            view = pending.get(fd)
-            if view is None:
-                chunk = os.read(fd, 65536)
-                if chunk:
-                    outs[fd].append(chunk)
-                    continue
-            else:
-                try:
-                    view = view[os.write(fd, view[: select.PIPE_BUF]) :]
-                except BrokenPipeError:  # it stopped reading (it failed): its output says why
-                    view = view[:0]
-                if view:
-                    pending[fd] = view
-                    continue
-                del pending[fd]
-            poller.unregister(fd)
-            live.discard(fd)
-            os.close(fd)
-            left -= 1
-    return outs
-
-
-def _reap(pid: int) -> int:
-    """The exit code of a spawned process, as Popen.returncode (-N for signal N)."""
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)

@@ -78,11 +78,6 @@ def test_status_json_loads_no_parser_planning_or_drawing(project: Project) -> No
         "tokenize",  # a Python version file's reader needs it, a pyproject's does not
         "copy",  # the local forge copies a record it changes, on a write
         "hashlib",  # the local forge names blobs and trees as git does, on a write
-        # git's processes start through posix_spawn (`proc._spawn`): subprocess' own imports
-        # cost more than a git process takes to start.
-        "subprocess",
-        "selectors",
-        "locale",
     ):
         assert heavy not in _top(loaded), heavy
     assert "rcflow.engine.observe" in loaded
@@ -163,7 +158,6 @@ def test_doctor_without_workflows_loads_no_check_it_does_not_run(
         "shutil",  # `which` for actionlint: it loads the archive codecs (bz2, lzma)
         "bz2",
         "lzma",
-        "subprocess",  # its git processes, the grep included, start through posix_spawn
     ):
         assert heavy not in _top(loaded), heavy
     assert "rcflow.preflight.git" in loaded
