@@ -11,7 +11,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,16 +60,7 @@ class Git:
     @staticmethod
     def discover(path: Path) -> tuple[Path, Path]:
         """(work tree root, absolute git dir) for the repository containing path."""
-        result = proc.run(
-            ("git", "rev-parse", "--show-toplevel", "--absolute-git-dir"),
-            cwd=path,
-            env=_git_env(),
-            check=False,
-        )
-        if not result.ok:
-            raise UsageError(f"{path}: not inside a git work tree")
-        top, git_dir = result.stdout.splitlines()[:2]
-        return Path(top), Path(git_dir)
+        return discover_soon(path)()
 
     _STATUS = ("git", "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=no")
     _REFS = ("git", "for-each-ref", "--format=%(refname)%09%(objectname)%09%(*objectname)")
@@ -782,3 +773,20 @@ class TreeStore:
 
 # One blob of `git ls-tree -r -l -z`: "<mode> blob <sha> <padded size>\t<path>\0".
 _TREE_BLOB = re.compile(r"(?<![^\0])[0-7]+ blob ([0-9a-f]+) +([0-9]+)\t([^\0]*)\0")
+
+
+def discover_soon(path: Path) -> Callable[[], tuple[Path, Path]]:
+    """`Git.discover(path)`, started now; the returned function waits for its answer (a caller
+    loads what it needs next meanwhile)."""
+    finish = proc.start(
+        ("git", "rev-parse", "--show-toplevel", "--absolute-git-dir"), cwd=path, env=_git_env()
+    )
+
+    def found() -> tuple[Path, Path]:
+        result = finish()
+        if not result.ok:
+            raise UsageError(f"{path}: not inside a git work tree")
+        top, git_dir = result.stdout.splitlines()[:2]
+        return Path(top), Path(git_dir)
+
+    return found

@@ -303,10 +303,12 @@ def show_doctor(opts: Options, *, alert: bool = False) -> int:
 
     def go() -> int:
         from rcflow.commands import context
-        from rcflow.commands import doctor as commands
 
         # A clone off GitHub still gets every other check (the --alert writes to GitHub).
         c = context.load_doctor_context(opts.path or Path.cwd(), strict=alert)
+        # After: the checks' modules would load the configuration's before git is started.
+        from rcflow.commands import doctor as commands
+
         if alert:
             commands.check_doctor_alert(c)  # refused before anything is read or written
         found = commands.doctor(c)

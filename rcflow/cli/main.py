@@ -3,7 +3,8 @@
 `rcflow status`, `rcflow log` and `rcflow doctor` are what people and scripts run most — often in
 a loop while a release is in flight, or on a schedule — so their plain forms are answered without
 loading the command-line parser, which costs more than the git commands behind a status (DESIGN
-§13). Everything else, `--help` included, goes to the typer app in `rcflow.cli.app`.
+§13); so is `rcflow --version`. Everything else, `--help` included, goes to the typer app in
+`rcflow.cli.app`.
 """
 
 from __future__ import annotations
@@ -91,6 +92,12 @@ def _main(argv: Sequence[str], collecting: bool) -> int:
     # SIGINT and SIGTERM stop running commands, release the lease, exit 130 / 143 (`proc`).
     handle_signals()
     args = list(argv)
+    if args == ["--version"]:  # what the parser's eager option prints, without the parser
+        from rcflow import __version__
+        from rcflow.cli.output import show_version
+
+        show_version(f"rcflow {__version__}")
+        return 0
     try:
         if "log" in args:  # `log`'s own options: the same quick path
             quick_log = _log_options(args)

@@ -200,3 +200,11 @@ class Output:
         else:
             self.console.error(err.message, blockers, err.hint, state, resume)
         self.actions.failure(err.message, blockers, state=state, resume=resume)
+
+
+def show_version(line: str) -> None:
+    """`rcflow --version`'s line, as the parser's `typer.echo` writes it."""
+    import sys
+
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()

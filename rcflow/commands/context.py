@@ -13,22 +13,22 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rcflow.adapters.git import Git, TreeStore
-from rcflow.adapters.local_forge import FORGE_REF, LocalForge
-from rcflow.engine.observe import observe
+from rcflow.adapters.git import Git, TreeStore, discover_soon
 from rcflow.errors import ConfigError
 from rcflow.lazy_re import lazy
-from rcflow.model.config import Config, PythonPackageConfig, load_config
-from rcflow.model.ledger import Event, RunIdentity
-from rcflow.model.snapshot import Snapshot
-from rcflow.model.states import Release, classify
-from rcflow.ports.forge import Forge, ReleaseFact
 from rcflow.record import dataclass, field
 
+# The configuration, observe and the forge load where they are used: `load_context` imports
+# the configuration's modules while git finds the repository (DESIGN §13).
 if TYPE_CHECKING:
+    from rcflow.model.config import Config, PythonPackageConfig
     from rcflow.model.findings import Finding
+    from rcflow.model.ledger import Event, RunIdentity
     from rcflow.model.plan import Plan
     from rcflow.model.registries import IndexFactory, RegistryFactory
+    from rcflow.model.snapshot import Snapshot
+    from rcflow.model.states import Release
+    from rcflow.ports.forge import Forge, ReleaseFact
     from rcflow.ports.registry import PackageIndex, Registry
     from rcflow.preflight.facts import PreflightFacts
 
@@ -51,15 +51,27 @@ class Context:
     @cached_property
     def me(self) -> RunIdentity:
         """Who is acting; asked only by commands that write (one more git process)."""
+        from rcflow.model.ledger import RunIdentity
+
         return RunIdentity.current(self.git.identity())
 
 
 def load_context(path: Path, *, forge: str | None = None) -> Context:
     """The repository at path; `forge` overrides the configured one (rehearsals use "local")."""
-    root, git_dir = Git.discover(path)
+    root, git_dir, load_config = _discover(path)
     config = load_config(root)
     git = Git(root, git_dir)
     return Context(root, git_dir, config, git, make_forge(config, git_dir, forge, git=git))
+
+
+def _discover(path: Path) -> tuple[Path, Path, Callable[[Path], Config]]:
+    """`Git.discover(path)`, with the configuration's reader loaded while git answers: its
+    modules (tomllib's parser among them) take longer to import than git takes to run."""
+    found = discover_soon(path)
+    from rcflow.model.config import load_config
+
+    root, git_dir = found()
+    return root, git_dir, load_config
 
 
 def make_forge(
@@ -68,6 +80,8 @@ def make_forge(
     url = remote_url(git_dir, config.remote)
     name = override or config.forge or _auto_forge(config, url)
     if name == "local":
+        from rcflow.adapters.local_forge import FORGE_REF, LocalForge
+
         # Plumbing only (ls-tree, cat-file, hash-object, push) runs fine from the git dir.
         store = TreeStore(git or Git(git_dir, git_dir), config.remote, FORGE_REF)
         return LocalForge(store)
@@ -119,6 +133,9 @@ def remote_url(git_dir: Path, remote: str) -> str | None:
 
 
 def status(ctx: Context) -> tuple[Snapshot, Release]:
+    from rcflow.engine.observe import observe
+    from rcflow.model.states import classify
+
     snap = observe(ctx.git, ctx.config, ctx.forge, with_commits=False)
     return snap, classify(snap, ctx.config)
 
@@ -180,6 +197,8 @@ def discover(path: Path) -> tuple[Path, Path]:
 
 def init_ports(root: Path, git_dir: Path) -> tuple[Git, Forge]:
     """What `init` writes through: the repository, and a forge it never touches."""
+    from rcflow.adapters.local_forge import FORGE_REF, LocalForge
+
     git = Git(root, git_dir)
     return git, LocalForge(TreeStore(git, "origin", FORGE_REF))
 
@@ -313,7 +332,7 @@ def load_doctor_context(path: Path, *, strict: bool = False) -> Context:
     """`load_context` for doctor: where `forge = "github"` names no repository, the context
     carries an `UnnamedGitHub` (doctor reports it as a warning) instead of failing; `strict`
     (`doctor --alert`, which writes to GitHub) fails as every other command does."""
-    root, git_dir = Git.discover(path)
+    root, git_dir, load_config = _discover(path)
     config = load_config(root)
     git = Git(root, git_dir)
     if not strict and config.forge == "github":
@@ -339,7 +358,9 @@ def preflight_facts(
     """
     from rcflow.preflight.facts import PreflightFacts
 
-    url = ctx.git.config_value(f"remote.{ctx.config.remote}.url") or ""
+    url = origin_url(ctx.git_dir, ctx.config.remote)
+    if url is None:
+        url = ctx.git.config_value(f"remote.{ctx.config.remote}.url") or ""
     return PreflightFacts(
         ctx.root,
         ctx.git_dir,
@@ -389,3 +410,60 @@ def ledger_page(
 
 # Every mutating run takes and releases the lease: half the ledger. `rcflow log --all` shows them.
 LEASE_EVENTS = frozenset({"lease_acquired", "lease_released", "lease_broken"})
+
+
+# -- the remote's URL as `git config --get` reads it, without the process ----------------------
+
+_HEADER = lazy(r'\[[ \t]*([A-Za-z0-9-]+)(?:[ \t]+"([^"\\]*)")?[ \t]*\]')
+# Set, they add configuration after the repository's own, or replace it.
+_CONFIG_ENV = ("GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT")
+
+
+def origin_url(git_dir: Path, remote: str) -> str | None:
+    """`git config --get remote.<remote>.url` (stripped), read from the repository's config
+    file where that file alone decides the answer; None where git must be asked.
+
+    doctor reads the URL once per run, after observe: a git process of its own, 3-4 ms of a
+    command that should stay near `git grep` (issue 14, item 5). The file decides when it sets
+    the URL itself (a later scope, the command line's or a worktree's, would win; an earlier
+    one, global or system, loses to it) in the plain syntax: no include, no quoting, escape,
+    comment or continuation near it. Anything else is left to git.
+    """
+    if any(name in os.environ for name in _CONFIG_ENV):
+        return None
+    common = git_dir
+    try:
+        commondir = git_dir / "commondir"
+        if commondir.is_file():
+            common = (git_dir / commondir.read_text(encoding="utf-8").strip()).resolve()
+        if (git_dir / "config.worktree").exists() or (common / "config.worktree").exists():
+            return None
+        # Bytes, as git reads them: no newline translation.
+        text = (common / "config").read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if "\r" in text or text.startswith("\ufeff"):
+        return None
+    found: list[str] = []
+    section: tuple[str, str | None] | None = None
+    for raw in text.split("\n"):
+        line = raw.strip(" \t")
+        if not line or line[0] in "#;":
+            continue
+        if line.endswith("\\"):
+            return None  # a value continued on the next line
+        if line.startswith("["):
+            header = _HEADER.fullmatch(line)
+            if header is None or header.group(1).lower() in ("include", "includeif"):
+                return None
+            section = (header.group(1).lower(), header.group(2))
+            continue
+        key, eq, value = line.partition("=")
+        if section == ("remote", remote) and key.strip(" \t").lower() == "url":
+            value = value.strip(" \t")
+            if not eq or not value.isascii() or not value.isprintable():
+                return None
+            if any(c in value for c in ' "\\;#'):
+                return None
+            found.append(value)
+    return found[-1] if found else None

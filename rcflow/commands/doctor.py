@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from rcflow.commands.context import Context, UnnamedGitHub, preflight_facts
@@ -38,6 +37,8 @@ def _doctor_waivers(config: Config, found: list[Finding]) -> list[Finding]:
             out.append(f)
             continue
         used[waiver] += 1
+        from dataclasses import replace  # only a waived finding is copied: doctor pays no more
+
         out.append(replace(f, severity="warning", message=f"waived ({waiver}): {f.message}"))
     for waiver, count in used.items():
         covers = f"covers {count} finding(s)" if count else "covers no finding now"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Literal
+
+from rcflow.record import dataclass
 
 # Every step the preflight can refuse; a finding's `steps` names a subset of these.
 STEPS = frozenset({"bump", "rc", "validate", "promote", "rollback"})

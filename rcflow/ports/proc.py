@@ -16,7 +16,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, cast
@@ -392,3 +392,37 @@ def stream(
 
 def _decoder() -> codecs.IncrementalDecoder:
     return codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+
+def start(
+    argv: Sequence[str],
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Callable[[], Result]:
+    """Start argv now (stdin closed, output captured); the returned function waits for it and
+    gives its Result, as `run` does with check=False.
+
+    A read the caller needs a little later runs while it does other work: `status` imports its
+    configuration's modules while git finds the repository (DESIGN §13).
+    """
+    full_env = None if env is None else {**os.environ, **env}
+    p = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+    def finish() -> Result:
+        out, err = p.communicate()
+        return Result(tuple(argv), p.returncode, _text(out), _text(err))
+
+    return finish
+
+
+def _text(data: bytes) -> str:
+    """What `run`'s text mode reads: UTF-8 (errors replaced), universal newlines."""
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")

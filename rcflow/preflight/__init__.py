@@ -9,13 +9,13 @@ step names the ids it needs (`Step.checks`), `doctor` runs `DOCTOR`, and `run` r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from rcflow.model.config import WORKFLOW_INPUTS
 from rcflow.model.findings import Finding
 from rcflow.preflight import git as git_checks
 from rcflow.preflight import versions as version_checks
 from rcflow.preflight.facts import PreflightFacts, next_tags
+from rcflow.record import dataclass
 
 # The other checks' modules are imported by the check that runs them, and only once it has
 # something to check (workflow files, a plan's artifacts): `doctor` on a repository without

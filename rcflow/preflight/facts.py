@@ -7,7 +7,6 @@ reference checks use) is asked once, here, and kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -19,6 +18,7 @@ from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release
 from rcflow.model.version import parse, tag_name
 from rcflow.ports.forge import Forge
+from rcflow.record import dataclass
 
 if TYPE_CHECKING:
     from rcflow.model.plan import Plan

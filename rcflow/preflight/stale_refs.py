@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from rcflow.errors import CommandError
 from rcflow.model.findings import Finding
 from rcflow.ports import proc
+from rcflow.record import dataclass
 
 Kind = Literal["github", "raw", "pages", "ghcr", "action"]
 

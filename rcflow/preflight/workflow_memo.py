@@ -46,10 +46,36 @@ def find_actionlint(root: Path) -> Path | None:
     local = root / ".tools" / "bin" / "actionlint"
     if local.is_file():
         return local
-    import shutil  # here: it loads the archive codecs (bz2, lzma) at import
-
-    found = shutil.which("actionlint")
+    found = _which("actionlint")
     return Path(found) if found else None
+
+
+def _which(name: str) -> str | None:
+    """`shutil.which(name)` for a bare command name, without importing `shutil`: it loads the
+    archive codecs (bz2, lzma), more than a doctor's own scan costs (issue 14, item 5)."""
+    if sys.platform == "win32":  # PATHEXT and the current directory: shutil's own rules
+        import shutil
+
+        return shutil.which(name)
+    path = os.environ.get("PATH")
+    if path is None:
+        try:
+            path = os.confstr("CS_PATH")
+        except (AttributeError, ValueError):
+            path = os.defpath
+    seen = set()
+    for directory in path.split(os.pathsep) if path else ():
+        if directory in seen:
+            continue
+        seen.add(directory)
+        candidate = os.path.join(directory, name)
+        if (
+            os.path.exists(candidate)
+            and os.access(candidate, os.F_OK | os.X_OK)
+            and not os.path.isdir(candidate)
+        ):
+            return candidate
+    return None
 
 
 def read_small(repo: Path | None, rel: str) -> str | None:

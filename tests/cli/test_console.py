@@ -102,3 +102,45 @@ def test_plain_only_where_rich_sees_no_terminal(
     monkeypatch.setattr(sys, "stdout", Out())
     assert console._plain_stdout() is plain
     assert Console(file=sys.stdout).is_terminal is not plain
+
+
+def test_what_rich_takes_for_an_emoji_code_is_what_the_plain_path_assumes() -> None:
+    """`console._no_emoji_code` skips rich's emoji table for line numbers: it holds rich's own
+    pattern and every name of digits alone that the table has."""
+    from rich import _emoji_replace
+    from rich._emoji_codes import EMOJI
+
+    pattern = _emoji_replace._emoji_replace.__defaults__[-1].__self__.pattern  # type: ignore[index,union-attr]
+    assert pattern == console._EMOJI_CODE
+    assert {name for name in EMOJI if name.isdecimal()} == console._DIGIT_EMOJI
+    assert "" not in EMOJI
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["README.md:3: refers", "a.go:100: b", "x:1234:y", "::", "a:12-text: b", "a:7:8:9:", ":١:"],
+)
+def test_line_numbers_need_no_emoji_table_and_write_what_rich_writes(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = [Finding("stale-ref.github", "warning", text, "fix", where="README.md:3")]
+    assert _plain(found, monkeypatch) == _rich(found, monkeypatch)
+    # The table only where a name could be in it (100 and 1234 are).
+    digits_only = not any(n in text for n in ("100", "1234", "١"))
+    assert console._no_emoji_code(f"README.md:3: {text}") is digits_only
+
+
+def test_doctor_text_with_line_numbers_loads_no_rich(monkeypatch: pytest.MonkeyPatch) -> None:
+    code = (
+        "import sys\n"
+        "from rcflow.cli import console\n"
+        "from rcflow.model.findings import Finding\n"
+        "console.ConsoleView().findings([Finding('stale-ref.github', 'warning',"
+        " 'README.md:3: refers to github.com/old/x', 'fix: change it', where='README.md:3')])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'rich'), file=sys.stderr)\n"
+    )
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "warning stale-ref.github README.md:3: README.md:3: refers" in done.stdout
+    assert done.stderr.strip() == "[]"
