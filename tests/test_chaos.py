@@ -266,12 +266,14 @@ def crash_then_resume(world: World, step: Step, crash: Crash) -> dict[str, str]:
     for resume, base in zip(RESUMES, (dest, other), strict=True):
         root = base / "work" if resume == "same" else fresh_clone(base / "origin.git", base / "f")
         code, out, err = world.cli(base, root, *step.args)
-        lock = _killed_lock(crash, base, err)
-        if code != 0 and lock is not None:
-            # A SIGKILL inside git left its ref lock (on a local-path origin the receiving git is
-            # in the killed group too). rcflow stops with the lock's path and "delete it": do as
-            # it says, once, and the run must then converge like any other.
-            lock.unlink()
+        locks = _killed_locks(crash, base, err)
+        if code != 0 and locks:
+            # A SIGKILL inside git left its ref locks (on a local-path origin the receiving git
+            # is in the killed group too; an atomic push holds one per ref). rcflow stops with
+            # the locks' paths and "delete": do as it says, once, and the run must then converge
+            # like any other.
+            for lock in locks:
+                lock.unlink()
             code, out, err = world.cli(base, root, *step.args)
         if code != 0:
             tail = " | ".join((err.strip() or out.strip()).splitlines()[-3:])
@@ -285,17 +287,16 @@ def crash_then_resume(world: World, step: Step, crash: Crash) -> dict[str, str]:
     return symptoms
 
 
-_LOCK = re.compile(r"(/\S+?\.lock) exists")
+_LOCK = re.compile(r"(/[^\s,]+?\.lock)")
 
 
-def _killed_lock(crash: Crash, base: Path, err: str) -> Path | None:
-    """The git lock file a random SIGKILL left in this world, when rcflow's error names it and
-    tells the user to delete it; None otherwise (then the failure counts as it is)."""
-    match = _LOCK.search(err)
-    if crash.mode != "random" or match is None or "delete" not in err:
-        return None
-    lock = Path(match.group(1))
-    return lock if lock.is_relative_to(base) and lock.is_file() else None
+def _killed_locks(crash: Crash, base: Path, err: str) -> list[Path]:
+    """The git lock files a random SIGKILL left in this world, when rcflow's error names them
+    and tells the user to delete them; none otherwise (then the failure counts as it is)."""
+    if crash.mode != "random" or "stale lock" not in err or "delete" not in err:
+        return []
+    locks = {Path(m) for m in _LOCK.findall(err)}
+    return [lock for lock in locks if lock.is_relative_to(base) and lock.is_file()]
 
 
 def to_report(lines: list[str]) -> None:

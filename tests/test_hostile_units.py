@@ -157,6 +157,35 @@ def test_push_errors_name_the_ref_and_what_the_remote_said() -> None:
     assert "does not appear to be a git repository" in err.message
 
 
+def test_a_killed_atomic_push_names_every_lock_it_left(tmp_path: Path) -> None:
+    """An atomic push killed while it held its refs' locks leaves one per ref; git names the
+    first it cannot take. On a remote that is a path here, the error names them all, so one
+    deletion is enough, and a lock of a ref the push does not move is not named."""
+    origin = tmp_path / "o.git"
+    for ref in ("refs/tags/v1.4.0-rc.1", "refs/rcflow/ledger", "refs/heads/main"):
+        (origin / f"{ref}.lock").parent.mkdir(parents=True, exist_ok=True)
+        (origin / f"{ref}.lock").write_text("", encoding="utf-8")
+    stderr = (
+        "remote: error: cannot lock ref 'refs/tags/v1.4.0-rc.1': Unable to create "
+        f"'{origin}/./refs/tags/v1.4.0-rc.1.lock': File exists.\n"
+    )
+    refspecs = [
+        "refs/tags/v1.4.0-rc.1:refs/tags/v1.4.0-rc.1",
+        "+abc123:refs/rcflow/ledger",
+        "def456:refs/rcflow/forge",
+    ]
+    err = _push_error("origin", refspecs, "", stderr, 1)
+    tag, ledger = origin / "refs/tags/v1.4.0-rc.1.lock", origin / "refs/rcflow/ledger.lock"
+    assert isinstance(err, EffectError) and not isinstance(err, ConflictError)
+    assert err.message.startswith(f"stale locks on origin: {tag}, {ledger} exist"), err.message
+    assert "heads/main" not in err.message
+    assert err.hint and f"delete {tag}, {ledger} there" in err.hint
+
+    ledger.unlink()  # the one git named, alone: the message as it always was
+    one = _push_error("origin", refspecs, "", stderr, 1)
+    assert one.message.startswith(f"a stale lock on origin: {tag} exists"), one.message
+
+
 @pytest.mark.parametrize("text", ["366d", "8784h", 366 * 86400])
 def test_durations_up_to_the_bound_are_accepted(text: str | int) -> None:
     assert parse_duration(text, "x") == MAX_DURATION

@@ -438,11 +438,14 @@ def _push_error(
             rejected.append((fields[1].rsplit(":", 1)[-1], reason or summary))
     lock = re.search(r"Unable to create '([^']+\.lock)': File exists", stderr)
     if lock is not None:
-        path = os.path.normpath(lock.group(1))
+        paths = _stale_locks(os.path.normpath(lock.group(1)), refspecs)
+        shown = ", ".join(paths)
+        many = len(paths) > 1
         return EffectError(
-            f"a stale lock on {remote}: {path} exists (a push to it was killed?): nothing was "
-            "pushed",
-            hint=f"if no push to {remote} is running, delete {path} there, then re-run",
+            f"{'stale locks' if many else 'a stale lock'} on {remote}: {shown} "
+            f"{'exist' if many else 'exists'} (a push to {'them' if many else 'it'} was killed?): "
+            "nothing was pushed",
+            hint=f"if no push to {remote} is running, delete {shown} there, then re-run",
         )
     causes = [(ref, why) for ref, why in rejected if why not in _ATOMIC] or rejected
     if (
@@ -790,3 +793,27 @@ def discover_soon(path: Path) -> Callable[[], tuple[Path, Path]]:
         return Path(top), Path(git_dir)
 
     return found
+
+
+def _stale_locks(named: str, refspecs: Sequence[str]) -> list[str]:
+    """The lock git named, and the locks of the push's other refs beside it.
+
+    git names the first lock it cannot take; an atomic push that was killed while it held the
+    locks of its tag, the ledger and the forge leaves one per ref. On a remote that is a path
+    here, the others are named too, so one deletion is enough before the re-run.
+    """
+    refs = [spec.rpartition(":")[2].lstrip("+") for spec in refspecs]
+    found = [named]
+    for ref in refs:
+        suffix = os.path.normpath(f"/{ref}.lock")
+        if ref and named.endswith(suffix):
+            root = named[: -len(suffix)]
+            found += [
+                path
+                for other in refs
+                if other
+                and other != ref
+                and os.path.isfile(path := os.path.normpath(f"{root}/{other}.lock"))
+            ]
+            break
+    return list(dict.fromkeys(found))
