@@ -358,9 +358,7 @@ def preflight_facts(
     """
     from rcflow.preflight.facts import PreflightFacts
 
-    url = origin_url(ctx.git_dir, ctx.config.remote)
-    if url is None:
-        url = ctx.git.config_value(f"remote.{ctx.config.remote}.url") or ""
+    url = ctx.git.config_value(f"remote.{ctx.config.remote}.url") or ""
     return PreflightFacts(
         ctx.root,
         ctx.git_dir,
@@ -410,60 +408,3 @@ def ledger_page(
 
 # Every mutating run takes and releases the lease: half the ledger. `rcflow log --all` shows them.
 LEASE_EVENTS = frozenset({"lease_acquired", "lease_released", "lease_broken"})
-
-
-# -- the remote's URL as `git config --get` reads it, without the process ----------------------
-
-_HEADER = lazy(r'\[[ \t]*([A-Za-z0-9-]+)(?:[ \t]+"([^"\\]*)")?[ \t]*\]')
-# Set, they add configuration after the repository's own, or replace it.
-_CONFIG_ENV = ("GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT")
-
-
-def origin_url(git_dir: Path, remote: str) -> str | None:
-    """`git config --get remote.<remote>.url` (stripped), read from the repository's config
-    file where that file alone decides the answer; None where git must be asked.
-
-    doctor reads the URL once per run, after observe: a git process of its own, 3-4 ms of a
-    command that should stay near `git grep` (issue 14, item 5). The file decides when it sets
-    the URL itself (a later scope, the command line's or a worktree's, would win; an earlier
-    one, global or system, loses to it) in the plain syntax: no include, no quoting, escape,
-    comment or continuation near it. Anything else is left to git.
-    """
-    if any(name in os.environ for name in _CONFIG_ENV):
-        return None
-    common = git_dir
-    try:
-        commondir = git_dir / "commondir"
-        if commondir.is_file():
-            common = (git_dir / commondir.read_text(encoding="utf-8").strip()).resolve()
-        if (git_dir / "config.worktree").exists() or (common / "config.worktree").exists():
-            return None
-        # Bytes, as git reads them: no newline translation.
-        text = (common / "config").read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    if "\r" in text or text.startswith("\ufeff"):
-        return None
-    found: list[str] = []
-    section: tuple[str, str | None] | None = None
-    for raw in text.split("\n"):
-        line = raw.strip(" \t")
-        if not line or line[0] in "#;":
-            continue
-        if line.endswith("\\"):
-            return None  # a value continued on the next line
-        if line.startswith("["):
-            header = _HEADER.fullmatch(line)
-            if header is None or header.group(1).lower() in ("include", "includeif"):
-                return None
-            section = (header.group(1).lower(), header.group(2))
-            continue
-        key, eq, value = line.partition("=")
-        if section == ("remote", remote) and key.strip(" \t").lower() == "url":
-            value = value.strip(" \t")
-            if not eq or not value.isascii() or not value.isprintable():
-                return None
-            if any(c in value for c in ' "\\;#'):
-                return None
-            found.append(value)
-    return found[-1] if found else None
