@@ -19,6 +19,11 @@ is already there. The executor holds the writes instead (`hold`, `ports.forge.He
 writes of a step's effects then become one commit that travels in the step's own atomic push,
 with its tag and the ledger events recording them, and the local copy of the ref moves only
 once that push landed.
+
+Read through a valid index (`_Source`), the forge costs a command the releases it touches: a
+write reads the records it changes, and its commit names the changed files and the next index,
+made from this one (`_partial`). The whole read and computation (`_read`, `_changes`) remain for
+trees the index does not describe, and for the writes only they can settle (`_whole`).
 """
 
 from __future__ import annotations
@@ -164,6 +169,8 @@ class _State:
     def tags(self) -> AbstractSet[str]:
         if self.source is None:
             return set(self.records)
+        if not self.gone and not self.records:
+            return self.source.tags  # as read: a status's case, no copy of 10,000 tags
         return (self.source.tags - self.gone) | self.records.keys()
 
     def drafts(self) -> list[str]:
@@ -217,7 +224,7 @@ class _Source:
     ) -> None:
         listed, self.elsewhere, drafts, self.latest = catalog
         self.forge, self.tip = forge, tip
-        self.tags = frozenset(listed) | self.elsewhere.keys()
+        self.tags = frozenset(listed).union(self.elsewhere)
         self.drafts = frozenset(drafts) & self.tags
         self._records: dict[str, dict[str, Any]] = {}
         self._assets: dict[str, tuple[str, int] | None] = {}
