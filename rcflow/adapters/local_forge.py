@@ -19,6 +19,11 @@ is already there. The executor holds the writes instead (`hold`, `ports.forge.He
 writes of a step's effects then become one commit that travels in the step's own atomic push,
 with its tag and the ledger events recording them, and the local copy of the ref moves only
 once that push landed.
+
+Read through a valid index (`_Source`), the forge costs a command the releases it touches: a
+write reads the records it changes, and its commit names the changed files and the next index,
+made from this one (`_partial`). The whole read and computation (`_read`, `_changes`) remain for
+trees the index does not describe, and for the writes only they can settle (`_whole`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -88,10 +94,26 @@ class Store(Protocol):
 
     def push(self, commit: str) -> None: ...
 
+    def commit_indexed(
+        self,
+        parent: str,
+        changes: Mapping[str, str | None],
+        message: str,
+        folder: str | None,
+        index: str,
+        render: Callable[[str | None], str],
+    ) -> str: ...
+
 
 @dataclass
 class _State:
-    """The forge as one commit of the ref holds it (or as a legacy git dir held it)."""
+    """The forge as one commit of the ref holds it (or as a legacy git dir held it).
+
+    Read whole (`source` None), `records`, `blobs` and `paths` hold every release and asset.
+    Read through a valid index (`source`, a `_Source`), they hold only what this state changed
+    on top of it (a record added or edited, bytes added; `gone`: releases deleted): the others
+    are read from the source when asked for, so a write costs the releases it touches.
+    """
 
     records: dict[str, dict[str, Any]] = field(default_factory=dict)  # tag -> record
     latest: str | None = None
@@ -99,6 +121,8 @@ class _State:
     paths: dict[str, str] = field(default_factory=dict)  # tag -> its record's path in the tree
     legacy: dict[str, Path] = field(default_factory=dict)  # sha256 -> file (legacy store only)
     record_blobs: dict[str, str] = field(default_factory=dict)  # tag -> its record's blob
+    source: _Source | None = None
+    gone: set[str] = field(default_factory=set)  # the source's releases deleted since
 
     def copy(self) -> _State:
         """Records are shared with self until `own` copies the one an edit changes: a write
@@ -110,6 +134,8 @@ class _State:
             dict(self.paths),
             dict(self.legacy),
             dict(self.record_blobs),
+            self.source,
+            set(self.gone),
         )
 
     def own(self, tag: str) -> dict[str, Any]:
@@ -120,16 +146,110 @@ class _State:
         self.records[tag] = record
         return record
 
+    def get(self, tag: str) -> dict[str, Any] | None:
+        found = self.records.get(tag)
+        if found is None and self.source is not None and tag not in self.gone:
+            return self.source.record(tag)
+        return found
+
+    def has(self, tag: str) -> bool:
+        if tag in self.records:
+            return True
+        return self.source is not None and tag in self.source.tags and tag not in self.gone
+
+    def put(self, tag: str, record: dict[str, Any]) -> None:
+        self.records[tag] = record
+        self.gone.discard(tag)
+
+    def remove(self, tag: str) -> None:
+        self.records.pop(tag, None)
+        if self.source is not None and tag in self.source.tags:
+            self.gone.add(tag)
+
+    def tags(self) -> AbstractSet[str]:
+        if self.source is None:
+            return set(self.records)
+        if not self.gone and not self.records:
+            return self.source.tags  # as read: a status's case, no copy of 10,000 tags
+        return (self.source.tags - self.gone) | self.records.keys()
+
+    def drafts(self) -> list[str]:
+        mine = [t for t, d in self.records.items() if d.get("draft", False)]
+        if self.source is None:
+            return mine
+        theirs = self.source.drafts - self.gone - self.records.keys()
+        return [*theirs, *mine]
+
+    def path(self, tag: str) -> str:
+        """Where tag's record is in the tree this state was committed as."""
+        if self.source is None or tag in self.records:
+            # Read whole: as read. Changed on a source: the commit wrote it at its usual path.
+            return self.paths.get(tag, _path(tag))
+        return self.source.elsewhere.get(tag) or _path(tag)
+
+    def blob(self, digest: str) -> tuple[str, int] | None:
+        """(blob, size) of the bytes stored under digest; None: not in the store."""
+        found = self.blobs.get(digest)
+        if found is None and self.source is not None:
+            return self.source.asset(digest)
+        return found
+
+    def want(self, record: Mapping[str, Any]) -> None:
+        """The store entries of a record's assets, read in one go before `present` asks."""
+        if self.source is not None:
+            self.source.assets([str(a.get("sha256")) for a in record.get("assets", [])])
+
     def present(self, asset: Mapping[str, Any]) -> bool:
         """The asset's bytes are in the store, at the size its record says."""
-        held = self.blobs.get(str(asset.get("sha256")))
+        held = self.blob(str(asset.get("sha256")))
         return held is not None and held[1] == int(asset.get("size", -1))
 
     def record(self, tag: str) -> dict[str, Any]:
-        try:
-            return self.records[tag]
-        except KeyError:
-            raise EffectError(f"the forge has no release {tag}") from None
+        found = self.get(tag)
+        if found is None:
+            raise EffectError(f"the forge has no release {tag}")
+        return found
+
+
+class _Source:
+    """The forge at one commit whose index is valid (`LocalForge._catalog`): which releases
+    there are, which are drafts and where their records are, from the index alone; a record,
+    or an asset's entry in the store, read from git the first time it is asked for."""
+
+    def __init__(
+        self,
+        forge: LocalForge,
+        tip: str,
+        catalog: tuple[list[str], dict[str, str], list[str], str | None],
+    ) -> None:
+        listed, self.elsewhere, drafts, self.latest = catalog
+        self.forge, self.tip = forge, tip
+        self.tags = frozenset(listed).union(self.elsewhere)
+        self.drafts = frozenset(drafts) & self.tags
+        self._records: dict[str, dict[str, Any]] = {}
+        self._assets: dict[str, tuple[str, int] | None] = {}
+
+    def record(self, tag: str) -> dict[str, Any] | None:
+        if tag not in self.tags:
+            return None
+        found = self._records.get(tag)
+        if found is None:
+            found = self._records[tag] = self.forge._record_at(
+                self.tip, self.elsewhere.get(tag) or _path(tag), tag
+            )
+        return found
+
+    def assets(self, digests: Sequence[str]) -> None:
+        wanted = sorted({d for d in digests if d not in self._assets})
+        if not wanted:
+            return
+        held = self.forge.store.entries_at(self.tip, [ASSETS + d for d in wanted])
+        for digest in wanted:
+            self._assets[digest] = held.get(ASSETS + digest)
+
+    def asset(self, digest: str) -> tuple[str, int] | None:
+        self.assets([digest])
+        return self._assets[digest]
 
 
 Edit = Callable[[_State], "_State | None"]  # the state after a write, or None: it holds already
@@ -195,7 +315,14 @@ class LocalForge:
         if tip is None:
             return self._legacy()
         if tip not in self._states:
-            self._states[tip] = self._read(tip)
+            # Through the index when it describes the records beside it: a write then reads
+            # the releases it changes; else (hand edits, an older rcflow) every record.
+            catalog = self._catalog(tip)
+            if catalog is None:
+                self._states[tip] = self._read(tip)
+            else:
+                source = _Source(self, tip, catalog)
+                self._states[tip] = _State(latest=source.latest, source=source)
         return self._states[tip]
 
     def _read(self, tip: str) -> _State:
@@ -273,9 +400,7 @@ class LocalForge:
             if held.releases is None:
                 state = held.state
                 held.releases = ReleaseMap(
-                    state.records,
-                    [t for t, d in state.records.items() if d.get("draft", False)],
-                    lambda tag: self._fact(state, tag),
+                    state.tags(), state.drafts(), lambda tag: self._fact(state, tag)
                 )
             return held.releases
         if not self._known:
@@ -284,32 +409,15 @@ class LocalForge:
         known = self._facts.get(tip) if tip is not None else None
         if known is not None:
             return known
-        if tip is not None and tip not in self._states:
-            catalog = self._catalog(tip)
-            if catalog is not None:
-                at = tip
-                tags, elsewhere, drafts, latest = catalog
-                found = ReleaseMap(
-                    {*tags, *elsewhere},
-                    drafts,
-                    lambda tag: self._fact_at(at, elsewhere.get(tag) or _path(tag), tag, latest),
-                    at,
-                )
-                self._facts[at] = found
-                return found
         tip, state = self._current()
-        found = ReleaseMap(
-            state.records,
-            [t for t, d in state.records.items() if d.get("draft", False)],
-            lambda tag: self._fact(state, tag),
-            tip,
-        )
+        found = ReleaseMap(state.tags(), state.drafts(), lambda tag: self._fact(state, tag), tip)
         if tip is not None:
             self._facts[tip] = found
         return found
 
     def _fact(self, state: _State, tag: str) -> ReleaseFact:
-        data = state.records[tag]
+        data = state.record(tag)
+        state.want(data)
         # An asset whose bytes are not in the store is not there, whatever the record says.
         assets = tuple(
             AssetFact(str(a["name"]), int(a["size"]), str(a["sha256"]))
@@ -364,33 +472,27 @@ class LocalForge:
         latest = texts.get(top[LATEST], "").strip() or None if LATEST in top else None
         return tags, elsewhere, drafts, latest
 
-    def _fact_at(self, tip: str, path: str, tag: str, latest: str | None) -> ReleaseFact:
-        """One release read from the tree at tip: its record, and which of its assets' bytes
-        are stored (at the size it says)."""
+    def _record_at(self, tip: str, path: str, tag: str) -> dict[str, Any]:
+        """tag's record, read from the tree at tip (its index says it is at path)."""
         spec = f"{tip}:{path}"
         try:
             data = json.loads(self.store.texts([spec])[spec])
-            if str(data["tag"]) != tag:
+            if not isinstance(data, dict) or str(data["tag"]) != tag:
                 raise ValueError(tag)
-            listed = list(data.get("assets", []))
-            held = self.store.entries_at(tip, sorted({ASSETS + str(a["sha256"]) for a in listed}))
-            assets = tuple(
-                AssetFact(str(a["name"]), int(a["size"]), str(a["sha256"]))
-                for a in listed
-                if held.get(ASSETS + str(a["sha256"]), ("", -1))[1] == int(a.get("size", -1))
-            )
+            for asset in data.get("assets", []):
+                str(asset["name"]), int(asset["size"]), str(asset["sha256"])
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise EffectError(
                 f"the local forge's {path} on {FORGE_REF} ({tip[:7]}) is not a release "
                 f"record ({type(exc).__name__})",
                 hint=f"repair or remove it with a new commit on {FORGE_REF}",
             ) from None
-        return _release_fact(tag, data, tag == latest, assets)
+        return data
 
     def download_asset(self, tag: str, name: str, dest: Path) -> str:
         _, state = self._current()
         asset = _asset(state, tag, name)
-        held = state.blobs.get(str(asset.get("sha256"))) if asset else None
+        held = state.blob(str(asset.get("sha256"))) if asset else None
         if asset is None or held is None:
             raise EffectError(f"the forge has no asset {name} on {tag}")
         legacy = state.legacy.get(str(asset["sha256"]))
@@ -406,21 +508,24 @@ class LocalForge:
         self, tag: str, title: str, notes: str, *, prerelease: bool, draft: bool = False
     ) -> None:
         def edit(state: _State) -> _State | None:
-            existing = state.records.get(tag)
+            existing = state.get(tag)
             if existing is not None:
                 if bool(existing.get("prerelease")) != prerelease:
                     raise ConflictError(f"the forge already has a different release for {tag}")
                 return None
             new = state.copy()
-            new.records[tag] = {
-                "tag": tag,
-                "title": title,
-                "notes": notes,
-                "prerelease": prerelease,
-                "draft": draft,
-                "retracted": False,
-                "assets": [],
-            }
+            new.put(
+                tag,
+                {
+                    "tag": tag,
+                    "title": title,
+                    "notes": notes,
+                    "prerelease": prerelease,
+                    "draft": draft,
+                    "retracted": False,
+                    "assets": [],
+                },
+            )
             return new
 
         kind = ("draft " if draft else "") + ("prerelease" if prerelease else "release")
@@ -439,6 +544,7 @@ class LocalForge:
 
         def edit(state: _State) -> _State | None:
             record = state.record(tag)
+            state.want(record)
             held = next((a for a in record.get("assets", []) if a.get("name") == name), None)
             if held is not None:
                 if held.get("sha256") == digest and state.present(held):
@@ -446,14 +552,14 @@ class LocalForge:
                 if state.present(held):
                     raise ConflictError(f"{tag} already has an asset named {name}")
                 # Its bytes never reached the store (a damaged record): the upload repairs it.
-            if not blob and not state.blobs.get(digest, ("",))[0]:
+            if not blob and not (state.blob(digest) or ("",))[0]:
                 # Bytes already in the store (another release's) are not written a second time.
                 blob.extend(self.store.store_files([path]))
             new = state.copy()
-            assets = [a for a in new.records[tag].get("assets", []) if a.get("name") != name]
+            assets = [a for a in record.get("assets", []) if a.get("name") != name]
             assets.append({"name": name, "size": size, "sha256": digest})
             new.own(tag)["assets"] = assets
-            if not new.blobs.get(digest, ("",))[0]:
+            if not (new.blob(digest) or ("",))[0]:
                 new.blobs[digest] = (blob[0], size)
             return new
 
@@ -467,7 +573,7 @@ class LocalForge:
         """
         _, state = self._current()
         asset = _asset(state, source, name)
-        if asset is None or str(asset.get("sha256")) not in state.blobs:
+        if asset is None or state.blob(str(asset.get("sha256"))) is None:
             raise EffectError(f"the forge has no asset {name} on {source}")
         digest = str(asset["sha256"])
         actual = self._stored_digest(state, digest)
@@ -476,6 +582,7 @@ class LocalForge:
 
         def edit(state: _State) -> _State | None:
             record = state.record(tag)
+            state.want(record)
             held = _asset(state, tag, name)
             if held is not None:
                 if held.get("sha256") == digest and state.present(held):
@@ -498,7 +605,7 @@ class LocalForge:
         legacy = state.legacy.get(digest)
         if legacy is not None:
             return sha256_file(legacy)
-        blob = state.blobs[digest][0]
+        blob = (state.blob(digest) or ("",))[0]
         if self._verified.get(digest) != blob:
             actual = self.store.blob_sha256(blob)
             if actual != digest:
@@ -508,7 +615,7 @@ class LocalForge:
 
     def delete_asset(self, tag: str, name: str) -> None:
         def edit(state: _State) -> _State | None:
-            record = state.records.get(tag)
+            record = state.get(tag)
             if record is None or all(a.get("name") != name for a in record.get("assets", [])):
                 return None
             new = state.copy()
@@ -543,7 +650,7 @@ class LocalForge:
 
     def retract_release(self, tag: str, note: str) -> None:
         def edit(state: _State) -> _State | None:
-            record = state.records.get(tag)
+            record = state.get(tag)
             if record is None or record.get("retracted"):
                 return None
             new = state.copy()
@@ -557,10 +664,10 @@ class LocalForge:
 
     def delete_release(self, tag: str) -> None:
         def edit(state: _State) -> _State | None:
-            if tag not in state.records:
+            if not state.has(tag):
                 return None
             new = state.copy()
-            del new.records[tag]
+            new.remove(tag)
             if new.latest == tag:
                 new.latest = None
             return new
@@ -605,6 +712,14 @@ class LocalForge:
         """The commit on tip that turns state into new: (commit, its state, whether it imports
         the records an older rcflow kept in the git dir)."""
         imported = bool(state.legacy or (tip is None and state.records))
+        if tip is not None and state.source is not None and new.source is state.source:
+            partial = self._partial(state, new)
+            if partial is not None:
+                changes, folder, render = partial
+                message = f"rcflow forge: {what}"
+                commit = self.store.commit_indexed(tip, changes, message, folder, INDEX, render)
+                return commit, new, False
+            state, new = self._whole(tip, state, new)
         base = _State() if tip is None else state
         if imported:
             new = self._import_legacy(new)
@@ -680,6 +795,73 @@ class LocalForge:
                 target = root.with_name(f"forge.imported.{n}")
             root.rename(target)
 
+    def _partial(
+        self, old: _State, new: _State
+    ) -> tuple[dict[str, str | None], str | None, Callable[[str | None], str]] | None:
+        """What `_changes` would give for old to new, both read through the same index, from
+        the releases they differ in: (the tree entries but the index's, the folder the index
+        names the tree of or None when no release is left, the index's text for that tree).
+        None when only a read of every record can say (see `_whole`)."""
+        if new.source is None or new.source.elsewhere:
+            # `_changes` moves every record to its usual path, touched or not.
+            return None
+        changes: dict[str, str | None] = {}
+        texts: dict[str, str] = {}
+        lost: set[str] = set()  # bytes a changed release listed
+        listed: set[str] = set()  # bytes the changed releases list now
+        for tag in old.records.keys() | new.records.keys() | old.gone | new.gone:
+            before, after = old.get(tag), new.get(tag)
+            if after is before:
+                continue
+            path = _path(tag)
+            if before is not None:
+                lost.update(str(a.get("sha256")) for a in before.get("assets", []))
+                if after is None:
+                    changes[old.path(tag)] = None
+            if after is not None:
+                listed.update(str(a.get("sha256")) for a in after.get("assets", []))
+                if before is None or after != before:
+                    texts[path] = _render(after)
+        if new.latest != old.latest:
+            if new.latest is None:
+                changes[LATEST] = None
+            else:
+                texts[LATEST] = new.latest + "\n"
+        added = {d for d, (blob, _) in new.blobs.items() if (old.blob(d) or ("",))[0] != blob}
+        if any(new.blob(d) is not None for d in (lost | added) - listed):
+            # Bytes a changed release no longer lists leave the tree only if no other release
+            # lists them (an RC and its final share theirs): that takes every record.
+            return None
+        for digest in sorted(added):
+            changes[ASSETS + digest] = new.blobs[digest][0]
+        paths = sorted(texts)
+        changes.update(zip(paths, self.store.store_texts([texts[p] for p in paths]), strict=True))
+        tags = sorted(new.tags())
+        drafts = sorted(new.drafts())
+
+        def render(tree: str | None) -> str:
+            return _index_json(tree, tags, {}, drafts)
+
+        return changes, (RELEASES if tags else None), render
+
+    def _whole(self, tip: str, old: _State, new: _State) -> tuple[_State, _State]:
+        """old, read whole from tip, and new as the same changes made to it."""
+        whole = self._read(tip)
+        after = whole.copy()
+        for tag in old.records.keys() | new.records.keys() | old.gone | new.gone:
+            before, record = old.get(tag), new.get(tag)
+            if record is before:
+                continue
+            if record is None:
+                after.records.pop(tag, None)
+            else:
+                after.records[tag] = record
+        after.latest = new.latest
+        for digest, held in new.blobs.items():
+            if old.blob(digest) != held:
+                after.blobs[digest] = held
+        return whole, after
+
     def _changes(self, old: _State, new: _State) -> dict[str, str | None]:
         """The tree entries that turn old into new (path -> blob sha, None: removed)."""
         changes: dict[str, str | None] = {}
@@ -733,7 +915,7 @@ class LocalForge:
 
 
 def _asset(state: _State, tag: str, name: str) -> dict[str, Any] | None:
-    record = state.records.get(tag, {})
+    record = state.get(tag) or {}
     found: dict[str, Any] | None = next(
         (a for a in record.get("assets", []) if a.get("name") == name), None
     )
@@ -846,11 +1028,19 @@ def index_text(records: Mapping[str, tuple[str, Mapping[str, Any]]]) -> str:
         if record.get("draft", False):
             drafts.append(tag)
         files[path[len(RELEASES) :]] = blob
+    releases = _tree_sha(files) if all(files.values()) else ""
+    return _index_json(releases, sorted(tags), elsewhere, sorted(drafts))
+
+
+def _index_json(
+    releases: str | None, tags: list[str], elsewhere: Mapping[str, str], drafts: list[str]
+) -> str:
+    """index.json's text (tags and drafts sorted)."""
     body = {
         "v": INDEX_FORMAT,
-        "releases": _tree_sha(files) if all(files.values()) else "",
-        "tags": sorted(tags),
+        "releases": releases,
+        "tags": tags,
         "elsewhere": elsewhere,
-        "drafts": sorted(drafts),
+        "drafts": drafts,
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n"
