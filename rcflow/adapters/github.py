@@ -422,11 +422,6 @@ class GitHubForge:
     ) -> str | None:
         """Without sha256 the bytes are hashed as they are sent (one read of the file, not two)
         and that digest is returned; GitHub's digest of what it stored checks either."""
-        release = self._find(tag)
-        for asset in _raw(release).get("assets", []):
-            if asset["name"] == name and asset.get("state") != "uploaded":
-                # An upload cut off midway leaves a "starter" asset that blocks the name.
-                self._delete_asset(int(asset["id"]), name)
         import hashlib
 
         sent: list[str] = []  # the digest of the last body sent whole, when hashed on the way
@@ -441,6 +436,7 @@ class GitHubForge:
         stored: list[str | None] = []
 
         def upload() -> None:
+            release = self._unblocked(tag, name)
             with path.open("rb", buffering=0) as fh:
                 size = os.fstat(fh.fileno()).st_size
                 body = _FileBody(fh, size, None if sha256 else hashlib.sha256(), label=name)
@@ -486,15 +482,13 @@ class GitHubForge:
             raise GitHubError(f"{source} has no asset {name} on GitHub", status=404)
         if _digest(asset.get("digest")) is None:
             return self._copy_through_disk(source, tag, name, sha256)
-        target = self._find(tag)
-        for present in _raw(target).get("assets", []):
-            if present["name"] == name and present.get("state") != "uploaded":
-                self._delete_asset(int(present["id"]), name)  # a starter an upload cut off left
         url, size = str(asset["url"]), int(asset["size"])
         digests: list[str] = []
 
         def stream() -> None:
             import requests
+
+            target = self._unblocked(tag, name)
 
             with requests.get(
                 url, headers=self._download_headers(), stream=True, timeout=self.timeout
@@ -526,6 +520,18 @@ class GitHubForge:
         if actual != sha256:
             self.delete_asset(tag, name)
         return actual
+
+    def _unblocked(self, tag: str, name: str) -> Any:
+        """tag's release, without an unfinished asset named name: an upload cut off midway
+        (this attempt's predecessor, or a run that was killed) leaves one in the "starter"
+        state, which blocks the name until it is deleted. Before each attempt: a retry follows
+        a look at the release (`landed`), so what it finds is current."""
+        release = self._find(tag)
+        for asset in _raw(release).get("assets", []):
+            if asset["name"] == name and asset.get("state") != "uploaded":
+                self._delete_asset(int(asset["id"]), name)
+                self._changed(tag)
+        return release
 
     def _copy_through_disk(self, source: str, tag: str, name: str, sha256: str) -> str:
         import tempfile

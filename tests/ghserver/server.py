@@ -157,6 +157,9 @@ class Asset:
     data: bytes | Received  # a large upload: the blocks it was received in, not a copy
     created_at: str
     download_count: int = 0
+    # GitHub creates the asset when an upload starts: one cut off midway stays, unfinished
+    # (GitHub answers "starter"; the OpenAPI description knows "open"), and blocks its name.
+    state: str = "uploaded"
     # GitHub computes an asset's digest once, when it is uploaded; so does the server (a large
     # asset hashed on every listing would be the server's cost, timed as the client's).
     _digest: tuple[bytes | Received, str] | None = field(default=None, repr=False, compare=False)
@@ -433,13 +436,18 @@ class _ServerHandler(BaseHTTPRequestHandler):
                 self.rfile.readline()
             return b"".join(chunks)
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the client went away: a request GitHub never gets whole
+            raise ConnectionError(f"the body ended after {len(body)} of {length} bytes")
+        return body
 
     def _handle(self) -> None:
         try:
             body, digest = self._read_body()
         except ConnectionError:  # the client went away mid-body: no request to answer
             self.close_connection = True
+            url = urlsplit(self.path)
+            self.gh._body_cut(self.command, url.path, url.query)
             return
         url = urlsplit(self.path)
         reply = self.gh._serve(self.command, url.path, url.query, self.headers, body, digest)
@@ -526,6 +534,8 @@ class GitHubServer:
         self._seq = iter(range(1, 10**9))
         self._faults: list[Fault] = []
         self._lock = threading.RLock()
+        self._cut = threading.Condition(self._lock)
+        self.cut_bodies = 0  # requests whose body ended early (the client went away)
         self._spec: Spec = load_spec()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -1035,6 +1045,32 @@ class GitHubServer:
                 reply.content_type = "application/json; charset=utf-8"
         return reply
 
+    def _body_cut(self, method: str, path: str, query: str) -> None:
+        """A request whose body ended early; an asset upload's leaves its asset unfinished."""
+        with self._lock:
+            self.requests.append(Logged(method, path, query, 0, None))
+            found = re.fullmatch(r"/api/uploads/repos/[^/]+/[^/]+/releases/(\d+)/assets", path)
+            release = self.releases.get(int(found.group(1))) if found else None
+            name = dict(parse_qsl(query)).get("name")
+            if (
+                method == "POST"
+                and release
+                and name
+                and not any(a.name == name for a in release.assets)
+            ):
+                release.assets.append(
+                    Asset(next(self._ids), release.id, name, "", "", b"", _now(), state="open")
+                )
+            self.cut_bodies += 1
+            self._cut.notify_all()
+
+    def wait_for_cut_bodies(self, count: int, timeout: float = 30.0) -> None:
+        """Until `count` request bodies in all were cut off (the server notices a client that
+        went away on its own thread)."""
+        with self._lock:
+            if not self._cut.wait_for(lambda: self.cut_bodies >= count, timeout):
+                raise AssertionError(f"{self.cut_bodies} request bodies cut off, not {count}")
+
     def _ghes_not_found(self) -> dict[str, str]:
         version = ".".join((self.enterprise_version or "3.10").split(".")[:2])
         return {
@@ -1345,8 +1381,12 @@ class GitHubServer:
             label=a.label,
             content_type=a.content_type,
             size=len(a.data),
-            digest="sha256:" + a.digest() if self.sends_asset_digests else None,
-            state="uploaded",
+            digest=(
+                "sha256:" + a.digest()
+                if self.sends_asset_digests and a.state == "uploaded"
+                else None
+            ),
+            state=a.state,
             download_count=a.download_count,
             created_at=a.created_at,
             updated_at=a.created_at,
