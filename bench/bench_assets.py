@@ -25,6 +25,7 @@ size: <= 100 MiB). Usage: python bench/bench_assets.py [--size 1G] [--runs 3] [-
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -99,7 +100,10 @@ def drop(path: Path) -> None:
 
 
 def settle() -> None:
-    """Write back what earlier runs left dirty, so no timed run pays for another's writes."""
+    """Write back what earlier runs left dirty, so no timed run pays for another's writes; and
+    free an earlier run's test server (its assets: GiBs of memory, in reference cycles), so no
+    timed run pays for unmapping them when the garbage collector gets to it."""
+    gc.collect()
     os.sync()
 
 
