@@ -5,7 +5,8 @@ For an asset of --size bytes (default 1 GiB) it times, side by side, the medians
 - floor:   `openssl sha256 FILE` then `cp FILE COPY` — one hash and one copy of the bytes;
 - rc:      `rcflow rc` in a fresh process: build, stage, tag, release, upload, SHA256SUMS;
 - promote: `rcflow promote` in a fresh process: the RC's bytes carried onto the final, verified
-           against the RC's SHA256SUMS, published.
+           against the RC's SHA256SUMS, published;
+- fixed:   the same rc and promote with a 1 KiB asset (what a step costs apart from the bytes).
 
 The forge is the GitHub test server (tests/ghserver), running in this process, so its memory is
 not rcflow's; the local forge keeps assets in git and refuses files above 100 MiB, as git hosts
@@ -24,6 +25,7 @@ size: <= 100 MiB). Usage: python bench/bench_assets.py [--size 1G] [--runs 3] [-
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -98,7 +100,10 @@ def drop(path: Path) -> None:
 
 
 def settle() -> None:
-    """Write back what earlier runs left dirty, so no timed run pays for another's writes."""
+    """Write back what earlier runs left dirty, so no timed run pays for another's writes; and
+    free an earlier run's test server (its assets: GiBs of memory, in reference cycles), so no
+    timed run pays for unmapping them when the garbage collector gets to it."""
+    gc.collect()
     os.sync()
 
 
@@ -345,6 +350,21 @@ def main() -> None:
                 f" + {statistics.median(s for _, s in cpu[step]):.2f} s test server"
                 for step in ("rc", "promote")
             )
+        )
+        # What the steps cost apart from the bytes: the same cycle with a 1 KiB asset (start-up,
+        # imports, git, API requests), so a ratio can be read as fixed cost plus the bytes' time.
+        tiny = work / "tiny.bin"
+        make_file(tiny, 1024)
+        fixed: dict[str, list[float]] = {"rc": [], "promote": []}
+        for i in range(args.runs):
+            base = work / f"tiny{i}"
+            base.mkdir()
+            for step, (wall, _mib, _cpu, _server) in cycle(tiny, base).items():
+                fixed[step].append(wall)
+            drop(base)
+        print(
+            "  fixed cost (1 KiB asset):   "
+            + "; ".join(f"{step} {spread(fixed[step]).strip()}" for step in ("rc", "promote"))
         )
         met &= local(work, local_size)
         print("targets " + ("met" if met else "NOT met"))

@@ -9,8 +9,13 @@ never reaches a message: errors are built from GitHub's status and message only.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
+import queue
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -417,11 +422,6 @@ class GitHubForge:
     ) -> str | None:
         """Without sha256 the bytes are hashed as they are sent (one read of the file, not two)
         and that digest is returned; GitHub's digest of what it stored checks either."""
-        release = self._find(tag)
-        for asset in _raw(release).get("assets", []):
-            if asset["name"] == name and asset.get("state") != "uploaded":
-                # An upload cut off midway leaves a "starter" asset that blocks the name.
-                self._delete_asset(int(asset["id"]), name)
         import hashlib
 
         sent: list[str] = []  # the digest of the last body sent whole, when hashed on the way
@@ -436,17 +436,19 @@ class GitHubForge:
         stored: list[str | None] = []
 
         def upload() -> None:
-            size = path.stat().st_size
-            hashing = None if sha256 else hashlib.sha256()
-            with path.open("rb") as fh:
-                answer = release.upload_asset_from_memory(
-                    _Body(fh.readinto, size, hashing),
-                    size,
-                    name,
-                    content_type="application/octet-stream",
-                )
-            if hashing is not None:
-                sent.append(hashing.hexdigest())
+            release = self._unblocked(tag, name)
+            with path.open("rb", buffering=0) as fh:
+                size = os.fstat(fh.fileno()).st_size
+                body = _FileBody(fh, size, None if sha256 else hashlib.sha256(), label=name)
+                try:
+                    answer = release.upload_asset_from_memory(
+                        body, size, name, content_type="application/octet-stream"
+                    )
+                    hashed = body.finish()
+                finally:
+                    body.close()  # no thread outlives the attempt, however it ended
+            if hashed is not None:
+                sent.append(hashed)
             stored.append(_digest(_raw(answer).get("digest")))
 
         self._write(f"uploading {name} to {tag}", upload, landed=landed)
@@ -480,15 +482,13 @@ class GitHubForge:
             raise GitHubError(f"{source} has no asset {name} on GitHub", status=404)
         if _digest(asset.get("digest")) is None:
             return self._copy_through_disk(source, tag, name, sha256)
-        target = self._find(tag)
-        for present in _raw(target).get("assets", []):
-            if present["name"] == name and present.get("state") != "uploaded":
-                self._delete_asset(int(present["id"]), name)  # a starter an upload cut off left
         url, size = str(asset["url"]), int(asset["size"])
         digests: list[str] = []
 
         def stream() -> None:
             import requests
+
+            target = self._unblocked(tag, name)
 
             with requests.get(
                 url, headers=self._download_headers(), stream=True, timeout=self.timeout
@@ -520,6 +520,18 @@ class GitHubForge:
         if actual != sha256:
             self.delete_asset(tag, name)
         return actual
+
+    def _unblocked(self, tag: str, name: str) -> Any:
+        """tag's release, without an unfinished asset named name: an upload cut off midway
+        (this attempt's predecessor, or a run that was killed) leaves one in the "starter"
+        state, which blocks the name until it is deleted. Before each attempt: a retry follows
+        a look at the release (`landed`), so what it finds is current."""
+        release = self._find(tag)
+        for asset in _raw(release).get("assets", []):
+            if asset["name"] == name and asset.get("state") != "uploaded":
+                self._delete_asset(int(asset["id"]), name)
+                self._changed(tag)
+        return release
 
     def _copy_through_disk(self, source: str, tag: str, name: str, sha256: str) -> str:
         import tempfile
@@ -984,3 +996,147 @@ def _readinto(raw: Any) -> Callable[[memoryview], int | None]:
         return len(block)
 
     return decoded
+
+
+# An upload of a file is sent in windows of the file mapped into memory (mmap): the hash and the
+# socket read the page cache directly, without a read() copying each byte into a buffer first
+# (that copy was a third of the CPU an upload took). At most _AHEAD windows wait to be hashed
+# while the socket sends, so what is mapped stays small whatever the asset's size.
+_WINDOW = 4 << 20
+_AHEAD = 3
+
+
+class _Block:
+    __slots__ = ("index", "mapping", "view")
+
+    def __init__(self, index: int, view: memoryview, mapping: Any = None) -> None:
+        self.index = index
+        self.view = view
+        self.mapping = mapping  # the mmap behind view (None: a reused buffer)
+
+    def release(self) -> None:
+        self.view.release()
+        if self.mapping is not None:
+            with contextlib.suppress(BufferError):  # still referenced: the GC unmaps it
+                self.mapping.close()
+
+
+class _FileBody:
+    """A file's bytes as an upload's body, hashed on a thread of its own while the socket sends
+    them (hashlib and sendall both let go of the GIL for large blocks, so on two cores the
+    hash no longer adds its time to the send's).
+
+    http.client asks for each block with `read()` after sending the one before, so a block is
+    released (unmapped, or its buffer reused) once it is sent and hashed. Where the file cannot
+    be mapped it is read with readinto into a small ring of reused buffers instead. `close()`
+    stops and joins the hashing thread whatever happened: no thread outlives the upload.
+    """
+
+    def __init__(self, fh: Any, size: int, digest: Any = None, *, label: str = "") -> None:
+        self._fh = fh
+        self._size = size
+        self._sent = 0  # bytes handed out to be sent
+        self._label = label
+        self._digest = digest
+        self._blocks: deque[_Block] = deque()
+        self._handed = 0
+        self._hashed = 0
+        self._failed: BaseException | None = None
+        self._stop = False
+        self._ring: list[memoryview] | None = None
+        self._cond = threading.Condition()
+        self._todo: queue.SimpleQueue[_Block | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        if digest is not None and size:
+            self._thread = threading.Thread(
+                target=self._hash, name="rcflow:upload-digest", daemon=True
+            )
+            self._thread.start()
+
+    def __len__(self) -> int:
+        return self._size - self._sent
+
+    def _hash(self) -> None:
+        try:
+            while (block := self._todo.get()) is not None:
+                if not self._stop:
+                    self._digest.update(block.view)
+                with self._cond:
+                    self._hashed += 1
+                    self._cond.notify_all()
+        except BaseException as exc:  # reported by the sending side at its next block
+            with self._cond:
+                self._failed = exc
+                self._cond.notify_all()
+
+    def read(self, amount: int = -1) -> memoryview:
+        with self._cond:
+            # Every block handed out before was sent: those hashed are done with.
+            while self._blocks and self._blocks[0].index < self._hashed:
+                self._blocks.popleft().release()
+            while self._thread is not None and self._handed - self._hashed >= _AHEAD:
+                if self._failed is not None:
+                    break
+                self._cond.wait()
+            if self._failed is not None:
+                raise EffectError(
+                    f"hashing {self._label} failed while uploading it: {self._failed}"
+                ) from None
+            if self._thread is None:
+                while self._blocks:
+                    self._blocks.popleft().release()
+        length = min(_WINDOW, self._size - self._sent)
+        if length <= 0:
+            return memoryview(b"")
+        block = self._next(length)
+        self._sent += len(block.view)
+        self._handed += 1
+        self._blocks.append(block)
+        if self._thread is not None:
+            self._todo.put(block)
+        return block.view
+
+    def _next(self, length: int) -> _Block:
+        """The next window of the file: mapped, or read into the ring's next buffer."""
+        try:
+            if self._ring is None:
+                # A file cut shorter than it was would make its mapped pages fault (SIGBUS):
+                # its size is checked before each window is mapped.
+                if os.fstat(self._fh.fileno()).st_size < self._sent + length:
+                    raise EffectError(f"{self._label} got shorter while it was uploaded")
+                try:
+                    mapping = mmap.mmap(
+                        self._fh.fileno(), length, access=mmap.ACCESS_READ, offset=self._sent
+                    )
+                except (OSError, ValueError):  # a file system without mmap: read instead
+                    self._ring = [memoryview(bytearray(_WINDOW)) for _ in range(_AHEAD + 1)]
+                else:
+                    return _Block(self._handed, memoryview(mapping), mapping)
+            buffer = self._ring[self._handed % len(self._ring)][:length]
+            got = 0
+            while got < length:
+                n = self._fh.readinto(buffer[got:])
+                if not n:
+                    raise EffectError(f"{self._label} got shorter while it was uploaded")
+                got += n
+            return _Block(self._handed, buffer)
+        except OSError as exc:  # not a connection error: an upload's retry would not help
+            raise EffectError(f"reading {self._label} failed: {exc.strerror or exc}") from None
+
+    def finish(self) -> str | None:
+        """The digest of the whole file, once every byte was sent and hashed."""
+        self.close()
+        if self._failed is not None:
+            raise EffectError(f"hashing {self._label} failed while uploading it: {self._failed}")
+        if self._sent != self._size:
+            raise EffectError(f"{self._label}: {self._size - self._sent} bytes were not sent")
+        return None if self._digest is None else str(self._digest.hexdigest())
+
+    def close(self) -> None:
+        if self._thread is not None:
+            if self._sent != self._size:
+                self._stop = True  # a failed upload: what is queued is not worth hashing
+            self._todo.put(None)
+            self._thread.join()
+        while self._blocks:
+            self._blocks.popleft().release()

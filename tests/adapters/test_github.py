@@ -420,51 +420,82 @@ def test_an_upload_without_a_digest_is_hashed_as_it_is_sent(
     assert server.release_by_tag("v1.4.0-rc.1").assets[0].data == data  # type: ignore[union-attr]
 
 
-def test_an_upload_reads_each_byte_once_into_one_buffer_and_hashes_it_once(
-    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """One pass over the file: read once, in blocks of BUFFER into one reused buffer (no new
-    memory per block), each byte hashed once, nothing read or hashed again to check it."""
+def _counting_sha256(monkeypatch: pytest.MonkeyPatch, hashed: list[int]) -> None:
+    """hashlib.sha256, counting the bytes rcflow hashes (the test server hashes too, on threads
+    of its own)."""
     import threading
 
-    from rcflow.adapters import github
+    real_sha256 = hashlib.sha256
+    mine = threading.current_thread()
 
-    data = os.urandom(3 * github.BUFFER + 7)
-    forge = forge_for(server)
-    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
-    path = payload(tmp_path, "app.tgz", data)
-    mine = threading.current_thread()  # the test server hashes too, on its own threads
-    read: list[int] = []
-    buffers: set[int] = set()
-    hashed = [0]
-    real_sha256, real_open = hashlib.sha256, Path.open
+    def ours() -> bool:
+        current = threading.current_thread()
+        return current is mine or current.name.startswith("rcflow:")
 
     class Counting:
         def __init__(self, *args: bytes) -> None:
-            if threading.current_thread() is mine:
+            if ours():
                 hashed[0] += sum(len(a) for a in args)
             self._real = real_sha256(*args)
 
         def update(self, view: Any) -> None:
-            if threading.current_thread() is mine:
+            if ours():
                 hashed[0] += len(view)
             self._real.update(view)
 
         def hexdigest(self) -> str:
             return self._real.hexdigest()
 
-    class Watched:  # the opened file: what is read of it, and into which memory
+    monkeypatch.setattr(hashlib, "sha256", Counting)
+
+
+def _left_unfinished(server: GitHubServer, forge: GitHubForge) -> None:
+    """The upload was cut off midway: GitHub keeps an unfinished asset, never reported as one."""
+    server.wait_for_cut_bodies(1)
+    release = server.release_by_tag("v1.4.0-rc.1")
+    assert release is not None and [a.state for a in release.assets] == ["open"]
+    assert forge.releases()["v1.4.0-rc.1"].assets == ()
+
+
+def _upload_threads() -> list[Any]:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name.startswith("rcflow:")]
+
+
+def test_an_upload_maps_each_byte_once_and_hashes_it_once(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One pass over the file: each byte mapped once (windows that tile the file, none read into
+    new memory), hashed once on the way, nothing read or hashed again to check it."""
+    import mmap
+
+    from rcflow.adapters import github
+
+    monkeypatch.setattr(github, "_WINDOW", 1 << 20)
+    data = os.urandom(3 * (1 << 20) + 7)
+    forge = forge_for(server)
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
+    path = payload(tmp_path, "app.tgz", data)
+    windows: list[tuple[int, int]] = []
+    real_mmap, real_open = mmap.mmap, Path.open
+
+    def mapping(fd: int, length: int, **kw: Any) -> Any:
+        if fd != -1:  # not the test server's memory for what it receives
+            windows.append((kw.get("offset", 0), length))
+        return real_mmap(fd, length, **kw)
+
+    class Watched:  # the opened file: never read() or readinto() when it can be mapped
         def __init__(self, fh: Any) -> None:
             self._fh = fh
 
-        def readinto(self, view: memoryview) -> int:
-            buffers.add(id(view.obj))
-            got: int = self._fh.readinto(view)
-            read.append(got)
-            return got
+        def fileno(self) -> int:
+            return int(self._fh.fileno())
 
         def read(self, *args: Any) -> bytes:
             raise AssertionError("read into new memory")
+
+        readinto = read
 
         def __enter__(self) -> Any:
             return self
@@ -476,16 +507,267 @@ def test_an_upload_reads_each_byte_once_into_one_buffer_and_hashes_it_once(
         fh = real_open(self, *args, **kw)
         return Watched(fh) if self == path else fh
 
-    monkeypatch.setattr(hashlib, "sha256", Counting)
+    hashed = [0]
+    _counting_sha256(monkeypatch, hashed)
+    monkeypatch.setattr(github.mmap, "mmap", mapping)
     monkeypatch.setattr(Path, "open", opening)
 
     digest = forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
 
     monkeypatch.undo()
     assert digest == hashlib.sha256(data).hexdigest()
-    assert read == [github.BUFFER] * 3 + [7] and len(buffers) == 1
+    mib = 1 << 20
+    assert windows == [(0, mib), (mib, mib), (2 * mib, mib), (3 * mib, 7)]
     assert hashed == [len(data)]
     assert server.release_by_tag("v1.4.0-rc.1").assets[0].data == data  # type: ignore[union-attr]
+    assert _upload_threads() == []
+
+
+def test_a_file_that_cannot_be_mapped_is_read_once_into_a_few_reused_buffers(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mmap
+
+    from rcflow.adapters import github
+
+    monkeypatch.setattr(github, "_WINDOW", 1 << 20)
+    data = os.urandom(9 * (1 << 20) + 5)
+    forge = forge_for(server)
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
+    path = payload(tmp_path, "app.tgz", data)
+    real_open = Path.open
+    read: list[int] = []
+    buffers: set[int] = set()
+
+    real_mmap = mmap.mmap
+
+    def unmappable(fd: int, length: int, **kw: Any) -> Any:
+        if fd == -1:  # the test server's memory for what it receives
+            return real_mmap(fd, length, **kw)
+        raise OSError(19, "No such device")
+
+    class Watched:
+        def __init__(self, fh: Any) -> None:
+            self._fh = fh
+
+        def fileno(self) -> int:
+            return int(self._fh.fileno())
+
+        def readinto(self, view: memoryview) -> int:
+            buffers.add(id(view.obj))
+            got: int = self._fh.readinto(view)
+            read.append(got)
+            return got
+
+        def __enter__(self) -> Any:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._fh.close()
+
+    def opening(self: Path, *args: Any, **kw: Any) -> Any:
+        fh = real_open(self, *args, **kw)
+        return Watched(fh) if self == path else fh
+
+    hashed = [0]
+    _counting_sha256(monkeypatch, hashed)
+    monkeypatch.setattr(github.mmap, "mmap", unmappable)
+    monkeypatch.setattr(Path, "open", opening)
+
+    digest = forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
+
+    monkeypatch.undo()
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert sum(read) == len(data) and len(buffers) <= github._AHEAD + 1
+    assert hashed == [len(data)]
+    assert server.release_by_tag("v1.4.0-rc.1").assets[0].data == data  # type: ignore[union-attr]
+    assert _upload_threads() == []
+
+
+def _failing_block(monkeypatch: pytest.MonkeyPatch, at: int, error: BaseException) -> None:
+    """The upload's body raises error when asked for its block number `at` (from 0)."""
+    from rcflow.adapters import github
+
+    real = github._FileBody.read
+    asked = [0]
+
+    def read(self: Any, amount: int = -1) -> memoryview:
+        asked[0] += 1
+        if asked[0] == at + 1:
+            raise error
+        return real(self, amount)
+
+    monkeypatch.setattr(github._FileBody, "read", read)
+
+
+def _four_window_upload(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[GitHubForge, Path, bytes]:
+    from rcflow.adapters import github
+
+    monkeypatch.setattr(github, "_WINDOW", 1 << 20)
+    forge = forge_for(server)
+    forge.create_release("v1.4.0-rc.1", "1.4.0-rc.1", "", prerelease=True, draft=True)
+    data = os.urandom(4 << 20)
+    return forge, payload(tmp_path, "app.tgz", data), data
+
+
+def test_a_file_cut_short_while_it_is_uploaded_fails_the_upload_and_leaves_no_asset(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rcflow.adapters import github
+
+    forge, path, data = _four_window_upload(server, tmp_path, monkeypatch)
+    real = github._FileBody.read
+
+    def read(self: Any, amount: int = -1) -> memoryview:
+        block = real(self, amount)
+        if len(self) == len(data) - (2 << 20):  # after the second window: the file shrinks
+            # to what was mapped so far (cutting bytes already mapped would fault: SIGBUS)
+            os.truncate(path, 2 << 20)
+        return block
+
+    monkeypatch.setattr(github._FileBody, "read", read)
+    with pytest.raises(EffectError, match=r"app\.tgz got shorter while it was uploaded"):
+        forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
+    assert _upload_threads() == []
+    assert forge.waits == []  # not retried: a file does not grow back
+    _left_unfinished(server, forge)
+
+
+def test_a_read_error_midway_fails_the_upload_once_and_leaves_no_asset(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rcflow.adapters import github
+
+    forge, path, _ = _four_window_upload(server, tmp_path, monkeypatch)
+    real = github._FileBody._next
+    calls = [0]
+
+    def failing(self: Any, length: int) -> Any:
+        calls[0] += 1
+        if calls[0] == 3:
+            raise EffectError("reading app.tgz failed: Input/output error")
+        return real(self, length)
+
+    monkeypatch.setattr(github._FileBody, "_next", failing)
+    with pytest.raises(EffectError, match=r"reading app\.tgz failed: Input/output error"):
+        forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
+    assert _upload_threads() == [] and forge.waits == []
+    _left_unfinished(server, forge)
+
+
+def test_a_hash_that_fails_midway_fails_the_upload_and_leaves_no_asset(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forge, path, _ = _four_window_upload(server, tmp_path, monkeypatch)
+    real_sha256 = hashlib.sha256
+
+    class Broken:
+        def __init__(self) -> None:
+            self._real, self._n = real_sha256(), 0
+
+        def update(self, view: Any) -> None:
+            self._n += 1
+            if self._n == 2:
+                raise MemoryError("no memory for the hash")
+            self._real.update(view)
+
+    monkeypatch.setattr(hashlib, "sha256", Broken)
+    with pytest.raises(EffectError, match=r"hashing app\.tgz failed while uploading it"):
+        forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
+    monkeypatch.undo()
+    assert _upload_threads() == []
+    _left_unfinished(server, forge)
+
+
+def test_a_connection_lost_midway_is_retried_and_the_asset_uploaded_whole(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import http.client
+
+    forge, path, data = _four_window_upload(server, tmp_path, monkeypatch)
+    real_send = http.client.HTTPConnection.send
+    sent = [0]
+
+    def send(self: Any, block: Any) -> None:
+        if len(block) == 1 << 20:
+            sent[0] += 1
+            if sent[0] == 2:
+                self.sock.close()
+                server.wait_for_cut_bodies(1)  # the retry then finds the unfinished asset
+                raise BrokenPipeError(32, "Broken pipe")
+        real_send(self, block)
+
+    monkeypatch.setattr(http.client.HTTPConnection, "send", send)
+    assert forge.upload_asset("v1.4.0-rc.1", path, "app.tgz") == hashlib.sha256(data).hexdigest()
+    assert len(forge.waits) == 1 and _upload_threads() == []
+    (asset,) = server.release_by_tag("v1.4.0-rc.1").assets  # type: ignore[union-attr]
+    assert asset.data == data and asset.state == "uploaded"
+
+
+def test_a_connection_lost_for_good_fails_the_upload_with_no_thread_left(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import http.client
+
+    forge, path, _ = _four_window_upload(server, tmp_path, monkeypatch)
+    forge.attempts = 2
+    real_send = http.client.HTTPConnection.send
+    cuts = [0]
+
+    def send(self: Any, block: Any) -> None:
+        if len(block) == 1 << 20:
+            self.sock.close()
+            cuts[0] += 1
+            server.wait_for_cut_bodies(cuts[0])  # what the next attempt finds, settled
+            raise BrokenPipeError(32, "Broken pipe")
+        real_send(self, block)
+
+    monkeypatch.setattr(http.client.HTTPConnection, "send", send)
+    with pytest.raises(GitHubError, match=r"GitHub did not answer while uploading app\.tgz"):
+        forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
+    assert _upload_threads() == [] and cuts == [2]
+    _left_unfinished(server, forge)
+
+
+@pytest.mark.parametrize(("status", "error"), [(500, None), (422, GitHubError)])
+def test_a_server_error_after_the_body_is_retried_or_reported(
+    server: GitHubServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    error: type[Exception] | None,
+) -> None:
+    forge, path, data = _four_window_upload(server, tmp_path, monkeypatch)
+    server.fail("POST", r"/releases/\d+/assets", status)
+    if error is None:
+        digest = forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
+        assert digest == hashlib.sha256(data).hexdigest() and len(forge.waits) == 1
+        (asset,) = server.release_by_tag("v1.4.0-rc.1").assets  # type: ignore[union-attr]
+        assert asset.data == data
+    else:
+        with pytest.raises(error, match=r"GitHub rejected uploading app\.tgz to v1\.4\.0-rc\.1"):
+            forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
+        assert server.release_by_tag("v1.4.0-rc.1").assets == []  # type: ignore[union-attr]
+    assert _upload_threads() == []
+
+
+def test_an_upload_interrupted_midway_leaves_no_thread_and_the_next_run_uploads_it(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forge, path, data = _four_window_upload(server, tmp_path, monkeypatch)
+    _failing_block(monkeypatch, 2, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        forge.upload_asset("v1.4.0-rc.1", path, "app.tgz")
+    assert _upload_threads() == []
+    _left_unfinished(server, forge)
+    monkeypatch.undo()
+
+    again = forge_for(server)  # the next run: a new process
+    assert again.upload_asset("v1.4.0-rc.1", path, "app.tgz") == hashlib.sha256(data).hexdigest()
+    (asset,) = server.release_by_tag("v1.4.0-rc.1").assets  # type: ignore[union-attr]
+    assert asset.data == data
 
 
 def test_an_upload_hashed_on_its_way_that_github_stored_otherwise_is_removed(

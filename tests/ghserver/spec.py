@@ -70,8 +70,8 @@ class _Request:
 
 
 def _first_block(body: Any) -> bytes:
-    blocks: tuple[bytes, ...] = body.blocks
-    return blocks[0] if blocks else b""
+    blocks: tuple[bytes | memoryview, ...] = body.blocks
+    return bytes(blocks[0]) if blocks else b""
 
 
 class _Response:

@@ -679,3 +679,33 @@ def test_deployment_statuses_move_on_with_each_read(github_server: GitHubServer)
     deployment = gh(github_server).get_repo("acme/app").get_deployment(ident)
     seen = [next(iter(deployment.get_statuses())).state for _ in range(4)]
     assert seen == ["queued", "in_progress", "success", "success"]
+
+
+@pytest.mark.parametrize("size", [3000, 3 << 20])  # a small body, and one received in blocks
+def test_an_upload_cut_off_midway_leaves_an_unfinished_asset_that_blocks_its_name(
+    github_server: GitHubServer, size: int
+) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    rel = gh(github_server).get_repo("acme/app").create_git_release("v1.0.0", "v1.0.0", "")
+    url = urlsplit(f"{github_server.uploads_url}/repos/acme/app/releases/{rel.id}/assets")
+    with socket.create_connection((url.hostname, url.port)) as sock:
+        head = (
+            f"POST {url.path}?name=app.bin HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            f"Authorization: Bearer {github_server.token}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + os.urandom(size // 2))
+    github_server.wait_for_cut_bodies(1)
+
+    listed = api(github_server, "GET", f"/repos/acme/app/releases/{rel.id}/assets").json()
+    assert [(a["name"], a["state"], a["digest"]) for a in listed] == [("app.bin", "open", None)]
+    data = os.urandom(1000)
+    with pytest.raises(GithubException) as refused:
+        rel.upload_asset_from_memory(io.BytesIO(data), len(data), "app.bin")
+    assert refused.value.status == 422
+    assert api(github_server, "DELETE", f"/repos/acme/app/releases/assets/{listed[0]['id']}").ok
+    asset = rel.upload_asset_from_memory(io.BytesIO(data), len(data), "app.bin")
+    assert asset.state == "uploaded"
+    assert asset.digest == "sha256:" + hashlib.sha256(data).hexdigest()
