@@ -159,8 +159,9 @@ def test_push_errors_name_the_ref_and_what_the_remote_said() -> None:
 
 def test_a_killed_atomic_push_names_every_lock_it_left(tmp_path: Path) -> None:
     """An atomic push killed while it held its refs' locks leaves one per ref; git names the
-    first it cannot take. On a remote that is a path here, the error names them all, so one
-    deletion is enough, and a lock of a ref the push does not move is not named."""
+    first it cannot take. On a remote that is a path here, the error names them all (this
+    push's refs first), so one deletion is enough: also a lock of a ref this push does not
+    move, which the killed push held and the next push would meet."""
     origin = tmp_path / "o.git"
     for ref in ("refs/tags/v1.4.0-rc.1", "refs/rcflow/ledger", "refs/heads/main"):
         (origin / f"{ref}.lock").parent.mkdir(parents=True, exist_ok=True)
@@ -176,12 +177,15 @@ def test_a_killed_atomic_push_names_every_lock_it_left(tmp_path: Path) -> None:
     ]
     err = _push_error("origin", refspecs, "", stderr, 1)
     tag, ledger = origin / "refs/tags/v1.4.0-rc.1.lock", origin / "refs/rcflow/ledger.lock"
+    main = origin / "refs/heads/main.lock"
     assert isinstance(err, EffectError) and not isinstance(err, ConflictError)
-    assert err.message.startswith(f"stale locks on origin: {tag}, {ledger} exist"), err.message
-    assert "heads/main" not in err.message
-    assert err.hint and f"delete {tag}, {ledger} there" in err.hint
+    assert err.message.startswith(f"stale locks on origin: {tag}, {ledger}, {main} exist"), (
+        err.message
+    )
+    assert err.hint and f"delete {tag}, {ledger}, {main} there" in err.hint
 
-    ledger.unlink()  # the one git named, alone: the message as it always was
+    ledger.unlink()
+    main.unlink()  # the one git named, alone: the message as it always was
     one = _push_error("origin", refspecs, "", stderr, 1)
     assert one.message.startswith(f"a stale lock on origin: {tag} exists"), one.message
 

@@ -833,11 +833,13 @@ def discover_soon(path: Path) -> Callable[[], tuple[Path, Path]]:
 
 
 def _stale_locks(named: str, refspecs: Sequence[str]) -> list[str]:
-    """The lock git named, and the locks of the push's other refs beside it.
+    """The lock git named, then every other ref lock beside it on a remote that is a path here.
 
-    git names the first lock it cannot take; an atomic push that was killed while it held the
-    locks of its tag, the ledger and the forge leaves one per ref. On a remote that is a path
-    here, the others are named too, so one deletion is enough before the re-run.
+    git names the first lock it cannot take. A killed atomic push leaves one lock per ref it
+    held (tag, branch, ledger, forge), and the push that finds them is often not the one that
+    was killed (a lease push finds the ledger's; the forge's waits for the next push): naming
+    only this push's refs made a user delete, re-run and meet the next lock. The hint says to
+    delete them only if no push to the remote is running, which holds for every lock alike.
     """
     refs = [spec.rpartition(":")[2].lstrip("+") for spec in refspecs]
     found = [named]
@@ -845,12 +847,12 @@ def _stale_locks(named: str, refspecs: Sequence[str]) -> list[str]:
         suffix = os.path.normpath(f"/{ref}.lock")
         if ref and named.endswith(suffix):
             root = named[: -len(suffix)]
-            found += [
-                path
-                for other in refs
-                if other
-                and other != ref
-                and os.path.isfile(path := os.path.normpath(f"{root}/{other}.lock"))
-            ]
+            mine = [os.path.normpath(f"{root}/{other}.lock") for other in refs if other]
+            others: list[str] = []
+            for folder, _, files in os.walk(os.path.join(root, "refs")):
+                others += [os.path.join(folder, f) for f in files if f.endswith(".lock")]
+            packed = os.path.join(root, "packed-refs.lock")
+            found += [path for path in mine if os.path.isfile(path)]
+            found += sorted(others) + ([packed] if os.path.isfile(packed) else [])
             break
     return list(dict.fromkeys(found))
