@@ -125,10 +125,12 @@ def _step(
     skip = tuple(skip_check or ())
 
     def go() -> int:
-        from rcflow.commands import run as commands
+        # The step's own module, not `commands.run`: that also loads init's and doctor's.
+        from rcflow.commands import step as commands
+        from rcflow.commands.context import load_context
 
         step.check_args(args)  # arguments the parser cannot judge: a usage error, not a refusal
-        c = commands.load_context(opts.path or Path.cwd())
+        c = load_context(opts.path or Path.cwd())
         hooks = OutputHooks(out, yes=opts.yes)
         result = commands.run_step(
             c,

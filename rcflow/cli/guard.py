@@ -274,10 +274,11 @@ def replan_blockers(
     A dry run: observes and plans, changes nothing. Any other error says nothing about the
     re-run's preconditions, so it leaves the resume command as it is.
     """
-    from rcflow.commands import run as commands
+    from rcflow.commands import step as commands
+    from rcflow.commands.context import load_context
 
     try:
-        c = commands.load_context(opts.path or Path.cwd())
+        c = load_context(opts.path or Path.cwd())
         hooks = OutputHooks(out, yes=True)  # a dry run never asks or reports
         planned = commands.run_step(c, step, args, dry_run=True, hooks=hooks, skip=skip)
     except BlockedError as exc:

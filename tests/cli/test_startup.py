@@ -254,3 +254,18 @@ def test_git_finds_the_repository_while_the_configuration_loads(
     )
     assert code == 0
     assert eval(last) == [("rev-parse", False)]  # noqa: S307 - our own list
+
+
+def test_a_step_loads_neither_init_nor_doctor(project: Project) -> None:
+    """A step runs `rcflow.commands.step`; `init`'s planner and templates and `doctor` are other
+    commands' costs, which every step paid through `rcflow.commands.run` (issue 14)."""
+    code, loaded = _loaded(["bump", "minor", "--dry-run"], project.root)
+    assert code == 0
+    assert "rcflow.commands.step" in loaded
+    for other in (
+        "rcflow.commands.run",
+        "rcflow.commands.init_command",
+        "rcflow.commands.init",
+        "rcflow.commands.doctor",
+    ):
+        assert other not in loaded, other
