@@ -186,7 +186,12 @@ def _number(value: object) -> float:
 # the same after 50 releases as after 5,000. Only `rcflow log` reads the whole history.
 
 CHECKPOINT_FILE = "checkpoint.json"
-CHECKPOINT_FORMAT = 1
+# 2: a closed release's stub is the string "kind key", not a row of seven fields. After 5,000
+# releases the checkpoint is 10,000 stubs: as strings it decodes 7x faster and is half the size.
+# Format 1 is still read (and upgraded by the next append); an rcflow that reads only format 1
+# passes a format 2 checkpoint over and reads the whole ledger, as it would any foreign one.
+CHECKPOINT_FORMAT = 2
+_READ_FORMATS = (1, 2)
 # Releases whose events are kept whole: the current one, the one a retraction falls back to,
 # and room for retractions in a row before a read must go back to the whole history.
 KEEP_RELEASES = 4
@@ -511,6 +516,8 @@ def _dumps(value: object) -> str:
 
 
 def _row(e: Event) -> str:
+    if e.kind in _STUB_KINDS and e.key and not (e.data or e.id or e.actor or e.run or e.time):
+        return _dumps(f"{e.kind} {e.key}")
     return _dumps([e.id, e.kind, e.key, e.time, e.actor, e.run, dict(e.data)])
 
 
@@ -561,7 +568,8 @@ def load_checkpoint(
         return None
     if (
         not isinstance(body, dict)
-        or body.get("v") != CHECKPOINT_FORMAT
+        or type(body.get("v")) is not int
+        or body["v"] not in _READ_FORMATS
         or body.get("tag_prefix") != tag_prefix
         or body.get("rc_token") != rc_token
         or not isinstance(body.get("events"), list)
@@ -569,8 +577,17 @@ def load_checkpoint(
         return None
     events: list[Event] = []
     new = object.__new__
+    stub_kinds = _STUB_KINDS if body["v"] >= 2 else frozenset()
     # JSON gives exact types: `type(...) is` checks every field of 10,000 rows cheaply.
     for row in body["events"]:
+        if type(row) is str:
+            kind, _, key = row.partition(" ")
+            if kind not in stub_kinds or not key:
+                return None
+            event = new(Event)
+            event.__dict__.update(kind=kind, key=key, time="", actor="", run="", data={}, id="")
+            events.append(event)
+            continue
         if type(row) is not list or len(row) != 7:
             return None
         id_, kind, key, time_, actor, run, data = row
@@ -596,7 +613,8 @@ def load_checkpoint(
         hint = None
     # The rows as text, for the next checkpoint written on this one (`_rows`): the events
     # array is everything up to the last `],"newest_promoted":` (after it, only strings).
+    # A format 1 checkpoint's rows are not reused: the next one is written whole, as format 2.
     start, end = '{"events":[', text.rfind('],"newest_promoted":')
-    if events and text.startswith(start) and end > len(start):
+    if events and body["v"] == CHECKPOINT_FORMAT and text.startswith(start) and end > len(start):
         _encoded[:] = [(tuple(events), text[len(start) : end])]
     return events, hint

@@ -195,3 +195,44 @@ def test_a_damaged_or_foreign_checkpoint_is_passed_over(project: Project, blob: 
         ledger.read_checkpoint(good, tag_prefix=ctx.config.tag_prefix, rc_token=ctx.config.rc_token)
         is not None
     )
+
+
+def test_a_format_1_checkpoint_is_read_and_the_next_append_writes_format_2(
+    project: Project, tmp_path: Path
+) -> None:
+    for _ in range(ledger.KEEP_RELEASES + 2):
+        cycle(project)  # enough releases that the oldest are closed: stubs in the checkpoint
+    # The tip's checkpoint as an rcflow before format 2 wrote it, by the same event.
+    tip = git(project.origin, "rev-parse", LEDGER_REF).strip()
+    blob = json.loads(git(project.origin, "cat-file", "blob", f"{tip}:{CHECKPOINT_FILE}"))
+    assert blob["v"] == 2 and any(isinstance(row, str) for row in blob["events"])
+    rows = [
+        ["", *row.split(" ", 1), "", "", "", {}] if isinstance(row, str) else row
+        for row in blob["events"]
+    ]
+    old = json.dumps({**blob, "events": rows, "v": 1}, sort_keys=True, separators=(",", ":"))
+    sha = plumb(project.origin, "hash-object", "-w", "--stdin", input=old)
+    tree_sha = plumb(project.origin, "mktree", input=f"100644 blob {sha}\t{CHECKPOINT_FILE}\n")
+    message = git(project.origin, "log", "-1", "--format=%B", tip)
+    parents = git(project.origin, "log", "-1", "--format=%P", tip).split()
+    commit = git(
+        project.origin,
+        "commit-tree",
+        tree_sha,
+        *(a for p in parents for a in ("-p", p)),
+        "-m",
+        message,
+    ).strip()
+    git(project.origin, "update-ref", LEDGER_REF, commit)
+    # Read through the format 1 checkpoint (not the whole ledger), to the same facts.
+    ctx = project.ctx()
+    read = observe(ctx.git, ctx.config, ctx.forge).ledger
+    assert len(read) < len(whole(project))
+    assert readings(project) == readings(project, whole(project))
+    assert p_bump(project)
+    tip = git(project.origin, "rev-parse", LEDGER_REF).strip()
+    upgraded = json.loads(git(project.origin, "cat-file", "blob", f"{tip}:{CHECKPOINT_FILE}"))
+    assert upgraded["v"] == 2 and any(isinstance(row, str) for row in upgraded["events"])
+    # And a fresh clone reads the upgraded ledger as the whole one.
+    clone = fresh_clone(project, tmp_path / "ci-runner")
+    assert readings(clone) == readings(clone, whole(clone))

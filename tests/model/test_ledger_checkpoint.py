@@ -10,6 +10,7 @@ events) split at a random checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -325,7 +326,19 @@ def test_the_checkpoint_blob_round_trips_and_refuses_what_is_not_one() -> None:
     events = build(["cycle"] * 6 + ["lease_held"], [1, 2]).events
     blob = ledger.checkpoint_json(events, **SPELLING)
     assert ledger.read_checkpoint(blob, **SPELLING) == list(compact(events, **SPELLING))
-    for bad in ("", "{", "[]", '{"v": 2}', blob.replace('"v":1', '"v":9'), '{"v":1,"events":[1]}'):
+    bad_blobs = (
+        "",
+        "{",
+        "[]",
+        '{"v": 2}',
+        blob.replace('"v":2', '"v":9'),
+        blob.replace('"v":2', '"v":true'),
+        '{"v":1,"events":[1]}',
+        # A stub string of a kind never kept as a stub, or without its key.
+        blob.replace('"promoted v1.1.0"', '"bumped v1.1.0"'),
+        blob.replace('"promoted v1.1.0"', '"promoted"'),
+    )
+    for bad in bad_blobs:
         assert ledger.read_checkpoint(bad, **SPELLING) is None
     # Its newest promotions: the releases kept whole (4 of 6); one an older rcflow wrote
     # (without them), or with them damaged, is still read, and scanned for them.
@@ -397,3 +410,40 @@ def test_an_append_that_promotes_nothing_compacts_nothing(monkeypatch: pytest.Mo
     assert calls == []
     ledger.fold(checkpoint, _ev("promoted", f"{PREFIX}1.5.0", n=31), **SPELLING)
     assert calls == [len(checkpoint) + 1]
+
+
+def _format_1(blob: str) -> str:
+    """The blob as rcflow wrote it before format 2: every stub a row of seven fields."""
+    body = json.loads(blob)
+    rows = [
+        ["", *row.split(" ", 1), "", "", "", {}] if isinstance(row, str) else row
+        for row in body["events"]
+    ]
+    return json.dumps({**body, "events": rows, "v": 1}, sort_keys=True, separators=(",", ":"))
+
+
+def test_format_2_writes_a_closed_release_as_one_string_and_still_reads_format_1() -> None:
+    events = build(["cycle"] * 8 + ["lease_held"], [1, 2]).events
+    kept = list(compact(events, **SPELLING))
+    blob = ledger.checkpoint_json(events, **SPELLING)
+    body = json.loads(blob)
+    assert body["v"] == ledger.CHECKPOINT_FORMAT == 2
+    stubs = [row for row in body["events"] if isinstance(row, str)]
+    assert stubs and stubs[0] == "rc_tagged v1.1.0-rc.1"
+    # Every stub is a string, every other event a row: the same events either way.
+    assert len(stubs) == sum(1 for e in kept if not (e.data or e.id or e.time or e.run))
+    old = _format_1(blob)
+    assert len(old) > len(blob)
+    assert ledger.load_checkpoint(old, **SPELLING) == ledger.load_checkpoint(blob, **SPELLING)
+    # Format 1 never held a stub string: one there is damage, and the checkpoint is not used.
+    assert (
+        ledger.read_checkpoint(
+            old.replace('"events":[', '"events":["promoted v9.0.0",'), **SPELLING
+        )
+        is None
+    )
+    # Read from format 1, the next checkpoint is written whole as format 2 (not format 1's rows
+    # reused), and equals one written from the events directly.
+    read = ledger.read_checkpoint(old, **SPELLING)
+    assert read is not None
+    assert ledger.checkpoint_json(tuple(read), **SPELLING) == blob
