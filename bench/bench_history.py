@@ -43,7 +43,7 @@ from bench.bench_status import ENV, GIT_READS  # noqa: E402
 
 # v2: the other packages' tags each on their own commit (see synthesise).
 WORK = HERE / ".work" / "history-v2"
-SYNTHESIS = "2: forge index.json, checkpoint newest_promoted\n"
+SYNTHESIS = "3: forge index.json, checkpoint format 2 with newest_promoted\n"
 SHA = re.compile(r"\b[0-9a-f]{40}\b")
 CONFIG = '[[validate]]\nname = "unit"\nrun = "true"\n'
 STEPS = (("bump", ["bump", "minor"]), ("rc", ["rc"]), ("validate", ["validate"]))
@@ -416,6 +416,12 @@ def copy(base: Path, scratch: Path) -> Path:
     subprocess.run(["cp", "-al", str(base), str(scratch)], check=True)
     (scratch / "ready").unlink(missing_ok=True)
     repo = scratch / "repo"
+    # But for reflogs: git appends to them in place, so linked they would grow the cached base
+    # with every round. Copied, each round starts from the same base.
+    logs = repo / ".git" / "logs"
+    if logs.is_dir():
+        shutil.rmtree(logs)
+        shutil.copytree(base / "repo" / ".git" / "logs", logs)
     git(repo, "remote", "set-url", "origin", str(scratch / "origin.git"))
     return repo
 
