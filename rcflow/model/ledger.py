@@ -19,6 +19,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from rcflow.model.events import EventKind
@@ -380,8 +381,42 @@ def assemble(
     return whole
 
 
+class _Stub(Event):
+    """A closed release's event as a checkpoint keeps it: its kind and key, every other field
+    empty. After 5,000 releases a checkpoint holds 10,000 of them, built on every read: two
+    slots each, not an instance dict of seven fields, is half the time to build.
+
+    Equal to the `Event` with the same fields, either way round (`Event == _Stub` asks this
+    class, its subclass, first)."""
+
+    __slots__ = ("key", "kind")
+    time = actor = run = id = ""
+    data: Mapping[str, Any] = MappingProxyType({})
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return (self.kind, self.key) == (other.kind, other.key) and not (
+            other.data or other.id or other.actor or other.run or other.time
+        )
+
+    __hash__ = Event.__hash__
+
+
+_set_kind = _Stub.kind.__set__  # type: ignore[attr-defined]
+_set_key = _Stub.key.__set__  # type: ignore[attr-defined]
+_new = object.__new__
+
+
+def _stub_of(kind: str, key: str) -> Event:
+    stub = _new(_Stub)
+    _set_kind(stub, kind)
+    _set_key(stub, key)
+    return stub
+
+
 def _stub(e: Event) -> Event:
-    return Event(e.kind, e.key, "", "", "", {}, "")
+    return _stub_of(e.kind, e.key)
 
 
 def fold(
@@ -578,15 +613,14 @@ def load_checkpoint(
     events: list[Event] = []
     new = object.__new__
     stub_kinds = _STUB_KINDS if body["v"] >= 2 else frozenset()
+    stub_of = _stub_of
     # JSON gives exact types: `type(...) is` checks every field of 10,000 rows cheaply.
     for row in body["events"]:
         if type(row) is str:
             kind, _, key = row.partition(" ")
             if kind not in stub_kinds or not key:
                 return None
-            event = new(Event)
-            event.__dict__.update(kind=kind, key=key, time="", actor="", run="", data={}, id="")
-            events.append(event)
+            events.append(stub_of(kind, key))
             continue
         if type(row) is not list or len(row) != 7:
             return None

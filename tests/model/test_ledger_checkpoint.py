@@ -447,3 +447,25 @@ def test_format_2_writes_a_closed_release_as_one_string_and_still_reads_format_1
     read = ledger.read_checkpoint(old, **SPELLING)
     assert read is not None
     assert ledger.checkpoint_json(tuple(read), **SPELLING) == blob
+
+
+def test_a_stub_read_is_equal_to_the_event_it_stands_for_either_way_round() -> None:
+    events = build(["cycle"] * 8, [1]).events
+    read = ledger.read_checkpoint(ledger.checkpoint_json(events, **SPELLING), **SPELLING)
+    assert read is not None
+    stubs = [e for e in read if not (e.data or e.id or e.time or e.run or e.actor)]
+    assert stubs
+    for stub in stubs:
+        plain = Event(stub.kind, stub.key, "", "", "", {}, "")
+        assert stub == plain and plain == stub and not (stub != plain or plain != stub)
+        assert dict(stub.data) == {} and (stub.time, stub.actor, stub.run, stub.id) == ("",) * 4
+        for other in (
+            Event(stub.kind, stub.key, "t", "", "", {}, ""),
+            Event(stub.kind, stub.key, "", "", "", {"x": 1}, ""),
+            Event(stub.kind, f"{stub.key}x", "", "", "", {}, ""),
+            Event("bumped", stub.key, "", "", "", {}, ""),
+        ):
+            assert stub != other and other != stub
+        assert stub != stub.key
+    # Compacting what was read keeps them as they are: the same checkpoint again.
+    assert compact(tuple(read), **SPELLING) == compact(events, **SPELLING)
