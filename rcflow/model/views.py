@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from rcflow.model.ledger import current_lease
+from rcflow.model.ledger import current_lease, unstubbed
 from rcflow.model.version import tag_name
 from rcflow.record import dataclass
 
@@ -197,7 +197,7 @@ _ARTIFACT_EVENTS = ("image_resolved", "image_promoted", "image_tag_moved", "pack
 def _artifacts_view(snap: Snapshot, tag: str) -> list[dict[str, Any]]:
     """What shipped where for tag: each image digest and package file the ledger recorded."""
     newest: dict[tuple[str, str], Event] = {}
-    for e in snap.ledger:
+    for e in unstubbed(snap.ledger):
         if e.kind in _ARTIFACT_EVENTS and (e.key == tag or e.key.startswith(tag + "/")):
             newest[(e.kind, e.key)] = e
     rows = []
