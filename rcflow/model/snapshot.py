@@ -69,8 +69,9 @@ class Snapshot:
             "head": self.head,
             "branch": self.branch,
             "dirty": sorted(self.dirty),
-            "local_tags": sorted(self.local_tags.items()),
-            "remote_tags": sorted(self.remote_tags.items()),
+            # Digested apart: thousands of tags as JSON pairs were most of a step's fingerprint.
+            "local_tags": _pairs_digest(self.local_tags),
+            "remote_tags": _pairs_digest(self.remote_tags),
             "remote_branch": self.remote_branch,
             "ledger": self.ledger_tip,
             "files": [(f.path, f.head_text, f.work_text) for f in self.files],
@@ -83,7 +84,7 @@ class Snapshot:
                 for t, r in self.releases.items()
             ),
         }
-        import hashlib
+        import hashlib  # not at import: status never fingerprints
 
         blob = json.dumps(facts, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -100,3 +101,12 @@ class Snapshot:
         """Every one of our tags that names a version, parsed under spelling; None when observe
         parsed them under another (or not at all)."""
         return self.tag_versions if spelling == self.tag_spelling else None
+
+
+def _pairs_digest(pairs: Mapping[str, str]) -> str:
+    """A digest of {name: sha}: one line per pair, by name (a tag name holds no space or
+    newline, a sha neither: the lines cannot run together)."""
+    import hashlib
+
+    text = "\n".join(f"{name} {pairs[name]}" for name in sorted(pairs))
+    return hashlib.sha256(text.encode()).hexdigest()

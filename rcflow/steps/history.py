@@ -17,8 +17,9 @@ def version_key(v: Version) -> str:
 def active_bump(s: Snapshot, target: Version) -> Event | None:
     """The `bumped` event that produced target, unless a later `bump_reverted` undid it."""
     found: Event | None = None
-    for e in s.ledger:
-        if e.key != version_key(target):
+    key = version_key(target)
+    for e in ledger.unstubbed(s.ledger):  # neither kind is ever a closed release's stub
+        if e.key != key:
             continue
         if e.kind == EventKind.BUMPED:
             found = e

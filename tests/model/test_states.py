@@ -511,3 +511,22 @@ def test_tags_parsed_by_observe_are_read_only_under_their_own_spelling() -> None
     # Under its own spelling, what the snapshot says is what classify reads.
     told = dataclasses.replace(s, tag_versions=wrong, tag_spelling=tag_spelling(c))
     assert classify_(told, c).last_final == parse("9.9.9", Spelling.SEMVER)
+
+
+def test_a_plan_fingerprint_names_every_tag_here_and_there() -> None:
+    tags = {f"v1.{m}.0": f"{m:040x}" for m in range(50)}
+    base = snapshot(tags=tags).fingerprint()
+    assert snapshot(tags=dict(reversed(tags.items()))).fingerprint() == base  # order: no fact
+    for changed in (
+        snapshot(tags=tags, local={"v1.49.0": "f" * 40}),  # a tag moved here
+        snapshot(tags=tags, remote={"v1.49.0": "f" * 40}),  # or there
+        snapshot(tags=tags, local={"v2.0.0": "f" * 40}),  # one more here
+        snapshot(tags=tags, remote={"v2.0.0": "f" * 40}),  # or there
+        snapshot(tags={k: v for k, v in tags.items() if k != "v1.0.0"}),
+    ):
+        assert changed.fingerprint() != base
+    # A pair is one line: a name and a sha cannot be split differently to the same text.
+    assert (
+        snapshot(tags={"v1.0.0": "ab"}).fingerprint()
+        != snapshot(tags={"v1.0.0 a": "b"}).fingerprint()
+    )
