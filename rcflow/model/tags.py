@@ -1,10 +1,11 @@
 """Our tags by version, at a cost that does not grow with the releases behind them.
 
 A project ten years old has thousands of finals and their RCs; a command reads the newest final
-and what is above it. `TagVersions` reads every tag at once, in C: one `findall` for the finals
-and one for the pre-releases over the tags joined by newlines (a Python loop over 10,000 tags,
-a match, three `int()` and two inserts each, was most of `status` after 5,000 releases). It
-builds a `Version` only for a tag that is read.
+and what is above it. `TagVersions` reads the tags all at once, joined one a line, in C: the
+finals split the text (`re.split`), the pre-releases are found in what is left (`findall`), and
+every base's numbers come from one JSON parse. A Python loop over 10,000 tags (a match, three
+`int()` and two inserts each) was most of `status` after 5,000 releases. A `Version` is built
+only for a tag that is read; pre-releases are grouped by base only when the index is iterated.
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ def _part(base: Base) -> str:
 
 
 class TagVersions(Mapping[str, Version]):
-    """{tag: its version} for our tags among `names`; versions built when read, once."""
+    """{tag: its version} for our tags among `names`; versions built when read, once.
+
+    `names` is not copied when every one is ours: a set or mapping not changed afterwards.
+    """
 
     def __init__(self, names: Collection[str], config: Config) -> None:
         self._config = config
@@ -72,15 +76,18 @@ class TagVersions(Mapping[str, Version]):
         text = "\n" + "\n".join(names) + "\n"
         if text.count("\n") != len(names) + 1:  # a name with a newline in it: not one of ours
             text = "\n" + "\n".join(filter(self._pattern("tag").fullmatch, names)) + "\n"
-        self._text = text
-        final_parts: list[str] = self._pattern("final").findall(text)
-        pre_parts: list[str] = self._pattern("pre").findall(text)
+        # The finals split the text: the pre-releases are looked for in what is left, the
+        # other half of it (kept, for `pre_releases`).
+        pieces = self._pattern("final").split(text)
+        final_parts: list[str] = pieces[1::2]
+        self._text = "".join(pieces[::2])
+        pre_parts: list[str] = self._pattern("pre").findall(self._text)
         # Each base converted once: a final's tuple is its RCs' too.
         bases = _numbers(final_parts)
         self._finals = dict(zip(bases.values(), map(prefix.__add__, bases), strict=True))
-        unique = dict.fromkeys(pre_parts)
-        bases.update(_numbers(unique.keys() - bases.keys()))
-        self._pre_bases = dict.fromkeys(map(bases.__getitem__, unique))
+        self._pre_parts = dict.fromkeys(pre_parts)  # {"1.2.3": None}, in order
+        bases.update(_numbers(self._pre_parts.keys() - bases.keys()))
+        self._pre_bases = tuple(map(bases.__getitem__, self._pre_parts))
         # {"1.2.3": its pre-releases' tags}: grouped when first iterated, or given (`of`).
         self._pre: dict[str, list[str]] | None = None
         # Every name ours (observe's usual case): the names are the set, not a copy of them.
@@ -94,13 +101,17 @@ class TagVersions(Mapping[str, Version]):
         """The index of versions parsed already (a snapshot built without observe)."""
         index = cls((), config)
         index._pre = {}
+        bases: list[Base] = []
         for name, v in versions.items():
             base = (v.major, v.minor, v.patch)
             if v.rc is None:
                 index._finals[base] = name
+            elif _part(base) in index._pre:
+                index._pre[_part(base)].append(name)
             else:
-                index._pre.setdefault(_part(base), []).append(name)
-                index._pre_bases[base] = None
+                index._pre[_part(base)] = [name]
+                bases.append(base)
+        index._pre_bases = tuple(bases)
         index._ours = set(versions)
         index._built.update(versions)
         return index
@@ -115,7 +126,7 @@ class TagVersions(Mapping[str, Version]):
         part = _part(base)
         if self._pre is not None:
             return self._pre.get(part, [])
-        if base not in self._pre_bases:
+        if part not in self._pre_parts:
             return []
         # Asked for a base or two (the release in flight): a literal search, no grouping of all.
         start = re.escape(f"{self._config.tag_prefix}{part}-")
@@ -123,9 +134,10 @@ class TagVersions(Mapping[str, Version]):
         return [name for name in lines if self._pattern("tag").fullmatch(name)]
 
     def pre_release_bases(self) -> Iterable[Base]:
-        return self._pre_bases.keys()
+        return self._pre_bases
 
     def _grouped(self) -> dict[str, list[str]]:
+        """{"1.2.3": its pre-releases' tags}, in the order given."""
         if self._pre is None:
             self._pre = {}
             for name, part in self._pattern("pre_tag").findall(self._text):
