@@ -158,9 +158,12 @@ def observe(
         if name.startswith("refs/tags/")
     }
     # Each tag matched once, here and there together: only ours are kept, by version.
-    versions = TagVersions({**local_tags, **remote_tags}, config)
-    local_tags = {name: sha for name, sha in local_tags.items() if name in versions}
-    remote_tags = {name: sha for name, sha in remote_tags.items() if name in versions}
+    both = {**local_tags, **remote_tags}
+    versions = TagVersions(both, config)
+    if len(versions) < len(both):  # another's tags among them; a set lookup each, no call
+        ours = versions.names()
+        local_tags = {name: sha for name, sha in local_tags.items() if name in ours}
+        remote_tags = {name: sha for name, sha in remote_tags.items() if name in ours}
     release_branch = (
         config.branch or remote.default_branch or tracking.get("HEAD") or status.branch or "main"
     )
