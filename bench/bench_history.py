@@ -15,9 +15,13 @@ Then, side by side in one run (medians of interleaved rounds; the spread is max-
   raw git of its own effects plus one ledger append per effect (a commit, a push of the branch
   or tag, `git commit-tree` + `git push` of the ledger ref: each timed raw in that repository),
   with the number of `git push` processes the step ran; and the whole cycle;
-- growth factors from 50 to 5,000 cycles (target <= 1.3x) and from 2,000 to 50,000 tags.
+- growth factors from 50 to 5,000 cycles (target <= 1.3x): medians of paired ratios, the two
+  ends timed one after the other (status and log in alternating pairs, `--pairs`; the steps'
+  cycles back to back in each round, every other round backwards); and from 2,000 to 50,000
+  tags.
 
-Usage: python bench/bench_history.py [--quick] [--runs N] [--compare DIR]
+Usage: python bench/bench_history.py [--quick] [--runs N] [--step-runs N] [--pairs N]
+                                     [--compare DIR]
 """
 
 from __future__ import annotations
@@ -506,6 +510,19 @@ def one_round(
         shutil.rmtree(scratch / case, ignore_errors=True)
 
 
+def ends_pairs(ends: dict[str, Path], samples: Samples, scratch: Path, pairs: int) -> None:
+    """status and log on the two ends of the history axis, alternately, a pair at a time: each
+    pair's ratio is the growth factor as measured within a second."""
+    repos = {case: copy(base, scratch / f"pair-{case}") for case, base in ends.items()}
+    for i in range(pairs):
+        for case in repos if i % 2 == 0 else reversed(repos):
+            for what in ("status", "log"):
+                seconds = timed([*launcher(), what, "--json"], repos[case])
+                samples.add(f"{case} {what} pair", seconds)
+    for case in repos:
+        shutil.rmtree(scratch / f"pair-{case}", ignore_errors=True)
+
+
 # Raw git of a step's own effects (what a person would type), besides one append per effect.
 OWN_GIT = {
     "bump": ("raw commit", "raw push branch"),
@@ -535,6 +552,13 @@ def main() -> int:
         default=[],
         help="also time status and log with `python -m rcflow` from the source tree DIR",
     )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=15,
+        help="status and log timed alternately on the fewest and the most cycles, for their "
+        "growth factors (default 15)",
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -561,12 +585,18 @@ def main() -> int:
         shim.parent.mkdir()
         shim.write_text(PUSH_SHIM.format(git=shutil.which("git")))
         shim.chmod(0o755)
+        first, last = f"N={histories[0]}", f"N={histories[-1]}"
+        # The two ends of the growth factor timed one after the other, and every other round
+        # backwards: a machine slower for a while (this one varies by half within minutes)
+        # slows both ends of a round's ratio, not one.
+        ends = {first: cases[first], last: cases[last]}
+        forward = {**ends, **{c: p for c, p in cases.items() if c not in ends}}
         for r in range(args.runs):
-            # Every other round backwards: a machine speeding up or slowing down over a round
-            # does not favour the cases timed first.
-            order = dict(reversed(cases.items())) if r % 2 else cases
+            order = dict(reversed(forward.items())) if r % 2 else forward
             one_round(order, samples, shim, scratch, trees, steps=r < args.step_runs)
             print(f"round {r + 1}/{args.runs} done at {time.perf_counter() - start:.0f}s")
+        ends_pairs(ends, samples, scratch, args.pairs)
+        print(f"{args.pairs} pairs of status and log done at {time.perf_counter() - start:.0f}s")
     report(samples, cases, histories, trees, args.runs, min(args.step_runs, args.runs))
     return 0
 
@@ -616,11 +646,13 @@ def report(
     first, last = f"N={histories[0]}", f"N={histories[-1]}"
     print(f"\ngrowth from {histories[0]} to {histories[-1]} past cycles (target <= 1.3x)")
     print(
-        "  (the median of the rounds' own ratios: a round times both ends within a minute, so "
-        "a machine slower for a while slows both; the ratio of the medians is beside it)"
+        "  (the median of paired ratios, both ends timed one after the other: status and log "
+        "in alternating pairs, the steps' cycles back to back in each round; the ratio of the "
+        "medians beside it)"
     )
     for what in ("status", "log", *(s for s, _ in STEPS), "cycle"):
-        a, b = samples.times[f"{first} {what}"], samples.times[f"{last} {what}"]
+        paired_by = f" {what} pair" if what in ("status", "log") else f" {what}"
+        a, b = samples.times[f"{first}{paired_by}"], samples.times[f"{last}{paired_by}"]
         paired = [y / x for x, y in zip(a, b, strict=True)]
         growth = statistics.median(paired)
         of_medians = statistics.median(b) / statistics.median(a)
