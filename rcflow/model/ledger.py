@@ -325,7 +325,7 @@ def compact(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> tuple
         if i == dispatch_at:
             kept.append(e)
             continue
-        if e.kind in _STUB_KINDS and not (e.data or e.id or e.actor or e.run or e.time):
+        if _is_stub(e):
             # A stub already (a closed release's, in a checkpoint): kept as it is, closed or not.
             kept.append(e)
             continue
@@ -333,7 +333,7 @@ def compact(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> tuple
         if horizon is None or version is None or version >= horizon:
             kept.append(e)
         elif e.kind in _STUB_KINDS:
-            kept.append(e if not (e.data or e.id or e.actor or e.run or e.time) else _stub(e))
+            kept.append(e if _is_stub(e) else _stub(e))
         elif e.kind in _KEPT_KINDS or (
             e.kind in (EventKind.PROMOTING, EventKind.BUMP_REVERTED)
             and finished.get((e.kind, e.key), -1) < i
@@ -439,6 +439,13 @@ def _stub_of(kind: str, key: str) -> Event:
 
 def _stub(e: Event) -> Event:
     return _stub_of(e.kind, e.key)
+
+
+def _is_stub(e: Event) -> bool:
+    """A closed release's event as a checkpoint keeps it: a stub kind, nothing but its key."""
+    return type(e) is _Stub or (
+        e.kind in _STUB_KINDS and not (e.data or e.id or e.actor or e.run or e.time)
+    )
 
 
 def fold(
@@ -573,7 +580,7 @@ def _dumps(value: object) -> str:
 
 
 def _row(e: Event) -> str:
-    if e.kind in _STUB_KINDS and e.key and not (e.data or e.id or e.actor or e.run or e.time):
+    if _is_stub(e) and e.key:
         return _dumps(f"{e.kind} {e.key}")
     return _dumps([e.id, e.kind, e.key, e.time, e.actor, e.run, dict(e.data)])
 
