@@ -651,14 +651,16 @@ def report(
         "medians beside it)"
     )
     for what in ("status", "log", *(s for s, _ in STEPS), "cycle"):
-        paired_by = f" {what} pair" if what in ("status", "log") else f" {what}"
+        by_pairs = what in ("status", "log")
+        paired_by = f" {what} pair" if by_pairs else f" {what}"
         a, b = samples.times[f"{first}{paired_by}"], samples.times[f"{last}{paired_by}"]
         paired = [y / x for x, y in zip(a, b, strict=True)]
         growth = statistics.median(paired)
         of_medians = statistics.median(b) / statistics.median(a)
         verdict = "met" if growth <= 1.3 else "NOT met"
         print(
-            f"  {what:<10} {growth:5.2f}x  (rounds {min(paired):.2f}-{max(paired):.2f}; "
+            f"  {what:<10} {growth:5.2f}x  ({'pairs' if by_pairs else 'rounds'} "
+            f"{min(paired):.2f}-{max(paired):.2f}; "
             f"medians {of_medians:.2f}x)  growth target <= 1.3x: {verdict}"
         )
     # N=50 is the 10,000-tag point of the tags axis.
