@@ -1070,22 +1070,15 @@ class _FileBody:
                 self._cond.notify_all()
 
     def read(self, amount: int = -1) -> memoryview:
+        length = min(_WINDOW, self._size - self._sent)
+        # GitHub finishes an asset with its last byte: the last window waits until every byte
+        # is hashed, so a hash that fails stops the upload before GitHub keeps the asset.
+        last = length > 0 and self._sent + length == self._size
         with self._cond:
             # Every block handed out before was sent: those hashed are done with.
-            while self._blocks and self._blocks[0].index < self._hashed:
+            while self._blocks and (self._thread is None or self._blocks[0].index < self._hashed):
                 self._blocks.popleft().release()
-            while self._thread is not None and self._handed - self._hashed >= _AHEAD:
-                if self._failed is not None:
-                    break
-                self._cond.wait()
-            if self._failed is not None:
-                raise EffectError(
-                    f"hashing {self._label} failed while uploading it: {self._failed}"
-                ) from None
-            if self._thread is None:
-                while self._blocks:
-                    self._blocks.popleft().release()
-        length = min(_WINDOW, self._size - self._sent)
+        self._wait_for_hash(0 if last else _AHEAD - 1)
         if length <= 0:
             return memoryview(b"")
         block = self._next(length)
@@ -1094,7 +1087,21 @@ class _FileBody:
         self._blocks.append(block)
         if self._thread is not None:
             self._todo.put(block)
+            if last:
+                self._wait_for_hash(0)
         return block.view
+
+    def _wait_for_hash(self, behind: int) -> None:
+        """Until at most `behind` windows handed out wait to be hashed; a failed hash raises."""
+        with self._cond:
+            while self._thread is not None and self._handed - self._hashed > behind:
+                if self._failed is not None:
+                    break
+                self._cond.wait()
+            if self._failed is not None:
+                raise EffectError(
+                    f"hashing {self._label} failed while uploading it: {self._failed}"
+                ) from None
 
     def _next(self, length: int) -> _Block:
         """The next window of the file: mapped, or read into the ring's next buffer."""

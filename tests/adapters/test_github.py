@@ -651,21 +651,31 @@ def test_a_read_error_midway_fails_the_upload_once_and_leaves_no_asset(
     _left_unfinished(server, forge)
 
 
+@pytest.mark.parametrize("failing", [2, 4], ids=["second-window", "last-window"])
 def test_a_hash_that_fails_midway_fails_the_upload_and_leaves_no_asset(
-    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int
 ) -> None:
+    """GitHub keeps an asset once its last byte arrives: the last window waits for the hash."""
+    import threading
+
     forge, path, _ = _four_window_upload(server, tmp_path, monkeypatch)
     real_sha256 = hashlib.sha256
+    mine = threading.current_thread()
 
-    class Broken:
-        def __init__(self) -> None:
-            self._real, self._n = real_sha256(), 0
+    class Broken:  # breaks rcflow's hash only: the test server, in this process, hashes too
+        def __init__(self, *args: bytes) -> None:
+            current = threading.current_thread()
+            self._ours = current is mine or current.name.startswith("rcflow:")
+            self._real, self._n = real_sha256(*args), 0
 
         def update(self, view: Any) -> None:
             self._n += 1
-            if self._n == 2:
+            if self._ours and self._n == failing:
                 raise MemoryError("no memory for the hash")
             self._real.update(view)
+
+        def hexdigest(self) -> str:
+            return self._real.hexdigest()
 
     monkeypatch.setattr(hashlib, "sha256", Broken)
     with pytest.raises(EffectError, match=r"hashing app\.tgz failed while uploading it"):
