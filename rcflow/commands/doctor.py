@@ -64,12 +64,14 @@ def init_drift(root: Path) -> list[Finding]:
     # its templates are needed (or imported).
     if not _init_wrote_workflows(root):
         return []
-    from rcflow.commands.init import InitOptions, config_source, plan_init
+    from rcflow.commands.init import InitOptions, config_source, detect, plan_init
 
     if config_source(root) is None:
         return []
     try:
-        files = plan_init(root, InitOptions())
+        # The configuration exists: the workflows need none of the facts a new one is
+        # written from (init's walk for version files is most of its time on a large tree).
+        files = plan_init(root, InitOptions(), found=detect(root, workflows_only=True))
     except RcflowError:
         return []  # an invalid config or template is reported elsewhere
     return [

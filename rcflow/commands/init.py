@@ -115,8 +115,12 @@ class _Setup:
 # -- detection -----------------------------------------------------------------------------------
 
 
-def detect(root: Path) -> dict[str, Any]:
+def detect(root: Path, *, workflows_only: bool = False) -> dict[str, Any]:
     """What `rcflow init` finds in the repository at ``root``.
+
+    ``workflows_only``: with a configuration, leave out what only a new configuration is written
+    from (version files, pins, the release tags): init never rewrites an existing one, so its
+    workflows do not depend on them, and doctor's drift check does not walk the tree for them.
 
     Keys: ``version_files`` (each ``path``, ``kind``, ``key``, ``version``: every file holding a
     readable version, the auto-detected order first), ``origin_url`` (credentials removed) or None,
@@ -126,10 +130,11 @@ def detect(root: Path) -> dict[str, Any]:
     ``rcflow_requirement``; None without one or when it is invalid), ``install_command`` (what
     the validation workflow installs first, or ""), ``rcflow_itself`` (rcflow's own repository).
     """
-    git = _git_facts(root)
+    source = _config_source(root)
+    light = workflows_only and source is not None
+    git = _git_facts(root, tags=not light)
     tags = _tag_facts(git.get("tags", ()))
     origin = git["origin_url"]
-    source = _config_source(root)
     configured: dict[str, Any] | None = None
     if source is not None:
         try:
@@ -148,7 +153,7 @@ def detect(root: Path) -> dict[str, Any]:
                 "rcflow_requirement": existing.rcflow_requirement,
             }
     wanted = {tags["last_release"]} if tags["last_release"] else set()
-    files = _version_files(root)
+    files = [] if light else _version_files(root)
     if files and not wanted:
         wanted = {_bare(files[0]["version"])}  # no release yet: the root file's version
     repo_name = (github_repo(origin) or "").rpartition("/")[2] if origin else ""
@@ -189,16 +194,17 @@ def _redact(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
-def _git_facts(root: Path) -> dict[str, Any]:
+def _git_facts(root: Path, *, tags: bool = True) -> dict[str, Any]:
     calls = [
         proc.Call(("git", "-C", str(root), "rev-parse", "--git-dir")),
         proc.Call(("git", "-C", str(root), "config", "--get", "remote.origin.url")),
         proc.Call(("git", "-C", str(root), "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")),
         proc.Call(("git", "-C", str(root), "symbolic-ref", "--quiet", "--short", "HEAD")),
-        proc.Call(("git", "-C", str(root), "tag", "--list")),
     ]
+    if tags:
+        calls.append(proc.Call(("git", "-C", str(root), "tag", "--list")))
     try:
-        is_git, origin, remote_head, head, tags = proc.run_parallel(calls)
+        is_git, origin, remote_head, head, *listed = proc.run_parallel(calls)
     except OSError:  # no git on PATH: nothing to learn from it
         return {"is_git": False, "origin_url": None, "remote_head": None, "current_branch": None}
     default = remote_head.stdout.strip() if remote_head.ok else ""
@@ -208,7 +214,7 @@ def _git_facts(root: Path) -> dict[str, Any]:
         "origin_url": (origin.stdout.strip() or None) if origin.ok else None,
         "remote_head": default[len(prefix) :] if default.startswith(prefix) else None,
         "current_branch": (head.stdout.strip() or None) if head.ok else None,
-        "tags": tuple(tags.stdout.split()) if tags.ok else (),
+        "tags": tuple(listed[0].stdout.split()) if listed and listed[0].ok else (),
     }
 
 
@@ -479,14 +485,17 @@ def release_workflow_path(root: Path) -> str | None:
     return None
 
 
-def plan_init(root: Path, options: InitOptions) -> list[FileToWrite]:
+def plan_init(
+    root: Path, options: InitOptions, *, found: Mapping[str, Any] | None = None
+) -> list[FileToWrite]:
     """The files `rcflow init` writes: ``rcflow.toml`` (unless a configuration exists already),
     ``.github/workflows/release.yml`` and ``.github/workflows/rcflow-validate.yml``.
 
     Raises `UsageError` for an option that cannot be written safely, `ConfigError` when an existing
     configuration is invalid.
     """
-    found = detect(root)
+    if found is None:
+        found = detect(root)
     if options.workflow_name is None and found.get("config"):
         # A re-run updates the release workflow it wrote before, wherever that is.
         earlier = release_workflow_path(root)

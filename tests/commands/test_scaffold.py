@@ -496,6 +496,54 @@ def test_version_files_in_packages_are_found_and_disagreeing_ones_left_commented
     assert '# path = "tool/__init__.py"' in (root / "rcflow.toml").read_text("utf-8")
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "",
+        "[notify]\nissue = true\n",
+        '[assets]\nfiles = ["dist/*"]\nbuild = "python -m build"\n\n'
+        "[python_package]\ntrusted_publishing = true\n",
+    ],
+    ids=["plain", "notify", "trusted-publishing"],
+)
+def test_doctor_renders_the_same_workflows_without_walking_for_version_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str
+) -> None:
+    """With a configuration, the workflows depend on none of the facts a new configuration is
+    written from: doctor's drift check skips init's walk of the tree and its tag listing."""
+    root = make_repo(tmp_path / "repo", origin="https://github.com/acme/demo.git")
+    (root / "src" / "demo").mkdir(parents=True)
+    (root / "src" / "demo" / "__init__.py").write_text('__version__ = "1.3.0"\n', "utf-8")
+    (root / "go.mod").write_text("module example.com/demo\n\ngo 1.22\n", "utf-8")
+    (root / "version").mkdir()
+    (root / "version" / "version.go").write_text('package version\n\nVersion = "1.3.0"\n', "utf-8")
+    (root / "deploy").mkdir()
+    (root / "deploy" / "package.json").write_text('{"name": "d", "version": "1.3.0"}\n', "utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "demo 1.3.0")
+    git(root, "tag", "v1.3.0")
+    full = scaffold.plan_init(root, scaffold.InitOptions())
+    write_all(root, full)
+    with (root / "rcflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write(extra)
+    expected = scaffold.plan_init(root, scaffold.InitOptions())
+
+    def walked(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the drift check walked the tree for version files")
+
+    monkeypatch.setattr(scaffold, "_version_files", walked)
+    found = scaffold.detect(root, workflows_only=True)
+    light = scaffold.plan_init(root, scaffold.InitOptions(), found=found)
+
+    assert [(f.path, f.content) for f in light] == [(f.path, f.content) for f in expected]
+    assert found["version_files"] == [] and found["tag_count"] == 0
+    monkeypatch.undo()
+    # Without a configuration there is nothing to skip: init detects everything, as before.
+    (root / "rcflow.toml").unlink()
+    paths = [f["path"] for f in scaffold.detect(root, workflows_only=True)["version_files"]]
+    assert "version/version.go" in paths and "src/demo/__init__.py" in paths
+
+
 def test_a_repository_template_overrides_the_shipped_one(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "repo")
     override = root / ".rcflow" / "templates" / "release.yml.j2"
