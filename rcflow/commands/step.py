@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -30,6 +30,7 @@ from rcflow.model.states import Release, classify
 from rcflow.ports import templates
 from rcflow.preflight import git as git_checks
 from rcflow.preflight import run as run_checks
+from rcflow.record import dataclass, field
 from rcflow.steps import STEPS, Facts, Step
 
 

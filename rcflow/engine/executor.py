@@ -14,7 +14,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from rcflow.engine.handlers import HANDLERS, Outcome, Record, Scope
@@ -31,6 +30,7 @@ from rcflow.ports.ci import CI
 from rcflow.ports.forge import Forge, HeldWrites
 from rcflow.ports.git import Repository
 from rcflow.ports.registry import Registry
+from rcflow.record import dataclass, field
 
 
 class LedgerWriter:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from rcflow.model.version import Version
+from rcflow.record import dataclass
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,20 @@ already holds, so a re-run after a crash skips what is done and stops on what co
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
 from rcflow.model.config import PythonPackageConfig, ValidationConfig
 from rcflow.model.events import EventKind
+from rcflow.record import dataclass, field
 
 Reach = Literal["ledger", "remote", "world"]
 
 
-@dataclass(frozen=True)
 class Effect:
+    """What a plan does, as data: each kind below is a frozen dataclass (rcflow.record's: the
+    steps import thirty of them, which the standard decorator compiled one by one). The base
+    holds no field, so it is no dataclass itself (a record class inherits no fields)."""
+
     kind: ClassVar[str] = "effect"
     # The ledger events applying it may append (the executor refuses any other): a plan shows
     # every ledger write an apply can make.
@@ -45,7 +48,7 @@ class Effect:
         return {
             "kind": self.kind,
             "description": self.describe(),
-            **asdict(self),
+            **_asdict(self),
             "records": list(self.writes()),
         }
 
@@ -428,7 +431,7 @@ class ValidationSpec:
 
     def to_json(self) -> dict[str, Any]:
         """The plan's view: the entry's fields and the ledger's, side by side (one object)."""
-        entry = asdict(self.validation)
+        entry = _asdict(self.validation)
         entry.pop("max_age", None)  # a promotion rule, not part of what runs
         return {
             **entry,
@@ -614,3 +617,10 @@ class CloseAlertIssue(Effect):
 
     def describe(self) -> str:
         return f"close the issue {self.title!r} if it is open"
+
+
+def _asdict(value: Any) -> dict[str, Any]:
+    from dataclasses import asdict  # a plan's JSON only: a step's text needs none
+
+    result: dict[str, Any] = asdict(value)
+    return result

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from rcflow.record import dataclass, field
 
 if TYPE_CHECKING:
     from rcflow.model.effects import Effect

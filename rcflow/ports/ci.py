@@ -8,10 +8,10 @@ Time is part of the port too (`clock`, `sleep`), so polling can be driven by a f
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from rcflow.errors import EffectError
+from rcflow.record import dataclass
 
 # How a check run may end and still count, as GitHub's branch protection counts it.
 CHECK_PASSES = frozenset({"success", "neutral", "skipped"})

@@ -7,9 +7,10 @@ the real clients (`adapters/oci.py`, `adapters/pyindex.py`) and tests pass their
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
+
+from rcflow.record import dataclass, field
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"

@@ -8,7 +8,6 @@ resume line all read the step's own declarations, so adding a step is adding one
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from rcflow.model.config import Config
@@ -17,6 +16,7 @@ from rcflow.model.notes import Renderer
 from rcflow.model.plan import Plan
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Release, classify
+from rcflow.record import dataclass
 
 A = TypeVar("A")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from rcflow.model.plan import Plan
 from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import State
 from rcflow.model.version import PARTS, Version, parse, parse_dev, resolve_target, tag_name
+from rcflow.record import dataclass
 from rcflow.steps.base import REPOSITORY_CHECKS, Facts, Param, StepBase
 from rcflow.steps.history import active_bump, version_key
 from rcflow.steps.unfinished import unfinished_rollback

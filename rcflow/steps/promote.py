@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import Candidate, Release, State
 from rcflow.model.version import Version, render_dev, tag_name
 from rcflow.model.version_files import read_versions, rewrite_dev
+from rcflow.record import dataclass
 from rcflow.steps import registries as artifact_steps
 from rcflow.steps.base import REPOSITORY_CHECKS, Facts, Param, StepBase
 from rcflow.steps.history import decision, event_done, tag_version

@@ -12,7 +12,6 @@ crash finishes the same rollback instead of undoing one more thing. Naming what 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ from rcflow.model.snapshot import Snapshot
 from rcflow.model.states import REVERT_SUBJECT, Release, State, pending_bump_revert
 from rcflow.model.version import Version, parse, tag_name
 from rcflow.model.version_files import primary_version, read_versions, rewrite
+from rcflow.record import dataclass
 from rcflow.steps import registries as artifact_steps
 from rcflow.steps.base import REPOSITORY_CHECKS, Facts, Param, StepBase
 from rcflow.steps.bump import bump_message

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +12,7 @@ from rcflow.model.config import ValidationConfig
 from rcflow.model.ledger import Event, from_iso
 from rcflow.model.plan import Plan
 from rcflow.model.states import State, pending_dispatches
+from rcflow.record import dataclass
 from rcflow.steps.base import Facts, Param, StepBase
 from rcflow.steps.publishing import released_done
 

@@ -9,13 +9,13 @@ effect declares in `Effect.writes()`, so a plan shows every ledger write an appl
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from rcflow.errors import EffectError
 from rcflow.model.effects import Effect
 from rcflow.model.ledger import Event
+from rcflow.record import dataclass, field
 
 if TYPE_CHECKING:
     from rcflow.engine.executor import Ports

@@ -9,13 +9,13 @@ outstanding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from rcflow.engine.validations.command import Outcome, Progress
 from rcflow.engine.validations.poll import SCHEDULE, Schedule, seconds
 from rcflow.model.effects import ValidationSpec
 from rcflow.ports.ci import CHECK_PASSES, CI
+from rcflow.record import dataclass
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rcflow.model.effects import ValidationSpec
 from rcflow.ports import proc
 from rcflow.ports.git import Repository
+from rcflow.record import dataclass, field
 
 Progress = Callable[[str, str, str], None]  # (validation name, what happened, detail)
 

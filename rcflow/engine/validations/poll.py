@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from rcflow.ports.ci import CI, CheckFact, DeploymentFact, Dispatched, RunFact, StatusFact
+from rcflow.record import dataclass
 
 
 @dataclass(frozen=True)
