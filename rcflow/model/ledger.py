@@ -267,10 +267,15 @@ def _horizon(
     events: Sequence[Event], tag_prefix: str, rc_token: str
 ) -> tuple[int, int, int] | None:
     """Releases older than this one are closed: KEEP_RELEASES newer ones were promoted."""
+    # A stub is a closed release's, and the horizon never goes down (promotions only add to
+    # it): no stub is among the newest KEEP_RELEASES promoted, so none is parsed (5,000 of
+    # them in a checkpoint after 5,000 releases).
     promoted = {
         b
         for e in events
-        if e.kind == EventKind.PROMOTED and (b := _base(e.key, tag_prefix, rc_token)) is not None
+        if e.kind == EventKind.PROMOTED
+        and type(e) is not _Stub
+        and (b := _base(e.key, tag_prefix, rc_token)) is not None
     }
     newest = sorted(promoted, reverse=True)[:KEEP_RELEASES]
     return newest[-1] if len(newest) == KEEP_RELEASES else None
@@ -305,7 +310,12 @@ def compact(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> tuple
     lease_run = ""
     dispatch_at: int | None = None
     finished: dict[tuple[str, str], int] = {}  # (decision kind, key) -> index of its end
+    stub = _Stub
     for i, e in enumerate(events):
+        if type(e) is stub:
+            # A closed release's, compacted before: whatever decision of its release it
+            # finished was dropped with it then (a release closes whole), so it finishes none.
+            continue
         if e.kind == EventKind.LEASE_ACQUIRED:
             lease_at, lease_run = i, e.run
         elif e.kind in (EventKind.LEASE_RELEASED, EventKind.LEASE_BROKEN) and e.key == lease_run:
@@ -318,6 +328,9 @@ def compact(events: Sequence[Event], *, tag_prefix: str, rc_token: str) -> tuple
             finished[(EventKind.BUMP_REVERTED, e.key)] = i
     kept: list[Event] = []
     for i, e in enumerate(events):
+        if type(e) is stub:  # kept as it is, closed or not (the first question: most are)
+            kept.append(e)
+            continue
         if e.kind in _LEASE_KINDS:
             if i == lease_at:
                 kept.append(e)
@@ -455,9 +468,17 @@ def fold(
     the event can change in a checkpoint (compacted already, so its other events are fixed
     points): a step appends several events, and re-compacting 10,000 of them per append made
     every step slower with each release. A promotion can move the horizon: compacted whole."""
-    if event.kind == EventKind.PROMOTED:
-        return compact((*checkpoint, event), tag_prefix=tag_prefix, rc_token=rc_token)
     spelling = (tag_prefix, rc_token)
+    if event.kind == EventKind.PROMOTED:
+        folded = compact((*checkpoint, event), tag_prefix=tag_prefix, rc_token=rc_token)
+        for known_spelling, known, keys in _newest:
+            if known is checkpoint and known_spelling == spelling:
+                # The newest promotions now are among the checkpoint's and this one: the
+                # next append's blob need not scan every promotion for them.
+                bases = {k: b for k in {*keys, event.key} if (b := _base(k, *spelling))}
+                _newest[:] = [(spelling, folded, _newest_of(bases)), *_newest[:3]]
+                break
+        return folded
     # Only a promotion moves the horizon: known for the checkpoint this one was folded from.
     horizon = _known_horizon(checkpoint, *spelling)
 
@@ -548,12 +569,19 @@ def newest_promoted(events: Iterable[Event], *, tag_prefix: str, rc_token: str) 
     KEEP_RELEASES promoted (all of them when fewer): what `covers` needs of them."""
     for spelling, known, keys in _newest:
         if known is events and spelling == (tag_prefix, rc_token):
-            return keys  # a checkpoint read, or folded from one without a promotion
-    bases = {
+            return keys  # a checkpoint read, or folded from one
+    bases = {  # no stub's: a closed release is among no newest (see `_horizon`)
         e.key: b
         for e in events
-        if e.kind == EventKind.PROMOTED and (b := _base(e.key, tag_prefix, rc_token))
+        if e.kind == EventKind.PROMOTED
+        and type(e) is not _Stub
+        and (b := _base(e.key, tag_prefix, rc_token))
     }
+    return _newest_of(bases)
+
+
+def _newest_of(bases: Mapping[str, tuple[int, int, int]]) -> list[str]:
+    """Of promotions' keys and their releases, the keys of the newest KEEP_RELEASES releases."""
     newest = sorted(set(bases.values()), reverse=True)[:KEEP_RELEASES]
     floor = newest[-1] if len(newest) == KEEP_RELEASES else None
     return sorted(k for k, b in bases.items() if floor is None or b >= floor)

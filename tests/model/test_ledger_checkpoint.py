@@ -483,3 +483,25 @@ def test_unstubbed_keeps_every_event_of_a_kind_never_stubbed_in_order() -> None:
         assert ledger.current_lease(rest) == ledger.current_lease(list(seq))
     snapshot_ledger = tuple(read)
     assert ledger.unstubbed(snapshot_ledger) is ledger.unstubbed(snapshot_ledger)
+
+
+@settings(max_examples=100, deadline=None)
+@given(HISTORIES)
+def test_the_newest_promotions_folded_past_a_promotion_are_the_ones_a_scan_finds(
+    case: tuple[list[str], list[int], float],
+) -> None:
+    """A checkpoint read knows its `newest_promoted`; folding a promotion updates them rather
+    than scanning every promotion again for the next blob: the same keys either way."""
+    actions, runs, where = case
+    events = build(actions, runs).events
+    split = round(where * len(events))
+    checkpoint = compact(events[:split], **SPELLING)
+    # As a read leaves it: the checkpoint and its newest promotions, known by identity.
+    known = ledger.newest_promoted(checkpoint, **SPELLING)
+    folded = compact(ledger.assemble(checkpoint, (), promoted=known, **SPELLING), **SPELLING)
+    for e in events[split:]:
+        folded = ledger.fold(folded, e, **SPELLING)
+    cached = ledger.newest_promoted(folded, **SPELLING)
+    ledger._newest.clear()
+    assert cached == ledger.newest_promoted(folded, **SPELLING)
+    assert cached == ledger.newest_promoted(events, **SPELLING)
