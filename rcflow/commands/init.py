@@ -923,12 +923,21 @@ def _direct_url() -> dict[str, Any] | None:
 
     ``{}`` when rcflow is not installed at all (run from a source tree).
     """
-    import importlib.metadata
+    dist_info = _dist_info()
+    if dist_info is not None:
+        try:
+            text: str | None = (dist_info / "direct_url.json").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = None
+        except (OSError, UnicodeDecodeError):
+            return {}
+    else:  # an egg, a zip, no installation: importlib.metadata knows them all
+        import importlib.metadata
 
-    try:
-        text = importlib.metadata.distribution("rcflow").read_text("direct_url.json")
-    except importlib.metadata.PackageNotFoundError:
-        return {}
+        try:
+            text = importlib.metadata.distribution("rcflow").read_text("direct_url.json")
+        except importlib.metadata.PackageNotFoundError:
+            return {}
     if text is None:
         return None
     try:
@@ -936,6 +945,34 @@ def _direct_url() -> dict[str, Any] | None:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _dist_info() -> Path | None:
+    """The installed rcflow's `.dist-info` directory, found as importlib.metadata finds it (in
+    the first entry of sys.path that has one) without importing it, which cost doctor's drift
+    check more than the rest of it did. None when an entry holds two (a broken installation)
+    or none holds one: importlib.metadata decides then."""
+    import os
+    import sys
+
+    for entry in sys.path:
+        try:
+            with os.scandir(entry or ".") as found:
+                names = [e.name for e in found if _is_our_dist_info(e.name)]
+        except OSError:  # a zip, a missing directory
+            continue
+        if names:
+            return Path(entry or ".", names[0]) if len(names) == 1 else None
+    return None
+
+
+def _is_our_dist_info(name: str) -> bool:
+    """`rcflow-<version>.dist-info` (a wheel escapes a name's `-`: `rcflow_x-1.0.dist-info` is
+    another distribution's, and so is `rcflow-x-1.0.dist-info` of an older installer)."""
+    if not (name[:7].lower() == "rcflow-" and name.endswith(".dist-info")):
+        return False
+    version = name[7 : -len(".dist-info")]
+    return version[:1].isdigit() and "-" not in version
 
 
 def running_rcflow(version: str = __version__) -> RunningRcflow:

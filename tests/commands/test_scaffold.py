@@ -981,3 +981,31 @@ def test_the_release_workflow_takes_stage_and_to_through_env(
     else:
         assert "          STAGE: ${{ inputs.stage }}\n" in release
         assert "          TO: ${{ inputs.to }}\n" in release
+
+
+def test_the_installed_rcflow_is_found_as_importlib_metadata_finds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """init and doctor read rcflow's direct_url.json without importing importlib.metadata: the
+    same answer, from the first sys.path entry holding rcflow's .dist-info."""
+    import importlib.metadata
+    import sys
+
+    installed = importlib.metadata.distribution("rcflow").read_text("direct_url.json")
+    assert scaffold._direct_url() == (json.loads(installed) if installed else None)
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for site, url in ((first, "https://example.com/a.whl"), (second, "file:///elsewhere")):
+        info = site / "rcflow-9.9.9.dist-info"
+        info.mkdir(parents=True)
+        (info / "direct_url.json").write_text(json.dumps({"url": url}), encoding="utf-8")
+    (first / "rcflow_plugin-1.0.dist-info").mkdir()  # another distribution's
+    (first / "rcflow-plugin-1.0.dist-info").mkdir()  # an older installer's spelling of one
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "missing"), str(first), str(second)])
+    assert scaffold._direct_url() == {"url": "https://example.com/a.whl"}
+    (first / "rcflow-9.9.9.dist-info" / "direct_url.json").unlink()
+    assert scaffold._direct_url() is None  # from an index: no direct_url.json
+    (first / "rcflow-9.9.8.dist-info").mkdir()  # two: importlib.metadata decides
+    assert scaffold._dist_info() is None
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "missing")])
+    assert scaffold._direct_url() == {}  # not installed: run from a source tree
