@@ -9,13 +9,14 @@ filters quote values for TOML and YAML. jinja2 is imported on first render: `sta
 from __future__ import annotations
 
 import contextlib
-import importlib.resources
 import json
 import re
 from collections.abc import Callable, Mapping
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 from rcflow.errors import UsageError
 
@@ -29,9 +30,19 @@ def _template_dirs(root: Path | None) -> list[Traversable | Path]:
     dirs: list[Traversable | Path] = []
     if root is not None:
         dirs.append(root / OVERRIDE_DIR)
-    with contextlib.suppress(ModuleNotFoundError, NotADirectoryError):  # an odd installation
-        dirs.append(importlib.resources.files("rcflow") / "templates")
-    dirs.append(Path(__file__).resolve().parents[2] / "templates")
+    here = Path(__file__).resolve()
+    # The wheel's rcflow/templates, then a source checkout's templates/: on a file system,
+    # what importlib.resources would answer, without importing it; it is asked only when
+    # neither is a directory (rcflow imported from a zip).
+    shipped, source = here.parents[1] / "templates", here.parents[2] / "templates"
+    if shipped.is_dir():
+        dirs.append(shipped)
+    elif not source.is_dir():
+        import importlib.resources
+
+        with contextlib.suppress(ModuleNotFoundError, NotADirectoryError):  # an odd installation
+            dirs.append(importlib.resources.files("rcflow") / "templates")
+    dirs.append(source)
     return dirs
 
 

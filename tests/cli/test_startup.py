@@ -178,6 +178,9 @@ def test_doctor_loads_the_workflow_checks_when_there_is_a_workflow(
     assert {"yaml", "rcflow.preflight.workflows"} <= _top(loaded)
     # Only a workflow init wrote can drift from what init would write now.
     assert ("rcflow.commands.init" in loaded) is generated
+    # Rendering it again finds rcflow's templates and its installation without importlib's
+    # metadata and resources machinery (rcflow is installed as files here, not in a zip).
+    assert not {"importlib.metadata", "importlib.resources"} & loaded
     for heavy in ("typer", "rich", "rcflow.model.effects", "rcflow.engine.executor"):
         assert heavy not in _top(loaded), heavy
 
