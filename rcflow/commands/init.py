@@ -24,11 +24,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from rcflow import __version__
 from rcflow.errors import ConfigError, UsageError, VersionFileError
+from rcflow.lazy_re import lazy
 from rcflow.model import config
 from rcflow.model.remotes import github_repo
 from rcflow.model.version_text import VersionFileKind, detect_kind, read_refs
 from rcflow.ports import proc
 from rcflow.ports.templates import render
+from rcflow.ports.templates import source as template_source
 
 # Third-party actions, pinned by full commit sha; the comment names the release it is.
 PINNED_ACTIONS: Mapping[str, str] = {
@@ -441,7 +443,70 @@ def _context(found: Mapping[str, Any], options: InitOptions, setup: _Setup) -> d
     }
 
 
-def _file(root: Path, path: str, content: str) -> FileToWrite:
+# A workflow's first line carries its fingerprint: of what it was generated from (the template's
+# text and every value it was given, rcflow's version among them) and of what was generated. A
+# file whose fingerprint matches both is the file init would write now, known without jinja2
+# (importing it and compiling three templates were half of doctor's time on an adopted repository).
+_CONFIG_ONLY = frozenset(
+    {
+        "version_files",
+        "other_version_files",
+        "pins",
+        "last_release",
+        "github_repo",
+        "config_action",
+        "config_requirement",
+    }
+)
+_UNSET = "fingerprint " + "0" * 24  # rendered in, then replaced by the fingerprint
+_FINGERPRINT = lazy(r"fingerprint ([0-9a-f]{12})([0-9a-f]{12})")
+_JINJA_TAG = lazy(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+
+
+def _workflow(root: Path, path: str, template: str, context: Mapping[str, Any]) -> FileToWrite:
+    """`_file` of a workflow init renders from ``template``, fingerprinted."""
+    import hashlib
+
+    def digest(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+    text = template_source(template, root=root) or ""
+    # Only the values the template names in its tags: a template reads a value by naming it
+    # there (these include no other template), so a value only another workflow reads
+    # changes this one's fingerprint no more than its text.
+    tags = " ".join(_JINJA_TAG.findall(text))
+    named = {k: v for k, v in context.items() if re.search(rf"\b{re.escape(k)}\b", tags)}
+    inputs = digest(json.dumps([template, text, named], sort_keys=True, default=str))
+    target = root / PurePosixPath(path)
+    try:
+        current: str | None = target.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        current = None
+    if current is not None:
+        first = current.partition("\n")[0]
+        found = _FINGERPRINT.search(first)
+        if (
+            found is not None
+            and GENERATED_MARKER in first
+            and found.group(1) == inputs
+            and digest(current.replace(found.group(0), _UNSET, 1)) == found.group(2)
+        ):
+            return FileToWrite(path=path, content=current, exists=True, same=True, ours=True)
+    rendered = render(template, {**context, "fingerprint": _UNSET}, root=root)
+    if _UNSET in rendered.partition("\n")[0]:  # a project's own template may have none
+        rendered = rendered.replace(_UNSET, f"fingerprint {inputs}{digest(rendered)}", 1)
+    return _file(root, path, rendered, key=_unprinted)
+
+
+def _unprinted(text: str) -> str:
+    """The text with its first line's fingerprint, if any, as it was rendered."""
+    first, newline, rest = text.partition("\n")
+    return _FINGERPRINT.sub(_UNSET, first, count=1) + newline + rest
+
+
+def _file(root: Path, path: str, content: str, *, key: Callable[[str], str] = str) -> FileToWrite:
+    """What writing content at path would do; `key`: what of a text is compared (a workflow's
+    fingerprint is not: the same workflow with another fingerprint is the same)."""
     target = root / PurePosixPath(path)
     exists = target.exists()
     same = False
@@ -453,9 +518,11 @@ def _file(root: Path, path: str, content: str) -> FileToWrite:
         except OSError:
             current = None
         if current is not None:
-            same = current == content
+            same = key(current) == key(content)
             ours = GENERATED_MARKER in current.partition("\n")[0]
-            diff = () if same else _differences(current, content)
+            diff = () if same else _differences(key(current), key(content))
+            if same:
+                content = current  # kept as it is
     return FileToWrite(path=path, content=content, exists=exists, same=same, ours=ours, diff=diff)
 
 
@@ -511,9 +578,13 @@ def plan_init(
         files.append(_file(root, config.CONFIG_FILE, render(CONFIG_TEMPLATE, context, root=root)))
     if options.workflows:
         release = f"{WORKFLOW_DIR}/{context['workflow_name']}"
-        files.append(_file(root, release, render(RELEASE_TEMPLATE, context, root=root)))
-        files.append(_file(root, VALIDATE_WORKFLOW, render(VALIDATE_TEMPLATE, context, root=root)))
-        files.append(_file(root, DOCTOR_WORKFLOW, render(DOCTOR_TEMPLATE, context, root=root)))
+        # The workflows are rendered without what only a new configuration is written from
+        # (a workflow that used it would fail to render): doctor, which detects none of it,
+        # renders and fingerprints them from the same values.
+        workflow = {k: v for k, v in context.items() if k not in _CONFIG_ONLY}
+        files.append(_workflow(root, release, RELEASE_TEMPLATE, workflow))
+        files.append(_workflow(root, VALIDATE_WORKFLOW, VALIDATE_TEMPLATE, workflow))
+        files.append(_workflow(root, DOCTOR_WORKFLOW, DOCTOR_TEMPLATE, workflow))
     return files
 
 

@@ -92,6 +92,11 @@ def _expr(expression: str) -> str:
     return "${{ " + expression + " }}"
 
 
+def source(name: str, *, root: Path | None = None) -> str | None:
+    """The text `render` would render for ``name`` (a project's override first), or None."""
+    return _loader(root)(name)
+
+
 def render(name: str, context: Mapping[str, Any], *, root: Path | None = None) -> str:
     """Render the template ``name``; with ``root``, ``<root>/.rcflow/templates/<name>`` wins.
 

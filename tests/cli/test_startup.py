@@ -7,6 +7,7 @@ these paths fails here, whatever the machine's speed.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -272,3 +273,39 @@ def test_a_step_loads_neither_init_nor_doctor(project: Project) -> None:
         "rcflow.commands.doctor",
     ):
         assert other not in loaded, other
+
+
+def test_doctor_knows_unchanged_generated_workflows_by_their_fingerprint(project: Project) -> None:
+    """A workflow init wrote carries the fingerprint of what it was generated from and of what
+    was generated: while both match, doctor's drift check renders nothing (no jinja2); a hand
+    edit or a changed configuration renders it again, and the drift is reported."""
+    assert project.run("init", "--yes").exit_code == 0
+    project.commit("rcflow init")
+    code, loaded = _loaded(["doctor", "--json"], project.root)
+    assert code in (0, 3) and "rcflow.commands.init" in loaded
+    assert "jinja2" not in loaded
+
+    def drifted() -> list[str]:
+        out = project.run("doctor", "--json").stdout
+        return [f["where"] for f in json.loads(out)["findings"] if f["id"] == "init.drift"]
+
+    assert drifted() == []
+    validate = project.root / ".github/workflows/rcflow-validate.yml"
+    original = validate.read_text(encoding="utf-8")
+    validate.write_text(original.replace("timeout-minutes:", "timeout-minutes:  "), "utf-8")
+    assert drifted() == [".github/workflows/rcflow-validate.yml"]  # the fingerprint line kept
+    validate.write_text(original, "utf-8")
+    assert drifted() == []
+    config = project.root / "rcflow.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + '\n[[validate]]\nname = "lint"\nrun = "make lint"\n',
+        "utf-8",
+    )
+    # The first validation: both workflows that run validations change; the doctor workflow
+    # names no validation and keeps its fingerprint.
+    assert sorted(drifted()) == [
+        ".github/workflows/rcflow-validate.yml",
+        ".github/workflows/release.yml",
+    ]
+    code, loaded = _loaded(["doctor", "--json"], project.root)
+    assert "jinja2" in loaded
