@@ -120,6 +120,7 @@ def go_repository(files: int, rcflow: Sequence[str]) -> Path:
     """
     repo = WORK / f"go-{files}-v2"
     if (repo / ".git").is_dir():
+        _adopt(repo, rcflow)  # the workflows of this rcflow's init, as an adopter keeps them
         return repo
     shutil.rmtree(repo, ignore_errors=True)
     origin = WORK / f"go-{files}-v2-origin.git"
@@ -169,12 +170,19 @@ def go_repository(files: int, rcflow: Sequence[str]) -> Path:
     run(["git", "config", f"url.{origin}.insteadOf", url], repo)
     run(["git", "fetch", "--quiet", "origin"], repo)
     run(["git", "branch", "--quiet", "--set-upstream-to=origin/main"], repo)
-    # As a maintainer adopts rcflow: init writes the workflows (the configuration is there).
-    run([*rcflow, "init", "--yes", "--rcflow-requirement", "rcflow==0.1.0"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "--quiet", "-m", "rcflow init"], repo)
-    run(["git", "push", "--quiet", "origin", "main"], repo)
+    _adopt(repo, rcflow)
     return repo
+
+
+def _adopt(repo: Path, rcflow: Sequence[str]) -> None:
+    """As a maintainer adopts rcflow, and re-runs init after upgrading it: init writes the
+    workflows (the configuration is there), committed and pushed."""
+    run([*rcflow, "init", "--yes", "--rcflow-requirement", "rcflow==0.1.0"], repo)
+    changed = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True)
+    if changed.stdout.strip():
+        run(["git", "add", "-A"], repo)
+        run(["git", "commit", "--quiet", "-m", "rcflow init"], repo)
+        run(["git", "push", "--quiet", "origin", "main"], repo)
 
 
 CPU: dict[str, list[float]] = {}  # each case's CPU seconds per run (its git processes included)
