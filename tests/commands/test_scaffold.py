@@ -552,6 +552,17 @@ def test_a_repository_template_overrides_the_shipped_one(tmp_path: Path) -> None
     files = {f.path: f for f in scaffold.plan_init(root, scaffold.InitOptions())}
     assert files[scaffold.RELEASE_WORKFLOW].content == "# ours for main: ${{ github.ref }}\n"
     assert "rcflow-validate" in files[scaffold.VALIDATE_WORKFLOW].content  # not overridden
+    # Written, a template without a fingerprint is rendered again each time and is the same;
+    # the shipped ones are known current by their fingerprint. A changed override is new.
+    marked = "# written by `rcflow init` for {{ branch }}\n"
+    override.write_text(marked, encoding="utf-8")
+    write_all(root, scaffold.plan_init(root, scaffold.InitOptions()))
+    again = scaffold.plan_init(root, scaffold.InitOptions())
+    assert [f.path for f in again if not f.same] == []
+    override.write_text(marked.replace("branch }}", "branch }}, {{ tag_prefix }}"), "utf-8")
+    [changed] = [f for f in scaffold.plan_init(root, scaffold.InitOptions()) if not f.same]
+    assert changed.path == scaffold.RELEASE_WORKFLOW
+    assert changed.content == "# written by `rcflow init` for main, v\n"
 
 
 def test_templates_are_strict_about_missing_values() -> None:
