@@ -444,8 +444,8 @@ def _context(found: Mapping[str, Any], options: InitOptions, setup: _Setup) -> d
 
 
 # A workflow's first line carries its fingerprint: of what it was generated from (the template's
-# text and every value it was given, rcflow's version among them) and of what was generated. A
-# file whose fingerprint matches both is the file init would write now, known without jinja2
+# text and the values it names, rcflow's version among them) and of what was generated. A file
+# whose fingerprint matches both is the file init would write now, known without jinja2
 # (importing it and compiling three templates were half of doctor's time on an adopted repository).
 _CONFIG_ONLY = frozenset(
     {
