@@ -1020,9 +1020,9 @@ def _direct_url() -> dict[str, Any] | None:
 
 def _dist_info() -> Path | None:
     """The installed rcflow's `.dist-info` directory, found as importlib.metadata finds it (in
-    the first entry of sys.path that has one) without importing it, which cost doctor's drift
-    check more than the rest of it did. None when an entry holds two (a broken installation)
-    or none holds one: importlib.metadata decides then."""
+    the first entry of sys.path that has one) without importing it, an import doctor's drift
+    check paid on every run. None when an entry holds two (a broken installation) or none
+    holds one: importlib.metadata decides then."""
     import os
     import sys
 

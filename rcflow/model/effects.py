@@ -7,6 +7,7 @@ already holds, so a re-run after a crash skips what is done and stops on what co
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any, ClassVar, Literal
 
 from rcflow.model.config import PythonPackageConfig, ValidationConfig
@@ -48,7 +49,7 @@ class Effect:
         return {
             "kind": self.kind,
             "description": self.describe(),
-            **_asdict(self),
+            **asdict(self),  # type: ignore[call-overload]  # each kind is a dataclass
             "records": list(self.writes()),
         }
 
@@ -431,7 +432,7 @@ class ValidationSpec:
 
     def to_json(self) -> dict[str, Any]:
         """The plan's view: the entry's fields and the ledger's, side by side (one object)."""
-        entry = _asdict(self.validation)
+        entry = asdict(self.validation)
         entry.pop("max_age", None)  # a promotion rule, not part of what runs
         return {
             **entry,
@@ -617,10 +618,3 @@ class CloseAlertIssue(Effect):
 
     def describe(self) -> str:
         return f"close the issue {self.title!r} if it is open"
-
-
-def _asdict(value: Any) -> dict[str, Any]:
-    from dataclasses import asdict  # a plan's JSON only: a step's text needs none
-
-    result: dict[str, Any] = asdict(value)
-    return result
